@@ -1,0 +1,107 @@
+/**
+ * Base64 audio framing, as the realtime protocols carry audio in JSON (`input_audio_buffer.append`,
+ * `response.audio.delta`): pcm16 little-endian, or G.711 μ-law / A-law at one byte per sample.
+ * Buffer.from(text, 'base64') skips characters outside the alphabet and stops at the first
+ * '=', so a corrupted message would decode to shorter, shifted audio; the strict check here
+ * turns that into an invalid_audio error instead.
+ */
+import { SpeechbridgeError } from '../engine/errors.ts';
+import { aLawDecode, aLawEncode, muLawDecode, muLawEncode } from './g711.ts';
+import { bytesToInt16, int16ToBytes } from './pcm.ts';
+
+export type AudioWireFormat = 'pcm16' | 'g711_ulaw' | 'g711_alaw';
+
+export const AUDIO_WIRE_FORMATS: readonly AudioWireFormat[] = ['pcm16', 'g711_ulaw', 'g711_alaw'];
+
+/** Standard alphabet (RFC 4648 §4), padded to a multiple of 4 with at most two '='. */
+const STRICT_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Decodes one base64 audio payload to samples (for G.711 the decoded PCM16 at the wire's 8 kHz).
+ * Throws invalid_audio with `param` (default 'audio') naming the field when the text is not
+ * canonical padded base64 or pcm16 bytes are odd in number.
+ */
+export function decodeBase64Audio(text: string, format: AudioWireFormat, param = 'audio'): Int16Array {
+  const bytes = decodeStrictBase64(text, param);
+  switch (format) {
+    case 'pcm16':
+      if (bytes.byteLength % 2 !== 0) {
+        throw new SpeechbridgeError(
+          'invalid_audio',
+          `${param} decodes to ${bytes.byteLength} bytes, but pcm16 needs an even count (2 bytes per sample)`,
+          { param },
+        );
+      }
+      return bytesToInt16(bytes);
+    case 'g711_ulaw':
+      return muLawDecode(bytes);
+    case 'g711_alaw':
+      return aLawDecode(bytes);
+    default:
+      return unknownFormat(format, param);
+  }
+}
+
+export function encodeBase64Audio(samples: Int16Array, format: AudioWireFormat): string {
+  switch (format) {
+    case 'pcm16':
+      return int16ToBytes(samples).toString('base64');
+    case 'g711_ulaw':
+      return Buffer.from(muLawEncode(samples).buffer).toString('base64');
+    case 'g711_alaw':
+      return Buffer.from(aLawEncode(samples).buffer).toString('base64');
+    default:
+      return unknownFormat(format, 'format');
+  }
+}
+
+/**
+ * Cuts samples into hops of round(sampleRate · hopMs / 1000) samples; the last hop holds the
+ * remainder. The hops are views into `samples` (no copy), so they change if it does.
+ */
+export function splitIntoHops(samples: Int16Array, sampleRate: number, hopMs: number): Int16Array[] {
+  const hopSamples = Math.round((sampleRate * hopMs) / 1000);
+  if (!Number.isFinite(hopMs) || hopSamples < 1) {
+    throw new SpeechbridgeError('invalid_value', `hopMs must give at least one sample at ${sampleRate} Hz, got ${hopMs} ms`, { param: 'hopMs' });
+  }
+  const hops: Int16Array[] = [];
+  for (let start = 0; start < samples.length; start += hopSamples) hops.push(samples.subarray(start, start + hopSamples));
+  return hops;
+}
+
+function decodeStrictBase64(text: string, param: string): Buffer {
+  if (typeof text !== 'string') {
+    throw new SpeechbridgeError('invalid_audio', `${param} must be a base64 string, got ${text === null ? 'null' : typeof text}`, { param });
+  }
+  if (text.length % 4 !== 0) {
+    throw new SpeechbridgeError(
+      'invalid_audio',
+      `${param} is not valid base64: its length ${text.length} is not a multiple of 4 (missing or extra '=' padding, or a truncated message)`,
+      { param },
+    );
+  }
+  if (!STRICT_BASE64.test(text)) {
+    const bad = findBadCharacter(text);
+    throw new SpeechbridgeError(
+      'invalid_audio',
+      `${param} is not valid base64: ${bad} (the standard alphabet A–Z a–z 0–9 + / is expected, with '=' only as final padding)`,
+      { param },
+    );
+  }
+  return Buffer.from(text, 'base64');
+}
+
+function findBadCharacter(text: string): string {
+  const padding = text.indexOf('=');
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    const inAlphabet = /[A-Za-z0-9+/]/.test(char);
+    if (padding >= 0 && i >= padding && char !== '=') return `'=' padding at offset ${padding} is followed by more data`;
+    if (!inAlphabet && char !== '=') return `character ${JSON.stringify(char)} at offset ${i}`;
+  }
+  return `more than two '=' padding characters`;
+}
+
+function unknownFormat(format: never, param: string): never {
+  throw new SpeechbridgeError('unsupported_format', `unknown audio format ${JSON.stringify(format)}; expected one of ${AUDIO_WIRE_FORMATS.join(', ')}`, { param });
+}

@@ -1,0 +1,40 @@
+/**
+ * Builds the configuration for a CLI command: `.env` (or --env-file), then the process
+ * environment, then the command's flags, each overriding the one before.
+ */
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import dotenv from 'dotenv';
+import { loadConfig, type Config } from '../server/config.ts';
+
+/** Flag name (commander's camelCase) → environment variable it overrides. */
+export type FlagMap = Record<string, string>;
+
+export function configFromCommand(command: Command, flags: FlagMap, extra: Record<string, string> = {}): Config {
+  const globalOptions = command.optsWithGlobals() as Record<string, unknown>;
+  const envFile = typeof globalOptions.envFile === 'string' ? globalOptions.envFile : '.env';
+  const fromFile = existsSync(envFile) ? dotenv.config({ path: envFile, processEnv: {}, quiet: true }).parsed ?? {} : {};
+  if (typeof globalOptions.envFile === 'string' && !existsSync(envFile)) {
+    throw new Error(`--env-file ${envFile} does not exist`);
+  }
+  const fromFlags: Record<string, string> = {};
+  const options = command.opts() as Record<string, unknown>;
+  for (const [flag, variable] of Object.entries(flags)) {
+    const value = options[flag];
+    if (value !== undefined && value !== false) fromFlags[variable] = String(value);
+  }
+  return loadConfig({ ...fromFile, ...process.env, ...extra, ...fromFlags });
+}
+
+/** Flags shared by every command that runs engines. */
+export const ENGINE_FLAGS: FlagMap = {
+  asr: 'ASR_ENGINE',
+  whisperModel: 'WHISPER_MODEL',
+  modelCacheDir: 'MODEL_CACHE_DIR',
+  llm: 'LLM_ENGINE',
+  tts: 'TTS_ENGINE',
+  voice: 'DEFAULT_TTS_VOICE',
+  vad: 'VAD_ENGINE',
+  logLevel: 'LOG_LEVEL',
+  timeout: 'REQUEST_TIMEOUT',
+};

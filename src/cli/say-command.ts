@@ -1,0 +1,65 @@
+/** `speechbridge say "<text>"`: synthesize speech to a file, or raw PCM to stdout when piped. */
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { Command, Option } from 'commander';
+import { encodeAudio } from '../audio/ffmpeg.ts';
+import { concatPcm, int16ToBytes } from '../audio/pcm.ts';
+import { writeWav } from '../audio/wav.ts';
+import { synthesizeAt } from '../providers/synthesize-at.ts';
+import { buildSynthesizer } from '../server/engine-factory.ts';
+import { createLogger } from '../server/logging.ts';
+import { ENGINE_FLAGS, configFromCommand } from './environment.ts';
+import { engineOptions } from './engine-options.ts';
+
+export function registerSayCommand(program: Command): void {
+  const command = program
+    .command('say')
+    .description('speak text with the configured synthesizer: -o file.wav|.mp3|.ogg|.flac, or raw PCM16 mono to a pipe')
+    .argument('<text>', 'what to say')
+    .addOption(new Option('-o, --output <file>', 'output file; the extension picks the format (.wav, .mp3, .ogg/.opus, .flac, .pcm)'))
+    .addOption(new Option('--speed <factor>', 'speaking rate 0.25–4').argParser(Number))
+    .addOption(new Option('--rate <hz>', 'output sample rate').default(24000).argParser(Number));
+  engineOptions(command);
+  command.action(async (text: string, options: { output?: string; speed?: number; rate: number }) => {
+    const config = configFromCommand(command, ENGINE_FLAGS, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+    const synthesizer = await buildSynthesizer(config, createLogger(config.logLevel));
+    const request = { text, voice: config.tts.voice, speed: options.speed };
+    try {
+      if (!options.output) {
+        if (process.stdout.isTTY) throw new Error('stdout is a terminal: give -o out.wav, or pipe the raw PCM (e.g. | play -t raw -r 24000 -e signed -b 16 -c 1 -)');
+        process.stderr.write(`raw PCM16 little-endian mono at ${options.rate} Hz\n`);
+        for await (const chunk of synthesizeAt(synthesizer, options.rate, request)) {
+          if (!process.stdout.write(int16ToBytes(chunk))) await once(process.stdout, 'drain');
+        }
+        return;
+      }
+      const extension = options.output.split('.').pop()?.toLowerCase();
+      const format = extension === 'ogg' || extension === 'opus' ? 'opus' : extension;
+      const pcm = synthesizeAt(synthesizer, options.rate, request);
+      if (format === 'wav' || format === 'pcm') {
+        const chunks: Int16Array[] = [];
+        for await (const chunk of pcm) chunks.push(chunk);
+        const samples = concatPcm(chunks);
+        const bytes = format === 'wav' ? writeWav({ samples, sampleRate: options.rate }) : int16ToBytes(samples);
+        await writeAll(options.output, [bytes]);
+        process.stderr.write(`wrote ${options.output}: ${(samples.length / options.rate).toFixed(2)} s at ${options.rate} Hz\n`);
+      } else if (format === 'mp3' || format === 'opus' || format === 'flac' || format === 'aac') {
+        await writeAll(options.output, encodeAudio(pcm, { sampleRate: options.rate, format }));
+        process.stderr.write(`wrote ${options.output}\n`);
+      } else {
+        throw new Error(`unknown output extension .${extension}: use .wav, .mp3, .ogg, .opus, .flac, .aac or .pcm`);
+      }
+    } finally {
+      await synthesizer.close?.();
+    }
+  });
+}
+
+async function writeAll(file: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
+  const out = createWriteStream(file);
+  for await (const chunk of chunks) {
+    if (!out.write(chunk)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+}

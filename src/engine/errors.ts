@@ -1,0 +1,130 @@
+/**
+ * The one error registry. Every failure that crosses a module boundary is a
+ * SpeechbridgeError with a stable `code` from ERROR_CODES; the code's category decides
+ * retryability, the HTTP status and the wire error `type`. docs/errors.md lists every code
+ * (a test keeps the two in step).
+ */
+
+export type ErrorCategory =
+  | 'invalid_request'
+  | 'auth'
+  | 'not_found'
+  | 'rate_limit'
+  | 'upstream_timeout'
+  | 'upstream_error'
+  | 'unavailable'
+  | 'internal';
+
+interface CategoryInfo {
+  status: number;
+  wireType: string;
+  retryable: boolean;
+}
+
+export const CATEGORIES: Record<ErrorCategory, CategoryInfo> = {
+  invalid_request: { status: 400, wireType: 'invalid_request_error', retryable: false },
+  auth: { status: 401, wireType: 'authentication_error', retryable: false },
+  not_found: { status: 404, wireType: 'invalid_request_error', retryable: false },
+  rate_limit: { status: 429, wireType: 'rate_limit_error', retryable: true },
+  upstream_timeout: { status: 504, wireType: 'server_error', retryable: true },
+  upstream_error: { status: 502, wireType: 'server_error', retryable: true },
+  unavailable: { status: 503, wireType: 'server_error', retryable: true },
+  internal: { status: 500, wireType: 'server_error', retryable: false },
+};
+
+/** code → category and a one-line description (the description is what docs/errors.md shows). */
+export const ERROR_CODES = {
+  // Client input.
+  invalid_json: { category: 'invalid_request', description: 'The message or body is not valid JSON.' },
+  invalid_value: { category: 'invalid_request', description: 'A field has a missing, wrong-typed or out-of-range value.' },
+  invalid_content_type: { category: 'invalid_request', description: 'The request body has a content type the endpoint does not accept.' },
+  missing_file: { category: 'invalid_request', description: 'A multipart upload has no `file` part.' },
+  empty_input: { category: 'invalid_request', description: 'The text or audio to process is empty.' },
+  payload_too_large: { category: 'invalid_request', description: 'An upload or message exceeds the configured size limit.' },
+  unsupported_format: { category: 'invalid_request', description: 'An audio or response format that is not supported.' },
+  unreadable_audio: { category: 'invalid_request', description: 'The audio could not be decoded (corrupt, truncated or not audio).' },
+  invalid_audio: { category: 'invalid_request', description: 'Raw audio bytes that do not fit the declared format (odd byte count, bad base64).' },
+  unknown_voice: { category: 'invalid_request', description: 'The requested voice does not exist in the synthesizer.' },
+  unknown_event: { category: 'invalid_request', description: 'A realtime client event whose `type` is not known.' },
+  message_too_large: { category: 'invalid_request', description: 'A realtime message is larger than the per-message limit.' },
+  // Realtime session state.
+  conversation_already_has_active_response: { category: 'invalid_request', description: 'response.create while another response is still in progress.' },
+  input_audio_buffer_commit_empty: { category: 'invalid_request', description: 'A commit of an input audio buffer holding less than 100 ms of audio.' },
+  input_audio_buffer_full: { category: 'invalid_request', description: 'Appended audio would exceed the input buffer limit; commit or clear first.' },
+  item_not_found: { category: 'not_found', description: 'A conversation item id that does not exist in the session.' },
+  response_not_found: { category: 'not_found', description: 'response.cancel naming a response that is not active.' },
+  session_expired: { category: 'invalid_request', description: 'The session reached its maximum duration and is closed.' },
+  session_idle: { category: 'invalid_request', description: 'The session was closed after receiving nothing for the idle limit.' },
+  slow_consumer: { category: 'rate_limit', description: 'The client reads events too slowly; output was dropped or the session closed.' },
+  // Auth.
+  invalid_api_key: { category: 'auth', description: 'The bearer token is missing or not one of API_TOKENS.' },
+  // Lookup.
+  not_found: { category: 'not_found', description: 'The route, model or item does not exist.' },
+  model_not_found: { category: 'not_found', description: 'A model name that is neither cached nor known to the model store.' },
+  // Upstreams and engines.
+  upstream_timeout: { category: 'upstream_timeout', description: 'An upstream or engine call took longer than REQUEST_TIMEOUT.' },
+  upstream_error: { category: 'upstream_error', description: 'An upstream answered with an error status.' },
+  upstream_bad_response: { category: 'upstream_error', description: 'An upstream answered with a body that could not be understood.' },
+  upstream_rate_limited: { category: 'rate_limit', description: 'An upstream refused the call for rate limits.' },
+  upstream_unreachable: { category: 'unavailable', description: 'An upstream could not be reached (connection refused, DNS).' },
+  engine_failed: { category: 'internal', description: 'An embedded engine (whisper, pocketsphinx, espeak-ng, ffmpeg) failed.' },
+  engine_unavailable: { category: 'unavailable', description: 'An engine or tool the request needs is not installed or not loaded.' },
+  download_failed: { category: 'upstream_error', description: 'A model download failed or was interrupted.' },
+  checksum_mismatch: { category: 'upstream_error', description: 'A downloaded model does not match its expected SHA-256.' },
+  // Configuration and start-up.
+  invalid_config: { category: 'invalid_request', description: 'A configuration value is invalid; the message says which and how to fix it.' },
+  // Anything else.
+  internal_error: { category: 'internal', description: 'An unexpected failure inside the gateway.' },
+} as const satisfies Record<string, { category: ErrorCategory; description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorOptions {
+  param?: string | null;
+  cause?: unknown;
+  /** Overrides the category's HTTP status (e.g. 413 for payload_too_large, 415 for content type). */
+  status?: number;
+}
+
+export class SpeechbridgeError extends Error {
+  readonly code: ErrorCode;
+  readonly category: ErrorCategory;
+  readonly param: string | null;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SpeechbridgeError';
+    this.code = code;
+    this.category = ERROR_CODES[code].category;
+    this.param = options.param ?? null;
+    this.status = options.status ?? CATEGORIES[this.category].status;
+  }
+
+  get retryable(): boolean {
+    return CATEGORIES[this.category].retryable;
+  }
+
+  get wireType(): string {
+    return CATEGORIES[this.category].wireType;
+  }
+
+  /** The OpenAI-style error body: {"error":{"message","type","param","code"}}. */
+  toBody(): { error: { message: string; type: string; param: string | null; code: string } } {
+    return { error: { message: this.message, type: this.wireType, param: this.param, code: this.code } };
+  }
+}
+
+export function isAbortError(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (error.name === 'AbortError' || (error as { code?: string }).code === 'ABORT_ERR' || error.name === 'APIUserAbortError')
+  );
+}
+
+/** Wraps anything thrown into a SpeechbridgeError, keeping one that already is. */
+export function toSpeechbridgeError(error: unknown, fallback: ErrorCode = 'internal_error'): SpeechbridgeError {
+  if (error instanceof SpeechbridgeError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new SpeechbridgeError(fallback, message, { cause: error });
+}

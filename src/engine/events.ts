@@ -1,0 +1,227 @@
+/**
+ * The session engine's typed inputs and events. Protocols translate their wire messages into
+ * EngineInput and EngineEvent into wire messages; nothing here names a wire protocol.
+ * Audio is PCM16 mono (Int16Array) at the session's input / output sample rate.
+ */
+import type { ErrorCode } from './errors.ts';
+
+// ── Session configuration ───────────────────────────────────────────────────────────────
+
+export type SessionKind = 'conversation' | 'transcription';
+export type Modality = 'text' | 'audio';
+/** What the responder does with a user turn: answer it, translate it, or clean it up. */
+export type ResponseMode = 'reply' | 'translate' | 'rewrite';
+
+export interface TurnDetectionConfig {
+  /** 'none' = manual commits only. semantic_vad is mapped onto server VAD by eagerness. */
+  type: 'server_vad' | 'semantic_vad' | 'none';
+  engine: 'webrtc' | 'silero';
+  /** WebRTC VAD mode 0–3. */
+  aggressiveness: number;
+  /** Probability threshold 0–1 (Silero; mapped onto aggressiveness for WebRTC VAD when a client sets it). */
+  threshold: number;
+  startMs: number;
+  /** silence_duration_ms. */
+  endMs: number;
+  /** prefix_padding_ms. */
+  padMs: number;
+  maxMs: number;
+  /** Start a response automatically after a VAD commit. */
+  createResponse: boolean;
+  /** Cancel the active response when speech starts (barge-in). */
+  interruptResponse: boolean;
+  /** Trigger a response after this long without speech once the assistant has finished; null = off. */
+  idleTimeoutMs: number | null;
+  /** semantic_vad eagerness, kept to report back. */
+  eagerness?: 'low' | 'medium' | 'high' | 'auto';
+}
+
+export interface TranscriptionConfig {
+  model?: string;
+  language?: string;
+  prompt?: string;
+}
+
+export interface ToolConfig {
+  type: 'function';
+  name: string;
+  description?: string;
+  parameters?: Record<string, unknown>;
+}
+
+export type ToolChoiceConfig = 'auto' | 'none' | 'required' | { type: 'function'; name: string };
+
+export interface SessionConfig {
+  kind: SessionKind;
+  /** LLM model for the responder (the client's ?model= or session.model). */
+  model?: string;
+  instructions?: string;
+  outputModalities: Modality[];
+  mode: ResponseMode;
+  /** For mode 'translate'. */
+  targetLanguage?: string;
+  voice: string;
+  /** 0.25–4. */
+  speed?: number;
+  inputSampleRate: number;
+  outputSampleRate: number;
+  turnDetection: TurnDetectionConfig;
+  /** Input transcription settings; transcripts are always made (the responder needs text). */
+  transcription: TranscriptionConfig;
+  tools: ToolConfig[];
+  toolChoice: ToolChoiceConfig;
+  temperature?: number;
+  /** null = unlimited. */
+  maxOutputTokens: number | null;
+}
+
+/** A partial update; absent fields keep their value. turnDetection may be partial too. */
+export type SessionUpdate = Partial<Omit<SessionConfig, 'turnDetection'>> & {
+  turnDetection?: Partial<TurnDetectionConfig> | null;
+};
+
+// ── Conversation items ──────────────────────────────────────────────────────────────────
+
+export type ItemStatus = 'in_progress' | 'completed' | 'incomplete';
+
+export type ContentPart =
+  | { type: 'input_text'; text: string }
+  /** transcript is null until transcription completes. Audio itself is not kept in items. */
+  | { type: 'input_audio'; transcript: string | null }
+  | { type: 'output_text'; text: string }
+  | { type: 'output_audio'; transcript: string };
+
+export type ConversationItem =
+  | { id: string; type: 'message'; role: 'user' | 'assistant' | 'system'; status: ItemStatus; content: ContentPart[] }
+  | { id: string; type: 'function_call'; status: ItemStatus; callId: string; name: string; arguments: string }
+  | { id: string; type: 'function_call_output'; status: ItemStatus; callId: string; output: string };
+
+/** An item as a client creates it (the id is optional: the engine assigns one). */
+export type NewItem =
+  | { id?: string; type: 'message'; role: 'user' | 'assistant' | 'system'; content: Array<{ type: 'input_text' | 'output_text' | 'text'; text: string } | { type: 'input_audio'; audio?: Int16Array; transcript?: string }> }
+  | { id?: string; type: 'function_call'; callId: string; name: string; arguments: string }
+  | { id?: string; type: 'function_call_output'; callId: string; output: string };
+
+// ── Responses ───────────────────────────────────────────────────────────────────────────
+
+export type ResponseStatus = 'in_progress' | 'completed' | 'cancelled' | 'failed' | 'incomplete';
+
+export type ResponseStatusDetails =
+  | null
+  | { type: 'cancelled'; reason: 'client_cancelled' | 'turn_detected' | 'disconnected' }
+  | { type: 'incomplete'; reason: 'max_output_tokens' | 'content_filter' }
+  | { type: 'failed'; error: { code: ErrorCode; message: string } };
+
+export interface ResponseUsage {
+  inputTokens: number;
+  outputTokens: number;
+  inputTextTokens: number;
+  inputAudioTokens: number;
+  outputTextTokens: number;
+  outputAudioTokens: number;
+}
+
+export interface ResponseInfo {
+  id: string;
+  status: ResponseStatus;
+  statusDetails: ResponseStatusDetails;
+  /** Items produced by this response, in output order. */
+  output: ConversationItem[];
+  outputModalities: Modality[];
+  /** false when the response was created with conversation: "none" (out-of-band). */
+  inConversation: boolean;
+  metadata: Record<string, string> | null;
+  usage: ResponseUsage | null;
+  voice: string;
+  maxOutputTokens: number | null;
+}
+
+/** Per-response overrides (response.create). */
+export interface ResponseRequest {
+  instructions?: string;
+  outputModalities?: Modality[];
+  /** false = out-of-band: do not read or write the default conversation. */
+  inConversation?: boolean;
+  /** Replaces the conversation as the responder's context when given. */
+  input?: NewItem[];
+  tools?: ToolConfig[];
+  toolChoice?: ToolChoiceConfig;
+  voice?: string;
+  temperature?: number;
+  maxOutputTokens?: number | null;
+  metadata?: Record<string, string>;
+  mode?: ResponseMode;
+  targetLanguage?: string;
+}
+
+/** Stage timings of one turn, ms, measured on the engine's clock. */
+export interface TurnTimings {
+  itemId: string | null;
+  responseId: string;
+  /** Speech stop (VAD end or manual commit) → transcript completed. */
+  transcriptionMs: number | null;
+  /** Response start → first LLM token. */
+  firstTokenMs: number | null;
+  /** First LLM token → first audio leaving the engine. */
+  firstAudioMs: number | null;
+  /** Speech stop (or response start) → first audio (or first text when text-only). */
+  totalMs: number | null;
+}
+
+// ── Inputs (client → engine) ────────────────────────────────────────────────────────────
+
+/** `eventId` is the client's event id, echoed in any error the input causes. */
+export type EngineInput =
+  | { type: 'session.update'; eventId?: string; session: SessionUpdate }
+  | { type: 'audio.append'; eventId?: string; audio: Int16Array }
+  | { type: 'audio.commit'; eventId?: string }
+  | { type: 'audio.clear'; eventId?: string }
+  | { type: 'item.create'; eventId?: string; previousItemId?: string | null; item: NewItem }
+  | { type: 'item.retrieve'; eventId?: string; itemId: string }
+  | { type: 'item.delete'; eventId?: string; itemId: string }
+  | { type: 'item.truncate'; eventId?: string; itemId: string; contentIndex: number; audioEndMs: number }
+  | { type: 'response.create'; eventId?: string; response?: ResponseRequest }
+  | { type: 'response.cancel'; eventId?: string; responseId?: string };
+
+// ── Events (engine → client) ────────────────────────────────────────────────────────────
+
+interface OutputRef {
+  responseId: string;
+  itemId: string;
+  outputIndex: number;
+  contentIndex: number;
+}
+
+export type EngineEvent =
+  | { type: 'session.updated'; session: SessionConfig }
+  | { type: 'speech.started'; audioStartMs: number; itemId: string }
+  | { type: 'speech.stopped'; audioEndMs: number; itemId: string }
+  | { type: 'input.committed'; itemId: string; previousItemId: string | null }
+  | { type: 'input.cleared' }
+  | { type: 'input.timeout_triggered'; audioStartMs: number; audioEndMs: number; itemId: string }
+  | { type: 'item.added'; item: ConversationItem; previousItemId: string | null }
+  | { type: 'item.done'; item: ConversationItem; previousItemId: string | null }
+  | { type: 'item.retrieved'; item: ConversationItem }
+  | { type: 'item.deleted'; itemId: string }
+  | { type: 'item.truncated'; itemId: string; contentIndex: number; audioEndMs: number }
+  | { type: 'transcript.delta'; itemId: string; contentIndex: number; delta: string }
+  | { type: 'transcript.completed'; itemId: string; contentIndex: number; transcript: string; language?: string; audioMs: number }
+  | { type: 'transcript.failed'; itemId: string; contentIndex: number; error: { code: ErrorCode; message: string } }
+  | { type: 'response.created'; response: ResponseInfo }
+  | { type: 'output_item.added'; responseId: string; outputIndex: number; item: ConversationItem }
+  | { type: 'output_item.done'; responseId: string; outputIndex: number; item: ConversationItem }
+  | ({ type: 'content_part.added'; part: ContentPart } & OutputRef)
+  | ({ type: 'content_part.done'; part: ContentPart } & OutputRef)
+  | ({ type: 'text.delta'; delta: string } & OutputRef)
+  | ({ type: 'text.done'; text: string } & OutputRef)
+  | ({ type: 'audio.delta'; audio: Int16Array } & OutputRef)
+  | ({ type: 'audio.done' } & OutputRef)
+  | ({ type: 'audio_transcript.delta'; delta: string } & OutputRef)
+  | ({ type: 'audio_transcript.done'; transcript: string } & OutputRef)
+  | { type: 'function_call.arguments.delta'; responseId: string; itemId: string; outputIndex: number; callId: string; delta: string }
+  | { type: 'function_call.arguments.done'; responseId: string; itemId: string; outputIndex: number; callId: string; name: string; arguments: string }
+  | { type: 'response.done'; response: ResponseInfo }
+  | { type: 'turn.timings'; timings: TurnTimings }
+  | { type: 'error'; code: ErrorCode; message: string; param: string | null; eventId: string | null };
+
+export type EngineEventType = EngineEvent['type'];

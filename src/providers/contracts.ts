@@ -1,0 +1,154 @@
+/**
+ * The provider contracts. Each provider declares what it can do as data (capabilities);
+ * callers pick behaviour from capabilities, never from a provider's name.
+ * Every call takes an AbortSignal; a deliberate abort ends the call with an AbortError,
+ * anything else with a SpeechbridgeError (src/engine/errors.ts).
+ */
+import type { PcmAudio } from '../audio/pcm.ts';
+
+// ── Transcriber (speech recognition) ────────────────────────────────────────────────────
+
+export interface TranscriberCapabilities {
+  /** Gives partial text while audio still arrives (transcribeStream). */
+  streaming: boolean;
+  /** Detects the spoken language when none is given. */
+  languageDetection: boolean;
+  /** Gives per-segment timestamps. */
+  segments: boolean;
+  /** The sample rate the engine wants; callers resample once to it. */
+  sampleRate: number;
+  /** Language codes it accepts, or 'any'. */
+  languages: readonly string[] | 'any';
+}
+
+export interface TranscribeOptions {
+  signal?: AbortSignal;
+  /** ISO-639-1 code; absent means detect (when the engine can) or the engine's default. */
+  language?: string;
+  prompt?: string;
+  temperature?: number;
+  /** Upstream model name, for providers that have several. */
+  model?: string;
+}
+
+export interface TranscriptSegment {
+  startMs: number;
+  endMs: number;
+  text: string;
+}
+
+export interface Transcription {
+  text: string;
+  /** ISO-639-1 code when known. */
+  language?: string;
+  /** Audio duration in ms. */
+  durationMs: number;
+  segments: TranscriptSegment[];
+}
+
+export type TranscriptStreamEvent =
+  | { type: 'delta'; text: string }
+  | { type: 'completed'; transcription: Transcription };
+
+export interface Transcriber {
+  readonly name: string;
+  readonly capabilities: TranscriberCapabilities;
+  transcribe(audio: PcmAudio, options?: TranscribeOptions): Promise<Transcription>;
+  /** Present when capabilities.streaming is true. */
+  transcribeStream?(audio: AsyncIterable<PcmAudio>, options?: TranscribeOptions): AsyncIterable<TranscriptStreamEvent>;
+  close?(): Promise<void>;
+}
+
+// ── Responder (LLM) ─────────────────────────────────────────────────────────────────────
+
+export type ResponderMode = 'reply' | 'translate' | 'rewrite';
+
+export interface ToolCall {
+  callId: string;
+  name: string;
+  arguments: string;
+}
+
+export type ChatMessage =
+  | { role: 'system'; content: string }
+  | { role: 'user'; content: string }
+  | { role: 'assistant'; content: string; toolCalls?: ToolCall[] }
+  | { role: 'tool'; callId: string; content: string };
+
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  /** JSON schema of the arguments. */
+  parameters?: Record<string, unknown>;
+}
+
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
+
+export interface RespondRequest {
+  mode: ResponderMode;
+  /** The conversation so far, oldest first, without the system prompt. */
+  messages: ChatMessage[];
+  /** System prompt; absent means the configured default for the mode. */
+  instructions?: string;
+  /** For mode 'translate': the language to translate into (a code or a name). */
+  targetLanguage?: string;
+  model?: string;
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
+  temperature?: number;
+  maxOutputTokens?: number;
+  signal?: AbortSignal;
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
+
+export type ResponderEvent =
+  | { type: 'text.delta'; text: string }
+  /** Streamed pieces of one tool call; `index` tells parallel calls apart. */
+  | { type: 'tool_call.delta'; index: number; callId?: string; name?: string; argumentsDelta: string }
+  | { type: 'done'; finishReason: FinishReason; usage?: TokenUsage };
+
+export interface ResponderCapabilities {
+  tools: boolean;
+  modes: readonly ResponderMode[];
+}
+
+export interface Responder {
+  readonly name: string;
+  readonly capabilities: ResponderCapabilities;
+  respond(request: RespondRequest): AsyncIterable<ResponderEvent>;
+}
+
+// ── Synthesizer (TTS) ───────────────────────────────────────────────────────────────────
+
+export interface SynthesizerCapabilities {
+  /** Yields audio before the whole text is synthesized. */
+  streaming: boolean;
+  /** Sample rate of the PCM it yields. */
+  sampleRate: number;
+  voices: readonly string[];
+  defaultVoice: string;
+}
+
+export interface SynthesizeRequest {
+  text: string;
+  voice?: string;
+  /** 0.25–4, 1 = normal. */
+  speed?: number;
+  instructions?: string;
+  model?: string;
+  signal?: AbortSignal;
+}
+
+export interface Synthesizer {
+  readonly name: string;
+  readonly capabilities: SynthesizerCapabilities;
+  /** Mono PCM16 chunks at capabilities.sampleRate. */
+  synthesize(request: SynthesizeRequest): AsyncIterable<PcmAudio>;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,49 @@
+/**
+ * Per-call deadline: one signal that fires when the caller aborts or REQUEST_TIMEOUT passes.
+ * Providers call this once around their core call so timeouts live in one place.
+ */
+import { SpeechbridgeError } from '../engine/errors.ts';
+
+export interface Deadline {
+  signal: AbortSignal;
+  /** True when the deadline (not the caller) ended the call. */
+  timedOut(): boolean;
+  /** Turns an error thrown by an aborted call into upstream_timeout when the deadline caused it. */
+  translate(error: unknown, what: string): unknown;
+  dispose(): void;
+}
+
+export function startDeadline(timeoutMs: number, callerSignal?: AbortSignal): Deadline {
+  const controller = new AbortController();
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
+  }, timeoutMs);
+  timer.unref?.();
+  const onCallerAbort = () => controller.abort(callerSignal?.reason);
+  if (callerSignal?.aborted) onCallerAbort();
+  else callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+  return {
+    signal: controller.signal,
+    timedOut: () => expired,
+    translate(error: unknown, what: string) {
+      if (expired) {
+        return new SpeechbridgeError('upstream_timeout', `${what} took longer than ${timeoutMs} ms (REQUEST_TIMEOUT)`, { cause: error });
+      }
+      return error;
+    },
+    dispose() {
+      clearTimeout(timer);
+      callerSignal?.removeEventListener('abort', onCallerAbort);
+    },
+  };
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    const error = new Error('The operation was aborted');
+    error.name = 'AbortError';
+    throw error;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The composition root: HTTP routes, auth, metrics and error handling around the engines.
+ * Holds no speech logic.
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { SpeechbridgeError } from '../engine/errors.ts';
+import { errorHandler } from '../protocols/http/error-reply.ts';
+import { registerSpeechRoute } from '../protocols/http/speech-route.ts';
+import { registerTranscriptionsRoute } from '../protocols/http/transcriptions-route.ts';
+import { TokenAuth } from './auth.ts';
+import type { Config } from './config.ts';
+import type { Engines } from './engines.ts';
+import type { Logger } from './logging.ts';
+import { createMetrics } from './metrics.ts';
+import { VERSION } from './version.ts';
+
+export interface AppOptions {
+  config: Config;
+  engines: Engines;
+  logger: Logger;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  /** Base URL clients use, e.g. http://127.0.0.1:8080. */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function createApp({ config, engines, logger }: AppOptions): Promise<FastifyInstance> {
+  const tls = config.server.tls;
+  const app = Fastify({
+    loggerInstance: logger,
+    disableRequestLogging: true,
+    bodyLimit: 1024 * 1024,
+    ...(tls ? { https: { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
+  }) as unknown as FastifyInstance;
+
+  const metrics = createMetrics();
+  const auth = new TokenAuth(config.apiTokens);
+  await app.register(multipart, {
+    limits: { fileSize: config.maxUploadBytes, files: 1, fields: 20, fieldSize: 64 * 1024 },
+    throwFileSizeLimit: true,
+  });
+
+  app.setErrorHandler(errorHandler(config.maxUploadBytes));
+  app.setNotFoundHandler((request, reply) => {
+    const failure = new SpeechbridgeError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`);
+    void reply.status(404).send(failure.toBody());
+  });
+
+  app.addHook('onRequest', async (request) => {
+    if (!request.url.startsWith('/v1/')) return;
+    const refusal = auth.check({ headers: request.headers, url: request.url });
+    if (refusal) throw new SpeechbridgeError('invalid_api_key', refusal);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unknown';
+    metrics.httpRequests.inc({ route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  app.get('/', async () => ({ status: 'ok', name: 'speechbridge', version: VERSION, engines: engines.summary }));
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  registerTranscriptionsRoute(app, engines.transcriber);
+  registerSpeechRoute(app, engines.synthesizer, config.tts.voice);
+  return app;
+}
+
+export async function startServer(options: AppOptions): Promise<RunningServer> {
+  const app = await createApp(options);
+  await app.listen({ host: options.config.server.host, port: options.config.server.port });
+  const address = app.server.address() as AddressInfo;
+  const scheme = options.config.server.tls ? 'https' : 'http';
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const clientHost = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
+  return {
+    app,
+    port: address.port,
+    url: `${scheme}://${clientHost}:${address.port}`,
+    close: async () => {
+      await app.close();
+    },
+  };
+}

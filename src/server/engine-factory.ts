@@ -1,0 +1,131 @@
+/**
+ * Builds the engines the configuration asks for, failing early with what to do. The default
+ * transcriber is whisper (WHISPER_MODEL, base.en): when its model is neither cached nor
+ * downloadable, start-up says so and falls back to pocketsphinx when that is installed.
+ */
+import { SpeechbridgeError } from '../engine/errors.ts';
+import type { Responder, Synthesizer, Transcriber } from '../providers/contracts.ts';
+import { EchoResponder } from '../providers/local/echo-responder.ts';
+import { EspeakSynthesizer } from '../providers/local/espeak-synthesizer.ts';
+import { checkPocketsphinx, createPocketsphinxTranscriber } from '../providers/local/pocketsphinx-transcriber.ts';
+import { createWhisperTranscriber } from '../providers/local/whisper-transcriber.ts';
+import { resolveModel, terminalProgress } from '../providers/model-store.ts';
+import { OpenAIResponder } from '../providers/openai/openai-responder.ts';
+import { OpenAISynthesizer } from '../providers/openai/openai-synthesizer.ts';
+import { OpenAITranscriber } from '../providers/openai/openai-transcriber.ts';
+import { readFile } from 'node:fs/promises';
+import type { Config } from './config.ts';
+import type { EngineSummary, Engines } from './engines.ts';
+import type { Logger } from './logging.ts';
+
+const OPENAI_DEFAULT_BASE = 'https://api.openai.com/v1';
+
+export interface BuiltTranscriber {
+  transcriber: Transcriber;
+  summary: EngineSummary['transcriber'];
+}
+
+export async function createEngines(config: Config, logger: Logger): Promise<Engines> {
+  const { transcriber, summary: transcriberSummary } = await buildTranscriber(config, logger);
+  const responder = buildResponder(config);
+  const synthesizer = await buildSynthesizer(config, logger);
+  return {
+    transcriber,
+    responder,
+    synthesizer,
+    summary: {
+      transcriber: transcriberSummary,
+      responder: { engine: responder.name, model: config.llm.engine === 'openai' ? config.llm.model : undefined },
+      synthesizer: { engine: synthesizer.name, model: config.tts.engine === 'openai' ? config.tts.model : undefined, voice: config.tts.voice },
+      vad: { engine: config.vad.engine === 'webrtc' ? `webrtc-vad (aggressiveness ${config.vad.aggressiveness})` : 'silero-vad' },
+    },
+    close: async () => {
+      await Promise.allSettled([transcriber.close?.(), synthesizer.close?.()]);
+    },
+  };
+}
+
+export async function buildTranscriber(config: Config, logger: Logger): Promise<BuiltTranscriber> {
+  const asr = config.asr;
+  switch (asr.engine) {
+    case 'openai':
+      return {
+        transcriber: new OpenAITranscriber({ baseURL: asr.url!, apiKey: asr.apiKey, apiKeyName: 'AUDIO_API_KEY', model: asr.apiModel, timeoutMs: config.requestTimeoutMs }),
+        summary: { engine: 'openai-compatible', model: asr.apiModel },
+      };
+    case 'pocketsphinx':
+      return { transcriber: await pocketsphinx(config), summary: { engine: 'pocketsphinx', model: 'en-us' } };
+    case 'whisper': {
+      let modelPath: string;
+      try {
+        modelPath = await resolveModel(asr.whisperModel, {
+          cacheDir: asr.modelCacheDir,
+          baseUrl: asr.modelBaseUrl,
+          download: true,
+          onProgress: process.stderr.isTTY ? terminalProgress(`downloading whisper ${asr.whisperModel}`) : undefined,
+        });
+      } catch (error) {
+        if (!asr.chosenByDefault) throw error;
+        const reason = error instanceof Error ? error.message : String(error);
+        const installed = await checkPocketsphinx().then(
+          () => true,
+          () => false,
+        );
+        if (!installed) {
+          throw new SpeechbridgeError(
+            'engine_unavailable',
+            `the default transcriber, whisper ${asr.whisperModel}, cannot start: ${reason}\n` +
+              `Either put the model in ${asr.modelCacheDir} (or set WHISPER_MODEL to a ggml file path), ` +
+              'install pocketsphinx (apt-get install pocketsphinx pocketsphinx-en-us), or set WHISPER_URL to an OpenAI-compatible transcription server.',
+            { cause: error },
+          );
+        }
+        logger.warn({ reason }, `whisper ${asr.whisperModel} is not available (${reason}); falling back to pocketsphinx`);
+        return {
+          transcriber: await pocketsphinx(config),
+          summary: { engine: 'pocketsphinx', model: 'en-us', note: `fallback: whisper ${asr.whisperModel} unavailable` },
+        };
+      }
+      const transcriber = await createWhisperTranscriber({
+        modelPath,
+        threads: asr.whisperThreads,
+        audioContext: asr.whisperAudioContext || undefined,
+        timeoutMs: config.requestTimeoutMs,
+      });
+      return { transcriber, summary: { engine: 'whisper', model: asr.whisperModel } };
+    }
+  }
+}
+
+async function pocketsphinx(config: Config): Promise<Transcriber> {
+  await checkPocketsphinx();
+  const grammar = config.asr.pocketsphinxGrammarPath ? await readFile(config.asr.pocketsphinxGrammarPath, 'utf8') : undefined;
+  return createPocketsphinxTranscriber({ grammar, keywords: config.asr.pocketsphinxKeywords, timeoutMs: config.requestTimeoutMs });
+}
+
+export function buildResponder(config: Config): Responder {
+  if (config.llm.engine === 'echo') return new EchoResponder();
+  return new OpenAIResponder({
+    baseURL: config.llm.baseURL ?? OPENAI_DEFAULT_BASE,
+    apiKey: config.llm.apiKey,
+    apiKeyName: 'OPENAI_API_KEY',
+    model: config.llm.model,
+    timeoutMs: config.requestTimeoutMs,
+    defaultSystemPrompt: config.llm.systemPrompt,
+  });
+}
+
+export async function buildSynthesizer(config: Config, _logger: Logger): Promise<Synthesizer> {
+  if (config.tts.engine === 'openai') {
+    return new OpenAISynthesizer({
+      baseURL: config.tts.url!,
+      apiKey: config.tts.apiKey,
+      apiKeyName: 'TTS_API_KEY',
+      model: config.tts.model,
+      defaultVoice: config.tts.voice,
+      defaultInstructions: config.tts.instructions,
+      timeoutMs: config.requestTimeoutMs,
+    });
+  }
+  return EspeakSynthesizer.create({ defaultVoice: config.tts.voice, timeoutMs: config.requestTimeoutMs });
+}

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { SpeechbridgeError } from '../../src/engine/errors.ts';
+import { decodeBase64Audio, encodeBase64Audio, splitIntoHops, type AudioWireFormat } from '../../src/audio/base64.ts';
+import { aLawDecode, aLawEncode, muLawDecode, muLawEncode } from '../../src/audio/g711.ts';
+import { sineTone } from './signal-metrics.ts';
+
+function isInvalidAudio(pattern: RegExp, param = 'audio') {
+  return (error: unknown): boolean => {
+    assert.ok(error instanceof SpeechbridgeError, `expected a SpeechbridgeError, got ${String(error)}`);
+    assert.equal(error.code, 'invalid_audio');
+    assert.equal(error.param, param);
+    assert.match(error.message, pattern);
+    return true;
+  };
+}
+
+describe('base64 audio framing', () => {
+  const samples = sineTone(24000, 0.02, [{ hz: 700, amplitude: 12000 }]);
+
+  test('pcm16 round trip is exact and little-endian, 2 bytes per sample', () => {
+    const text = encodeBase64Audio(samples, 'pcm16');
+    const bytes = Buffer.from(text, 'base64');
+    assert.equal(bytes.length, samples.length * 2);
+    assert.equal(bytes.readInt16LE(2), samples[1]);
+    assert.deepEqual(decodeBase64Audio(text, 'pcm16'), samples);
+  });
+
+  test('G.711 formats carry one byte per sample and decode to the codec levels', () => {
+    const cases: Array<[AudioWireFormat, (s: Int16Array) => Uint8Array, (c: Uint8Array) => Int16Array]> = [
+      ['g711_ulaw', muLawEncode, muLawDecode],
+      ['g711_alaw', aLawEncode, aLawDecode],
+    ];
+    for (const [format, encode, decode] of cases) {
+      const text = encodeBase64Audio(samples, format);
+      const bytes = Buffer.from(text, 'base64');
+      assert.deepEqual(new Uint8Array(bytes), encode(samples), format);
+      assert.deepEqual(decodeBase64Audio(text, format), decode(encode(samples)), format);
+    }
+  });
+
+  test('an empty payload is zero samples', () => {
+    assert.equal(decodeBase64Audio('', 'pcm16').length, 0);
+    assert.equal(encodeBase64Audio(new Int16Array(0), 'g711_ulaw'), '');
+  });
+
+  test('garbage that Buffer.from would silently skip is refused with invalid_audio', () => {
+    const valid = encodeBase64Audio(samples.subarray(0, 6), 'pcm16');
+    assert.equal(valid.length, 16);
+    // Buffer.from drops these characters and returns shorter audio without a word.
+    assert.ok(Buffer.from(`${valid.slice(0, 4)}!!!!${valid.slice(4)}`, 'base64').length > 0);
+    assert.throws(() => decodeBase64Audio(`${valid.slice(0, 4)}!!!!${valid.slice(4)}`, 'pcm16'), isInvalidAudio(/character "!" at offset 4/));
+    assert.throws(() => decodeBase64Audio(`${valid.slice(0, 8)}    ${valid.slice(8, 12)}`, 'pcm16'), isInvalidAudio(/character " " at offset 8/));
+    assert.throws(() => decodeBase64Audio('ab-_cd==', 'pcm16'), isInvalidAudio(/character "-" at offset 2/));
+  });
+
+  test('bad padding and truncated text are refused', () => {
+    assert.throws(() => decodeBase64Audio('AAAAA', 'pcm16'), isInvalidAudio(/length 5 is not a multiple of 4/));
+    assert.throws(() => decodeBase64Audio('AA==AAAA', 'pcm16'), isInvalidAudio(/padding at offset 2 is followed by more data/));
+    assert.throws(() => decodeBase64Audio('A===', 'pcm16'), isInvalidAudio(/more than two '=' padding/));
+  });
+
+  test('an odd byte count is refused for pcm16 but fine for G.711', () => {
+    const threeBytes = Buffer.from([1, 2, 3]).toString('base64');
+    assert.throws(() => decodeBase64Audio(threeBytes, 'pcm16', 'delta'), isInvalidAudio(/3 bytes, but pcm16 needs an even count/, 'delta'));
+    assert.equal(decodeBase64Audio(threeBytes, 'g711_ulaw').length, 3);
+  });
+
+  test('a non-string payload is refused', () => {
+    assert.throws(() => decodeBase64Audio(42 as unknown as string, 'pcm16'), isInvalidAudio(/must be a base64 string, got number/));
+  });
+
+  test('an unknown format is unsupported_format', () => {
+    assert.throws(
+      () => decodeBase64Audio('AAAA', 'opus' as AudioWireFormat),
+      (error: unknown) => error instanceof SpeechbridgeError && error.code === 'unsupported_format' && /pcm16, g711_ulaw, g711_alaw/.test(error.message),
+    );
+  });
+});
+
+describe('splitIntoHops', () => {
+  test('20 ms at 24 kHz is 480 samples; the last hop holds the remainder; hops are views', () => {
+    const samples = new Int16Array(24000 * 0.05 + 100);
+    for (let i = 0; i < samples.length; i++) samples[i] = i;
+    const hops = splitIntoHops(samples, 24000, 20);
+    assert.deepEqual(
+      hops.map((hop) => hop.length),
+      [480, 480, 240 + 100],
+    );
+    assert.equal(hops[1][0], 480);
+    for (const hop of hops) assert.equal(hop.buffer, samples.buffer);
+    samples[481] = -7;
+    assert.equal(hops[1][1], -7, 'a change to the source shows through the hop: it is a view');
+  });
+
+  test('empty input gives no hops; a hop shorter than a sample is refused', () => {
+    assert.deepEqual(splitIntoHops(new Int16Array(0), 16000, 20), []);
+    assert.throws(
+      () => splitIntoHops(new Int16Array(10), 8000, 0.01),
+      (error: unknown) => error instanceof SpeechbridgeError && error.code === 'invalid_value' && error.param === 'hopMs',
+    );
+  });
+});

@@ -1,0 +1,42 @@
+/** Starts a real speechbridge server on 127.0.0.1, port 0, around the given engines. */
+import { startServer, type RunningServer } from '../../src/server/app.ts';
+import { loadConfig } from '../../src/server/config.ts';
+import type { Engines } from '../../src/server/engines.ts';
+import { createLogger } from '../../src/server/logging.ts';
+import type { Responder, Synthesizer, Transcriber } from '../../src/providers/contracts.ts';
+import { EchoResponder } from '../../src/providers/local/echo-responder.ts';
+import { ScriptedSynthesizer } from '../../src/providers/testing/scripted-synthesizer.ts';
+import { ScriptedTranscriber } from '../../src/providers/testing/scripted-transcriber.ts';
+
+export interface TestEngines {
+  transcriber?: Transcriber;
+  responder?: Responder;
+  synthesizer?: Synthesizer;
+}
+
+export function assembleEngines(parts: TestEngines): Engines {
+  const transcriber = parts.transcriber ?? new ScriptedTranscriber();
+  const responder = parts.responder ?? new EchoResponder();
+  const synthesizer = parts.synthesizer ?? new ScriptedSynthesizer();
+  return {
+    transcriber,
+    responder,
+    synthesizer,
+    summary: {
+      transcriber: { engine: transcriber.name },
+      responder: { engine: responder.name },
+      synthesizer: { engine: synthesizer.name },
+      vad: { engine: 'webrtc-vad' },
+    },
+    close: async () => {
+      await Promise.allSettled([transcriber.close?.(), synthesizer.close?.()]);
+    },
+  };
+}
+
+/** env: extra configuration variables (strings, as in the environment). */
+export async function startTestServer(engines: TestEngines | Engines, env: Record<string, string> = {}): Promise<RunningServer> {
+  const config = loadConfig({ SERVER_NAME: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ...env });
+  const full = 'summary' in engines ? (engines as Engines) : assembleEngines(engines);
+  return startServer({ config, engines: full, logger: createLogger(config.logLevel) });
+}
