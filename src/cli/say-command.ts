@@ -7,7 +7,7 @@ import { concatPcm, int16ToBytes } from '../audio/pcm.ts';
 import { writeWav } from '../audio/wav.ts';
 import { synthesizeAt } from '../providers/synthesize-at.ts';
 import { buildSynthesizer } from '../server/engine-factory.ts';
-import { createLogger } from '../server/logging.ts';
+import { createCliLogger } from '../server/logging.ts';
 import { ENGINE_FLAGS, configFromCommand } from './environment.ts';
 import { engineOptions } from './engine-options.ts';
 
@@ -22,7 +22,7 @@ export function registerSayCommand(program: Command): void {
   engineOptions(command);
   command.action(async (text: string, options: { output?: string; speed?: number; rate: number }) => {
     const config = configFromCommand(command, ENGINE_FLAGS, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
-    const synthesizer = await buildSynthesizer(config, createLogger(config.logLevel));
+    const synthesizer = await buildSynthesizer(config, createCliLogger(config.logLevel));
     const request = { text, voice: config.tts.voice, speed: options.speed };
     try {
       if (!options.output) {

@@ -5,7 +5,7 @@ import { decodeAudio } from '../audio/ffmpeg.ts';
 import { durationMs } from '../audio/pcm.ts';
 import { languageCode } from '../providers/languages.ts';
 import { buildTranscriber } from '../server/engine-factory.ts';
-import { createLogger } from '../server/logging.ts';
+import { createCliLogger } from '../server/logging.ts';
 import { ENGINE_FLAGS, configFromCommand } from './environment.ts';
 import { engineOptions } from './engine-options.ts';
 
@@ -20,7 +20,7 @@ export function registerTranscribeCommand(program: Command): void {
   engineOptions(command);
   command.action(async (files: string[], options: { language?: string; prompt?: string; json?: boolean }) => {
     const config = configFromCommand(command, ENGINE_FLAGS, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
-    const logger = createLogger(config.logLevel);
+    const logger = createCliLogger(config.logLevel);
     const language = options.language ? languageCode(options.language) : undefined;
     if (options.language && !language) throw new Error(`unknown language ${JSON.stringify(options.language)}: use an ISO-639-1 code such as en or fr`);
     const loadStarted = performance.now();

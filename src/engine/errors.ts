@@ -69,6 +69,7 @@ export const ERROR_CODES = {
   upstream_unreachable: { category: 'unavailable', description: 'An upstream could not be reached (connection refused, DNS).' },
   engine_failed: { category: 'internal', description: 'An embedded engine (whisper, pocketsphinx, espeak-ng, ffmpeg) failed.' },
   engine_unavailable: { category: 'unavailable', description: 'An engine or tool the request needs is not installed or not loaded.' },
+  engine_busy: { category: 'rate_limit', description: 'The job queue of an embedded engine (whisper, pocketsphinx) is full; retry later.' },
   download_failed: { category: 'upstream_error', description: 'A model download failed or was interrupted.' },
   checksum_mismatch: { category: 'upstream_error', description: 'A downloaded model does not match its expected SHA-256.' },
   // Configuration and start-up.

@@ -102,6 +102,12 @@ export type NewItem =
   | { id?: string; type: 'function_call'; callId: string; name: string; arguments: string }
   | { id?: string; type: 'function_call_output'; callId: string; output: string };
 
+/** An existing conversation item named by id (response.create `input` may mix these with new items). */
+export interface ItemReference {
+  type: 'item_reference';
+  id: string;
+}
+
 // ── Responses ───────────────────────────────────────────────────────────────────────────
 
 export type ResponseStatus = 'in_progress' | 'completed' | 'cancelled' | 'failed' | 'incomplete';
@@ -142,8 +148,8 @@ export interface ResponseRequest {
   outputModalities?: Modality[];
   /** false = out-of-band: do not read or write the default conversation. */
   inConversation?: boolean;
-  /** Replaces the conversation as the responder's context when given. */
-  input?: NewItem[];
+  /** Replaces the conversation as the responder's context when given; references name existing items. */
+  input?: Array<NewItem | ItemReference>;
   tools?: ToolConfig[];
   toolChoice?: ToolChoiceConfig;
   voice?: string;

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import multipart from '@fastify/multipart';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { SpeechbridgeError } from '../engine/errors.ts';
 import { errorHandler } from '../protocols/http/error-reply.ts';
 import { registerSpeechRoute } from '../protocols/http/speech-route.ts';
@@ -15,6 +15,7 @@ import type { Config } from './config.ts';
 import type { Engines } from './engines.ts';
 import type { Logger } from './logging.ts';
 import { createMetrics } from './metrics.ts';
+import { createUpgradeRouter } from './upgrade-router.ts';
 import { VERSION } from './version.ts';
 
 export interface AppOptions {
@@ -35,7 +36,7 @@ export async function createApp({ config, engines, logger }: AppOptions): Promis
   const tls = config.server.tls;
   const app = Fastify({
     loggerInstance: logger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     ...(tls ? { https: { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
   }) as unknown as FastifyInstance;
@@ -63,6 +64,10 @@ export async function createApp({ config, engines, logger }: AppOptions): Promis
     metrics.httpRequests.inc({ route, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ route }, reply.elapsedTime / 1000);
   });
+
+  // WebSocket doors (/v1/realtime): closed before the HTTP server so their sessions end with 1001.
+  const upgrades = createUpgradeRouter({ config, engines, logger, auth, registry: metrics.registry }).attach(app.server);
+  app.addHook('preClose', async () => upgrades.close());
 
   app.get('/', async () => ({ status: 'ok', name: 'speechbridge', version: VERSION, engines: engines.summary }));
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));

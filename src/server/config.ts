@@ -62,6 +62,13 @@ export const ENV_SCHEMA = z.object({
   DEFAULT_VAD_AUTORESP: flag.default(true),
   DEFAULT_VAD_INTERRUPT_RESPONSE: flag.default(true),
 
+  /** /v1/realtime limits (src/protocols/openai-realtime/adapter.ts states each policy). */
+  REALTIME_MAX_MESSAGE_MB: number(0.001, 1024).default(16),
+  REALTIME_MAX_SESSION_MINUTES: number(0.001, 1440).default(60),
+  REALTIME_IDLE_TIMEOUT_SECONDS: number(0.1, 86400).default(300),
+  REALTIME_MAX_BUFFERED_KB: number(1, 1048576).default(4096),
+  REALTIME_SLOW_CONSUMER_SECONDS: number(0.1, 600).default(10),
+
   DIAR_URL: optionalText,
   DIARIZATION_TOKEN: optionalText,
   MAX_CACHE_SIZE: int(0, 10_000_000).default(1000),
@@ -105,6 +112,7 @@ export interface Config {
   };
   diarization: { url?: string; token?: string };
   maxCacheSize: number;
+  realtime: { maxMessageBytes: number; maxSessionMs: number; idleTimeoutMs: number; maxBufferedBytes: number; slowConsumerMs: number };
 }
 
 /** Variable names whose values are secrets: never logged. */
@@ -185,6 +193,13 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     },
     diarization: { url: env.DIAR_URL, token: env.DIARIZATION_TOKEN },
     maxCacheSize: env.MAX_CACHE_SIZE,
+    realtime: {
+      maxMessageBytes: Math.round(env.REALTIME_MAX_MESSAGE_MB * 1024 * 1024),
+      maxSessionMs: Math.round(env.REALTIME_MAX_SESSION_MINUTES * 60_000),
+      idleTimeoutMs: Math.round(env.REALTIME_IDLE_TIMEOUT_SECONDS * 1000),
+      maxBufferedBytes: Math.round(env.REALTIME_MAX_BUFFERED_KB * 1024),
+      slowConsumerMs: Math.round(env.REALTIME_SLOW_CONSUMER_SECONDS * 1000),
+    },
   };
 }
 

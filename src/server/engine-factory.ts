@@ -35,8 +35,11 @@ export async function createEngines(config: Config, logger: Logger): Promise<Eng
     synthesizer,
     summary: {
       transcriber: transcriberSummary,
-      responder: { engine: responder.name, model: config.llm.engine === 'openai' ? config.llm.model : undefined },
-      synthesizer: { engine: synthesizer.name, model: config.tts.engine === 'openai' ? config.tts.model : undefined, voice: config.tts.voice },
+      responder: config.llm.engine === 'openai' ? { engine: 'openai-compatible', model: config.llm.model } : { engine: responder.name },
+      synthesizer:
+        config.tts.engine === 'openai'
+          ? { engine: 'openai-compatible', model: config.tts.model, voice: config.tts.voice }
+          : { engine: synthesizer.name, voice: config.tts.voice },
       vad: { engine: config.vad.engine === 'webrtc' ? `webrtc-vad (aggressiveness ${config.vad.aggressiveness})` : 'silero-vad' },
     },
     close: async () => {

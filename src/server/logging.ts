@@ -16,3 +16,16 @@ export function createLogger(level: string): Logger {
     pino.destination({ dest: 2, sync: false }),
   );
 }
+
+/** For one-shot CLI commands: plain "speechbridge: message" lines on stderr instead of JSON. */
+export function createCliLogger(level: string): Logger {
+  return pino(
+    { level, base: undefined, timestamp: false },
+    {
+      write(line: string) {
+        const record = JSON.parse(line) as { msg?: string };
+        process.stderr.write(`speechbridge: ${record.msg ?? line}\n`);
+      },
+    },
+  );
+}

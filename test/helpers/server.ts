@@ -15,9 +15,9 @@ export interface TestEngines {
 }
 
 export function assembleEngines(parts: TestEngines): Engines {
-  const transcriber = parts.transcriber ?? new ScriptedTranscriber();
-  const responder = parts.responder ?? new EchoResponder();
-  const synthesizer = parts.synthesizer ?? new ScriptedSynthesizer();
+  const transcriber: Transcriber = parts.transcriber ?? new ScriptedTranscriber();
+  const responder: Responder = parts.responder ?? new EchoResponder();
+  const synthesizer: Synthesizer = parts.synthesizer ?? new ScriptedSynthesizer();
   return {
     transcriber,
     responder,

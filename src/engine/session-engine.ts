@@ -1,0 +1,537 @@
+/**
+ * The session engine: one realtime session, with no wire protocol and no I/O. Protocols turn
+ * client messages into EngineInput for handle() and send the EngineEvents that onEvent
+ * receives. The engine owns the input buffer, turn detection, the conversation, transcription
+ * jobs and the one active response, and reads top to bottom like the protocol:
+ *
+ *   audio.append → resample once to 16 kHz → VAD → speech.started (barge-in cancels the
+ *   active response) → speech.stopped → commit (input.committed, item.added/done) →
+ *   transcription (transcript.completed or .failed) → response (response.created … done).
+ *
+ * handle() never throws: every bad input becomes an error event with code, message, param
+ * and the input's eventId, and the session keeps working. It is synchronous; the async work
+ * (transcription, responses) runs in tasks that close() aborts and waits for.
+ */
+import { resampleSync, initResampler } from '../audio/resample.ts';
+import type { Responder, Synthesizer, Transcriber } from '../providers/contracts.ts';
+import type { TurnEvent } from '../vad/turn-detector.ts';
+import type { VoiceDetectorFactory } from '../vad/voice-detector.ts';
+import { systemClock, type Clock, type TimerHandle } from './clock.ts';
+import { Conversation, itemFromNew, validateNewItem } from './conversation.ts';
+import { SpeechbridgeError, toSpeechbridgeError } from './errors.ts';
+import type { ConversationItem, EngineEvent, EngineInput, ResponseRequest, SessionConfig, SessionUpdate } from './events.ts';
+import { randomIds, type IdGenerator } from './ids.ts';
+import { BUFFER_SAMPLE_RATE, InputBuffer } from './input-buffer.ts';
+import { abortable, buildResponseContext } from './response-context.ts';
+import { resolveResponsePlan } from './response-plan.ts';
+import { ResponseRunner, snapshot, type ResponseSummary, type ResponseTrigger } from './response-runner.ts';
+import { applySessionUpdate, initialSessionConfig, resolveLimits, type EngineLimits, type SessionDefaults } from './session-config.ts';
+import { TranscriptionJob } from './transcription-job.ts';
+import { TurnTracker } from './turn-tracker.ts';
+
+/** A commit needs 100 ms of audio, as OpenAI's input_audio_buffer.commit does. */
+export const MIN_COMMIT_MS = 100;
+
+export interface SessionProviders {
+  transcriber: Transcriber;
+  responder: Responder;
+  synthesizer: Synthesizer;
+}
+
+export interface SessionEngineOptions {
+  providers: SessionProviders;
+  createVoiceDetector: VoiceDetectorFactory;
+  defaults: SessionDefaults;
+  /** Applied over the defaults at creation (a transcription door sets kind 'transcription'); throws invalid_value. */
+  session?: SessionUpdate;
+  clock?: Clock;
+  ids?: IdGenerator;
+  onEvent: (event: EngineEvent) => void;
+  /** Called when onEvent throws; default: rethrown on the next tick, as an EventEmitter listener's error would surface. */
+  onListenerError?: (error: unknown, event: EngineEvent) => void;
+}
+
+type EngineState = { kind: 'created' } | { kind: 'running'; buffer: InputBuffer } | { kind: 'closing' } | { kind: 'closed' };
+
+/** The VAD turn being spoken: its item id (announced in speech.started) and start. */
+interface OpenTurn {
+  itemId: string;
+  audioStartMs: number;
+}
+
+/** An automatic response waiting for its turn's transcript; a barge-in calls it off. */
+interface PendingAutoResponse {
+  trigger: ResponseTrigger & { transcription: TranscriptionJob };
+  calledOff: boolean;
+}
+
+export class SessionEngine {
+  /** The engine's id generator; protocols take their `event_…` ids from it. */
+  readonly ids: IdGenerator;
+  readonly limits: Readonly<EngineLimits>;
+  readonly #providers: SessionProviders;
+  readonly #clock: Clock;
+  readonly #onEvent: (event: EngineEvent) => void;
+  readonly #onListenerError: (error: unknown, event: EngineEvent) => void;
+  readonly #conversation: Conversation;
+  readonly #turns: TurnTracker;
+  #config: SessionConfig;
+  #state: EngineState = { kind: 'created' };
+  #openTurn: OpenTurn | null = null;
+  #active: ResponseRunner | null = null;
+  #pendingAuto: PendingAutoResponse | null = null;
+  /** An automatic response that found another response active; it starts when that one ends. */
+  #deferredAuto: ResponseTrigger | null = null;
+  /** The newest committed user turn no response has answered yet, for turn timings. */
+  #unanswered: ResponseTrigger | null = null;
+  #idleTimer: TimerHandle | null = null;
+  readonly #jobs = new Set<TranscriptionJob>();
+  /** Every running async task; close() waits for all of them. */
+  readonly #tasks = new Set<Promise<unknown>>();
+  #closing: Promise<void> | null = null;
+
+  constructor(options: SessionEngineOptions) {
+    this.#providers = options.providers;
+    this.#clock = options.clock ?? systemClock;
+    this.ids = options.ids ?? randomIds;
+    this.#onEvent = options.onEvent;
+    this.#onListenerError =
+      options.onListenerError ??
+      ((error) =>
+        setImmediate(() => {
+          throw error;
+        }));
+    this.limits = Object.freeze(resolveLimits(options.defaults.limits));
+    const modes = options.providers.responder.capabilities.modes;
+    const initial = initialSessionConfig(options.defaults, modes);
+    this.#config = options.session ? applySessionUpdate(initial, options.session, modes) : initial;
+    this.#conversation = new Conversation(this.limits.maxItems);
+    this.#turns = new TurnTracker(options.createVoiceDetector, this.#config.turnDetection, (error) => this.#emitError(error));
+  }
+
+  /** The current configuration (replaced, never mutated, by session.update). */
+  get config(): Readonly<SessionConfig> {
+    return this.#config;
+  }
+
+  /** Conversation items in order (copies). */
+  get items(): ConversationItem[] {
+    return this.#conversation.items().map(snapshot);
+  }
+
+  /** The active response's id, or null. */
+  get activeResponseId(): string | null {
+    return this.#active?.id ?? null;
+  }
+
+  /** Loads the resampler and the voice detector; fails here, not at the first audio, when one is missing. */
+  async start(): Promise<void> {
+    if (this.#state.kind !== 'created') return;
+    await initResampler();
+    await this.#turns.start();
+    const buffer = new InputBuffer({ inputSampleRate: this.#config.inputSampleRate, maxBufferMs: this.limits.maxBufferMs });
+    this.#state = { kind: 'running', buffer };
+    this.#retainForTurnDetection(buffer);
+  }
+
+  /** Takes one client input. Never throws; problems become error events. */
+  handle(input: EngineInput): void {
+    const state = this.#state;
+    if (state.kind !== 'running') {
+      if (state.kind === 'created') this.#emitError(new SpeechbridgeError('engine_unavailable', 'the session is still starting'), input.eventId);
+      return;
+    }
+    try {
+      switch (input.type) {
+        case 'audio.append':
+          return this.#appendAudio(state.buffer, input.audio);
+        case 'audio.commit':
+          return this.#commitByClient(state.buffer);
+        case 'audio.clear':
+          return this.#clearAudio(state.buffer);
+        case 'session.update':
+          return this.#updateSession(state.buffer, input.session);
+        case 'item.create':
+          return this.#createItem(input.item, input.previousItemId);
+        case 'item.retrieve':
+          return this.#emit({ type: 'item.retrieved', item: snapshot(this.#conversation.require(input.itemId)) });
+        case 'item.delete':
+          this.#conversation.delete(input.itemId);
+          return this.#emit({ type: 'item.deleted', itemId: input.itemId });
+        case 'item.truncate':
+          this.#conversation.truncate(input.itemId, input.contentIndex, input.audioEndMs);
+          return this.#emit({ type: 'item.truncated', itemId: input.itemId, contentIndex: input.contentIndex, audioEndMs: input.audioEndMs });
+        case 'response.create':
+          return this.#createResponseByClient(input.response ?? {});
+        case 'response.cancel':
+          return this.#cancelResponse(input.responseId);
+        default:
+          throw new SpeechbridgeError('unknown_event', `unknown input type ${JSON.stringify((input as { type?: unknown }).type)}`, { param: 'type' });
+      }
+    } catch (error) {
+      this.#emitError(error, input.eventId);
+    }
+  }
+
+  /**
+   * Ends the session: cancels the active response (its response.done, status cancelled with
+   * reason disconnected, is emitted before this resolves), stops transcriptions (each ends
+   * with transcript.failed) and frees the VAD. Nothing is emitted after it resolves.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutDown();
+    return this.#closing;
+  }
+
+  // ── Input audio and turns ───────────────────────────────────────────────────────────────
+
+  /** The hot path: every 20 ms per session. One resampler call, one VAD pass, no promise. */
+  #appendAudio(buffer: InputBuffer, audio: Int16Array): void {
+    if (!(audio instanceof Int16Array)) throw new SpeechbridgeError('invalid_audio', 'audio must be PCM16 samples', { param: 'audio' });
+    if (audio.length === 0) return;
+    const chunk = buffer.append(audio);
+    if (chunk === null) {
+      throw new SpeechbridgeError(
+        'input_audio_buffer_full',
+        `the input audio buffer holds ${Math.round(buffer.durationMs)} ms and may hold ${this.limits.maxBufferMs} ms; commit or clear it`,
+        { param: 'audio' },
+      );
+    }
+    const events = this.#turns.push(chunk);
+    for (let i = 0; i < events.length; i++) this.#onTurnEvent(buffer, events[i]);
+  }
+
+  #onTurnEvent(buffer: InputBuffer, event: TurnEvent): void {
+    const detection = this.#config.turnDetection;
+    if (event.type === 'speech.started') {
+      const turn: OpenTurn = { itemId: this.ids.next('item'), audioStartMs: event.audioStartMs };
+      this.#openTurn = turn;
+      buffer.retainFrom(event.audioStartMs - detection.padMs);
+      this.#emit({ type: 'speech.started', audioStartMs: event.audioStartMs, itemId: turn.itemId });
+      if (detection.interruptResponse) this.#bargeIn();
+      this.#clearIdleTimer();
+      return;
+    }
+    const turn = this.#openTurn;
+    if (!turn) return;
+    this.#openTurn = null;
+    this.#emit({ type: 'speech.stopped', audioEndMs: event.audioEndMs, itemId: turn.itemId });
+    const trigger = this.#commit(buffer, turn.itemId, turn.audioStartMs - detection.padMs);
+    this.#retainForTurnDetection(buffer);
+    if (this.#config.kind === 'conversation' && detection.createResponse) this.#respondWhenTranscribed(trigger);
+  }
+
+  /** Speech during a response: cancel it, and call off an automatic response still waiting. */
+  #bargeIn(): void {
+    if (this.#config.kind !== 'conversation') return;
+    if (this.#pendingAuto) this.#pendingAuto.calledOff = true;
+    this.#deferredAuto = null;
+    this.#active?.cancel('turn_detected');
+  }
+
+  #commitByClient(buffer: InputBuffer): void {
+    if (buffer.durationMs < MIN_COMMIT_MS) {
+      throw new SpeechbridgeError(
+        'input_audio_buffer_commit_empty',
+        `the input audio buffer holds ${Math.round(buffer.durationMs)} ms of audio; a commit needs at least ${MIN_COMMIT_MS} ms`,
+      );
+    }
+    const turn = this.#openTurn;
+    let fromMs: number | undefined;
+    let itemId: string;
+    if (turn) {
+      // A commit in the middle of a VAD turn ends it here, under the id speech.started announced.
+      this.#openTurn = null;
+      this.#turns.reset();
+      this.#emit({ type: 'speech.stopped', audioEndMs: Math.round(buffer.endMs), itemId: turn.itemId });
+      fromMs = turn.audioStartMs - this.#config.turnDetection.padMs;
+      itemId = turn.itemId;
+    } else {
+      itemId = this.ids.next('item');
+    }
+    this.#commit(buffer, itemId, fromMs);
+    this.#retainForTurnDetection(buffer);
+  }
+
+  #clearAudio(buffer: InputBuffer): void {
+    buffer.clear();
+    if (this.#openTurn) {
+      this.#openTurn = null;
+      this.#turns.reset();
+    }
+    this.#retainForTurnDetection(buffer);
+    this.#emit({ type: 'input.cleared' });
+  }
+
+  /**
+   * Commits the buffered audio from `fromMs` as a user item and starts its transcription:
+   * input.committed, item.added, item.done, then (later) transcript.completed or .failed.
+   */
+  #commit(buffer: InputBuffer, itemId: string, fromMs: number | undefined): PendingAutoResponse['trigger'] {
+    const committed = buffer.commit(fromMs);
+    const item: ConversationItem = { id: itemId, type: 'message', role: 'user', status: 'completed', content: [{ type: 'input_audio', transcript: null }] };
+    this.#emit({ type: 'input.committed', itemId, previousItemId: this.#conversation.lastItemId });
+    const previousItemId = this.#conversation.insert(item);
+    this.#emit({ type: 'item.added', item: snapshot(item), previousItemId });
+    this.#emit({ type: 'item.done', item: snapshot(item), previousItemId });
+    const transcription = this.#transcribe(itemId, 0, committed.audio.samples);
+    const trigger = { itemId, stoppedAtMs: this.#clock.now(), transcription };
+    this.#unanswered = trigger;
+    return trigger;
+  }
+
+  /** Starts the transcription of a user item's audio (16 kHz) and keeps the item's transcript in step. */
+  #transcribe(itemId: string, contentIndex: number, samples: Int16Array): TranscriptionJob {
+    const job = new TranscriptionJob({
+      itemId,
+      contentIndex,
+      audio: { samples, sampleRate: BUFFER_SAMPLE_RATE },
+      transcriber: this.#providers.transcriber,
+      settings: this.#config.transcription,
+      clock: this.#clock,
+      timeoutMs: this.limits.transcriptionTimeoutMs,
+      emit: (event) => this.#emit(event),
+      onOutcome: (outcome) => {
+        const item = this.#conversation.get(itemId);
+        const part = item?.type === 'message' ? item.content[contentIndex] : undefined;
+        if (part?.type === 'input_audio') part.transcript = outcome.status === 'completed' ? outcome.transcript : null;
+      },
+    });
+    this.#conversation.setTranscription(itemId, job);
+    this.#jobs.add(job);
+    this.#track(job.result.then(() => this.#jobs.delete(job)));
+    return job;
+  }
+
+  /** With VAD the buffer keeps only what the next turn's padding needs; without, everything. */
+  #retainForTurnDetection(buffer: InputBuffer): void {
+    const detection = this.#config.turnDetection;
+    if (detection.type === 'none') buffer.retainAll();
+    else if (!this.#openTurn) {
+      // speech.started dates a turn back to the first voiced frame of a run startMs long, up to
+      // two frames more when its loud frame came late (turn-detector.ts); four frames of margin.
+      buffer.retainTail(detection.padMs + detection.startMs + 4 * this.#turns.frameMs);
+    }
+  }
+
+  // ── Session and items ───────────────────────────────────────────────────────────────────
+
+  #updateSession(buffer: InputBuffer, update: SessionUpdate): void {
+    const next = applySessionUpdate(this.#config, update, this.#providers.responder.capabilities.modes);
+    const previous = this.#config;
+    this.#config = next;
+    if (next.inputSampleRate !== previous.inputSampleRate) buffer.setInputSampleRate(next.inputSampleRate);
+    if (next.turnDetection !== previous.turnDetection) {
+      // A rebuilt detector ends a turn in progress; it is committed like any other.
+      for (const event of this.#turns.configure(next.turnDetection)) this.#onTurnEvent(buffer, event);
+      if (next.turnDetection.type !== previous.turnDetection.type) this.#retainForTurnDetection(buffer);
+      if (next.turnDetection.idleTimeoutMs === null || next.turnDetection.type === 'none') this.#clearIdleTimer();
+    }
+    this.#emit({ type: 'session.updated', session: next });
+  }
+
+  #createItem(newItem: Parameters<typeof itemFromNew>[0], previousItemId: string | null | undefined): void {
+    validateNewItem(newItem, 'item');
+    const id = newItem.id ?? this.ids.next('item');
+    const item = itemFromNew(newItem, id);
+    const after = this.#conversation.insert(item, previousItemId);
+    this.#emit({ type: 'item.added', item: snapshot(item), previousItemId: after });
+    this.#emit({ type: 'item.done', item: snapshot(item), previousItemId: after });
+    if (newItem.type !== 'message') return;
+    // Audio a client put in an item is transcribed like a committed turn.
+    newItem.content.forEach((part, index) => {
+      if (part.type === 'input_audio' && part.audio && part.transcript === undefined) {
+        this.#transcribe(id, index, resampleSync({ samples: part.audio, sampleRate: this.#config.inputSampleRate }, BUFFER_SAMPLE_RATE).samples);
+      }
+    });
+  }
+
+  // ── Responses ───────────────────────────────────────────────────────────────────────────
+
+  #createResponseByClient(request: ResponseRequest): void {
+    if (this.#config.kind !== 'conversation') {
+      throw new SpeechbridgeError('invalid_value', 'a transcription session does not create responses', { param: 'type' });
+    }
+    if (this.#active) {
+      throw new SpeechbridgeError(
+        'conversation_already_has_active_response',
+        `response ${this.#active.id} is still in progress; cancel it or wait for its response.done`,
+      );
+    }
+    const inConversation = request.inConversation !== false && request.input === undefined;
+    if (inConversation) {
+      // The client answers the conversation itself: an automatic response would answer it twice.
+      if (this.#pendingAuto) this.#pendingAuto.calledOff = true;
+      this.#deferredAuto = null;
+    }
+    this.#startResponse(request, inConversation ? this.#unanswered : null);
+  }
+
+  /** The automatic response of a VAD turn (or idle timeout), once its transcript has arrived. */
+  #respondWhenTranscribed(trigger: PendingAutoResponse['trigger']): void {
+    const pending: PendingAutoResponse = { trigger, calledOff: false };
+    this.#pendingAuto = pending;
+    this.#track(
+      trigger.transcription.result.then(() => {
+        if (this.#pendingAuto === pending) this.#pendingAuto = null;
+        if (pending.calledOff || this.#state.kind !== 'running') return;
+        this.#startAutoResponse(trigger);
+      }),
+    );
+  }
+
+  #startAutoResponse(trigger: ResponseTrigger): void {
+    if (this.#active) {
+      this.#deferredAuto = trigger;
+      return;
+    }
+    try {
+      this.#startResponse({}, trigger);
+    } catch (error) {
+      this.#emitError(error);
+    }
+  }
+
+  #startResponse(request: ResponseRequest, trigger: ResponseTrigger | null): void {
+    const conversation = this.#conversation;
+    const plan = resolveResponsePlan(this.ids.next('resp'), this.#config, request, this.#providers.responder.capabilities, (itemId) => conversation.has(itemId));
+    if (trigger && trigger === this.#unanswered) this.#unanswered = null;
+    this.#clearIdleTimer();
+    const runner: ResponseRunner = new ResponseRunner({
+      plan,
+      responder: this.#providers.responder,
+      synthesizer: this.#providers.synthesizer,
+      prepareMessages: (signal) =>
+        buildResponseContext({
+          conversation,
+          ...(request.input !== undefined && { input: request.input }),
+          transcribe: (audio, transcribeSignal) => this.#transcribeInline(audio, transcribeSignal),
+          signal,
+        }),
+      conversation: plan.inConversation
+        ? {
+            insert: (item) => conversation.insert(item),
+            previousItemId: (itemId) => conversation.previousItemId(itemId),
+            addAudioSegment: (itemId, segment) => conversation.addAudioSegment(itemId, segment),
+          }
+        : null,
+      trigger,
+      ids: this.ids,
+      clock: this.#clock,
+      hopMs: this.limits.audioHopMs,
+      timeoutMs: this.limits.responseTimeoutMs,
+      emit: (event) => this.#emit(event),
+      onDone: (summary) => this.#onResponseDone(runner, summary),
+    });
+    this.#active = runner;
+    runner.start();
+    this.#track(runner.settled);
+  }
+
+  #onResponseDone(runner: ResponseRunner, summary: ResponseSummary): void {
+    if (this.#active === runner) this.#active = null;
+    if (this.#state.kind !== 'running') return;
+    this.#armIdleTimer(summary);
+    const deferred = this.#deferredAuto;
+    if (deferred) {
+      this.#deferredAuto = null;
+      this.#startAutoResponse(deferred);
+    }
+  }
+
+  /** OpenAI's behaviour: no active response is an error only when the client named one. */
+  #cancelResponse(responseId: string | undefined): void {
+    const active = this.#active;
+    if (active && (responseId === undefined || responseId === active.id)) {
+      active.cancel('client_cancelled');
+      return;
+    }
+    if (responseId !== undefined) {
+      throw new SpeechbridgeError('response_not_found', `no active response with id "${responseId}"`, { param: 'responseId' });
+    }
+  }
+
+  async #transcribeInline(audio: Int16Array, signal: AbortSignal): Promise<string> {
+    const transcriber = this.#providers.transcriber;
+    const pcm = resampleSync({ samples: audio, sampleRate: this.#config.inputSampleRate }, transcriber.capabilities.sampleRate);
+    const transcription = await abortable(transcriber.transcribe(pcm, { signal, ...this.#config.transcription }), signal);
+    return transcription.text.trim();
+  }
+
+  // ── Idle timeout ────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The idle timeout counts from when the response's audio would have finished playing: the
+   * client plays from the first audio in real time, so that is first audio + audio length
+   * (or response.done, if later).
+   */
+  #armIdleTimer(summary: ResponseSummary): void {
+    this.#clearIdleTimer();
+    const { idleTimeoutMs, type } = this.#config.turnDetection;
+    if (idleTimeoutMs === null || type === 'none' || this.#config.kind !== 'conversation' || this.#openTurn) return;
+    const playedAtMs = Math.max(summary.doneAtMs, (summary.firstAudioAtMs ?? summary.doneAtMs) + summary.audioMs);
+    this.#idleTimer = this.#clock.setTimeout(() => this.#onIdle(), playedAtMs + idleTimeoutMs - this.#clock.now());
+  }
+
+  #clearIdleTimer(): void {
+    if (this.#idleTimer) this.#clock.clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
+  }
+
+  /** Nobody spoke for idleTimeoutMs after the answer: commit what there is and respond. */
+  #onIdle(): void {
+    this.#idleTimer = null;
+    const state = this.#state;
+    if (state.kind !== 'running' || this.#openTurn || this.#active) return;
+    const { buffer } = state;
+    const itemId = this.ids.next('item');
+    this.#emit({ type: 'input.timeout_triggered', audioStartMs: Math.round(buffer.startMs), audioEndMs: Math.round(buffer.endMs), itemId });
+    const trigger = this.#commit(buffer, itemId, undefined);
+    this.#retainForTurnDetection(buffer);
+    this.#respondWhenTranscribed(trigger);
+  }
+
+  // ── Plumbing ────────────────────────────────────────────────────────────────────────────
+
+  async #shutDown(): Promise<void> {
+    const state = this.#state;
+    this.#state = { kind: 'closing' };
+    this.#clearIdleTimer();
+    if (this.#pendingAuto) this.#pendingAuto.calledOff = true;
+    this.#deferredAuto = null;
+    this.#active?.cancel('disconnected');
+    for (const job of this.#jobs) job.abort();
+    while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+    await this.#turns.close();
+    if (state.kind === 'running') state.buffer.close();
+    this.#state = { kind: 'closed' };
+  }
+
+  /** Holds a task until it settles, so none floats and close() can wait for all. */
+  #track(task: Promise<unknown>): void {
+    const held: Promise<void> = task.then(
+      () => {
+        this.#tasks.delete(held);
+      },
+      (error: unknown) => {
+        this.#tasks.delete(held);
+        this.#emitError(error);
+      },
+    );
+    this.#tasks.add(held);
+  }
+
+  #emitError(error: unknown, eventId?: string): void {
+    const wrapped = toSpeechbridgeError(error);
+    this.#emit({ type: 'error', code: wrapped.code, message: wrapped.message, param: wrapped.param, eventId: eventId ?? null });
+  }
+
+  #emit(event: EngineEvent): void {
+    if (this.#state.kind === 'closed') return;
+    try {
+      this.#onEvent(event);
+    } catch (error) {
+      this.#onListenerError(error, event);
+    }
+  }
+}

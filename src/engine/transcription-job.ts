@@ -1,0 +1,167 @@
+/**
+ * Transcribes one committed user turn (16 kHz audio) and always ends in exactly one
+ * transcript.completed or transcript.failed event, never in silence: a provider error, a
+ * timeout and the session closing all end as transcript.failed. `result` never rejects, so a
+ * response can await the transcript of each user item in its context.
+ *
+ * A streaming transcriber gets the turn in 100 ms chunks and its partial text goes out as
+ * transcript.delta events; a batch transcriber gets the whole turn in one call.
+ */
+import { resampleSync } from '../audio/resample.ts';
+import { durationMs, type PcmAudio } from '../audio/pcm.ts';
+import type { TranscribeOptions, Transcriber } from '../providers/contracts.ts';
+import type { Clock, TimerHandle } from './clock.ts';
+import { SpeechbridgeError, isAbortError, toSpeechbridgeError, type ErrorCode } from './errors.ts';
+import type { EngineEvent, TranscriptionConfig } from './events.ts';
+
+export type TranscriptOutcome =
+  | { status: 'completed'; transcript: string; language?: string; audioMs: number }
+  | { status: 'failed'; error: { code: ErrorCode; message: string } };
+
+/**
+ * Turns under 100 ms hold no word (OpenAI refuses to commit them, see
+ * input_audio_buffer_commit_empty); the idle timeout may still commit one, and it gets an
+ * empty transcript without a transcriber call.
+ */
+export const MIN_TRANSCRIBED_MS = 100;
+/** Streaming transcribers get the turn in 100 ms pieces: five WebRTC VAD frames, a usual upstream hop. */
+const STREAM_CHUNK_MS = 100;
+
+export interface TranscriptionJobOptions {
+  itemId: string;
+  contentIndex?: number;
+  /** The committed turn; resampled once more only if the transcriber wants another rate. */
+  audio: PcmAudio;
+  transcriber: Transcriber;
+  settings: TranscriptionConfig;
+  clock: Clock;
+  timeoutMs: number;
+  emit: (event: EngineEvent) => void;
+  /** Called with the outcome just before its event, so the item holds the text when listeners see it. */
+  onOutcome?: (outcome: TranscriptOutcome) => void;
+}
+
+type StopReason = { kind: 'running' } | { kind: 'timeout' } | { kind: 'closed' };
+
+export class TranscriptionJob {
+  readonly itemId: string;
+  readonly contentIndex: number;
+  /** Engine clock when the job started (the commit). */
+  readonly startedAtMs: number;
+  /** Engine clock when the outcome was known; null while running. */
+  completedAtMs: number | null = null;
+  outcome: TranscriptOutcome | null = null;
+  readonly result: Promise<TranscriptOutcome>;
+  readonly #options: TranscriptionJobOptions;
+  readonly #controller = new AbortController();
+  #stop: StopReason = { kind: 'running' };
+  #timer: TimerHandle | null = null;
+
+  constructor(options: TranscriptionJobOptions) {
+    this.#options = options;
+    this.itemId = options.itemId;
+    this.contentIndex = options.contentIndex ?? 0;
+    this.startedAtMs = options.clock.now();
+    this.result = this.#run();
+  }
+
+  get pending(): boolean {
+    return this.outcome === null;
+  }
+
+  /** Stops the call (the session is closing); the job still ends with transcript.failed. */
+  abort(): void {
+    if (this.outcome || this.#stop.kind !== 'running') return;
+    this.#stop = { kind: 'closed' };
+    this.#controller.abort();
+  }
+
+  async #run(): Promise<TranscriptOutcome> {
+    const { audio, clock, timeoutMs } = this.#options;
+    const audioMs = durationMs(audio);
+    if (audioMs < MIN_TRANSCRIBED_MS) return this.#settle({ status: 'completed', transcript: '', audioMs });
+    this.#timer = clock.setTimeout(() => {
+      if (this.#stop.kind !== 'running') return;
+      this.#stop = { kind: 'timeout' };
+      this.#controller.abort();
+    }, timeoutMs);
+    try {
+      return this.#settle(await this.#transcribe(audioMs));
+    } catch (error) {
+      return this.#settle({ status: 'failed', error: this.#describe(error) });
+    } finally {
+      clock.clearTimeout(this.#timer);
+    }
+  }
+
+  async #transcribe(audioMs: number): Promise<TranscriptOutcome> {
+    const { transcriber, settings, itemId } = this.#options;
+    const audio = resampleSync(this.#options.audio, transcriber.capabilities.sampleRate);
+    const options: TranscribeOptions = {
+      signal: this.#controller.signal,
+      ...(settings.language !== undefined && { language: settings.language }),
+      ...(settings.prompt !== undefined && { prompt: settings.prompt }),
+      ...(settings.model !== undefined && { model: settings.model }),
+    };
+    if (!transcriber.capabilities.streaming || !transcriber.transcribeStream) {
+      const transcription = await transcriber.transcribe(audio, options);
+      return { status: 'completed', transcript: transcription.text.trim(), language: transcription.language, audioMs };
+    }
+    for await (const event of transcriber.transcribeStream(chunks(audio), options)) {
+      if (this.#stop.kind !== 'running') break;
+      if (event.type === 'delta') {
+        if (event.text) this.#options.emit({ type: 'transcript.delta', itemId, contentIndex: this.contentIndex, delta: event.text });
+      } else {
+        return { status: 'completed', transcript: event.transcription.text.trim(), language: event.transcription.language, audioMs };
+      }
+    }
+    if (this.#stop.kind !== 'running') throw abortError();
+    throw new SpeechbridgeError('upstream_bad_response', `${transcriber.name} ended its transcript stream without a result`);
+  }
+
+  #describe(error: unknown): { code: ErrorCode; message: string } {
+    const stop = this.#stop;
+    if (stop.kind === 'timeout') {
+      return { code: 'upstream_timeout', message: `transcription took longer than ${this.#options.timeoutMs} ms` };
+    }
+    if (stop.kind === 'closed' && (isAbortError(error) || this.#controller.signal.aborted)) {
+      return { code: 'internal_error', message: 'the session closed before the transcription finished' };
+    }
+    const wrapped = toSpeechbridgeError(error);
+    return { code: wrapped.code, message: wrapped.message };
+  }
+
+  #settle(outcome: TranscriptOutcome): TranscriptOutcome {
+    if (this.outcome) return this.outcome;
+    this.outcome = outcome;
+    this.completedAtMs = this.#options.clock.now();
+    this.#options.onOutcome?.(outcome);
+    const { itemId, emit } = this.#options;
+    if (outcome.status === 'completed') {
+      emit({
+        type: 'transcript.completed',
+        itemId,
+        contentIndex: this.contentIndex,
+        transcript: outcome.transcript,
+        ...(outcome.language !== undefined && { language: outcome.language }),
+        audioMs: outcome.audioMs,
+      });
+    } else {
+      emit({ type: 'transcript.failed', itemId, contentIndex: this.contentIndex, error: outcome.error });
+    }
+    return outcome;
+  }
+}
+
+async function* chunks(audio: PcmAudio): AsyncIterable<PcmAudio> {
+  const size = Math.round((audio.sampleRate * STREAM_CHUNK_MS) / 1000);
+  for (let offset = 0; offset < audio.samples.length; offset += size) {
+    yield { samples: audio.samples.subarray(offset, offset + size), sampleRate: audio.sampleRate };
+  }
+}
+
+function abortError(): Error {
+  const error = new Error('The operation was aborted');
+  error.name = 'AbortError';
+  return error;
+}

@@ -1,0 +1,334 @@
+/**
+ * One /v1/realtime connection: the socket's lifecycle around one session engine. It feeds
+ * decoded client events to the engine, sends encoded engine events back, and enforces the
+ * per-connection limits:
+ *
+ * - message size: a message over `maxMessageBytes` gets a message_too_large error and is
+ *   dropped; the socket stays open. (ws itself closes with 1009 only past twice the limit,
+ *   the most one connection may buffer for a message.)
+ * - session length: after `maxSessionMs`, an error session_expired, then close 1000.
+ * - idle: nothing received for `idleTimeoutMs`, an error session_idle, then close 1000.
+ * - outbound backlog (a client that reads too slowly): nothing is dropped, since every event
+ *   carries protocol state. Past `maxBufferedBytes` of ws.bufferedAmount the connection stops
+ *   reading from the client (so it cannot add work); under half of it, reading resumes.
+ *   Congested longer than `slowConsumerMs`, or past twice the limit, the session is closed
+ *   (1008 slow_consumer): the engine's responses are cancelled at once and the socket is
+ *   destroyed 1 s later if the close frame cannot get through. The backlog is therefore
+ *   bounded by 2 × maxBufferedBytes plus one event.
+ */
+import type { RawData, WebSocket } from 'ws';
+import { toSpeechbridgeError } from '../../engine/errors.ts';
+import type { EngineEvent, EngineInput, SessionConfig, SessionKind } from '../../engine/events.ts';
+import type { Logger } from '../../server/logging.ts';
+import type { RealtimeCodec, ServerEvent } from './codec.ts';
+import type { CloseReason, RealtimeMetrics } from './metrics.ts';
+
+/** What the connection needs of a session engine (src/engine/session-engine.ts). */
+export interface RealtimeSessionEngine {
+  start(): Promise<void>;
+  /** Never throws: bad input becomes an `error` event. */
+  handle(input: EngineInput): void;
+  readonly config: SessionConfig;
+  close(): Promise<void>;
+}
+
+export interface RealtimeSessionRequest {
+  kind: SessionKind;
+  /** The client's ?model= (the LLM model). */
+  model?: string;
+  onEvent(event: EngineEvent): void;
+}
+
+export type RealtimeSessionFactory = (request: RealtimeSessionRequest) => RealtimeSessionEngine;
+
+export interface RealtimeLimits {
+  maxMessageBytes: number;
+  maxSessionMs: number;
+  idleTimeoutMs: number;
+  maxBufferedBytes: number;
+  slowConsumerMs: number;
+}
+
+export interface RealtimeConnectionOptions {
+  socket: WebSocket;
+  codec: RealtimeCodec;
+  createSession: RealtimeSessionFactory;
+  model?: string;
+  limits: RealtimeLimits;
+  logger: Logger;
+  metrics: RealtimeMetrics;
+}
+
+type ConnectionState = { phase: 'starting' } | { phase: 'open' } | { phase: 'closing'; reason: CloseReason } | { phase: 'closed'; reason: CloseReason };
+type OutboundFlow = { state: 'flowing' } | { state: 'congested'; sinceMs: number; poll: NodeJS.Timeout };
+
+/** How often a congested connection looks at its backlog again. */
+const CONGESTION_POLL_MS = 100;
+/** How long a close frame may wait behind a backlog before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+/** Only this much of an oversize message is searched for its event_id. */
+const EVENT_ID_SEARCH_BYTES = 512;
+
+const CLOSE_CODES: Record<CloseReason, number> = {
+  client_closed: 1000,
+  session_expired: 1000,
+  session_idle: 1000,
+  slow_consumer: 1008,
+  server_shutdown: 1001,
+  start_failed: 1011,
+  socket_error: 1011,
+};
+
+export class RealtimeConnection {
+  private state: ConnectionState = { phase: 'starting' };
+  private flow: OutboundFlow = { state: 'flowing' };
+  private engine: RealtimeSessionEngine | null = null;
+  /** Client messages that arrived while the engine started; the socket is paused meanwhile, so at most one read's worth. */
+  private readonly early: Array<{ data: RawData; isBinary: boolean }> = [];
+  /** Engine events emitted before session.created went out. */
+  private readonly earlyEvents: EngineEvent[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private idleTimer: NodeJS.Timeout | null = null;
+  private readonly startedAtMs = Date.now();
+  private peakBacklogBytes = 0;
+  private readonly logger: Logger;
+  private readonly done: Promise<CloseReason>;
+  private resolveDone!: (reason: CloseReason) => void;
+
+  constructor(private readonly options: RealtimeConnectionOptions) {
+    this.logger = options.logger.child({ session: options.codec.sessionId });
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    const { socket } = options;
+    socket.pause();
+    socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    socket.on('close', (code) => this.onSocketClosed(code));
+    socket.on('error', (error) => {
+      this.logger.debug({ err: error.message }, 'realtime socket error');
+      this.beginClose('socket_error');
+    });
+  }
+
+  /** Resolves with the close reason once the socket and the engine are both closed. */
+  get closed(): Promise<CloseReason> {
+    return this.done;
+  }
+
+  get sessionId(): string {
+    return this.options.codec.sessionId;
+  }
+
+  /** Starts the engine and sends session.created; failures close the socket with 1011. */
+  async start(): Promise<void> {
+    const { codec, createSession, model, limits, metrics } = this.options;
+    metrics.sessionsActive.inc();
+    try {
+      this.engine = createSession({ kind: codec.kind, model, onEvent: (event) => this.onEngineEvent(event) });
+      await this.engine.start();
+    } catch (error) {
+      const failure = toSpeechbridgeError(error, 'engine_unavailable');
+      this.logger.error({ err: failure.message, code: failure.code }, 'realtime session failed to start');
+      if (this.state.phase === 'starting') {
+        this.send(codec.error(failure.code, `the session could not start: ${failure.message}`));
+        this.beginClose('start_failed');
+      }
+      return;
+    }
+    if (this.state.phase !== 'starting') return;
+    this.state = { phase: 'open' };
+    for (const event of codec.sessionCreated(this.engine.config)) this.send(event);
+    for (const event of this.earlyEvents.splice(0)) this.forward(event);
+    this.timers.push(setTimeout(() => this.expire('session_expired', 'the session reached its maximum duration (REALTIME_MAX_SESSION_MINUTES)'), limits.maxSessionMs));
+    this.idleTimer = setTimeout(() => this.expire('session_idle', `nothing was received for ${limits.idleTimeoutMs / 1000} s (REALTIME_IDLE_TIMEOUT_SECONDS)`), limits.idleTimeoutMs);
+    this.logger.info({ kind: codec.kind, dialect: codec.dialect, model }, 'realtime session open');
+    for (const message of this.early.splice(0)) this.onMessage(message.data, message.isBinary);
+    if (this.state.phase === 'open' && this.flow.state === 'flowing') this.options.socket.resume();
+  }
+
+  /** Closes the session (server shutdown, expiry); resolves once closed. */
+  async close(reason: CloseReason): Promise<CloseReason> {
+    this.beginClose(reason);
+    return this.done;
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    switch (this.state.phase) {
+      case 'starting':
+        this.early.push({ data, isBinary });
+        return;
+      case 'closing':
+      case 'closed':
+        return;
+      case 'open':
+        break;
+    }
+    this.idleTimer?.refresh();
+    const { codec, limits } = this.options;
+    const bytes = rawToBuffer(data);
+    if (bytes.byteLength > limits.maxMessageBytes) {
+      const mb = (limits.maxMessageBytes / (1024 * 1024)).toFixed(2);
+      this.sendError(
+        codec.error(
+          'message_too_large',
+          `the message is ${bytes.byteLength} bytes; the limit is ${limits.maxMessageBytes} bytes (REALTIME_MAX_MESSAGE_MB=${mb}); split audio into smaller appends`,
+          null,
+          findEventId(bytes),
+        ),
+      );
+      return;
+    }
+    const decoded = codec.decode(bytes.toString('utf8'));
+    if (decoded.type === 'error') {
+      this.sendError(decoded.event);
+      return;
+    }
+    try {
+      this.engine?.handle(decoded.input);
+    } catch (error) {
+      // The engine promises never to throw; this keeps one broken input from ending the session if it does.
+      const failure = toSpeechbridgeError(error);
+      this.logger.error({ err: failure.message, input: decoded.input.type }, 'session engine threw on input');
+      this.sendError(codec.error(failure.code, failure.message, failure.param, decoded.input.eventId ?? null));
+    }
+  }
+
+  private onEngineEvent(event: EngineEvent): void {
+    switch (this.state.phase) {
+      case 'starting':
+        this.earlyEvents.push(event);
+        return;
+      case 'open':
+        this.forward(event);
+        return;
+      case 'closing':
+      case 'closed':
+        return;
+    }
+  }
+
+  private forward(event: EngineEvent): void {
+    if (event.type === 'error') this.options.metrics.clientErrors.inc({ code: event.code });
+    for (const wire of this.options.codec.encode(event)) this.send(wire);
+  }
+
+  private sendError(event: ServerEvent): void {
+    const code = (event.error as { code: string }).code;
+    this.options.metrics.clientErrors.inc({ code });
+    this.logger.debug({ code }, 'realtime client error');
+    this.send(event);
+  }
+
+  private send(event: ServerEvent, watchBacklog = true): void {
+    const { socket } = this.options;
+    if (socket.readyState !== socket.OPEN) return;
+    socket.send(JSON.stringify(event));
+    if (watchBacklog) this.watchBacklog();
+  }
+
+  private watchBacklog(): void {
+    const { socket, limits, metrics } = this.options;
+    const backlog = socket.bufferedAmount;
+    if (backlog > this.peakBacklogBytes) {
+      this.peakBacklogBytes = backlog;
+      metrics.recordBacklog(backlog);
+    }
+    if (this.state.phase !== 'open') return;
+    if (backlog > 2 * limits.maxBufferedBytes) {
+      this.slowConsumer(`the outbound backlog reached ${backlog} bytes, twice REALTIME_MAX_BUFFERED_KB`);
+      return;
+    }
+    if (backlog > limits.maxBufferedBytes && this.flow.state === 'flowing') {
+      socket.pause();
+      this.flow = { state: 'congested', sinceMs: Date.now(), poll: setInterval(() => this.pollBacklog(), CONGESTION_POLL_MS) };
+      this.logger.debug({ backlog }, 'realtime client reads slowly: input paused');
+    }
+  }
+
+  private pollBacklog(): void {
+    if (this.flow.state !== 'congested') return;
+    const { socket, limits } = this.options;
+    const backlog = socket.bufferedAmount;
+    if (backlog <= limits.maxBufferedBytes / 2) {
+      clearInterval(this.flow.poll);
+      this.flow = { state: 'flowing' };
+      if (this.state.phase === 'open') socket.resume();
+      return;
+    }
+    const congestedMs = Date.now() - this.flow.sinceMs;
+    if (congestedMs > limits.slowConsumerMs) this.slowConsumer(`the outbound backlog stayed over REALTIME_MAX_BUFFERED_KB for ${congestedMs} ms`);
+  }
+
+  private slowConsumer(detail: string): void {
+    this.logger.warn({ detail }, 'closing a realtime session whose client reads too slowly');
+    this.options.metrics.clientErrors.inc({ code: 'slow_consumer' });
+    this.send(this.options.codec.error('slow_consumer', `${detail}; the client reads events too slowly, so the session is closed`), false);
+    this.beginClose('slow_consumer');
+  }
+
+  private expire(reason: 'session_expired' | 'session_idle', message: string): void {
+    if (this.state.phase !== 'open') return;
+    this.sendError(this.options.codec.error(reason, message));
+    this.beginClose(reason);
+  }
+
+  private beginClose(reason: CloseReason): void {
+    if (this.state.phase === 'closing' || this.state.phase === 'closed') return;
+    const wasStarting = this.state.phase === 'starting';
+    this.state = { phase: 'closing', reason };
+    this.stopTimers();
+    const { socket } = this.options;
+    if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) {
+      socket.close(CLOSE_CODES[reason], reason);
+      const destroy = setTimeout(() => socket.terminate(), CLOSE_GRACE_MS);
+      destroy.unref();
+      socket.once('close', () => clearTimeout(destroy));
+    }
+    this.finish(reason, wasStarting);
+  }
+
+  private onSocketClosed(code: number): void {
+    if (this.state.phase === 'closed') return;
+    const reason = this.state.phase === 'closing' ? this.state.reason : 'client_closed';
+    if (this.state.phase !== 'closing') {
+      this.state = { phase: 'closing', reason };
+      this.stopTimers();
+      this.finish(reason, false);
+    }
+    this.logger.debug({ code }, 'realtime socket closed');
+  }
+
+  /** Closes the engine (cancelling its responses upstream) and settles `closed`. */
+  private finish(reason: CloseReason, wasStarting: boolean): void {
+    const engine = this.engine;
+    const closeEngine = engine ? engine.close() : Promise.resolve();
+    closeEngine
+      .catch((error: unknown) => this.logger.error({ err: toSpeechbridgeError(error).message }, 'session engine failed to close'))
+      .finally(() => {
+        this.state = { phase: 'closed', reason };
+        const { metrics } = this.options;
+        metrics.sessionsActive.dec();
+        metrics.sessionsClosed.inc({ reason });
+        this.logger.info({ reason, seconds: Math.round((Date.now() - this.startedAtMs) / 100) / 10, starting: wasStarting || undefined }, 'realtime session closed');
+        this.resolveDone(reason);
+      });
+  }
+
+  private stopTimers(): void {
+    for (const timer of this.timers.splice(0)) clearTimeout(timer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    if (this.flow.state === 'congested') clearInterval(this.flow.poll);
+    this.flow = { state: 'flowing' };
+  }
+}
+
+function rawToBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+/** The client's event_id from the head of a message too large to parse, when it is there. */
+function findEventId(bytes: Buffer): string | null {
+  const head = bytes.subarray(0, EVENT_ID_SEARCH_BYTES).toString('utf8');
+  return /"event_id"\s*:\s*"([^"\\]{1,128})"/.exec(head)?.[1] ?? null;
+}

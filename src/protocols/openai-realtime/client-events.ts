@@ -1,0 +1,284 @@
+/**
+ * Zod schemas of the realtime client events, GA and beta spellings side by side (a beta
+ * client's `session.update` carries `modalities` / `input_audio_format`, a GA client's
+ * `output_modalities` / `audio.input.format`; both parse here). Unknown fields are tolerated,
+ * as the OpenAI server tolerates them. parseClientEvent never throws: a message that does not
+ * parse becomes a ClientEventError naming the field (`param`) as a dotted path.
+ */
+import { z } from 'zod';
+import type { ErrorCode } from '../../engine/errors.ts';
+import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES } from '../../vad/turn-options.ts';
+import { PCM_SAMPLE_RATES } from './audio-format.ts';
+
+// ── Shared pieces ───────────────────────────────────────────────────────────────────────
+
+const msIn = ([min, max]: readonly [number, number]) => z.number().int().min(min).max(max);
+const modalities = z.array(z.enum(['text', 'audio'])).min(1);
+const betaFormat = z.enum(['pcm16', 'g711_ulaw', 'g711_alaw']);
+const gaFormat = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('audio/pcm'),
+    rate: z.union(PCM_SAMPLE_RATES.map((rate) => z.literal(rate)) as [z.ZodLiteral<16000>, z.ZodLiteral<24000>]).optional(),
+  }),
+  z.object({ type: z.literal('audio/pcmu') }),
+  z.object({ type: z.literal('audio/pcma') }),
+]);
+/** GA sessions take the object; a beta string is accepted there too, as some clients mix them. */
+const anyFormat = z.union([gaFormat, betaFormat]);
+const voice = z.union([z.string().min(1), z.object({ id: z.string().min(1) })]);
+/** OpenAI documents 0.25–1.5; the synthesizers here go to 4. */
+const speed = z.number().min(0.25).max(4);
+const temperature = z.number().min(0).max(2);
+/** OpenAI's range is 1–4096 or "inf"; a bigger number is passed on, the responder caps it. */
+const maxOutputTokens = z.union([z.number().int().min(1), z.literal('inf')]);
+
+const transcription = z.object({
+  model: z.string().optional(),
+  language: z.string().optional(),
+  prompt: z.string().optional(),
+});
+
+/** server_vad as OpenAI documents it, plus the gateway's own detector knobs (README: turn detection). */
+const serverVad = z.object({
+  type: z.literal('server_vad'),
+  threshold: z.number().min(0).max(1).optional(),
+  prefix_padding_ms: msIn(TURN_OPTION_RANGES.padMs).optional(),
+  silence_duration_ms: msIn(TURN_OPTION_RANGES.endMs).optional(),
+  create_response: z.boolean().optional(),
+  interrupt_response: z.boolean().optional(),
+  /** Up to an hour; OpenAI allows 5–30 s, shorter is useful in tests and kiosks. */
+  idle_timeout_ms: z.number().int().min(100).max(3_600_000).nullable().optional(),
+  engine: z.enum(['webrtc', 'silero']).optional(),
+  aggressiveness: z.number().int().min(AGGRESSIVENESS_RANGE[0]).max(AGGRESSIVENESS_RANGE[1]).optional(),
+  start_ms: msIn(TURN_OPTION_RANGES.startMs).optional(),
+  end_ms: msIn(TURN_OPTION_RANGES.endMs).optional(),
+  pad_ms: msIn(TURN_OPTION_RANGES.padMs).optional(),
+  max_ms: msIn(TURN_OPTION_RANGES.maxMs).optional(),
+});
+const semanticVad = z.object({
+  type: z.literal('semantic_vad'),
+  eagerness: z.enum(['low', 'medium', 'high', 'auto']).optional(),
+  create_response: z.boolean().optional(),
+  interrupt_response: z.boolean().optional(),
+});
+/** `{type:'none'}` is read as null (turn detection off), which some clients send instead. */
+const turnDetection = z.discriminatedUnion('type', [serverVad, semanticVad, z.object({ type: z.literal('none') })]).nullable();
+
+const functionTool = z.object({
+  type: z.literal('function', { error: 'only function tools are supported (no MCP or hosted tools)' }).optional(),
+  name: z.string().min(1).max(64),
+  description: z.string().optional(),
+  parameters: z.record(z.string(), z.unknown()).optional(),
+});
+const toolChoice = z.union([
+  z.enum(['auto', 'none', 'required']),
+  z.object({ type: z.literal('function'), name: z.string().min(1) }),
+]);
+/** OpenAI's metadata limits: 16 pairs, keys up to 64 characters, values up to 512. */
+const metadata = z
+  .record(z.string().max(64), z.string().max(512))
+  .refine((value) => Object.keys(value).length <= 16, 'at most 16 metadata pairs')
+  .nullable();
+const speechbridgeExtension = z.object({
+  mode: z.enum(['reply', 'translate', 'rewrite']).optional(),
+  target_language: z.string().min(1).optional(),
+});
+
+export const sessionSchema = z.object({
+  type: z.enum(['realtime', 'transcription']).optional(),
+  model: z.string().optional(),
+  instructions: z.string().optional(),
+  output_modalities: modalities.optional(),
+  audio: z
+    .object({
+      input: z
+        .object({
+          format: anyFormat.optional(),
+          transcription: transcription.nullable().optional(),
+          noise_reduction: z.object({ type: z.enum(['near_field', 'far_field']).optional() }).nullable().optional(),
+          turn_detection: turnDetection.optional(),
+        })
+        .optional(),
+      output: z.object({ format: anyFormat.optional(), voice: voice.optional(), speed: speed.optional() }).optional(),
+    })
+    .optional(),
+  tools: z.array(functionTool).optional(),
+  tool_choice: toolChoice.optional(),
+  max_output_tokens: maxOutputTokens.optional(),
+  temperature: temperature.optional(),
+  tracing: z.union([z.literal('auto'), z.record(z.string(), z.unknown())]).nullable().optional(),
+  prompt: z.unknown().optional(),
+  include: z.array(z.string()).nullable().optional(),
+  truncation: z.unknown().optional(),
+  speechbridge: speechbridgeExtension.optional(),
+  // Beta spellings.
+  modalities: modalities.optional(),
+  input_audio_format: betaFormat.optional(),
+  output_audio_format: betaFormat.optional(),
+  turn_detection: turnDetection.optional(),
+  input_audio_transcription: transcription.nullable().optional(),
+  input_audio_noise_reduction: z.object({ type: z.enum(['near_field', 'far_field']).optional() }).nullable().optional(),
+  voice: voice.optional(),
+  speed: speed.optional(),
+  max_response_output_tokens: maxOutputTokens.optional(),
+});
+export type WireSession = z.infer<typeof sessionSchema>;
+
+// ── Items ───────────────────────────────────────────────────────────────────────────────
+
+const contentPart = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('input_text'), text: z.string() }),
+  z.object({ type: z.literal('text'), text: z.string() }),
+  z.object({ type: z.literal('output_text'), text: z.string() }),
+  z.object({ type: z.literal('input_audio'), audio: z.string().optional(), transcript: z.string().nullable().optional() }),
+]);
+const itemId = z.string().min(1).max(64);
+const messageItem = z.object({
+  id: itemId.optional(),
+  type: z.literal('message'),
+  role: z.enum(['user', 'assistant', 'system']),
+  content: z.array(contentPart),
+});
+const functionCallItem = z.object({
+  id: itemId.optional(),
+  type: z.literal('function_call'),
+  call_id: z.string().min(1),
+  name: z.string().min(1),
+  arguments: z.string(),
+});
+const functionCallOutputItem = z.object({
+  id: itemId.optional(),
+  type: z.literal('function_call_output'),
+  call_id: z.string().min(1),
+  output: z.string(),
+});
+export const itemSchema = z.discriminatedUnion('type', [messageItem, functionCallItem, functionCallOutputItem]);
+export type WireItem = z.infer<typeof itemSchema>;
+const itemReference = z.object({ type: z.literal('item_reference'), id: itemId });
+export const responseInputItemSchema = z.discriminatedUnion('type', [messageItem, functionCallItem, functionCallOutputItem, itemReference]);
+export type WireResponseInputItem = z.infer<typeof responseInputItemSchema>;
+
+// ── Responses ───────────────────────────────────────────────────────────────────────────
+
+export const responseCreateSchema = z.object({
+  instructions: z.string().optional(),
+  output_modalities: modalities.optional(),
+  modalities: modalities.optional(),
+  conversation: z.string().optional(),
+  input: z.array(responseInputItemSchema).optional(),
+  tools: z.array(functionTool).optional(),
+  tool_choice: toolChoice.optional(),
+  metadata: metadata.optional(),
+  voice: voice.optional(),
+  audio: z.object({ output: z.object({ voice: voice.optional(), format: anyFormat.optional() }).optional() }).optional(),
+  max_output_tokens: maxOutputTokens.optional(),
+  max_response_output_tokens: maxOutputTokens.optional(),
+  temperature: temperature.optional(),
+  speechbridge: speechbridgeExtension.optional(),
+});
+export type WireResponseCreate = z.infer<typeof responseCreateSchema>;
+
+// ── Client events ───────────────────────────────────────────────────────────────────────
+
+const eventId = z.string().optional();
+
+export const CLIENT_EVENT_SCHEMAS = {
+  'session.update': z.object({ type: z.literal('session.update'), event_id: eventId, session: sessionSchema }),
+  'transcription_session.update': z.object({
+    type: z.literal('transcription_session.update'),
+    event_id: eventId,
+    session: sessionSchema,
+  }),
+  'input_audio_buffer.append': z.object({ type: z.literal('input_audio_buffer.append'), event_id: eventId, audio: z.string() }),
+  'input_audio_buffer.commit': z.object({ type: z.literal('input_audio_buffer.commit'), event_id: eventId }),
+  'input_audio_buffer.clear': z.object({ type: z.literal('input_audio_buffer.clear'), event_id: eventId }),
+  'conversation.item.create': z.object({
+    type: z.literal('conversation.item.create'),
+    event_id: eventId,
+    previous_item_id: z.string().nullable().optional(),
+    item: itemSchema,
+  }),
+  'conversation.item.retrieve': z.object({ type: z.literal('conversation.item.retrieve'), event_id: eventId, item_id: itemId }),
+  'conversation.item.delete': z.object({ type: z.literal('conversation.item.delete'), event_id: eventId, item_id: itemId }),
+  'conversation.item.truncate': z.object({
+    type: z.literal('conversation.item.truncate'),
+    event_id: eventId,
+    item_id: itemId,
+    content_index: z.number().int().min(0),
+    audio_end_ms: z.number().int().min(0),
+  }),
+  'response.create': z.object({ type: z.literal('response.create'), event_id: eventId, response: responseCreateSchema.optional() }),
+  'response.cancel': z.object({ type: z.literal('response.cancel'), event_id: eventId, response_id: z.string().optional() }),
+} as const;
+
+export type ClientEventType = keyof typeof CLIENT_EVENT_SCHEMAS;
+export type ClientEvent = { [Type in ClientEventType]: z.infer<(typeof CLIENT_EVENT_SCHEMAS)[Type]> }[ClientEventType];
+
+export interface ClientEventError {
+  code: ErrorCode;
+  message: string;
+  param: string | null;
+  /** The offending event's event_id when it could be read. */
+  eventId: string | null;
+}
+
+export type ParsedClientEvent = { ok: true; event: ClientEvent } | { ok: false; error: ClientEventError };
+
+/** Parses one text message; never throws. */
+export function parseClientEvent(text: string): ParsedClientEvent {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return failure('invalid_json', `the message is not valid JSON: ${(error as Error).message}`, null, null);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return failure('invalid_value', 'a client event must be a JSON object with a "type" field', 'type', null);
+  }
+  const record = json as Record<string, unknown>;
+  const clientEventId = typeof record.event_id === 'string' ? record.event_id : null;
+  if (typeof record.type !== 'string') {
+    return failure('invalid_value', `"type" must be a string naming the event, got ${describe(record.type)}`, 'type', clientEventId);
+  }
+  if (!Object.hasOwn(CLIENT_EVENT_SCHEMAS, record.type)) {
+    const hint = record.type === 'output_audio_buffer.clear' ? ' (output_audio_buffer.clear exists only on WebRTC and SIP connections)' : '';
+    return failure('unknown_event', `unknown event type ${JSON.stringify(record.type)}${hint}`, 'type', clientEventId);
+  }
+  const schema = CLIENT_EVENT_SCHEMAS[record.type as ClientEventType];
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const { param, message } = describeIssue(parsed.error.issues[0]);
+    return failure('invalid_value', `${record.type}: ${message}`, param, clientEventId);
+  }
+  return { ok: true, event: parsed.data as ClientEvent };
+}
+
+/** `session.audio.input.format.type`, with array indices as `tools[0]`. */
+export function formatParam(path: readonly PropertyKey[]): string | null {
+  let param = '';
+  for (const key of path) {
+    if (typeof key === 'number') param += `[${key}]`;
+    else param += param === '' ? String(key) : `.${String(key)}`;
+  }
+  return param === '' ? null : param;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): { param: string | null; message: string } {
+  const param = formatParam(issue.path);
+  let message = issue.message;
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    const options = [...new Set(issue.errors.map((branch) => branch[0]?.message).filter(Boolean))];
+    message = options.join(', or ');
+  }
+  return { param, message: param ? `${param}: ${message}` : message };
+}
+
+function failure(code: ErrorCode, message: string, param: string | null, eventId: string | null): ParsedClientEvent {
+  return { ok: false, error: { code, message, param, eventId } };
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  return typeof value;
+}

@@ -1,0 +1,123 @@
+/**
+ * The /v1/realtime door: takes an HTTP upgrade, checks the token before any WebSocket exists
+ * (a refusal is a plain HTTP 401 with a JSON body), picks the dialect and the subprotocol,
+ * and hands the socket to a RealtimeConnection.
+ *
+ * - `?model=` names the LLM model; `?intent=transcription` opens a transcription session.
+ * - Dialect: beta when the client sends `OpenAI-Beta: realtime=v1` or offers the
+ *   `openai-beta.realtime-v1` subprotocol, else GA.
+ * - Subprotocol: `realtime` when offered (a browser fails the handshake if it offered
+ *   protocols and none is selected), else `openai-beta.realtime-v1`, else none. The
+ *   `openai-insecure-api-key.<token>` protocol carries a token and is never echoed back.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { SessionKind } from '../../engine/events.ts';
+import type { TokenAuth } from '../../server/auth.ts';
+import type { Logger } from '../../server/logging.ts';
+import { rejectUpgrade } from '../../server/upgrade-router.ts';
+import { RealtimeConnection, type RealtimeLimits, type RealtimeSessionFactory } from './adapter.ts';
+import { type Dialect, RealtimeCodec } from './codec.ts';
+import type { RealtimeMetrics } from './metrics.ts';
+import { isSpeechModelName } from './session-shape.ts';
+
+export const REALTIME_PATH = '/v1/realtime';
+const GA_SUBPROTOCOL = 'realtime';
+const BETA_SUBPROTOCOL = 'openai-beta.realtime-v1';
+
+export interface RealtimeDoorOptions {
+  auth: TokenAuth;
+  createSession: RealtimeSessionFactory;
+  limits: RealtimeLimits;
+  logger: Logger;
+  metrics: RealtimeMetrics;
+}
+
+export interface RealtimeHandshake {
+  kind: SessionKind;
+  dialect: Dialect;
+  model?: string;
+}
+
+export class RealtimeDoor {
+  private readonly server: WebSocketServer;
+  private readonly connections = new Set<RealtimeConnection>();
+  private closing = false;
+
+  constructor(private readonly options: RealtimeDoorOptions) {
+    this.server = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      // Twice the message limit: messages in between get an error event and the socket stays open.
+      maxPayload: 2 * options.limits.maxMessageBytes,
+      handleProtocols: (protocols) => selectSubprotocol(protocols),
+    });
+  }
+
+  get activeSessions(): number {
+    return this.connections.size;
+  }
+
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.closing) {
+      rejectUpgrade(socket, 503, 'engine_unavailable', 'the server is shutting down');
+      return;
+    }
+    const protocols = offeredSubprotocols(request);
+    const refusal = this.options.auth.check({ headers: request.headers, url: request.url, protocols });
+    if (refusal) {
+      rejectUpgrade(socket, 401, 'invalid_api_key', refusal);
+      return;
+    }
+    const handshake = readHandshake(request, protocols);
+    if ('error' in handshake) {
+      rejectUpgrade(socket, 400, 'invalid_value', handshake.error, handshake.param);
+      return;
+    }
+    this.server.handleUpgrade(request, socket, head, (websocket) => {
+      const { limits, logger, metrics, createSession } = this.options;
+      const codec = new RealtimeCodec({ dialect: handshake.dialect, kind: handshake.kind, expiresAtMs: Date.now() + limits.maxSessionMs });
+      const connection = new RealtimeConnection({ socket: websocket, codec, createSession, model: handshake.model, limits, logger, metrics });
+      this.connections.add(connection);
+      connection.closed.then(
+        () => this.connections.delete(connection),
+        () => this.connections.delete(connection),
+      );
+      connection.start().catch((error: unknown) => logger.error({ err: String(error) }, 'realtime connection failed to start'));
+    });
+  }
+
+  /** Closes every session (1001) and waits for their engines to close. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all([...this.connections].map((connection) => connection.close('server_shutdown')));
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+export function selectSubprotocol(protocols: Set<string>): string | false {
+  if (protocols.has(GA_SUBPROTOCOL)) return GA_SUBPROTOCOL;
+  if (protocols.has(BETA_SUBPROTOCOL)) return BETA_SUBPROTOCOL;
+  return false;
+}
+
+function offeredSubprotocols(request: IncomingMessage): string[] {
+  const header = request.headers['sec-websocket-protocol'];
+  if (typeof header !== 'string') return [];
+  return header.split(',').map((protocol) => protocol.trim()).filter(Boolean);
+}
+
+export function readHandshake(request: IncomingMessage, protocols: string[]): RealtimeHandshake | { error: string; param: string } {
+  const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
+  const intent = query.get('intent');
+  if (intent !== null && intent !== 'transcription' && intent !== 'realtime') {
+    return { error: `unknown intent ${JSON.stringify(intent)}: use intent=transcription for a transcription session, or leave it out`, param: 'intent' };
+  }
+  const betaHeader = request.headers['openai-beta'];
+  const beta = (typeof betaHeader === 'string' && /\brealtime=v1\b/.test(betaHeader)) || protocols.includes(BETA_SUBPROTOCOL);
+  const requested = query.get('model');
+  const model = requested && !isSpeechModelName(requested) ? requested : undefined;
+  return { kind: intent === 'transcription' ? 'transcription' : 'conversation', dialect: beta ? 'beta' : 'ga', ...(model && { model }) };
+}

@@ -1,0 +1,43 @@
+/**
+ * Builds one SessionEngine per realtime connection from the server's engines and the
+ * configuration's session defaults: voice (DEFAULT_TTS_VOICE), system prompt
+ * (DEFAULT_SYSTEM_PROMPT), LLM model (OPENAI_API_MODEL, when an OpenAI-compatible LLM is
+ * configured) and turn detection (VAD_ENGINE, VAD_AGGR, VAD_THRESHOLD, DEFAULT_VAD_*).
+ */
+import type { SessionDefaults } from '../engine/session-config.ts';
+import { SessionEngine } from '../engine/session-engine.ts';
+import type { RealtimeSessionFactory } from '../protocols/openai-realtime/adapter.ts';
+import { createVoiceDetector, type VoiceDetectorFactory } from '../vad/voice-detector.ts';
+import type { Config } from './config.ts';
+import type { Engines } from './engines.ts';
+
+export interface SessionFactoryOptions {
+  config: Config;
+  engines: Pick<Engines, 'transcriber' | 'responder' | 'synthesizer'>;
+  /** Default: the real detectors (WebRTC VAD or Silero). */
+  createVoiceDetector?: VoiceDetectorFactory;
+}
+
+export function sessionDefaultsOf(config: Config): SessionDefaults {
+  return {
+    ...(config.llm.engine === 'openai' && { model: config.llm.model }),
+    ...(config.llm.systemPrompt !== undefined && { instructions: config.llm.systemPrompt }),
+    voice: config.tts.voice,
+    vad: { ...config.vad },
+  };
+}
+
+/** A factory the realtime door calls once per connection; the session's kind and ?model= override the defaults. */
+export function createSessionFactory(options: SessionFactoryOptions): RealtimeSessionFactory {
+  const defaults = sessionDefaultsOf(options.config);
+  const { transcriber, responder, synthesizer } = options.engines;
+  const detectors = options.createVoiceDetector ?? createVoiceDetector;
+  return ({ kind, model, onEvent }) =>
+    new SessionEngine({
+      providers: { transcriber, responder, synthesizer },
+      createVoiceDetector: detectors,
+      defaults,
+      session: { kind, ...(model !== undefined && { model }) },
+      onEvent,
+    });
+}

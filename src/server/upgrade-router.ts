@@ -1,0 +1,103 @@
+/**
+ * Routes HTTP upgrades (WebSocket handshakes) by path to the door that serves it; an unknown
+ * path gets a 404 with a JSON body and the socket is closed. One listener on the server's
+ * `upgrade` event, so every door (and a future Socket.IO engine) registers here rather than
+ * racing its own listener.
+ */
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import type { Registry } from 'prom-client';
+import { type ErrorCode, SpeechbridgeError } from '../engine/errors.ts';
+import { createRealtimeMetrics } from '../protocols/openai-realtime/metrics.ts';
+import { REALTIME_PATH, RealtimeDoor } from '../protocols/openai-realtime/realtime-door.ts';
+import type { TokenAuth } from './auth.ts';
+import type { Config } from './config.ts';
+import type { Engines } from './engines.ts';
+import type { Logger } from './logging.ts';
+import { createSessionFactory } from './session-factory.ts';
+
+export interface UpgradeDoor {
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+  close?(): Promise<void>;
+}
+
+export class UpgradeRouter {
+  private readonly doors = new Map<string, UpgradeDoor>();
+  private readonly servers: Array<HttpServer | HttpsServer> = [];
+  private readonly listener = (request: IncomingMessage, socket: Duplex, head: Buffer) => this.route(request, socket, head);
+
+  add(path: string, door: UpgradeDoor): this {
+    this.doors.set(normalize(path), door);
+    return this;
+  }
+
+  attach(server: HttpServer | HttpsServer): this {
+    server.on('upgrade', this.listener);
+    this.servers.push(server);
+    return this;
+  }
+
+  /** Stops routing and closes every door (their sessions end with 1001). */
+  async close(): Promise<void> {
+    for (const server of this.servers.splice(0)) server.off('upgrade', this.listener);
+    await Promise.all([...this.doors.values()].map((door) => door.close?.()));
+  }
+
+  private route(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // A client that resets mid-handshake must not crash the process with an unhandled 'error'.
+    socket.on('error', () => socket.destroy());
+    const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const door = this.doors.get(normalize(pathname));
+    if (!door) {
+      rejectUpgrade(socket, 404, 'not_found', `no WebSocket endpoint at ${pathname}; known: ${[...this.doors.keys()].join(', ') || 'none'}`);
+      return;
+    }
+    door.handleUpgrade(request, socket, head);
+  }
+}
+
+export interface UpgradeRouterOptions {
+  config: Config;
+  engines: Engines;
+  logger: Logger;
+  auth: TokenAuth;
+  /** The server's metrics registry; the doors register their metrics on it. */
+  registry?: Registry;
+}
+
+/** The router with every WebSocket door the server has: /v1/realtime. */
+export function createUpgradeRouter(options: UpgradeRouterOptions): UpgradeRouter {
+  const { config, engines, logger, auth, registry } = options;
+  const realtime = new RealtimeDoor({
+    auth,
+    createSession: createSessionFactory({ config, engines }),
+    limits: config.realtime,
+    logger,
+    metrics: createRealtimeMetrics(registry),
+  });
+  return new UpgradeRouter().add(REALTIME_PATH, realtime);
+}
+
+/** Answers an upgrade with a plain HTTP error and the OpenAI-style JSON error body, then closes the socket. */
+export function rejectUpgrade(socket: Duplex, status: number, code: ErrorCode, message: string, param?: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify(new SpeechbridgeError(code, message, { status, param }).toBody());
+  const headers = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    ...(status === 401 ? ['WWW-Authenticate: Bearer'] : []),
+  ];
+  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
+  socket.once('finish', () => socket.destroy());
+}
+
+function normalize(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
