@@ -3,12 +3,14 @@
  * (real speech from the shared recordings, then 1.5 s of silence, over and over) as fast as
  * the CPU allows, with scripted providers of fixed latency (transcriber 50 ms, LLM 100 ms to
  * the first token, TTS 30 ms), so every turn runs commit → transcript → response → audio.
+ * Barge-in is off (interruptResponse false) and each run waits for the last response, so every
+ * turn is answered whatever the session count and the work per session is the same at each N.
  *
  * Prints, per N, the median over RUNS runs of:
  *   - append µs/frame: the synchronous audio.append path (resample + VAD + buffer), per frame;
  *   - total µs/frame: all CPU the process spent (responses, hops, timers included) per frame;
  *   - real-time sessions per core: 20 000 µs of audio per frame / total µs per frame;
- *   - heap per session after the feed (after a forced GC), KiB.
+ *   - memory per session after the feed (JS heap and external memory, after a forced GC), KiB.
  * Run with `node --import tsx bench/engine-turns.ts`.
  */
 import { readFileSync } from 'node:fs';
@@ -43,6 +45,18 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+/** No response running and the last item is the assistant's: every committed turn was answered. */
+function answered(engine: SessionEngine): boolean {
+  const last = engine.items.at(-1);
+  return engine.activeResponseId === null && last?.type === 'message' && last.role === 'assistant';
+}
+
+/** JS heap plus memory outside it (typed arrays, and the WASM memories of the VAD and resampler). */
+function memoryInUse(): number {
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.external;
+}
+
 async function loadStream(): Promise<Int16Array> {
   const parts: Int16Array[] = [];
   for (const name of CLIPS) {
@@ -65,7 +79,7 @@ async function run(sessions: number, stream: Int16Array): Promise<RunResult> {
   const synthesizer = new ScriptedSynthesizer({ latencyMs: 30 });
   let responses = 0;
   collectGarbage();
-  const heapBefore = process.memoryUsage().heapUsed;
+  const heapBefore = memoryInUse();
   const engines: SessionEngine[] = [];
   for (let i = 0; i < sessions; i++) {
     const engine = new SessionEngine({
@@ -73,7 +87,7 @@ async function run(sessions: number, stream: Int16Array): Promise<RunResult> {
       createVoiceDetector,
       defaults: {
         voice: 'alloy',
-        vad: { engine: 'webrtc', aggressiveness: 2, threshold: 0.5, startMs: 120, endMs: 450, padMs: 180, maxMs: 15_000, createResponse: true, interruptResponse: true },
+        vad: { engine: 'webrtc', aggressiveness: 2, threshold: 0.5, startMs: 120, endMs: 450, padMs: 180, maxMs: 15_000, createResponse: true, interruptResponse: false },
       },
       onEvent: (event) => {
         if (event.type === 'response.done') responses++;
@@ -98,11 +112,13 @@ async function run(sessions: number, stream: Int16Array): Promise<RunResult> {
     // One event-loop turn per round lets transcriptions and responses progress between frames.
     await nextTurn();
   }
-  // Lets the last responses finish so their work is counted.
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // Waits for the answers still running, so their work is counted (at most 30 s).
+  for (let waited = 0; waited < 30_000 && !engines.every(answered); waited += 20) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   const cpu = process.cpuUsage(cpuStart);
   collectGarbage();
-  const heapAfter = process.memoryUsage().heapUsed;
+  const heapAfter = memoryInUse();
   for (const engine of engines) await engine.close();
   return {
     appendUsPerFrame: median(roundUs),
@@ -114,7 +130,7 @@ async function run(sessions: number, stream: Int16Array): Promise<RunResult> {
 
 const stream = await loadStream();
 console.log(`engine-turns: ${FEED_MS / 1000} s of 24 kHz audio per session in 20 ms frames, median of ${RUNS} runs`);
-console.log('sessions  append µs/frame  total µs/frame  real-time sessions/core  heap KiB/session  responses/run');
+console.log('sessions  append µs/frame  total µs/frame  real-time sessions/core  memory KiB/session  responses/session');
 const baseline: { total?: number } = {};
 for (const sessions of SESSION_COUNTS) {
   await run(sessions, stream);
@@ -123,11 +139,11 @@ for (const sessions of SESSION_COUNTS) {
   const append = median(results.map((result) => result.appendUsPerFrame));
   const total = median(results.map((result) => result.totalUsPerFrame));
   const heap = median(results.map((result) => result.heapKiBPerSession));
-  const responses = median(results.map((result) => result.responses));
+  const responses = median(results.map((result) => result.responses)) / sessions;
   baseline.total ??= total;
   console.log(
     `${String(sessions).padStart(8)}  ${append.toFixed(1).padStart(15)}  ${total.toFixed(1).padStart(14)}  ${(20_000 / total).toFixed(0).padStart(23)}  ${heap
       .toFixed(1)
-      .padStart(16)}  ${String(responses).padStart(13)}   (total ${(total / baseline.total).toFixed(2)}x the 10-session cost)`,
+      .padStart(18)}  ${responses.toFixed(1).padStart(17)}   (total ${(total / baseline.total).toFixed(2)}x the 10-session cost)`,
   );
 }

@@ -71,7 +71,7 @@ export const ERROR_CODES = {
   engine_unavailable: { category: 'unavailable', description: 'An engine or tool the request needs is not installed or not loaded.' },
   engine_busy: { category: 'rate_limit', description: 'The job queue of an embedded engine (whisper, pocketsphinx) is full; retry later.' },
   download_failed: { category: 'upstream_error', description: 'A model download failed or was interrupted.' },
-  checksum_mismatch: { category: 'upstream_error', description: 'A downloaded model does not match its expected SHA-256.' },
+  checksum_mismatch: { category: 'upstream_error', description: 'A downloaded model does not match its published checksum (SHA-1 for whisper.cpp models) or size.' },
   // Configuration and start-up.
   invalid_config: { category: 'invalid_request', description: 'A configuration value is invalid; the message says which and how to fix it.' },
   // Anything else.

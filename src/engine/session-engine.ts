@@ -129,9 +129,16 @@ export class SessionEngine {
     if (this.#state.kind !== 'created') return;
     await initResampler();
     await this.#turns.start();
+    // close() during start has already freed the detector; the session never runs.
+    if (!this.#stillCreated()) return;
     const buffer = new InputBuffer({ inputSampleRate: this.#config.inputSampleRate, maxBufferMs: this.limits.maxBufferMs });
     this.#state = { kind: 'running', buffer };
     this.#retainForTurnDetection(buffer);
+  }
+
+  /** A method, so the check after start's awaits is not narrowed away by the compiler. */
+  #stillCreated(): boolean {
+    return this.#state.kind === 'created';
   }
 
   /** Takes one client input. Never throws; problems become error events. */

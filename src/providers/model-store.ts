@@ -143,8 +143,11 @@ interface DownloadContext extends ResolveModelOptions {
  * whatever the model size (up to 2.9 GiB for large-v3).
  */
 async function downloadToPart(url: string, partFile: string, context: DownloadContext, allowRestart = true): Promise<Fetched> {
-  const hashes = hashersFor(context.expected);
   const offset = (await stat(partFile).catch(() => undefined))?.size ?? 0;
+  // The kept bytes are hashed before the request, so the connection never idles while a
+  // multi-GB prefix is read back.
+  const prefixHashes = hashersFor(context.expected);
+  if (offset > 0) await hashFile(partFile, prefixHashes, context.signal);
   let response: Response;
   try {
     // identity: fetch would otherwise accept gzip and count decoded bytes against Content-Length.
@@ -158,24 +161,25 @@ async function downloadToPart(url: string, partFile: string, context: DownloadCo
     await response.body?.cancel();
     // "bytes */N" with N = what we have: an earlier run got every byte but stopped before the rename.
     if (contentRangeTotal(response) === offset) {
-      await hashFile(partFile, hashes, context.signal);
       context.onProgress?.(offset, offset);
-      return digests(offset, hashes);
-    }
-    if (allowRestart) {
-      await rm(partFile, { force: true });
-      return downloadToPart(url, partFile, context, false);
+      return digests(offset, prefixHashes);
     }
   }
-  if (!response.ok || !response.body) {
+  const resumed = offset > 0 && response.status === 206 && contentRangeStart(response) === offset;
+  // A .part the server cannot continue (416, or a 206 from elsewhere in the file): start over once.
+  if (offset > 0 && (response.status === 416 || (response.status === 206 && !resumed)) && allowRestart) {
+    await response.body?.cancel();
+    await rm(partFile, { force: true });
+    return downloadToPart(url, partFile, context, false);
+  }
+  if (!response.ok || !response.body || (response.status === 206 && !resumed)) {
     await response.body?.cancel();
     throw downloadFailed(url, context, `the server answered HTTP ${response.status}`);
   }
-  const resumed = offset > 0 && response.status === 206 && contentRangeStart(response) === offset;
+  const hashes = resumed ? prefixHashes : hashersFor(context.expected);
   const length = Number(response.headers.get('content-length') ?? NaN);
   let received = resumed ? offset : 0;
   const total = resumed ? (contentRangeTotal(response) ?? (Number.isFinite(length) ? offset + length : undefined)) : Number.isFinite(length) ? length : undefined;
-  if (resumed) await hashFile(partFile, hashes, context.signal);
 
   const handle = await open(partFile, resumed ? 'a' : 'w');
   const reader = response.body.getReader();

@@ -31,30 +31,34 @@ describe('Conversation', () => {
   });
 
   test('truncate keeps the sentences whose audio started before audioEndMs', () => {
-    const conversation = new Conversation();
-    conversation.insert(assistantAudio('r', 'One. Two. Three.'));
-    conversation.addAudioSegment('r', { text: 'One.', startMs: 0, endMs: 500 });
-    conversation.addAudioSegment('r', { text: 'Two.', startMs: 500, endMs: 1200 });
-    conversation.addAudioSegment('r', { text: 'Three.', startMs: 1200, endMs: 2000 });
+    const segments = [
+      { text: 'One.', startMs: 0, endMs: 500 },
+      { text: 'Two.', startMs: 500, endMs: 1200 },
+      { text: 'Three.', startMs: 1200, endMs: 2000 },
+    ];
+    const spoken = () => {
+      const conversation = new Conversation();
+      conversation.insert(assistantAudio('r', 'One. Two. Three.'));
+      for (const segment of segments) conversation.addAudioSegment('r', { ...segment });
+      return conversation;
+    };
     const transcriptAt = (audioEndMs: number) => {
-      const copy = new Conversation();
-      copy.insert(assistantAudio('r', 'One. Two. Three.'));
-      for (const segment of [
-        { text: 'One.', startMs: 0, endMs: 500 },
-        { text: 'Two.', startMs: 500, endMs: 1200 },
-        { text: 'Three.', startMs: 1200, endMs: 2000 },
-      ]) copy.addAudioSegment('r', segment);
-      copy.truncate('r', 0, audioEndMs);
-      const item = copy.get('r')!;
-      return item.type === 'message' && item.content[0].type === 'output_audio' ? [item.content[0].transcript, copy.audioMs('r')] : null;
+      const conversation = spoken();
+      conversation.truncate('r', 0, audioEndMs);
+      const item = conversation.get('r')!;
+      return item.type === 'message' && item.content[0].type === 'output_audio' ? [item.content[0].transcript, conversation.audioMs('r')] : null;
     };
     assert.deepEqual(transcriptAt(0), ['', 0]);
     assert.deepEqual(transcriptAt(1), ['One.', 1]);
     assert.deepEqual(transcriptAt(500), ['One.', 500]);
     assert.deepEqual(transcriptAt(501), ['One. Two.', 501]);
     assert.deepEqual(transcriptAt(2000), ['One. Two. Three.', 2000]);
+    const conversation = spoken();
     assert.equal(codeOf(() => conversation.truncate('r', 0, 2001)), 'invalid_value:audioEndMs');
     assert.equal(codeOf(() => conversation.truncate('r', 0, -1)), 'invalid_value:audioEndMs');
+    assert.equal(codeOf(() => conversation.truncate('r', 1, 0)), 'invalid_value:contentIndex');
+    conversation.truncate('r', 0, 700);
+    assert.equal(codeOf(() => conversation.truncate('r', 0, 701)), 'invalid_value:audioEndMs', 'the cut audio is gone');
     conversation.insert(user('u', 'hi'));
     assert.equal(codeOf(() => conversation.truncate('u', 0, 0)), 'invalid_value:itemId');
   });

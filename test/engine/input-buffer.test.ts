@@ -3,7 +3,7 @@ import { before, describe, test } from 'node:test';
 import { initResampler } from '../../src/audio/resample.ts';
 import { BUFFER_SAMPLE_RATE, InputBuffer } from '../../src/engine/input-buffer.ts';
 
-/** A 24 kHz ramp, so a cut's position can be read from the values. */
+/** `count` frames of a constant level (20 ms at 24 kHz by default). */
 function frames(count: number, samplesPerFrame = 480): Int16Array[] {
   return Array.from({ length: count }, () => new Int16Array(samplesPerFrame).fill(1000));
 }

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ManualClock } from '../../src/engine/clock.ts';
-import type { NewItem } from '../../src/engine/events.ts';
+import type { EngineInput, NewItem } from '../../src/engine/events.ts';
 import type { RespondRequest, Responder, ResponderEvent } from '../../src/providers/contracts.ts';
 import { ScriptedResponder } from '../../src/providers/testing/scripted-responder.ts';
 import { ScriptedSynthesizer } from '../../src/providers/testing/scripted-synthesizer.ts';
-import { compress, startHarness, type Harness } from './engine-harness.ts';
+import { compress, startHarness } from './engine-harness.ts';
 
 const MANUAL = { turnDetection: 'none' as const };
 
@@ -19,7 +19,7 @@ function userText(text: string): NewItem {
 }
 
 /** Adds a user message and asks for a response. */
-function ask(harness: Harness<any, any, any>, text: string, eventId?: string): void {
+function ask(harness: { handle(input: EngineInput): void }, text: string, eventId?: string): void {
   harness.handle({ type: 'item.create', item: userText(text) });
   harness.handle({ type: 'response.create', ...(eventId && { eventId }) });
 }

@@ -233,6 +233,16 @@ describe('bad input never throws', () => {
     assert.equal(harness.engine.items.length, 1);
   });
 
+  test('close() during start() leaves a session that never runs and emits nothing', async () => {
+    const harness = new Harness({ defaults: MANUAL });
+    const starting = harness.start();
+    const closing = harness.close();
+    await starting;
+    await closing;
+    harness.handle({ type: 'item.create', item: userText('too late') });
+    assert.deepEqual(harness.log, []);
+  });
+
   test('an input before start() is an error event, not an exception', async () => {
     const harness = new Harness({ defaults: MANUAL });
     assert.doesNotThrow(() => harness.handle({ type: 'audio.commit', eventId: 'early' }));

@@ -117,9 +117,17 @@ describe('a spoken turn', () => {
     const cancelledAt = harness.events.indexOf(cancelled);
     const late = harness.events.slice(cancelledAt + 1).filter((event) => 'responseId' in event && event.responseId === firstCreated.response.id);
     assert.deepEqual(late, []);
-    // The interrupted assistant item is incomplete and its transcript holds only sentences that were spoken.
+    // The interrupted assistant item is incomplete and its transcript holds only the sentences sent as audio.
     const interrupted = cancelled.response.output[0];
     assert.equal(interrupted.status, 'incomplete');
+    const sent = harness
+      .all('audio_transcript.delta')
+      .filter((event) => event.responseId === firstCreated.response.id)
+      .map((event) => event.delta)
+      .join('');
+    assert.ok(interrupted.type === 'message' && interrupted.content[0].type === 'output_audio');
+    assert.equal(interrupted.content[0].transcript, sent);
+    assert.notEqual(sent, 'First answer, long. It goes on. And on. And on.', 'cut before the end');
   });
 
   test('with interruptResponse off, speech does not cancel; the new turn is answered after the first response', async () => {
@@ -143,6 +151,41 @@ describe('a spoken turn', () => {
       harness.responder.requests[1].messages.map((message) => message.role),
       ['user', 'assistant', 'user'],
     );
+  });
+
+  test('speech while the previous turn is still being transcribed calls off its response: one answer for both turns', async () => {
+    const harness = await startHarness({ transcriber: new ScriptedTranscriber({ texts: ['first part', 'second part'], latencyMs: 50 }) });
+    harness.feed(speech);
+    assert.equal(harness.all('input.committed').length, 1);
+    harness.feed(speech);
+    const done = await harness.next('response.done');
+    await harness.close();
+    assert.equal(harness.all('input.committed').length, 2);
+    assert.equal(harness.all('response.created').length, 1);
+    assert.equal(done.response.status, 'completed');
+    assert.deepEqual(harness.responder.requests[0].messages, [
+      { role: 'user', content: 'first part' },
+      { role: 'user', content: 'second part' },
+    ]);
+  });
+
+  test('turning VAD off mid-turn ends the turn there and commits it; a new WebRTC mode still finds turns', async () => {
+    const harness = await startHarness({ defaults: { vad: { ...VAD_DEFAULTS, createResponse: false } } });
+    const halfway = Math.round(((bounds.startMs + bounds.endMs) / 2) * 24);
+    harness.feed(speech.subarray(0, halfway));
+    assert.equal(harness.all('speech.started').length, 1);
+    harness.handle({ type: 'session.update', session: { turnDetection: null } });
+    assert.deepEqual(compress(harness.log), ['speech.started', 'speech.stopped', 'input.committed', 'item.added', 'item.done', 'session.updated']);
+    assert.equal(harness.engine.config.turnDetection.type, 'none');
+    harness.handle({ type: 'session.update', session: { turnDetection: { type: 'server_vad', aggressiveness: 3 } } });
+    assert.equal(harness.engine.config.turnDetection.aggressiveness, 3);
+    // The new detector loads asynchronously and is swapped in at the first append after that.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    harness.feed(silence(100));
+    harness.feed(speech);
+    await harness.close();
+    assert.equal(harness.all('speech.started').length, 2, 'the new detector found the next turn');
+    assert.equal(harness.all('input.committed').length, 2);
   });
 
   test('a transcription session transcribes each turn and never responds', async () => {

@@ -59,7 +59,12 @@ export interface RealtimeConnectionOptions {
   metrics: RealtimeMetrics;
 }
 
-type ConnectionState = { phase: 'starting' } | { phase: 'open' } | { phase: 'closing'; reason: CloseReason } | { phase: 'closed'; reason: CloseReason };
+type ConnectionState =
+  | { phase: 'starting' }
+  | { phase: 'open' }
+  /** `forwarding`: engine events still go out (the engine is finishing before a server-side close). */
+  | { phase: 'closing'; reason: CloseReason; forwarding: boolean }
+  | { phase: 'closed'; reason: CloseReason };
 type OutboundFlow = { state: 'flowing' } | { state: 'congested'; sinceMs: number; poll: NodeJS.Timeout };
 
 /** How often a congested connection looks at its backlog again. */
@@ -200,6 +205,8 @@ export class RealtimeConnection {
         this.forward(event);
         return;
       case 'closing':
+        if (this.state.forwarding) this.forward(event);
+        return;
       case 'closed':
         return;
     }
@@ -270,46 +277,72 @@ export class RealtimeConnection {
     this.beginClose(reason);
   }
 
+  /**
+   * Server-side ends that leave the client able to read (expiry, idle, shutdown) let the
+   * engine finish first, so the client still receives the cancelled response.done before the
+   * close frame (at most CLOSE_GRACE_MS). A slow consumer, a socket error or the client's own
+   * close skip that: nothing more can or should be sent.
+   */
   private beginClose(reason: CloseReason): void {
     if (this.state.phase === 'closing' || this.state.phase === 'closed') return;
     const wasStarting = this.state.phase === 'starting';
-    this.state = { phase: 'closing', reason };
+    const drain = !wasStarting && (reason === 'session_expired' || reason === 'session_idle' || reason === 'server_shutdown');
+    this.state = { phase: 'closing', reason, forwarding: drain };
     this.stopTimers();
-    const { socket } = this.options;
-    if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) {
-      socket.close(CLOSE_CODES[reason], reason);
-      const destroy = setTimeout(() => socket.terminate(), CLOSE_GRACE_MS);
-      destroy.unref();
-      socket.once('close', () => clearTimeout(destroy));
+    const engineClosed = this.closeEngine();
+    if (!drain) {
+      this.closeSocket(reason);
+    } else {
+      const grace = setTimeout(() => this.closeSocket(reason), CLOSE_GRACE_MS);
+      void engineClosed.then(() => {
+        clearTimeout(grace);
+        this.closeSocket(reason);
+      });
     }
-    this.finish(reason, wasStarting);
+    this.settle(reason, engineClosed, wasStarting);
+  }
+
+  private closeSocket(reason: CloseReason): void {
+    if (this.state.phase === 'closing') this.state = { ...this.state, forwarding: false };
+    const { socket } = this.options;
+    if (socket.readyState !== socket.OPEN && socket.readyState !== socket.CONNECTING) return;
+    socket.close(CLOSE_CODES[reason], reason);
+    // A close frame stuck behind a backlog the client never reads: destroy the socket instead.
+    const destroy = setTimeout(() => socket.terminate(), CLOSE_GRACE_MS);
+    destroy.unref();
+    socket.once('close', () => clearTimeout(destroy));
   }
 
   private onSocketClosed(code: number): void {
-    if (this.state.phase === 'closed') return;
-    const reason = this.state.phase === 'closing' ? this.state.reason : 'client_closed';
-    if (this.state.phase !== 'closing') {
-      this.state = { phase: 'closing', reason };
-      this.stopTimers();
-      this.finish(reason, false);
-    }
     this.logger.debug({ code }, 'realtime socket closed');
+    if (this.state.phase === 'closing') {
+      this.state = { ...this.state, forwarding: false };
+      return;
+    }
+    if (this.state.phase === 'closed') return;
+    const wasStarting = this.state.phase === 'starting';
+    this.state = { phase: 'closing', reason: 'client_closed', forwarding: false };
+    this.stopTimers();
+    this.settle('client_closed', this.closeEngine(), wasStarting);
   }
 
-  /** Closes the engine (cancelling its responses upstream) and settles `closed`. */
-  private finish(reason: CloseReason, wasStarting: boolean): void {
+  /** Closes the engine (cancelling its responses upstream); never rejects. */
+  private closeEngine(): Promise<void> {
     const engine = this.engine;
-    const closeEngine = engine ? engine.close() : Promise.resolve();
-    closeEngine
-      .catch((error: unknown) => this.logger.error({ err: toSpeechbridgeError(error).message }, 'session engine failed to close'))
-      .finally(() => {
-        this.state = { phase: 'closed', reason };
-        const { metrics } = this.options;
-        metrics.sessionsActive.dec();
-        metrics.sessionsClosed.inc({ reason });
-        this.logger.info({ reason, seconds: Math.round((Date.now() - this.startedAtMs) / 100) / 10, starting: wasStarting || undefined }, 'realtime session closed');
-        this.resolveDone(reason);
-      });
+    if (!engine) return Promise.resolve();
+    return engine.close().catch((error: unknown) => this.logger.error({ err: toSpeechbridgeError(error).message }, 'session engine failed to close'));
+  }
+
+  /** Settles `closed` once the engine is closed. */
+  private settle(reason: CloseReason, engineClosed: Promise<void>, wasStarting: boolean): void {
+    void engineClosed.then(() => {
+      this.state = { phase: 'closed', reason };
+      const { metrics } = this.options;
+      metrics.sessionsActive.dec();
+      metrics.sessionsClosed.inc({ reason });
+      this.logger.info({ reason, seconds: Math.round((Date.now() - this.startedAtMs) / 100) / 10, starting: wasStarting || undefined }, 'realtime session closed');
+      this.resolveDone(reason);
+    });
   }
 
   private stopTimers(): void {

@@ -161,3 +161,18 @@ test('closing the socket cancels the running response upstream', async () => {
     assert.equal(responder.calls[0].completed, false);
   });
 });
+
+test('shutting the server down cancels running responses, tells the client, and closes with 1001', async () => {
+  const responder = new ScriptedResponder({ script: { text: 'One. Two. Three. Four. Five. Six.' }, deltaLatencyMs: 200 });
+  const server = await startTestServer(scripted({ responder }));
+  const client = await RealtimeClient.connect(server.realtimeUrl);
+  await client.next('session.created');
+  client.send({ type: 'response.create' });
+  await client.next('response.created');
+  await server.close();
+  const closed = await client.closed;
+  assert.deepEqual([closed.code, closed.reason], [1001, 'server_shutdown']);
+  const done = client.events.find((event) => event.type === 'response.done');
+  assert.deepEqual([done?.response.status, done?.response.status_details?.reason], ['cancelled', 'disconnected'], 'the client hears its response end before the close');
+  assert.equal(responder.calls[0].aborted, true);
+});
