@@ -52,7 +52,7 @@ after(async () => {
 
 async function transcribe(server: RunningServer, bytes: Buffer, filename: string, fields: Record<string, string> = {}): Promise<Response> {
   const form = new FormData();
-  form.set('file', new Blob([bytes]), filename);
+  form.set('file', new Blob([new Uint8Array(bytes)]), filename);
   form.set('model', 'whisper-1');
   for (const [key, value] of Object.entries(fields)) form.set(key, value);
   return fetch(`${server.url}/v1/audio/transcriptions`, { method: 'POST', body: form });
