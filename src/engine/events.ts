@@ -68,6 +68,11 @@ export interface SessionConfig {
   turnDetection: TurnDetectionConfig;
   /** Input transcription settings; transcripts are always made (the responder needs text). */
   transcription: TranscriptionConfig;
+  /**
+   * Transcribe the turn being spoken while it goes on (transcript.interim events), for doors
+   * that show live partial text. Off by default: each interim pass costs a transcription.
+   */
+  interimTranscripts: boolean;
   tools: ToolConfig[];
   toolChoice: ToolChoiceConfig;
   temperature?: number;
@@ -210,6 +215,8 @@ export type EngineEvent =
   | { type: 'item.retrieved'; item: ConversationItem }
   | { type: 'item.deleted'; itemId: string }
   | { type: 'item.truncated'; itemId: string; contentIndex: number; audioEndMs: number }
+  /** The text of the turn spoken so far, while speech goes on (interimTranscripts); the whole text each time, not a delta. */
+  | { type: 'transcript.interim'; itemId: string; text: string }
   | { type: 'transcript.delta'; itemId: string; contentIndex: number; delta: string }
   | { type: 'transcript.completed'; itemId: string; contentIndex: number; transcript: string; language?: string; audioMs: number }
   | { type: 'transcript.failed'; itemId: string; contentIndex: number; error: { code: ErrorCode; message: string } }

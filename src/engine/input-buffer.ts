@@ -118,6 +118,13 @@ export class InputBuffer {
    * empties the buffer; later audio starts a new buffer at the current position.
    */
   commit(fromMs?: number): CommittedAudio {
+    const committed = this.peek(fromMs);
+    this.clear();
+    return committed;
+  }
+
+  /** A copy of the audio from stream position `fromMs` (default: all kept audio) to the end; the buffer keeps it. */
+  peek(fromMs?: number): CommittedAudio {
     const fromSample = Math.min(this.#endSample, Math.max(this.#startSample, fromMs === undefined ? 0 : Math.floor(fromMs * SAMPLES_PER_MS)));
     const samples = new Int16Array(this.#endSample - fromSample);
     let position = this.#startSample;
@@ -132,9 +139,7 @@ export class InputBuffer {
       }
       position = chunkEnd;
     }
-    const committed = { audio: { samples, sampleRate: BUFFER_SAMPLE_RATE }, startMs: fromSample / SAMPLES_PER_MS, endMs: this.endMs };
-    this.clear();
-    return committed;
+    return { audio: { samples, sampleRate: BUFFER_SAMPLE_RATE }, startMs: fromSample / SAMPLES_PER_MS, endMs: this.endMs };
   }
 
   /** Drops all kept audio; positions keep counting. */

@@ -22,6 +22,7 @@ import { SpeechbridgeError, toSpeechbridgeError } from './errors.ts';
 import type { ConversationItem, EngineEvent, EngineInput, ResponseRequest, SessionConfig, SessionUpdate } from './events.ts';
 import { randomIds, type IdGenerator } from './ids.ts';
 import { BUFFER_SAMPLE_RATE, InputBuffer } from './input-buffer.ts';
+import { InterimTranscripts } from './interim-transcripts.ts';
 import { abortable, buildResponseContext } from './response-context.ts';
 import { resolveResponsePlan } from './response-plan.ts';
 import { ResponseRunner, snapshot, type ResponseSummary, type ResponseTrigger } from './response-runner.ts';
@@ -75,6 +76,7 @@ export class SessionEngine {
   readonly #onListenerError: (error: unknown, event: EngineEvent) => void;
   readonly #conversation: Conversation;
   readonly #turns: TurnTracker;
+  readonly #interim: InterimTranscripts;
   #config: SessionConfig;
   #state: EngineState = { kind: 'created' };
   #openTurn: OpenTurn | null = null;
@@ -107,6 +109,11 @@ export class SessionEngine {
     this.#config = options.session ? applySessionUpdate(initial, options.session, modes) : initial;
     this.#conversation = new Conversation(this.limits.maxItems);
     this.#turns = new TurnTracker(options.createVoiceDetector, this.#config.turnDetection, (error) => this.#emitError(error));
+    this.#interim = new InterimTranscripts({
+      transcriber: options.providers.transcriber,
+      emit: (event) => this.#emit(event),
+      track: (task) => this.#track(task),
+    });
   }
 
   /** The current configuration (replaced, never mutated, by session.update). */
@@ -206,6 +213,11 @@ export class SessionEngine {
     }
     const events = this.#turns.push(chunk);
     for (let i = 0; i < events.length; i++) this.#onTurnEvent(buffer, events[i]);
+    const turn = this.#openTurn;
+    if (turn && this.#config.interimTranscripts) {
+      const fromMs = turn.audioStartMs - this.#config.turnDetection.padMs;
+      this.#interim.advance(buffer.endMs, () => buffer.peek(fromMs).audio, this.#config.transcription);
+    }
   }
 
   #onTurnEvent(buffer: InputBuffer, event: TurnEvent): void {
@@ -214,6 +226,7 @@ export class SessionEngine {
       const turn: OpenTurn = { itemId: this.ids.next('item'), audioStartMs: event.audioStartMs };
       this.#openTurn = turn;
       buffer.retainFrom(event.audioStartMs - detection.padMs);
+      if (this.#config.interimTranscripts) this.#interim.begin(turn.itemId, event.audioStartMs);
       this.#emit({ type: 'speech.started', audioStartMs: event.audioStartMs, itemId: turn.itemId });
       if (detection.interruptResponse) this.#bargeIn();
       this.#clearIdleTimer();
@@ -222,6 +235,7 @@ export class SessionEngine {
     const turn = this.#openTurn;
     if (!turn) return;
     this.#openTurn = null;
+    this.#interim.end();
     this.#emit({ type: 'speech.stopped', audioEndMs: event.audioEndMs, itemId: turn.itemId });
     const trigger = this.#commit(buffer, turn.itemId, turn.audioStartMs - detection.padMs);
     this.#retainForTurnDetection(buffer);
@@ -249,6 +263,7 @@ export class SessionEngine {
     if (turn) {
       // A commit in the middle of a VAD turn ends it here, under the id speech.started announced.
       this.#openTurn = null;
+      this.#interim.end();
       this.#turns.reset();
       this.#emit({ type: 'speech.stopped', audioEndMs: Math.round(buffer.endMs), itemId: turn.itemId });
       fromMs = turn.audioStartMs - this.#config.turnDetection.padMs;
@@ -264,6 +279,7 @@ export class SessionEngine {
     buffer.clear();
     if (this.#openTurn) {
       this.#openTurn = null;
+      this.#interim.end();
       this.#turns.reset();
     }
     this.#retainForTurnDetection(buffer);
@@ -507,6 +523,7 @@ export class SessionEngine {
     if (this.#pendingAuto) this.#pendingAuto.calledOff = true;
     this.#deferredAuto = null;
     this.#active?.cancel('disconnected');
+    this.#interim.end();
     for (const job of this.#jobs) job.abort();
     while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
     await this.#turns.close();

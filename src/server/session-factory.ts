@@ -27,17 +27,17 @@ export function sessionDefaultsOf(config: Config): SessionDefaults {
   };
 }
 
-/** A factory the realtime door calls once per connection; the session's kind and ?model= override the defaults. */
+/** A factory every door calls once per connection; its session settings, kind and model override the defaults. */
 export function createSessionFactory(options: SessionFactoryOptions): RealtimeSessionFactory {
   const defaults = sessionDefaultsOf(options.config);
   const { transcriber, responder, synthesizer } = options.engines;
   const detectors = options.createVoiceDetector ?? createVoiceDetector;
-  return ({ kind, model, onEvent }) =>
+  return ({ kind, model, session, onEvent }) =>
     new SessionEngine({
       providers: { transcriber, responder, synthesizer },
       createVoiceDetector: detectors,
       defaults,
-      session: { kind, ...(model !== undefined && { model }) },
+      session: { ...session, kind, ...(model !== undefined && { model }) },
       onEvent,
     });
 }

@@ -18,7 +18,7 @@
  */
 import type { RawData, WebSocket } from 'ws';
 import { toSpeechbridgeError } from '../../engine/errors.ts';
-import type { EngineEvent, EngineInput, SessionConfig, SessionKind } from '../../engine/events.ts';
+import type { EngineEvent, EngineInput, SessionConfig, SessionKind, SessionUpdate } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
 import type { RealtimeCodec, ServerEvent } from './codec.ts';
 import type { CloseReason, RealtimeMetrics } from './metrics.ts';
@@ -36,6 +36,8 @@ export interface RealtimeSessionRequest {
   kind: SessionKind;
   /** The client's ?model= (the LLM model). */
   model?: string;
+  /** Settings applied over the server's defaults at creation (other doors set mode, rates, instructions). */
+  session?: SessionUpdate;
   onEvent(event: EngineEvent): void;
 }
 
@@ -89,7 +91,7 @@ export class RealtimeConnection {
   private flow: OutboundFlow = { state: 'flowing' };
   private engine: RealtimeSessionEngine | null = null;
   /** Client messages that arrived while the engine started; the socket is paused meanwhile, so at most one read's worth. */
-  private readonly early: Array<{ data: RawData; isBinary: boolean }> = [];
+  private readonly early: RawData[] = [];
   /** Engine events emitted before session.created went out. */
   private readonly earlyEvents: EngineEvent[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
@@ -105,7 +107,8 @@ export class RealtimeConnection {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     const { socket } = options;
     socket.pause();
-    socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    // Binary frames are read as UTF-8 JSON too: some clients send text that way.
+    socket.on('message', (data) => this.onMessage(data));
     socket.on('close', (code) => this.onSocketClosed(code));
     socket.on('error', (error) => {
       this.logger.debug({ err: error.message }, 'realtime socket error');
@@ -145,7 +148,7 @@ export class RealtimeConnection {
     this.timers.push(setTimeout(() => this.expire('session_expired', 'the session reached its maximum duration (REALTIME_MAX_SESSION_MINUTES)'), limits.maxSessionMs));
     this.idleTimer = setTimeout(() => this.expire('session_idle', `nothing was received for ${limits.idleTimeoutMs / 1000} s (REALTIME_IDLE_TIMEOUT_SECONDS)`), limits.idleTimeoutMs);
     this.logger.info({ kind: codec.kind, dialect: codec.dialect, model }, 'realtime session open');
-    for (const message of this.early.splice(0)) this.onMessage(message.data, message.isBinary);
+    for (const message of this.early.splice(0)) this.onMessage(message);
     if (this.state.phase === 'open' && this.flow.state === 'flowing') this.options.socket.resume();
   }
 
@@ -155,10 +158,10 @@ export class RealtimeConnection {
     return this.done;
   }
 
-  private onMessage(data: RawData, isBinary: boolean): void {
+  private onMessage(data: RawData): void {
     switch (this.state.phase) {
       case 'starting':
-        this.early.push({ data, isBinary });
+        this.early.push(data);
         return;
       case 'closing':
       case 'closed':
@@ -214,6 +217,7 @@ export class RealtimeConnection {
 
   private forward(event: EngineEvent): void {
     if (event.type === 'error') this.options.metrics.clientErrors.inc({ code: event.code });
+    else if (event.type === 'turn.timings') this.options.metrics.recordTurn(event.timings);
     for (const wire of this.options.codec.encode(event)) this.send(wire);
   }
 

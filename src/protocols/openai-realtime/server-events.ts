@@ -146,6 +146,7 @@ export function serverEventsFor(event: EngineEvent, context: ServerEventContext)
       events.push(emit('rate_limits.updated', { rate_limits: [] }));
       return events;
     }
+    case 'transcript.interim':
     case 'turn.timings':
       return [];
     case 'error':

@@ -37,6 +37,7 @@ const config: SessionConfig = {
   speed: 1,
   inputSampleRate: 24000,
   outputSampleRate: 24000,
+  interimTranscripts: false,
   turnDetection: {
     type: 'server_vad',
     engine: 'webrtc',

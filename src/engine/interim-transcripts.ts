@@ -1,0 +1,98 @@
+/**
+ * Live partial text of the turn being spoken (transcript.interim), for doors that show words
+ * while the user still talks. Every INTERIM_STEP_MS of new audio in an open VAD turn, the
+ * turn's audio so far is transcribed again and its text goes out whole; the committed turn's
+ * own transcription (transcript.completed or .failed) stays the final word.
+ *
+ * Any transcriber works this way, batch or streaming, because each pass is an ordinary
+ * transcribe() call over the audio so far. Bound: at most one pass in flight per session; a
+ * pass still running when the next step comes due is simply not repeated, so a slow engine
+ * gives fewer partials, never a queue. A pass is aborted when its turn ends, and its result is
+ * dropped unless its turn is still the open one. An interim pass that fails emits nothing: the
+ * turn's final transcription reports failures, and a partial is only a preview of it.
+ */
+import { resampleSync } from '../audio/resample.ts';
+import type { PcmAudio } from '../audio/pcm.ts';
+import type { TranscribeOptions, Transcriber } from '../providers/contracts.ts';
+import type { EngineEvent, TranscriptionConfig } from './events.ts';
+
+/**
+ * 700 ms between passes: about two words of speech, so the text visibly grows, while a CPU
+ * engine that needs ~0.3× real time on a 5 s turn still finishes one pass before the next.
+ */
+export const INTERIM_STEP_MS = 700;
+/** Under 300 ms a turn holds at most a syllable: no pass. */
+export const INTERIM_MIN_MS = 300;
+
+export interface InterimTranscriptsOptions {
+  transcriber: Transcriber;
+  emit: (event: EngineEvent) => void;
+  /** Holds the pass until it settles, so the session's close waits for it. */
+  track: (task: Promise<unknown>) => void;
+}
+
+interface OpenTurnPass {
+  itemId: string;
+  /** Stream position (ms) of the audio the last pass started from the end of. */
+  passedMs: number;
+  lastText: string;
+  controller: AbortController | null;
+}
+
+export class InterimTranscripts {
+  readonly #options: InterimTranscriptsOptions;
+  #turn: OpenTurnPass | null = null;
+
+  constructor(options: InterimTranscriptsOptions) {
+    this.#options = options;
+  }
+
+  /** A VAD turn started: partials follow for `itemId` from `startMs` (stream ms) on. */
+  begin(itemId: string, startMs: number): void {
+    this.end();
+    this.#turn = { itemId, passedMs: startMs, lastText: '', controller: null };
+  }
+
+  /**
+   * New audio in the open turn, which now ends at `endMs`; `audioSoFar` gives the turn's audio
+   * (16 kHz) and is called only when a pass starts, so most frames copy nothing.
+   */
+  advance(endMs: number, audioSoFar: () => PcmAudio, settings: TranscriptionConfig): void {
+    const turn = this.#turn;
+    if (!turn || turn.controller || endMs - turn.passedMs < INTERIM_STEP_MS) return;
+    const audio = audioSoFar();
+    if ((audio.samples.length / audio.sampleRate) * 1000 < INTERIM_MIN_MS) return;
+    turn.passedMs = endMs;
+    const controller = new AbortController();
+    turn.controller = controller;
+    this.#options.track(this.#pass(turn, audio, settings, controller.signal));
+  }
+
+  /** The turn ended (stopped, committed, cleared) or the session closes: no more partials for it. */
+  end(): void {
+    this.#turn?.controller?.abort();
+    this.#turn = null;
+  }
+
+  async #pass(turn: OpenTurnPass, audio: PcmAudio, settings: TranscriptionConfig, signal: AbortSignal): Promise<void> {
+    const { transcriber, emit } = this.#options;
+    const options: TranscribeOptions = {
+      signal,
+      ...(settings.language !== undefined && { language: settings.language }),
+      ...(settings.prompt !== undefined && { prompt: settings.prompt }),
+      ...(settings.model !== undefined && { model: settings.model }),
+    };
+    let text: string;
+    try {
+      const transcription = await transcriber.transcribe(resampleSync(audio, transcriber.capabilities.sampleRate), options);
+      text = transcription.text.trim();
+    } catch {
+      return;
+    } finally {
+      turn.controller = null;
+    }
+    if (signal.aborted || this.#turn !== turn || text === '' || text === turn.lastText) return;
+    turn.lastText = text;
+    emit({ type: 'transcript.interim', itemId: turn.itemId, text });
+  }
+}
