@@ -145,7 +145,7 @@ class ServerProcess {
 
 /** One client session: streams the frames in real time, measures send lateness and audio latency. */
 class BenchSession {
-  private readonly socket: WebSocket;
+  private socket!: WebSocket;
   private frame = 0;
   private startedAt = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -156,16 +156,14 @@ class BenchSession {
   readonly latenciesMs: number[] = [];
 
   constructor(
-    url: string,
+    private readonly url: string,
     private readonly frames: string[],
     private readonly firstFrame: number,
-  ) {
-    this.socket = new WebSocket(url);
-    this.socket.on('message', (data) => this.onMessage(data.toString()));
-    this.socket.on('error', () => {});
-  }
+  ) {}
 
   async open(): Promise<void> {
+    this.socket = new WebSocket(this.url);
+    this.socket.on('message', (data) => this.onMessage(data.toString()));
     await once(this.socket, 'open');
     this.socket.send(JSON.stringify({ type: 'session.update', session: { type: 'realtime', audio: { input: { turn_detection: { type: 'server_vad' } } } } }));
     this.startedAt = performance.now();

@@ -81,10 +81,8 @@ export class RealtimeDoor {
       const codec = new RealtimeCodec({ dialect: handshake.dialect, kind: handshake.kind, expiresAtMs: Date.now() + limits.maxSessionMs });
       const connection = new RealtimeConnection({ socket: websocket, codec, createSession, model: handshake.model, limits, logger, metrics });
       this.connections.add(connection);
-      connection.closed.then(
-        () => this.connections.delete(connection),
-        () => this.connections.delete(connection),
-      );
+      // `closed` never rejects.
+      void connection.closed.then(() => this.connections.delete(connection));
       connection.start().catch((error: unknown) => logger.error({ err: String(error) }, 'realtime connection failed to start'));
     });
   }

@@ -57,5 +57,10 @@ test('G.711 μ-law in and A-law out: speech arrives intact at the transcriber an
   const decoded = aLawDecode(new Uint8Array(bytes));
   // The scripted synthesizer's tone is −15 dBFS RMS; A-law keeps it within a dB.
   assert.ok(Math.abs(rmsDbfs(decoded.subarray(400, decoded.length - 400)) + 15) < 1, `decoded A-law level ${rmsDbfs(decoded).toFixed(1)} dBFS`);
+
+  // The turn's stage timings go to the metrics, never on the wire.
+  assert.equal(client.types().some((type) => type.includes('timings')), false);
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  assert.match(metrics, /speechbridge_realtime_turn_stage_seconds_count\{stage="transcription"\} 1/);
   await client.close();
 });
