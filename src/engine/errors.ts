@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   invalid_content_type: { category: 'invalid_request', description: 'The request body has a content type the endpoint does not accept.' },
   missing_file: { category: 'invalid_request', description: 'A multipart upload has no `file` part.' },
   empty_input: { category: 'invalid_request', description: 'The text or audio to process is empty.' },
+  upload_too_small: { category: 'invalid_request', description: 'An /upload file under 16 KB: too short to hold speech worth transcribing.' },
   payload_too_large: { category: 'invalid_request', description: 'An upload or message exceeds the configured size limit.' },
   unsupported_format: { category: 'invalid_request', description: 'An audio or response format that is not supported.' },
   unreadable_audio: { category: 'invalid_request', description: 'The audio could not be decoded (corrupt, truncated or not audio).' },
@@ -47,6 +48,7 @@ export const ERROR_CODES = {
   unknown_voice: { category: 'invalid_request', description: 'The requested voice does not exist in the synthesizer.' },
   unknown_event: { category: 'invalid_request', description: 'A realtime client event whose `type` is not known.' },
   message_too_large: { category: 'invalid_request', description: 'A realtime message is larger than the per-message limit.' },
+  unexpected_message: { category: 'invalid_request', description: 'A gateway WebSocket message that does not fit the session state: audio before `start`, a second `start`, audio after `end`.' },
   // Realtime session state.
   conversation_already_has_active_response: { category: 'invalid_request', description: 'response.create while another response is still in progress.' },
   input_audio_buffer_commit_empty: { category: 'invalid_request', description: 'A commit of an input audio buffer holding less than 100 ms of audio.' },
@@ -58,6 +60,7 @@ export const ERROR_CODES = {
   slow_consumer: { category: 'rate_limit', description: 'The client reads events too slowly; output was dropped or the session closed.' },
   // Auth.
   invalid_api_key: { category: 'auth', description: 'The bearer token is missing or not one of API_TOKENS.' },
+  client_secrets_exhausted: { category: 'rate_limit', description: 'Too many live client secrets; new ones are refused until some expire.' },
   // Lookup.
   not_found: { category: 'not_found', description: 'The route, model or item does not exist.' },
   model_not_found: { category: 'not_found', description: 'A model name that is neither cached nor known to the model store.' },

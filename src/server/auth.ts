@@ -1,9 +1,11 @@
 /**
  * Token auth shared by every door. API_TOKENS empty = open. Tokens are compared in constant
- * time (over SHA-256 digests, so different lengths leak nothing) and never logged.
+ * time (over SHA-256 digests, so different lengths leak nothing) and never logged. Where a
+ * door allows it (realtime sessions), a live ephemeral client secret is accepted too.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { ClientSecret, ClientSecretStore } from './client-secrets.ts';
 
 export interface TokenSources {
   headers: IncomingHttpHeaders;
@@ -32,11 +34,25 @@ export function presentedToken(sources: TokenSources): string | undefined {
   return undefined;
 }
 
+export interface CheckOptions {
+  /** Accept a live client secret (ek_…) as well as API_TOKENS: for opening realtime sessions only. */
+  clientSecret?: boolean;
+}
+
 export class TokenAuth {
   private readonly digests: Buffer[];
 
-  constructor(tokens: readonly string[]) {
+  constructor(
+    tokens: readonly string[],
+    private readonly secrets?: ClientSecretStore,
+  ) {
     this.digests = tokens.map(digest);
+  }
+
+  /** The live client secret the client presented, if any (its session settings apply on connect). */
+  clientSecret(sources: TokenSources): ClientSecret | undefined {
+    const token = presentedToken(sources);
+    return token === undefined ? undefined : this.secrets?.find(token);
   }
 
   get enabled(): boolean {
@@ -44,10 +60,11 @@ export class TokenAuth {
   }
 
   /** undefined when allowed, else the reason to give the client. */
-  check(sources: TokenSources): string | undefined {
+  check(sources: TokenSources, options: CheckOptions = {}): string | undefined {
     if (!this.enabled) return undefined;
     const token = presentedToken(sources);
     if (token === undefined) return 'missing API token: send "Authorization: Bearer <token>" (one of API_TOKENS)';
+    if (options.clientSecret && this.secrets?.find(token)) return undefined;
     const presented = digest(token);
     let match = false;
     // Compare against every token so the time taken does not tell which one matched.

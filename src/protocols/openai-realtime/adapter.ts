@@ -56,6 +56,8 @@ export interface RealtimeConnectionOptions {
   codec: RealtimeCodec;
   createSession: RealtimeSessionFactory;
   model?: string;
+  /** The wire session a client secret was minted with: applied before session.created. */
+  initialSession?: Record<string, unknown>;
   limits: RealtimeLimits;
   logger: Logger;
   metrics: RealtimeMetrics;
@@ -142,6 +144,7 @@ export class RealtimeConnection {
       return;
     }
     if (this.state.phase !== 'starting') return;
+    this.applyInitialSession();
     this.state = { phase: 'open' };
     for (const event of codec.sessionCreated(this.engine.config)) this.send(event);
     for (const event of this.earlyEvents.splice(0)) this.forward(event);
@@ -150,6 +153,24 @@ export class RealtimeConnection {
     this.logger.info({ kind: codec.kind, dialect: codec.dialect, model }, 'realtime session open');
     for (const message of this.early.splice(0)) this.onMessage(message);
     if (this.state.phase === 'open' && this.flow.state === 'flowing') this.options.socket.resume();
+  }
+
+  /**
+   * A client secret's session settings, applied as a session.update before session.created,
+   * which then reports them; the update's own session.updated is not sent (it would repeat it).
+   */
+  private applyInitialSession(): void {
+    const { initialSession, codec } = this.options;
+    if (!initialSession || !this.engine) return;
+    const decoded = codec.decode(JSON.stringify({ type: 'session.update', session: initialSession }));
+    if (decoded.type === 'error') {
+      // Validated when minted, so only a server whose defaults changed since can get here.
+      this.send(decoded.event);
+      return;
+    }
+    this.engine.handle(decoded.input);
+    const updated = this.earlyEvents.findIndex((event) => event.type === 'session.updated');
+    if (updated >= 0) this.earlyEvents.splice(updated, 1);
   }
 
   /** Closes the session (server shutdown, expiry); resolves once closed. */

@@ -66,7 +66,8 @@ export class RealtimeDoor {
       return;
     }
     const protocols = offeredSubprotocols(request);
-    const refusal = this.options.auth.check({ headers: request.headers, url: request.url, protocols });
+    const sources = { headers: request.headers, url: request.url, protocols };
+    const refusal = this.options.auth.check(sources, { clientSecret: true });
     if (refusal) {
       rejectUpgrade(socket, 401, 'invalid_api_key', refusal);
       return;
@@ -79,7 +80,8 @@ export class RealtimeDoor {
     this.server.handleUpgrade(request, socket, head, (websocket) => {
       const { limits, logger, metrics, createSession } = this.options;
       const codec = new RealtimeCodec({ dialect: handshake.dialect, kind: handshake.kind, expiresAtMs: Date.now() + limits.maxSessionMs });
-      const connection = new RealtimeConnection({ socket: websocket, codec, createSession, model: handshake.model, limits, logger, metrics });
+      const initialSession = this.options.auth.clientSecret(sources)?.session;
+      const connection = new RealtimeConnection({ socket: websocket, codec, createSession, model: handshake.model, initialSession, limits, logger, metrics });
       this.connections.add(connection);
       // `closed` never rejects.
       void connection.closed.then(() => this.connections.delete(connection));

@@ -1,0 +1,130 @@
+/**
+ * Ephemeral client secrets: a backend mints one with the official `openai` SDK
+ * (`client.realtime.clientSecrets.create`), a client opens /v1/realtime with it through the
+ * SDK's own OpenAIRealtimeWS, and the session starts with the settings the secret carries.
+ * The secret opens realtime sessions only; the beta `/v1/realtime/sessions` shape works too.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { after, before, test } from 'node:test';
+import OpenAI, { BadRequestError } from 'openai';
+import { OpenAIRealtimeWS } from 'openai/realtime/ws';
+import { ScriptedResponder } from '../../src/providers/testing/scripted-responder.ts';
+import { ScriptedSynthesizer } from '../../src/providers/testing/scripted-synthesizer.ts';
+import { ScriptedTranscriber } from '../../src/providers/testing/scripted-transcriber.ts';
+import { ClientSecretStore } from '../../src/server/client-secrets.ts';
+import { enginesOf, EventLog, RealtimeClient, selfSignedCertificate, startTestServer, type SelfSignedCertificate, type TestServer, type WireEvent } from './realtime-harness.ts';
+
+const TOKEN = 'backend-token-51c2';
+let certificate: SelfSignedCertificate;
+let server: TestServer;
+
+before(async () => {
+  certificate = await selfSignedCertificate();
+  const engines = enginesOf({ transcriber: new ScriptedTranscriber(), responder: new ScriptedResponder(), synthesizer: new ScriptedSynthesizer() });
+  server = await startTestServer(engines, { TLS_CERT: certificate.certPath, TLS_KEY: certificate.keyPath, API_TOKENS: TOKEN });
+});
+
+after(async () => {
+  await server?.close();
+  await certificate?.remove();
+});
+
+/**
+ * The backend's HTTP calls to the self-signed test server: Node's fetch takes no CA per call and
+ * reads NODE_EXTRA_CA_CERTS only at start, so certificate checks are relaxed around each call.
+ */
+function backend(apiKey: string): OpenAI {
+  return new OpenAI({ apiKey, baseURL: `${server.url}/v1`, fetch: insecureFetch });
+}
+
+const insecureFetch: typeof fetch = async (input, init) => {
+  const previous = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+  try {
+    return await fetch(input, init);
+  } finally {
+    if (previous === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    else process.env.NODE_TLS_REJECT_UNAUTHORIZED = previous;
+  }
+};
+
+test('a secret minted with the SDK opens an SDK realtime session that starts with the secret’s settings', async () => {
+  const secret = await backend(TOKEN).realtime.clientSecrets.create({
+    expires_after: { anchor: 'created_at', seconds: 120 },
+    session: { type: 'realtime', instructions: 'Answer in one sentence.', output_modalities: ['text'], audio: { output: { voice: 'verse' } } },
+  });
+  assert.match(secret.value, /^ek_/);
+  const now = Date.now() / 1000;
+  assert.ok(secret.expires_at > now + 100 && secret.expires_at <= now + 121, `expires_at ${secret.expires_at} is two minutes out`);
+  assert.equal(secret.session.type, 'realtime');
+  assert.equal((secret.session as { instructions?: string }).instructions, 'Answer in one sentence.');
+
+  // The client holds only the secret.
+  const rt = new OpenAIRealtimeWS({ model: 'gpt-realtime', options: { ca: certificate.cert } }, new OpenAI({ apiKey: secret.value, baseURL: `${server.url}/v1` }));
+  const log = new EventLog();
+  rt.on('event', (event) => log.push(event as unknown as WireEvent));
+  await once(rt.socket, 'open');
+  const created = await log.next('session.created');
+  assert.equal(created.session.instructions, 'Answer in one sentence.');
+  assert.deepEqual(created.session.output_modalities, ['text']);
+  assert.equal(created.session.audio.output.voice, 'verse');
+  assert.equal(log.types().includes('session.updated'), false, 'the secret’s settings are in session.created, not a second event');
+  const closed = once(rt.socket, 'close');
+  rt.close();
+  await closed;
+});
+
+test('a secret does not stand in for the API token anywhere but /v1/realtime', async () => {
+  const secret = await backend(TOKEN).realtime.clientSecrets.create({});
+  const speech = await insecureFetch(`${server.url}/v1/audio/speech`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${secret.value}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ input: 'hi' }),
+  });
+  assert.equal(speech.status, 401);
+  await assert.rejects(backend(secret.value).realtime.clientSecrets.create({}), (error: Error & { status?: number }) => error.status === 401);
+  await assert.rejects(backend('ek_not-a-live-secret').realtime.clientSecrets.create({}), (error: Error & { status?: number }) => error.status === 401);
+});
+
+test('a bad session or lifetime is refused with 400 naming the field', async () => {
+  await assert.rejects(
+    backend(TOKEN).realtime.clientSecrets.create({ session: { type: 'realtime', audio: { input: { format: { type: 'audio/flac' } } } } as never }),
+    (error: Error) => error instanceof BadRequestError && /format/.test(error.message),
+  );
+  await assert.rejects(
+    backend(TOKEN).realtime.clientSecrets.create({ expires_after: { anchor: 'created_at', seconds: 5 } }),
+    (error: Error) => error instanceof BadRequestError && /expires_after\.seconds/.test(error.message),
+  );
+});
+
+test('the beta /v1/realtime/sessions shape: session fields on top, client_secret inside; a wrong secret is refused at the upgrade', async () => {
+  const response = await insecureFetch(`${server.url}/v1/realtime/transcription_sessions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ input_audio_transcription: { model: 'whisper-1', language: 'en' } }),
+  });
+  assert.equal(response.status, 200);
+  const body = (await response.json()) as { client_secret: { value: string; expires_at: number }; input_audio_transcription?: { language?: string } };
+  assert.match(body.client_secret.value, /^ek_/);
+  assert.equal(body.input_audio_transcription?.language, 'en');
+
+  const client = await RealtimeClient.connect(server.realtimeUrl, { protocols: ['realtime', `openai-insecure-api-key.${body.client_secret.value}`], ca: certificate.cert });
+  const created = await client.next('session.created');
+  assert.equal(created.session.type, 'transcription', 'a transcription secret opens a transcription session');
+  await client.close();
+
+  await assert.rejects(RealtimeClient.connect(server.realtimeUrl, { protocols: ['realtime', 'openai-insecure-api-key.ek_forged'], ca: certificate.cert }), /HTTP 401/);
+});
+
+test('secrets expire, and the store refuses to mint past its bound rather than evict live ones', () => {
+  let nowMs = 1_000_000;
+  const store = new ClientSecretStore({ maxLive: 2, now: () => nowMs });
+  const first = store.mint(10, {});
+  store.mint(60, {});
+  assert.equal(store.find(first.value)?.value, first.value);
+  assert.throws(() => store.mint(10, {}), /client secrets are live/);
+  nowMs += 10_000;
+  assert.equal(store.find(first.value), undefined, 'expired at expires_at');
+  assert.ok(store.mint(10, {}).value.startsWith('ek_'), 'the expired one made room');
+});
