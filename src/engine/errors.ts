@@ -54,6 +54,7 @@ export const ERROR_CODES = {
   input_audio_buffer_commit_empty: { category: 'invalid_request', description: 'A commit of an input audio buffer holding less than 100 ms of audio.' },
   input_audio_buffer_full: { category: 'invalid_request', description: 'Appended audio would exceed the input buffer limit; commit or clear first.' },
   item_not_found: { category: 'not_found', description: 'A conversation item id that does not exist in the session.' },
+  turn_queue_full: { category: 'rate_limit', description: 'Too many turns were waiting for their answers (translate, rewrite); the oldest is not answered.' },
   response_not_found: { category: 'not_found', description: 'response.cancel naming a response that is not active.' },
   session_expired: { category: 'invalid_request', description: 'The session reached its maximum duration and is closed.' },
   session_idle: { category: 'invalid_request', description: 'The session was closed after receiving nothing for the idle limit.' },

@@ -61,6 +61,8 @@ export interface SessionConfig {
   /** For mode 'translate'. */
   targetLanguage?: string;
   voice: string;
+  /** The synthesizer's model, for upstreams that have several. */
+  ttsModel?: string;
   /** 0.25–4. */
   speed?: number;
   inputSampleRate: number;
@@ -145,6 +147,8 @@ export interface ResponseInfo {
   usage: ResponseUsage | null;
   voice: string;
   maxOutputTokens: number | null;
+  /** The committed user turn this response answers, when one triggered it. */
+  answersItemId: string | null;
 }
 
 /** Per-response overrides (response.create). */
@@ -186,6 +190,13 @@ export type EngineInput =
   | { type: 'session.update'; eventId?: string; session: SessionUpdate }
   | { type: 'audio.append'; eventId?: string; audio: Int16Array }
   | { type: 'audio.commit'; eventId?: string }
+  /**
+   * The user has finished speaking: the turn in progress ends now, as if the VAD had heard its
+   * end, and `respond` answers it. With VAD on and no turn in progress there is nothing to end
+   * (every spoken turn is already committed); with VAD off the buffered audio is committed,
+   * and under 100 ms of it is refused as an empty commit.
+   */
+  | { type: 'turn.end'; eventId?: string; respond: boolean }
   | { type: 'audio.clear'; eventId?: string }
   | { type: 'item.create'; eventId?: string; previousItemId?: string | null; item: NewItem }
   | { type: 'item.retrieve'; eventId?: string; itemId: string }

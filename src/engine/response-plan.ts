@@ -65,6 +65,7 @@ export function resolveResponsePlan(
     tools: responder.tools ? tools : [],
     toolChoice,
     voice: request.voice !== undefined ? checkString(request.voice, 'response.voice', 100) : config.voice,
+    ...(config.ttsModel !== undefined && { ttsModel: config.ttsModel }),
     ...(config.speed !== undefined && { speed: config.speed }),
     ...(temperature !== undefined && { temperature }),
     maxOutputTokens: request.maxOutputTokens !== undefined ? checkMaxOutputTokens(request.maxOutputTokens, 'response.maxOutputTokens') : config.maxOutputTokens,

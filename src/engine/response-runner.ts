@@ -58,6 +58,7 @@ export interface ResponsePlan {
   tools: ToolConfig[];
   toolChoice: ToolChoiceConfig;
   voice: string;
+  ttsModel?: string;
   speed?: number;
   temperature?: number;
   maxOutputTokens: number | null;
@@ -304,7 +305,13 @@ export class ResponseRunner {
         this.#emit({ type: 'audio_transcript.delta', ...this.#ref(message), delta });
         return started;
       };
-      const request = { text: sentence, voice: plan.voice, signal: this.#controller.signal, ...(plan.speed !== undefined && { speed: plan.speed }) };
+      const request = {
+        text: sentence,
+        voice: plan.voice,
+        signal: this.#controller.signal,
+        ...(plan.speed !== undefined && { speed: plan.speed }),
+        ...(plan.ttsModel !== undefined && { model: plan.ttsModel }),
+      };
       for await (const chunk of synthesizeAt(synthesizer, plan.outputSampleRate, request)) {
         if (this.#isDone()) return;
         segment ??= begin();
@@ -446,6 +453,7 @@ export class ResponseRunner {
       usage: this.#usage ? usageOf(this.#usage) : null,
       voice: plan.voice,
       maxOutputTokens: plan.maxOutputTokens,
+      answersItemId: this.#options.trigger?.itemId ?? null,
     };
   }
 

@@ -200,6 +200,7 @@ export function applySessionUpdate(config: SessionConfig, update: SessionUpdate,
   }
   if (update.targetLanguage !== undefined) next.targetLanguage = checkString(update.targetLanguage, 'session.targetLanguage', 100);
   if (update.voice !== undefined) next.voice = checkString(update.voice, 'session.voice', 100);
+  if (update.ttsModel !== undefined) next.ttsModel = checkString(update.ttsModel, 'session.ttsModel', 200);
   if (update.speed !== undefined) next.speed = checkNumber(update.speed, SPEED_RANGE[0], SPEED_RANGE[1], 'session.speed');
   if (update.inputSampleRate !== undefined) next.inputSampleRate = checkInteger(update.inputSampleRate, SAMPLE_RATE_RANGE[0], SAMPLE_RATE_RANGE[1], 'session.inputSampleRate');
   if (update.outputSampleRate !== undefined) next.outputSampleRate = checkInteger(update.outputSampleRate, SAMPLE_RATE_RANGE[0], SAMPLE_RATE_RANGE[1], 'session.outputSampleRate');

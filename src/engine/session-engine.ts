@@ -32,6 +32,12 @@ import { TurnTracker } from './turn-tracker.ts';
 
 /** A commit needs 100 ms of audio, as OpenAI's input_audio_buffer.commit does. */
 export const MIN_COMMIT_MS = 100;
+/**
+ * Turns waiting for a per-turn answer (translate, rewrite) while another is answered. 16 turns
+ * is over a minute of speech queued behind a stalled LLM; past that the oldest is dropped
+ * with a turn_queue_full error, so memory stays bounded and the turn still ends explicitly.
+ */
+export const MAX_DEFERRED_TURNS = 16;
 
 export interface SessionProviders {
   transcriber: Transcriber;
@@ -81,9 +87,14 @@ export class SessionEngine {
   #state: EngineState = { kind: 'created' };
   #openTurn: OpenTurn | null = null;
   #active: ResponseRunner | null = null;
-  #pendingAuto: PendingAutoResponse | null = null;
-  /** An automatic response that found another response active; it starts when that one ends. */
-  #deferredAuto: ResponseTrigger | null = null;
+  /** Automatic responses waiting for their turns' transcripts. */
+  readonly #pendingAutos = new Set<PendingAutoResponse>();
+  /**
+   * Automatic responses that found another response active, oldest first; the next starts
+   * when the active one ends. In mode reply only the newest is kept (it answers the whole
+   * conversation, earlier turns included); in per-turn modes each turn waits for its own.
+   */
+  #deferredAutos: ResponseTrigger[] = [];
   /** The newest committed user turn no response has answered yet, for turn timings. */
   #unanswered: ResponseTrigger | null = null;
   #idleTimer: TimerHandle | null = null;
@@ -161,6 +172,8 @@ export class SessionEngine {
           return this.#appendAudio(state.buffer, input.audio);
         case 'audio.commit':
           return this.#commitByClient(state.buffer);
+        case 'turn.end':
+          return this.#endTurn(state.buffer, input.respond);
         case 'audio.clear':
           return this.#clearAudio(state.buffer);
         case 'session.update':
@@ -245,34 +258,54 @@ export class SessionEngine {
   /** Speech during a response: cancel it, and call off an automatic response still waiting. */
   #bargeIn(): void {
     if (this.#config.kind !== 'conversation') return;
-    if (this.#pendingAuto) this.#pendingAuto.calledOff = true;
-    this.#deferredAuto = null;
+    this.#callOffAutoResponses();
     this.#active?.cancel('turn_detected');
   }
 
-  #commitByClient(buffer: InputBuffer): void {
+  #checkCommitLength(buffer: InputBuffer): void {
     if (buffer.durationMs < MIN_COMMIT_MS) {
       throw new SpeechbridgeError(
         'input_audio_buffer_commit_empty',
         `the input audio buffer holds ${Math.round(buffer.durationMs)} ms of audio; a commit needs at least ${MIN_COMMIT_MS} ms`,
       );
     }
+  }
+
+  #commitByClient(buffer: InputBuffer): void {
+    this.#checkCommitLength(buffer);
     const turn = this.#openTurn;
-    let fromMs: number | undefined;
-    let itemId: string;
     if (turn) {
-      // A commit in the middle of a VAD turn ends it here, under the id speech.started announced.
-      this.#openTurn = null;
-      this.#interim.end();
-      this.#turns.reset();
-      this.#emit({ type: 'speech.stopped', audioEndMs: Math.round(buffer.endMs), itemId: turn.itemId });
-      fromMs = turn.audioStartMs - this.#config.turnDetection.padMs;
-      itemId = turn.itemId;
-    } else {
-      itemId = this.ids.next('item');
+      this.#commitOpenTurn(buffer, turn);
+      return;
     }
-    this.#commit(buffer, itemId, fromMs);
+    this.#commit(buffer, this.ids.next('item'), undefined);
     this.#retainForTurnDetection(buffer);
+  }
+
+  /** The client says the user is done: end the turn in progress now, and answer it if asked. */
+  #endTurn(buffer: InputBuffer, respond: boolean): void {
+    const turn = this.#openTurn;
+    let trigger: PendingAutoResponse['trigger'];
+    if (turn) trigger = this.#commitOpenTurn(buffer, turn);
+    // With VAD on and no turn in progress, every spoken turn is committed already.
+    else if (this.#config.turnDetection.type !== 'none') return;
+    else {
+      this.#checkCommitLength(buffer);
+      trigger = this.#commit(buffer, this.ids.next('item'), undefined);
+      this.#retainForTurnDetection(buffer);
+    }
+    if (respond && this.#config.kind === 'conversation') this.#respondWhenTranscribed(trigger);
+  }
+
+  /** A VAD turn ended by the client, not the VAD: committed here, under the id speech.started announced. */
+  #commitOpenTurn(buffer: InputBuffer, turn: OpenTurn): PendingAutoResponse['trigger'] {
+    this.#openTurn = null;
+    this.#interim.end();
+    this.#turns.reset();
+    this.#emit({ type: 'speech.stopped', audioEndMs: Math.round(buffer.endMs), itemId: turn.itemId });
+    const trigger = this.#commit(buffer, turn.itemId, turn.audioStartMs - this.#config.turnDetection.padMs);
+    this.#retainForTurnDetection(buffer);
+    return trigger;
   }
 
   #clearAudio(buffer: InputBuffer): void {
@@ -384,8 +417,7 @@ export class SessionEngine {
     const inConversation = request.inConversation !== false && request.input === undefined;
     if (inConversation) {
       // The client answers the conversation itself: an automatic response would answer it twice.
-      if (this.#pendingAuto) this.#pendingAuto.calledOff = true;
-      this.#deferredAuto = null;
+      this.#callOffAutoResponses();
     }
     this.#startResponse(request, inConversation ? this.#unanswered : null);
   }
@@ -393,26 +425,56 @@ export class SessionEngine {
   /** The automatic response of a VAD turn (or idle timeout), once its transcript has arrived. */
   #respondWhenTranscribed(trigger: PendingAutoResponse['trigger']): void {
     const pending: PendingAutoResponse = { trigger, calledOff: false };
-    this.#pendingAuto = pending;
+    this.#pendingAutos.add(pending);
     this.#track(
       trigger.transcription.result.then(() => {
-        if (this.#pendingAuto === pending) this.#pendingAuto = null;
+        this.#pendingAutos.delete(pending);
         if (pending.calledOff || this.#state.kind !== 'running') return;
         this.#startAutoResponse(trigger);
       }),
     );
   }
 
+  /** Barge-in, a client's own response.create or the session closing: no automatic response is to start. */
+  #callOffAutoResponses(): void {
+    for (const pending of this.#pendingAutos) pending.calledOff = true;
+    this.#pendingAutos.clear();
+    this.#deferredAutos = [];
+  }
+
   #startAutoResponse(trigger: ResponseTrigger): void {
     if (this.#active) {
-      this.#deferredAuto = trigger;
+      this.#deferAutoResponse(trigger);
       return;
     }
     try {
-      this.#startResponse({}, trigger);
+      this.#startResponse(this.#autoRequest(trigger), trigger);
     } catch (error) {
       this.#emitError(error);
     }
+  }
+
+  /**
+   * A reply answers the conversation so far; a translation or rewrite answers its own turn
+   * only, so a turn spoken while an earlier one is being answered is neither mixed into that
+   * answer nor left out of its own.
+   */
+  #autoRequest(trigger: ResponseTrigger): ResponseRequest {
+    return this.#config.mode === 'reply' ? {} : { input: [{ type: 'item_reference', id: trigger.itemId }] };
+  }
+
+  #deferAutoResponse(trigger: ResponseTrigger): void {
+    if (this.#config.mode === 'reply') {
+      this.#deferredAutos = [trigger];
+      return;
+    }
+    if (this.#deferredAutos.length >= MAX_DEFERRED_TURNS) {
+      const dropped = this.#deferredAutos.shift()!;
+      this.#emitError(
+        new SpeechbridgeError('turn_queue_full', `${MAX_DEFERRED_TURNS} turns were waiting for an answer; turn ${dropped.itemId} is not answered`, { param: dropped.itemId }),
+      );
+    }
+    this.#deferredAutos.push(trigger);
   }
 
   #startResponse(request: ResponseRequest, trigger: ResponseTrigger | null): void {
@@ -455,11 +517,8 @@ export class SessionEngine {
     if (this.#active === runner) this.#active = null;
     if (this.#state.kind !== 'running') return;
     this.#armIdleTimer(summary);
-    const deferred = this.#deferredAuto;
-    if (deferred) {
-      this.#deferredAuto = null;
-      this.#startAutoResponse(deferred);
-    }
+    const deferred = this.#deferredAutos.shift();
+    if (deferred) this.#startAutoResponse(deferred);
   }
 
   /** OpenAI's behaviour: no active response is an error only when the client named one. */
@@ -520,8 +579,7 @@ export class SessionEngine {
     const state = this.#state;
     this.#state = { kind: 'closing' };
     this.#clearIdleTimer();
-    if (this.#pendingAuto) this.#pendingAuto.calledOff = true;
-    this.#deferredAuto = null;
+    this.#callOffAutoResponses();
     this.#active?.cancel('disconnected');
     this.#interim.end();
     for (const job of this.#jobs) job.abort();

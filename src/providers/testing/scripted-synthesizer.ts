@@ -39,6 +39,7 @@ export interface SynthesizerCall extends CallRecord {
   text: string;
   voice: string;
   speed: number;
+  model?: string;
   /** Hops yielded. */
   hops: number;
 }
@@ -66,7 +67,7 @@ export class ScriptedSynthesizer implements Synthesizer {
   async *synthesize(request: SynthesizeRequest): AsyncIterable<PcmAudio> {
     const voice = request.voice ?? this.capabilities.defaultVoice;
     const speed = request.speed ?? 1;
-    const call: SynthesizerCall = { text: request.text, voice, speed, hops: 0, aborted: false, completed: false };
+    const call: SynthesizerCall = { text: request.text, voice, speed, ...(request.model !== undefined && { model: request.model }), hops: 0, aborted: false, completed: false };
     this.calls.push(call);
     const callNumber = this.calls.length;
     const unwatch = watchAbort(call, request.signal);

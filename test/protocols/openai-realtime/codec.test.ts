@@ -77,6 +77,7 @@ function response(status: ResponseInfo['status'], statusDetails: ResponseInfo['s
     usage: { inputTokens: 3, outputTokens: 2, inputTextTokens: 3, inputAudioTokens: 0, outputTextTokens: 2, outputAudioTokens: 0 },
     voice: 'alloy',
     maxOutputTokens: null,
+    answersItemId: null,
   };
 }
 
