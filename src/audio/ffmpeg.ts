@@ -434,7 +434,8 @@ function takeSamples(chunk: Uint8Array, carry: number): { pcm: Int16Array; carry
 
 // ── Streaming encode ─────────────────────────────────────────────────────────────────────
 
-export type EncodeFormat = 'mp3' | 'opus' | 'aac' | 'flac' | 'wav';
+/** `opus` is Opus in Ogg; `webm` is Opus in WebM (what browsers record and play through MediaSource). */
+export type EncodeFormat = 'mp3' | 'opus' | 'webm' | 'aac' | 'flac' | 'wav';
 
 export interface EncodeOptions {
   /** Sample rate of the incoming PCM. */
@@ -447,6 +448,7 @@ export interface EncodeOptions {
 export const ENCODE_CONTENT_TYPES: Record<EncodeFormat, string> = {
   mp3: 'audio/mpeg',
   opus: 'audio/ogg; codecs=opus',
+  webm: 'audio/webm',
   aac: 'audio/aac',
   flac: 'audio/flac',
   wav: 'audio/wav',
@@ -458,8 +460,8 @@ const OPUS_RATES = new Set([8000, 12000, 16000, 24000, 48000]);
 /**
  * Encoder settings for speech. Bit rates: MP3 64 kbps and AAC 64 kbps are transparent for mono
  * speech at 24 kHz; Opus 32 kbps is what Opus's own guidance gives for fullband mono speech.
- * Every container here can be written front to back (Ogg, ADTS, raw MP3 frames, FLAC), so
- * bytes can leave before the input ends; MP4 could not without fragmenting.
+ * Every container here can be written front to back (Ogg, WebM in live mode, ADTS, raw MP3
+ * frames, FLAC), so bytes can leave before the input ends; MP4 could not without fragmenting.
  */
 function encoderArgs(format: Exclude<EncodeFormat, 'wav'>, sampleRate: number): string[] {
   switch (format) {
@@ -471,6 +473,13 @@ function encoderArgs(format: Exclude<EncodeFormat, 'wav'>, sampleRate: number): 
       return [
         ...(OPUS_RATES.has(sampleRate) ? [] : ['-ar', '48000']),
         ...['-c:a', 'libopus', '-b:a', '32k', '-page_duration', '100000', '-f', 'ogg'],
+      ];
+    case 'webm':
+      // 100 ms clusters instead of the muxer's default (5 s), for the same reason as the Ogg
+      // pages; live mode writes no seek index, which would need the whole stream first.
+      return [
+        ...(OPUS_RATES.has(sampleRate) ? [] : ['-ar', '48000']),
+        ...['-c:a', 'libopus', '-b:a', '32k', '-cluster_time_limit', '100', '-live', '1', '-f', 'webm'],
       ];
     case 'aac':
       return ['-c:a', 'aac', '-b:a', '64k', '-f', 'adts'];

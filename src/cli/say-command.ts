@@ -14,9 +14,9 @@ import { engineOptions } from './engine-options.ts';
 export function registerSayCommand(program: Command): void {
   const command = program
     .command('say')
-    .description('speak text with the configured synthesizer: -o file.wav|.mp3|.ogg|.flac, or raw PCM16 mono to a pipe')
+    .description('speak text with the configured synthesizer: -o file.wav|.mp3|.ogg|.webm|.flac, or raw PCM16 mono to a pipe')
     .argument('<text>', 'what to say')
-    .addOption(new Option('-o, --output <file>', 'output file; the extension picks the format (.wav, .mp3, .ogg/.opus, .flac, .pcm)'))
+    .addOption(new Option('-o, --output <file>', 'output file; the extension picks the format (.wav, .mp3, .ogg/.opus, .webm, .flac, .aac, .pcm)'))
     .addOption(new Option('--speed <factor>', 'speaking rate 0.25–4').argParser(Number))
     .addOption(new Option('--rate <hz>', 'output sample rate').default(24000).argParser(Number));
   engineOptions(command);
@@ -43,11 +43,11 @@ export function registerSayCommand(program: Command): void {
         const bytes = format === 'wav' ? writeWav({ samples, sampleRate: options.rate }) : int16ToBytes(samples);
         await writeAll(options.output, [bytes]);
         process.stderr.write(`wrote ${options.output}: ${(samples.length / options.rate).toFixed(2)} s at ${options.rate} Hz\n`);
-      } else if (format === 'mp3' || format === 'opus' || format === 'flac' || format === 'aac') {
+      } else if (format === 'mp3' || format === 'opus' || format === 'webm' || format === 'flac' || format === 'aac') {
         await writeAll(options.output, encodeAudio(pcm, { sampleRate: options.rate, format }));
         process.stderr.write(`wrote ${options.output}\n`);
       } else {
-        throw new Error(`unknown output extension .${extension}: use .wav, .mp3, .ogg, .opus, .flac, .aac or .pcm`);
+        throw new Error(`unknown output extension .${extension}: use .wav, .mp3, .ogg, .opus, .webm, .flac, .aac or .pcm`);
       }
     } finally {
       await synthesizer.close?.();

@@ -283,7 +283,7 @@ describe('createStreamDecoder', () => {
 });
 
 describe('encodeAudio', () => {
-  const formats: EncodeFormat[] = ['mp3', 'opus', 'aac', 'flac', 'wav'];
+  const formats: EncodeFormat[] = ['mp3', 'opus', 'webm', 'aac', 'flac', 'wav'];
 
   for (const format of formats) {
     test(`${format}: bytes flow out before the input ends, and ffmpeg decodes them back to the same speech`, async () => {
@@ -371,7 +371,7 @@ describe('encodeAudio', () => {
 
   test('an unknown format is unsupported_format', () => {
     async function* none(): AsyncGenerator<Int16Array> {}
-    assert.throws(() => encodeAudio(none(), { sampleRate: 24000, format: 'ogg' as EncodeFormat }), isCode('unsupported_format', /mp3, opus, aac, flac, wav/));
+    assert.throws(() => encodeAudio(none(), { sampleRate: 24000, format: 'ogg' as EncodeFormat }), isCode('unsupported_format', /mp3, opus, webm, aac, flac, wav/));
   });
 });
 

@@ -6,16 +6,14 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { encodeAudio } from '../../audio/ffmpeg.ts';
 import { int16ToBytes } from '../../audio/pcm.ts';
-import { wavHeader } from '../../audio/wav.ts';
 import { SpeechbridgeError } from '../../engine/errors.ts';
 import type { Synthesizer } from '../../providers/contracts.ts';
-import { synthesizeAt } from '../../providers/synthesize-at.ts';
 import { abortOnDisconnect } from './disconnect.ts';
+import { encodeSpeech, SPEECH_SAMPLE_RATE, startSpeech } from './speech-audio.ts';
 import { zodFailure } from './validation.ts';
 
-export const SPEECH_SAMPLE_RATE = 24_000;
+export { SPEECH_SAMPLE_RATE } from './speech-audio.ts';
 const MAX_INPUT_CHARS = 4096;
 
 export const SPEECH_FORMATS = ['mp3', 'opus', 'aac', 'flac', 'wav', 'pcm'] as const;
@@ -53,7 +51,7 @@ export function registerSpeechRoute(app: FastifyInstance, synthesizer: Synthesiz
     if (body.input.trim() === '') throw new SpeechbridgeError('empty_input', 'input is empty: give the text to speak', { param: 'input' });
 
     const signal = abortOnDisconnect(reply);
-    const pcm = synthesizeAt(synthesizer, SPEECH_SAMPLE_RATE, {
+    const samples = await startSpeech(synthesizer, {
       text: body.input,
       voice: body.voice ?? defaultVoice,
       speed: body.speed,
@@ -61,11 +59,6 @@ export function registerSpeechRoute(app: FastifyInstance, synthesizer: Synthesiz
       model: body.model,
       signal,
     });
-    // Pull the first chunk before any header is sent, so a bad voice or a failing engine
-    // still gets a proper JSON error instead of a truncated audio stream.
-    const iterator = pcm[Symbol.asyncIterator]();
-    const first = await iterator.next();
-    const samples = prepend(first, iterator);
 
     if (body.stream_format === 'sse') {
       return reply
@@ -73,23 +66,8 @@ export function registerSpeechRoute(app: FastifyInstance, synthesizer: Synthesiz
         .header('cache-control', 'no-cache')
         .send(Readable.from(sseEvents(samples, body.response_format)));
     }
-    const bytes =
-      body.response_format === 'pcm' || body.response_format === 'wav'
-        ? rawPcm(samples, body.response_format === 'wav')
-        : encodeAudio(samples, { sampleRate: SPEECH_SAMPLE_RATE, format: body.response_format, signal });
-    return reply.type(CONTENT_TYPES[body.response_format]).send(Readable.from(bytes));
+    return reply.type(CONTENT_TYPES[body.response_format]).send(Readable.from(encodeSpeech(samples, body.response_format, signal)));
   });
-}
-
-async function* prepend(first: IteratorResult<Int16Array>, rest: AsyncIterator<Int16Array>): AsyncIterable<Int16Array> {
-  if (first.done) return;
-  yield first.value;
-  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
-}
-
-async function* rawPcm(samples: AsyncIterable<Int16Array>, withWavHeader: boolean): AsyncIterable<Buffer> {
-  if (withWavHeader) yield wavHeader(SPEECH_SAMPLE_RATE);
-  for await (const chunk of samples) yield Buffer.from(int16ToBytes(chunk));
 }
 
 /** OpenAI's SSE speech stream: speech.audio.delta events with base64 audio, then speech.audio.done. */

@@ -4,13 +4,12 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { decodeAudio } from '../../audio/ffmpeg.ts';
-import { SpeechbridgeError } from '../../engine/errors.ts';
 import type { Transcriber } from '../../providers/contracts.ts';
 import { languageCode } from '../../providers/languages.ts';
 import { abortOnDisconnect } from './disconnect.ts';
 import { readMultipart } from './multipart.ts';
 import { TRANSCRIPTION_FORMATS, renderTranscription } from './transcription-formats.ts';
+import { decodeUploadedAudio, requireAudioFile } from './uploaded-audio.ts';
 import { zodFailure } from './validation.ts';
 
 const FIELDS = z.object({
@@ -36,12 +35,10 @@ export function registerTranscriptionsRoute(app: FastifyInstance, transcriber: T
     const parsed = FIELDS.safeParse(upload.fields);
     if (!parsed.success) throw zodFailure(parsed.error);
     const fields = parsed.data;
-    if (!upload.file) throw new SpeechbridgeError('missing_file', 'the multipart body has no "file" part: send the audio as form field "file"', { param: 'file' });
-    if (upload.file.bytes.length === 0) throw new SpeechbridgeError('empty_input', `uploaded file ${JSON.stringify(upload.file.filename)} is empty`, { param: 'file' });
+    const file = requireAudioFile(upload);
 
     const signal = abortOnDisconnect(reply);
-    const audio = await decodeAudio(upload.file.bytes, { sampleRate: transcriber.capabilities.sampleRate, signal });
-    if (audio.samples.length === 0) throw new SpeechbridgeError('empty_input', `uploaded file ${JSON.stringify(upload.file.filename)} holds no audio samples`, { param: 'file' });
+    const audio = await decodeUploadedAudio(file, transcriber.capabilities.sampleRate, signal);
     const transcription = await transcriber.transcribe(audio, {
       signal,
       language: fields.language,

@@ -1,0 +1,42 @@
+/**
+ * Synthesized speech as an HTTP body, shared by /v1/audio/speech and /tts-proxy: the
+ * synthesizer's stream resampled once to 24 kHz (OpenAI's PCM rate), its first chunk pulled
+ * before any header is sent, then encoded (raw PCM here; WAV and compressed formats by
+ * encodeAudio).
+ */
+import { encodeAudio, type EncodeFormat } from '../../audio/ffmpeg.ts';
+import { int16ToBytes } from '../../audio/pcm.ts';
+import type { SynthesizeRequest, Synthesizer } from '../../providers/contracts.ts';
+import { synthesizeAt } from '../../providers/synthesize-at.ts';
+
+export const SPEECH_SAMPLE_RATE = 24_000;
+
+/** The formats of OpenAI's speech endpoint; 'pcm' is raw PCM16 LE mono at SPEECH_SAMPLE_RATE. */
+export type SpeechEncoding = EncodeFormat | 'pcm';
+
+/**
+ * Starts synthesis and waits for its first chunk, so a bad voice or a failing engine or
+ * upstream throws here, while the route can still answer with a JSON error instead of a
+ * truncated audio stream.
+ */
+export async function startSpeech(synthesizer: Synthesizer, request: SynthesizeRequest): Promise<AsyncIterable<Int16Array>> {
+  const iterator = synthesizeAt(synthesizer, SPEECH_SAMPLE_RATE, request)[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  return prepend(first, iterator);
+}
+
+/** Speech samples (at SPEECH_SAMPLE_RATE) as bytes of `format`, yielded as they are encoded. */
+export function encodeSpeech(samples: AsyncIterable<Int16Array>, format: SpeechEncoding, signal: AbortSignal): AsyncIterable<Buffer> {
+  return format === 'pcm' ? rawPcm(samples) : encodeAudio(samples, { sampleRate: SPEECH_SAMPLE_RATE, format, signal });
+}
+
+async function* prepend(first: IteratorResult<Int16Array>, rest: AsyncIterator<Int16Array>): AsyncIterable<Int16Array> {
+  if (first.done) return;
+  yield first.value;
+  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
+}
+
+async function* rawPcm(samples: AsyncIterable<Int16Array>): AsyncIterable<Buffer> {
+  for await (const chunk of samples) yield Buffer.from(int16ToBytes(chunk));
+}
+
