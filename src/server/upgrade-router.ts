@@ -11,7 +11,9 @@ import { STATUS_CODES } from 'node:http';
 import type { Registry } from 'prom-client';
 import { type ErrorCode, SpeechbridgeError } from '../engine/errors.ts';
 import { createRealtimeMetrics } from '../protocols/openai-realtime/metrics.ts';
+import { GATEWAY_PATH, GatewayDoor } from '../protocols/gateway/gateway-door.ts';
 import { REALTIME_PATH, RealtimeDoor } from '../protocols/openai-realtime/realtime-door.ts';
+import { TRANSCRIPTIONS_PATH, TranscriptionsDoor } from '../protocols/transcriptions/transcriptions-door.ts';
 import type { TokenAuth } from './auth.ts';
 import type { Config } from './config.ts';
 import type { Engines } from './engines.ts';
@@ -67,7 +69,7 @@ export interface UpgradeRouterOptions {
   registry?: Registry;
 }
 
-/** The router with every WebSocket door the server has: /v1/realtime. */
+/** The router with every WebSocket door the server has: /v1/realtime, /v1/transcriptions, / (gateway). */
 export function createUpgradeRouter(options: UpgradeRouterOptions): UpgradeRouter {
   const { config, engines, logger, auth, registry } = options;
   const realtime = new RealtimeDoor({
@@ -77,7 +79,9 @@ export function createUpgradeRouter(options: UpgradeRouterOptions): UpgradeRoute
     logger,
     metrics: createRealtimeMetrics(registry),
   });
-  return new UpgradeRouter().add(REALTIME_PATH, realtime);
+  const transcriptions = new TranscriptionsDoor({ auth, createSession: createSessionFactory({ config, engines }), limits: config.realtime, logger });
+  const gateway = new GatewayDoor({ auth, createSession: createSessionFactory({ config, engines }), limits: config.realtime, logger });
+  return new UpgradeRouter().add(REALTIME_PATH, realtime).add(TRANSCRIPTIONS_PATH, transcriptions).add(GATEWAY_PATH, gateway);
 }
 
 /** Answers an upgrade with a plain HTTP error and the OpenAI-style JSON error body, then closes the socket. */

@@ -1,0 +1,432 @@
+/**
+ * One gateway WebSocket connection: `start` creates the session engine, audio (binary frames
+ * or base64 `audio` messages) goes to it, its events go back as gateway messages, and `end`
+ * finishes the session once every committed turn has its result. A message that does not fit
+ * (garbage, audio before start, a bad format) gets an `error` and the socket stays usable.
+ *
+ * Limits, shared with /v1/realtime (REALTIME_* settings):
+ * - message size: over `maxMessageBytes`, a message_too_large error and the message is
+ *   dropped (ws closes with 1009 only past twice the limit).
+ * - session length `maxSessionMs` and idle time `idleTimeoutMs` (nothing received; not
+ *   counted while `end` waits for results): an error, then close 1000.
+ * - outbound backlog: nothing is dropped (each message carries protocol state). Past
+ *   `maxBufferedBytes` of ws.bufferedAmount the connection stops reading from the client;
+ *   under half of it, reading resumes. Congested longer than `slowConsumerMs`, or past twice
+ *   the limit, the session is closed with 1008 slow_consumer.
+ */
+import type { RawData, WebSocket } from 'ws';
+import { decodeBase64Audio } from '../../audio/base64.ts';
+import { SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
+import type { EngineEvent } from '../../engine/events.ts';
+import type { Logger } from '../../server/logging.ts';
+import type { RealtimeLimits, RealtimeSessionEngine, RealtimeSessionFactory } from '../openai-realtime/adapter.ts';
+import { type ClientMessage, errorMessage, parseClientMessage, type ServerMessage, sessionOf, type StartMessage } from './codec.ts';
+import { GatewayEventMapper, type Outbound } from './event-mapper.ts';
+import { decodeAudioBytes, type GatewayAudioFormat } from './formats.ts';
+
+export type GatewayCloseReason = 'finished' | 'client_closed' | 'session_expired' | 'session_idle' | 'slow_consumer' | 'server_shutdown' | 'start_failed' | 'socket_error';
+
+const CLOSE_CODES: Record<GatewayCloseReason, number> = {
+  finished: 1000,
+  client_closed: 1000,
+  session_expired: 1000,
+  session_idle: 1000,
+  slow_consumer: 1008,
+  server_shutdown: 1001,
+  start_failed: 1011,
+  socket_error: 1011,
+};
+
+/** How often a congested connection looks at its backlog again. */
+const CONGESTION_POLL_MS = 100;
+/** How long a close frame (or a draining engine) may take before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+export interface GatewayConnectionOptions {
+  socket: WebSocket;
+  createSession: RealtimeSessionFactory;
+  limits: RealtimeLimits;
+  logger: Logger;
+}
+
+interface Live {
+  engine: RealtimeSessionEngine;
+  input: GatewayAudioFormat;
+  mapper: GatewayEventMapper;
+}
+
+type Phase =
+  | { phase: 'awaiting_start' }
+  /** The engine loads; client messages and engine events wait (the socket is paused). */
+  | { phase: 'starting'; live: Live; messages: Array<{ data: RawData; isBinary: boolean }>; events: EngineEvent[] }
+  | { phase: 'streaming'; live: Live }
+  /** `end` was received: waiting until every committed turn has its result. */
+  | { phase: 'ending'; live: Live }
+  /** `forwarding`: engine events still go out while the engine finishes before a server-side close. */
+  | { phase: 'closing'; reason: GatewayCloseReason; live: Live | null; forwarding: boolean }
+  | { phase: 'closed'; reason: GatewayCloseReason };
+
+type OutboundFlow = { state: 'flowing' } | { state: 'congested'; sinceMs: number; poll: NodeJS.Timeout };
+
+export class GatewayConnection {
+  private state: Phase = { phase: 'awaiting_start' };
+  private flow: OutboundFlow = { state: 'flowing' };
+  private sessionTimer: NodeJS.Timeout | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private settleCheck: NodeJS.Immediate | null = null;
+  private readonly logger: Logger;
+  private readonly done: Promise<GatewayCloseReason>;
+  private resolveDone!: (reason: GatewayCloseReason) => void;
+
+  constructor(private readonly options: GatewayConnectionOptions) {
+    this.logger = options.logger.child({ door: 'gateway' });
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    const { socket, limits } = options;
+    socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    socket.on('close', (code) => this.onSocketClosed(code));
+    socket.on('error', (error) => {
+      this.logger.debug({ err: error.message }, 'gateway socket error');
+      this.beginClose('socket_error');
+    });
+    this.sessionTimer = setTimeout(() => this.expire('session_expired', 'the session reached its maximum duration (REALTIME_MAX_SESSION_MINUTES)'), limits.maxSessionMs);
+    this.idleTimer = setTimeout(() => this.expire('session_idle', `nothing was received for ${limits.idleTimeoutMs / 1000} s (REALTIME_IDLE_TIMEOUT_SECONDS)`), limits.idleTimeoutMs);
+  }
+
+  /** Resolves with the close reason once the socket and the engine are both closed. */
+  get closed(): Promise<GatewayCloseReason> {
+    return this.done;
+  }
+
+  /** Closes the session (server shutdown); resolves once closed. */
+  async close(reason: GatewayCloseReason): Promise<GatewayCloseReason> {
+    this.beginClose(reason);
+    return this.done;
+  }
+
+  // ── Client → engine ─────────────────────────────────────────────────────────────────────
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    const state = this.state;
+    if (state.phase === 'starting') {
+      state.messages.push({ data, isBinary });
+      return;
+    }
+    if (state.phase === 'closing' || state.phase === 'closed') return;
+    if (state.phase !== 'ending') this.idleTimer?.refresh();
+    const bytes = rawToBuffer(data);
+    const { maxMessageBytes } = this.options.limits;
+    if (bytes.byteLength > maxMessageBytes) {
+      const mb = (maxMessageBytes / (1024 * 1024)).toFixed(2);
+      this.sendError(new SpeechbridgeError('message_too_large', `the message is ${bytes.byteLength} bytes; the limit is ${maxMessageBytes} bytes (REALTIME_MAX_MESSAGE_MB=${mb}); send audio in smaller frames`));
+      return;
+    }
+    if (isBinary) {
+      this.onAudio(bytes, null);
+      return;
+    }
+    const parsed = parseClientMessage(bytes.toString('utf8'));
+    if ('error' in parsed) {
+      this.sendError(parsed.error);
+      return;
+    }
+    this.onClientMessage(parsed.message);
+  }
+
+  private onClientMessage(message: ClientMessage): void {
+    switch (message.type) {
+      case 'start':
+        this.onStart(message);
+        return;
+      case 'audio':
+        this.onAudio(null, message.audio);
+        return;
+      case 'end':
+        this.onEnd();
+        return;
+    }
+  }
+
+  private onStart(message: StartMessage): void {
+    if (this.state.phase !== 'awaiting_start') {
+      this.sendError(new SpeechbridgeError('unexpected_message', 'start was already received: a connection runs one session; open a new connection for other settings', { param: 'type' }));
+      return;
+    }
+    let live: Live;
+    let ready: ServerMessage;
+    try {
+      const plan = sessionOf(message);
+      const mapper = new GatewayEventMapper(plan.output);
+      const engine = this.options.createSession({ kind: 'conversation', model: plan.model, session: plan.session, onEvent: (event) => this.onEngineEvent(event) });
+      live = { engine, input: plan.input, mapper };
+      const { config } = engine;
+      ready = {
+        type: 'ready',
+        stt_input_format: plan.input.name,
+        tts_output_format: plan.output.name,
+        input_sample_rate: config.inputSampleRate,
+        output_sample_rate: config.outputSampleRate,
+        voice_id: config.voice,
+        stt_model: config.transcription.model ?? null,
+        openai_model: config.model ?? null,
+        tts_model: config.ttsModel ?? null,
+      };
+    } catch (error) {
+      // A refused setting (format, voice, model name) leaves the connection waiting for a better start.
+      this.sendError(toSpeechbridgeError(error));
+      return;
+    }
+    this.state = { phase: 'starting', live, messages: [], events: [] };
+    this.options.socket.pause();
+    this.startEngine(live, ready).catch((error: unknown) => this.logger.error({ err: String(error) }, 'gateway session failed to start'));
+  }
+
+  private async startEngine(live: Live, ready: ServerMessage): Promise<void> {
+    try {
+      await live.engine.start();
+    } catch (error) {
+      const failure = toSpeechbridgeError(error, 'engine_unavailable');
+      this.logger.error({ err: failure.message, code: failure.code }, 'gateway session failed to start');
+      if (this.state.phase === 'starting') {
+        this.sendError(new SpeechbridgeError(failure.code, `the session could not start: ${failure.message}`));
+        this.beginClose('start_failed');
+      }
+      return;
+    }
+    const state = this.state;
+    if (state.phase !== 'starting') return;
+    this.state = { phase: 'streaming', live };
+    this.send({ kind: 'message', message: ready });
+    this.logger.info({ input: live.input.name, model: live.engine.config.model }, 'gateway session open');
+    for (const event of state.events) this.onEngineEvent(event);
+    for (const { data, isBinary } of state.messages) this.onMessage(data, isBinary);
+    // The replayed messages may have closed the session (`end`); widened, since the compiler keeps `streaming`.
+    const after = this.state as Phase;
+    if (after.phase !== 'closing' && after.phase !== 'closed' && this.flow.state === 'flowing') this.options.socket.resume();
+  }
+
+  /** Audio as frame bytes or as base64 text, in the session's input format. */
+  private onAudio(bytes: Buffer | null, base64: string | null): void {
+    const state = this.state;
+    if (state.phase === 'awaiting_start') {
+      this.sendError(new SpeechbridgeError('unexpected_message', 'audio arrived before start: send {"type":"start", …} first, then the audio', { param: 'type' }));
+      return;
+    }
+    if (state.phase !== 'streaming') {
+      if (state.phase === 'ending') this.sendError(new SpeechbridgeError('unexpected_message', 'audio arrived after end and is ignored: the session is finishing its turns', { param: 'type' }));
+      return;
+    }
+    let samples: Int16Array;
+    try {
+      samples = bytes ? decodeAudioBytes(bytes, state.live.input, 'binary frame') : decodeBase64Audio(base64 ?? '', state.live.input.encoding, 'audio');
+    } catch (error) {
+      this.sendError(toSpeechbridgeError(error));
+      return;
+    }
+    state.live.engine.handle({ type: 'audio.append', audio: samples });
+  }
+
+  /**
+   * `end`: the turn being spoken is finished (the engine's turn.end: committed and answered as
+   * if the VAD had heard its end), then the session closes (1000) once every committed turn
+   * has its result.
+   */
+  private onEnd(): void {
+    const state = this.state;
+    if (state.phase === 'awaiting_start') {
+      this.beginClose('finished');
+      return;
+    }
+    if (state.phase !== 'streaming') return;
+    this.state = { phase: 'ending', live: state.live };
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    state.live.engine.handle({ type: 'turn.end', respond: true });
+    this.scheduleSettleCheck();
+  }
+
+  // ── Engine → client ─────────────────────────────────────────────────────────────────────
+
+  private onEngineEvent(event: EngineEvent): void {
+    const state = this.state;
+    switch (state.phase) {
+      case 'starting':
+        state.events.push(event);
+        return;
+      case 'streaming':
+      case 'ending':
+        this.forward(state.live, event);
+        return;
+      case 'closing':
+        if (state.forwarding && state.live) this.forward(state.live, event);
+        return;
+      case 'awaiting_start':
+      case 'closed':
+        return;
+    }
+  }
+
+  private forward(live: Live, event: EngineEvent): void {
+    for (const outbound of live.mapper.map(event)) this.send(outbound);
+    this.scheduleSettleCheck();
+  }
+
+  /**
+   * After the engine's burst of events (a macrotask later, so responses it starts in promise
+   * callbacks have started): turns left unanswered get their error, and an ending session closes.
+   */
+  private scheduleSettleCheck(): void {
+    if (this.settleCheck) return;
+    this.settleCheck = setImmediate(() => {
+      this.settleCheck = null;
+      const state = this.state;
+      if (state.phase !== 'streaming' && state.phase !== 'ending') return;
+      if (!state.live.mapper.settled) return;
+      for (const message of state.live.mapper.takeUnanswered()) this.send({ kind: 'message', message });
+      if (state.phase === 'ending') this.beginClose('finished');
+    });
+  }
+
+  private sendError(error: SpeechbridgeError): void {
+    this.logger.debug({ code: error.code }, 'gateway client error');
+    this.send({ kind: 'message', message: errorMessage(error) });
+  }
+
+  private send(outbound: Outbound, watchBacklog = true): void {
+    const { socket } = this.options;
+    if (socket.readyState !== socket.OPEN) return;
+    if (outbound.kind === 'audio') socket.send(outbound.bytes, { binary: true });
+    else socket.send(JSON.stringify(outbound.message));
+    if (watchBacklog) this.watchBacklog();
+  }
+
+  // ── Backpressure ────────────────────────────────────────────────────────────────────────
+
+  private watchBacklog(): void {
+    const { socket, limits } = this.options;
+    const backlog = socket.bufferedAmount;
+    if (this.state.phase === 'closing' || this.state.phase === 'closed') return;
+    if (backlog > 2 * limits.maxBufferedBytes) {
+      this.slowConsumer(`the outbound backlog reached ${backlog} bytes, twice REALTIME_MAX_BUFFERED_KB`);
+      return;
+    }
+    if (backlog > limits.maxBufferedBytes && this.flow.state === 'flowing') {
+      socket.pause();
+      this.flow = { state: 'congested', sinceMs: Date.now(), poll: setInterval(() => this.pollBacklog(), CONGESTION_POLL_MS) };
+      this.logger.debug({ backlog }, 'gateway client reads slowly: input paused');
+    }
+  }
+
+  private pollBacklog(): void {
+    if (this.flow.state !== 'congested') return;
+    const { socket, limits } = this.options;
+    const backlog = socket.bufferedAmount;
+    if (backlog <= limits.maxBufferedBytes / 2) {
+      clearInterval(this.flow.poll);
+      this.flow = { state: 'flowing' };
+      if (this.state.phase !== 'starting' && this.state.phase !== 'closing' && this.state.phase !== 'closed') socket.resume();
+      return;
+    }
+    const congestedMs = Date.now() - this.flow.sinceMs;
+    if (congestedMs > limits.slowConsumerMs) this.slowConsumer(`the outbound backlog stayed over REALTIME_MAX_BUFFERED_KB for ${congestedMs} ms`);
+  }
+
+  private slowConsumer(detail: string): void {
+    this.logger.warn({ detail }, 'closing a gateway session whose client reads too slowly');
+    this.send({ kind: 'message', message: errorMessage(new SpeechbridgeError('slow_consumer', `${detail}; the client reads too slowly, so the session is closed`)) }, false);
+    this.beginClose('slow_consumer');
+  }
+
+  // ── Closing ─────────────────────────────────────────────────────────────────────────────
+
+  private expire(reason: 'session_expired' | 'session_idle', message: string): void {
+    const phase = this.state.phase;
+    if (phase === 'closing' || phase === 'closed' || (reason === 'session_idle' && phase === 'ending')) return;
+    this.sendError(new SpeechbridgeError(reason, message));
+    this.beginClose(reason);
+  }
+
+  private liveOf(state: Phase): Live | null {
+    return state.phase === 'starting' || state.phase === 'streaming' || state.phase === 'ending' ? state.live : null;
+  }
+
+  /**
+   * Expiry and shutdown let the engine finish first, so the client still hears how its open
+   * response ended (at most CLOSE_GRACE_MS); a finished session has nothing left to send, and
+   * a slow consumer, a socket error or the client's own close can receive nothing more.
+   */
+  private beginClose(reason: GatewayCloseReason): void {
+    const state = this.state;
+    if (state.phase === 'closing' || state.phase === 'closed') return;
+    const live = this.liveOf(state);
+    const drain = (state.phase === 'streaming' || state.phase === 'ending') && (reason === 'session_expired' || reason === 'session_idle' || reason === 'server_shutdown');
+    this.state = { phase: 'closing', reason, live, forwarding: drain };
+    this.stopTimers();
+    const engineClosed = this.closeEngine(live);
+    if (!drain) {
+      this.closeSocket(reason);
+    } else {
+      const grace = setTimeout(() => this.closeSocket(reason), CLOSE_GRACE_MS);
+      void engineClosed.then(() => {
+        clearTimeout(grace);
+        this.closeSocket(reason);
+      });
+    }
+    this.settle(reason, engineClosed);
+  }
+
+  private closeSocket(reason: GatewayCloseReason): void {
+    if (this.state.phase === 'closing') this.state = { ...this.state, forwarding: false };
+    const { socket } = this.options;
+    if (socket.readyState !== socket.OPEN && socket.readyState !== socket.CONNECTING) return;
+    socket.close(CLOSE_CODES[reason], reason);
+    // A close frame stuck behind a backlog the client never reads: destroy the socket instead.
+    const destroy = setTimeout(() => socket.terminate(), CLOSE_GRACE_MS);
+    destroy.unref();
+    socket.once('close', () => clearTimeout(destroy));
+  }
+
+  private onSocketClosed(code: number): void {
+    this.logger.debug({ code }, 'gateway socket closed');
+    const state = this.state;
+    if (state.phase === 'closing') {
+      this.state = { ...state, forwarding: false };
+      return;
+    }
+    if (state.phase === 'closed') return;
+    const live = this.liveOf(state);
+    this.state = { phase: 'closing', reason: 'client_closed', live, forwarding: false };
+    this.stopTimers();
+    this.settle('client_closed', this.closeEngine(live));
+  }
+
+  /** Closes the engine (cancelling its work upstream); never rejects. */
+  private closeEngine(live: Live | null): Promise<void> {
+    if (!live) return Promise.resolve();
+    return live.engine.close().catch((error: unknown) => this.logger.error({ err: toSpeechbridgeError(error).message }, 'session engine failed to close'));
+  }
+
+  private settle(reason: GatewayCloseReason, engineClosed: Promise<void>): void {
+    void engineClosed.then(() => {
+      this.state = { phase: 'closed', reason };
+      this.logger.info({ reason }, 'gateway session closed');
+      this.resolveDone(reason);
+    });
+  }
+
+  private stopTimers(): void {
+    if (this.sessionTimer) clearTimeout(this.sessionTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.settleCheck) clearImmediate(this.settleCheck);
+    this.sessionTimer = null;
+    this.idleTimer = null;
+    this.settleCheck = null;
+    if (this.flow.state === 'congested') clearInterval(this.flow.poll);
+    this.flow = { state: 'flowing' };
+  }
+}
+
+function rawToBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}

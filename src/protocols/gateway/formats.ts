@@ -1,0 +1,86 @@
+/**
+ * The gateway protocol's audio format names and the raw bytes behind them. One scheme, the
+ * name with an optional `_<rate>` suffix:
+ *
+ * - `pcm` is PCM16 little-endian mono at 24 kHz; `pcm_<rate>` picks another rate, one of
+ *   8000, 16000, 22050, 24000, 44100, 48000 (`pcm16` is accepted as `pcm`).
+ * - `ulaw` (also `mulaw`, `pcmu`, `g711_ulaw`, `ulaw_8000`) is G.711 μ-law at 8 kHz and
+ *   `alaw` (also `pcma`, `g711_alaw`, `alaw_8000`) G.711 A-law at 8 kHz, one byte per sample.
+ *
+ * Names are case-insensitive. `ready` reports the canonical name (`pcm_24000`, `ulaw_8000`).
+ */
+import type { AudioWireFormat } from '../../audio/base64.ts';
+import { aLawDecode, aLawEncode, muLawDecode, muLawEncode } from '../../audio/g711.ts';
+import { bytesToInt16, int16ToBytes } from '../../audio/pcm.ts';
+import { SpeechbridgeError } from '../../engine/errors.ts';
+
+export interface GatewayAudioFormat {
+  encoding: AudioWireFormat;
+  sampleRate: number;
+  /** Canonical name, e.g. `pcm_16000`. */
+  name: string;
+}
+
+/** The default both ways: 24 kHz PCM16, the engine's own default rate. */
+export const DEFAULT_PCM_SAMPLE_RATE = 24000;
+/** Telephone to studio rates; 22050 is espeak-ng's own, 44100/48000 what browsers capture. */
+export const PCM_SAMPLE_RATES = [8000, 16000, 22050, 24000, 44100, 48000] as const;
+/** G.711 is defined at 8 kHz (ITU-T G.711). */
+const G711_SAMPLE_RATE = 8000;
+
+const ULAW_NAMES = new Set(['ulaw', 'mulaw', 'pcmu', 'g711_ulaw']);
+const ALAW_NAMES = new Set(['alaw', 'pcma', 'g711_alaw']);
+
+export const FORMAT_HELP = `pcm (24 kHz), pcm_<rate> with rate ${PCM_SAMPLE_RATES.join(', ')}, ulaw / mulaw / pcmu (8 kHz) or alaw / pcma (8 kHz)`;
+
+/** The format a name stands for; throws unsupported_format naming `param` and the accepted names. */
+export function parseAudioFormat(name: string, param: string): GatewayAudioFormat {
+  const lower = name.trim().toLowerCase();
+  const match = /^([a-z0-9]+?)(?:_(\d+))?$/.exec(lower);
+  const base = match?.[1] ?? lower;
+  const rate = match?.[2] === undefined ? undefined : Number(match[2]);
+  if (base === 'pcm' || base === 'pcm16') {
+    const sampleRate = rate ?? DEFAULT_PCM_SAMPLE_RATE;
+    if ((PCM_SAMPLE_RATES as readonly number[]).includes(sampleRate)) return pcm(sampleRate);
+    throw unsupported(name, param, `pcm rate ${sampleRate} is not offered; use one of ${PCM_SAMPLE_RATES.join(', ')}`);
+  }
+  if (ULAW_NAMES.has(lower) || lower === 'ulaw_8000' || lower === 'mulaw_8000') return { encoding: 'g711_ulaw', sampleRate: G711_SAMPLE_RATE, name: 'ulaw_8000' };
+  if (ALAW_NAMES.has(lower) || lower === 'alaw_8000') return { encoding: 'g711_alaw', sampleRate: G711_SAMPLE_RATE, name: 'alaw_8000' };
+  if (ULAW_NAMES.has(base) || ALAW_NAMES.has(base)) throw unsupported(name, param, 'G.711 runs at 8000 Hz only');
+  throw unsupported(name, param, `use ${FORMAT_HELP}`);
+}
+
+export function pcm(sampleRate: number): GatewayAudioFormat {
+  return { encoding: 'pcm16', sampleRate, name: `pcm_${sampleRate}` };
+}
+
+/** Raw frame bytes → PCM16 samples at the format's rate; throws invalid_audio for an odd PCM16 byte count. */
+export function decodeAudioBytes(bytes: Uint8Array, format: GatewayAudioFormat, param: string): Int16Array {
+  switch (format.encoding) {
+    case 'pcm16':
+      if (bytes.byteLength % 2 !== 0) {
+        throw new SpeechbridgeError('invalid_audio', `${param} holds ${bytes.byteLength} bytes, but ${format.name} needs an even count (2 bytes per sample)`, { param });
+      }
+      return bytesToInt16(bytes);
+    case 'g711_ulaw':
+      return muLawDecode(bytes);
+    case 'g711_alaw':
+      return aLawDecode(bytes);
+  }
+}
+
+/** PCM16 samples at the format's rate → the bytes of one binary frame. */
+export function encodeAudioBytes(samples: Int16Array, format: GatewayAudioFormat): Buffer {
+  switch (format.encoding) {
+    case 'pcm16':
+      return int16ToBytes(samples);
+    case 'g711_ulaw':
+      return Buffer.from(muLawEncode(samples));
+    case 'g711_alaw':
+      return Buffer.from(aLawEncode(samples));
+  }
+}
+
+function unsupported(name: string, param: string, hint: string): SpeechbridgeError {
+  return new SpeechbridgeError('unsupported_format', `${param} ${JSON.stringify(name)} is not a supported audio format: ${hint}`, { param });
+}

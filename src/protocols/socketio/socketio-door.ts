@@ -1,0 +1,175 @@
+/**
+ * The Socket.IO door: a socket.io v4 server with the one namespace `/realtime`, on the same
+ * HTTP(S) server as fastify, at the default path `/socket.io/`.
+ *
+ * The engine.io server is created detached (no `attach()`, which would add an 'upgrade'
+ * listener racing the UpgradeRouter's): WebSocket upgrades on /socket.io/ reach it through
+ * the UpgradeRouter, and long-polling requests on /socket.io/ through a 'request' listener
+ * that passes every other request on to fastify's handler. No client files are served.
+ *
+ * A connection is admitted in two namespace middlewares, so a refusal is a `connect_error`
+ * whose message says why (and whose `data.code` is the error code): the token check
+ * (API_TOKENS; the token may come as `Authorization: Bearer`, the `auth` payload's `token`, or
+ * `?token=` / `?access_token=`), then the session engine's start.
+ */
+import type { Server as HttpServer, IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { Server as EngineServer } from 'engine.io';
+import type { FastifyInstance } from 'fastify';
+import { Server as SocketIoServer, type Socket } from 'socket.io';
+import { type ErrorCode, toSpeechbridgeError } from '../../engine/errors.ts';
+import type { TokenAuth, TokenSources } from '../../server/auth.ts';
+import type { Config } from '../../server/config.ts';
+import type { Engines } from '../../server/engines.ts';
+import type { Logger } from '../../server/logging.ts';
+import { createSessionFactory } from '../../server/session-factory.ts';
+import { rejectUpgrade, type UpgradeDoor, type UpgradeRouter } from '../../server/upgrade-router.ts';
+import type { RealtimeLimits, RealtimeSessionFactory } from '../openai-realtime/adapter.ts';
+import { SocketIoConnection } from './connection.ts';
+
+export const SOCKETIO_PATH = '/socket.io/';
+export const SOCKETIO_NAMESPACE = '/realtime';
+
+export interface SocketIoDoorOptions {
+  auth: TokenAuth;
+  createSession: RealtimeSessionFactory;
+  limits: RealtimeLimits;
+  logger: Logger;
+  /** What `connected` reports as the engine. */
+  engineName: string;
+}
+
+/** A connect_error as the client receives it: `message` says why, `data.code` is the error code. */
+type ConnectError = Error & { data: { code: ErrorCode } };
+
+export class SocketIoDoor implements UpgradeDoor {
+  private readonly engine: EngineServer;
+  private readonly io: SocketIoServer;
+  private readonly connections = new Set<SocketIoConnection>();
+  /** Sessions admitted by the middleware whose socket is not connected yet. */
+  private readonly admitted = new WeakMap<Socket, SocketIoConnection>();
+  private closing = false;
+
+  constructor(private readonly options: SocketIoDoorOptions) {
+    this.engine = new EngineServer({
+      maxHttpBufferSize: options.limits.maxMessageBytes,
+      transports: ['polling', 'websocket'],
+      perMessageDeflate: false,
+    });
+    this.io = new SocketIoServer({ serveClient: false, path: SOCKETIO_PATH, maxHttpBufferSize: options.limits.maxMessageBytes });
+    this.io.bind(this.engine);
+    // Only /realtime exists; a client on the main namespace is told where to go.
+    this.io.of('/').use((_socket, next) => next(connectError('not_found', `this server has no Socket.IO namespace "/"; connect to ${SOCKETIO_NAMESPACE}`)));
+    const realtime = this.io.of(SOCKETIO_NAMESPACE);
+    realtime.use((socket, next) => next(this.checkToken(socket)));
+    realtime.use((socket, next) => {
+      this.startSession(socket).then(
+        () => next(),
+        (error: unknown) => next(error as ConnectError),
+      );
+    });
+    realtime.on('connection', (socket) => {
+      this.admitted.get(socket)?.open();
+      this.admitted.delete(socket);
+    });
+  }
+
+  get activeSessions(): number {
+    return this.connections.size;
+  }
+
+  /** WebSocket upgrades on /socket.io/, from the UpgradeRouter. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.closing) {
+      rejectUpgrade(socket, 503, 'engine_unavailable', 'the server is shutting down');
+      return;
+    }
+    this.engine.handleUpgrade(request, socket, head);
+  }
+
+  /**
+   * Long-polling on /socket.io/: served ahead of fastify, whose request handler gets every
+   * other request. Routing them through fastify instead would let it answer them itself while
+   * it closes (503 from the moment shutdown starts), so a polling client could not collect
+   * its last messages and the close.
+   */
+  attachRequests(server: HttpServer | HttpsServer): void {
+    const others = server.listeners('request') as RequestListener[];
+    server.removeAllListeners('request');
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      if (request.url?.startsWith(SOCKETIO_PATH)) this.engine.handleRequest(request, response);
+      else for (const listener of others) listener.call(server, request, response);
+    });
+  }
+
+  /** Ends every session (their engines cancel responses upstream), then closes engine.io. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all([...this.connections].map((connection) => connection.close('server_shutdown')));
+    await this.io.close();
+  }
+
+  private checkToken(socket: Socket): ConnectError | undefined {
+    const refusal = this.options.auth.check(tokenSources(socket.handshake));
+    if (refusal === undefined) return undefined;
+    this.options.logger.debug({ address: socket.handshake.address }, 'socket.io connection refused: no valid token');
+    return connectError('invalid_api_key', refusal);
+  }
+
+  private async startSession(socket: Socket): Promise<void> {
+    if (this.closing) throw connectError('engine_unavailable', 'the server is shutting down');
+    const { createSession, limits, logger, engineName } = this.options;
+    const connection = new SocketIoConnection({ socket, createSession, limits, logger, engineName });
+    this.connections.add(connection);
+    // `closed` never rejects.
+    void connection.closed.then(() => this.connections.delete(connection));
+    try {
+      await connection.start();
+    } catch (error) {
+      const failure = toSpeechbridgeError(error, 'engine_unavailable');
+      logger.error({ err: failure.message, code: failure.code }, 'socket.io session failed to start');
+      throw connectError(failure.code, `the session could not start: ${failure.message}`);
+    }
+    this.admitted.set(socket, connection);
+  }
+}
+
+/**
+ * The token sources of a Socket.IO handshake: its headers and URL (`?token=`), with the
+ * `auth` payload's token standing in for an absent Authorization header.
+ */
+export function tokenSources(handshake: Socket['handshake']): TokenSources {
+  const fromPayload = (handshake.auth as { token?: unknown } | undefined)?.token;
+  const headers = handshake.headers;
+  if (typeof fromPayload === 'string' && fromPayload !== '' && headers.authorization === undefined) {
+    return { headers: { ...headers, authorization: `Bearer ${fromPayload}` }, url: handshake.url };
+  }
+  return { headers, url: handshake.url };
+}
+
+function connectError(code: ErrorCode, message: string): ConnectError {
+  return Object.assign(new Error(message), { data: { code } });
+}
+
+export interface SocketIoWiring {
+  config: Config;
+  engines: Engines;
+  logger: Logger;
+  auth: TokenAuth;
+}
+
+/** Creates the door, routes its WebSocket upgrades (UpgradeRouter) and polling requests (ahead of fastify), and returns it. */
+export function registerSocketIoDoor(app: FastifyInstance, upgrades: UpgradeRouter, { config, engines, logger, auth }: SocketIoWiring): SocketIoDoor {
+  const { transcriber, responder, synthesizer } = engines.summary;
+  const door = new SocketIoDoor({
+    auth,
+    createSession: createSessionFactory({ config, engines }),
+    limits: config.realtime,
+    logger,
+    engineName: `${transcriber.engine}+${responder.engine}+${synthesizer.engine}`,
+  });
+  upgrades.add(SOCKETIO_PATH, door);
+  door.attachRequests(app.server);
+  return door;
+}

@@ -1,0 +1,128 @@
+/**
+ * The /v1/transcriptions wire format. Text frames from the client are JSON control messages
+ * (`{"action":"start",…}`, `{"action":"stop"}` or `{"action":"end"}`); binary frames are audio.
+ * The server sends one JSON object per message, told apart by its one required key:
+ * `{"session_id"}`, `{"partial"}`, `{"final"}` or `{"error"}`. Unknown client fields are
+ * tolerated; parseClientMessage never throws.
+ */
+import { z } from 'zod';
+import type { ErrorCode } from '../../engine/errors.ts';
+import type { EngineEvent, SessionUpdate, TurnDetectionConfig } from '../../engine/events.ts';
+import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES } from '../../vad/turn-options.ts';
+
+/** Raw PCM16 is read at 16 kHz unless `sample_rate` says otherwise: the rate the VAD and ASR run at. */
+export const DEFAULT_PCM_SAMPLE_RATE = 16000;
+export const DEFAULT_LANGUAGE = 'en';
+
+/**
+ * `auto` tells raw PCM from a container by its first bytes. MP3 is left out of detection: its
+ * 11-bit frame sync also opens raw PCM that starts with a sample near -1, so it must be named.
+ */
+export const AUDIO_FORMATS = ['auto', 'pcm16', 'webm', 'ogg', 'mp4', 'wav', 'flac', 'mp3'] as const;
+export type AudioFormat = (typeof AUDIO_FORMATS)[number];
+
+const msIn = ([min, max]: readonly [number, number]) => z.number().int().min(min).max(max);
+
+const vad = z.object({
+  engine: z.enum(['webrtc', 'silero']).optional(),
+  aggressiveness: z.number().int().min(AGGRESSIVENESS_RANGE[0]).max(AGGRESSIVENESS_RANGE[1]).optional(),
+  threshold: z.number().min(0).max(1).optional(),
+  start_ms: msIn(TURN_OPTION_RANGES.startMs).optional(),
+  end_ms: msIn(TURN_OPTION_RANGES.endMs).optional(),
+  pad_ms: msIn(TURN_OPTION_RANGES.padMs).optional(),
+  max_ms: msIn(TURN_OPTION_RANGES.maxMs).optional(),
+});
+
+const startMessage = z.object({
+  action: z.literal('start'),
+  language: z
+    .string()
+    .regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'must be a language code such as "en" or "pt-BR"')
+    .default(DEFAULT_LANGUAGE),
+  /** 8 kHz (telephony) to 48 kHz (browser capture), the rates the engine accepts. */
+  sample_rate: z.number().int().min(8000).max(48000).default(DEFAULT_PCM_SAMPLE_RATE),
+  format: z.enum(AUDIO_FORMATS).default('auto'),
+  interim_results: z.boolean().default(true),
+  vad: vad.optional(),
+});
+
+const clientMessage = z.discriminatedUnion('action', [startMessage, z.object({ action: z.literal('stop') }), z.object({ action: z.literal('end') })]);
+
+export type StartRequest = z.infer<typeof startMessage>;
+export type ClientMessage = z.infer<typeof clientMessage>;
+
+export type ServerMessage =
+  | { session_id: string }
+  | { partial: string }
+  | { final: string; language?: string; duration_ms: number }
+  | { error: string; code: ErrorCode };
+
+export type ParsedClientMessage = { type: 'message'; message: ClientMessage } | { type: 'error'; message: ServerMessage & { error: string } };
+
+export function parseClientMessage(text: string): ParsedClientMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { type: 'error', message: errorMessage('invalid_json', `the message is not valid JSON (${(error as Error).message}); send {"action":"start"}, {"action":"stop"} or binary audio`) };
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { type: 'error', message: errorMessage('invalid_value', 'a text message must be a JSON object with an "action": "start", "stop" or "end"') };
+  }
+  const action = (json as { action?: unknown }).action;
+  if (action !== 'start' && action !== 'stop' && action !== 'end') {
+    const got = action === undefined ? 'no "action"' : `action ${JSON.stringify(action)}`;
+    return { type: 'error', message: errorMessage('invalid_value', `unknown message: ${got}; expected "action": "start", "stop" or "end"`) };
+  }
+  const parsed = clientMessage.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue.path.join('.') || 'message';
+    return { type: 'error', message: errorMessage('invalid_value', `invalid ${field}: ${issue.message}`) };
+  }
+  return { type: 'message', message: parsed.data };
+}
+
+/** The engine settings a start message asks for; interim transcripts feed the `partial` messages. */
+export function sessionUpdateOf(start: StartRequest): SessionUpdate {
+  const turnDetection: Partial<TurnDetectionConfig> = { type: 'server_vad' };
+  const knobs = start.vad;
+  if (knobs) {
+    if (knobs.engine !== undefined) turnDetection.engine = knobs.engine;
+    if (knobs.aggressiveness !== undefined) turnDetection.aggressiveness = knobs.aggressiveness;
+    if (knobs.threshold !== undefined) turnDetection.threshold = knobs.threshold;
+    if (knobs.start_ms !== undefined) turnDetection.startMs = knobs.start_ms;
+    if (knobs.end_ms !== undefined) turnDetection.endMs = knobs.end_ms;
+    if (knobs.pad_ms !== undefined) turnDetection.padMs = knobs.pad_ms;
+    if (knobs.max_ms !== undefined) turnDetection.maxMs = knobs.max_ms;
+  }
+  return {
+    inputSampleRate: start.sample_rate,
+    interimTranscripts: start.interim_results,
+    transcription: { language: start.language },
+    turnDetection,
+  };
+}
+
+export function errorMessage(code: ErrorCode, message: string): ServerMessage & { error: string } {
+  return { error: message, code };
+}
+
+/**
+ * The message an engine event becomes, or null for events this protocol does not show (speech
+ * boundaries, items, session updates). An empty interim text is not sent: it carries nothing.
+ */
+export function encodeEngineEvent(event: EngineEvent): ServerMessage | null {
+  switch (event.type) {
+    case 'transcript.interim':
+      return event.text.trim() === '' ? null : { partial: event.text.trim() };
+    case 'transcript.completed':
+      return { final: event.transcript.trim(), ...(event.language !== undefined && { language: event.language }), duration_ms: Math.round(event.audioMs) };
+    case 'transcript.failed':
+      return errorMessage(event.error.code, `the transcription of an utterance failed: ${event.error.message}`);
+    case 'error':
+      return errorMessage(event.code, event.message);
+    default:
+      return null;
+  }
+}
