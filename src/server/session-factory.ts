@@ -10,12 +10,15 @@ import type { RealtimeSessionFactory } from '../protocols/openai-realtime/adapte
 import { createVoiceDetector, type VoiceDetectorFactory } from '../vad/voice-detector.ts';
 import type { Config } from './config.ts';
 import type { Engines } from './engines.ts';
+import type { DoorName, SessionMetrics } from './session-metrics.ts';
 
 export interface SessionFactoryOptions {
   config: Config;
   engines: Pick<Engines, 'transcriber' | 'responder' | 'synthesizer'>;
   /** Default: the real detectors (WebRTC VAD or Silero). */
   createVoiceDetector?: VoiceDetectorFactory;
+  /** The door the sessions are for, and where their metrics go. */
+  metrics?: { door: DoorName; sessions: SessionMetrics };
 }
 
 export function sessionDefaultsOf(config: Config): SessionDefaults {
@@ -32,12 +35,35 @@ export function createSessionFactory(options: SessionFactoryOptions): RealtimeSe
   const defaults = sessionDefaultsOf(options.config);
   const { transcriber, responder, synthesizer } = options.engines;
   const detectors = options.createVoiceDetector ?? createVoiceDetector;
-  return ({ kind, model, session, onEvent }) =>
-    new SessionEngine({
+  const metrics = options.metrics;
+  return ({ kind, model, session, onEvent }) => {
+    const engine = new SessionEngine({
       providers: { transcriber, responder, synthesizer },
       createVoiceDetector: detectors,
       defaults,
       session: { ...session, kind, ...(model !== undefined && { model }) },
-      onEvent,
+      onEvent: metrics
+        ? (event) => {
+            metrics.sessions.observe(metrics.door, event);
+            onEvent(event);
+          }
+        : onEvent,
     });
+    if (!metrics) return engine;
+    const { door, sessions } = metrics;
+    sessions.sessionsActive.inc({ door });
+    let open = true;
+    return {
+      start: () => engine.start(),
+      handle: (input) => engine.handle(input),
+      get config() {
+        return engine.config;
+      },
+      close: () => {
+        if (open) sessions.sessionsActive.dec({ door });
+        open = false;
+        return engine.close();
+      },
+    };
+  };
 }

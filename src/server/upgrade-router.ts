@@ -19,6 +19,7 @@ import type { Config } from './config.ts';
 import type { Engines } from './engines.ts';
 import type { Logger } from './logging.ts';
 import { createSessionFactory } from './session-factory.ts';
+import type { DoorName, SessionMetrics } from './session-metrics.ts';
 
 export interface UpgradeDoor {
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -67,20 +68,23 @@ export interface UpgradeRouterOptions {
   auth: TokenAuth;
   /** The server's metrics registry; the doors register their metrics on it. */
   registry?: Registry;
+  /** Metrics every door's sessions share. */
+  sessions?: SessionMetrics;
 }
 
 /** The router with every WebSocket door the server has: /v1/realtime, /v1/transcriptions, / (gateway). */
 export function createUpgradeRouter(options: UpgradeRouterOptions): UpgradeRouter {
-  const { config, engines, logger, auth, registry } = options;
+  const { config, engines, logger, auth, registry, sessions } = options;
+  const factoryFor = (door: DoorName) => createSessionFactory({ config, engines, ...(sessions && { metrics: { door, sessions } }) });
   const realtime = new RealtimeDoor({
     auth,
-    createSession: createSessionFactory({ config, engines }),
+    createSession: factoryFor('realtime'),
     limits: config.realtime,
     logger,
     metrics: createRealtimeMetrics(registry),
   });
-  const transcriptions = new TranscriptionsDoor({ auth, createSession: createSessionFactory({ config, engines }), limits: config.realtime, logger });
-  const gateway = new GatewayDoor({ auth, createSession: createSessionFactory({ config, engines }), limits: config.realtime, logger });
+  const transcriptions = new TranscriptionsDoor({ auth, createSession: factoryFor('transcriptions'), limits: config.realtime, logger });
+  const gateway = new GatewayDoor({ auth, createSession: factoryFor('gateway'), limits: config.realtime, logger });
   return new UpgradeRouter().add(REALTIME_PATH, realtime).add(TRANSCRIPTIONS_PATH, transcriptions).add(GATEWAY_PATH, gateway);
 }
 

@@ -238,7 +238,6 @@ export class RealtimeConnection {
 
   private forward(event: EngineEvent): void {
     if (event.type === 'error') this.options.metrics.clientErrors.inc({ code: event.code });
-    else if (event.type === 'turn.timings') this.options.metrics.recordTurn(event.timings);
     for (const wire of this.options.codec.encode(event)) this.send(wire);
   }
 

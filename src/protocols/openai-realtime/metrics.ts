@@ -1,6 +1,5 @@
 /** The realtime door's Prometheus metrics, registered on the server's registry. */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { TurnTimings } from '../../engine/events.ts';
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 export type CloseReason =
   | 'client_closed'
@@ -19,12 +18,7 @@ export interface RealtimeMetrics {
   outboundBacklogPeakBytes: Gauge;
   /** Raises outboundBacklogPeakBytes when `bytes` is a new peak. */
   recordBacklog(bytes: number): void;
-  /** Stage timings of each answered turn (the engine's turn.timings, which never go on the wire). */
-  turnStages: Histogram<'stage'>;
-  recordTurn(timings: TurnTimings): void;
 }
-
-const TURN_STAGES = ['transcriptionMs', 'firstTokenMs', 'firstAudioMs', 'totalMs'] as const;
 
 export function createRealtimeMetrics(registry?: Registry): RealtimeMetrics {
   const registers = registry ? [registry] : [];
@@ -34,22 +28,7 @@ export function createRealtimeMetrics(registry?: Registry): RealtimeMetrics {
     help: 'Largest outbound WebSocket backlog (bytes not yet handed to the kernel) of any realtime session.',
     registers,
   });
-  const turnStages = new Histogram({
-    name: 'speechbridge_realtime_turn_stage_seconds',
-    help: 'Realtime turn stages: transcription (speech stop → transcript), first_token, first_audio, total (speech stop → first audio).',
-    labelNames: ['stage'],
-    // 20 ms (one audio frame) to 10 s: the range between an instant answer and a stalled upstream.
-    buckets: [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
-    registers,
-  });
   return {
-    turnStages,
-    recordTurn(timings: TurnTimings) {
-      for (const stage of TURN_STAGES) {
-        const ms = timings[stage];
-        if (ms !== null) turnStages.observe({ stage: stage.replace(/Ms$/, '').replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`) }, ms / 1000);
-      }
-    },
     sessionsActive: new Gauge({ name: 'speechbridge_realtime_sessions_active', help: 'Open /v1/realtime sessions.', registers }),
     sessionsClosed: new Counter({
       name: 'speechbridge_realtime_sessions_closed_total',

@@ -24,6 +24,7 @@ import type { Config } from '../../server/config.ts';
 import type { Engines } from '../../server/engines.ts';
 import type { Logger } from '../../server/logging.ts';
 import { createSessionFactory } from '../../server/session-factory.ts';
+import type { SessionMetrics } from '../../server/session-metrics.ts';
 import { rejectUpgrade, type UpgradeDoor, type UpgradeRouter } from '../../server/upgrade-router.ts';
 import type { RealtimeLimits, RealtimeSessionFactory } from '../openai-realtime/adapter.ts';
 import { SocketIoConnection } from './connection.ts';
@@ -157,14 +158,16 @@ export interface SocketIoWiring {
   engines: Engines;
   logger: Logger;
   auth: TokenAuth;
+  /** Metrics every door's sessions share. */
+  sessions?: SessionMetrics;
 }
 
 /** Creates the door, routes its WebSocket upgrades (UpgradeRouter) and polling requests (ahead of fastify), and returns it. */
-export function registerSocketIoDoor(app: FastifyInstance, upgrades: UpgradeRouter, { config, engines, logger, auth }: SocketIoWiring): SocketIoDoor {
+export function registerSocketIoDoor(app: FastifyInstance, upgrades: UpgradeRouter, { config, engines, logger, auth, sessions }: SocketIoWiring): SocketIoDoor {
   const { transcriber, responder, synthesizer } = engines.summary;
   const door = new SocketIoDoor({
     auth,
-    createSession: createSessionFactory({ config, engines }),
+    createSession: createSessionFactory({ config, engines, ...(sessions && { metrics: { door: 'socketio', sessions } }) }),
     limits: config.realtime,
     logger,
     engineName: `${transcriber.engine}+${responder.engine}+${synthesizer.engine}`,

@@ -61,6 +61,7 @@ test('G.711 μ-law in and A-law out: speech arrives intact at the transcriber an
   // The turn's stage timings go to the metrics, never on the wire.
   assert.equal(client.types().some((type) => type.includes('timings')), false);
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
-  assert.match(metrics, /speechbridge_realtime_turn_stage_seconds_count\{stage="transcription"\} 1/);
+  assert.match(metrics, /speechbridge_turn_stage_seconds_count\{door="realtime",stage="transcription"\} 1/);
+  assert.match(metrics, /speechbridge_responses_total\{door="realtime",status="completed"\} 1/);
   await client.close();
 });

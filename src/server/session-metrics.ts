@@ -1,0 +1,63 @@
+/**
+ * Metrics every door's sessions share, labelled by door (realtime, socketio, gateway,
+ * transcriptions): open sessions, each turn's stage timings (the engine's turn.timings:
+ * speech stop → transcript → first token → first audio), how responses ended, and the errors
+ * sessions answered with. Recorded where sessions are made (session-factory.ts), so a door
+ * gets them without code of its own.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { EngineEvent, TurnTimings } from '../engine/events.ts';
+
+export type DoorName = 'realtime' | 'socketio' | 'gateway' | 'transcriptions';
+
+export interface SessionMetrics {
+  sessionsActive: Gauge<'door'>;
+  /** Records what an engine event says about the session (turn timings, response ends, errors). */
+  observe(door: DoorName, event: EngineEvent): void;
+}
+
+const STAGES: ReadonlyArray<[keyof TurnTimings, string]> = [
+  ['transcriptionMs', 'transcription'],
+  ['firstTokenMs', 'first_token'],
+  ['firstAudioMs', 'first_audio'],
+  ['totalMs', 'total'],
+];
+
+export function createSessionMetrics(registry?: Registry): SessionMetrics {
+  const registers = registry ? [registry] : [];
+  const sessionsActive = new Gauge({ name: 'speechbridge_sessions_active', help: 'Open sessions by door.', labelNames: ['door'], registers });
+  const turnStages = new Histogram({
+    name: 'speechbridge_turn_stage_seconds',
+    help: 'Turn stages by door: transcription (speech stop → transcript), first_token, first_audio (first token → first audio), total (speech stop → first audio).',
+    labelNames: ['door', 'stage'],
+    // 20 ms (one audio frame) to 10 s: the range between an instant answer and a stalled upstream.
+    buckets: [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+    registers,
+  });
+  const responses = new Counter({ name: 'speechbridge_responses_total', help: 'Responses by door and final status.', labelNames: ['door', 'status'], registers });
+  const errors = new Counter({ name: 'speechbridge_session_errors_total', help: 'Errors sessions answered with, by door and code.', labelNames: ['door', 'code'], registers });
+  return {
+    sessionsActive,
+    observe(door, event) {
+      switch (event.type) {
+        case 'turn.timings':
+          for (const [field, stage] of STAGES) {
+            const ms = event.timings[field];
+            if (typeof ms === 'number') turnStages.observe({ door, stage }, ms / 1000);
+          }
+          return;
+        case 'response.done':
+          responses.inc({ door, status: event.response.status });
+          return;
+        case 'error':
+          errors.inc({ door, code: event.code });
+          return;
+        case 'transcript.failed':
+          errors.inc({ door, code: event.error.code });
+          return;
+        default:
+          return;
+      }
+    },
+  };
+}
