@@ -1,10 +1,12 @@
-/** The `speechbridge` command line: serve, transcribe, say, vad, models. */
+/** The `speechbridge` command line: serve, transcribe, say, vad, models, stream, listen. */
 import { Command, Option } from 'commander';
 import { SpeechbridgeError } from '../engine/errors.ts';
 import { VERSION } from '../server/version.ts';
+import { registerListenCommand } from './listen-command.ts';
 import { registerModelsCommand } from './models-command.ts';
 import { registerSayCommand } from './say-command.ts';
 import { registerServeCommand } from './serve-command.ts';
+import { registerStreamCommand } from './stream-command.ts';
 import { registerTranscribeCommand } from './transcribe-command.ts';
 import { registerVadCommand } from './vad-command.ts';
 
@@ -19,6 +21,8 @@ registerTranscribeCommand(program);
 registerSayCommand(program);
 registerVadCommand(program);
 registerModelsCommand(program);
+registerStreamCommand(program);
+registerListenCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -10,13 +10,21 @@ import { SpeechbridgeError } from '../engine/errors.ts';
 import { errorHandler } from '../protocols/http/error-reply.ts';
 import { registerSpeechRoute } from '../protocols/http/speech-route.ts';
 import { registerTranscriptionsRoute } from '../protocols/http/transcriptions-route.ts';
+import { registerTtsProxyRoute } from '../protocols/http/tts-proxy-route.ts';
+import { registerUploadRoute } from '../protocols/http/upload-route.ts';
+import { registerClientSecretsRoute } from '../protocols/openai-realtime/client-secrets-route.ts';
+import { registerSocketIoDoor } from '../protocols/socketio/socketio-door.ts';
 import { TokenAuth } from './auth.ts';
+import { ClientSecretStore } from './client-secrets.ts';
 import type { Config } from './config.ts';
 import type { Engines } from './engines.ts';
 import type { Logger } from './logging.ts';
 import { createMetrics } from './metrics.ts';
+import { sessionDefaultsOf } from './session-factory.ts';
+import { createSessionMetrics } from './session-metrics.ts';
 import { createUpgradeRouter } from './upgrade-router.ts';
 import { VERSION } from './version.ts';
+import { registerWebRoutes } from './web-routes.ts';
 
 export interface AppOptions {
   config: Config;
@@ -42,7 +50,8 @@ export async function createApp({ config, engines, logger }: AppOptions): Promis
   }) as unknown as FastifyInstance;
 
   const metrics = createMetrics();
-  const auth = new TokenAuth(config.apiTokens);
+  const secrets = new ClientSecretStore();
+  const auth = new TokenAuth(config.apiTokens, secrets);
   await app.register(multipart, {
     limits: { fileSize: config.maxUploadBytes, files: 1, fields: 20, fieldSize: 64 * 1024 },
     throwFileSizeLimit: true,
@@ -55,7 +64,7 @@ export async function createApp({ config, engines, logger }: AppOptions): Promis
   });
 
   app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/v1/')) return;
+    if (!request.url.startsWith('/v1/') && !/^\/(upload|tts-proxy)(\?|\/|$)/.test(request.url)) return;
     const refusal = auth.check({ headers: request.headers, url: request.url });
     if (refusal) throw new SpeechbridgeError('invalid_api_key', refusal);
   });
@@ -66,13 +75,19 @@ export async function createApp({ config, engines, logger }: AppOptions): Promis
   });
 
   // WebSocket doors (/v1/realtime): closed before the HTTP server so their sessions end with 1001.
-  const upgrades = createUpgradeRouter({ config, engines, logger, auth, registry: metrics.registry }).attach(app.server);
+  const sessions = createSessionMetrics(metrics.registry);
+  const upgrades = createUpgradeRouter({ config, engines, logger, auth, registry: metrics.registry, sessions }).attach(app.server);
+  registerSocketIoDoor(app, upgrades, { config, engines, logger, auth, sessions });
   app.addHook('preClose', async () => upgrades.close());
 
   app.get('/', async () => ({ status: 'ok', name: 'speechbridge', version: VERSION, engines: engines.summary }));
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   registerTranscriptionsRoute(app, engines.transcriber);
   registerSpeechRoute(app, engines.synthesizer, config.tts.voice);
+  registerUploadRoute(app, engines, config);
+  registerTtsProxyRoute(app, engines.synthesizer, config.tts.voice);
+  registerClientSecretsRoute(app, { secrets, defaults: sessionDefaultsOf(config), responderModes: engines.responder.capabilities.modes });
+  await registerWebRoutes(app);
   return app;
 }
 

@@ -82,6 +82,8 @@ const metadata = z
 const speechbridgeExtension = z.object({
   mode: z.enum(['reply', 'translate', 'rewrite']).optional(),
   target_language: z.string().min(1).optional(),
+  /** Partial text of the turn while it is spoken (conversation.item.input_audio_transcription.partial). */
+  interim_transcripts: z.boolean().optional(),
 });
 
 export const sessionSchema = z.object({

@@ -147,6 +147,8 @@ export function serverEventsFor(event: EngineEvent, context: ServerEventContext)
       return events;
     }
     case 'transcript.interim':
+      // Not an OpenAI event: the whole text so far of the turn being spoken, each time (a later one may revise it).
+      return [emit('conversation.item.input_audio_transcription.partial', { item_id: event.itemId, content_index: 0, transcript: event.text })];
     case 'turn.timings':
       return [];
     case 'error':

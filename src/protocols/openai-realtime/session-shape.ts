@@ -73,6 +73,7 @@ export function sessionUpdateFromWire(session: WireSession): WireSessionUpdate {
   if (session.tool_choice !== undefined) update.toolChoice = session.tool_choice;
   if (session.speechbridge?.mode) update.mode = session.speechbridge.mode;
   if (session.speechbridge?.target_language) update.targetLanguage = session.speechbridge.target_language;
+  if (session.speechbridge?.interim_transcripts !== undefined) update.interimTranscripts = session.speechbridge.interim_transcripts;
 
   const transcription = input?.transcription !== undefined ? input.transcription : session.input_audio_transcription;
   if (transcription !== undefined) {
@@ -250,7 +251,7 @@ function transcriptionToWire(config: SessionConfig): Record<string, unknown> {
 }
 
 function extensionToWire(config: SessionConfig): Record<string, unknown> {
-  return definedOnly({ mode: config.mode, target_language: config.targetLanguage });
+  return definedOnly({ mode: config.mode, target_language: config.targetLanguage, interim_transcripts: config.interimTranscripts });
 }
 
 export function toolFromWire(tool: WireTool): ToolConfig {
@@ -313,6 +314,8 @@ export function wireParamOf(param: string | null, dialect: Dialect): string | nu
       return 'session.speechbridge.mode';
     case 'targetLanguage':
       return 'session.speechbridge.target_language';
+    case 'interimTranscripts':
+      return 'session.speechbridge.interim_transcripts';
     case 'turnDetection': {
       const base = ga ? 'session.audio.input.turn_detection' : 'session.turn_detection';
       return rest.length === 0 ? base : `${base}.${TURN_DETECTION_FIELDS[rest[0]] ?? rest[0]}`;

@@ -113,6 +113,7 @@ const sessionEvents: EngineEvent[] = [
   { type: 'item.retrieved', item: { id: 'item_u', type: 'message', role: 'user', status: 'completed', content: [{ type: 'input_audio', transcript: null }] } },
   { type: 'item.deleted', itemId: 'item_u' },
   { type: 'item.truncated', itemId: 'item_a', contentIndex: 0, audioEndMs: 300 },
+  { type: 'transcript.interim', itemId: 'item_u', text: 'hello wor' },
   { type: 'transcript.delta', itemId: 'item_u', contentIndex: 0, delta: 'hel' },
   { type: 'transcript.completed', itemId: 'item_u', contentIndex: 0, transcript: 'hello', audioMs: 860 },
   { type: 'transcript.failed', itemId: 'item_u', contentIndex: 0, error: { code: 'engine_failed', message: 'boom' } },
@@ -149,7 +150,7 @@ test('a GA session.update maps every field onto the engine update and switches t
           include: ['item.input_audio_transcription.logprobs'],
           truncation: 'auto',
           unknown_future_field: { tolerated: true },
-          speechbridge: { mode: 'translate', target_language: 'de' },
+          speechbridge: { mode: 'translate', target_language: 'de', interim_transcripts: true },
         },
       }),
     ),
@@ -171,6 +172,7 @@ test('a GA session.update maps every field onto the engine update and switches t
       toolChoice: { type: 'function', name: 'lookup' },
       mode: 'translate',
       targetLanguage: 'de',
+      interimTranscripts: true,
       transcription: { model: 'whisper-1', language: 'fr', prompt: 'bonjour' },
       turnDetection: {
         type: 'server_vad',
@@ -367,7 +369,8 @@ test('every GA server event carries an event_id and parses in the agents SDK wit
   const wire = [...realtime.sessionCreated(config), ...[...sessionEvents, ...responseEvents].flatMap((event) => realtime.encode(event))];
   const ids = new Set(wire.map((event) => event.event_id));
   assert.equal(ids.size, wire.length, 'event ids are unique');
-  for (const event of wire) {
+  // The partial transcript is speechbridge's own event, sent only to sessions that ask for it.
+  for (const event of wire.filter((event) => event.type !== 'conversation.item.input_audio_transcription.partial')) {
     const parsed = agentsEvents.parseRealtimeEvent({ data: JSON.stringify(event) });
     assert.equal(parsed.isGeneric, false, `the agents SDK drops ${event.type}: ${JSON.stringify(event).slice(0, 300)}`);
   }
@@ -377,6 +380,22 @@ test('every GA server event carries an event_id and parses in the agents SDK wit
   );
   assert.ok(wire.some((event) => event.type === 'rate_limits.updated'));
   assert.equal(wire.filter((event) => event.type === 'turn.timings').length, 0);
+});
+
+test('interim transcripts: the speechbridge session flag, and the whole text so far as a partial event', () => {
+  const realtime = codec();
+  const [partial] = realtime.encode({ type: 'transcript.interim', itemId: 'item_u', text: 'turn on the' });
+  assert.deepEqual(partial, {
+    type: 'conversation.item.input_audio_transcription.partial',
+    event_id: partial.event_id,
+    item_id: 'item_u',
+    content_index: 0,
+    transcript: 'turn on the',
+  });
+  const [created] = realtime.sessionCreated({ ...config, interimTranscripts: true });
+  assert.deepEqual((created.session as { speechbridge: unknown }).speechbridge, { mode: 'reply', interim_transcripts: true });
+  const refused = wireError(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'c9', session: { speechbridge: { interim_transcripts: 'yes' } } })));
+  assert.equal(refused.param, 'session.speechbridge.interim_transcripts');
 });
 
 test('GA output events name the response, item, output and content indexes', () => {

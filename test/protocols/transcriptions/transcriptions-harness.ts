@@ -5,8 +5,7 @@
  * cut into chunks of arbitrary size).
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { WebSocket, type ClientOptions } from 'ws';
@@ -121,18 +120,9 @@ export async function spokenPcm(phrase: string): Promise<PcmAudio> {
 
 /** A phrase spoken slowly (espeak-ng's default is 175 words a minute), as 16 kHz mono PCM. */
 export async function slowlySpokenPcm(phrase: string, wordsPerMinute: number): Promise<PcmAudio> {
-  await requireTool('espeak-ng', 'apt-get install espeak-ng');
-  await requireTool('ffmpeg', 'apt-get install ffmpeg');
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'speechbridge-slow-phrase-'));
-  try {
-    const native = path.join(dir, 'native.wav');
-    const file = path.join(dir, 'phrase.wav');
-    await run('espeak-ng', ['-s', String(wordsPerMinute), '-w', native, phrase]);
-    await run('ffmpeg', ['-v', 'error', '-y', '-i', native, '-ar', '16000', '-ac', '1', '-c:a', 'pcm_s16le', file]);
-    return readWav(await readFile(file));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  const { file, bytes } = await speakPhrase(phrase, 'wav', wordsPerMinute);
+  await rm(path.dirname(file), { recursive: true, force: true });
+  return readWav(bytes);
 }
 
 /** The samples between the first and the last one louder than `level` (espeak-ng pads its speech with silence). */

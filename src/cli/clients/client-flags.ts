@@ -1,0 +1,80 @@
+/** The flags `stream` and `listen` share (server, protocol, mode, token, output), and their checks. */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { SpeechbridgeError } from '../../engine/errors.ts';
+import { languageCode } from '../../providers/languages.ts';
+import { DEFAULT_URL, endpointUrl, modeFor } from './create-client.ts';
+import { CLIENT_MODES, PROTOCOLS, type ClientMode, type Protocol } from './speech-client.ts';
+
+export const TOKEN_VARIABLE = 'SPEECHBRIDGE_TOKEN';
+
+export interface ClientFlags {
+  url: string;
+  protocol: Protocol;
+  mode?: ClientMode;
+  token?: string;
+  language?: string;
+  targetLanguage?: string;
+  voice?: string;
+  json?: boolean;
+  output?: string;
+  timeout: number;
+}
+
+export interface ResolvedClientFlags {
+  url: string;
+  protocol: Protocol;
+  mode: ClientMode;
+  token?: string;
+  language?: string;
+  targetLanguage?: string;
+  voice?: string;
+  json: boolean;
+  output?: string;
+  timeoutMs: number;
+}
+
+export function clientFlags(command: Command, defaultTimeoutSeconds: number): Command {
+  return command
+    .addOption(new Option('--url <url>', 'speechbridge server (the path is chosen by --protocol)').default(DEFAULT_URL))
+    .addOption(new Option('--protocol <protocol>', 'wire protocol: realtime (/v1/realtime), gateway (start/audio/end on /) or transcriptions (/v1/transcriptions)').choices(PROTOCOLS).default('realtime'))
+    .addOption(
+      new Option('--mode <mode>', 'transcribe (text only), assistant (spoken replies), translate (spoken translation), echo (says back what it heard); default: assistant, transcribe for --protocol transcriptions').choices(
+        CLIENT_MODES,
+      ),
+    )
+    .addOption(new Option('--token <token>', `API token, when the server sets API_TOKENS (sent as a bearer header)`).env(TOKEN_VARIABLE))
+    .addOption(new Option('-l, --language <code>', 'spoken language (ISO-639-1), e.g. en'))
+    .addOption(new Option('--target-language <language>', 'translate mode: the language to translate into (default English)'))
+    .addOption(new Option('--voice <voice>', 'reply voice (alloy, echo, …, or an engine voice)'))
+    .addOption(new Option('-o, --output <file.wav>', 'save the reply audio to this WAV file'))
+    .addOption(new Option('--json', 'print one JSON event per line instead of readable lines'))
+    .addOption(new Option('--timeout <seconds>', 'longest wait for the last results once the audio has ended').default(defaultTimeoutSeconds).argParser(positiveNumber('--timeout')));
+}
+
+export function resolveClientFlags(flags: ClientFlags): ResolvedClientFlags {
+  const language = flags.language === undefined ? undefined : languageCode(flags.language);
+  if (flags.language !== undefined && !language) {
+    throw new SpeechbridgeError('invalid_value', `unknown language ${JSON.stringify(flags.language)}: use an ISO-639-1 code such as en or fr`, { param: 'language' });
+  }
+  const token = flags.token?.trim() || undefined;
+  return {
+    url: endpointUrl(flags.url, flags.protocol),
+    protocol: flags.protocol,
+    mode: modeFor(flags.protocol, flags.mode),
+    ...(token && { token }),
+    ...(language && { language }),
+    ...(flags.targetLanguage && { targetLanguage: flags.targetLanguage }),
+    ...(flags.voice && { voice: flags.voice }),
+    json: flags.json === true,
+    ...(flags.output && { output: flags.output }),
+    timeoutMs: Math.round(flags.timeout * 1000),
+  };
+}
+
+export function positiveNumber(flag: string): (value: string) => number {
+  return (value) => {
+    const number = Number(value);
+    if (!Number.isFinite(number) || number <= 0) throw new InvalidArgumentError(`${flag} must be a positive number.`);
+    return number;
+  };
+}

@@ -1,0 +1,63 @@
+/** Picks the client for a protocol and the endpoint URL it connects to. */
+import { SpeechbridgeError } from '../../engine/errors.ts';
+import { GatewayClient } from './gateway-client.ts';
+import { RealtimeClient } from './realtime-client.ts';
+import type { ClientMode, ClientOptions, Protocol, SpeechClient } from './speech-client.ts';
+import { TranscriptionsClient } from './transcriptions-client.ts';
+
+export const DEFAULT_URL = 'ws://localhost:8080';
+
+const PATHS: Record<Protocol, string> = {
+  realtime: '/v1/realtime',
+  gateway: '/',
+  transcriptions: '/v1/transcriptions',
+};
+
+/**
+ * The protocol's endpoint on the server `base` names. A base with a path of its own (a
+ * reverse proxy's prefix, say) is used as given; http(s) is read as ws(s).
+ */
+export function endpointUrl(base: string, protocol: Protocol): string {
+  let url: URL;
+  try {
+    url = new URL(base);
+  } catch {
+    throw new SpeechbridgeError('invalid_value', `--url ${JSON.stringify(base)} is not a URL: use e.g. ${DEFAULT_URL}`, { param: 'url' });
+  }
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  else if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new SpeechbridgeError('invalid_value', `--url must be ws://, wss://, http:// or https://, got ${url.protocol}`, { param: 'url' });
+  }
+  if (url.pathname === '/' || url.pathname === '') url.pathname = PATHS[protocol];
+  return url.toString();
+}
+
+/** The mode a protocol runs when none is asked for, and the modes it can run. */
+export function modeFor(protocol: Protocol, requested: ClientMode | undefined): ClientMode {
+  if (protocol === 'transcriptions') {
+    if (requested !== undefined && requested !== 'transcribe') {
+      throw new SpeechbridgeError('invalid_value', `--protocol transcriptions only transcribes: use --mode transcribe, or --protocol realtime|gateway for --mode ${requested}`, {
+        param: 'mode',
+      });
+    }
+    return 'transcribe';
+  }
+  if (protocol === 'gateway' && requested === 'transcribe') {
+    throw new SpeechbridgeError('invalid_value', '--protocol gateway answers every turn with text and speech: for transcripts only use --protocol transcriptions or realtime', {
+      param: 'mode',
+    });
+  }
+  return requested ?? 'assistant';
+}
+
+export function createClient(protocol: Protocol, options: ClientOptions): SpeechClient {
+  switch (protocol) {
+    case 'realtime':
+      return new RealtimeClient(options);
+    case 'gateway':
+      return new GatewayClient(options);
+    case 'transcriptions':
+      return new TranscriptionsClient(options);
+  }
+}

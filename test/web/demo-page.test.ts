@@ -1,0 +1,345 @@
+/**
+ * The browser demo page (/demo/) in a real browser: Debian's Chromium driven by
+ * playwright-core, its microphone a WAV file made now (espeak-ng speaking a command phrase,
+ * padded with silence; Chromium loops it), against the real server on real engines: WebRTC
+ * VAD, pocketsphinx with a JSGF grammar, espeak-ng, and the echo responder (a scripted
+ * responder with a long answer where an answer must still be playing when the user speaks
+ * again).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { EchoResponder } from '../../src/providers/local/echo-responder.ts';
+import { EspeakSynthesizer } from '../../src/providers/local/espeak-synthesizer.ts';
+import { createPocketsphinxTranscriber, type PocketsphinxTranscriber } from '../../src/providers/local/pocketsphinx-transcriber.ts';
+import { ScriptedResponder } from '../../src/providers/testing/scripted-responder.ts';
+import { enginesOf, startTestServer, type TestServer } from '../e2e/realtime-harness.ts';
+import { repoRoot } from '../helpers/shared.ts';
+import { COMMAND_GRAMMAR, requireTool, speakPhrase } from '../helpers/spoken.ts';
+
+const run = promisify(execFile);
+
+const CHROMIUM = '/usr/bin/chromium';
+const TOKEN = 'demo-page-token';
+const PHRASE = 'turn on the light';
+/** Long enough (about 15 s spoken) that the looping microphone speaks again while it plays. */
+const LONG_ANSWER = 'Here is a long answer to your request. '.repeat(3) + 'It goes on for a while, one sentence after another, so that you can interrupt it. '.repeat(4);
+const ARTIFACTS = path.join(repoRoot, 'test-artifacts');
+
+interface DemoStats {
+  playedSamples: number;
+  queuedSamples: number;
+  receivedSamples: number;
+  truncatesSent: number;
+  truncatesConfirmed: number;
+  lastTruncate: { itemId: string; audioEndMs: number; receivedMs: number } | null;
+  errors: number;
+  lastError: string | null;
+  session: { type: string; voice: string | null; aggressiveness: number | null; endMs: number | null; mode: string | null; targetLanguage: string | null } | null;
+  transcripts: number;
+  partials: number;
+  connects: number;
+  sessionsCreated: number;
+  audioChunksSent: number;
+  sampleRate: number | null;
+}
+
+let workDir: string;
+let microphoneWav: string;
+let transcriber: PocketsphinxTranscriber;
+let synthesizer: EspeakSynthesizer;
+let browser: Browser;
+/** Echo responder, API_TOKENS set. */
+let echoServer: TestServer;
+/** Scripted long answers, no token. */
+let storyServer: TestServer;
+
+before(async () => {
+  await access(CHROMIUM, constants.X_OK).catch(() => {
+    throw new Error(`Chromium is not installed at ${CHROMIUM}; the browser tests need it: apt-get install chromium`);
+  });
+  await requireTool('pocketsphinx_continuous', 'apt-get install pocketsphinx pocketsphinx-en-us');
+  await requireTool('sox', 'apt-get install sox');
+  workDir = await mkdtemp(path.join(os.tmpdir(), 'speechbridge-web-test-'));
+  await mkdir(ARTIFACTS, { recursive: true });
+
+  // The fake microphone: 0.5 s of silence, the phrase, 3.5 s of silence, looped by Chromium.
+  // 48 kHz 16-bit mono: the format Chromium's WAV capture reads without surprises. The first
+  // time round Chromium's automatic gain control has not settled and clips the phrase, so
+  // the tests wait for the phrase to be heard rather than take the first turn.
+  const phrase = await speakPhrase(PHRASE);
+  microphoneWav = path.join(workDir, 'microphone.wav');
+  await run('sox', [phrase.file, '-r', '48000', '-b', '16', '-c', '1', microphoneWav, 'pad', '0.5', '3.5']);
+
+  transcriber = await createPocketsphinxTranscriber({ grammar: COMMAND_GRAMMAR, timeoutMs: 20_000 });
+  synthesizer = await EspeakSynthesizer.create({ workers: 1 });
+  echoServer = await startTestServer(enginesOf({ transcriber, responder: new EchoResponder(), synthesizer }), { API_TOKENS: TOKEN });
+  storyServer = await startTestServer(enginesOf({ transcriber, responder: new ScriptedResponder({ script: { text: LONG_ANSWER }, deltaChars: 12 }), synthesizer }));
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${microphoneWav}`,
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await echoServer?.close();
+  await storyServer?.close();
+  await synthesizer?.close();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+interface OpenedPage {
+  page: Page;
+  /** Every URL the page requested. */
+  requests: string[];
+  /** Uncaught page errors. */
+  errors: string[];
+}
+
+async function openDemo(server: TestServer, viewport = { width: 1200, height: 860 }): Promise<OpenedPage> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const requests: string[] = [];
+  const errors: string[] = [];
+  page.on('request', (request) => requests.push(request.url()));
+  page.on('pageerror', (error) => errors.push(error.message));
+  const response = await page.goto(`${server.url}/demo`);
+  assert.equal(response?.status(), 200);
+  assert.equal(new URL(page.url()).pathname, '/demo/', '/demo redirects to /demo/');
+  return { page, requests, errors };
+}
+
+async function startTalking(page: Page, options: { token?: string; mode?: string } = {}): Promise<void> {
+  if (options.mode) await page.getByLabel(options.mode).check();
+  if (options.token !== undefined) await page.getByLabel('API token').fill(options.token);
+  await page.getByRole('button', { name: 'Start' }).click();
+}
+
+function stats(page: Page): Promise<DemoStats> {
+  return page.evaluate(() => (window as unknown as { speechbridgeDemo: { stats: DemoStats } }).speechbridgeDemo.stats);
+}
+
+async function waitForStats(page: Page, what: string, predicate: (stats: DemoStats) => boolean, timeoutMs = 20_000): Promise<DemoStats> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await stats(page);
+  while (!predicate(last)) {
+    if (Date.now() > deadline) throw new Error(`the page never showed ${what} within ${timeoutMs} ms; its stats: ${JSON.stringify(last)}`);
+    await page.waitForTimeout(100);
+    last = await stats(page);
+  }
+  return last;
+}
+
+async function statusOf(page: Page): Promise<{ state: string | null; text: string }> {
+  const status = page.locator('#status');
+  return { state: await status.getAttribute('data-state'), text: (await status.textContent()) ?? '' };
+}
+
+test('the gateway serves the page at /demo/ and /static/index.html, outside the token check, with a same-origin-only policy', async () => {
+  const redirect = await fetch(`${echoServer.url}/demo`, { redirect: 'manual' });
+  assert.equal(redirect.status, 301);
+  assert.equal(redirect.headers.get('location'), '/demo/');
+  for (const url of [`${echoServer.url}/demo/`, `${echoServer.url}/static/index.html`]) {
+    const page = await fetch(url);
+    assert.equal(page.status, 200, `${url} answers without a token although API_TOKENS is set`);
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+    assert.match(await page.text(), /<script type="module" src="\.\/app\.js">/);
+  }
+  const worklet = await fetch(`${echoServer.url}/demo/playback-worklet.js`);
+  assert.equal(worklet.status, 200);
+  assert.match(worklet.headers.get('content-type') ?? '', /javascript/);
+  assert.equal((await fetch(`${echoServer.url}/demo/missing.js`)).status, 404);
+});
+
+test('the capture worklet, run at 48 kHz (Firefox’s path), resamples to 24 kHz PCM16 without aliasing', async () => {
+  const { page, errors } = await openDemo(storyServer);
+  // One second of a 1 kHz tone (kept) plus a 14 kHz tone (above 24 kHz audio's 12 kHz
+  // Nyquist: a plain decimation would fold it to 10 kHz), rendered offline through the worklet.
+  const chunks = await page.evaluate(async () => {
+    const context = new OfflineAudioContext({ numberOfChannels: 1, length: 48000, sampleRate: 48000 });
+    await context.audioWorklet.addModule('./capture-worklet.js');
+    const node = new AudioWorkletNode(context, 'speechbridge-capture', { numberOfOutputs: 1, outputChannelCount: [1], processorOptions: { targetRate: 24000 } });
+    const received: number[][] = [];
+    node.port.onmessage = (event) => received.push(Array.from(event.data.samples as Int16Array));
+    const buffer = context.createBuffer(1, 48000, 48000);
+    const samples = buffer.getChannelData(0);
+    for (let index = 0; index < samples.length; index++) {
+      samples[index] = 0.4 * Math.sin((2 * Math.PI * 1000 * index) / 48000) + 0.4 * Math.sin((2 * Math.PI * 14000 * index) / 48000);
+    }
+    const source = context.createBufferSource();
+    source.buffer = buffer;
+    source.connect(node);
+    node.connect(context.destination);
+    source.start();
+    await context.startRendering();
+    // The last chunks' messages are still on their way to the page.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return received;
+  });
+  assert.ok(chunks.length >= 23, `about a second of 40 ms chunks came out (${chunks.length})`);
+  assert.ok(chunks.every((chunk) => chunk.length === 960), 'each chunk is 40 ms at 24 kHz');
+  // Skip the first chunk (the filter filling up); the rest holds whole cycles of both tones.
+  const output = chunks.slice(1).flat().map((value) => value / 32768);
+  const amplitude = (frequency: number) => {
+    let re = 0;
+    let im = 0;
+    for (let index = 0; index < output.length; index++) {
+      re += output[index] * Math.cos((2 * Math.PI * frequency * index) / 24000);
+      im -= output[index] * Math.sin((2 * Math.PI * frequency * index) / 24000);
+    }
+    return (2 * Math.hypot(re, im)) / output.length;
+  };
+  const kept = amplitude(1000);
+  const folded = amplitude(10000);
+  assert.ok(Math.abs(kept - 0.4) < 0.01, `the 1 kHz tone passes unchanged (${kept.toFixed(4)} of 0.4)`);
+  assert.ok(folded < 0.4 / 1000, `the 14 kHz tone does not fold to 10 kHz: ${(20 * Math.log10(folded / 0.4)).toFixed(1)} dB`);
+  assert.deepEqual(errors, []);
+  await page.context().close();
+});
+
+test('the fake microphone’s phrase comes back as a final transcript, the echoed reply streams in and its audio is played', async () => {
+  const { page, requests, errors } = await openDemo(echoServer);
+  await startTalking(page, { token: TOKEN, mode: 'Assistant (spoken reply)' });
+
+  // While the phrase is being spoken the live line says so, then shows the partial text.
+  await page.locator('#partial[data-state="listening"]').filter({ hasText: 'listening…' }).waitFor({ timeout: 10_000 });
+  await page.locator('#partial[data-state="text"]').waitFor({ timeout: 10_000 });
+  const userTurn = page.locator('.turn.user[data-state="final"]').filter({ hasText: PHRASE }).first();
+  await userTurn.waitFor({ timeout: 20_000 });
+  assert.equal((await userTurn.locator('p').textContent())?.trim(), PHRASE, 'pocketsphinx heard the fake microphone');
+  assert.match((await userTurn.locator('time').getAttribute('datetime')) ?? '', /^\d{4}-\d\d-\d\dT/, 'the transcript carries its time');
+
+  // The first reply on the page is the echo of that turn (an unrecognized turn gets no reply).
+  const reply = page.locator('.turn.assistant').first();
+  await page.locator('.turn.assistant[data-state="final"]').first().waitFor({ timeout: 20_000 });
+  assert.equal((await reply.locator('p').textContent())?.trim().toLowerCase(), PHRASE, 'the echo responder says back what it heard');
+
+  // The whole reply (espeak-ng, 24 kHz) reaches the playback worklet and is played out.
+  const played = await waitForStats(page, 'the reply played to its end', (s) => s.receivedSamples > 0 && s.playedSamples >= s.receivedSamples);
+  assert.equal(played.sampleRate, 24000);
+  assert.ok(played.receivedSamples > 24000 * 0.5, `at least half a second of reply audio arrived (${played.receivedSamples} samples)`);
+  assert.equal(played.queuedSamples, 0);
+  assert.ok(played.audioChunksSent > 0);
+  assert.deepEqual(await statusOf(page), { state: 'live', text: 'Live' });
+  // The meter follows the microphone: it rises when the phrase comes round again.
+  await page.waitForFunction(() => Number(document.getElementById('level')?.getAttribute('aria-valuenow')) > 30, null, { timeout: 10_000 });
+
+  await page.screenshot({ path: path.join(ARTIFACTS, 'demo-after-turn.png'), fullPage: true });
+
+  // Settings apply to the live session, from the keyboard too; the gateway reports them back.
+  await page.getByLabel('Voice').selectOption('coral');
+  await page.getByLabel('Silence that ends a turn').focus();
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  await page.getByLabel('Speech detection strictness').focus();
+  await page.keyboard.press('ArrowRight');
+  await page.getByLabel('Translate', { exact: true }).check();
+  await page.getByLabel('Translate into').selectOption('de');
+  const updated = await waitForStats(page, 'the new settings in session.updated', (s) => s.session?.targetLanguage === 'de' && s.session.endMs === 550, 5000);
+  assert.deepEqual(updated.session, { type: 'realtime', voice: 'coral', aggressiveness: 3, endMs: 550, mode: 'translate', targetLanguage: 'de' });
+  assert.equal(updated.errors, 0, `the gateway accepted every update (${updated.lastError})`);
+
+  const origin = new URL(echoServer.url).origin;
+  const foreign = requests.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith('data:'));
+  assert.deepEqual(foreign, [], 'everything the page loads comes from the gateway');
+  assert.deepEqual(errors, []);
+  await page.context().close();
+});
+
+test('barge-in (on a phone-sized screen): speaking during a long spoken answer stops playback at once and truncates the answer to what was heard', async () => {
+  const { page, errors } = await openDemo(storyServer, { width: 390, height: 844 });
+  await startTalking(page, { mode: 'Assistant (spoken reply)' });
+
+  // The looping microphone speaks again about 3.5 s into the answer (earlier if transcription is slow).
+  const truncated = await waitForStats(
+    page,
+    'an answer cut while playing, confirmed by the gateway',
+    (s) => (s.lastTruncate?.audioEndMs ?? 0) > 0 && s.truncatesConfirmed === s.truncatesSent,
+    30_000,
+  );
+  const cut = truncated.lastTruncate;
+  assert.ok(cut, 'the page recorded what it truncated');
+  assert.ok(cut.audioEndMs > 0, `some of the answer was heard before the interruption (${cut.audioEndMs} ms)`);
+  assert.ok(cut.audioEndMs < cut.receivedMs - 1000, `playback stopped well before the end of the answer: ${cut.audioEndMs} of ${cut.receivedMs} ms`);
+  assert.equal(truncated.queuedSamples, 0, 'nothing is left queued to play');
+
+  // Played audio stops growing: the rest of the answer is never played.
+  const before = truncated.playedSamples;
+  await page.waitForTimeout(500);
+  const later = await stats(page);
+  assert.ok(later.playedSamples - before < 24000 * 0.2, `playback stayed stopped (${later.playedSamples - before} samples after the cut)`);
+  assert.ok(later.playedSamples < later.receivedSamples, 'less audio was played than received');
+  assert.equal(later.errors, 0, `the gateway accepted the truncate (${later.lastError})`);
+  await page.locator(`.turn.assistant[data-item-id="${cut.itemId}"] .note`).filter({ hasText: 'interrupted' }).waitFor({ timeout: 5000 });
+
+  await page.screenshot({ path: path.join(ARTIFACTS, 'demo-phone.png'), fullPage: true });
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `no sideways scrolling on a phone-sized screen (${width} px wide)`);
+  assert.deepEqual(errors, []);
+  await page.context().close();
+});
+
+test('a wrong token: the page says the server refused the connection and to check the token, and does not retry', async () => {
+  const { page, errors } = await openDemo(echoServer);
+  await startTalking(page, { token: 'not-the-token' });
+  const notice = page.locator('#notice');
+  await notice.waitFor({ state: 'visible', timeout: 10_000 });
+  const text = (await notice.textContent()) ?? '';
+  assert.match(text, /refused the connection/);
+  assert.match(text, /invalid API token/);
+  assert.match(text, /Check the token/);
+  assert.equal((await statusOf(page)).state, 'closed');
+  await page.waitForTimeout(1500);
+  const after = await stats(page);
+  assert.equal(after.connects, 0, 'no session was opened');
+  assert.equal((await statusOf(page)).state, 'closed', 'it did not retry with the same token');
+  assert.equal(await page.getByRole('button', { name: 'Start' }).isEnabled(), true, 'the user can fix the token and start again');
+  assert.deepEqual(errors, []);
+  await page.context().close();
+});
+
+test('a server restart: the page shows reconnecting, then live again on the new server, and transcribes again', async () => {
+  const { page, errors } = await openDemo(echoServer);
+  await startTalking(page, { token: TOKEN, mode: 'Transcribe only' });
+  await page.locator('#status[data-state="live"]').waitFor({ timeout: 10_000 });
+  const port = echoServer.port;
+
+  await echoServer.close();
+  await page.locator('#status[data-state="reconnecting"]').waitFor({ timeout: 10_000 });
+  assert.match((await statusOf(page)).text, /Reconnecting/);
+  const beforeRestart = await stats(page);
+
+  echoServer = await startTestServer(enginesOf({ transcriber, responder: new EchoResponder(), synthesizer }), { API_TOKENS: TOKEN, SERVER_PORT: String(port) });
+  await page.locator('#status[data-state="live"]').waitFor({ timeout: 20_000 });
+  const live = await stats(page);
+  assert.equal(live.sessionsCreated, beforeRestart.sessionsCreated + 1, 'a new session on the new server');
+  // The first turn of the new session may start mid-phrase; the next full one is recognized.
+  const heard = page.locator('.turn.user[data-state="final"]').filter({ hasText: PHRASE });
+  const heardBefore = await heard.count();
+  await page.waitForFunction(
+    ({ phrase, count }) => [...document.querySelectorAll('.turn.user[data-state="final"] p')].filter((p) => p.textContent?.trim() === phrase).length > count,
+    { phrase: PHRASE, count: heardBefore },
+    { timeout: 20_000 },
+  );
+  const afterRestart = await stats(page);
+  assert.ok(afterRestart.transcripts > beforeRestart.transcripts, 'the new session transcribes the microphone');
+  assert.equal(afterRestart.session?.type, 'transcription', 'the settings were sent again on the new connection');
+  assert.equal(afterRestart.errors, 0, `no gateway errors (${afterRestart.lastError})`);
+  assert.deepEqual(errors, []);
+  await page.context().close();
+});
