@@ -119,7 +119,7 @@ class ServerProcess {
   ) {}
 
   static async start(): Promise<ServerProcess> {
-    const child = fork(fileURLToPath(import.meta.url), ['--server'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(fileURLToPath(import.meta.url), ['--server'], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const [message] = (await once(child, 'message')) as [ServerMessage];
     if (message.type !== 'ready') throw new Error('the server process did not start');
     return new ServerProcess(child, message.url);
