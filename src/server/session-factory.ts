@@ -6,7 +6,7 @@
  */
 import type { SessionDefaults } from '../engine/session-config.ts';
 import { SessionEngine } from '../engine/session-engine.ts';
-import type { RealtimeSessionFactory } from '../protocols/openai-realtime/adapter.ts';
+import type { DoorSessionFactory } from '../protocols/door-session.ts';
 import { createVoiceDetector, type VoiceDetectorFactory } from '../vad/voice-detector.ts';
 import type { Config } from './config.ts';
 import type { Engines } from './engines.ts';
@@ -31,7 +31,7 @@ export function sessionDefaultsOf(config: Config): SessionDefaults {
 }
 
 /** A factory every door calls once per connection; its session settings, kind and model override the defaults. */
-export function createSessionFactory(options: SessionFactoryOptions): RealtimeSessionFactory {
+export function createSessionFactory(options: SessionFactoryOptions): DoorSessionFactory {
   const defaults = sessionDefaultsOf(options.config);
   const { transcriber, responder, synthesizer } = options.engines;
   const detectors = options.createVoiceDetector ?? createVoiceDetector;

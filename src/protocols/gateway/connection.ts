@@ -19,7 +19,8 @@ import { decodeBase64Audio } from '../../audio/base64.ts';
 import { SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
-import type { RealtimeLimits, RealtimeSessionEngine, RealtimeSessionFactory } from '../openai-realtime/adapter.ts';
+import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
+import { BacklogGuard } from '../backlog-guard.ts';
 import { type ClientMessage, errorMessage, parseClientMessage, type ServerMessage, sessionOf, type StartMessage } from './codec.ts';
 import { GatewayEventMapper, type Outbound } from './event-mapper.ts';
 import { decodeAudioBytes, type GatewayAudioFormat } from './formats.ts';
@@ -37,20 +38,18 @@ const CLOSE_CODES: Record<GatewayCloseReason, number> = {
   socket_error: 1011,
 };
 
-/** How often a congested connection looks at its backlog again. */
-const CONGESTION_POLL_MS = 100;
 /** How long a close frame (or a draining engine) may take before the socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
 
 export interface GatewayConnectionOptions {
   socket: WebSocket;
-  createSession: RealtimeSessionFactory;
-  limits: RealtimeLimits;
+  createSession: DoorSessionFactory;
+  limits: DoorLimits;
   logger: Logger;
 }
 
 interface Live {
-  engine: RealtimeSessionEngine;
+  engine: DoorSession;
   input: GatewayAudioFormat;
   mapper: GatewayEventMapper;
 }
@@ -66,11 +65,9 @@ type Phase =
   | { phase: 'closing'; reason: GatewayCloseReason; live: Live | null; forwarding: boolean }
   | { phase: 'closed'; reason: GatewayCloseReason };
 
-type OutboundFlow = { state: 'flowing' } | { state: 'congested'; sinceMs: number; poll: NodeJS.Timeout };
-
 export class GatewayConnection {
   private state: Phase = { phase: 'awaiting_start' };
-  private flow: OutboundFlow = { state: 'flowing' };
+  private readonly backlog: BacklogGuard;
   private sessionTimer: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private settleCheck: NodeJS.Immediate | null = null;
@@ -80,6 +77,14 @@ export class GatewayConnection {
 
   constructor(private readonly options: GatewayConnectionOptions) {
     this.logger = options.logger.child({ door: 'gateway' });
+    this.backlog = new BacklogGuard({
+      socket: options.socket,
+      maxBufferedBytes: options.limits.maxBufferedBytes,
+      slowConsumerMs: options.limits.slowConsumerMs,
+      reading: () => this.state.phase !== 'starting' && this.state.phase !== 'closing' && this.state.phase !== 'closed',
+      onSlowConsumer: (detail) => this.slowConsumer(detail),
+      onCongested: (bytes) => this.logger.debug({ backlog: bytes }, 'gateway client reads slowly: input paused'),
+    });
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     const { socket, limits } = options;
     socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
@@ -201,7 +206,7 @@ export class GatewayConnection {
     for (const { data, isBinary } of state.messages) this.onMessage(data, isBinary);
     // The replayed messages may have closed the session (`end`); widened, since the compiler keeps `streaming`.
     const after = this.state as Phase;
-    if (after.phase !== 'closing' && after.phase !== 'closed' && this.flow.state === 'flowing') this.options.socket.resume();
+    if (after.phase !== 'closing' && after.phase !== 'closed' && !this.backlog.congested) this.options.socket.resume();
   }
 
   /** Audio as frame bytes or as base64 text, in the session's input format. */
@@ -296,39 +301,10 @@ export class GatewayConnection {
     if (socket.readyState !== socket.OPEN) return;
     if (outbound.kind === 'audio') socket.send(outbound.bytes, { binary: true });
     else socket.send(JSON.stringify(outbound.message));
-    if (watchBacklog) this.watchBacklog();
+    if (watchBacklog) this.backlog.check();
   }
 
   // ── Backpressure ────────────────────────────────────────────────────────────────────────
-
-  private watchBacklog(): void {
-    const { socket, limits } = this.options;
-    const backlog = socket.bufferedAmount;
-    if (this.state.phase === 'closing' || this.state.phase === 'closed') return;
-    if (backlog > 2 * limits.maxBufferedBytes) {
-      this.slowConsumer(`the outbound backlog reached ${backlog} bytes, twice REALTIME_MAX_BUFFERED_KB`);
-      return;
-    }
-    if (backlog > limits.maxBufferedBytes && this.flow.state === 'flowing') {
-      socket.pause();
-      this.flow = { state: 'congested', sinceMs: Date.now(), poll: setInterval(() => this.pollBacklog(), CONGESTION_POLL_MS) };
-      this.logger.debug({ backlog }, 'gateway client reads slowly: input paused');
-    }
-  }
-
-  private pollBacklog(): void {
-    if (this.flow.state !== 'congested') return;
-    const { socket, limits } = this.options;
-    const backlog = socket.bufferedAmount;
-    if (backlog <= limits.maxBufferedBytes / 2) {
-      clearInterval(this.flow.poll);
-      this.flow = { state: 'flowing' };
-      if (this.state.phase !== 'starting' && this.state.phase !== 'closing' && this.state.phase !== 'closed') socket.resume();
-      return;
-    }
-    const congestedMs = Date.now() - this.flow.sinceMs;
-    if (congestedMs > limits.slowConsumerMs) this.slowConsumer(`the outbound backlog stayed over REALTIME_MAX_BUFFERED_KB for ${congestedMs} ms`);
-  }
 
   private slowConsumer(detail: string): void {
     this.logger.warn({ detail }, 'closing a gateway session whose client reads too slowly');
@@ -420,8 +396,7 @@ export class GatewayConnection {
     this.sessionTimer = null;
     this.idleTimer = null;
     this.settleCheck = null;
-    if (this.flow.state === 'congested') clearInterval(this.flow.poll);
-    this.flow = { state: 'flowing' };
+    this.backlog.stop();
   }
 }
 

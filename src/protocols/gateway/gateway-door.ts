@@ -10,15 +10,15 @@ import { WebSocketServer } from 'ws';
 import type { TokenAuth } from '../../server/auth.ts';
 import type { Logger } from '../../server/logging.ts';
 import { rejectUpgrade } from '../../server/upgrade-router.ts';
-import type { RealtimeLimits, RealtimeSessionFactory } from '../openai-realtime/adapter.ts';
+import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
 import { GatewayConnection } from './connection.ts';
 
 export const GATEWAY_PATH = '/';
 
 export interface GatewayDoorOptions {
   auth: TokenAuth;
-  createSession: RealtimeSessionFactory;
-  limits: RealtimeLimits;
+  createSession: DoorSessionFactory;
+  limits: DoorLimits;
   logger: Logger;
 }
 

@@ -18,47 +18,21 @@
  */
 import type { RawData, WebSocket } from 'ws';
 import { toSpeechbridgeError } from '../../engine/errors.ts';
-import type { EngineEvent, EngineInput, SessionConfig, SessionKind, SessionUpdate } from '../../engine/events.ts';
+import type { EngineEvent } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
+import { BacklogGuard } from '../backlog-guard.ts';
+import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
 import type { RealtimeCodec, ServerEvent } from './codec.ts';
 import type { CloseReason, RealtimeMetrics } from './metrics.ts';
-
-/** What the connection needs of a session engine (src/engine/session-engine.ts). */
-export interface RealtimeSessionEngine {
-  start(): Promise<void>;
-  /** Never throws: bad input becomes an `error` event. */
-  handle(input: EngineInput): void;
-  readonly config: SessionConfig;
-  close(): Promise<void>;
-}
-
-export interface RealtimeSessionRequest {
-  kind: SessionKind;
-  /** The client's ?model= (the LLM model). */
-  model?: string;
-  /** Settings applied over the server's defaults at creation (other doors set mode, rates, instructions). */
-  session?: SessionUpdate;
-  onEvent(event: EngineEvent): void;
-}
-
-export type RealtimeSessionFactory = (request: RealtimeSessionRequest) => RealtimeSessionEngine;
-
-export interface RealtimeLimits {
-  maxMessageBytes: number;
-  maxSessionMs: number;
-  idleTimeoutMs: number;
-  maxBufferedBytes: number;
-  slowConsumerMs: number;
-}
 
 export interface RealtimeConnectionOptions {
   socket: WebSocket;
   codec: RealtimeCodec;
-  createSession: RealtimeSessionFactory;
+  createSession: DoorSessionFactory;
   model?: string;
   /** The wire session a client secret was minted with: applied before session.created. */
   initialSession?: Record<string, unknown>;
-  limits: RealtimeLimits;
+  limits: DoorLimits;
   logger: Logger;
   metrics: RealtimeMetrics;
 }
@@ -69,10 +43,6 @@ type ConnectionState =
   /** `forwarding`: engine events still go out (the engine is finishing before a server-side close). */
   | { phase: 'closing'; reason: CloseReason; forwarding: boolean }
   | { phase: 'closed'; reason: CloseReason };
-type OutboundFlow = { state: 'flowing' } | { state: 'congested'; sinceMs: number; poll: NodeJS.Timeout };
-
-/** How often a congested connection looks at its backlog again. */
-const CONGESTION_POLL_MS = 100;
 /** How long a close frame may wait behind a backlog before the socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
 /** Only this much of an oversize message is searched for its event_id. */
@@ -90,8 +60,8 @@ const CLOSE_CODES: Record<CloseReason, number> = {
 
 export class RealtimeConnection {
   private state: ConnectionState = { phase: 'starting' };
-  private flow: OutboundFlow = { state: 'flowing' };
-  private engine: RealtimeSessionEngine | null = null;
+  private readonly backlog: BacklogGuard;
+  private engine: DoorSession | null = null;
   /** Client messages that arrived while the engine started; the socket is paused meanwhile, so at most one read's worth. */
   private readonly early: RawData[] = [];
   /** Engine events emitted before session.created went out. */
@@ -106,6 +76,19 @@ export class RealtimeConnection {
 
   constructor(private readonly options: RealtimeConnectionOptions) {
     this.logger = options.logger.child({ session: options.codec.sessionId });
+    this.backlog = new BacklogGuard({
+      socket: options.socket,
+      maxBufferedBytes: options.limits.maxBufferedBytes,
+      slowConsumerMs: options.limits.slowConsumerMs,
+      reading: () => this.state.phase === 'open',
+      onSlowConsumer: (detail) => this.slowConsumer(detail),
+      onBacklog: (bytes) => {
+        if (bytes <= this.peakBacklogBytes) return;
+        this.peakBacklogBytes = bytes;
+        options.metrics.recordBacklog(bytes);
+      },
+      onCongested: (bytes) => this.logger.debug({ backlog: bytes }, 'realtime client reads slowly: input paused'),
+    });
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     const { socket } = options;
     socket.pause();
@@ -152,7 +135,7 @@ export class RealtimeConnection {
     this.idleTimer = setTimeout(() => this.expire('session_idle', `nothing was received for ${limits.idleTimeoutMs / 1000} s (REALTIME_IDLE_TIMEOUT_SECONDS)`), limits.idleTimeoutMs);
     this.logger.info({ kind: codec.kind, dialect: codec.dialect, model }, 'realtime session open');
     for (const message of this.early.splice(0)) this.onMessage(message);
-    if (this.state.phase === 'open' && this.flow.state === 'flowing') this.options.socket.resume();
+    if (this.state.phase === 'open' && !this.backlog.congested) this.options.socket.resume();
   }
 
   /**
@@ -252,40 +235,7 @@ export class RealtimeConnection {
     const { socket } = this.options;
     if (socket.readyState !== socket.OPEN) return;
     socket.send(JSON.stringify(event));
-    if (watchBacklog) this.watchBacklog();
-  }
-
-  private watchBacklog(): void {
-    const { socket, limits, metrics } = this.options;
-    const backlog = socket.bufferedAmount;
-    if (backlog > this.peakBacklogBytes) {
-      this.peakBacklogBytes = backlog;
-      metrics.recordBacklog(backlog);
-    }
-    if (this.state.phase !== 'open') return;
-    if (backlog > 2 * limits.maxBufferedBytes) {
-      this.slowConsumer(`the outbound backlog reached ${backlog} bytes, twice REALTIME_MAX_BUFFERED_KB`);
-      return;
-    }
-    if (backlog > limits.maxBufferedBytes && this.flow.state === 'flowing') {
-      socket.pause();
-      this.flow = { state: 'congested', sinceMs: Date.now(), poll: setInterval(() => this.pollBacklog(), CONGESTION_POLL_MS) };
-      this.logger.debug({ backlog }, 'realtime client reads slowly: input paused');
-    }
-  }
-
-  private pollBacklog(): void {
-    if (this.flow.state !== 'congested') return;
-    const { socket, limits } = this.options;
-    const backlog = socket.bufferedAmount;
-    if (backlog <= limits.maxBufferedBytes / 2) {
-      clearInterval(this.flow.poll);
-      this.flow = { state: 'flowing' };
-      if (this.state.phase === 'open') socket.resume();
-      return;
-    }
-    const congestedMs = Date.now() - this.flow.sinceMs;
-    if (congestedMs > limits.slowConsumerMs) this.slowConsumer(`the outbound backlog stayed over REALTIME_MAX_BUFFERED_KB for ${congestedMs} ms`);
+    if (watchBacklog) this.backlog.check();
   }
 
   private slowConsumer(detail: string): void {
@@ -373,8 +323,7 @@ export class RealtimeConnection {
     for (const timer of this.timers.splice(0)) clearTimeout(timer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
-    if (this.flow.state === 'congested') clearInterval(this.flow.poll);
-    this.flow = { state: 'flowing' };
+    this.backlog.stop();
   }
 }
 

@@ -17,7 +17,8 @@ import type { SessionKind } from '../../engine/events.ts';
 import type { TokenAuth } from '../../server/auth.ts';
 import type { Logger } from '../../server/logging.ts';
 import { rejectUpgrade } from '../../server/upgrade-router.ts';
-import { RealtimeConnection, type RealtimeLimits, type RealtimeSessionFactory } from './adapter.ts';
+import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
+import { RealtimeConnection } from './adapter.ts';
 import { type Dialect, RealtimeCodec } from './codec.ts';
 import type { RealtimeMetrics } from './metrics.ts';
 import { isSpeechModelName } from './session-shape.ts';
@@ -28,8 +29,8 @@ const BETA_SUBPROTOCOL = 'openai-beta.realtime-v1';
 
 export interface RealtimeDoorOptions {
   auth: TokenAuth;
-  createSession: RealtimeSessionFactory;
-  limits: RealtimeLimits;
+  createSession: DoorSessionFactory;
+  limits: DoorLimits;
   logger: Logger;
   metrics: RealtimeMetrics;
 }

@@ -22,7 +22,7 @@ import type { Socket } from 'socket.io';
 import { toSpeechbridgeError, type ErrorCode } from '../../engine/errors.ts';
 import type { EngineEvent, EngineInput } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
-import type { RealtimeLimits, RealtimeSessionEngine, RealtimeSessionFactory } from '../openai-realtime/adapter.ts';
+import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
 import type { CloseReason } from '../openai-realtime/metrics.ts';
 import {
   CLIENT_EVENTS,
@@ -38,8 +38,8 @@ import {
 
 export interface SocketIoConnectionOptions {
   socket: Socket;
-  createSession: RealtimeSessionFactory;
-  limits: RealtimeLimits;
+  createSession: DoorSessionFactory;
+  limits: DoorLimits;
   logger: Logger;
   /** What `connected` reports as the engine. */
   engineName: string;
@@ -65,7 +65,7 @@ const MAX_EARLY_EVENTS = 100;
 export class SocketIoConnection {
   private state: ConnectionState = { phase: 'starting' };
   private flow: OutboundFlow = { state: 'flowing' };
-  private engine: RealtimeSessionEngine | null = null;
+  private engine: DoorSession | null = null;
   private readonly earlyEvents: EngineEvent[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private idleTimer: NodeJS.Timeout | null = null;

@@ -26,7 +26,7 @@ import type { Logger } from '../../server/logging.ts';
 import { createSessionFactory } from '../../server/session-factory.ts';
 import type { SessionMetrics } from '../../server/session-metrics.ts';
 import { rejectUpgrade, type UpgradeDoor, type UpgradeRouter } from '../../server/upgrade-router.ts';
-import type { RealtimeLimits, RealtimeSessionFactory } from '../openai-realtime/adapter.ts';
+import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
 import { SocketIoConnection } from './connection.ts';
 
 export const SOCKETIO_PATH = '/socket.io/';
@@ -34,8 +34,8 @@ export const SOCKETIO_NAMESPACE = '/realtime';
 
 export interface SocketIoDoorOptions {
   auth: TokenAuth;
-  createSession: RealtimeSessionFactory;
-  limits: RealtimeLimits;
+  createSession: DoorSessionFactory;
+  limits: DoorLimits;
   logger: Logger;
   /** What `connected` reports as the engine. */
   engineName: string;

@@ -24,12 +24,12 @@ import type { RawData, WebSocket } from 'ws';
 import { toSpeechbridgeError, type ErrorCode } from '../../engine/errors.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
-import type { RealtimeLimits, RealtimeSessionEngine, RealtimeSessionFactory } from '../openai-realtime/adapter.ts';
+import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
 import { AudioInput } from './audio-input.ts';
 import { encodeEngineEvent, errorMessage, parseClientMessage, sessionUpdateOf, type ServerMessage, type StartRequest } from './codec.ts';
 import { UtteranceTracker } from './utterance-tracker.ts';
 
-export type TranscriptionLimits = RealtimeLimits;
+export type TranscriptionLimits = DoorLimits;
 
 export type CloseReason = 'stopped' | 'client_closed' | 'session_expired' | 'session_idle' | 'slow_consumer' | 'server_shutdown' | 'start_failed' | 'socket_error';
 
@@ -48,7 +48,7 @@ const CLOSE_CODES: Record<CloseReason, number> = {
 const CLOSE_GRACE_MS = 1000;
 
 interface Session {
-  engine: RealtimeSessionEngine;
+  engine: DoorSession;
   input: AudioInput;
   utterances: UtteranceTracker;
   /** The engine's input sample rate; a compressed stream switches it to the decoder's rate once. */
@@ -58,14 +58,14 @@ interface Session {
 type Phase =
   | { type: 'waiting' }
   /** Messages that arrive while the engine starts wait in `early` (the socket is paused meanwhile). */
-  | { type: 'starting'; engine: RealtimeSessionEngine; early: Array<{ data: Buffer; isBinary: boolean }> }
+  | { type: 'starting'; engine: DoorSession; early: Array<{ data: Buffer; isBinary: boolean }> }
   | { type: 'running'; session: Session }
   | { type: 'stopping'; session: Session }
   | { type: 'closed'; reason: CloseReason };
 
 export interface TranscriptionConnectionOptions {
   socket: WebSocket;
-  createSession: RealtimeSessionFactory;
+  createSession: DoorSessionFactory;
   limits: TranscriptionLimits;
   logger: Logger;
 }
@@ -157,7 +157,7 @@ export class TranscriptionConnection {
   // ── Start ───────────────────────────────────────────────────────────────────────────────
 
   #start(request: StartRequest): void {
-    let engine: RealtimeSessionEngine;
+    let engine: DoorSession;
     const inputSampleRate = request.sample_rate;
     try {
       engine = this.options.createSession({
@@ -186,7 +186,7 @@ export class TranscriptionConnection {
     );
   }
 
-  #onStarted(starting: Extract<Phase, { type: 'starting' }>, engine: RealtimeSessionEngine, request: StartRequest, inputSampleRate: number): void {
+  #onStarted(starting: Extract<Phase, { type: 'starting' }>, engine: DoorSession, request: StartRequest, inputSampleRate: number): void {
     if (this.#phase !== starting) return;
     const input = new AudioInput({
       format: request.format,
@@ -284,7 +284,7 @@ export class TranscriptionConnection {
     if (phase.type === 'closed') return;
     this.#phase = { type: 'closed', reason };
     for (const timer of this.#timers) clearTimeout(timer);
-    let engine: RealtimeSessionEngine | null = null;
+    let engine: DoorSession | null = null;
     if (phase.type === 'starting') engine = phase.engine;
     if (phase.type === 'running' || phase.type === 'stopping') {
       phase.session.input.close();

@@ -15,7 +15,7 @@ import { WebSocketServer } from 'ws';
 import type { TokenAuth } from '../../server/auth.ts';
 import type { Logger } from '../../server/logging.ts';
 import { rejectUpgrade } from '../../server/upgrade-router.ts';
-import type { RealtimeSessionFactory } from '../openai-realtime/adapter.ts';
+import type { DoorSessionFactory } from '../door-session.ts';
 import { TranscriptionConnection, type TranscriptionLimits } from './transcription-connection.ts';
 
 export const TRANSCRIPTIONS_PATH = '/v1/transcriptions';
@@ -23,7 +23,7 @@ const TOKEN_SUBPROTOCOL_PREFIX = 'openai-insecure-api-key.';
 
 export interface TranscriptionsDoorOptions {
   auth: TokenAuth;
-  createSession: RealtimeSessionFactory;
+  createSession: DoorSessionFactory;
   limits: TranscriptionLimits;
   logger: Logger;
 }
