@@ -21,6 +21,7 @@ import type { EngineEvent } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
 import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
 import { BacklogGuard } from '../backlog-guard.ts';
+import { CLOSE_GRACE_MS, closeWebSocket } from '../socket-close.ts';
 import { type ClientMessage, errorMessage, parseClientMessage, type ServerMessage, sessionOf, type StartMessage } from './codec.ts';
 import { GatewayEventMapper, type Outbound } from './event-mapper.ts';
 import { decodeAudioBytes, type GatewayAudioFormat } from './formats.ts';
@@ -38,8 +39,6 @@ const CLOSE_CODES: Record<GatewayCloseReason, number> = {
   socket_error: 1011,
 };
 
-/** How long a close frame (or a draining engine) may take before the socket is destroyed. */
-const CLOSE_GRACE_MS = 1000;
 
 export interface GatewayConnectionOptions {
   socket: WebSocket;
@@ -352,13 +351,7 @@ export class GatewayConnection {
 
   private closeSocket(reason: GatewayCloseReason): void {
     if (this.state.phase === 'closing') this.state = { ...this.state, forwarding: false };
-    const { socket } = this.options;
-    if (socket.readyState !== socket.OPEN && socket.readyState !== socket.CONNECTING) return;
-    socket.close(CLOSE_CODES[reason], reason);
-    // A close frame stuck behind a backlog the client never reads: destroy the socket instead.
-    const destroy = setTimeout(() => socket.terminate(), CLOSE_GRACE_MS);
-    destroy.unref();
-    socket.once('close', () => clearTimeout(destroy));
+    closeWebSocket(this.options.socket, CLOSE_CODES[reason], reason);
   }
 
   private onSocketClosed(code: number): void {

@@ -21,6 +21,7 @@ import { toSpeechbridgeError } from '../../engine/errors.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
 import { BacklogGuard } from '../backlog-guard.ts';
+import { CLOSE_GRACE_MS, closeWebSocket } from '../socket-close.ts';
 import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
 import type { RealtimeCodec, ServerEvent } from './codec.ts';
 import type { CloseReason, RealtimeMetrics } from './metrics.ts';
@@ -43,8 +44,6 @@ type ConnectionState =
   /** `forwarding`: engine events still go out (the engine is finishing before a server-side close). */
   | { phase: 'closing'; reason: CloseReason; forwarding: boolean }
   | { phase: 'closed'; reason: CloseReason };
-/** How long a close frame may wait behind a backlog before the socket is destroyed. */
-const CLOSE_GRACE_MS = 1000;
 /** Only this much of an oversize message is searched for its event_id. */
 const EVENT_ID_SEARCH_BYTES = 512;
 
@@ -278,13 +277,7 @@ export class RealtimeConnection {
 
   private closeSocket(reason: CloseReason): void {
     if (this.state.phase === 'closing') this.state = { ...this.state, forwarding: false };
-    const { socket } = this.options;
-    if (socket.readyState !== socket.OPEN && socket.readyState !== socket.CONNECTING) return;
-    socket.close(CLOSE_CODES[reason], reason);
-    // A close frame stuck behind a backlog the client never reads: destroy the socket instead.
-    const destroy = setTimeout(() => socket.terminate(), CLOSE_GRACE_MS);
-    destroy.unref();
-    socket.once('close', () => clearTimeout(destroy));
+    closeWebSocket(this.options.socket, CLOSE_CODES[reason], reason);
   }
 
   private onSocketClosed(code: number): void {

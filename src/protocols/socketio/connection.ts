@@ -23,6 +23,7 @@ import { toSpeechbridgeError, type ErrorCode } from '../../engine/errors.ts';
 import type { EngineEvent, EngineInput } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
 import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
+import { CLOSE_GRACE_MS } from '../socket-close.ts';
 import type { CloseReason } from '../openai-realtime/metrics.ts';
 import {
   CLIENT_EVENTS,
@@ -54,8 +55,6 @@ type ConnectionState =
 
 type OutboundFlow = { state: 'flowing' } | { state: 'congested'; timer: NodeJS.Timeout };
 
-/** How long a server-side close waits for the engine's last events, and then for the transport to close. */
-const CLOSE_GRACE_MS = 1000;
 /**
  * Engine events kept while the session starts (before `connected` can go out). The engine
  * emits almost nothing before its first input, so this bound is never reached in practice.

@@ -25,6 +25,7 @@ import { toSpeechbridgeError, type ErrorCode } from '../../engine/errors.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
 import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
+import { closeWebSocket } from '../socket-close.ts';
 import { AudioInput } from './audio-input.ts';
 import { encodeEngineEvent, errorMessage, parseClientMessage, sessionUpdateOf, type ServerMessage, type StartRequest } from './codec.ts';
 import { UtteranceTracker } from './utterance-tracker.ts';
@@ -44,8 +45,6 @@ const CLOSE_CODES: Record<CloseReason, number> = {
   socket_error: 1011,
 };
 
-/** How long a close frame may wait behind a backlog before the socket is destroyed. */
-const CLOSE_GRACE_MS = 1000;
 
 interface Session {
   engine: DoorSession;
@@ -310,11 +309,7 @@ export class TranscriptionConnection {
     if (socket.readyState !== socket.OPEN && socket.readyState !== socket.CONNECTING) return;
     // A socket paused for a start or for ffmpeg must read again, or the client's close frame is never seen.
     socket.resume();
-    socket.close(CLOSE_CODES[reason], reason);
-    // A close frame stuck behind a backlog the client never reads: destroy the socket instead.
-    const destroy = setTimeout(() => socket.terminate(), CLOSE_GRACE_MS);
-    destroy.unref();
-    socket.once('close', () => clearTimeout(destroy));
+    closeWebSocket(socket, CLOSE_CODES[reason], reason);
   }
 }
 
