@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { SpeechbridgeError } from '../engine/errors.ts';
@@ -52,6 +53,15 @@ export async function createApp({ config, engines, logger }: AppOptions): Promis
   const metrics = createMetrics();
   const secrets = new ClientSecretStore();
   const auth = new TokenAuth(config.apiTokens, secrets);
+  // Before the token check: a browser's preflight (OPTIONS) carries no token and must be answered.
+  if (config.corsOrigins === '*' || config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins === '*' ? '*' : config.corsOrigins,
+      methods: ['GET', 'POST', 'OPTIONS'],
+      // No allowedHeaders: the preflight's requested headers are allowed (the OpenAI SDK sends its own x-stainless-* ones).
+      maxAge: 600,
+    });
+  }
   await app.register(multipart, {
     limits: { fileSize: config.maxUploadBytes, files: 1, fields: 20, fieldSize: 64 * 1024 },
     throwFileSizeLimit: true,

@@ -26,6 +26,8 @@ export const ENV_SCHEMA = z.object({
   MAX_UPLOAD_MB: number(0.01, 2048).default(25),
   TLS_CERT: optionalText,
   TLS_KEY: optionalText,
+  /** Browser origins allowed to call the HTTP API and Socket.IO polling: `*`, a comma-separated list, or `none`. */
+  CORS_ORIGINS: text.default('*'),
 
   ASR_ENGINE: z.enum(['auto', 'whisper', 'pocketsphinx', 'openai']).default('auto'),
   WHISPER_MODEL: text.default('base.en'),
@@ -78,6 +80,8 @@ export type EnvConfig = z.infer<typeof ENV_SCHEMA>;
 
 export interface Config {
   server: { host: string; port: number; tls?: { certPath: string; keyPath: string } };
+  /** '*' = any origin, [] = none (no CORS headers), else the allowed origins. */
+  corsOrigins: '*' | string[];
   apiTokens: string[];
   logLevel: EnvConfig['LOG_LEVEL'];
   requestTimeoutMs: number;
@@ -135,6 +139,8 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
   if (env.LLM_ENGINE === 'openai' && !env.OPENAI_API_BASE && !env.OPENAI_API_KEY) {
     problems.push('  OPENAI_API_BASE or OPENAI_API_KEY: LLM_ENGINE=openai needs an upstream (a base URL, or a key for api.openai.com).');
   }
+  const corsOrigins = parseCorsOrigins(env.CORS_ORIGINS);
+  if (typeof corsOrigins === 'string' && corsOrigins !== '*') problems.push(`  CORS_ORIGINS: ${corsOrigins}.`);
   if (env.TTS_ENGINE === 'openai' && !env.TTS_API_URL) problems.push('  TTS_API_URL: TTS_ENGINE=openai needs the upstream base URL, e.g. https://api.openai.com/v1.');
   if (problems.length > 0) throw new SpeechbridgeError('invalid_config', `invalid configuration, fix these variables:\n${problems.join('\n')}`);
 
@@ -147,6 +153,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       port: env.SERVER_PORT,
       tls: env.TLS_CERT && env.TLS_KEY ? { certPath: env.TLS_CERT, keyPath: env.TLS_KEY } : undefined,
     },
+    corsOrigins: corsOrigins as '*' | string[],
     apiTokens: env.API_TOKENS.split(',').map((token) => token.trim()).filter(Boolean),
     logLevel: env.LOG_LEVEL,
     requestTimeoutMs: Math.round(env.REQUEST_TIMEOUT * 1000),
@@ -201,6 +208,23 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       slowConsumerMs: Math.round(env.REALTIME_SLOW_CONSUMER_SECONDS * 1000),
     },
   };
+}
+
+/** '*', 'none' (→ []), or comma-separated origins (scheme://host[:port]); a string other than '*' is the problem found. */
+function parseCorsOrigins(value: string): '*' | string[] | string {
+  if (value === '*') return '*';
+  if (value.toLowerCase() === 'none') return [];
+  const origins = value.split(',').map((origin) => origin.trim()).filter(Boolean);
+  for (const origin of origins) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = null;
+    }
+    if (!parsed || parsed.origin !== origin.replace(/\/$/, '')) return `"${origin}" is not an origin; give scheme://host[:port] entries separated by commas, * for any, or none`;
+  }
+  return origins.map((origin) => origin.replace(/\/$/, ''));
 }
 
 function emptyToUndefined(value: string | undefined): string | undefined {

@@ -39,6 +39,8 @@ export interface SocketIoDoorOptions {
   logger: Logger;
   /** What `connected` reports as the engine. */
   engineName: string;
+  /** Origins whose pages may use the polling transport (CORS_ORIGINS): '*', a list, or [] for none. */
+  corsOrigins?: '*' | string[];
 }
 
 /** A connect_error as the client receives it: `message` says why, `data.code` is the error code. */
@@ -53,10 +55,13 @@ export class SocketIoDoor implements UpgradeDoor {
   private closing = false;
 
   constructor(private readonly options: SocketIoDoorOptions) {
+    const origins = options.corsOrigins ?? [];
     this.engine = new EngineServer({
       maxHttpBufferSize: options.limits.maxMessageBytes,
       transports: ['polling', 'websocket'],
       perMessageDeflate: false,
+      // Polling is plain HTTP: a page on another origin needs CORS headers, as for the HTTP API.
+      ...((origins === '*' || origins.length > 0) && { cors: { origin: origins, methods: ['GET', 'POST'], allowedHeaders: ['Authorization'] } }),
     });
     this.io = new SocketIoServer({ serveClient: false, path: SOCKETIO_PATH, maxHttpBufferSize: options.limits.maxMessageBytes });
     this.io.bind(this.engine);
@@ -171,6 +176,7 @@ export function registerSocketIoDoor(app: FastifyInstance, upgrades: UpgradeRout
     limits: config.realtime,
     logger,
     engineName: `${transcriber.engine}+${responder.engine}+${synthesizer.engine}`,
+    corsOrigins: config.corsOrigins,
   });
   upgrades.add(SOCKETIO_PATH, door);
   door.attachRequests(app.server);
