@@ -64,7 +64,7 @@ export const ERROR_CODES = {
   client_secrets_exhausted: { category: 'rate_limit', description: 'Too many live client secrets; new ones are refused until some expire.' },
   // Lookup.
   not_found: { category: 'not_found', description: 'The route, model or item does not exist.' },
-  model_not_found: { category: 'not_found', description: 'A model name that is neither cached nor known to the model store.' },
+  model_not_found: { category: 'not_found', description: 'A model name that is neither cached nor known to the model store, or not among GET /v1/models.' },
   // Upstreams and engines.
   upstream_timeout: { category: 'upstream_timeout', description: 'An upstream or engine call took longer than REQUEST_TIMEOUT.' },
   upstream_error: { category: 'upstream_error', description: 'An upstream answered with an error status.' },

@@ -9,6 +9,7 @@ import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { SpeechbridgeError } from '../engine/errors.ts';
 import { errorHandler } from '../protocols/http/error-reply.ts';
+import { registerModelsRoute } from '../protocols/http/models-route.ts';
 import { registerSpeechRoute } from '../protocols/http/speech-route.ts';
 import { registerTranscriptionsRoute } from '../protocols/http/transcriptions-route.ts';
 import { registerTtsProxyRoute } from '../protocols/http/tts-proxy-route.ts';
@@ -94,6 +95,7 @@ export async function createApp({ config, engines, logger }: AppOptions): Promis
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   registerTranscriptionsRoute(app, engines.transcriber);
   registerSpeechRoute(app, engines.synthesizer, config.tts.voice);
+  registerModelsRoute(app, engines.summary);
   registerUploadRoute(app, engines, config);
   registerTtsProxyRoute(app, engines.synthesizer, config.tts.voice);
   registerClientSecretsRoute(app, { secrets, defaults: sessionDefaultsOf(config), responderModes: engines.responder.capabilities.modes });
