@@ -349,6 +349,10 @@ class FfmpegStreamDecoder implements StreamDecoder {
     const sniffed = sniffContainer(bytes);
     const format = this.#inputFormat ?? (sniffed === 'unknown' ? undefined : sniffed);
     const ffmpeg = spawnFfmpeg([...QUIET_ARGS, ...streamInputArgs(format), '-i', 'pipe:0', ...streamOutputArgs(this.#sampleRate)]);
+    // When a child exits, Node resumes each of its output streams that has no 'readable'
+    // listener, and what nobody reads then is gone: a short stream decoded before `output` is
+    // read would be lost. The listener keeps the PCM buffered (and ffmpeg paced) until it is.
+    ffmpeg.child.stdout.on('readable', () => {});
     this.#state = { type: 'running', ffmpeg };
     // Recorded as soon as ffmpeg gives up, so the next write() reports it instead of queueing more.
     void ffmpeg.exited.then((exit) => {

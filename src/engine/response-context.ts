@@ -2,10 +2,11 @@
  * What a response's LLM call reads: the conversation (or the response's own input items),
  * once every pending transcript in it has arrived, as chat messages.
  *
- * Policy for a failed transcription: when the newest user item in the context has no
- * transcript because its transcription failed, the response fails with that error (code and
- * message), since answering without the user's words would answer something else. Older
- * items whose transcription failed are left out of the context.
+ * Policy for a failed transcription: when the newest user item in the context (the
+ * conversation, or the conversation items the response's input names, as a per-turn answer's
+ * does) has no transcript because its transcription failed, the response fails with that error
+ * (code and message), since answering without the user's words would answer something else
+ * (a translation of nothing). Older items whose transcription failed are left out of the context.
  */
 import type { ChatMessage } from '../providers/contracts.ts';
 import { itemFromNew, toChatMessages, type Conversation } from './conversation.ts';
@@ -26,16 +27,24 @@ export async function buildResponseContext(options: ResponseContextOptions): Pro
   if (input) {
     const referenced = input.flatMap((item) => (item.type === 'item_reference' ? [item.id] : []));
     await awaitTranscripts(conversation, () => referenced, signal);
-    return toChatMessages(await inputItems(input, conversation, options.transcribe, signal));
+    const items = await inputItems(input, conversation, options.transcribe, signal);
+    failIfNewestTurnUntranscribed(items, conversation, new Set(referenced));
+    return toChatMessages(items);
   }
   await awaitTranscripts(conversation, () => conversation.items().map((item) => item.id), signal);
   const items = conversation.items();
+  failIfNewestTurnUntranscribed(items, conversation);
+  return toChatMessages(items);
+}
+
+/** Throws the transcription's error when the newest user item is a conversation item (one of `fromConversation`, when given) whose transcription failed. */
+function failIfNewestTurnUntranscribed(items: readonly ConversationItem[], conversation: Conversation, fromConversation?: ReadonlySet<string>): void {
   const newestUser = items.findLast((item) => item.type === 'message' && item.role === 'user');
-  const outcome = newestUser ? conversation.transcriptionOf(newestUser.id)?.outcome : undefined;
+  if (!newestUser || (fromConversation && !fromConversation.has(newestUser.id))) return;
+  const outcome = conversation.transcriptionOf(newestUser.id)?.outcome;
   if (outcome?.status === 'failed') {
     throw new SpeechbridgeError(outcome.error.code, `the user's turn could not be transcribed: ${outcome.error.message}`);
   }
-  return toChatMessages(items);
 }
 
 /** Waits until no item among `itemIds()` has a transcription running (awaiting one may let another start, so it looks again). */

@@ -203,6 +203,12 @@ export class ResponseRunner {
       return;
     }
     if (this.#isDone()) return;
+    if (this.plan.mode !== 'reply' && !messages.some((message) => message.role === 'user')) {
+      // A translation or rewrite of a turn with no words (noise, a cough) is no words: an LLM
+      // asked to translate nothing would answer with a request for text, spoken aloud.
+      this.#complete();
+      return;
+    }
     this.#state = { kind: 'generating' };
     const queue = this.#audio ? new BoundedQueue<string>(MAX_QUEUED_SENTENCES, this.#controller.signal) : null;
     const reading = this.#read(messages, queue).catch((error: unknown) => this.#fail(error));

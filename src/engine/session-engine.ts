@@ -19,7 +19,7 @@ import type { VoiceDetectorFactory } from '../vad/voice-detector.ts';
 import { systemClock, type Clock, type TimerHandle } from './clock.ts';
 import { Conversation, itemFromNew, validateNewItem } from './conversation.ts';
 import { SpeechbridgeError, toSpeechbridgeError } from './errors.ts';
-import type { ConversationItem, EngineEvent, EngineInput, ResponseRequest, SessionConfig, SessionUpdate } from './events.ts';
+import type { ConversationItem, EngineEvent, EngineInput, ResponseMode, ResponseRequest, SessionConfig, SessionUpdate } from './events.ts';
 import { randomIds, type IdGenerator } from './ids.ts';
 import { BUFFER_SAMPLE_RATE, InputBuffer } from './input-buffer.ts';
 import { InterimTranscripts } from './interim-transcripts.ts';
@@ -66,9 +66,16 @@ interface OpenTurn {
   audioStartMs: number;
 }
 
-/** An automatic response waiting for its turn's transcript; a barge-in calls it off. */
+/**
+ * A committed user turn, as an automatic response answers it. The mode is the one the turn was
+ * committed under: a session.update between commit and answer does not turn a translation
+ * waiting in the queue into a reply, or the other way round.
+ */
+type TurnTrigger = ResponseTrigger & { transcription: TranscriptionJob; mode: ResponseMode };
+
+/** An automatic response waiting for its turn's transcript; a barge-in may call it off. */
 interface PendingAutoResponse {
-  trigger: ResponseTrigger & { transcription: TranscriptionJob };
+  trigger: TurnTrigger;
   calledOff: boolean;
 }
 
@@ -90,11 +97,12 @@ export class SessionEngine {
   /** Automatic responses waiting for their turns' transcripts. */
   readonly #pendingAutos = new Set<PendingAutoResponse>();
   /**
-   * Automatic responses that found another response active, oldest first; the next starts
-   * when the active one ends. In mode reply only the newest is kept (it answers the whole
-   * conversation, earlier turns included); in per-turn modes each turn waits for its own.
+   * Automatic responses that found another response active (or, with interruptResponse, the
+   * user speaking), oldest first; the next starts when that ends. Of reply turns only the
+   * newest is kept (it answers the whole conversation, earlier turns included); a turn of a
+   * per-turn mode waits for its own answer.
    */
-  #deferredAutos: ResponseTrigger[] = [];
+  #deferredAutos: TurnTrigger[] = [];
   /** The newest committed user turn no response has answered yet, for turn timings. */
   #unanswered: ResponseTrigger | null = null;
   #idleTimer: TimerHandle | null = null;
@@ -253,12 +261,17 @@ export class SessionEngine {
     const trigger = this.#commit(buffer, turn.itemId, turn.audioStartMs - detection.padMs);
     this.#retainForTurnDetection(buffer);
     if (this.#config.kind === 'conversation' && detection.createResponse) this.#respondWhenTranscribed(trigger);
+    this.#startDeferred();
   }
 
-  /** Speech during a response: cancel it, and call off an automatic response still waiting. */
+  /**
+   * Speech during a response: cancel it, and call off a reply still waiting (the new turn's
+   * reply will answer the whole conversation). A per-turn answer (translate, rewrite) still
+   * waiting is kept: the new turn does not answer it; it starts once the user stops speaking.
+   */
   #bargeIn(): void {
     if (this.#config.kind !== 'conversation') return;
-    this.#callOffAutoResponses();
+    this.#callOffAutoResponses((trigger) => trigger.mode === 'reply');
     this.#active?.cancel('turn_detected');
   }
 
@@ -285,7 +298,7 @@ export class SessionEngine {
   /** The client says the user is done: end the turn in progress now, and answer it if asked. */
   #endTurn(buffer: InputBuffer, respond: boolean): void {
     const turn = this.#openTurn;
-    let trigger: PendingAutoResponse['trigger'];
+    let trigger: TurnTrigger;
     if (turn) trigger = this.#commitOpenTurn(buffer, turn);
     // With VAD on and no turn in progress, every spoken turn is committed already.
     else if (this.#config.turnDetection.type !== 'none') return;
@@ -298,13 +311,14 @@ export class SessionEngine {
   }
 
   /** A VAD turn ended by the client, not the VAD: committed here, under the id speech.started announced. */
-  #commitOpenTurn(buffer: InputBuffer, turn: OpenTurn): PendingAutoResponse['trigger'] {
+  #commitOpenTurn(buffer: InputBuffer, turn: OpenTurn): TurnTrigger {
     this.#openTurn = null;
     this.#interim.end();
     this.#turns.reset();
     this.#emit({ type: 'speech.stopped', audioEndMs: Math.round(buffer.endMs), itemId: turn.itemId });
     const trigger = this.#commit(buffer, turn.itemId, turn.audioStartMs - this.#config.turnDetection.padMs);
     this.#retainForTurnDetection(buffer);
+    this.#startDeferred();
     return trigger;
   }
 
@@ -317,13 +331,14 @@ export class SessionEngine {
     }
     this.#retainForTurnDetection(buffer);
     this.#emit({ type: 'input.cleared' });
+    this.#startDeferred();
   }
 
   /**
    * Commits the buffered audio from `fromMs` as a user item and starts its transcription:
    * input.committed, item.added, item.done, then (later) transcript.completed or .failed.
    */
-  #commit(buffer: InputBuffer, itemId: string, fromMs: number | undefined): PendingAutoResponse['trigger'] {
+  #commit(buffer: InputBuffer, itemId: string, fromMs: number | undefined): TurnTrigger {
     const committed = buffer.commit(fromMs);
     const item: ConversationItem = { id: itemId, type: 'message', role: 'user', status: 'completed', content: [{ type: 'input_audio', transcript: null }] };
     this.#emit({ type: 'input.committed', itemId, previousItemId: this.#conversation.lastItemId });
@@ -331,7 +346,7 @@ export class SessionEngine {
     this.#emit({ type: 'item.added', item: snapshot(item), previousItemId });
     this.#emit({ type: 'item.done', item: snapshot(item), previousItemId });
     const transcription = this.#transcribe(itemId, 0, committed.audio.samples);
-    const trigger = { itemId, stoppedAtMs: this.#clock.now(), transcription };
+    const trigger: TurnTrigger = { itemId, stoppedAtMs: this.#clock.now(), transcription, mode: this.#config.mode };
     this.#unanswered = trigger;
     return trigger;
   }
@@ -384,6 +399,8 @@ export class SessionEngine {
       if (next.turnDetection.idleTimeoutMs === null || next.turnDetection.type === 'none') this.#clearIdleTimer();
     }
     this.#emit({ type: 'session.updated', session: next });
+    // interruptResponse turned off mid-turn: answers held for the user's speech may start.
+    this.#startDeferred();
   }
 
   #createItem(newItem: Parameters<typeof itemFromNew>[0], previousItemId: string | null | undefined): void {
@@ -415,43 +432,59 @@ export class SessionEngine {
       );
     }
     const inConversation = request.inConversation !== false && request.input === undefined;
+    const answered = inConversation ? this.#unanswered : null;
     if (inConversation) {
-      // The client answers the conversation itself: an automatic response would answer it twice.
-      this.#callOffAutoResponses();
+      // The client answers the conversation itself: a waiting reply would answer it twice, and so
+      // would a per-turn answer of the turn this response names. Other turns keep theirs.
+      this.#callOffAutoResponses((trigger) => trigger.mode === 'reply' || trigger.itemId === answered?.itemId);
     }
-    this.#startResponse(request, inConversation ? this.#unanswered : null);
+    this.#startResponse(request, answered);
   }
 
   /** The automatic response of a VAD turn (or idle timeout), once its transcript has arrived. */
-  #respondWhenTranscribed(trigger: PendingAutoResponse['trigger']): void {
+  #respondWhenTranscribed(trigger: TurnTrigger): void {
     const pending: PendingAutoResponse = { trigger, calledOff: false };
     this.#pendingAutos.add(pending);
     this.#track(
       trigger.transcription.result.then(() => {
         this.#pendingAutos.delete(pending);
         if (pending.calledOff || this.#state.kind !== 'running') return;
-        this.#startAutoResponse(trigger);
+        this.#deferAutoResponse(trigger);
+        this.#startDeferred();
       }),
     );
   }
 
-  /** Barge-in, a client's own response.create or the session closing: no automatic response is to start. */
-  #callOffAutoResponses(): void {
-    for (const pending of this.#pendingAutos) pending.calledOff = true;
-    this.#pendingAutos.clear();
-    this.#deferredAutos = [];
+  /** Barge-in or a client's own response.create (the turns `which` picks), or the session closing (all): these are not to be answered. */
+  #callOffAutoResponses(which: (trigger: TurnTrigger) => boolean = () => true): void {
+    for (const pending of this.#pendingAutos) {
+      if (!which(pending.trigger)) continue;
+      pending.calledOff = true;
+      this.#pendingAutos.delete(pending);
+    }
+    this.#deferredAutos = this.#deferredAutos.filter((trigger) => !which(trigger));
   }
 
-  #startAutoResponse(trigger: ResponseTrigger): void {
-    if (this.#active) {
-      this.#deferAutoResponse(trigger);
-      return;
+  /**
+   * Starts waiting automatic responses, oldest first, while no response is active and the user
+   * is not speaking over them (with interruptResponse, speech would cancel them anyway). One
+   * that cannot start (its error is emitted) does not hold up the turns behind it.
+   */
+  #startDeferred(): void {
+    while (this.#deferredAutos.length > 0 && !this.#active && this.#state.kind === 'running' && !this.#userHoldsAnswers()) {
+      const trigger = this.#deferredAutos.shift()!;
+      // A per-turn answer of an item the client deleted has nothing to answer; item.deleted ended that turn.
+      if (trigger.mode !== 'reply' && !this.#conversation.has(trigger.itemId)) continue;
+      try {
+        this.#startResponse(this.#autoRequest(trigger), trigger);
+      } catch (error) {
+        this.#emitError(error);
+      }
     }
-    try {
-      this.#startResponse(this.#autoRequest(trigger), trigger);
-    } catch (error) {
-      this.#emitError(error);
-    }
+  }
+
+  #userHoldsAnswers(): boolean {
+    return this.#openTurn !== null && this.#config.turnDetection.interruptResponse;
   }
 
   /**
@@ -459,13 +492,13 @@ export class SessionEngine {
    * only, so a turn spoken while an earlier one is being answered is neither mixed into that
    * answer nor left out of its own.
    */
-  #autoRequest(trigger: ResponseTrigger): ResponseRequest {
-    return this.#config.mode === 'reply' ? {} : { input: [{ type: 'item_reference', id: trigger.itemId }] };
+  #autoRequest(trigger: TurnTrigger): ResponseRequest {
+    return trigger.mode === 'reply' ? { mode: 'reply' } : { mode: trigger.mode, input: [{ type: 'item_reference', id: trigger.itemId }] };
   }
 
-  #deferAutoResponse(trigger: ResponseTrigger): void {
-    if (this.#config.mode === 'reply') {
-      this.#deferredAutos = [trigger];
+  #deferAutoResponse(trigger: TurnTrigger): void {
+    if (trigger.mode === 'reply') {
+      this.#deferredAutos = [...this.#deferredAutos.filter((waiting) => waiting.mode !== 'reply'), trigger];
       return;
     }
     if (this.#deferredAutos.length >= MAX_DEFERRED_TURNS) {
@@ -517,8 +550,7 @@ export class SessionEngine {
     if (this.#active === runner) this.#active = null;
     if (this.#state.kind !== 'running') return;
     this.#armIdleTimer(summary);
-    const deferred = this.#deferredAutos.shift();
-    if (deferred) this.#startAutoResponse(deferred);
+    this.#startDeferred();
   }
 
   /** OpenAI's behaviour: no active response is an error only when the client named one. */

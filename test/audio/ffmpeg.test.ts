@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { isAbortError, SpeechbridgeError } from '../../src/engine/errors.ts';
+import { writeWav } from '../../src/audio/wav.ts';
 import { checkFfmpeg, createStreamDecoder, decodeAudio, encodeAudio, ffmpegPath, type EncodeFormat, type StreamDecoder } from '../../src/audio/ffmpeg.ts';
 import { concatPcm, int16ToBytes, rmsDbfs, type PcmAudio } from '../../src/audio/pcm.ts';
 import { resample } from '../../src/audio/resample.ts';
@@ -186,6 +187,17 @@ describe('createStreamDecoder', () => {
     assert.ok(Math.abs(streamed.length - whole.samples.length) <= 320, `streamed ${streamed.length} samples, whole ${whole.samples.length}`);
     const match = bestCorrelation(whole.samples, streamed, 320, 16000, 16000);
     assert.ok(match.correlation > 0.999 && match.lag === 0, `correlation ${match.correlation} at lag ${match.lag}`);
+  });
+
+  test('output read only after ffmpeg has finished still holds all the audio', async () => {
+    // Half a second: 16 KB of PCM out fits in the pipe, so ffmpeg exits before anyone reads.
+    const bytes = writeWav({ samples: original().samples.subarray(0, 8000), sampleRate: 16000 });
+    const decoder = createStreamDecoder({ sampleRate: 16000 });
+    decoder.write(bytes);
+    decoder.end();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const late = await collect(decoder);
+    assert.equal(late.length, 8000, `read late: ${late.length} of 8000 samples`);
   });
 
   test('Ogg/Opus in odd-sized chunks (1 byte first, so the sniffer waits for more) decodes completely', async () => {

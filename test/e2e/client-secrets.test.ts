@@ -117,6 +117,30 @@ test('the beta /v1/realtime/sessions shape: session fields on top, client_secret
   await assert.rejects(RealtimeClient.connect(server.realtimeUrl, { protocols: ['realtime', 'openai-insecure-api-key.ek_forged'], ca: certificate.cert }), /HTTP 401/);
 });
 
+test('a transcription secret cannot be turned into a realtime session: session.update to type realtime is refused', async () => {
+  const secret = await backend(TOKEN).realtime.clientSecrets.create({
+    session: { type: 'transcription', audio: { input: { transcription: { model: 'whisper-1', language: 'en' } } } },
+  });
+  const client = await RealtimeClient.connect(server.realtimeUrl, { protocols: ['realtime', `openai-insecure-api-key.${secret.value}`], ca: certificate.cert });
+  const created = await client.next('session.created');
+  assert.equal(created.session.type, 'transcription');
+  client.send({ type: 'session.update', event_id: 'escalate', session: { type: 'realtime', instructions: 'Talk to me.', audio: { input: { format: { type: 'audio/pcmu' } } } } });
+  const refused = await client.next('error');
+  assert.equal(refused.error.event_id, 'escalate');
+  assert.equal(refused.error.param, 'session.type');
+  assert.match(refused.error.message, /transcription/);
+  client.send({ type: 'response.create', event_id: 'no_responses' });
+  const noResponse = await client.next((event) => event.type === 'error' && event.error.event_id === 'no_responses');
+  assert.equal(noResponse.error.code, 'invalid_value', 'still a transcription session');
+  // The refused update changed nothing, the audio format included: a narrowing update still works.
+  client.send({ type: 'session.update', session: { type: 'transcription', audio: { input: { transcription: { language: 'fr' } } } } });
+  const updated = await client.next('session.updated');
+  assert.equal(updated.session.type, 'transcription');
+  assert.deepEqual(updated.session.audio.input.format, { type: 'audio/pcm', rate: 24000 });
+  assert.equal(client.types().includes('response.created'), false);
+  await client.close();
+});
+
 test('secrets expire, and the store refuses to mint past its bound rather than evict live ones', () => {
   let nowMs = 1_000_000;
   const store = new ClientSecretStore({ maxLive: 2, now: () => nowMs });

@@ -148,3 +148,171 @@ test('the session’s ttsModel reaches the synthesizer', async () => {
   assert.ok(harness.synthesizer.calls.length > 0);
   assert.ok(harness.synthesizer.calls.every((call) => call.model === 'tts-1-hd'));
 });
+
+describe('per-turn answers under races: every committed turn ends in an answer or an explicit failure', () => {
+  const translate = { mode: 'translate', targetLanguage: 'fr' } as const;
+
+  function echoingResponder(firstTokenLatencyMs: number): ScriptedResponder {
+    return new ScriptedResponder({ script: (request) => ({ text: `answer to ${request.messages.at(-1)?.content}` }), firstTokenLatencyMs });
+  }
+
+  /** Waits until every committed turn has a response.done naming it; returns them in order. */
+  async function answersOfAllTurns(harness: Harness): Promise<Map<string, string>> {
+    await harness.until(() => {
+      const answered = new Set(harness.all('response.done').map((event) => event.response.answersItemId));
+      return harness.all('input.committed').every((event) => answered.has(event.itemId));
+    }, 'every committed turn answered');
+    return new Map(harness.all('response.done').map((event) => [event.response.answersItemId!, event.response.status]));
+  }
+
+  test('translate: a waiting turn whose transcription failed gets a failed answer, not a translation of nothing', async () => {
+    const responder = echoingResponder(300);
+    const transcriber = new ScriptedTranscriber({ texts: (_audio, index) => `turn ${index + 1}`, failure: { code: 'upstream_error', onCall: 2 } });
+    const harness = await startHarness({ transcriber, responder, session: { ...translate, turnDetection: { interruptResponse: false } } });
+    harness.feed(speech);
+    await harness.next('response.created');
+    harness.feed(speech);
+    const statuses = await answersOfAllTurns(harness);
+    await harness.close();
+    const [first, second] = harness.all('input.committed').map((event) => event.itemId);
+    assert.equal(harness.all('transcript.failed')[0]?.itemId, second);
+    assert.deepEqual(userTexts(responder), [['turn 1']], 'the LLM is never asked to translate a turn with no words');
+    assert.equal(statuses.get(first), 'completed');
+    assert.equal(statuses.get(second), 'failed');
+    const failed = harness.all('response.done').find((event) => event.response.answersItemId === second)!;
+    assert.equal(failed.response.statusDetails?.type === 'failed' && failed.response.statusDetails.error.code, 'upstream_error');
+  });
+
+  test('rewrite: a turn with no words (noise) is answered with nothing, without asking the LLM to rewrite nothing', async () => {
+    const responder = echoingResponder(0);
+    const transcriber = new ScriptedTranscriber({ texts: ['', 'turn 2'] });
+    const harness = await startHarness({ transcriber, responder, session: { mode: 'rewrite', turnDetection: { interruptResponse: false } } });
+    harness.feed(speech);
+    harness.feed(speech);
+    const statuses = await answersOfAllTurns(harness);
+    await harness.close();
+    assert.deepEqual([...statuses.values()], ['completed', 'completed'], 'each turn still ends in its response.done');
+    assert.deepEqual(userTexts(responder), [['turn 2']], 'the LLM sees only the turn with words');
+    const [silent] = harness.all('response.done');
+    assert.deepEqual(silent.response.output, [], 'nothing said for a turn with nothing to rewrite');
+    assert.equal(harness.synthesizer.calls.length, 1);
+  });
+
+  test('translate: a barge-in cancels the answer being spoken, and the turns waiting for theirs still get them', async () => {
+    const responder = echoingResponder(200);
+    const transcriber = new ScriptedTranscriber({ texts: (_audio, index) => `turn ${index + 1}`, latencyMs: 300 });
+    const harness = await startHarness({ transcriber, responder, session: translate });
+    harness.feed(speech);
+    await harness.next('response.created');
+    // Turn 2 interrupts turn 1's answer; turn 3 starts while turn 2 is still being transcribed.
+    harness.feed(speech);
+    harness.feed(speech);
+    const statuses = await answersOfAllTurns(harness);
+    await harness.close();
+    const turns = harness.all('input.committed').map((event) => event.itemId);
+    assert.equal(turns.length, 3);
+    assert.deepEqual(
+      turns.map((turn) => statuses.get(turn)),
+      ['cancelled', 'completed', 'completed'],
+    );
+    assert.deepEqual(userTexts(responder).slice(-2), [['turn 2'], ['turn 3']], 'each later turn answered alone, in order');
+  });
+
+  test('translate: an answer waiting behind the user’s next turn starts when that turn ends, not over it', async () => {
+    const responder = echoingResponder(0);
+    const transcriber = new ScriptedTranscriber({ texts: (_audio, index) => `turn ${index + 1}`, latencyMs: 200 });
+    const harness = await startHarness({ transcriber, responder, session: translate });
+    harness.feed(speech);
+    harness.feed(speechOnly);
+    const secondStart = harness.all('speech.started')[1];
+    assert.ok(secondStart, 'the second turn is being spoken');
+    await harness.next('transcript.completed');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(harness.all('response.created').length, 0, 'no answer starts while the user speaks');
+    harness.feed(silence(1000));
+    const statuses = await answersOfAllTurns(harness);
+    await harness.close();
+    assert.deepEqual([...statuses.values()], ['completed', 'completed']);
+    assert.deepEqual(userTexts(responder), [['turn 1'], ['turn 2']]);
+  });
+
+  test('translate: a client’s own response.create answers the newest turn and leaves the other waiting turns their answers', async () => {
+    const responder = echoingResponder(0);
+    const transcriber = new ScriptedTranscriber({ texts: (_audio, index) => `turn ${index + 1}`, latencyMs: 300 });
+    const harness = await startHarness({ transcriber, responder, session: { ...translate, turnDetection: { interruptResponse: false } } });
+    harness.feed(speech);
+    harness.feed(speech);
+    const turns = harness.all('input.committed').map((event) => event.itemId);
+    assert.equal(turns.length, 2, 'both turns committed, both still being transcribed');
+    harness.handle({ type: 'response.create' });
+    const statuses = await answersOfAllTurns(harness);
+    await harness.close();
+    assert.deepEqual([...statuses.keys()], [turns[1], turns[0]], 'the client’s response answers the newest turn; the older one gets its own');
+    assert.deepEqual(userTexts(responder), [['turn 1', 'turn 2'], ['turn 1']]);
+    assert.equal(harness.all('response.created').length, 2, 'the newest turn is not answered twice');
+  });
+
+  test('translate: a client’s response.cancel ends only the answer it names; the next waiting turn is answered', async () => {
+    const responder = echoingResponder(300);
+    const harness = await startHarness({ transcriber: countingTranscriber(), responder, session: { ...translate, turnDetection: { interruptResponse: false } } });
+    harness.feed(speech);
+    const first = await harness.next('response.created');
+    harness.feed(speech);
+    await harness.until(() => harness.all('transcript.completed').length === 2, 'both turns transcribed');
+    harness.handle({ type: 'response.cancel', responseId: first.response.id });
+    const statuses = await answersOfAllTurns(harness);
+    await harness.close();
+    assert.deepEqual([...statuses.values()], ['cancelled', 'completed']);
+  });
+
+  test('a session.update to reply while translations wait: turns committed in translate are still translated, each alone', async () => {
+    const responder = echoingResponder(300);
+    const harness = await startHarness({ transcriber: countingTranscriber(), responder, session: { ...translate, turnDetection: { interruptResponse: false } } });
+    harness.feed(speech);
+    await harness.next('response.created');
+    harness.feed(speech);
+    harness.feed(speech);
+    await harness.until(() => harness.all('transcript.completed').length === 3, 'three turns transcribed');
+    harness.handle({ type: 'session.update', session: { mode: 'reply' } });
+    await answersOfAllTurns(harness);
+    await harness.close();
+    assert.deepEqual(userTexts(responder), [['turn 1'], ['turn 2'], ['turn 3']]);
+    assert.deepEqual(
+      responder.requests.map((request) => request.mode),
+      ['translate', 'translate', 'translate'],
+    );
+  });
+
+  test('a waiting turn the client deleted is skipped, and the turns behind it are still answered', async () => {
+    const responder = echoingResponder(300);
+    const harness = await startHarness({ transcriber: countingTranscriber(), responder, session: { ...translate, turnDetection: { interruptResponse: false } } });
+    harness.feed(speech);
+    await harness.next('response.created');
+    harness.feed(speech);
+    harness.feed(speech);
+    await harness.until(() => harness.all('transcript.completed').length === 3, 'three turns transcribed');
+    const turns = harness.all('input.committed').map((event) => event.itemId);
+    harness.handle({ type: 'item.delete', itemId: turns[1] });
+    await harness.until(() => harness.all('response.done').some((event) => event.response.answersItemId === turns[2]), 'the third turn answered');
+    await harness.close();
+    assert.deepEqual(userTexts(responder), [['turn 1'], ['turn 3']]);
+    assert.deepEqual(
+      harness.all('error').map((error) => error.code),
+      [],
+      'the deleted turn needs no error: item.deleted already ended it',
+    );
+  });
+
+  test('reply: turn.end while a response runs answers the new turn once the running one is done', async () => {
+    const responder = new ScriptedResponder({ script: { text: 'Sure.' }, firstTokenLatencyMs: 300 });
+    const harness = await startHarness({ transcriber: countingTranscriber(), responder, session: { turnDetection: { interruptResponse: false } } });
+    harness.feed(speech);
+    await harness.next('response.created');
+    harness.feed(speechOnly);
+    harness.handle({ type: 'turn.end', respond: true });
+    const statuses = await answersOfAllTurns(harness);
+    await harness.close();
+    assert.deepEqual([...statuses.values()], ['completed', 'completed']);
+    assert.deepEqual(userTexts(responder)[1], ['turn 1', 'turn 2']);
+  });
+});

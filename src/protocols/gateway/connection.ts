@@ -24,7 +24,7 @@ import { BacklogGuard } from '../backlog-guard.ts';
 import { CLOSE_GRACE_MS, closeWebSocket } from '../socket-close.ts';
 import { type ClientMessage, errorMessage, parseClientMessage, type ServerMessage, sessionOf, type StartMessage } from './codec.ts';
 import { GatewayEventMapper, type Outbound } from './event-mapper.ts';
-import { decodeAudioBytes, type GatewayAudioFormat } from './formats.ts';
+import { decodeAudioBytes, type GatewayAudioFormat, PcmByteCarry } from './formats.ts';
 
 export type GatewayCloseReason = 'finished' | 'client_closed' | 'session_expired' | 'session_idle' | 'slow_consumer' | 'server_shutdown' | 'start_failed' | 'socket_error';
 
@@ -51,6 +51,8 @@ interface Live {
   engine: DoorSession;
   input: GatewayAudioFormat;
   mapper: GatewayEventMapper;
+  /** Binary PCM16 frames may split a sample; base64 messages are whole payloads and must hold whole samples. */
+  carry: PcmByteCarry;
 }
 
 type Phase =
@@ -58,8 +60,8 @@ type Phase =
   /** The engine loads; client messages and engine events wait (the socket is paused). */
   | { phase: 'starting'; live: Live; messages: Array<{ data: RawData; isBinary: boolean }>; events: EngineEvent[] }
   | { phase: 'streaming'; live: Live }
-  /** `end` was received: waiting until every committed turn has its result. */
-  | { phase: 'ending'; live: Live }
+  /** `end` was received: waiting until every committed turn has its result. `audioRefused`: audio after end was reported once. */
+  | { phase: 'ending'; live: Live; audioRefused: boolean }
   /** `forwarding`: engine events still go out while the engine finishes before a server-side close. */
   | { phase: 'closing'; reason: GatewayCloseReason; live: Live | null; forwarding: boolean }
   | { phase: 'closed'; reason: GatewayCloseReason };
@@ -161,7 +163,7 @@ export class GatewayConnection {
       const plan = sessionOf(message);
       const mapper = new GatewayEventMapper(plan.output);
       const engine = this.options.createSession({ kind: 'conversation', model: plan.model, session: plan.session, onEvent: (event) => this.onEngineEvent(event) });
-      live = { engine, input: plan.input, mapper };
+      live = { engine, input: plan.input, mapper, carry: new PcmByteCarry() };
       const { config } = engine;
       ready = {
         type: 'ready',
@@ -216,12 +218,17 @@ export class GatewayConnection {
       return;
     }
     if (state.phase !== 'streaming') {
-      if (state.phase === 'ending') this.sendError(new SpeechbridgeError('unexpected_message', 'audio arrived after end and is ignored: the session is finishing its turns', { param: 'type' }));
+      // Once: a microphone that stops a little after `end` would otherwise get an error per frame.
+      if (state.phase === 'ending' && !state.audioRefused) {
+        state.audioRefused = true;
+        this.sendError(new SpeechbridgeError('unexpected_message', 'audio arrived after end and is ignored (this is said once): the session is finishing its turns', { param: 'type' }));
+      }
       return;
     }
     let samples: Int16Array;
     try {
-      samples = bytes ? decodeAudioBytes(bytes, state.live.input, 'binary frame') : decodeBase64Audio(base64 ?? '', state.live.input.encoding, 'audio');
+      const { input, carry } = state.live;
+      samples = bytes ? decodeAudioBytes(input.encoding === 'pcm16' ? carry.take(bytes) : bytes, input, 'binary frame') : decodeBase64Audio(base64 ?? '', input.encoding, 'audio');
     } catch (error) {
       this.sendError(toSpeechbridgeError(error));
       return;
@@ -241,7 +248,7 @@ export class GatewayConnection {
       return;
     }
     if (state.phase !== 'streaming') return;
-    this.state = { phase: 'ending', live: state.live };
+    this.state = { phase: 'ending', live: state.live, audioRefused: false };
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     state.live.engine.handle({ type: 'turn.end', respond: true });

@@ -69,6 +69,23 @@ export function decodeAudioBytes(bytes: Uint8Array, format: GatewayAudioFormat, 
   }
 }
 
+/**
+ * Binary PCM16 frames form one byte stream, which a client piping a recorder (`arecord | websocat`)
+ * splits wherever a read ends: a frame may end inside a sample. Its odd last byte waits here
+ * for the next frame (1 byte held at most), so every split decodes as the unsplit stream.
+ */
+export class PcmByteCarry {
+  private byte: number | null = null;
+
+  /** The frame's whole samples' bytes, after the byte held from the frame before. */
+  take(frame: Uint8Array): Uint8Array {
+    const joined = this.byte === null ? frame : Buffer.concat([Uint8Array.of(this.byte), frame]);
+    const even = joined.byteLength & ~1;
+    this.byte = even < joined.byteLength ? joined[even] : null;
+    return joined.subarray(0, even);
+  }
+}
+
 /** PCM16 samples at the format's rate → the bytes of one binary frame. */
 export function encodeAudioBytes(samples: Int16Array, format: GatewayAudioFormat): Buffer {
   switch (format.encoding) {

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { decodeBase64Audio } from '../../audio/base64.ts';
-import { type ErrorCode, toSpeechbridgeError } from '../../engine/errors.ts';
+import { type ErrorCode, SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
 import type { EngineEvent, EngineInput, SessionConfig, SessionKind } from '../../engine/events.ts';
 import { type AudioFormat, DEFAULT_AUDIO_FORMAT, formatForRate } from './audio-format.ts';
 import { type ClientEvent, parseClientEvent } from './client-events.ts';
@@ -22,6 +22,11 @@ export type { ServerEvent } from './server-events.ts';
 export interface RealtimeCodecOptions {
   dialect: Dialect;
   kind: SessionKind;
+  /**
+   * The kind a client secret was minted for: a session opened with it keeps that kind, as
+   * OpenAI's does, so a secret a backend minted for transcription never runs its LLM.
+   */
+  boundKind?: SessionKind;
   /** Unix ms when the session expires (reported as `expires_at`). */
   expiresAtMs: number;
   sessionId?: string;
@@ -42,6 +47,7 @@ export class RealtimeCodec {
   readonly dialect: Dialect;
   readonly sessionId: string;
   readonly conversationId: string;
+  private readonly boundKind: SessionKind | undefined;
   private readonly state: SessionWireState;
   private readonly context: ServerEventContext;
   /** The formats before the last session.update, kept until the engine accepts or refuses it. */
@@ -51,6 +57,7 @@ export class RealtimeCodec {
     this.dialect = options.dialect;
     this.sessionId = options.sessionId ?? `sess_${randomId()}`;
     this.conversationId = options.conversationId ?? `conv_${randomId()}`;
+    this.boundKind = options.boundKind;
     this.state = {
       id: this.sessionId,
       kind: options.kind,
@@ -145,6 +152,13 @@ export class RealtimeCodec {
     // session.type (or the beta transcription_session.update) picks the kind; the engine decides whether it may change.
     if (event.type === 'transcription_session.update') update.kind = 'transcription';
     else if (event.session.type !== undefined) update.kind = event.session.type === 'transcription' ? 'transcription' : 'conversation';
+    // Refused before any state here changes, so the refused update leaves the audio formats alone.
+    if (this.boundKind !== undefined && update.kind !== undefined && update.kind !== this.boundKind) {
+      const bound = this.boundKind === 'transcription' ? 'transcription' : 'realtime';
+      throw new SpeechbridgeError('invalid_value', `this session was opened with a client secret for a ${bound} session and stays one; mint a secret for the other type`, {
+        param: 'session.type',
+      });
+    }
     if (input || output) {
       this.pendingFormatChange = { eventId: event.event_id ?? null, input: this.state.input, output: this.state.output };
       // Applied now, not on session.updated, so audio appended right behind the update decodes in the new format.

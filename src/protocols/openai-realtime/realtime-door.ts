@@ -68,7 +68,9 @@ export class RealtimeDoor {
     }
     const protocols = offeredSubprotocols(request);
     const sources = { headers: request.headers, url: request.url, protocols };
-    const refusal = this.options.auth.check(sources, { clientSecret: true });
+    // Looked up once: a secret that expires during the handshake cannot open a session without its settings.
+    const secret = this.options.auth.clientSecret(sources);
+    const refusal = secret ? undefined : this.options.auth.check(sources, { clientSecret: true });
     if (refusal) {
       rejectUpgrade(socket, 401, 'invalid_api_key', refusal);
       return;
@@ -80,9 +82,9 @@ export class RealtimeDoor {
     }
     this.server.handleUpgrade(request, socket, head, (websocket) => {
       const { limits, logger, metrics, createSession } = this.options;
-      const codec = new RealtimeCodec({ dialect: handshake.dialect, kind: handshake.kind, expiresAtMs: Date.now() + limits.maxSessionMs });
-      const initialSession = this.options.auth.clientSecret(sources)?.session;
-      const connection = new RealtimeConnection({ socket: websocket, codec, createSession, model: handshake.model, initialSession, limits, logger, metrics });
+      const boundKind = secret ? secretKind(secret.session) : undefined;
+      const codec = new RealtimeCodec({ dialect: handshake.dialect, kind: boundKind ?? handshake.kind, boundKind, expiresAtMs: Date.now() + limits.maxSessionMs });
+      const connection = new RealtimeConnection({ socket: websocket, codec, createSession, model: handshake.model, initialSession: secret?.session, limits, logger, metrics });
       this.connections.add(connection);
       // `closed` never rejects.
       void connection.closed.then(() => this.connections.delete(connection));
@@ -96,6 +98,11 @@ export class RealtimeDoor {
     await Promise.all([...this.connections].map((connection) => connection.close('server_shutdown')));
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/** The session kind a client secret was minted for (its GA `type`; the beta transcription endpoint records one too). */
+function secretKind(session: Record<string, unknown>): SessionKind {
+  return session.type === 'transcription' ? 'transcription' : 'conversation';
 }
 
 export function selectSubprotocol(protocols: Set<string>): string | false {

@@ -14,6 +14,10 @@
  *   the rest of that stream cannot be decoded without its header, so later chunks are dropped
  *   until one opens with the container's signature again (a restarted MediaRecorder), which
  *   starts a new ffmpeg.
+ * - WAV files one after another (a recorder that sends a whole file per message): ffmpeg stops
+ *   where the first header says the file ends, so each new WAV header starts a new ffmpeg, once
+ *   the one before has decoded its file (one ffmpeg at a time; the socket is paused meanwhile
+ *   and at most 1 MB waits).
  */
 import { SNIFF_BYTES, sniffContainer, type Container } from '../../audio/container.ts';
 import { createStreamDecoder, type StreamDecoder } from '../../audio/ffmpeg.ts';
@@ -22,6 +26,9 @@ import type { AudioFormat } from './codec.ts';
 
 /** The rate compressed streams are decoded to: the rate the VAD and the transcriber run at. */
 export const DECODE_SAMPLE_RATE = 16000;
+
+/** WAV files that wait while the file before is decoded: the decoder's own input bound. */
+const MAX_QUEUED_BYTES = 1024 * 1024;
 
 /** Containers detected from the first bytes; MP3 only by name (codec.ts AUDIO_FORMATS says why). */
 const DETECTED_CONTAINERS: ReadonlySet<Container> = new Set(['webm', 'ogg', 'mp4', 'wav', 'flac']);
@@ -44,6 +51,8 @@ type InputState =
   | { type: 'sniffing'; head: Buffer[]; bytes: number }
   | { type: 'pcm'; carry: number | null }
   | { type: 'decoding'; format: string; decoder: StreamDecoder; pumped: Promise<void> }
+  /** A new WAV file arrived: the previous decoder finishes its file, then `queued` goes to a new one. */
+  | { type: 'switching'; format: string; previous: StreamDecoder; queued: Buffer[]; bytes: number; switched: Promise<void> }
   /** The stream could not be decoded: chunks are dropped until a new one begins. */
   | { type: 'failed'; format: string }
   | { type: 'ended' };
@@ -81,7 +90,23 @@ export class AudioInput {
         this.#writePcm(state, chunk);
         return;
       case 'decoding':
+        if (state.format === 'wav' && sniffContainer(chunk) === 'wav') {
+          this.#nextWavFile(state, chunk);
+          return;
+        }
         this.#writeEncoded(state, chunk);
+        return;
+      case 'switching':
+        state.queued.push(chunk);
+        state.bytes += chunk.byteLength;
+        if (state.bytes > MAX_QUEUED_BYTES) {
+          state.previous.close();
+          this.#fail(state.format, null, new SpeechbridgeError('payload_too_large', `more than ${MAX_QUEUED_BYTES} bytes of WAV files arrived while the one before was decoded`));
+          this.options.resume();
+          return;
+        }
+        // The previous decoder's drain may have resumed the socket.
+        this.options.pause();
         return;
       case 'failed':
         if (sniffContainer(chunk) === state.format) {
@@ -100,6 +125,7 @@ export class AudioInput {
   async finish(): Promise<void> {
     const state = this.#state;
     if (state.type === 'sniffing' && state.bytes > 0) this.#decide(Buffer.concat(state.head));
+    for (let next = this.#state; next.type === 'switching'; next = this.#state) await next.switched;
     const current = this.#state;
     if (current.type === 'decoding') {
       current.decoder.end();
@@ -113,6 +139,7 @@ export class AudioInput {
     const state = this.#state;
     this.#state = { type: 'ended' };
     if (state.type === 'decoding') state.decoder.close();
+    if (state.type === 'switching') state.previous.close();
   }
 
   #decide(head: Buffer): void {
@@ -155,6 +182,26 @@ export class AudioInput {
     state.pumped = this.#pump(state);
     this.#state = state;
     this.#writeEncoded(state, head);
+  }
+
+  /**
+   * The next WAV file waits for the one before to be decoded rather than getting its own ffmpeg
+   * at once, whose output would be read later: a child's stdout left unread is discarded when
+   * the child exits (Node resumes it), and one ffmpeg per connection is the bound.
+   */
+  #nextWavFile(state: Extract<InputState, { type: 'decoding' }>, head: Buffer): void {
+    state.decoder.end();
+    this.options.pause();
+    const switching: Extract<InputState, { type: 'switching' }> = { type: 'switching', format: state.format, previous: state.decoder, queued: [head], bytes: head.byteLength, switched: Promise.resolve() };
+    switching.switched = state.pumped.then(() => {
+      if (this.#state !== switching) return;
+      const [first, ...rest] = switching.queued;
+      this.#startDecoder(switching.format, first);
+      // The rest may hold yet another file, which switches again.
+      for (const chunk of rest) this.write(chunk);
+      if (this.#state.type !== 'switching') this.options.resume();
+    });
+    this.#state = switching;
   }
 
   /** Copies ffmpeg's PCM to onAudio until the stream ends; never rejects. */

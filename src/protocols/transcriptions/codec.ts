@@ -41,7 +41,8 @@ const startMessage = z.object({
     .default(DEFAULT_LANGUAGE),
   /** 8 kHz (telephony) to 48 kHz (browser capture), the rates the engine accepts. */
   sample_rate: z.number().int().min(8000).max(48000).default(DEFAULT_PCM_SAMPLE_RATE),
-  format: z.enum(AUDIO_FORMATS).default('auto'),
+  /** Case-insensitive: clients write MIME-style names in either case ("WebM", "PCM16"). */
+  format: z.preprocess((value) => (typeof value === 'string' ? value.trim().toLowerCase() : value), z.enum(AUDIO_FORMATS)).default('auto'),
   interim_results: z.boolean().default(true),
   vad: vad.optional(),
 });

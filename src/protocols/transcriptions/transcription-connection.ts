@@ -12,7 +12,7 @@
  *   committed, and the socket closes 1000 once every utterance has its final (or error).
  * - Limits, shared with /v1/realtime: a message over `maxMessageBytes` is refused and dropped
  *   (ws closes 1009 past twice that); after `maxSessionMs`, or `idleTimeoutMs` with nothing
- *   received, an error and close 1000.
+ *   received (not counted once stop waits for the last final), an error and close 1000.
  * - Outbound backlog policy: a partial is superseded by the next one, so while ws.bufferedAmount
  *   is over `maxBufferedBytes` partials are dropped; finals and errors always go out. Past
  *   twice the limit the client is not reading at all: close 1008. Inbound, ffmpeg's backlog
@@ -103,6 +103,8 @@ export class TranscriptionConnection {
 
   /** Closes the session at once (server shutdown); resolves once closed. */
   async close(reason: CloseReason): Promise<CloseReason> {
+    // Said in a message too: a client waiting for a final may read messages and never look at close codes.
+    if (reason === 'server_shutdown' && this.#phase.type !== 'closed') this.#sendError('engine_unavailable', 'the server is shutting down; utterances not yet transcribed get no final');
     this.#shutDown(reason);
     return this.#done;
   }
@@ -221,11 +223,15 @@ export class TranscriptionConnection {
   /** Decodes what is left, commits the utterance in progress, waits for its final, closes 1000. */
   async #stop(session: Session): Promise<void> {
     this.#phase = { type: 'stopping', session };
+    // The client has said all it will: waiting for the last final is not idleness (the session limit still applies).
+    clearTimeout(this.#idleTimer);
     await session.input.finish();
     if (this.#phase.type !== 'stopping') return;
     if (session.utterances.speaking) {
-      session.engine.handle({ type: 'audio.commit' });
-      // A commit the engine refused (under 100 ms of audio) leaves no utterance to wait for.
+      // turn.end, not audio.commit: it commits the open turn however short (audio.commit refuses
+      // under 100 ms of buffered audio, an error this client did not cause).
+      session.engine.handle({ type: 'turn.end', respond: false });
+      // Should the engine still not have ended it, there is no utterance to wait for.
       session.utterances.forgetSpeech();
     }
     await session.utterances.settled();

@@ -50,7 +50,7 @@ export class UtteranceTracker {
     return this.#withPartial.has(itemId);
   }
 
-  /** The open turn is over without its speech.stopped (a commit that the engine refused). */
+  /** The open turn is over without its speech.stopped (a stop's turn.end that the engine did not take). */
   forgetSpeech(): void {
     this.#speaking = null;
     this.#wakeWhenSettled();

@@ -103,6 +103,20 @@ test('base64 audio messages, and end right after the speech: the open turn is fi
  * its filter-bank flags too), so the text here comes from a transcriber that records the audio
  * it gets; the test checks that audio is the speech sent, and that A-law audio comes back.
  */
+test('binary PCM frames of odd sizes, split inside samples as a pipe reads them, are joined into one stream and transcribed', async () => {
+  const phrase = 'turn off the radio';
+  const bytes = pcmBytes(await phraseAudio(phrase, 16000, 300, 1000));
+  const client = await GatewayClient.connect(gatewayUrl(server.url));
+  client.send({ type: 'start', input_format: 'pcm_16000' });
+  await client.next('ready');
+  for (let start = 0; start < bytes.byteLength; start += 999) client.sendBinary(bytes.subarray(start, start + 999));
+  const final = await client.next('stt_final');
+  assert.equal(final.text, phrase);
+  client.send({ type: 'end' });
+  assert.equal((await client.closed).code, 1000);
+  assert.ok(!client.sequence().includes('error'), client.sequence().join(', '));
+});
+
 test('G.711 μ-law at 8 kHz in, A-law out: the transcriber gets the speech sent and the reply is A-law audio', async () => {
   const audio = await phraseAudio('turn on the heater', 8000, 300, 1000);
   const heard: PcmAudio[] = [];

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
+import { writeWav } from '../../../src/audio/wav.ts';
 import type { RunningServer } from '../../../src/server/app.ts';
 import { createPocketsphinxTranscriber } from '../../../src/providers/local/pocketsphinx-transcriber.ts';
 import { startTestServer } from '../../helpers/server.ts';
@@ -113,6 +114,18 @@ for (const container of ['ogg', 'mp4'] as const) {
     await client.close();
   });
 }
+
+test('a whole WAV file per message (a recorder blob each time): every file is transcribed, in order, and no ffmpeg is left', async () => {
+  const client = await TranscriptionClient.started(url);
+  const files = ['turn on the light', 'turn off the radio', 'turn on the heater'].map((text) => writeWav({ samples: concatPcm([silence(300), phrase(text), silence(1000)]), sampleRate: 16000 }));
+  for (const file of files) client.sendBinary(file);
+  client.send({ action: 'stop' });
+  const closed = await client.closed;
+  assert.equal(closed.code, 1000);
+  assert.deepEqual(client.finals(), ['turn on the light', 'turn off the radio', 'turn on the heater'], JSON.stringify(client.messages));
+  assert.equal(client.messages.filter((message) => 'error' in message).length, 0, JSON.stringify(client.messages));
+  await noFfmpegLeft();
+});
 
 test('stop during speech commits it: the final arrives before the normal close', async () => {
   const client = await TranscriptionClient.started(url);

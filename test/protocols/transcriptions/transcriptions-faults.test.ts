@@ -85,3 +85,55 @@ test('a socket silent for REALTIME_IDLE_TIMEOUT_SECONDS gets session_idle and a 
     assert.equal(error?.code, 'session_idle');
   });
 });
+
+test('stop waits for a final that takes longer than REALTIME_IDLE_TIMEOUT_SECONDS: the final arrives, then close 1000', async () => {
+  await withServer({ texts: 'slow final', latencyMs: 1500 }, { REALTIME_IDLE_TIMEOUT_SECONDS: '0.5' }, async (url) => {
+    const client = await TranscriptionClient.started(url, { interim_results: false });
+    client.sendBinary(utterance);
+    client.send({ action: 'stop' });
+    const closed = await client.closed;
+    assert.deepEqual([closed.code, closed.reason], [1000, 'stopped']);
+    assert.deepEqual(client.finals(), ['slow final'], JSON.stringify(client.messages));
+    assert.equal(client.messages.filter((message) => 'error' in message).length, 0, JSON.stringify(client.messages));
+  });
+});
+
+test('format names are case-insensitive: "PCM16" starts a raw PCM session that transcribes', async () => {
+  await withServer({ texts: 'upper case format' }, {}, async (url) => {
+    const client = await TranscriptionClient.started(url, { format: 'PCM16', interim_results: false });
+    await speak(client);
+    const final = await client.next((message) => 'final' in message);
+    assert.equal(final.final, 'upper case format');
+    await client.close();
+  });
+});
+
+test('stop just after speech starts (less than 100 ms of it) ends the session without an error', async () => {
+  const speech = (await spokenPcm('turn on the light')).samples;
+  const firstVoiced = speech.findIndex((sample) => Math.abs(sample) > 2000);
+  // 60 ms of speech from its first loud sample, nothing before it: VAD (start_ms 0) opens a turn at once.
+  const onset = pcmBytes(speech.subarray(firstVoiced, firstVoiced + 960));
+  await withServer({ texts: 'a word' }, {}, async (url) => {
+    const client = await TranscriptionClient.started(url, { interim_results: false, vad: { start_ms: 0, pad_ms: 0 } });
+    client.sendBinary(onset);
+    client.send({ action: 'stop' });
+    const closed = await client.closed;
+    assert.deepEqual([closed.code, closed.reason], [1000, 'stopped']);
+    assert.equal(client.messages.filter((message) => 'error' in message).length, 0, JSON.stringify(client.messages));
+  });
+});
+
+test('a server shutdown while an utterance is being transcribed tells the client with an error, then closes 1001', async () => {
+  const server = await startTestServer({ transcriber: new ScriptedTranscriber({ texts: 'never heard', latencyMs: 10_000 }) });
+  const client = await TranscriptionClient.started(`${server.url.replace(/^http/, 'ws')}/v1/transcriptions`, { interim_results: false });
+  client.sendBinary(utterance);
+  client.send({ action: 'stop' });
+  // The stop is read and the utterance committed before the shutdown begins.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await server.close();
+  const closed = await client.closed;
+  assert.equal(closed.code, 1001);
+  const error = client.messages.find((message) => 'error' in message);
+  assert.equal(error?.code, 'engine_unavailable', JSON.stringify(client.messages));
+  assert.match(error?.error ?? '', /shutting down/);
+});
