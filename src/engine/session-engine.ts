@@ -67,11 +67,11 @@ interface OpenTurn {
 }
 
 /**
- * A committed user turn, as an automatic response answers it. The mode is the one the turn was
- * committed under: a session.update between commit and answer does not turn a translation
- * waiting in the queue into a reply, or the other way round.
+ * A committed user turn, as an automatic response answers it. The mode (and target language)
+ * are the ones the turn was committed under: a session.update between commit and answer does
+ * not turn a translation waiting in the queue into a reply, or into another language.
  */
-type TurnTrigger = ResponseTrigger & { transcription: TranscriptionJob; mode: ResponseMode };
+type TurnTrigger = ResponseTrigger & { transcription: TranscriptionJob; mode: ResponseMode; targetLanguage?: string };
 
 /** An automatic response waiting for its turn's transcript; a barge-in may call it off. */
 interface PendingAutoResponse {
@@ -346,7 +346,8 @@ export class SessionEngine {
     this.#emit({ type: 'item.added', item: snapshot(item), previousItemId });
     this.#emit({ type: 'item.done', item: snapshot(item), previousItemId });
     const transcription = this.#transcribe(itemId, 0, committed.audio.samples);
-    const trigger: TurnTrigger = { itemId, stoppedAtMs: this.#clock.now(), transcription, mode: this.#config.mode };
+    const { mode, targetLanguage } = this.#config;
+    const trigger: TurnTrigger = { itemId, stoppedAtMs: this.#clock.now(), transcription, mode, ...(targetLanguage !== undefined && { targetLanguage }) };
     this.#unanswered = trigger;
     return trigger;
   }
@@ -493,7 +494,12 @@ export class SessionEngine {
    * answer nor left out of its own.
    */
   #autoRequest(trigger: TurnTrigger): ResponseRequest {
-    return trigger.mode === 'reply' ? { mode: 'reply' } : { mode: trigger.mode, input: [{ type: 'item_reference', id: trigger.itemId }] };
+    if (trigger.mode === 'reply') return { mode: 'reply' };
+    return {
+      mode: trigger.mode,
+      ...(trigger.targetLanguage !== undefined && { targetLanguage: trigger.targetLanguage }),
+      input: [{ type: 'item_reference', id: trigger.itemId }],
+    };
   }
 
   #deferAutoResponse(trigger: TurnTrigger): void {

@@ -265,7 +265,7 @@ describe('per-turn answers under races: every committed turn ends in an answer o
     assert.deepEqual([...statuses.values()], ['cancelled', 'completed']);
   });
 
-  test('a session.update to reply while translations wait: turns committed in translate are still translated, each alone', async () => {
+  test('a session.update while translations wait: turns committed in translate are still translated, each alone, into the language they were spoken for', async () => {
     const responder = echoingResponder(300);
     const harness = await startHarness({ transcriber: countingTranscriber(), responder, session: { ...translate, turnDetection: { interruptResponse: false } } });
     harness.feed(speech);
@@ -273,13 +273,13 @@ describe('per-turn answers under races: every committed turn ends in an answer o
     harness.feed(speech);
     harness.feed(speech);
     await harness.until(() => harness.all('transcript.completed').length === 3, 'three turns transcribed');
-    harness.handle({ type: 'session.update', session: { mode: 'reply' } });
+    harness.handle({ type: 'session.update', session: { mode: 'reply', targetLanguage: 'de' } });
     await answersOfAllTurns(harness);
     await harness.close();
     assert.deepEqual(userTexts(responder), [['turn 1'], ['turn 2'], ['turn 3']]);
     assert.deepEqual(
-      responder.requests.map((request) => request.mode),
-      ['translate', 'translate', 'translate'],
+      responder.requests.map((request) => [request.mode, request.targetLanguage]),
+      [['translate', translate.targetLanguage], ['translate', translate.targetLanguage], ['translate', translate.targetLanguage]],
     );
   });
 
