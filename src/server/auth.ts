@@ -15,7 +15,7 @@ export interface TokenSources {
   protocols?: string[];
 }
 
-const SUBPROTOCOL_PREFIX = 'openai-insecure-api-key.';
+export const TOKEN_SUBPROTOCOL_PREFIX = 'openai-insecure-api-key.';
 
 /** The token a client presented, from the Authorization header, the query or a subprotocol. */
 export function presentedToken(sources: TokenSources): string | undefined {
@@ -29,8 +29,8 @@ export function presentedToken(sources: TokenSources): string | undefined {
     const fromQuery = query.get('token') ?? query.get('access_token');
     if (fromQuery) return fromQuery;
   }
-  const fromProtocol = sources.protocols?.find((protocol) => protocol.startsWith(SUBPROTOCOL_PREFIX));
-  if (fromProtocol) return fromProtocol.slice(SUBPROTOCOL_PREFIX.length);
+  const fromProtocol = sources.protocols?.find((protocol) => protocol.startsWith(TOKEN_SUBPROTOCOL_PREFIX));
+  if (fromProtocol) return fromProtocol.slice(TOKEN_SUBPROTOCOL_PREFIX.length);
   return undefined;
 }
 

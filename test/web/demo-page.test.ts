@@ -7,25 +7,20 @@
  * again).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { EchoResponder } from '../../src/providers/local/echo-responder.ts';
 import { EspeakSynthesizer } from '../../src/providers/local/espeak-synthesizer.ts';
 import { createPocketsphinxTranscriber, type PocketsphinxTranscriber } from '../../src/providers/local/pocketsphinx-transcriber.ts';
 import { ScriptedResponder } from '../../src/providers/testing/scripted-responder.ts';
 import { enginesOf, startTestServer, type TestServer } from '../e2e/realtime-harness.ts';
 import { repoRoot } from '../helpers/shared.ts';
-import { COMMAND_GRAMMAR, requireTool, speakPhrase } from '../helpers/spoken.ts';
+import { COMMAND_GRAMMAR } from '../helpers/spoken.ts';
+import { launchChromium, microphoneFile, requireBrowserTools } from './browser-harness.ts';
 
-const run = promisify(execFile);
-
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'demo-page-token';
 const PHRASE = 'turn on the light';
 /** Long enough (about 15 s spoken) that the looping microphone speaks again while it plays. */
@@ -61,37 +56,20 @@ let echoServer: TestServer;
 let storyServer: TestServer;
 
 before(async () => {
-  await access(CHROMIUM, constants.X_OK).catch(() => {
-    throw new Error(`Chromium is not installed at ${CHROMIUM}; the browser tests need it: apt-get install chromium`);
-  });
-  await requireTool('pocketsphinx_continuous', 'apt-get install pocketsphinx pocketsphinx-en-us');
-  await requireTool('sox', 'apt-get install sox');
+  await requireBrowserTools();
   workDir = await mkdtemp(path.join(os.tmpdir(), 'speechbridge-web-test-'));
   await mkdir(ARTIFACTS, { recursive: true });
 
   // The fake microphone: 0.5 s of silence, the phrase, 3.5 s of silence, looped by Chromium.
-  // 48 kHz 16-bit mono: the format Chromium's WAV capture reads without surprises. The first
-  // time round Chromium's automatic gain control has not settled and clips the phrase, so
-  // the tests wait for the phrase to be heard rather than take the first turn.
-  const phrase = await speakPhrase(PHRASE);
-  microphoneWav = path.join(workDir, 'microphone.wav');
-  await run('sox', [phrase.file, '-r', '48000', '-b', '16', '-c', '1', microphoneWav, 'pad', '0.5', '3.5']);
+  // The first time round Chromium's automatic gain control has not settled and clips the
+  // phrase, so the tests wait for the phrase to be heard rather than take the first turn.
+  microphoneWav = await microphoneFile(workDir, PHRASE, { beforeSeconds: 0.5, afterSeconds: 3.5 });
 
   transcriber = await createPocketsphinxTranscriber({ grammar: COMMAND_GRAMMAR, timeoutMs: 20_000 });
   synthesizer = await EspeakSynthesizer.create({ workers: 1 });
   echoServer = await startTestServer(enginesOf({ transcriber, responder: new EchoResponder(), synthesizer }), { API_TOKENS: TOKEN });
   storyServer = await startTestServer(enginesOf({ transcriber, responder: new ScriptedResponder({ script: { text: LONG_ANSWER }, deltaChars: 12 }), synthesizer }));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${microphoneWav}`,
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
+  browser = await launchChromium(microphoneWav);
 });
 
 after(async () => {

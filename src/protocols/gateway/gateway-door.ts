@@ -2,7 +2,9 @@
  * The gateway door: a plain WebSocket upgrade on `/` speaking the start / audio / end
  * protocol (GET `/` without an upgrade stays the JSON health check). The token is checked
  * before any WebSocket exists: a refusal is a plain HTTP 401 with a JSON body, as on
- * /v1/realtime. Each socket becomes a GatewayConnection around one session engine.
+ * /v1/realtime. Tokens come as `Authorization: Bearer`, `?token=`, or (browsers) the
+ * `openai-insecure-api-key.<token>` subprotocol. Each socket becomes a GatewayConnection
+ * around one session engine.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -11,6 +13,7 @@ import type { TokenAuth } from '../../server/auth.ts';
 import type { Logger } from '../../server/logging.ts';
 import { rejectUpgrade } from '../../server/upgrade-router.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
+import { offeredSubprotocols, selectAnySubprotocol } from '../subprotocols.ts';
 import { GatewayConnection } from './connection.ts';
 
 export const GATEWAY_PATH = '/';
@@ -34,6 +37,7 @@ export class GatewayDoor {
       perMessageDeflate: false,
       // Twice the message limit: messages in between get an error message and the socket stays open.
       maxPayload: 2 * options.limits.maxMessageBytes,
+      handleProtocols: (protocols) => selectAnySubprotocol(protocols),
     });
   }
 
@@ -46,7 +50,7 @@ export class GatewayDoor {
       rejectUpgrade(socket, 503, 'engine_unavailable', 'the server is shutting down');
       return;
     }
-    const refusal = this.options.auth.check({ headers: request.headers, url: request.url });
+    const refusal = this.options.auth.check({ headers: request.headers, url: request.url, protocols: offeredSubprotocols(request) });
     if (refusal) {
       rejectUpgrade(socket, 401, 'invalid_api_key', refusal);
       return;

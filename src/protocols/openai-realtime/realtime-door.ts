@@ -18,6 +18,7 @@ import type { TokenAuth } from '../../server/auth.ts';
 import type { Logger } from '../../server/logging.ts';
 import { rejectUpgrade } from '../../server/upgrade-router.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
+import { offeredSubprotocols } from '../subprotocols.ts';
 import { RealtimeConnection } from './adapter.ts';
 import { type Dialect, RealtimeCodec } from './codec.ts';
 import type { RealtimeMetrics } from './metrics.ts';
@@ -111,11 +112,6 @@ export function selectSubprotocol(protocols: Set<string>): string | false {
   return false;
 }
 
-function offeredSubprotocols(request: IncomingMessage): string[] {
-  const header = request.headers['sec-websocket-protocol'];
-  if (typeof header !== 'string') return [];
-  return header.split(',').map((protocol) => protocol.trim()).filter(Boolean);
-}
 
 export function readHandshake(request: IncomingMessage, protocols: string[]): RealtimeHandshake | { error: string; param: string } {
   const query = new URL(request.url ?? '/', 'http://localhost').searchParams;

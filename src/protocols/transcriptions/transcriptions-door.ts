@@ -16,10 +16,10 @@ import type { TokenAuth } from '../../server/auth.ts';
 import type { Logger } from '../../server/logging.ts';
 import { rejectUpgrade } from '../../server/upgrade-router.ts';
 import type { DoorSessionFactory } from '../door-session.ts';
+import { offeredSubprotocols, selectAnySubprotocol } from '../subprotocols.ts';
 import { TranscriptionConnection, type TranscriptionLimits } from './transcription-connection.ts';
 
 export const TRANSCRIPTIONS_PATH = '/v1/transcriptions';
-const TOKEN_SUBPROTOCOL_PREFIX = 'openai-insecure-api-key.';
 
 export interface TranscriptionsDoorOptions {
   auth: TokenAuth;
@@ -40,7 +40,7 @@ export class TranscriptionsDoor {
       perMessageDeflate: false,
       // Twice the message limit: messages in between get an error and the socket stays open.
       maxPayload: 2 * options.limits.maxMessageBytes,
-      handleProtocols: (protocols) => selectSubprotocol(protocols),
+      handleProtocols: (protocols) => selectAnySubprotocol(protocols),
     });
   }
 
@@ -73,15 +73,4 @@ export class TranscriptionsDoor {
     await Promise.all([...this.#connections].map((connection) => connection.close('server_shutdown')));
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
-}
-
-export function selectSubprotocol(protocols: Set<string>): string | false {
-  const offered = [...protocols];
-  return offered.find((protocol) => !protocol.startsWith(TOKEN_SUBPROTOCOL_PREFIX)) ?? offered[0] ?? false;
-}
-
-function offeredSubprotocols(request: IncomingMessage): string[] {
-  const header = request.headers['sec-websocket-protocol'];
-  if (typeof header !== 'string') return [];
-  return header.split(',').map((protocol) => protocol.trim()).filter(Boolean);
 }

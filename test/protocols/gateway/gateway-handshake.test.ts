@@ -1,6 +1,7 @@
 /**
  * The gateway door's handshake on `/`: with API_TOKENS set, an upgrade without a token is
- * refused with a plain HTTP 401 and a JSON body; a Bearer header or ?token= opens the session.
+ * refused with a plain HTTP 401 and a JSON body; a Bearer header, ?token= or (browsers) the
+ * token subprotocol opens the session.
  * GET `/` without an upgrade stays the JSON health check.
  */
 import assert from 'node:assert/strict';
@@ -65,6 +66,25 @@ test('a Bearer header or ?token= opens a session that answers start with ready',
     assert.deepEqual([ready.stt_input_format, ready.tts_output_format], ['pcm_24000', 'pcm_24000']);
     assert.equal((await client.close()).code, 1000);
   }
+});
+
+test('a browser’s token subprotocol opens a session, and the server selects a protocol back (or the handshake fails in a browser)', async () => {
+  const alone = new WebSocket(gatewayUrl(server.url), [`openai-insecure-api-key.${TOKEN}`]);
+  await new Promise((resolve, reject) => {
+    alone.once('open', resolve);
+    alone.once('unexpected-response', (_request, response) => reject(new Error(`refused with HTTP ${response.statusCode}`)));
+  });
+  assert.equal(alone.protocol, `openai-insecure-api-key.${TOKEN}`, 'the only offered protocol comes back');
+  alone.close();
+  const withName = new WebSocket(gatewayUrl(server.url), ['speechbridge-gateway', `openai-insecure-api-key.${TOKEN}`]);
+  await new Promise((resolve) => withName.once('open', resolve));
+  assert.equal(withName.protocol, 'speechbridge-gateway', 'a protocol without the token is preferred');
+  withName.close();
+  const wrong = await new Promise<number>((resolve) => {
+    const socket = new WebSocket(gatewayUrl(server.url), ['openai-insecure-api-key.nope']);
+    socket.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+  });
+  assert.equal(wrong, 401);
 });
 
 test('GET / without an upgrade is still the JSON health check, open without a token', async () => {
