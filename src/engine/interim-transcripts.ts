@@ -9,7 +9,9 @@
  * pass still running when the next step comes due is simply not repeated, so a slow engine
  * gives fewer partials, never a queue. A pass is aborted when its turn ends, and its result is
  * dropped unless its turn is still the open one. An interim pass that fails emits nothing: the
- * turn's final transcription reports failures, and a partial is only a preview of it.
+ * turn's final transcription reports failures, and a partial is only a preview of it. Passes
+ * are best effort: a local engine with other work refuses them rather than queue them, so
+ * previews never crowd out the final transcriptions of any session.
  */
 import { resampleSync } from '../audio/resample.ts';
 import type { PcmAudio } from '../audio/pcm.ts';
@@ -78,6 +80,7 @@ export class InterimTranscripts {
     const { transcriber, emit } = this.#options;
     const options: TranscribeOptions = {
       signal,
+      bestEffort: true,
       ...(settings.language !== undefined && { language: settings.language }),
       ...(settings.prompt !== undefined && { prompt: settings.prompt }),
       ...(settings.model !== undefined && { model: settings.model }),

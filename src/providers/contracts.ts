@@ -29,6 +29,12 @@ export interface TranscribeOptions {
   temperature?: number;
   /** Upstream model name, for providers that have several. */
   model?: string;
+  /**
+   * A preview nobody waits for (an interim transcript): an engine with a local job queue
+   * refuses it at once with engine_busy rather than queue it when other work is waiting or
+   * running, so previews never delay or crowd out the transcriptions that count.
+   */
+  bestEffort?: boolean;
 }
 
 export interface TranscriptSegment {

@@ -202,6 +202,20 @@ test('decodes beyond maxConcurrent wait, and a call beyond maxQueue fails with e
   assert.equal((await second).text, 'turn off the radio');
 });
 
+test('a best-effort call does not wait for a slot: engine_busy at once when all are taken', async () => {
+  const single = await createPocketsphinxTranscriber({ grammar: GRAMMAR, timeoutMs: 30_000, maxConcurrent: 1 });
+  const light = spoken.get('turn on the light')!.resampled;
+  const first = single.transcribe(light);
+  const refused = await single.transcribe(light, { bestEffort: true }).then(
+    () => assert.fail('a best-effort call waited for the busy slot'),
+    (caught: unknown) => caught,
+  );
+  assert.ok(refused instanceof SpeechbridgeError);
+  assert.equal(refused.code, 'engine_busy');
+  assert.equal((await first).text, 'turn on the light');
+  assert.equal((await single.transcribe(light, { bestEffort: true })).text, 'turn on the light', 'accepted once the slot is free');
+});
+
 test('no temporary files are left behind', async () => {
   assert.deepEqual(await readdir(process.env.TMPDIR!), []);
 });

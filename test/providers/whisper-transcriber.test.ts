@@ -107,6 +107,21 @@ test('the queue is bounded: a call beyond maxQueue fails with engine_busy; an ab
   }
 });
 
+test('a best-effort call is refused at once while whisper works, and accepted when it is idle', async () => {
+  const small = await createWhisperTranscriber({ modelPath, threads: 2, audioContext: 256, timeoutMs: 60_000 });
+  try {
+    const running = small.transcribe(speech);
+    const refused = await rejection(small.transcribe(speech, { bestEffort: true }));
+    assert.ok(refused instanceof SpeechbridgeError);
+    assert.equal(refused.code, 'engine_busy');
+    assert.equal(small.queued, 0, 'the preview was not queued');
+    assertShape(await running, speech);
+    assertShape(await small.transcribe(speech, { bestEffort: true }), speech);
+  } finally {
+    await small.close();
+  }
+});
+
 test('a running job that is aborted rejects at once and the next job still runs', async () => {
   const controller = new AbortController();
   const first = transcriber.transcribe(speech, { signal: controller.signal });

@@ -150,7 +150,7 @@ export class PocketsphinxTranscriber implements Transcriber {
     const audioMs = durationMs(audio);
     const deadline = startDeadline(this.timeoutMs, options.signal);
     try {
-      const release = await this.acquireSlot(deadline.signal);
+      const release = await this.acquireSlot(deadline.signal, options.bestEffort === true);
       try {
         const input = audio.sampleRate === POCKETSPHINX_SAMPLE_RATE ? audio : await resample(audio, POCKETSPHINX_SAMPLE_RATE);
         const output = await this.decode(input, mode, deadline.signal);
@@ -200,7 +200,7 @@ export class PocketsphinxTranscriber implements Transcriber {
     }
   }
 
-  private async acquireSlot(signal: AbortSignal): Promise<() => void> {
+  private async acquireSlot(signal: AbortSignal, bestEffort: boolean): Promise<() => void> {
     let released = false;
     const release = () => {
       if (released) return;
@@ -214,6 +214,7 @@ export class PocketsphinxTranscriber implements Transcriber {
       this.active++;
       return release;
     }
+    if (bestEffort) throw new SpeechbridgeError('engine_busy', 'every pocketsphinx slot is busy; a best-effort transcription does not wait');
     if (this.waiting.length >= this.maxQueue) {
       throw new SpeechbridgeError('engine_busy', `pocketsphinx has ${this.waiting.length} calls waiting (maxQueue ${this.maxQueue}); retry later`);
     }

@@ -204,6 +204,9 @@ export class WhisperTranscriber implements Transcriber {
     if (this.waiting.length >= this.maxQueue) {
       throw new SpeechbridgeError('engine_busy', `whisper has ${this.waiting.length} jobs waiting (maxQueue ${this.maxQueue}); retry later`);
     }
+    if (options.bestEffort && (this.running || this.waiting.length > 0)) {
+      throw new SpeechbridgeError('engine_busy', 'whisper is busy; a best-effort transcription is not queued');
+    }
     const request: WorkerRequest = {
       type: 'transcribe',
       jobId: this.nextJobId++,
