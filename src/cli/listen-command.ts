@@ -7,6 +7,7 @@
  */
 import { Command, Option } from 'commander';
 import { SpeechbridgeError } from '../engine/errors.ts';
+import { checkAudioFile } from './clients/audio-file-source.ts';
 import { alsaDevice, arecordListing, chooseRecorder, choosePlayer, listCaptureDevices, type PlayerTool, type RecorderTool } from './clients/audio-tools.ts';
 import { clientFlags, positiveNumber, resolveClientFlags, TOKEN_VARIABLE, type ClientFlags } from './clients/client-flags.ts';
 import { runClientSession, type SessionEnd } from './clients/client-session.ts';
@@ -14,6 +15,7 @@ import { createClient } from './clients/create-client.ts';
 import { recordMicrophone } from './clients/microphone.ts';
 import { readRawPcm } from './clients/raw-pcm-input.ts';
 import { SessionReport } from './clients/session-report.ts';
+import { onStdoutClosed, STDOUT_CLOSED_EXIT_CODE } from './clients/stdout-closed.ts';
 import { Speaker } from './clients/speaker.ts';
 import { WavFileWriter } from './clients/wav-file-writer.ts';
 import { describeEnd } from './stream-command.ts';
@@ -45,8 +47,12 @@ export function registerListenCommand(program: Command): void {
   command.addHelpText(
     'after',
     `
-The token comes from --token or the ${TOKEN_VARIABLE} environment variable.
-Ctrl+C ends the session: the turn being spoken is finished, then a summary is printed.
+The token comes from --token or the ${TOKEN_VARIABLE} environment variable. A wss:// server
+with a self-signed certificate is trusted with NODE_EXTRA_CA_CERTS=/path/to/cert.pem.
+Ctrl+C ends the session: the turn being spoken is finished, then a summary is printed;
+a second Ctrl+C (or SIGTERM) quits at once. Exit status: 0, or 1 when the server cannot be
+reached, closes early, reports an error or (without Ctrl+C) the last results do not come
+within --timeout; 130 after a second Ctrl+C, 143 after SIGTERM.
 
 Examples:
   speechbridge listen                                   # default microphone, spoken replies
@@ -62,6 +68,7 @@ Examples:
     const options = resolveClientFlags(flags);
     const report = new SessionReport({ json: options.json, out: process.stdout, err: process.stderr, inPlace: process.stdout.isTTY === true && !options.json });
     const input = flags.input;
+    if (input !== undefined && input !== '-') await checkAudioFile(input);
     // The recorder and device are checked before connecting, so a missing microphone is reported as such.
     const recorder = input === undefined ? await chooseRecorder(flags.recorder) : undefined;
     const device = input === undefined && flags.device !== undefined ? await alsaDevice(flags.device) : undefined;
@@ -69,6 +76,7 @@ Examples:
     if (flags.play && !playerTool) report.notice('no player found (play from sox, or aplay): replies are not played; install sox, or pass --no-play');
     const speaker = playerTool ? new Speaker(playerTool, (message) => report.notice(message)) : undefined;
     const replyFile = options.output ? new WavFileWriter(options.output) : undefined;
+    await replyFile?.check();
 
     const stopInput = new AbortController();
     const quit = new AbortController();
@@ -80,7 +88,19 @@ Examples:
         stopInput.abort();
       } else quit.abort(new SpeechbridgeError('internal_error', 'interrupted'));
     };
+    // SIGTERM (a service manager, `kill`) quits at once, like a second Ctrl+C: the player and recorder stop, the summary is printed.
+    let terminated = false;
+    const onSigterm = () => {
+      terminated = true;
+      quit.abort(new SpeechbridgeError('internal_error', 'terminated'));
+    };
     process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigterm);
+    let stdoutClosed = false;
+    onStdoutClosed(() => {
+      stdoutClosed = true;
+      quit.abort(new SpeechbridgeError('internal_error', 'stdout closed'));
+    });
     const duration = flags.duration === undefined ? undefined : setTimeout(() => stopInput.abort(), flags.duration * 1000);
     let end: SessionEnd;
     try {
@@ -105,14 +125,17 @@ Examples:
       end = { type: 'stopped' };
     } finally {
       process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
       clearTimeout(duration);
     }
     await speaker?.close({ immediately: quit.signal.aborted });
     const ended = quit.signal.aborted ? 'interrupted' : interrupts > 0 ? 'Ctrl+C' : stopInput.signal.aborted ? 'duration reached' : end.type === 'finished' && input !== undefined ? 'end of input' : describeEnd(end, false);
-    report.printSummary({ ended, ...(replyFile && { replyFile: replyFile.path }) });
     if (end.type === 'server_closed') report.notice(`the server closed the connection (${end.code}${end.reason ? `: ${end.reason}` : ''})`);
-    if (quit.signal.aborted) process.exitCode = 130;
-    else if (end.type === 'server_closed') process.exitCode = 1;
+    if (replyFile && !replyFile.written) report.notice(`no reply audio came: ${replyFile.path} was not written`);
+    report.printSummary({ ended, ...(replyFile?.written && { replyFile: replyFile.path }) });
+    if (stdoutClosed) process.exitCode = STDOUT_CLOSED_EXIT_CODE;
+    else if (quit.signal.aborted) process.exitCode = terminated ? 143 : 130;
+    else if (end.type === 'server_closed' || report.summary().errors > 0) process.exitCode = 1;
     else if (end.type === 'timed_out' && interrupts === 0) process.exitCode = 1;
   });
 }

@@ -3,19 +3,15 @@
  * speechbridge over one of its WebSocket protocols, at real-time speed or --fast, prints what
  * comes back as it arrives, saves the reply audio, and ends with a summary.
  */
-import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { decodeAudio } from '../audio/ffmpeg.ts';
-import { resample } from '../audio/resample.ts';
 import { SpeechbridgeError } from '../engine/errors.ts';
+import { checkAudioFile, decodeAudioFile } from './clients/audio-file-source.ts';
 import { clientFlags, resolveClientFlags, TOKEN_VARIABLE, type ClientFlags } from './clients/client-flags.ts';
 import { runClientSession, type SessionEnd } from './clients/client-session.ts';
 import { createClient } from './clients/create-client.ts';
 import { SessionReport } from './clients/session-report.ts';
+import { onStdoutClosed, STDOUT_CLOSED_EXIT_CODE } from './clients/stdout-closed.ts';
 import { WavFileWriter } from './clients/wav-file-writer.ts';
-
-/** The file is decoded once at 24 kHz, the rate of the realtime and gateway protocols; transcriptions takes 16 kHz. */
-const DECODE_SAMPLE_RATE = 24_000;
 
 interface StreamFlags extends ClientFlags {
   fast?: boolean;
@@ -31,9 +27,12 @@ export function registerStreamCommand(program: Command): void {
   command.addHelpText(
     'after',
     `
-The token comes from --token or the ${TOKEN_VARIABLE} environment variable.
+The token comes from --token or the ${TOKEN_VARIABLE} environment variable. A wss:// server
+with a self-signed certificate is trusted with NODE_EXTRA_CA_CERTS=/path/to/cert.pem.
 Exit status: 0 when every turn got its results, 1 when the server cannot be reached,
-refuses the token, closes early or the results do not come within --timeout.
+refuses the token, closes early, reports an error or the results do not come within
+--timeout, 2 for a bad flag or a file that cannot be read; 130 after Ctrl+C, 143 after
+SIGTERM.
 
 Examples:
   speechbridge stream question.webm --fast -o reply.wav
@@ -42,20 +41,31 @@ Examples:
   );
   command.action(async (file: string, flags: StreamFlags) => {
     const options = resolveClientFlags(flags);
-    const bytes = await readFile(file).catch((error: NodeJS.ErrnoException) => {
-      throw new SpeechbridgeError('invalid_value', `cannot read ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`, { param: 'file' });
-    });
-    const audio = await decodeAudio(bytes, { sampleRate: DECODE_SAMPLE_RATE });
+    await checkAudioFile(file);
     const report = new SessionReport({ json: options.json, out: process.stdout, err: process.stderr, inPlace: process.stdout.isTTY === true && !options.json });
     const replyFile = options.output ? new WavFileWriter(options.output) : undefined;
+    await replyFile?.check();
     const interrupted = new AbortController();
+    let terminated = false;
     const onSigint = () => interrupted.abort(new SpeechbridgeError('internal_error', 'interrupted'));
+    const onSigterm = () => {
+      terminated = true;
+      onSigint();
+    };
     process.once('SIGINT', onSigint);
+    process.once('SIGTERM', onSigterm);
+    let stdoutClosed = false;
+    onStdoutClosed(() => {
+      stdoutClosed = true;
+      onSigint();
+    });
     let end: SessionEnd;
     try {
       end = await runClientSession({
         createClient: (onEvent) => createClient(options.protocol, { ...options, onEvent }),
-        source: (sampleRate) => fileSource(audio.samples, sampleRate),
+        // Decoded as it is sent, at the client's rate; the first audio is awaited before connecting, so a file that is not audio fails first.
+        source: (sampleRate, signal) => decodeAudioFile(file, sampleRate, signal),
+        primeSource: true,
         paced: flags.fast !== true,
         timeoutMs: options.timeoutMs,
         report,
@@ -68,15 +78,15 @@ Examples:
       end = { type: 'stopped' };
     } finally {
       process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
     }
-    report.printSummary({ ended: describeEnd(end, interrupted.signal.aborted), ...(replyFile && { replyFile: replyFile.path }) });
-    if (end.type === 'server_closed') report.notice(`the server closed the connection before the file was sent (${end.code}${end.reason ? `: ${end.reason}` : ''})`);
-    if (end.type !== 'finished') process.exitCode = interrupted.signal.aborted ? 130 : 1;
+    if (end.type === 'server_closed') {
+      report.notice(`the server closed the connection ${end.finishing ? 'before the last results came' : 'before the file was sent'} (${end.code}${end.reason ? `: ${end.reason}` : ''})`);
+    }
+    if (replyFile && !replyFile.written) report.notice(`no reply audio came: ${replyFile.path} was not written`);
+    report.printSummary({ ended: describeEnd(end, interrupted.signal.aborted), ...(replyFile?.written && { replyFile: replyFile.path }) });
+    if (end.type !== 'finished' || report.summary().errors > 0) process.exitCode = stdoutClosed ? STDOUT_CLOSED_EXIT_CODE : interrupted.signal.aborted ? (terminated ? 143 : 130) : 1;
   });
-
-  async function* fileSource(samples: Int16Array, sampleRate: number): AsyncGenerator<Int16Array> {
-    yield sampleRate === DECODE_SAMPLE_RATE ? samples : (await resample({ samples, sampleRate: DECODE_SAMPLE_RATE }, sampleRate)).samples;
-  }
 }
 
 export function describeEnd(end: SessionEnd, interrupted: boolean): string {

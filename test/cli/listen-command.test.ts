@@ -167,3 +167,63 @@ test('listen with a capture device that does not exist names the recorder and th
   assert.match(exit.stderr, /^speechbridge: sox could not record from device hw:97,0 \(.+\): connect a microphone or pick another with --device \(see listen --list-devices\)/m);
   assert.doesNotMatch(exit.stdout, /connected/, 'the recorder is checked before connecting');
 });
+
+test('listen: SIGTERM during reply playback stops the player at once, prints the summary and exits 143', async () => {
+  // A stand-in for sox's `play` that holds what it is fed (a sound card is not something CI has).
+  const tools = await mkdtemp(path.join(workDir, 'term-player-'));
+  await writeFile(path.join(tools, 'play'), `#!/bin/sh\nexec cat > "${tools}/played.raw"\n`, { mode: 0o755 });
+  const run = runCli(['listen', '--input', '-', '--player', 'play', '--url', cli.wsUrl, '--json'], { PATH: `${tools}${path.delimiter}${process.env.PATH ?? ''}` });
+  // stdin stays open: only the signal ends this session.
+  run.child.stdin.write(pcm24k);
+  await run.waitForStdout(/"type":"reply\.audio"/);
+  run.child.kill('SIGTERM');
+  const exit = await run.exited;
+  assert.equal(exit.signal, null, `ended by its own exit, not killed by the signal; stderr: ${exit.stderr}`);
+  assert.equal(exit.code, 143, `exit code; stderr: ${exit.stderr}`);
+  const summary = jsonEvents(exit.stdout).at(-1);
+  assert.equal(summary?.type, 'summary');
+  assert.equal(summary?.ended, 'interrupted');
+  assert.deepEqual(summary?.transcripts, [PHRASE]);
+});
+
+test('listen: Ctrl+C before the microphone gave any audio ends at once without connecting, exit 0', async () => {
+  // A recorder that opens but gives no audio yet (a device still waking up), and a server that is not there.
+  const tools = await mkdtemp(path.join(workDir, 'quiet-recorder-'));
+  await writeFile(path.join(tools, 'sox'), `#!/bin/sh\ntouch "${tools}/started"\nexec sleep 60\n`, { mode: 0o755 });
+  const run = runCli(['listen', '--recorder', 'sox', '--url', 'ws://127.0.0.1:9', '--no-play'], { PATH: `${tools}${path.delimiter}${process.env.PATH ?? ''}` });
+  // The recorder runs once listen is waiting for its first audio (and handles Ctrl+C).
+  for (let waited = 0; !(await readFile(path.join(tools, 'started')).then(() => true, () => false)); waited += 50) {
+    assert.ok(waited < 20_000, `the recorder was not started; stderr: ${run.stderr()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  run.child.kill('SIGINT');
+  const exit = await run.exited;
+  assert.equal(exit.code, 0, `exit code; stderr: ${exit.stderr}`);
+  assert.doesNotMatch(exit.stderr, /cannot reach/, 'no connection is attempted');
+  assert.match(exit.stdout, /^summary \(Ctrl\+C\): 0 turns/m);
+});
+
+test('listen --input with a file that does not exist, or a directory: refused before connecting, with a message and no stack trace', async () => {
+  for (const [input, message] of [
+    [path.join(workDir, 'nope.pcm'), /^speechbridge: cannot read .*nope\.pcm: no such file$/m],
+    [workDir, /^speechbridge: cannot read .*: it is a directory, not an audio file$/m],
+  ] as const) {
+    const exit = await runCli(['listen', '--input', input, '--url', cli.wsUrl, '--no-play']).exited;
+    assert.equal(exit.code, 2, `exit code; stderr: ${exit.stderr}`);
+    assert.match(exit.stderr, message);
+    assert.doesNotMatch(exit.stderr, /at .*\.ts:\d+|errno/, 'no stack trace');
+    assert.equal(exit.stdout, '', 'nothing connected');
+  }
+});
+
+test('listen: a player killed mid-reply is reported once, and the session goes on to its summary, exit 0', async () => {
+  // A stand-in for sox's `play` that takes a little audio and is then killed (a sound server restarting).
+  const tools = await mkdtemp(path.join(workDir, 'dying-player-'));
+  await writeFile(path.join(tools, 'play'), '#!/bin/sh\nhead -c 2000 > /dev/null\nkill -9 $$\n', { mode: 0o755 });
+  const run = runCli(['listen', '--input', '-', '--player', 'play', '--url', cli.wsUrl], { PATH: `${tools}${path.delimiter}${process.env.PATH ?? ''}` });
+  run.child.stdin.end(pcm24k);
+  const exit = await run.exited;
+  assert.equal(exit.code, 0, `exit code; stderr: ${exit.stderr}`);
+  assert.equal(exit.stderr.match(/cannot play replies with play/g)?.length, 1, `reported once; stderr: ${exit.stderr}`);
+  assert.match(exit.stdout, /^summary \(end of input\): 1 turn, 1 reply/m);
+});

@@ -8,6 +8,7 @@ import { constants } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SpeechbridgeError } from '../../engine/errors.ts';
+import { withDeadline } from './client-timing.ts';
 
 export type RecorderTool = 'sox' | 'arecord';
 export type PlayerTool = 'play' | 'aplay';
@@ -78,8 +79,9 @@ export async function listCaptureDevices(): Promise<CaptureDevice[]> {
 /** `arecord -l` output when arecord is installed (it also names devices ALSA plugins add), else undefined. */
 export async function arecordListing(signal: AbortSignal): Promise<string | undefined> {
   if (!(await onPath('arecord'))) return undefined;
+  const deadline = withDeadline(signal, LIST_TIMEOUT_MS);
   return new Promise<string | undefined>((resolve) => {
-    const child = spawn('arecord', ['-l'], { stdio: ['ignore', 'pipe', 'pipe'], signal: AbortSignal.any([signal, AbortSignal.timeout(LIST_TIMEOUT_MS)]) });
+    const child = spawn('arecord', ['-l'], { stdio: ['ignore', 'pipe', 'pipe'], signal: deadline.signal });
     let text = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
@@ -91,7 +93,7 @@ export async function arecordListing(signal: AbortSignal): Promise<string | unde
     });
     child.once('error', () => resolve(undefined));
     child.once('close', () => resolve(text));
-  });
+  }).finally(() => deadline.clear());
 }
 
 /**

@@ -4,7 +4,7 @@
  * wait, close, and report. Reply audio goes to the WAV file and the player as it arrives.
  */
 import { SpeechbridgeError } from '../../engine/errors.ts';
-import { sleep } from './client-timing.ts';
+import { sleep, withDeadline } from './client-timing.ts';
 import type { SessionReport } from './session-report.ts';
 import type { ClientEvent, SpeechClient } from './speech-client.ts';
 import type { WavFileWriter } from './wav-file-writer.ts';
@@ -12,8 +12,6 @@ import type { WavFileWriter } from './wav-file-writer.ts';
 /** Hop sent per message: 20 ms when paced (a microphone's rhythm), 100 ms otherwise (fewer messages). */
 const PACED_HOP_MS = 20;
 const FAST_HOP_MS = 100;
-/** Handshake (10 s at most, client-socket.ts) plus the session start, which takes milliseconds on a live server. */
-const CONNECT_TIMEOUT_MS = 20_000;
 
 export interface ReplySink {
   write(samples: Int16Array, sampleRate: number): void;
@@ -31,7 +29,7 @@ export interface ClientSessionOptions {
    * open its device then fails before any connection is made).
    */
   primeSource?: boolean;
-  /** Longest wait for the last results once the audio has ended. */
+  /** Longest wait for the session to start, and for the last results once the audio has ended. */
   timeoutMs: number;
   report: SessionReport;
   replyFile?: WavFileWriter;
@@ -46,12 +44,16 @@ export type SessionEnd =
   | { type: 'finished' }
   | { type: 'stopped' }
   | { type: 'timed_out'; seconds: number }
-  | { type: 'server_closed'; code: number; reason: string };
+  /** `finishing`: the audio was all sent, and the socket closed while its last results were awaited. */
+  | { type: 'server_closed'; code: number; reason: string; finishing: boolean };
 
 export async function runClientSession(options: ClientSessionOptions): Promise<SessionEnd> {
   const { report, replyFile, player, signal } = options;
   let serverClosed: { code: number; reason: string } | undefined;
   let finishing = false;
+  let closing = false;
+  // The gateway and transcriptions servers close with 1000 once the last results are sent; another code is a failure.
+  let closedWhileFinishing: { code: number; reason: string } | undefined;
   const closedEarly = new AbortController();
   const client = options.createClient((event) => {
     report.record(event);
@@ -62,7 +64,7 @@ export async function runClientSession(options: ClientSessionOptions): Promise<S
     if (event.type === 'closed' && !finishing) {
       serverClosed = { code: event.code, reason: event.reason };
       closedEarly.abort(new SpeechbridgeError('upstream_error', `the server closed the connection (${event.code}${event.reason ? `: ${event.reason}` : ''})`));
-    }
+    } else if (event.type === 'closed' && !closing && event.code !== 1000) closedWhileFinishing = { code: event.code, reason: event.reason };
   });
   // Aborted when the session ends however it ends, so a recorder started early never outlives it.
   const ended = new AbortController();
@@ -70,39 +72,53 @@ export async function runClientSession(options: ClientSessionOptions): Promise<S
   try {
     let source = options.source(client.inputSampleRate, sending);
     if (options.primeSource) source = await primed(source);
-    await connect(client, signal);
+    // Stopped (Ctrl+C) before the first audio: there is nothing to send, so no connection is made.
+    if (options.stopInput.aborted || signal.aborted) return { type: 'stopped' };
+    await connect(client, options.timeoutMs, signal);
     await sendSource(client, source, options.paced, sending);
     signal.throwIfAborted();
-    if (serverClosed) return { type: 'server_closed', ...serverClosed };
+    if (serverClosed) return { type: 'server_closed', ...serverClosed, finishing: false };
     finishing = true;
     const seconds = options.timeoutMs / 1000;
+    const deadline = withDeadline(signal, options.timeoutMs);
     try {
-      await client.finish(AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)]));
+      await client.finish(deadline.signal);
     } catch (error) {
       if (signal.aborted) throw error;
+      if (closedWhileFinishing) return { type: 'server_closed', ...closedWhileFinishing, finishing: true };
       if ((error as Error).name === 'TimeoutError') {
         report.notice(`gave up waiting for the last results after ${seconds} s (--timeout)`);
         return { type: 'timed_out', seconds };
       }
       throw error;
+    } finally {
+      deadline.clear();
     }
+    if (closedWhileFinishing) return { type: 'server_closed', ...closedWhileFinishing, finishing: true };
     return options.stopInput.aborted ? { type: 'stopped' } : { type: 'finished' };
   } finally {
+    closing = true;
     ended.abort();
     await client.close();
     await replyFile?.close();
   }
 }
 
-/** Opens the session; a server that takes the socket but never starts a session is given up on. */
-async function connect(client: SpeechClient, signal: AbortSignal): Promise<void> {
+/**
+ * Opens the session; a server that takes the socket but never starts a session (a proxy in
+ * front of nothing, another service on that path) is given up on after `timeoutMs`.
+ */
+async function connect(client: SpeechClient, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  const deadline = withDeadline(signal, timeoutMs);
   try {
-    await client.connect(AbortSignal.any([signal, AbortSignal.timeout(CONNECT_TIMEOUT_MS)]));
+    await client.connect(deadline.signal);
   } catch (error) {
     if (!signal.aborted && (error as Error).name === 'TimeoutError') {
-      throw new SpeechbridgeError('upstream_timeout', `the server took the connection but did not start a session within ${CONNECT_TIMEOUT_MS / 1000} s`);
+      throw new SpeechbridgeError('upstream_timeout', `the server took the connection but did not start a session within ${timeoutMs / 1000} s (--timeout): check --url and --protocol`);
     }
     throw error;
+  } finally {
+    deadline.clear();
   }
 }
 

@@ -24,6 +24,17 @@ const MAX_REFUSAL_BODY_BYTES = 4096;
 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET']);
 
+/** TLS failures that a certificate the user trusts would fix (self-signed, private CA, wrong host name). */
+const TLS_TRUST_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 export interface SocketHandlers {
   onText(text: string): void;
   onBinary(bytes: Buffer): void;
@@ -116,6 +127,13 @@ function connectFailure(url: string, error: NodeJS.ErrnoException): Speechbridge
     return new SpeechbridgeError('upstream_unreachable', `cannot reach speechbridge at ${url}: is it running? (${code || error.message}; start it with \`speechbridge serve\`, or give --url)`, {
       cause: error,
     });
+  }
+  if (TLS_TRUST_CODES.has(code)) {
+    return new SpeechbridgeError(
+      'upstream_unreachable',
+      `cannot connect to ${url}: the server's TLS certificate is not trusted (${error.message}); for a self-signed or private CA certificate, run with NODE_EXTRA_CA_CERTS=/path/to/cert.pem`,
+      { cause: error },
+    );
   }
   if (/handshake timed out/i.test(error.message)) {
     return new SpeechbridgeError('upstream_unreachable', `cannot reach speechbridge at ${url}: the WebSocket handshake took more than ${HANDSHAKE_TIMEOUT_MS / 1000} s`, { cause: error });

@@ -40,6 +40,27 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
   });
 }
 
+/**
+ * `signal`, or a TimeoutError after `ms`, whichever comes first; clear() when done. Node 20's
+ * AbortSignal.any() holds its sources weakly, so `AbortSignal.any([signal,
+ * AbortSignal.timeout(ms)])` can be garbage-collected before it fires and a wait never ends;
+ * here the timer holds the controller.
+ */
+export function withDeadline(signal: AbortSignal, ms: number): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(signal.reason);
+  const timer = setTimeout(() => controller.abort(new DOMException(`timed out after ${ms} ms`, 'TimeoutError')), ms);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
 export function silence(samples: number): Int16Array {
   return new Int16Array(Math.round(samples));
 }

@@ -13,14 +13,19 @@ const PATHS: Record<Protocol, string> = {
   transcriptions: '/v1/transcriptions',
 };
 
+/** Endpoint paths a --url may end with: copied from a protocol's docs, they name the server, not the protocol. */
+const ENDPOINT_SUFFIX = /\/v1\/(?:realtime|transcriptions)\/?$/;
+
 /**
  * The protocol's endpoint on the server `base` names. A base with a path of its own (a
- * reverse proxy's prefix, say) is used as given; http(s) is read as ws(s).
+ * reverse proxy's prefix, say) is used as given, except that a path ending in one of the
+ * endpoints (`/v1/realtime`, `/v1/transcriptions`) has that end replaced by --protocol's
+ * endpoint; http(s) is read as ws(s), and `host:port` without a scheme as ws://.
  */
 export function endpointUrl(base: string, protocol: Protocol): string {
   let url: URL;
   try {
-    url = new URL(base);
+    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(base.trim()) ? base.trim() : `ws://${base.trim()}`);
   } catch {
     throw new SpeechbridgeError('invalid_value', `--url ${JSON.stringify(base)} is not a URL: use e.g. ${DEFAULT_URL}`, { param: 'url' });
   }
@@ -30,6 +35,7 @@ export function endpointUrl(base: string, protocol: Protocol): string {
     throw new SpeechbridgeError('invalid_value', `--url must be ws://, wss://, http:// or https://, got ${url.protocol}`, { param: 'url' });
   }
   if (url.pathname === '/' || url.pathname === '') url.pathname = PATHS[protocol];
+  else if (ENDPOINT_SUFFIX.test(url.pathname)) url.pathname = url.pathname.replace(ENDPOINT_SUFFIX, PATHS[protocol]);
   return url.toString();
 }
 

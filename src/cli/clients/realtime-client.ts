@@ -35,7 +35,11 @@ const transcriptPartial = z.looseObject({ item_id: z.string(), transcript: z.str
 const transcriptCompleted = z.looseObject({ item_id: z.string(), transcript: z.string() });
 const transcriptFailed = z.looseObject({ item_id: z.string(), error: z.looseObject({ message: z.string().optional() }).optional() });
 const responseEvent = z.looseObject({
-  response: z.looseObject({ id: z.string(), status: z.string().optional(), status_details: z.unknown().optional() }),
+  response: z.looseObject({
+    id: z.string(),
+    status: z.string().optional(),
+    status_details: z.looseObject({ error: z.looseObject({ message: z.string().optional() }).nullish() }).nullish(),
+  }),
 });
 const audioDelta = z.looseObject({ delta: z.string() });
 const textDone = z.looseObject({ text: z.string().optional(), transcript: z.string().optional() });
@@ -254,8 +258,10 @@ export class RealtimeClient implements SpeechClient {
         const parsed = responseEvent.safeParse(event);
         if (!parsed.success) return;
         this.activeResponses.delete(parsed.data.response.id);
+        // A failed response is an error, not a reply.
         if (parsed.data.response.status === 'failed') {
-          this.emit({ type: 'error', message: `the reply failed: ${JSON.stringify(parsed.data.response.status_details ?? null)}` });
+          this.emit({ type: 'error', message: `the reply failed: ${parsed.data.response.status_details?.error?.message ?? 'no reason given'}` });
+          return;
         }
         this.emit({ type: 'reply.done' });
         return;

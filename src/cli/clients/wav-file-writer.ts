@@ -1,9 +1,13 @@
 /**
  * Reply audio written to a WAV file as it arrives, so a long session holds none of it in
  * memory: a streaming header first, the real sizes written over it on close. Audio at
- * another rate than the first chunk's is resampled to it.
+ * another rate than the first chunk's is resampled to it. The file is created with the first
+ * audio: a session that gets none leaves no file behind.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, open, stat, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { SpeechbridgeError } from '../../engine/errors.ts';
 import { int16ToBytes } from '../../audio/pcm.ts';
 import { resample } from '../../audio/resample.ts';
 import { wavHeader } from '../../audio/wav.ts';
@@ -32,16 +36,32 @@ export class WavFileWriter {
     });
   }
 
-  /** Finishes the file (an empty WAV when no audio came) and fixes its header. */
+  /** Whether any audio was written (the file exists). */
+  get written(): boolean {
+    return this.file !== undefined;
+  }
+
+  /** Fails now, before any connection, when the file could not be created: its folder is missing or not writable, or it is a folder. */
+  async check(): Promise<void> {
+    const existing = await stat(this.path).catch(() => undefined);
+    if (existing?.isDirectory()) throw new SpeechbridgeError('invalid_value', `-o ${this.path} is a directory: give a file name such as reply.wav`, { param: 'output' });
+    const folder = path.dirname(path.resolve(this.path));
+    await access(existing ? this.path : folder, constants.W_OK).catch((error: NodeJS.ErrnoException) => {
+      const problem = error.code === 'ENOENT' ? `the folder ${folder} does not exist` : `it is not writable (${error.code ?? error.message})`;
+      throw new SpeechbridgeError('invalid_value', `cannot write the reply audio to ${this.path}: ${problem}`, { param: 'output' });
+    });
+  }
+
+  /** Fixes the header of the file written; nothing when no audio came. */
   async close(): Promise<void> {
     await this.queue;
     if (this.failure) {
       await this.file?.close();
-      throw new Error(`could not write ${this.path}: ${this.failure.message}`);
+      throw new SpeechbridgeError('internal_error', `could not write the reply audio to ${this.path}: ${this.failure.message}`);
     }
-    const file = this.file ?? (await this.start(24_000));
-    await file.write(wavHeader(this.sampleRate ?? 24_000, this.dataBytes), 0, 44, 0);
-    await file.close();
+    if (!this.file) return;
+    await this.file.write(wavHeader(this.sampleRate ?? 24_000, this.dataBytes), 0, 44, 0);
+    await this.file.close();
   }
 
   private async start(sampleRate: number): Promise<FileHandle> {
