@@ -133,6 +133,12 @@ async function decodeViaTemporaryFile(
     const file = path.join(folder, 'input.mp4');
     await writeFile(file, input, { signal });
     return await runDecode(['-i', file], undefined, sampleRate, maxBytes, maxDurationMs, signal);
+  } catch (error) {
+    // ffmpeg names its input in its reasons; the client should not see the server's temporary path.
+    if (error instanceof SpeechbridgeError && error.code === 'unreadable_audio') {
+      throw new SpeechbridgeError(error.code, error.message.replaceAll(path.join(folder, 'input.mp4'), 'the MP4 input'), { param: error.param });
+    }
+    throw error;
   } finally {
     await rm(folder, { recursive: true, force: true });
   }

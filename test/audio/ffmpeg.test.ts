@@ -156,6 +156,17 @@ describe('decodeAudio', () => {
     await assert.rejects(decodeAudio(truncated, { sampleRate: 16000 }), isCode('unreadable_audio'));
   });
 
+  test('a truncated M4A is unreadable_audio whose reason does not show the server’s temporary path', async () => {
+    const m4a = await (await getFixtures()).bytes('m4a');
+    const error = await decodeAudio(m4a.subarray(0, 4000), { sampleRate: 16000 }).then(
+      () => assert.fail('a cut M4A decoded'),
+      (failure: unknown) => failure,
+    );
+    assert.ok(error instanceof SpeechbridgeError && error.code === 'unreadable_audio', String(error));
+    assert.doesNotMatch(error.message, /speechbridge-decode|input\.mp4/);
+    assert.match(error.message, /could not be decoded: the MP4 input: /);
+  });
+
   test('empty input is empty_input', async () => {
     await assert.rejects(decodeAudio(new Uint8Array(0), { sampleRate: 16000 }), isCode('empty_input'));
   });

@@ -6,7 +6,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { int16ToBytes } from '../../audio/pcm.ts';
 import { SpeechbridgeError } from '../../engine/errors.ts';
 import type { Synthesizer } from '../../providers/contracts.ts';
 import { abortOnDisconnect } from './disconnect.ts';
@@ -64,21 +63,27 @@ export function registerSpeechRoute(app: FastifyInstance, synthesizer: Synthesiz
       return reply
         .type('text/event-stream')
         .header('cache-control', 'no-cache')
-        .send(Readable.from(sseEvents(samples, body.response_format)));
+        .send(Readable.from(sseEvents(samples, body.response_format, signal)));
     }
     return reply.type(CONTENT_TYPES[body.response_format]).send(Readable.from(encodeSpeech(samples, body.response_format, signal)));
   });
 }
 
-/** OpenAI's SSE speech stream: speech.audio.delta events with base64 audio, then speech.audio.done. */
-async function* sseEvents(samples: AsyncIterable<Int16Array>, format: SpeechFormat): AsyncIterable<string> {
-  if (format !== 'pcm') {
-    throw new SpeechbridgeError('unsupported_format', 'stream_format "sse" is available with response_format "pcm"', { param: 'response_format' });
-  }
+/**
+ * OpenAI's SSE speech stream: speech.audio.delta events carrying base64 bytes of
+ * `format` (OpenAI streams every response_format this way, mp3 by default), then
+ * speech.audio.done.
+ */
+async function* sseEvents(samples: AsyncIterable<Int16Array>, format: SpeechFormat, signal: AbortSignal): AsyncIterable<string> {
   let total = 0;
-  for await (const chunk of samples) {
-    total += chunk.length;
-    yield `data: ${JSON.stringify({ type: 'speech.audio.delta', audio: int16ToBytes(chunk).toString('base64') })}\n\n`;
+  async function* counted(): AsyncIterable<Int16Array> {
+    for await (const chunk of samples) {
+      total += chunk.length;
+      yield chunk;
+    }
+  }
+  for await (const bytes of encodeSpeech(counted(), format, signal)) {
+    if (bytes.length > 0) yield `data: ${JSON.stringify({ type: 'speech.audio.delta', audio: bytes.toString('base64') })}\n\n`;
   }
   yield `data: ${JSON.stringify({ type: 'speech.audio.done', usage: { output_audio_seconds: total / SPEECH_SAMPLE_RATE } })}\n\n`;
 }

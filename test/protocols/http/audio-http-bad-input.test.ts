@@ -29,7 +29,7 @@ interface ErrorBody {
   error: { message: string; type: string; param: string | null; code: string };
 }
 
-async function expectError(response: Response, status: number, code: string, param?: string): Promise<ErrorBody> {
+async function expectError(response: Response, status: number, code: string, param?: string | null): Promise<ErrorBody> {
   const text = await response.text();
   assert.equal(response.status, status, `status for ${code}: ${text}`);
   const body = JSON.parse(text) as ErrorBody;
@@ -66,6 +66,26 @@ test('transcriptions: no file part → 400 missing_file', async () => {
   const form = new FormData();
   form.set('model', 'whisper-1');
   await expectError(await fetch(transcriptions(), { method: 'POST', body: form }), 400, 'missing_file', 'file');
+});
+
+test('transcriptions: "file" sent as a text field (curl -F file=speech.wav, without @) → 400 saying so', async () => {
+  const form = new FormData();
+  form.set('file', 'speech.wav');
+  const body = await expectError(await fetch(transcriptions(), { method: 'POST', body: form }), 400, 'missing_file', 'file');
+  assert.match(body.error.message, /text field.*@/);
+});
+
+test('transcriptions: a malformed multipart body (no boundary, cut short, not multipart at all) → 400, not 500', async () => {
+  const part = '--XX\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nRIFF';
+  for (const [type, body] of [
+    ['multipart/form-data', `${part}\r\n--XX--\r\n`],
+    ['multipart/form-data; boundary=XX', part],
+    ['multipart/form-data; boundary=XX', 'hello world'],
+  ]) {
+    const response = await fetch(transcriptions(), { method: 'POST', headers: { 'content-type': type }, body });
+    const error = await expectError(response, 400, 'invalid_value');
+    assert.match(error.error.message, /multipart\/form-data body is malformed/);
+  }
 });
 
 test('transcriptions: empty file → 400 empty_input', async () => {
@@ -111,6 +131,13 @@ test('speech: missing, empty and overlong input name the field', async () => {
   await expectError(await post({ input: 'a'.repeat(5000) }), 400, 'invalid_value', 'input');
   await expectError(await post({ input: 'hello', response_format: 'midi' }), 400, 'invalid_value', 'response_format');
   await expectError(await post({ input: 'hello', speed: 9 }), 400, 'invalid_value', 'speed');
+});
+
+test('speech: a JSON body over the body limit → 413 naming that limit, not MAX_UPLOAD_MB', async () => {
+  const response = await fetch(speech(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: 'x'.repeat(2 * 1024 * 1024) }) });
+  const body = await expectError(response, 413, 'payload_too_large', null);
+  assert.match(body.error.message, /JSON body/);
+  assert.doesNotMatch(body.error.message, /MAX_UPLOAD_MB/);
 });
 
 test('speech: an engine failure before any audio is a JSON error, not a broken stream', async () => {

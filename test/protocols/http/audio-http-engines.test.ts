@@ -219,3 +219,26 @@ test('the default start-up falls back to pocketsphinx when the whisper model can
   const explicit = loadConfig({ ASR_ENGINE: 'whisper', MODEL_CACHE_DIR: cacheDir, WHISPER_MODEL_BASE_URL: 'http://127.0.0.1:9/models' });
   await assert.rejects(createEngines(explicit, logger), /ggml-base\.en\.bin|WHISPER_MODEL/);
 });
+
+test('the SDK streams a transcript (stream: true) and parses speech sent as SSE in the default mp3', async () => {
+  const client = new OpenAI({ baseURL: `${upstream.url}/v1`, apiKey: 'unused' });
+  const { bytes } = await speakPhrase('turn off the light');
+  const stream = await client.audio.transcriptions.create({ file: await toFile(bytes, 'speech.wav'), model: 'gpt-4o-transcribe', stream: true });
+  const events: Array<{ type: string; delta?: string; text?: string }> = [];
+  for await (const event of stream) events.push(event);
+  assert.equal(events.at(-1)?.type, 'transcript.text.done', JSON.stringify(events));
+  assert.equal(events.at(-1)?.text, 'turn off the light');
+  assert.equal(events.filter((event) => event.type === 'transcript.text.delta').map((event) => event.delta).join(''), 'turn off the light');
+
+  // No response_format: OpenAI's default, mp3, base64 in each speech.audio.delta.
+  const speech = await client.audio.speech.create({ model: 'gpt-4o-mini-tts', voice: 'en', input: 'turn off the radio', stream_format: 'sse' });
+  assert.equal(speech.status, 200);
+  const deltas = (await speech.text())
+    .split('\n\n')
+    .filter(Boolean)
+    .map((block) => JSON.parse(block.replace(/^data: /, '')) as { type: string; audio?: string });
+  assert.equal(deltas.at(-1)?.type, 'speech.audio.done');
+  const mp3 = Buffer.concat(deltas.filter((event) => event.audio).map((event) => Buffer.from(event.audio!, 'base64')));
+  const heard = (await (await transcribe(upstream, mp3, 'speech.mp3')).json()) as { text: string };
+  assert.equal(heard.text, 'turn off the radio');
+});
