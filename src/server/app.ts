@@ -103,6 +103,9 @@ export async function createApp({ config, engines, logger }: AppOptions): Promis
   return app;
 }
 
+/** How long a shutdown waits for HTTP requests in flight before it closes their connections. */
+const SHUTDOWN_GRACE_MS = 5000;
+
 export async function startServer(options: AppOptions): Promise<RunningServer> {
   const app = await createApp(options);
   await app.listen({ host: options.config.server.host, port: options.config.server.port });
@@ -115,7 +118,16 @@ export async function startServer(options: AppOptions): Promise<RunningServer> {
     port: address.port,
     url: `${scheme}://${clientHost}:${address.port}`,
     close: async () => {
-      await app.close();
+      // Requests in flight get this long to finish; a connection that never sent one (a
+      // browser's preconnect, a half-open client) would otherwise hold the close for the
+      // 60 s headers timeout.
+      const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      force.unref();
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(force);
+      }
     },
   };
 }
