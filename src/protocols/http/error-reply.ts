@@ -55,6 +55,8 @@ export function errorHandler(maxUploadBytes: number) {
       reply.raw.destroy(failure);
       return;
     }
+    // A busy engine (429) frees up within a turn or two: tell curl users when to come back, as the SDKs' own backoff does.
+    if (failure.status === 429) void reply.header('retry-after', '1');
     void reply.status(failure.status).type('application/json; charset=utf-8').send(failure.toBody());
   };
 }
