@@ -11,9 +11,9 @@ import { STATUS_CODES } from 'node:http';
 import type { Registry } from 'prom-client';
 import { type ErrorCode, SpeechbridgeError } from '../engine/errors.ts';
 import { createRealtimeMetrics } from '../protocols/openai-realtime/metrics.ts';
-import { GATEWAY_PATH, GatewayDoor } from '../protocols/gateway/gateway-door.ts';
+import { GATEWAY_PATH, createGatewayDoor } from '../protocols/gateway/gateway-door.ts';
 import { REALTIME_PATH, RealtimeDoor } from '../protocols/openai-realtime/realtime-door.ts';
-import { TRANSCRIPTIONS_PATH, TranscriptionsDoor } from '../protocols/transcriptions/transcriptions-door.ts';
+import { TRANSCRIPTIONS_PATH, createTranscriptionsDoor } from '../protocols/transcriptions/transcriptions-door.ts';
 import type { TokenAuth } from './auth.ts';
 import type { Config } from './config.ts';
 import type { Engines } from './engines.ts';
@@ -83,8 +83,8 @@ export function createUpgradeRouter(options: UpgradeRouterOptions): UpgradeRoute
     logger,
     metrics: createRealtimeMetrics(registry),
   });
-  const transcriptions = new TranscriptionsDoor({ auth, createSession: factoryFor('transcriptions'), limits: config.realtime, logger });
-  const gateway = new GatewayDoor({ auth, createSession: factoryFor('gateway'), limits: config.realtime, logger });
+  const transcriptions = createTranscriptionsDoor({ auth, createSession: factoryFor('transcriptions'), limits: config.realtime, logger });
+  const gateway = createGatewayDoor({ auth, createSession: factoryFor('gateway'), limits: config.realtime, logger });
   return new UpgradeRouter().add(REALTIME_PATH, realtime).add(TRANSCRIPTIONS_PATH, transcriptions).add(GATEWAY_PATH, gateway);
 }
 
