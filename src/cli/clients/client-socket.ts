@@ -5,6 +5,7 @@
  */
 import { once } from 'node:events';
 import { WebSocket, type RawData } from 'ws';
+import { rawDataToBuffer } from '../../protocols/raw-data.ts';
 import { SpeechbridgeError } from '../../engine/errors.ts';
 
 /** A handshake that takes longer than 10 s is a server that accepts TCP but does not answer. */
@@ -48,7 +49,7 @@ export class ClientSocket {
     const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
     const socket = new WebSocket(url, { headers, handshakeTimeout: HANDSHAKE_TIMEOUT_MS, perMessageDeflate: false });
     socket.on('message', (data: RawData, isBinary: boolean) => {
-      const bytes = toBuffer(data);
+      const bytes = rawDataToBuffer(data);
       if (isBinary) handlers.onBinary(bytes);
       else handlers.onText(bytes.toString('utf8'));
     });
@@ -156,6 +157,15 @@ function refusal(url: string, status: number, body: string, gaveToken: boolean):
   return new SpeechbridgeError('upstream_error', `the server refused the connection to ${url} (HTTP ${status}${detail})`, { status });
 }
 
+/** A server message parsed as JSON, or undefined when it is not JSON (the client reports that as an error). */
+export function parseServerJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The `error.message` of the server's JSON error body, else the body's first line. */
 function serverMessage(body: string): string {
   try {
@@ -167,8 +177,3 @@ function serverMessage(body: string): string {
   return body.split('\n')[0]?.trim().slice(0, 200) ?? '';
 }
 
-function toBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
-}

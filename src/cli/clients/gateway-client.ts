@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { SpeechbridgeError } from '../../engine/errors.ts';
 import { DEFAULT_SYSTEM_PROMPT, translatePrompt } from '../../providers/prompts.ts';
-import { ClientSocket } from './client-socket.ts';
+import { ClientSocket, parseServerJson } from './client-socket.ts';
 import { defer, raceAbort, type Deferred } from './client-timing.ts';
 import { ECHO_INSTRUCTIONS } from './echo-instructions.ts';
 import type { ClientEvent, ClientOptions, SpeechClient } from './speech-client.ts';
@@ -68,7 +68,7 @@ export class GatewayClient implements SpeechClient {
   }
 
   async finish(signal: AbortSignal): Promise<void> {
-    // `end` makes the server close the turn being spoken (it appends the silence that ends it).
+    // `end` makes the server end the turn being spoken, answer every turn, then close.
     this.socket?.sendJson({ type: 'end' });
     await raceAbort(this.closed.promise, signal);
   }
@@ -89,10 +89,8 @@ export class GatewayClient implements SpeechClient {
   }
 
   private onText(text: string): void {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
+    const json = parseServerJson(text);
+    if (json === undefined) {
       this.emit({ type: 'error', message: 'the server sent a message that is not JSON' });
       return;
     }

@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import { SpeechbridgeError } from '../../engine/errors.ts';
-import { ClientSocket } from './client-socket.ts';
+import { ClientSocket, parseServerJson } from './client-socket.ts';
 import { defer, raceAbort, silence, type Deferred } from './client-timing.ts';
 import { ECHO_INSTRUCTIONS } from './echo-instructions.ts';
 import type { ClientEvent, ClientOptions, SpeechClient } from './speech-client.ts';
@@ -155,10 +155,8 @@ export class RealtimeClient implements SpeechClient {
 
   private onText(text: string): void {
     this.lastEventAt = Date.now();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
+    const json = parseServerJson(text);
+    if (json === undefined) {
       this.emit({ type: 'error', message: 'the server sent a message that is not JSON' });
       return;
     }

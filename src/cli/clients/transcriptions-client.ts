@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { SpeechbridgeError } from '../../engine/errors.ts';
-import { ClientSocket } from './client-socket.ts';
+import { ClientSocket, parseServerJson } from './client-socket.ts';
 import { defer, raceAbort, type Deferred } from './client-timing.ts';
 import type { ClientEvent, ClientOptions, SpeechClient } from './speech-client.ts';
 
@@ -69,10 +69,8 @@ export class TranscriptionsClient implements SpeechClient {
   }
 
   private onText(text: string): void {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
+    const json = parseServerJson(text);
+    if (json === undefined) {
       this.emit({ type: 'error', message: 'the server sent a message that is not JSON' });
       return;
     }

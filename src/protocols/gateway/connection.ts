@@ -15,6 +15,7 @@
  *   the limit, the session is closed with 1008 slow_consumer.
  */
 import type { RawData, WebSocket } from 'ws';
+import { rawDataToBuffer } from '../raw-data.ts';
 import { decodeBase64Audio } from '../../audio/base64.ts';
 import { SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
 import type { EngineEvent } from '../../engine/events.ts';
@@ -119,7 +120,7 @@ export class GatewayConnection {
     }
     if (state.phase === 'closing' || state.phase === 'closed') return;
     if (state.phase !== 'ending') this.idleTimer?.refresh();
-    const bytes = rawToBuffer(data);
+    const bytes = rawDataToBuffer(data);
     const { maxMessageBytes } = this.options.limits;
     if (bytes.byteLength > maxMessageBytes) {
       const mb = (maxMessageBytes / (1024 * 1024)).toFixed(2);
@@ -400,8 +401,3 @@ export class GatewayConnection {
   }
 }
 
-function rawToBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
-}

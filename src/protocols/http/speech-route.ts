@@ -10,7 +10,7 @@ import { SpeechbridgeError } from '../../engine/errors.ts';
 import type { Synthesizer } from '../../providers/contracts.ts';
 import { abortOnDisconnect } from './disconnect.ts';
 import { encodeSpeech, SPEECH_SAMPLE_RATE, startSpeech } from './speech-audio.ts';
-import { zodFailure } from './validation.ts';
+import { parseJsonBody } from './validation.ts';
 
 export { SPEECH_SAMPLE_RATE } from './speech-audio.ts';
 const MAX_INPUT_CHARS = 4096;
@@ -41,12 +41,7 @@ const BODY = z.object({
 
 export function registerSpeechRoute(app: FastifyInstance, synthesizer: Synthesizer, defaultVoice: string): void {
   app.post('/v1/audio/speech', async (request, reply) => {
-    if (!request.headers['content-type']?.includes('application/json')) {
-      throw new SpeechbridgeError('invalid_content_type', `expected Content-Type application/json, got ${request.headers['content-type'] ?? 'none'}`, { status: 415 });
-    }
-    const parsed = BODY.safeParse(request.body);
-    if (!parsed.success) throw zodFailure(parsed.error);
-    const body = parsed.data;
+    const body = parseJsonBody(request, BODY);
     if (body.input.trim() === '') throw new SpeechbridgeError('empty_input', 'input is empty: give the text to speak', { param: 'input' });
 
     const signal = abortOnDisconnect(reply);

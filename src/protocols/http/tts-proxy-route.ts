@@ -15,7 +15,7 @@ import { SpeechbridgeError } from '../../engine/errors.ts';
 import type { Synthesizer } from '../../providers/contracts.ts';
 import { abortOnDisconnect } from './disconnect.ts';
 import { encodeSpeech, startSpeech, type SpeechEncoding } from './speech-audio.ts';
-import { zodFailure } from './validation.ts';
+import { parseJsonBody } from './validation.ts';
 
 const MAX_INPUT_CHARS = 4096;
 
@@ -47,12 +47,7 @@ const BODY = z.object({
 
 export function registerTtsProxyRoute(app: FastifyInstance, synthesizer: Synthesizer, defaultVoice: string): void {
   app.post('/tts-proxy', async (request, reply) => {
-    if (!request.headers['content-type']?.includes('application/json')) {
-      throw new SpeechbridgeError('invalid_content_type', `expected Content-Type application/json, got ${request.headers['content-type'] ?? 'none'}`, { status: 415 });
-    }
-    const parsed = BODY.safeParse(request.body);
-    if (!parsed.success) throw zodFailure(parsed.error);
-    const body = parsed.data;
+    const body = parseJsonBody(request, BODY);
     const format = body.response_format.toLowerCase();
     if (!isProxyFormat(format)) {
       throw new SpeechbridgeError('unsupported_format', `unknown response_format ${JSON.stringify(body.response_format)}; expected one of ${TTS_PROXY_FORMATS.join(', ')}`, {

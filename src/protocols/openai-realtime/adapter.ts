@@ -17,6 +17,7 @@
  *   bounded by 2 × maxBufferedBytes plus one event.
  */
 import type { RawData, WebSocket } from 'ws';
+import { rawDataToBuffer } from '../raw-data.ts';
 import { toSpeechbridgeError } from '../../engine/errors.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
@@ -174,7 +175,7 @@ export class RealtimeConnection {
     }
     this.idleTimer?.refresh();
     const { codec, limits } = this.options;
-    const bytes = rawToBuffer(data);
+    const bytes = rawDataToBuffer(data);
     if (bytes.byteLength > limits.maxMessageBytes) {
       const mb = (limits.maxMessageBytes / (1024 * 1024)).toFixed(2);
       this.sendError(
@@ -320,11 +321,6 @@ export class RealtimeConnection {
   }
 }
 
-function rawToBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
-}
 
 /** The client's event_id from the head of a message too large to parse, when it is there. */
 function findEventId(bytes: Buffer): string | null {

@@ -20,7 +20,8 @@
  * - A client that disconnects: ffmpeg is killed and the engine closed at once.
  */
 import { randomBytes } from 'node:crypto';
-import type { RawData, WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
+import { rawDataToBuffer } from '../raw-data.ts';
 import { toSpeechbridgeError, type ErrorCode } from '../../engine/errors.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
@@ -85,7 +86,7 @@ export class TranscriptionConnection {
     this.#logger = options.logger.child({ session: this.sessionId });
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
     const { limits } = options;
-    this.#socket.on('message', (data, isBinary) => this.#onMessage(rawToBuffer(data), isBinary));
+    this.#socket.on('message', (data, isBinary) => this.#onMessage(rawDataToBuffer(data), isBinary));
     this.#socket.on('close', () => this.#shutDown('client_closed'));
     this.#socket.on('error', (error) => {
       this.#logger.debug({ err: error.message }, 'transcription socket error');
@@ -319,8 +320,3 @@ export class TranscriptionConnection {
   }
 }
 
-function rawToBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
-}
