@@ -5,11 +5,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
-import { encodeBase64Audio } from '../../../src/audio/base64.ts';
 import type { PcmAudio } from '../../../src/audio/pcm.ts';
 import { resample } from '../../../src/audio/resample.ts';
 import { readWav } from '../../../src/audio/wav.ts';
 import { speakPhrase } from '../../helpers/spoken.ts';
+import { withSilence } from '../../e2e/realtime-harness.ts';
 
 export type ServerMessage = { type: string; content?: any; code?: string };
 export type ClientOptions = Partial<ManagerOptions & SocketOptions>;
@@ -119,21 +119,8 @@ export async function phraseAudio(phrase: string, beforeMs = 300, afterMs = 900)
   return withSilence(audio, beforeMs, afterMs);
 }
 
-export function withSilence(audio: PcmAudio, beforeMs: number, afterMs: number): PcmAudio {
-  const before = Math.round((audio.sampleRate * beforeMs) / 1000);
-  const after = Math.round((audio.sampleRate * afterMs) / 1000);
-  const samples = new Int16Array(before + audio.samples.length + after);
-  samples.set(audio.samples, before);
-  return { samples, sampleRate: audio.sampleRate };
-}
-
-/** Base64 PCM16 chunks of `frameMs` each. */
-export function chunks(audio: PcmAudio, frameMs = 20): string[] {
-  const frame = Math.round((audio.sampleRate * frameMs) / 1000);
-  const out: string[] = [];
-  for (let start = 0; start < audio.samples.length; start += frame) out.push(encodeBase64Audio(audio.samples.subarray(start, start + frame), 'pcm16'));
-  return out;
-}
+/** Base64 PCM16 chunks of `frameMs` each, as the `audio` event carries them. */
+export { pcmFrames as chunks } from '../../e2e/realtime-harness.ts';
 
 /** Joins the base64 PCM16 of `audio` messages. */
 export function joinedAudio(messages: ServerMessage[]): PcmAudio {
