@@ -66,9 +66,13 @@ export const ERROR_CODES = {
   not_found: { category: 'not_found', description: 'The route, model or item does not exist.' },
   model_not_found: { category: 'not_found', description: 'A model name that is neither cached nor known to the model store, or not among GET /v1/models.' },
   // Upstreams and engines.
-  upstream_timeout: { category: 'upstream_timeout', description: 'An upstream or engine call took longer than REQUEST_TIMEOUT.' },
+  upstream_timeout: { category: 'upstream_timeout', description: 'An upstream or engine call took longer than REQUEST_TIMEOUT to start or between chunks, or an answer longer than RESPONSE_TIMEOUT in total.' },
   upstream_error: { category: 'upstream_error', description: 'An upstream answered with an error status.' },
-  upstream_bad_response: { category: 'upstream_error', description: 'An upstream answered with a body that could not be understood.' },
+  upstream_bad_response: { category: 'upstream_error', description: 'An upstream answered with a body that could not be understood, or with no content (a speech answer without audio).' },
+  upstream_response_too_large: {
+    category: 'upstream_error',
+    description: 'An upstream answer passed a configured bound (MAX_TRANSCRIPTION_KB, MAX_RESPONSE_CHARS, MAX_SENTENCE_AUDIO_SECONDS, MAX_RESPONSE_AUDIO_SECONDS); the call was stopped.',
+  },
   upstream_rate_limited: { category: 'rate_limit', description: 'An upstream refused the call for rate limits.' },
   upstream_unreachable: { category: 'unavailable', description: 'An upstream could not be reached (connection refused, DNS).' },
   engine_failed: { category: 'internal', description: 'An embedded engine (whisper, pocketsphinx, espeak-ng, ffmpeg) failed.' },
@@ -89,6 +93,8 @@ export interface ErrorOptions {
   cause?: unknown;
   /** Overrides the category's HTTP status (e.g. 413 for payload_too_large, 415 for content type). */
   status?: number;
+  /** For rate limits: when a retry can help, in whole seconds (sent as Retry-After). */
+  retryAfterSeconds?: number;
 }
 
 export class SpeechbridgeError extends Error {
@@ -96,6 +102,7 @@ export class SpeechbridgeError extends Error {
   readonly category: ErrorCategory;
   readonly param: string | null;
   readonly status: number;
+  readonly retryAfterSeconds: number | null;
 
   constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -104,6 +111,7 @@ export class SpeechbridgeError extends Error {
     this.category = ERROR_CODES[code].category;
     this.param = options.param ?? null;
     this.status = options.status ?? CATEGORIES[this.category].status;
+    this.retryAfterSeconds = options.retryAfterSeconds ?? null;
   }
 
   get retryable(): boolean {

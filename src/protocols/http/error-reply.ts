@@ -55,8 +55,9 @@ export function errorHandler(maxUploadBytes: number) {
       reply.raw.destroy(failure);
       return;
     }
-    // A busy engine (429) frees up within a turn or two: tell curl users when to come back, as the SDKs' own backoff does.
-    if (failure.status === 429) void reply.header('retry-after', '1');
+    // A rate-limited upstream says when to come back (passed on as it said, clamped); a busy
+    // engine frees up within a turn or two, so 1 s; the SDKs' own backoff reads the header.
+    if (failure.status === 429) void reply.header('retry-after', String(failure.retryAfterSeconds ?? 1));
     void reply.status(failure.status).type('application/json; charset=utf-8').send(failure.toBody());
   };
 }

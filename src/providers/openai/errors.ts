@@ -30,6 +30,12 @@ export interface UpstreamContext {
 const MAX_QUOTED_CHARS = 200;
 
 /**
+ * An upstream's Retry-After is passed on clamped to 1 s – 1 hour: a client told "0" retries in a
+ * busy loop, and a day (or a garbled number) is no advice a live caller can act on.
+ */
+export const RETRY_AFTER_RANGE_SECONDS = [1, 3600] as const;
+
+/**
  * The error to throw for a failed upstream call: an AbortError for a deliberate abort, else a
  * SpeechbridgeError. `deadline` turns aborts it caused into upstream_timeout.
  */
@@ -66,9 +72,12 @@ export function upstreamError(error: unknown, context: UpstreamContext, deadline
       return new SpeechbridgeError('upstream_error', `${url} rejected the credentials for ${context.operation} (HTTP ${status}); ${setting}`, { cause });
     }
     if (status === 429) {
-      const retryAfter = error.headers?.get('retry-after');
-      const hint = retryAfter ? `; retry after ${retryAfter} s` : '';
-      return new SpeechbridgeError('upstream_rate_limited', say(`${url} is rate limiting ${context.operation} (HTTP 429)${hint}${quoted}`), { cause });
+      const retryAfterSeconds = retryAfterOf(error.headers);
+      const hint = retryAfterSeconds === undefined ? '' : `; retry after ${retryAfterSeconds} s`;
+      return new SpeechbridgeError('upstream_rate_limited', say(`${url} is rate limiting ${context.operation} (HTTP 429)${hint}${quoted}`), {
+        cause,
+        ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
+      });
     }
     if (status === 404) {
       return new SpeechbridgeError('upstream_error', say(`${url} has no such route or model for ${context.operation} (HTTP 404)${quoted}`), { cause });
@@ -88,6 +97,23 @@ export function upstreamError(error: unknown, context: UpstreamContext, deadline
 /** For a response that parsed but does not have the expected shape. */
 export function badResponse(context: UpstreamContext, problem: string): SpeechbridgeError {
   return new SpeechbridgeError('upstream_bad_response', `${displayURL(context.baseURL)} sent an unusable ${context.operation} response: ${problem}`);
+}
+
+/**
+ * Whole seconds to wait, from `retry-after-ms` (OpenAI's, more precise) or `retry-after`
+ * (seconds or an HTTP date), clamped to RETRY_AFTER_RANGE_SECONDS; undefined when neither parses.
+ */
+export function retryAfterOf(headers: Headers | undefined, now = Date.now()): number | undefined {
+  const milliseconds = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
+  let seconds: number | undefined = Number.isFinite(milliseconds) ? milliseconds / 1000 : undefined;
+  const value = headers?.get('retry-after')?.trim();
+  if (seconds === undefined && value) {
+    if (/^\d+(\.\d+)?$/.test(value)) seconds = Number(value);
+    else if (Number.isFinite(Date.parse(value))) seconds = (Date.parse(value) - now) / 1000;
+  }
+  if (seconds === undefined) return undefined;
+  const [min, max] = RETRY_AFTER_RANGE_SECONDS;
+  return Math.min(max, Math.max(min, Math.ceil(seconds)));
 }
 
 /** The URL for messages: no user, password, query or fragment. */
