@@ -58,6 +58,8 @@ export type TranscriptStreamEvent =
 
 export interface Transcriber {
   readonly name: string;
+  /** Where a provider that calls an upstream sends its requests (a URL without credentials), named in failure messages. */
+  readonly upstream?: string;
   readonly capabilities: TranscriberCapabilities;
   transcribe(audio: PcmAudio, options?: TranscribeOptions): Promise<Transcription>;
   /** Present when capabilities.streaming is true. */
@@ -126,6 +128,8 @@ export interface ResponderCapabilities {
 
 export interface Responder {
   readonly name: string;
+  /** Where a provider that calls an upstream sends its requests (a URL without credentials), named in failure messages. */
+  readonly upstream?: string;
   readonly capabilities: ResponderCapabilities;
   respond(request: RespondRequest): AsyncIterable<ResponderEvent>;
 }
@@ -153,6 +157,8 @@ export interface SynthesizeRequest {
 
 export interface Synthesizer {
   readonly name: string;
+  /** Where a provider that calls an upstream sends its requests (a URL without credentials), named in failure messages. */
+  readonly upstream?: string;
   readonly capabilities: SynthesizerCapabilities;
   /** Mono PCM16 chunks at capabilities.sampleRate. */
   synthesize(request: SynthesizeRequest): AsyncIterable<PcmAudio>;

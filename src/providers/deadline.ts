@@ -1,6 +1,7 @@
 /**
- * Per-call deadline: one signal that fires when the caller aborts or REQUEST_TIMEOUT passes.
- * Providers call this once around their core call so timeouts live in one place.
+ * Per-call deadline: one signal that fires when the caller aborts or the time passes
+ * (REQUEST_TIMEOUT unless another setting is named). Providers call this once around their core
+ * call so timeouts live in one place.
  */
 import { SpeechbridgeError } from '../engine/errors.ts';
 
@@ -13,7 +14,8 @@ export interface Deadline {
   dispose(): void;
 }
 
-export function startDeadline(timeoutMs: number, callerSignal?: AbortSignal): Deadline {
+/** `setting` is what the timeout message names, for the reader to know what to raise. */
+export function startDeadline(timeoutMs: number, callerSignal?: AbortSignal, setting = 'REQUEST_TIMEOUT'): Deadline {
   const controller = new AbortController();
   let expired = false;
   const timer = setTimeout(() => {
@@ -29,7 +31,7 @@ export function startDeadline(timeoutMs: number, callerSignal?: AbortSignal): De
     timedOut: () => expired,
     translate(error: unknown, what: string) {
       if (expired) {
-        return new SpeechbridgeError('upstream_timeout', `${what} took longer than ${timeoutMs} ms (REQUEST_TIMEOUT)`, { cause: error });
+        return new SpeechbridgeError('upstream_timeout', `${what} took longer than ${timeoutMs} ms (${setting})`, { cause: error });
       }
       return error;
     },

@@ -1,20 +1,47 @@
 /**
  * Runs a synthesizer and resamples its stream once to the caller's rate, so every consumer
- * (HTTP speech, realtime sessions) gets PCM16 at the rate it needs.
+ * (HTTP speech, realtime sessions) gets PCM16 at the rate it needs. With an audio limit, a
+ * synthesizer that sends more audio than the limit stops there: the stream is left (which
+ * cancels an upstream's body and aborts its request) and fails with upstream_response_too_large.
  */
 import { createStreamResampler } from '../audio/resample.ts';
+import { SpeechbridgeError } from '../engine/errors.ts';
 import type { SynthesizeRequest, Synthesizer } from './contracts.ts';
+import { formatMs } from './upstream-limits.ts';
 
-export async function* synthesizeAt(synthesizer: Synthesizer, sampleRate: number, request: SynthesizeRequest): AsyncIterable<Int16Array> {
+export interface AudioLimit {
+  maxMs: number;
+  /** What the limit is for, in the message: "one sentence", "one request". */
+  per: string;
+  /** The setting that holds it, e.g. MAX_SENTENCE_AUDIO_SECONDS. */
+  setting: string;
+}
+
+export async function* synthesizeAt(synthesizer: Synthesizer, sampleRate: number, request: SynthesizeRequest, limit?: AudioLimit): AsyncIterable<Int16Array> {
   const sourceRate = synthesizer.capabilities.sampleRate;
+  const maxSamples = limit ? Math.floor((limit.maxMs * sourceRate) / 1000) : Infinity;
+  let received = 0;
+  const check = (samples: number) => {
+    received += samples;
+    if (received > maxSamples && limit) {
+      throw new SpeechbridgeError(
+        'upstream_response_too_large',
+        `${synthesizer.upstream ?? synthesizer.name} sent more than ${formatMs(limit.maxMs)} of audio for ${limit.per} (${limit.setting}); synthesis was stopped`,
+      );
+    }
+  };
   if (sourceRate === sampleRate) {
-    for await (const chunk of synthesizer.synthesize(request)) yield chunk.samples;
+    for await (const chunk of synthesizer.synthesize(request)) {
+      check(chunk.samples.length);
+      yield chunk.samples;
+    }
     return;
   }
   const resampler = await createStreamResampler(sourceRate, sampleRate);
   try {
     for await (const chunk of synthesizer.synthesize(request)) {
       if (chunk.sampleRate !== sourceRate) throw new Error(`synthesizer ${synthesizer.name} yielded ${chunk.sampleRate} Hz, declared ${sourceRate} Hz`);
+      check(chunk.samples.length);
       const out = resampler.push(chunk.samples);
       if (out.length > 0) yield out;
     }

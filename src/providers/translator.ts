@@ -39,7 +39,8 @@ export class Translator {
       if (event.type !== 'text.delta') continue;
       translation += event.text;
       if (translation.length > limit) {
-        throw new SpeechbridgeError('upstream_bad_response', `the translation into ${language} ran past ${limit} characters for a ${text.length}-character text; stopped`);
+        const source = this.responder.upstream ?? this.responder.name;
+        throw new SpeechbridgeError('upstream_response_too_large', `${source} wrote a translation into ${language} of more than ${limit} characters for a ${text.length}-character text; stopped`);
       }
     }
     const result = translation.trim();

@@ -8,7 +8,10 @@ import type { ResponderEvent } from '../../src/providers/contracts.ts';
 import { OpenAIResponder } from '../../src/providers/openai/openai-responder.ts';
 import { OpenAISynthesizer } from '../../src/providers/openai/openai-synthesizer.ts';
 import { OpenAITranscriber } from '../../src/providers/openai/openai-transcriber.ts';
+import { retryAfterOf } from '../../src/providers/openai/errors.ts';
 import { DEFAULT_SYSTEM_PROMPT } from '../../src/providers/prompts.ts';
+import { synthesizeAt } from '../../src/providers/synthesize-at.ts';
+import { pieces, recordAnswer, writeBody, type AnswerRecord } from '../helpers/misbehaviour.ts';
 
 // ── A scriptable local upstream ─────────────────────────────────────────────────────────
 
@@ -201,6 +204,8 @@ test('a 429 becomes upstream_rate_limited and a 404 upstream_error', async () =>
     response.end(JSON.stringify({ error: { message: 'slow down' } }));
   });
   await assert.rejects(collect(responder(limited.baseURL).respond(hello())), isCode('upstream_rate_limited', '429', '7 s'));
+  const limitedError = await collect(responder(limited.baseURL).respond(hello())).catch((caught: unknown) => caught);
+  assert.equal((limitedError as SpeechbridgeError).retryAfterSeconds, 7);
   const missing = await upstream((_, response) => json(response, 404, { error: { message: 'no such model' } }));
   await assert.rejects(collect(responder(missing.baseURL).respond(hello())), isCode('upstream_error', '404', 'no such model'));
 });
@@ -384,4 +389,183 @@ test('the transcriber falls back to json when verbose_json is rejected, and reme
     server.requests.map((request) => (request.body.toString('latin1').includes('verbose_json') ? 'verbose_json' : 'json')),
     ['verbose_json', 'json', 'json'],
   );
+});
+
+// ── Bounds on what an upstream may send ─────────────────────────────────────────────────
+
+/** An upstream request whose answer streams body pieces (misbehaviour.ts) after `head`, recording what it wrote. */
+async function streaming(contentType: string, parts: Parameters<typeof writeBody>[2], extraHeaders: Record<string, string> = {}): Promise<{ server: Upstream; answers: AnswerRecord[] }> {
+  const answers: AnswerRecord[] = [];
+  const server = await upstream((_, response) => {
+    const record = recordAnswer('upstream', 'normal', response);
+    answers.push(record);
+    response.writeHead(200, { 'content-type': contentType, ...extraHeaders });
+    void writeBody(response, record, parts);
+  });
+  return { server, answers };
+}
+
+const MB = 1024 * 1024;
+/** What loopback socket buffers can hold between the two ends once a reader stops reading. */
+const SOCKET_SLACK_BYTES = 16 * MB;
+
+test('a transcription body past its bound is cut off with upstream_response_too_large and its request aborted', { timeout: 15_000 }, async () => {
+  const { server, answers } = await streaming('application/json', { head: '{"text":"', piece: pieces(Infinity, Buffer.from('a')) });
+  const transcriber = new OpenAITranscriber({ baseURL: server.baseURL, timeoutMs: 5000, maxResponseBytes: 64 * 1024 });
+  assert.equal(transcriber.upstream, server.baseURL);
+  await assert.rejects(transcriber.transcribe(second), isCode('upstream_response_too_large', server.baseURL, 'MAX_TRANSCRIPTION_KB', '64 KB'));
+  await server.clientClosed;
+  await answers[0].finished;
+  assert.ok(answers[0].closedByClient);
+  assert.ok(answers[0].bytesWritten < SOCKET_SLACK_BYTES, `the upstream wrote ${answers[0].bytesWritten} bytes of an endless body`);
+});
+
+test('a transcription body that declares a length past the bound is refused before it is read', { timeout: 15_000 }, async () => {
+  const { server, answers } = await streaming('application/json', { head: '{"text":"aaaa', piece: () => Buffer.from('a'), everyMs: 1000 }, { 'content-length': String(50 * MB) });
+  const transcriber = new OpenAITranscriber({ baseURL: server.baseURL, timeoutMs: 10_000, maxResponseBytes: MB });
+  const started = performance.now();
+  await assert.rejects(transcriber.transcribe(second), isCode('upstream_response_too_large', '1 MB'));
+  // Refused on the header: long before the body could have come, or REQUEST_TIMEOUT passed.
+  assert.ok(performance.now() - started < 5000, 'the refusal waited for the body');
+  await server.clientClosed;
+  assert.ok(answers[0].bytesWritten < 100);
+});
+
+test('an LLM stream that never ends stops at the character bound and its request is aborted', { timeout: 15_000 }, async () => {
+  const delta = `data: ${JSON.stringify(chunk({ content: 'la la la ' }))}\n\n`;
+  const { server, answers } = await streaming('text/event-stream', { piece: () => delta });
+  const bounded = new OpenAIResponder({ baseURL: server.baseURL, model: 'test-model', timeoutMs: 5000, maxOutputChars: 1000 });
+  let text = '';
+  await assert.rejects(
+    (async () => {
+      for await (const event of bounded.respond(hello())) if (event.type === 'text.delta') text += event.text;
+    })(),
+    isCode('upstream_response_too_large', server.baseURL, 'MAX_RESPONSE_CHARS', '1000 characters'),
+  );
+  assert.ok(text.length <= 1000 && text.length > 900, `${text.length} characters passed on`);
+  await server.clientClosed;
+  await answers[0].finished;
+  assert.ok(answers[0].closedByClient);
+});
+
+test('an LLM stream of empty chunks, or one endless line, stops at the byte bound', { timeout: 15_000 }, async () => {
+  const empty = `data: ${JSON.stringify(chunk({}))}\n\n`;
+  const chunks = await streaming('text/event-stream', { piece: () => empty });
+  const bounded = (baseURL: string) => new OpenAIResponder({ baseURL, model: 'test-model', timeoutMs: 5000, maxOutputChars: 100 });
+  await assert.rejects(collect(bounded(chunks.server.baseURL).respond(hello())), isCode('upstream_response_too_large', chunks.server.baseURL, '25 KB'));
+  await chunks.server.clientClosed;
+
+  const line = await streaming('text/event-stream', { head: 'data: {"choices":[{"delta":{"content":"', piece: pieces(Infinity, Buffer.from('la ')) });
+  await assert.rejects(collect(bounded(line.server.baseURL).respond(hello())), isCode('upstream_response_too_large', line.server.baseURL));
+  await line.server.clientClosed;
+  assert.ok(line.answers[0].bytesWritten < SOCKET_SLACK_BYTES, `the upstream wrote ${line.answers[0].bytesWritten} bytes of one line`);
+});
+
+test('an LLM stream that drips ends with upstream_timeout after the total, not only an idle gap', { timeout: 15_000 }, async () => {
+  const delta = `data: ${JSON.stringify(chunk({ content: 'la ' }))}\n\n`;
+  const { server, answers } = await streaming('text/event-stream', { piece: () => delta, everyMs: 100 });
+  const dripping = new OpenAIResponder({ baseURL: server.baseURL, model: 'test-model', timeoutMs: 400, responseTimeoutMs: 1200 });
+  const started = performance.now();
+  const seen: ResponderEvent[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const event of dripping.respond(hello())) seen.push(event);
+    })(),
+    isCode('upstream_timeout', server.baseURL, '1200 ms', 'RESPONSE_TIMEOUT'),
+  );
+  const elapsed = performance.now() - started;
+  // Each gap (100 ms) is far inside the idle timeout: only the total can have ended it.
+  assert.ok(seen.length > 5, `only ${seen.length} deltas arrived`);
+  assert.ok(elapsed >= 1100 && elapsed < 1200 + 2000, `ended after ${Math.round(elapsed)} ms`);
+  await server.clientClosed;
+  await answers[0].finished;
+  assert.ok(answers[0].closedByClient);
+});
+
+test('max_tokens is always sent, capped by MAX_RESPONSE_TOKENS, and 0 sends none unless asked', async () => {
+  const server = await upstream((_, response) => sse(response, [chunk({ content: 'ok' }), chunk({}, 'stop')]));
+  const sent = (index: number) => JSON.parse(server.requests[index].body.toString('utf8')) as Record<string, unknown>;
+  const capped = new OpenAIResponder({ baseURL: server.baseURL, model: 'test-model', timeoutMs: 5000 });
+  await collect(capped.respond(hello()));
+  await collect(capped.respond({ ...hello(), maxOutputTokens: 100 }));
+  await collect(capped.respond({ ...hello(), maxOutputTokens: 100_000 }));
+  const open = new OpenAIResponder({ baseURL: server.baseURL, model: 'test-model', timeoutMs: 5000, maxOutputTokens: 0 });
+  await collect(open.respond(hello()));
+  await collect(open.respond({ ...hello(), maxOutputTokens: 50 }));
+  assert.deepEqual(
+    server.requests.map((_, index) => sent(index).max_tokens),
+    [4096, 100, 4096, undefined, 50],
+  );
+});
+
+test('an upstream that wants max_completion_tokens gets one retry with it, then keeps it', async () => {
+  const server = await upstream((request, response) => {
+    const sent = JSON.parse(request.body.toString('utf8'));
+    if ('max_tokens' in sent) {
+      json(response, 400, {
+        error: { message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", type: 'invalid_request_error', param: 'max_tokens', code: 'unsupported_parameter' },
+      });
+    } else sse(response, [chunk({ content: 'ok' }), chunk({}, 'stop')]);
+  });
+  const provider = responder(server.baseURL);
+  for (let i = 0; i < 2; i++) assert.deepEqual(await collect(provider.respond(hello())), [{ type: 'text.delta', text: 'ok' }, { type: 'done', finishReason: 'stop' }]);
+  assert.deepEqual(
+    server.requests.map((request) => {
+      const sent = JSON.parse(request.body.toString('utf8'));
+      return [sent.max_tokens, sent.max_completion_tokens, 'stream_options' in sent];
+    }),
+    [
+      [4096, undefined, true],
+      [undefined, 4096, true],
+      [undefined, 4096, true],
+    ],
+  );
+});
+
+test('a speech upstream answering 200 with no audio fails with upstream_bad_response', async () => {
+  const server = await upstream((_, response) => {
+    response.writeHead(200, { 'content-type': 'audio/pcm' });
+    response.end();
+  });
+  const synthesizer = new OpenAISynthesizer({ baseURL: server.baseURL, timeoutMs: 5000 });
+  await assert.rejects(collect(synthesizer.synthesize({ text: 'Hello there.' })), isCode('upstream_bad_response', server.baseURL, 'no audio'));
+});
+
+test('a speech upstream that drips ends with upstream_timeout after the total', { timeout: 15_000 }, async () => {
+  const { server, answers } = await streaming('audio/pcm', { piece: () => Buffer.alloc(960), everyMs: 100 });
+  const synthesizer = new OpenAISynthesizer({ baseURL: server.baseURL, timeoutMs: 400, responseTimeoutMs: 1000 });
+  await assert.rejects(collect(synthesizer.synthesize({ text: 'Hello there.' })), isCode('upstream_timeout', server.baseURL, 'RESPONSE_TIMEOUT'));
+  await server.clientClosed;
+  await answers[0].finished;
+  assert.ok(answers[0].closedByClient);
+});
+
+test('speech past an audio bound stops with upstream_response_too_large and aborts the request', { timeout: 15_000 }, async () => {
+  const { server, answers } = await streaming('audio/pcm', { piece: pieces(Infinity, Buffer.alloc(2)) });
+  const synthesizer = new OpenAISynthesizer({ baseURL: server.baseURL, timeoutMs: 5000 });
+  let samples = 0;
+  await assert.rejects(
+    (async () => {
+      const limit = { maxMs: 2000, per: 'one sentence', setting: 'MAX_SENTENCE_AUDIO_SECONDS' };
+      for await (const chunk of synthesizeAt(synthesizer, 16000, { text: 'Hello there.' }, limit)) samples += chunk.length;
+    })(),
+    isCode('upstream_response_too_large', server.baseURL, '2 s', 'one sentence', 'MAX_SENTENCE_AUDIO_SECONDS'),
+  );
+  assert.ok(samples <= 2 * 16000, `${samples} samples passed on for a 2 s bound`);
+  await server.clientClosed;
+  await answers[0].finished;
+  assert.ok(answers[0].bytesWritten < SOCKET_SLACK_BYTES, `the upstream wrote ${answers[0].bytesWritten} bytes`);
+});
+
+test("an upstream's Retry-After is read as seconds or a date and clamped to 1 s – 1 hour", () => {
+  const now = Date.parse('2025-01-01T00:00:00Z');
+  const of = (headers: Record<string, string>) => retryAfterOf(new Headers(headers), now);
+  assert.equal(of({ 'retry-after': '7' }), 7);
+  assert.equal(of({ 'retry-after': '2.5' }), 3);
+  assert.equal(of({ 'retry-after-ms': '1500', 'retry-after': '9' }), 2);
+  assert.equal(of({ 'retry-after': 'Wed, 01 Jan 2025 00:00:30 GMT' }), 30);
+  assert.equal(of({ 'retry-after': '0' }), 1);
+  assert.equal(of({ 'retry-after': '99999999' }), 3600);
+  assert.equal(of({ 'retry-after': 'soon' }), undefined);
+  assert.equal(of({}), undefined);
 });

@@ -3,6 +3,7 @@
  * a whisper server, vLLM, llama.cpp, Ollama, another speechbridge).
  */
 import OpenAI from 'openai';
+import { boundedFetch, type BodyLimit } from '../bounded-fetch.ts';
 
 export interface OpenAIClientOptions {
   /** The upstream's API root, e.g. https://api.openai.com/v1 or http://localhost:8000/v1. */
@@ -13,6 +14,8 @@ export interface OpenAIClientOptions {
   timeoutMs: number;
   /** For tests and proxies. */
   fetch?: typeof fetch;
+  /** Response bodies (JSON, error pages, SSE streams) stop at this size; absent leaves them unbounded. */
+  bodyLimit?: BodyLimit;
 }
 
 /**
@@ -34,6 +37,7 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAI {
     // Failures are reported once, as SpeechbridgeErrors, by the gateway's own logging; the
     // SDK's console output (e.g. on unparsable stream chunks) would duplicate them.
     logLevel: 'off',
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+    // The SDK reads whole bodies and SSE lines into memory: the limit has to sit below it, in its fetch.
+    ...(options.bodyLimit ? { fetch: boundedFetch(options.bodyLimit, options.fetch) } : options.fetch ? { fetch: options.fetch } : {}),
   });
 }

@@ -4,6 +4,11 @@
  * read as it arrives and each network chunk is yielded at once, so audio starts playing while
  * the upstream is still synthesizing. A chunk can end in the middle of a sample; the odd byte
  * is carried into the next chunk.
+ *
+ * REQUEST_TIMEOUT bounds the wait for the first bytes and every gap after them, RESPONSE_TIMEOUT
+ * the whole call, however steadily it drips. A 200 whose body holds no audio is a failure
+ * (upstream_bad_response), not a silent success. How much audio may come is the caller's bound
+ * (synthesizeAt's audioLimit): leaving the stream early cancels the body and aborts the request.
  */
 import type OpenAI from 'openai';
 import { APIError } from 'openai';
@@ -11,6 +16,7 @@ import type { PcmAudio } from '../../audio/pcm.ts';
 import { SpeechbridgeError } from '../../engine/errors.ts';
 import type { SynthesizeRequest, Synthesizer, SynthesizerCapabilities } from '../contracts.ts';
 import { throwIfAborted } from '../deadline.ts';
+import { defaultUpstreamLimits } from '../upstream-limits.ts';
 import { createOpenAIClient } from './client.ts';
 import { abortError, badResponse, displayURL, upstreamError, type UpstreamContext } from './errors.ts';
 import { startIdleDeadline } from './idle-deadline.ts';
@@ -35,23 +41,30 @@ export interface OpenAISynthesizerOptions {
   defaultInstructions?: string;
   /** REQUEST_TIMEOUT in ms: the longest wait for the first bytes and between chunks. */
   timeoutMs: number;
-  client?: OpenAI;
+  /** RESPONSE_TIMEOUT in ms: the whole call; default 4 × timeoutMs. */
+  responseTimeoutMs?: number;
+  /** For tests and proxies. */
+  fetch?: typeof fetch;
 }
 
 export class OpenAISynthesizer implements Synthesizer {
   readonly name = 'openai-synthesizer';
   readonly capabilities: SynthesizerCapabilities;
+  readonly upstream: string;
   private readonly client: OpenAI;
   private readonly model: string;
   private readonly defaultInstructions?: string;
   private readonly timeoutMs: number;
+  private readonly responseTimeoutMs: number;
   private readonly context: UpstreamContext;
 
   constructor(options: OpenAISynthesizerOptions) {
-    this.client = options.client ?? createOpenAIClient(options);
+    this.client = createOpenAIClient(options);
+    this.upstream = displayURL(options.baseURL);
     this.model = options.model ?? 'gpt-4o-mini-tts';
     this.defaultInstructions = options.defaultInstructions;
     this.timeoutMs = options.timeoutMs;
+    this.responseTimeoutMs = options.responseTimeoutMs ?? defaultUpstreamLimits(options.timeoutMs).responseTimeoutMs;
     this.capabilities = {
       streaming: true,
       sampleRate: OPENAI_PCM_SAMPLE_RATE,
@@ -73,7 +86,7 @@ export class OpenAISynthesizer implements Synthesizer {
     const voice = request.voice ?? this.capabilities.defaultVoice;
     const model = request.model ?? this.model;
     const instructions = request.instructions ?? this.defaultInstructions;
-    const deadline = startIdleDeadline(this.timeoutMs, request.signal);
+    const deadline = startIdleDeadline({ idleMs: this.timeoutMs, totalMs: this.responseTimeoutMs }, request.signal);
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     try {
       const response = await this.client.audio.speech.create(
@@ -94,16 +107,19 @@ export class OpenAISynthesizer implements Synthesizer {
       if (!response.body) throw badResponse(this.context, 'the response has no body');
       reader = response.body.getReader();
       let carry: number | undefined;
+      let bytes = 0;
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
         deadline.touch();
+        bytes += value.byteLength;
         const chunk = toSamples(value, carry);
         carry = chunk.carry;
         if (chunk.samples.length > 0) yield { samples: chunk.samples, sampleRate: OPENAI_PCM_SAMPLE_RATE };
       }
       // A final odd byte is half a sample from a truncated body: dropped, it cannot be played.
       if (deadline.signal.aborted) throw abortError();
+      if (bytes < 2) throw badResponse(this.context, `HTTP ${response.status} with no audio in the body`);
     } catch (error) {
       if (error instanceof APIError && error.status === 400 && error.param === 'voice') {
         throw new SpeechbridgeError('unknown_voice', `${displayURL(this.context.baseURL)} has no voice "${voice}"`, { param: 'voice', cause: error });

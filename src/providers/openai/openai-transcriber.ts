@@ -6,17 +6,23 @@
  * It asks for `verbose_json` to get the detected language and segments. Upstreams that reject
  * it (gpt-4o-transcribe models, some servers) get one retry with `json`; once that works, this
  * instance asks for `json` from then on instead of paying the failed call every time.
+ *
+ * The whole call, upload and answer, takes at most REQUEST_TIMEOUT, and the answer's body at
+ * most MAX_TRANSCRIPTION_KB (read through a bounded fetch, so a larger one is cut off and its
+ * request aborted rather than parsed).
  */
 import type OpenAI from 'openai';
 import { toFile } from 'openai';
 import type { PcmAudio } from '../../audio/pcm.ts';
 import { durationMs } from '../../audio/pcm.ts';
 import { writeWav } from '../../audio/wav.ts';
+import { SpeechbridgeError } from '../../engine/errors.ts';
 import type { TranscribeOptions, Transcriber, TranscriberCapabilities, Transcription, TranscriptSegment } from '../contracts.ts';
 import { startDeadline, throwIfAborted } from '../deadline.ts';
 import { languageCode } from '../languages.ts';
+import { defaultUpstreamLimits, formatBytes, LIMIT_SETTINGS } from '../upstream-limits.ts';
 import { createOpenAIClient } from './client.ts';
-import { badResponse, isRejectedParameter, upstreamError, type UpstreamContext } from './errors.ts';
+import { badResponse, displayURL, isRejectedParameter, upstreamError, type UpstreamContext } from './errors.ts';
 
 export interface OpenAITranscriberOptions {
   /** WHISPER_URL: the API root, e.g. https://api.openai.com/v1. */
@@ -28,8 +34,10 @@ export interface OpenAITranscriberOptions {
   model?: string;
   /** REQUEST_TIMEOUT in ms. */
   timeoutMs: number;
-  /** A prepared client (tests, shared connection pools); built from the options otherwise. */
-  client?: OpenAI;
+  /** MAX_TRANSCRIPTION_KB in bytes; default 1 MB (src/providers/upstream-limits.ts). */
+  maxResponseBytes?: number;
+  /** For tests and proxies; wrapped in the body bound. */
+  fetch?: typeof fetch;
 }
 
 type ResponseFormat = 'verbose_json' | 'json';
@@ -43,6 +51,7 @@ export class OpenAITranscriber implements Transcriber {
     sampleRate: 16000,
     languages: 'any',
   };
+  readonly upstream: string;
   private readonly client: OpenAI;
   private readonly model: string;
   private readonly timeoutMs: number;
@@ -50,7 +59,17 @@ export class OpenAITranscriber implements Transcriber {
   private format: ResponseFormat = 'verbose_json';
 
   constructor(options: OpenAITranscriberOptions) {
-    this.client = options.client ?? createOpenAIClient(options);
+    this.upstream = displayURL(options.baseURL);
+    const maxBytes = options.maxResponseBytes ?? defaultUpstreamLimits().maxTranscriptionBytes;
+    const bodyLimit = {
+      maxBytes,
+      tooLarge: () =>
+        new SpeechbridgeError(
+          'upstream_response_too_large',
+          `${this.upstream} sent a transcription response larger than ${formatBytes(maxBytes)} (${LIMIT_SETTINGS.maxTranscriptionBytes}); the request was aborted`,
+        ),
+    };
+    this.client = createOpenAIClient({ ...options, bodyLimit });
     this.model = options.model ?? 'whisper-1';
     this.timeoutMs = options.timeoutMs;
     this.context = {
