@@ -10,14 +10,17 @@
  * no synthesizer. Tool calls become function_call items whose arguments stream as they come.
  *
  * Every provider call gets the response's AbortSignal. Cancel (client, barge-in, disconnect),
- * a provider failure and the response timeout all end the response at once and synchronously:
+ * a provider failure, the response timeout (RESPONSE_TIMEOUT, counted from response.created)
+ * and the audio bounds (MAX_SENTENCE_AUDIO_SECONDS per sentence, MAX_RESPONSE_AUDIO_SECONDS per
+ * response) all end the response at once and synchronously:
  * the signal is aborted, the open items are closed as incomplete and response.done is
  * emitted before the call returns; whatever the providers still deliver afterwards is dropped.
  * So there is exactly one response.done, and "one active response" frees up immediately.
  */
 import { SentenceChunker } from '../providers/sentences.ts';
 import { synthesizeAt } from '../providers/synthesize-at.ts';
-import type { ChatMessage, FinishReason, RespondRequest, Responder, Synthesizer, TokenUsage } from '../providers/contracts.ts';
+import { formatMs, LIMIT_SETTINGS } from '../providers/upstream-limits.ts';
+import type { ChatMessage, FinishReason, RespondRequest, Responder, ResponderEvent, Synthesizer, TokenUsage } from '../providers/contracts.ts';
 import { AudioHops } from './audio-hops.ts';
 import { BoundedQueue } from './bounded-queue.ts';
 import type { Clock, TimerHandle } from './clock.ts';
@@ -104,7 +107,12 @@ export interface ResponseRunnerOptions {
   ids: IdGenerator;
   clock: Clock;
   hopMs: number;
+  /** The whole response, from response.created to response.done. */
   timeoutMs: number;
+  /** Synthesized audio one sentence may have. */
+  maxSentenceAudioMs: number;
+  /** Synthesized audio the response may have. */
+  maxResponseAudioMs: number;
   emit: (event: EngineEvent) => void;
   onDone: (summary: ResponseSummary) => void;
 }
@@ -149,6 +157,8 @@ export class ResponseRunner {
   #finishReason: FinishReason = 'stop';
   #usage: TokenUsage | null = null;
   #timer: TimerHandle | null = null;
+  /** What the response is waiting on, for the timeout message. */
+  readonly #waiting = new Set<'transcript' | 'llm' | 'speech'>();
   #audioSamples = 0;
   readonly #createdAtMs: number;
   #llmStartedAtMs: number | null = null;
@@ -181,9 +191,7 @@ export class ResponseRunner {
   /** Emits response.created and starts the work. */
   start(): void {
     this.#options.emit({ type: 'response.created', response: this.#info('in_progress', null) });
-    this.#timer = this.#options.clock.setTimeout(() => {
-      this.#fail(new SpeechbridgeError('upstream_timeout', `the response took longer than ${this.#options.timeoutMs} ms`));
-    }, this.#options.timeoutMs);
+    this.#timer = this.#options.clock.setTimeout(() => this.#fail(this.#timeoutError()), this.#options.timeoutMs);
     this.settled = this.#run();
   }
 
@@ -196,11 +204,14 @@ export class ResponseRunner {
 
   async #run(): Promise<void> {
     let messages: ChatMessage[];
+    this.#waiting.add('transcript');
     try {
       messages = await this.#options.prepareMessages(this.#controller.signal);
     } catch (error) {
       this.#fail(error);
       return;
+    } finally {
+      this.#waiting.delete('transcript');
     }
     if (this.#isDone()) return;
     if (this.plan.mode !== 'reply' && !messages.some((message) => message.role === 'user')) {
@@ -237,7 +248,24 @@ export class ResponseRunner {
     };
     const chunker = queue ? new SentenceChunker() : null;
     this.#llmStartedAtMs = this.#options.clock.now();
-    for await (const event of responder.respond(request)) {
+    this.#waiting.add('llm');
+    try {
+      await this.#readEvents(responder.respond(request), chunker, queue);
+    } finally {
+      this.#waiting.delete('llm');
+    }
+    if (this.#isDone()) return;
+    if (chunker && queue) {
+      for (const sentence of chunker.flush()) await queue.push(sentence);
+      queue.close();
+    }
+    const status = this.#finishReason === 'length' || this.#finishReason === 'content_filter' ? 'incomplete' : 'completed';
+    for (const call of this.#calls.values()) this.#closeCall(call, status);
+    if (this.#message && this.#message.part.type === 'output_text') this.#closeMessage(this.#message, status);
+  }
+
+  async #readEvents(events: AsyncIterable<ResponderEvent>, chunker: SentenceChunker | null, queue: BoundedQueue<string> | null): Promise<void> {
+    for await (const event of events) {
       if (this.#isDone()) return;
       switch (event.type) {
         case 'text.delta': {
@@ -276,14 +304,6 @@ export class ResponseRunner {
           break;
       }
     }
-    if (this.#isDone()) return;
-    if (chunker && queue) {
-      for (const sentence of chunker.flush()) await queue.push(sentence);
-      queue.close();
-    }
-    const status = this.#finishReason === 'length' || this.#finishReason === 'content_filter' ? 'incomplete' : 'completed';
-    for (const call of this.#calls.values()) this.#closeCall(call, status);
-    if (this.#message && this.#message.part.type === 'output_text') this.#closeMessage(this.#message, status);
   }
 
   /** Synthesizes queued sentences in order and sends their audio in hops. */
@@ -318,16 +338,43 @@ export class ResponseRunner {
         ...(plan.speed !== undefined && { speed: plan.speed }),
         ...(plan.ttsModel !== undefined && { model: plan.ttsModel }),
       };
-      for await (const chunk of synthesizeAt(synthesizer, plan.outputSampleRate, request)) {
-        if (this.#isDone()) return;
-        segment ??= begin();
-        hops.push(chunk, emitHop);
-        segment.endMs = msOf(hops.receivedSamples);
+      const perSentence = { maxMs: this.#options.maxSentenceAudioMs, per: 'one sentence', setting: LIMIT_SETTINGS.maxSentenceAudioMs };
+      this.#waiting.add('speech');
+      try {
+        // Leaving this loop by a throw stops the synthesizer, and with it an upstream's request.
+        for await (const chunk of synthesizeAt(synthesizer, plan.outputSampleRate, request, perSentence)) {
+          if (this.#isDone()) return;
+          if (msOf(hops.receivedSamples + chunk.length) > this.#options.maxResponseAudioMs) throw this.#tooMuchAudio();
+          segment ??= begin();
+          hops.push(chunk, emitHop);
+          segment.endMs = msOf(hops.receivedSamples);
+        }
+      } finally {
+        this.#waiting.delete('speech');
       }
       // A sentence with nothing to say ("...") still belongs to the transcript.
       if (!this.#isDone()) segment ??= begin();
     }
     hops.flush(emitHop);
+  }
+
+  #tooMuchAudio(): SpeechbridgeError {
+    const { synthesizer, maxResponseAudioMs } = this.#options;
+    return new SpeechbridgeError(
+      'upstream_response_too_large',
+      `${synthesizer.upstream ?? synthesizer.name} sent more than ${formatMs(maxResponseAudioMs)} of audio for one response (${LIMIT_SETTINGS.maxResponseAudioMs}); synthesis was stopped`,
+    );
+  }
+
+  /** The response timeout, naming what was still running: the turn's transcript, the LLM, speech. */
+  #timeoutError(): SpeechbridgeError {
+    const { responder, synthesizer, timeoutMs } = this.#options;
+    const running: string[] = [];
+    if (this.#waiting.has('transcript')) running.push('the transcript of the turn');
+    if (this.#waiting.has('llm')) running.push(`the LLM at ${responder.upstream ?? responder.name}`);
+    if (this.#waiting.has('speech')) running.push(`speech synthesis at ${synthesizer.upstream ?? synthesizer.name}`);
+    const still = running.length > 0 ? `; still waiting for ${running.join(' and ')}` : '';
+    return new SpeechbridgeError('upstream_timeout', `the response took longer than ${formatMs(timeoutMs)} in total (${LIMIT_SETTINGS.responseTimeoutMs})${still}`);
   }
 
   /** Both tasks ended: close the message and end the response as the LLM finished it. */

@@ -4,6 +4,7 @@
  * config stays as it was), and the mapping of the turn-detection settings onto the turn
  * detector and voice detector.
  */
+import { defaultUpstreamLimits } from '../providers/upstream-limits.ts';
 import { SpeechbridgeError } from './errors.ts';
 import type { Modality, ResponseMode, SessionConfig, SessionKind, SessionUpdate, ToolChoiceConfig, ToolConfig, TurnDetectionConfig } from './events.ts';
 import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES, thresholdToAggressiveness, type TurnOptions } from '../vad/turn-options.ts';
@@ -30,26 +31,34 @@ export interface EngineLimits {
   maxItems: number;
   /** Output audio per audio.delta, 20–100 ms. */
   audioHopMs: number;
-  /** A response still running after this long ends failed with upstream_timeout. */
+  /** A response still running after this long ends failed with upstream_timeout (RESPONSE_TIMEOUT). */
   responseTimeoutMs: number;
   /** A transcription still running after this long ends failed with upstream_timeout. */
   transcriptionTimeoutMs: number;
+  /** A sentence whose speech runs longer ends the response failed (MAX_SENTENCE_AUDIO_SECONDS). */
+  maxSentenceAudioMs: number;
+  /** A response whose speech runs longer ends failed (MAX_RESPONSE_AUDIO_SECONDS). */
+  maxResponseAudioMs: number;
 }
+
+const UPSTREAM_DEFAULTS = defaultUpstreamLimits();
 
 /**
  * 15 minutes of 16 kHz PCM is 28.8 MB: the most a manual-commit session may hold (with VAD the
  * buffer never exceeds one turn, maxMs + padMs). 500 items keep a long conversation's context
  * (an LLM context window fills well before that). 50 ms hops: 20 hops a second keeps the
- * per-message overhead small while a barge-in stops audio within one hop. Timeouts: five
- * minutes covers the longest spoken answer; two minutes covers transcribing the longest turn
- * (maxMs ≤ 10 min) on a slow CPU engine.
+ * per-message overhead small while a barge-in stops audio within one hop. Two minutes covers
+ * transcribing the longest turn (maxMs ≤ 10 min) on a slow CPU engine. The response timeout
+ * and audio bounds are the upstream limits' defaults (src/providers/upstream-limits.ts says why).
  */
 export const DEFAULT_LIMITS: Readonly<EngineLimits> = Object.freeze({
   maxBufferMs: 15 * 60_000,
   maxItems: 500,
   audioHopMs: 50,
-  responseTimeoutMs: 300_000,
+  responseTimeoutMs: UPSTREAM_DEFAULTS.responseTimeoutMs,
   transcriptionTimeoutMs: 120_000,
+  maxSentenceAudioMs: UPSTREAM_DEFAULTS.maxSentenceAudioMs,
+  maxResponseAudioMs: UPSTREAM_DEFAULTS.maxResponseAudioMs,
 });
 
 export const AUDIO_HOP_RANGE_MS = [20, 100] as const;
@@ -111,6 +120,8 @@ export function resolveLimits(limits: Partial<EngineLimits> = {}): EngineLimits 
   checkNumber(resolved.audioHopMs, AUDIO_HOP_RANGE_MS[0], AUDIO_HOP_RANGE_MS[1], 'limits.audioHopMs');
   checkNumber(resolved.responseTimeoutMs, 1, 24 * 3_600_000, 'limits.responseTimeoutMs');
   checkNumber(resolved.transcriptionTimeoutMs, 1, 24 * 3_600_000, 'limits.transcriptionTimeoutMs');
+  checkNumber(resolved.maxSentenceAudioMs, 1, 24 * 3_600_000, 'limits.maxSentenceAudioMs');
+  checkNumber(resolved.maxResponseAudioMs, 1, 24 * 3_600_000, 'limits.maxResponseAudioMs');
   return resolved;
 }
 

@@ -544,6 +544,8 @@ export class SessionEngine {
       clock: this.#clock,
       hopMs: this.limits.audioHopMs,
       timeoutMs: this.limits.responseTimeoutMs,
+      maxSentenceAudioMs: this.limits.maxSentenceAudioMs,
+      maxResponseAudioMs: this.limits.maxResponseAudioMs,
       emit: (event) => this.#emit(event),
       onDone: (summary) => this.#onResponseDone(runner, summary),
     });

@@ -122,7 +122,8 @@ export class TranscriptionJob {
   #describe(error: unknown): { code: ErrorCode; message: string } {
     const stop = this.#stop;
     if (stop.kind === 'timeout') {
-      return { code: 'upstream_timeout', message: `transcription took longer than ${this.#options.timeoutMs} ms` };
+      const { transcriber, timeoutMs } = this.#options;
+      return { code: 'upstream_timeout', message: `transcription at ${transcriber.upstream ?? transcriber.name} took longer than ${timeoutMs} ms` };
     }
     if (stop.kind === 'closed' && (isAbortError(error) || this.#controller.signal.aborted)) {
       return { code: 'internal_error', message: 'the session closed before the transcription finished' };

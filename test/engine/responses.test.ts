@@ -144,7 +144,50 @@ describe('response lifecycle', () => {
     const done = await harness.next('response.done');
     await harness.close();
     assert.equal(done.response.statusDetails?.type === 'failed' && done.response.statusDetails.error.code, 'upstream_timeout');
+    const message = done.response.statusDetails?.type === 'failed' ? done.response.statusDetails.error.message : '';
+    assert.match(message, /longer than 1 s in total \(RESPONSE_TIMEOUT\); still waiting for the LLM at scripted-responder/);
     assert.equal(harness.responder.calls[0].aborted, true);
+  });
+
+  test('a sentence with more audio than maxSentenceAudioMs fails the response and stops synthesis; the next response works', async () => {
+    const harness = await startHarness({
+      defaults: { ...MANUAL, limits: { maxSentenceAudioMs: 500 } },
+      responder: new ScriptedResponder({ script: [{ text: 'A sentence far too long to say.' }, { text: 'Short.' }] }),
+    });
+    ask(harness, 'hello');
+    const done = await harness.next('response.done');
+    assert.equal(done.response.status, 'failed');
+    const error = done.response.statusDetails?.type === 'failed' ? done.response.statusDetails.error : null;
+    assert.equal(error?.code, 'upstream_response_too_large');
+    assert.match(error?.message ?? '', /scripted-synthesizer sent more than 500 ms of audio for one sentence \(MAX_SENTENCE_AUDIO_SECONDS\)/);
+    // The synthesizer's stream was left after about 500 ms of its 1860 ms.
+    const call = harness.synthesizer.calls[0];
+    assert.equal(call.completed, false);
+    assert.ok(call.hops < 40, `${call.hops} hops of 20 ms were synthesized`);
+    const audioMs = (harness.all('audio.delta').reduce((sum, event) => sum + event.audio.length, 0) * 1000) / 24000;
+    assert.ok(audioMs <= 500, `${audioMs} ms of audio left for a 500 ms bound`);
+
+    const from = harness.events.length;
+    ask(harness, 'again');
+    const next = await harness.next('response.done', () => true, from);
+    await harness.close();
+    assert.equal(next.response.status, 'completed');
+  });
+
+  test('sentences adding up to more than maxResponseAudioMs fail the response at the sentence that passes it', async () => {
+    const harness = await startHarness({
+      defaults: { ...MANUAL, limits: { maxResponseAudioMs: 2000 } },
+      responder: new ScriptedResponder({ script: { text: 'First sentence. Second sentence. Third sentence. Fourth one.' } }),
+    });
+    ask(harness, 'hello');
+    const done = await harness.next('response.done');
+    await harness.close();
+    const error = done.response.statusDetails?.type === 'failed' ? done.response.statusDetails.error : null;
+    assert.equal(error?.code, 'upstream_response_too_large');
+    assert.match(error?.message ?? '', /more than 2 s of audio for one response \(MAX_RESPONSE_AUDIO_SECONDS\)/);
+    const audioMs = (harness.all('audio.delta').reduce((sum, event) => sum + event.audio.length, 0) * 1000) / 24000;
+    assert.ok(audioMs > 1000 && audioMs <= 2000, `${audioMs} ms of audio left for a 2 s bound`);
+    assert.equal(harness.synthesizer.calls.length, 3, 'synthesis stopped at the third sentence');
   });
 
   test('finish reason length ends the response incomplete (max_output_tokens)', async () => {
