@@ -94,10 +94,10 @@ export async function createApp({ config, engines, logger }: AppOptions): Promis
   app.get('/', async () => ({ status: 'ok', name: 'speechbridge', version: VERSION, engines: engines.summary }));
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   registerTranscriptionsRoute(app, engines.transcriber);
-  registerSpeechRoute(app, engines.synthesizer, config.tts.voice);
+  registerSpeechRoute(app, engines.synthesizer, config.tts.voice, config.limits.maxResponseAudioMs);
   registerModelsRoute(app, engines.summary);
   registerUploadRoute(app, engines, config);
-  registerTtsProxyRoute(app, engines.synthesizer, config.tts.voice);
+  registerTtsProxyRoute(app, engines.synthesizer, config.tts.voice, config.limits.maxResponseAudioMs);
   registerClientSecretsRoute(app, { secrets, defaults: sessionDefaultsOf(config), responderModes: engines.responder.capabilities.modes });
   await registerWebRoutes(app);
   return app;

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { SpeechbridgeError } from '../engine/errors.ts';
+import { defaultUpstreamLimits, type UpstreamLimits } from '../providers/upstream-limits.ts';
 
 const text = z.string().trim();
 const optionalText = text.optional().transform((value) => (value === '' ? undefined : value));
@@ -21,8 +22,15 @@ export const ENV_SCHEMA = z.object({
   SERVER_PORT: int(0, 65535).default(8080),
   API_TOKENS: text.default(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Seconds an upstream or engine call may take. */
+  /** Seconds an upstream or engine call may take to answer, and a stream between chunks. */
   REQUEST_TIMEOUT: number(0.1, 3600).default(30),
+  /** Bounds on upstream answers (src/providers/upstream-limits.ts has the defaults and why). */
+  RESPONSE_TIMEOUT: number(0.1, 86400).optional(),
+  MAX_TRANSCRIPTION_KB: number(1, 1024 * 1024).optional(),
+  MAX_RESPONSE_CHARS: int(100, 10_000_000).optional(),
+  MAX_RESPONSE_TOKENS: int(0, 10_000_000).optional(),
+  MAX_SENTENCE_AUDIO_SECONDS: number(1, 3600).optional(),
+  MAX_RESPONSE_AUDIO_SECONDS: number(1, 86400).optional(),
   MAX_UPLOAD_MB: number(0.01, 2048).default(25),
   TLS_CERT: optionalText,
   TLS_KEY: optionalText,
@@ -85,6 +93,8 @@ export interface Config {
   apiTokens: string[];
   logLevel: EnvConfig['LOG_LEVEL'];
   requestTimeoutMs: number;
+  /** What an upstream answer may be: total time, transcription size, LLM output, synthesized audio. */
+  limits: UpstreamLimits;
   maxUploadBytes: number;
   asr: {
     engine: 'whisper' | 'pocketsphinx' | 'openai';
@@ -142,6 +152,9 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
   const corsOrigins = parseCorsOrigins(env.CORS_ORIGINS);
   if (typeof corsOrigins === 'string' && corsOrigins !== '*') problems.push(`  CORS_ORIGINS: ${corsOrigins}.`);
   if (env.TTS_ENGINE === 'openai' && !env.TTS_API_URL) problems.push('  TTS_API_URL: TTS_ENGINE=openai needs the upstream base URL, e.g. https://api.openai.com/v1.');
+  if (env.RESPONSE_TIMEOUT !== undefined && env.RESPONSE_TIMEOUT < env.REQUEST_TIMEOUT) {
+    problems.push(`  RESPONSE_TIMEOUT: ${env.RESPONSE_TIMEOUT} s is shorter than REQUEST_TIMEOUT (${env.REQUEST_TIMEOUT} s); a whole answer cannot take less than its first chunk.`);
+  }
   if (problems.length > 0) throw new SpeechbridgeError('invalid_config', `invalid configuration, fix these variables:\n${problems.join('\n')}`);
 
   const asrEngine = env.ASR_ENGINE === 'auto' ? (env.WHISPER_URL ? 'openai' : 'whisper') : env.ASR_ENGINE;
@@ -157,6 +170,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     apiTokens: env.API_TOKENS.split(',').map((token) => token.trim()).filter(Boolean),
     logLevel: env.LOG_LEVEL,
     requestTimeoutMs: Math.round(env.REQUEST_TIMEOUT * 1000),
+    limits: upstreamLimitsOf(env),
     maxUploadBytes: Math.round(env.MAX_UPLOAD_MB * 1024 * 1024),
     asr: {
       engine: asrEngine,
@@ -207,6 +221,21 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       maxBufferedBytes: Math.round(env.REALTIME_MAX_BUFFERED_KB * 1024),
       slowConsumerMs: Math.round(env.REALTIME_SLOW_CONSUMER_SECONDS * 1000),
     },
+  };
+}
+
+/** The bounds on upstream answers: each variable when set, else its default (some scale with REQUEST_TIMEOUT). */
+function upstreamLimitsOf(env: EnvConfig): UpstreamLimits {
+  const defaults = defaultUpstreamLimits(Math.round(env.REQUEST_TIMEOUT * 1000));
+  const ms = (seconds: number | undefined, fallback: number) => (seconds === undefined ? fallback : Math.round(seconds * 1000));
+  return {
+    requestTimeoutMs: defaults.requestTimeoutMs,
+    responseTimeoutMs: ms(env.RESPONSE_TIMEOUT, defaults.responseTimeoutMs),
+    maxTranscriptionBytes: env.MAX_TRANSCRIPTION_KB === undefined ? defaults.maxTranscriptionBytes : Math.round(env.MAX_TRANSCRIPTION_KB * 1024),
+    maxResponseChars: env.MAX_RESPONSE_CHARS ?? defaults.maxResponseChars,
+    maxResponseTokens: env.MAX_RESPONSE_TOKENS ?? defaults.maxResponseTokens,
+    maxSentenceAudioMs: ms(env.MAX_SENTENCE_AUDIO_SECONDS, defaults.maxSentenceAudioMs),
+    maxResponseAudioMs: ms(env.MAX_RESPONSE_AUDIO_SECONDS, defaults.maxResponseAudioMs),
   };
 }
 

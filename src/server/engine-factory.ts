@@ -53,7 +53,14 @@ export async function buildTranscriber(config: Config, logger: Logger): Promise<
   switch (asr.engine) {
     case 'openai':
       return {
-        transcriber: new OpenAITranscriber({ baseURL: asr.url!, apiKey: asr.apiKey, apiKeyName: 'AUDIO_API_KEY', model: asr.apiModel, timeoutMs: config.requestTimeoutMs }),
+        transcriber: new OpenAITranscriber({
+          baseURL: asr.url!,
+          apiKey: asr.apiKey,
+          apiKeyName: 'AUDIO_API_KEY',
+          model: asr.apiModel,
+          timeoutMs: config.requestTimeoutMs,
+          maxResponseBytes: config.limits.maxTranscriptionBytes,
+        }),
         summary: { engine: 'openai-compatible', model: asr.apiModel },
       };
     case 'pocketsphinx':
@@ -114,6 +121,9 @@ export function buildResponder(config: Config): Responder {
     apiKeyName: 'OPENAI_API_KEY',
     model: config.llm.model,
     timeoutMs: config.requestTimeoutMs,
+    responseTimeoutMs: config.limits.responseTimeoutMs,
+    maxOutputChars: config.limits.maxResponseChars,
+    maxOutputTokens: config.limits.maxResponseTokens,
     defaultSystemPrompt: config.llm.systemPrompt,
   });
 }
@@ -128,6 +138,7 @@ export async function buildSynthesizer(config: Config, _logger: Logger): Promise
       defaultVoice: config.tts.voice,
       defaultInstructions: config.tts.instructions,
       timeoutMs: config.requestTimeoutMs,
+      responseTimeoutMs: config.limits.responseTimeoutMs,
     });
   }
   return EspeakSynthesizer.create({ defaultVoice: config.tts.voice, timeoutMs: config.requestTimeoutMs });

@@ -60,3 +60,33 @@ test('empty values count as unset', () => {
   assert.equal(config.server.port, 8080);
   assert.equal(config.llm.engine, 'echo');
 });
+
+test('upstream answer bounds have documented defaults, scale with REQUEST_TIMEOUT, and each variable overrides one', () => {
+  assert.deepEqual(loadConfig({}).limits, {
+    requestTimeoutMs: 30_000,
+    responseTimeoutMs: 120_000,
+    maxTranscriptionBytes: 1024 * 1024,
+    maxResponseChars: 16_000,
+    maxResponseTokens: 4096,
+    maxSentenceAudioMs: 60_000,
+    maxResponseAudioMs: 300_000,
+  });
+  assert.equal(loadConfig({ REQUEST_TIMEOUT: '5' }).limits.responseTimeoutMs, 20_000);
+  assert.deepEqual(
+    loadConfig({
+      REQUEST_TIMEOUT: '5',
+      RESPONSE_TIMEOUT: '7.5',
+      MAX_TRANSCRIPTION_KB: '256',
+      MAX_RESPONSE_CHARS: '2000',
+      MAX_RESPONSE_TOKENS: '0',
+      MAX_SENTENCE_AUDIO_SECONDS: '20',
+      MAX_RESPONSE_AUDIO_SECONDS: '90',
+    }).limits,
+    { requestTimeoutMs: 5000, responseTimeoutMs: 7500, maxTranscriptionBytes: 256 * 1024, maxResponseChars: 2000, maxResponseTokens: 0, maxSentenceAudioMs: 20_000, maxResponseAudioMs: 90_000 },
+  );
+  assert.throws(
+    () => loadConfig({ REQUEST_TIMEOUT: '30', RESPONSE_TIMEOUT: '10' }),
+    (error: unknown) => error instanceof SpeechbridgeError && error.code === 'invalid_config' && /RESPONSE_TIMEOUT: 10 s is shorter than REQUEST_TIMEOUT \(30 s\)/.test(error.message),
+  );
+  assert.throws(() => loadConfig({ MAX_RESPONSE_CHARS: 'lots' }), /MAX_RESPONSE_CHARS/);
+});

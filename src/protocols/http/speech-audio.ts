@@ -2,12 +2,15 @@
  * Synthesized speech as an HTTP body, shared by /v1/audio/speech and /tts-proxy: the
  * synthesizer's stream resampled once to 24 kHz (OpenAI's PCM rate), its first chunk pulled
  * before any header is sent, then encoded (raw PCM here; WAV and compressed formats by
- * encodeAudio).
+ * encodeAudio). One request may have at most MAX_RESPONSE_AUDIO_SECONDS of audio: past it the
+ * synthesizer is stopped (an upstream's request aborted) and the reply fails — with a JSON 502
+ * before the first audio, by cutting the connection after it (the status is already sent).
  */
 import { encodeAudio, type EncodeFormat } from '../../audio/ffmpeg.ts';
 import { int16ToBytes } from '../../audio/pcm.ts';
 import type { SynthesizeRequest, Synthesizer } from '../../providers/contracts.ts';
 import { synthesizeAt } from '../../providers/synthesize-at.ts';
+import { LIMIT_SETTINGS } from '../../providers/upstream-limits.ts';
 
 export const SPEECH_SAMPLE_RATE = 24_000;
 
@@ -19,8 +22,9 @@ export type SpeechEncoding = EncodeFormat | 'pcm';
  * upstream throws here, while the route can still answer with a JSON error instead of a
  * truncated audio stream.
  */
-export async function startSpeech(synthesizer: Synthesizer, request: SynthesizeRequest): Promise<AsyncIterable<Int16Array>> {
-  const iterator = synthesizeAt(synthesizer, SPEECH_SAMPLE_RATE, request)[Symbol.asyncIterator]();
+export async function startSpeech(synthesizer: Synthesizer, request: SynthesizeRequest, maxAudioMs: number): Promise<AsyncIterable<Int16Array>> {
+  const limit = { maxMs: maxAudioMs, per: 'one request', setting: LIMIT_SETTINGS.maxResponseAudioMs };
+  const iterator = synthesizeAt(synthesizer, SPEECH_SAMPLE_RATE, request, limit)[Symbol.asyncIterator]();
   const first = await iterator.next();
   return prepend(first, iterator);
 }

@@ -39,7 +39,8 @@ const BODY = z.object({
   stream_format: z.enum(['audio', 'sse']).default('audio'),
 });
 
-export function registerSpeechRoute(app: FastifyInstance, synthesizer: Synthesizer, defaultVoice: string): void {
+/** `maxAudioMs`: MAX_RESPONSE_AUDIO_SECONDS, the most audio one request may have. */
+export function registerSpeechRoute(app: FastifyInstance, synthesizer: Synthesizer, defaultVoice: string, maxAudioMs: number): void {
   app.post('/v1/audio/speech', async (request, reply) => {
     const body = parseJsonBody(request, BODY);
     if (body.input.trim() === '') throw new SpeechbridgeError('empty_input', 'input is empty: give the text to speak', { param: 'input' });
@@ -52,7 +53,7 @@ export function registerSpeechRoute(app: FastifyInstance, synthesizer: Synthesiz
       instructions: body.instructions,
       model: body.model,
       signal,
-    });
+    }, maxAudioMs);
 
     if (body.stream_format === 'sse') {
       return reply

@@ -45,7 +45,8 @@ const BODY = z.object({
   instructions: z.string().max(4096).optional(),
 });
 
-export function registerTtsProxyRoute(app: FastifyInstance, synthesizer: Synthesizer, defaultVoice: string): void {
+/** `maxAudioMs`: MAX_RESPONSE_AUDIO_SECONDS, the most audio one request may have. */
+export function registerTtsProxyRoute(app: FastifyInstance, synthesizer: Synthesizer, defaultVoice: string, maxAudioMs: number): void {
   app.post('/tts-proxy', async (request, reply) => {
     const body = parseJsonBody(request, BODY);
     const format = body.response_format.toLowerCase();
@@ -64,7 +65,7 @@ export function registerTtsProxyRoute(app: FastifyInstance, synthesizer: Synthes
       instructions: body.instructions,
       model: body.model,
       signal,
-    });
+    }, maxAudioMs);
     const output = OUTPUT[format];
     return reply.type(output.contentType).send(Readable.from(encodeSpeech(samples, output.encoding, signal)));
   });

@@ -36,7 +36,14 @@ test('a client that stops reading is cut off at the backlog limit and its respon
     responder: new ScriptedResponder({ script: { text: 'a'.repeat(300) }, deltaChars: 300 }),
     synthesizer,
   };
-  const server = await startTestServer(engines, { REALTIME_MAX_BUFFERED_KB: '64', REALTIME_SLOW_CONSUMER_SECONDS: '1' });
+  // The audio bounds are raised: the answer's 200-character sentences run past
+  // MAX_SENTENCE_AUDIO_SECONDS, and this test is about the client's backlog, not the synthesizer.
+  const server = await startTestServer(engines, {
+    REALTIME_MAX_BUFFERED_KB: '64',
+    REALTIME_SLOW_CONSUMER_SECONDS: '1',
+    MAX_SENTENCE_AUDIO_SECONDS: '600',
+    MAX_RESPONSE_AUDIO_SECONDS: '600',
+  });
   try {
     const client = await GatewayClient.connect(gatewayUrl(server.url));
     client.send({ type: 'start' });

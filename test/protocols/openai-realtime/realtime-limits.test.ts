@@ -121,7 +121,9 @@ test('a client that stops reading is cut off at the backlog limit: input paused,
   const text = 'a'.repeat(300);
   const responder = new ScriptedResponder({ script: { text }, deltaChars: 300 });
   const synthesizer = new ScriptedSynthesizer({ msPerChar: 1000, hopMs: 100 });
-  const env = { REALTIME_MAX_BUFFERED_KB: '64', REALTIME_SLOW_CONSUMER_SECONDS: '1' };
+  // The audio bounds are raised: the answer's 200-character sentences run past
+  // MAX_SENTENCE_AUDIO_SECONDS, and this test is about the client's backlog, not the synthesizer.
+  const env = { REALTIME_MAX_BUFFERED_KB: '64', REALTIME_SLOW_CONSUMER_SECONDS: '1', MAX_SENTENCE_AUDIO_SECONDS: '600', MAX_RESPONSE_AUDIO_SECONDS: '600' };
   await withServer(env, scripted({ responder, synthesizer }), async (server) => {
     const client = await RealtimeClient.connect(server.realtimeUrl);
     await client.next('session.created');
