@@ -4,7 +4,8 @@
  * one JSON body. Replies come from a Responder (a ScriptedResponder, for exact text and tool
  * calls) or from a function of the request. Every request is recorded (model, messages, the
  * raw body and headers) for assertions. Point OPENAI_API_BASE, or an OpenAIResponder's baseURL,
- * at `baseURL`.
+ * at `baseURL`. A reply may also misbehave (misbehaviour.ts: a huge, endless, dripping or empty
+ * stream), and `connections` counts the sockets still open.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
@@ -12,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import type { ChatMessage, FinishReason, RespondRequest, Responder, ResponderEvent, ToolDefinition } from '../../src/providers/contracts.ts';
 import { ScriptedResponder, type ScriptedTurn } from '../../src/providers/testing/scripted-responder.ts';
+import { countConnections, recordAnswer, writeBody, type AnswerRecord, type ConnectionCount, type Misbehaviour } from './misbehaviour.ts';
 
 /** Request bodies past 4 MB are refused with 413: no test conversation comes near it. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -32,8 +34,8 @@ export interface RecordedChatRequest {
   headers: IncomingHttpHeaders;
 }
 
-/** A reply as text, a scripted turn (text and tool calls), or an HTTP error to answer with. */
-export type ChatReply = string | ScriptedTurn | { status: number; message: string };
+/** A reply as text, a scripted turn (text and tool calls), an HTTP error to answer with, or a misbehaving stream. */
+export type ChatReply = string | ScriptedTurn | { status: number; message: string } | { misbehave: Misbehaviour };
 
 export interface ChatCompletionsUpstreamOptions {
   /**
@@ -44,6 +46,8 @@ export interface ChatCompletionsUpstreamOptions {
   reply?: string | Responder | ((request: RecordedChatRequest, index: number) => ChatReply | Promise<ChatReply>);
   /** Characters per streamed delta when replying with text or a turn; default 5. */
   deltaChars?: number;
+  /** Close each connection after its answer (`Connection: close`), so `connections` counts only live requests; default false. */
+  closeAfterAnswer?: boolean;
 }
 
 export interface ChatCompletionsUpstream {
@@ -51,6 +55,9 @@ export interface ChatCompletionsUpstream {
   baseURL: string;
   /** Every well-formed chat completion request received, oldest first. */
   requests: RecordedChatRequest[];
+  /** The misbehaving answers, oldest first. */
+  misbehaved: AnswerRecord[];
+  connections: ConnectionCount;
   close(): Promise<void>;
 }
 
@@ -71,7 +78,9 @@ const BODY = z.looseObject({
 
 export async function startChatCompletionsUpstream(options: ChatCompletionsUpstreamOptions = {}): Promise<ChatCompletionsUpstream> {
   const requests: RecordedChatRequest[] = [];
+  const misbehaved: AnswerRecord[] = [];
   const server = createServer((req, res) => {
+    if (options.closeAfterAnswer) res.setHeader('connection', 'close');
     if (req.method !== 'POST' || req.url?.split('?')[0] !== '/v1/chat/completions') {
       sendError(res, 404, `no route ${req.method} ${req.url}`);
       return;
@@ -111,17 +120,20 @@ export async function startChatCompletionsUpstream(options: ChatCompletionsUpstr
       res.on('close', () => {
         if (!res.writableEnded) controller.abort();
       });
-      answer(recorded, requests.length - 1, parsed.data, res, controller.signal, options).catch((error: unknown) => {
+      answer(recorded, requests.length - 1, parsed.data, res, controller.signal, options, misbehaved).catch((error: unknown) => {
         if (!res.headersSent) sendError(res, 500, (error as Error).message);
         else res.destroy();
       });
     });
   });
+  const connections = countConnections(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     baseURL: `http://127.0.0.1:${port}/v1`,
     requests,
+    misbehaved,
+    connections,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -142,6 +154,7 @@ async function answer(
   res: ServerResponse,
   signal: AbortSignal,
   options: ChatCompletionsUpstreamOptions,
+  misbehaved: AnswerRecord[],
 ): Promise<void> {
   const reply = options.reply ?? 'This is a scripted reply.';
   let responder: Responder;
@@ -149,6 +162,12 @@ async function answer(
     const chosen = await reply(recorded, index);
     if (typeof chosen === 'object' && 'status' in chosen) {
       sendError(res, chosen.status, chosen.message);
+      return;
+    }
+    if (typeof chosen === 'object' && 'misbehave' in chosen) {
+      const record = recordAnswer('/v1/chat/completions', chosen.misbehave, res);
+      misbehaved.push(record);
+      await misbehave(res, record, chosen.misbehave, recorded.model);
       return;
     }
     responder = new ScriptedResponder({ script: typeof chosen === 'string' ? { text: chosen } : chosen, deltaChars: options.deltaChars });
@@ -270,6 +289,36 @@ function usageOf(event: Extract<ResponderEvent, { type: 'done' }>) {
   const input = event.usage?.inputTokens ?? 0;
   const output = event.usage?.outputTokens ?? 0;
   return { prompt_tokens: input, completion_tokens: output, total_tokens: input + output };
+}
+
+/**
+ * A stream that is well-formed chunk by chunk: "la " deltas, `bytes` of them as fast as the
+ * socket takes them (huge), without end (endless) or one every `everyMs` (drip); or a 200 with
+ * no event at all (empty).
+ */
+async function misbehave(res: ServerResponse, record: AnswerRecord, behaviour: Misbehaviour, model: string): Promise<void> {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  if (behaviour.kind === 'empty') {
+    res.end();
+    return;
+  }
+  const created = Math.floor(Date.now() / 1000);
+  const event = (delta: Record<string, unknown>) =>
+    `data: ${JSON.stringify({ id: 'chatcmpl-misbehaving', object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+  const la = Buffer.from(event({ content: 'la '.repeat(20) }));
+  const head = event({ role: 'assistant', content: '' });
+  if (behaviour.kind === 'drip') {
+    const drop = Buffer.from(event({ content: 'la ' }));
+    await writeBody(res, record, { head, piece: () => drop, everyMs: behaviour.everyMs });
+    return;
+  }
+  let left = behaviour.kind === 'huge' ? behaviour.bytes : Infinity;
+  const piece = () => {
+    if (left <= 0) return null;
+    left -= la.length;
+    return la;
+  };
+  await writeBody(res, record, { head, piece, tail: 'data: [DONE]\n\n' });
 }
 
 function sendError(res: ServerResponse, status: number, message: string): void {
