@@ -87,3 +87,9 @@ test('sessionOf: mode rewrite with the default prompt or the client\'s, formats 
   assert.equal(full.model, 'gpt-x');
   assert.equal(full.session.ttsModel, 'tts-1');
 });
+
+test('sessionOf: the server\'s rewrite prompt (OPENAI_PROMPT) replaces the default; a start prompt replaces both', () => {
+  assert.equal(sessionOf({ type: 'start' }, { rewritePrompt: 'Fix the grammar.' }).session.instructions, 'Fix the grammar.');
+  assert.equal(sessionOf({ type: 'start', prompt: 'Summarize.' }, { rewritePrompt: 'Fix the grammar.' }).session.instructions, 'Summarize.');
+  assert.equal(sessionOf({ type: 'start', prompt: '  ' }, { rewritePrompt: '' }).session.instructions, REWRITE_PROMPT);
+});
