@@ -22,6 +22,9 @@ const flag = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
   .transform((value) => ['1', 'true', 'yes', 'on'].includes(value));
 
+/** Python logging's level names that pino spells otherwise. */
+const PYTHON_LOG_LEVELS: Readonly<Record<string, string>> = { warning: 'warn', critical: 'fatal' };
+
 export const ENV_SCHEMA = z.object({
   SERVER_NAME: text.default('0.0.0.0'),
   /** Default 8080, applied after the PORT alias. */
@@ -30,7 +33,10 @@ export const ENV_SCHEMA = z.object({
   GATEWAY_HOST: optionalText,
   GATEWAY_PORT: int(0, 65535).optional(),
   API_TOKENS: text.default(''),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Any case, and Python's names too (WARNING, CRITICAL): the .env files of Python services carry them. */
+  LOG_LEVEL: z
+    .preprocess((value) => (typeof value === 'string' ? (PYTHON_LOG_LEVELS[value.trim().toLowerCase()] ?? value.trim().toLowerCase()) : value), z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .default('info'),
   /** Seconds an upstream or engine call may take. */
   REQUEST_TIMEOUT: number(0.1, 3600).default(30),
   MAX_UPLOAD_MB: number(0.01, 2048).default(25),

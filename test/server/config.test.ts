@@ -136,3 +136,10 @@ test('OPENAI_PROMPT is the gateway door\'s rewrite prompt', () => {
   assert.equal(loadConfig({ OPENAI_PROMPT: 'Fix the grammar.' }).llm.rewritePrompt, 'Fix the grammar.');
   assert.equal(loadConfig({}).llm.rewritePrompt, undefined);
 });
+
+test('LOG_LEVEL in any case, with Python\'s names (a Python service\'s .env says LOG_LEVEL=DEBUG or WARNING)', () => {
+  assert.equal(loadConfig({ LOG_LEVEL: 'DEBUG' }).logLevel, 'debug');
+  assert.equal(loadConfig({ LOG_LEVEL: 'WARNING' }).logLevel, 'warn');
+  assert.equal(loadConfig({ LOG_LEVEL: 'Critical' }).logLevel, 'fatal');
+  assert.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), /LOG_LEVEL="loud"/);
+});
