@@ -15,15 +15,23 @@ import { DEFAULT_PCM_SAMPLE_RATE, type GatewayAudioFormat, parseAudioFormat, pcm
 
 /** null is taken as absent: clients often serialize unset options that way. */
 const name = (max: number) => z.string().trim().min(1).max(max).nullish();
+/**
+ * A model name, where "default" (what the Gradium gateway's clients send) means the server's
+ * own model, as absence does: passed on, it would name no model of this server's upstreams.
+ */
+const modelName = (max: number) =>
+  name(max)
+    .transform((value) => (value?.toLowerCase() === 'default' ? undefined : value))
+    .optional();
 
 const startSchema = z.looseObject({
   type: z.literal('start'),
   input_format: name(40),
   output_format: name(40),
   voice_id: name(100),
-  stt_model: name(200),
-  tts_model: name(200),
-  openai_model: name(200),
+  stt_model: modelName(200),
+  tts_model: modelName(200),
+  openai_model: modelName(200),
   /** The LLM's instructions; replaces the default rewrite prompt. */
   prompt: z.string().max(100_000).nullish(),
 });
