@@ -12,9 +12,18 @@
  * - VAD strictness and end silence: `turn_detection.aggressiveness` / `end_ms`; voice:
  *   `audio.output.voice`.
  *
- * Barge-in: when the gateway reports `input_audio_buffer.speech_started`, playback stops at
- * once and `conversation.item.truncate` tells it how much of the reply was heard.
+ * - Push to talk: `turn_detection: null`; audio is sent only while the button is held, and
+ *   releasing it commits the turn (`input_audio_buffer.commit`, then `response.create`).
+ * - Typed messages: `conversation.item.create` with `input_text`, then `response.create`.
+ *
+ * Barge-in: when the gateway reports `input_audio_buffer.speech_started` (or the talk button is
+ * pressed), playback stops at once and `conversation.item.truncate` tells it how much of the
+ * reply was heard.
+ *
+ * The session asks for `speechbridge.turn.timings` (the gateway's own stage timings of each
+ * answered turn) and shows them as the latency line; `GET /` names the engines in use.
  */
+import { EventLog } from './event-log.js';
 import { GatewaySocket, MAX_BUFFERED_BYTES } from './gateway-socket.js';
 import { History } from './history.js';
 import { Microphone } from './microphone.js';
@@ -28,8 +37,11 @@ const SETTINGS_KEY = 'speechbridge-demo-settings';
 /** Interrupted and truncated replies remembered: the newest 64. */
 const MAX_REMEMBERED_ITEMS = 64;
 
+/** A push-to-talk turn shorter than this (3 appends of 40 ms) holds too little audio to commit: the gateway needs 100 ms. */
+const MIN_TALK_CHUNKS = 3;
+
 /** @typedef {'transcribe' | 'assistant' | 'translate' | 'echo'} Mode */
-/** @typedef {{ mode: Mode, language: string, voice: string, aggressiveness: number, endMs: number }} Settings */
+/** @typedef {{ mode: Mode, language: string, voice: string, aggressiveness: number, endMs: number, pushToTalk: boolean }} Settings */
 
 /** @type {Record<Mode, { kind: 'transcription' } | { kind: 'conversation', responder: 'reply' | 'translate' | 'rewrite' }>} */
 const MODES = {
@@ -49,7 +61,14 @@ const statusLine = $('status');
 const notice = $('notice');
 const level = $('level');
 const levelBar = /** @type {HTMLElement} */ (level.querySelector('.level-bar'));
+const talkButton = /** @type {HTMLButtonElement} */ ($('talk'));
+const pushToTalkInput = /** @type {HTMLInputElement} */ ($('push-to-talk'));
+const composeForm = /** @type {HTMLFormElement} */ ($('compose'));
+const messageInput = /** @type {HTMLInputElement} */ ($('message'));
+const sendButton = /** @type {HTMLButtonElement} */ ($('send'));
+const latencyLine = $('latency');
 const history = new History(/** @type {HTMLOListElement} */ ($('history')), $('partial'));
+const eventLog = new EventLog(/** @type {HTMLOListElement} */ ($('events')), $('event-count'));
 
 const stats = {
   connects: 0,
@@ -69,9 +88,14 @@ const stats = {
   errors: 0,
   /** @type {string | null} */
   lastError: null,
+  typedMessages: 0,
+  /** Push-to-talk turns committed on release. */
+  talkTurns: 0,
+  /** @type {{ itemId: string | null, responseId: string, transcriptionMs: number | null, firstTokenMs: number | null, firstAudioMs: number | null, totalMs: number | null } | null} */
+  lastTimings: null,
   /**
    * The session as the gateway last reported it (session.created / session.updated).
-   * @type {{ type: string, voice: string | null, aggressiveness: number | null, endMs: number | null, mode: string | null, targetLanguage: string | null } | null}
+   * @type {{ type: string, turnDetection: string | null, voice: string | null, aggressiveness: number | null, endMs: number | null, mode: string | null, targetLanguage: string | null } | null}
    */
   session: null,
 };
@@ -97,6 +121,10 @@ const truncatedItems = new Set();
 const receivedByItem = new Map();
 /** @type {string | null} The assistant item whose audio was pushed last. */
 let lastAudioItem = null;
+/** Assistant item of each response, for its turn timings. */
+const itemOfResponse = new Map();
+/** @type {{ chunks: number } | null} A push-to-talk turn being spoken: the button is held. */
+let talking = null;
 
 // ── Settings ────────────────────────────────────────────────────────────────────────────
 
@@ -109,6 +137,7 @@ function readSettings() {
     voice: String(data.get('voice') ?? 'alloy'),
     aggressiveness: Number(data.get('aggressiveness') ?? 2),
     endMs: Number(data.get('endMs') ?? 450),
+    pushToTalk: data.get('pushToTalk') === 'on',
   };
 }
 
@@ -125,11 +154,13 @@ function restoreSettings() {
     const control = form.elements.namedItem(name);
     if (control instanceof RadioNodeList) {
       for (const radio of control) if (radio instanceof HTMLInputElement) radio.checked = radio.value === String(value);
+    } else if (control instanceof HTMLInputElement && control.type === 'checkbox') {
+      control.checked = value === true;
     } else if (control instanceof HTMLInputElement || control instanceof HTMLSelectElement) {
       control.value = String(value);
     }
   };
-  for (const name of ['mode', 'language', 'voice', 'aggressiveness', 'endMs']) set(name, saved[name]);
+  for (const name of ['mode', 'language', 'voice', 'aggressiveness', 'endMs', 'pushToTalk']) set(name, saved[name]);
 }
 
 function showSettings() {
@@ -138,6 +169,19 @@ function showSettings() {
   $('voice-field').hidden = settings.mode === 'transcribe';
   $('aggressiveness-value').textContent = String(settings.aggressiveness);
   $('end-ms-value').textContent = `${settings.endMs} ms`;
+  talkButton.hidden = !settings.pushToTalk;
+  showControls();
+}
+
+/** The talk button and the message box work only in a live session that can use them. */
+function showControls() {
+  const live = session?.socket.status.state === 'live';
+  const settings = readSettings();
+  talkButton.disabled = !live || !settings.pushToTalk;
+  const canType = live && session?.kind === 'conversation';
+  messageInput.disabled = !canType;
+  sendButton.disabled = !canType;
+  messageInput.placeholder = canType ? 'Type a message…' : session?.kind === 'transcription' ? 'Transcribe only: nothing to answer a message' : 'Start a session to type a message';
 }
 
 /**
@@ -146,7 +190,8 @@ function showSettings() {
  */
 function sessionUpdate(settings) {
   const mode = MODES[settings.mode];
-  const turnDetection = { type: 'server_vad', aggressiveness: settings.aggressiveness, end_ms: settings.endMs };
+  // null: no speech detection, the client commits each turn (push to talk).
+  const turnDetection = settings.pushToTalk ? null : { type: 'server_vad', aggressiveness: settings.aggressiveness, end_ms: settings.endMs };
   if (mode.kind === 'transcription') {
     return {
       type: 'session.update',
@@ -159,9 +204,25 @@ function sessionUpdate(settings) {
       type: 'realtime',
       output_modalities: ['audio'],
       audio: { input: { format: PCM_FORMAT, turn_detection: turnDetection }, output: { format: PCM_FORMAT, voice: settings.voice } },
-      speechbridge: { mode: mode.responder, interim_transcripts: true, ...(mode.responder === 'translate' && { target_language: settings.language }) },
+      speechbridge: {
+        mode: mode.responder,
+        interim_transcripts: true,
+        turn_timings: true,
+        ...(mode.responder === 'translate' && { target_language: settings.language }),
+      },
     },
   };
+}
+
+/**
+ * Sends one client event and logs it; false when the socket is not open.
+ * @param {GatewaySocket} socket
+ * @param {{ type: string } & Record<string, unknown>} event
+ */
+function send(socket, event) {
+  const sent = socket.send(event);
+  if (sent) eventLog.add('sent', event);
+  return sent;
 }
 
 function onSettingsChanged() {
@@ -180,7 +241,8 @@ function onSettingsChanged() {
     resetPlayback();
     connect();
   } else {
-    session.socket.send(sessionUpdate(settings));
+    if (!settings.pushToTalk) endTalk(false);
+    send(session.socket, sessionUpdate(settings));
   }
 }
 
@@ -220,7 +282,7 @@ function connect() {
     onStatus: (status) => onStatus(socket, status),
     onOpen: () => {
       stats.connects++;
-      socket.send(sessionUpdate(readSettings()));
+      send(socket, sessionUpdate(readSettings()));
     },
     onEvent: (event) => onServerEvent(socket, event),
   });
@@ -228,18 +290,26 @@ function connect() {
   socket.start();
 }
 
-/** @param {string} reason */
+/**
+ * Ends the session and leaves the page closed and quiet: status closed, microphone off, no
+ * playback, nothing in the history still saying it is coming.
+ * @param {string} reason
+ */
 async function stop(reason) {
   const current = session;
   session = null;
+  talking = null;
+  setTalkPressed(false);
   current?.socket.stop(reason);
-  if (!current) showStatus({ state: 'closed', reason, fatal: false });
+  showStatus({ state: 'closed', reason, fatal: false });
   await closeMicrophone();
   resetPlayback();
+  history.settleAll();
   history.idleText = 'Stopped. Press Start to talk again.';
   history.setPartial('idle');
   startButton.disabled = false;
   stopButton.disabled = true;
+  showControls();
 }
 
 async function closeMicrophone() {
@@ -256,7 +326,12 @@ async function closeMicrophone() {
 function onStatus(socket, status) {
   if (session?.socket !== socket) return;
   showStatus(status);
-  if (status.state === 'reconnecting') resetPlayback();
+  showControls();
+  if (status.state === 'reconnecting') {
+    resetPlayback();
+    endTalk(false);
+    history.settleAll();
+  }
   if (status.state === 'closed' && status.fatal) {
     showNotice(status.reason);
     if (status.auth) {
@@ -286,7 +361,7 @@ function showStatus(status) {
       statusLine.textContent = `Reconnecting in ${(status.delayMs / 1000).toFixed(1)} s (${status.reason})…`;
       break;
     case 'closed':
-      statusLine.textContent = `Closed: ${status.reason}`;
+      statusLine.textContent = status.reason === 'stopped' ? 'Stopped' : `Closed: ${status.reason}`;
       break;
   }
 }
@@ -298,12 +373,74 @@ function onMicrophoneChunk(chunk) {
   showLevel(chunk.rms);
   const socket = session?.socket;
   // Audio is sent only into a live session; while (re)connecting it is dropped, not queued.
+  // Push to talk: only what is said while the button is held goes out.
+  if (pushToTalkInput.checked && !talking) return;
   if (!socket || socket.status.state !== 'live' || socket.bufferedAmount > MAX_BUFFERED_BYTES) {
     stats.audioChunksDropped++;
     return;
   }
-  if (socket.send({ type: 'input_audio_buffer.append', audio: int16ToBase64(chunk.samples) })) stats.audioChunksSent++;
-  else stats.audioChunksDropped++;
+  if (send(socket, { type: 'input_audio_buffer.append', audio: int16ToBase64(chunk.samples) })) {
+    stats.audioChunksSent++;
+    if (talking) talking.chunks++;
+  } else {
+    stats.audioChunksDropped++;
+  }
+}
+
+// ── Push to talk ────────────────────────────────────────────────────────────────────────
+
+function beginTalk() {
+  const socket = session?.socket;
+  if (!socket || socket.status.state !== 'live' || talking || !pushToTalkInput.checked) return;
+  talking = { chunks: 0 };
+  setTalkPressed(true);
+  // Anything left in the buffer is not part of this turn; a reply still running is spoken over.
+  send(socket, { type: 'input_audio_buffer.clear' });
+  if (activeItems.size > 0) send(socket, { type: 'response.cancel' });
+  void bargeIn(socket);
+  history.setPartial('listening');
+}
+
+/** @param {boolean} commit false: the turn is dropped (the session ended, push to talk was turned off). */
+function endTalk(commit) {
+  const turn = talking;
+  talking = null;
+  setTalkPressed(false);
+  const current = session;
+  if (!turn || !current || !commit) return;
+  if (turn.chunks < MIN_TALK_CHUNKS) {
+    send(current.socket, { type: 'input_audio_buffer.clear' });
+    history.setPartial('idle');
+    showNotice('Hold the button while you speak; release it when you are done.', 'info');
+    return;
+  }
+  send(current.socket, { type: 'input_audio_buffer.commit' });
+  // With speech detection off nothing answers a commit on its own.
+  if (current.kind === 'conversation') send(current.socket, { type: 'response.create' });
+  stats.talkTurns++;
+  history.setPartial('transcribing');
+}
+
+/** @param {boolean} pressed */
+function setTalkPressed(pressed) {
+  talkButton.setAttribute('aria-pressed', String(pressed));
+  talkButton.textContent = pressed ? 'Release to send' : 'Hold to talk';
+}
+
+// ── Typed messages ──────────────────────────────────────────────────────────────────────
+
+/** @param {string} text */
+function sendMessage(text) {
+  const current = session;
+  if (!current || current.kind !== 'conversation' || current.socket.status.state !== 'live') return;
+  // A reply still running is cut off, as when the user speaks over it.
+  if (activeItems.size > 0) {
+    void bargeIn(current.socket);
+    send(current.socket, { type: 'response.cancel' });
+  }
+  send(current.socket, { type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] } });
+  send(current.socket, { type: 'response.create' });
+  stats.typedMessages++;
 }
 
 /**
@@ -326,6 +463,7 @@ function showLevel(rms) {
  */
 function onServerEvent(socket, event) {
   if (session?.socket !== socket) return;
+  eventLog.add('received', event);
   switch (event.type) {
     case 'session.updated':
       stats.session = sessionSummary(event.session);
@@ -335,9 +473,16 @@ function onServerEvent(socket, event) {
       stats.sessionsCreated++;
       socket.markLive();
       hideNotice();
-      history.idleText = 'Waiting for you to speak.';
+      history.idleText = readSettings().pushToTalk ? 'Hold the talk button and speak.' : 'Waiting for you to speak.';
       history.setPartial('idle');
+      showControls();
       break;
+    case 'conversation.item.added': {
+      const item = event.item;
+      const typed = item?.type === 'message' && item.role === 'user' ? item.content?.find((/** @type {any} */ part) => part?.type === 'input_text') : undefined;
+      if (typed) history.userTyped(item.id, String(typed.text ?? ''));
+      break;
+    }
     case 'input_audio_buffer.speech_started':
       stats.speechStarted++;
       history.setPartial('listening');
@@ -366,8 +511,12 @@ function onServerEvent(socket, event) {
     case 'response.output_item.added':
       if (event.item?.type === 'message' && event.item.role === 'assistant') {
         activeItems.add(event.item.id);
+        itemOfResponse.set(event.response_id, event.item.id);
         history.assistantStarted(event.item.id);
       }
+      break;
+    case 'speechbridge.turn.timings':
+      showTimings(event);
       break;
     case 'response.output_audio_transcript.delta':
     case 'response.output_text.delta':
@@ -397,6 +546,7 @@ function sessionSummary(session) {
   const turnDetection = session?.audio?.input?.turn_detection;
   return {
     type: String(session?.type ?? 'realtime'),
+    turnDetection: turnDetection?.type ?? null,
     voice: session?.audio?.output?.voice ?? null,
     aggressiveness: turnDetection?.aggressiveness ?? null,
     endMs: turnDetection?.silence_duration_ms ?? null,
@@ -428,6 +578,35 @@ function onResponseDone(response) {
     if (response.status === 'failed') history.note(item.id, 'failed');
   }
   if (response?.status === 'failed') showNotice(`Reply failed: ${response.status_details?.error?.message ?? 'unknown error'}`, 'info');
+  itemOfResponse.delete(response?.id);
+}
+
+/**
+ * The gateway's own timings of the turn just answered: speech end → transcript → first token
+ * → first audio. A typed message has no speech end and no transcript.
+ * @param {Record<string, any>} event
+ */
+function showTimings(event) {
+  const ms = (/** @type {unknown} */ value) => (typeof value === 'number' ? value : null);
+  const timings = {
+    itemId: typeof event.item_id === 'string' ? event.item_id : null,
+    responseId: String(event.response_id ?? ''),
+    transcriptionMs: ms(event.transcription_ms),
+    firstTokenMs: ms(event.first_token_ms),
+    firstAudioMs: ms(event.first_audio_ms),
+    totalMs: ms(event.total_ms),
+  };
+  stats.lastTimings = timings;
+  const stages = [
+    timings.transcriptionMs !== null ? `speech end → transcript ${timings.transcriptionMs} ms` : 'typed',
+    timings.firstTokenMs !== null ? `first token ${timings.firstTokenMs} ms` : null,
+    timings.firstAudioMs !== null ? `first audio ${timings.firstAudioMs} ms` : null,
+  ].filter(Boolean);
+  const text = `${stages.join(' → ')}${timings.totalMs !== null ? ` (${timings.totalMs} ms in all)` : ''}`;
+  latencyLine.textContent = `Last turn: ${text}`;
+  latencyLine.hidden = false;
+  const itemId = itemOfResponse.get(timings.responseId);
+  if (itemId) history.latency(itemId, text);
 }
 
 /**
@@ -448,7 +627,7 @@ async function bargeIn(socket) {
   // The item's audio may not have started yet (queued behind another): then none of it was heard.
   const playedSamples = report.itemId === itemId ? report.itemPlayedSamples : 0;
   const audioEndMs = Math.floor((playedSamples * 1000) / SAMPLE_RATE);
-  const sent = socket.send({ type: 'conversation.item.truncate', item_id: itemId, content_index: 0, audio_end_ms: audioEndMs });
+  const sent = send(socket, { type: 'conversation.item.truncate', item_id: itemId, content_index: 0, audio_end_ms: audioEndMs });
   if (!sent) return;
   stats.truncatesSent++;
   stats.lastTruncate = { itemId, audioEndMs, receivedMs: Math.floor(((receivedByItem.get(itemId) ?? 0) * 1000) / SAMPLE_RATE) };
@@ -469,7 +648,39 @@ function resetPlayback() {
   void player?.stop();
   activeItems.clear();
   receivedByItem.clear();
+  itemOfResponse.clear();
   lastAudioItem = null;
+}
+
+// ── Engines ─────────────────────────────────────────────────────────────────────────────
+
+/** `GET /` names the engines the gateway runs on; the offline fallback says why it runs. */
+async function showEngines() {
+  const line = $('engines');
+  const fallback = $('fallback');
+  try {
+    const response = await fetch(new URL('/', location.href), { headers: { accept: 'application/json' }, cache: 'no-store' });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const { engines } = await response.json();
+    const named = (/** @type {any} */ engine, /** @type {string} */ extra = '') => {
+      const details = [engine?.model, extra].filter(Boolean).join(', ');
+      return `${engine?.engine ?? 'unknown'}${details ? ` (${details})` : ''}`;
+    };
+    line.textContent =
+      `Engines: speech recognition ${named(engines?.transcriber)} · LLM ${named(engines?.responder)} · ` +
+      `speech ${named(engines?.synthesizer, engines?.synthesizer?.voice ? `voice ${engines.synthesizer.voice}` : '')} · VAD ${engines?.vad?.engine ?? 'unknown'}`;
+    line.dataset.state = 'ready';
+    const reason = engines?.transcriber?.fallback;
+    if (reason) {
+      fallback.textContent =
+        `Offline fallback: ${engines.transcriber.engine} is transcribing instead of ${reason.from}, because ${reason.reason}. ` +
+        'Expect rough transcripts; put the model in the model cache or set WHISPER_URL for better ones.';
+      fallback.hidden = false;
+    }
+  } catch (error) {
+    line.textContent = `Engines: unknown (GET / failed: ${error instanceof Error ? error.message : String(error)})`;
+    line.dataset.state = 'failed';
+  }
 }
 
 // ── Notices ─────────────────────────────────────────────────────────────────────────────
@@ -510,6 +721,9 @@ Object.defineProperty(window, 'speechbridgeDemo', {
     get status() {
       return Object.freeze({ ...(session?.socket.status ?? { state: statusLine.dataset.state }) });
     },
+    get eventsLogged() {
+      return eventLog.total;
+    },
   }),
   enumerable: true,
 });
@@ -528,3 +742,35 @@ form.addEventListener('submit', (event) => {
   if (!session && !microphone) void start();
 });
 stopButton.addEventListener('click', () => void stop('stopped'));
+
+talkButton.addEventListener('pointerdown', (event) => {
+  if (event.button !== 0) return;
+  talkButton.setPointerCapture(event.pointerId);
+  beginTalk();
+});
+talkButton.addEventListener('pointerup', () => endTalk(true));
+talkButton.addEventListener('pointercancel', () => endTalk(true));
+talkButton.addEventListener('lostpointercapture', () => endTalk(true));
+talkButton.addEventListener('keydown', (event) => {
+  if (event.key !== ' ' && event.key !== 'Enter') return;
+  event.preventDefault();
+  if (!event.repeat) beginTalk();
+});
+talkButton.addEventListener('keyup', (event) => {
+  if (event.key !== ' ' && event.key !== 'Enter') return;
+  event.preventDefault();
+  endTalk(true);
+});
+talkButton.addEventListener('blur', () => endTalk(true));
+// A long press must not open the context menu on touch screens.
+talkButton.addEventListener('contextmenu', (event) => event.preventDefault());
+
+composeForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const text = messageInput.value.trim();
+  if (!text) return;
+  sendMessage(text);
+  messageInput.value = '';
+});
+
+void showEngines();

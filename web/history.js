@@ -97,6 +97,19 @@ export class History {
   }
 
   /**
+   * A message the user typed, as the gateway added it to the conversation.
+   * @param {string} itemId
+   * @param {string} text
+   */
+  userTyped(itemId, text) {
+    const entry = this.entry(itemId, 'user');
+    entry.dataset.state = 'final';
+    entry.dataset.typed = 'true';
+    this.setText(entry, text);
+    this.note(itemId, 'typed');
+  }
+
+  /**
    * Assistant text as it streams (spoken transcript or text output).
    * @param {string} itemId
    * @param {string} delta
@@ -131,6 +144,42 @@ export class History {
     entry.dataset.note = note;
     const label = /** @type {HTMLElement} */ (entry.querySelector('.note'));
     label.textContent = note;
+  }
+
+  /**
+   * The turn's stage timings, under the reply they led to.
+   * @param {string} itemId
+   * @param {string} text
+   */
+  latency(itemId, text) {
+    const entry = this.entries.get(itemId);
+    if (!entry) return;
+    let line = /** @type {HTMLElement | null} */ (entry.querySelector('.latency'));
+    if (!line) {
+      line = document.createElement('small');
+      line.className = 'latency';
+      entry.append(line);
+    }
+    line.textContent = text;
+    this.follow();
+  }
+
+  /**
+   * The session ended: nothing still waiting will arrive, so no entry keeps saying it is
+   * coming (a turn committed just before Stop, a reply cut off).
+   */
+  settleAll() {
+    for (const [itemId, entry] of this.entries) {
+      if (entry.dataset.state === 'pending' && entry.dataset.role === 'user') {
+        entry.dataset.state = 'stopped';
+        this.setText(entry, '(stopped before it was transcribed)');
+      } else if (entry.dataset.state === 'pending' || entry.dataset.state === 'streaming') {
+        if (entry.dataset.state === 'pending') this.setText(entry, '(no reply: stopped)');
+        entry.dataset.state = 'final';
+        this.note(itemId, 'stopped');
+      }
+    }
+    this.partialText.clear();
   }
 
   /** @param {string} itemId */

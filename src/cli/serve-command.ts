@@ -18,6 +18,7 @@ export function registerServeCommand(program: Command): void {
   command.action(async () => {
     const config = configFromCommand(command, { ...ENGINE_FLAGS, host: 'SERVER_NAME', port: 'SERVER_PORT', maxUploadMb: 'MAX_UPLOAD_MB' });
     const logger = createLogger(config.logLevel);
+    for (const warning of config.warnings) logger.warn(warning);
     const ffmpeg = await checkFfmpeg();
     logger.info({ ffmpeg: ffmpeg.version }, 'ffmpeg found');
     const engines = await createEngines(config, logger);

@@ -75,6 +75,12 @@ export interface SessionConfig {
    * that show live partial text. Off by default: each interim pass costs a transcription.
    */
   interimTranscripts: boolean;
+  /**
+   * Send each answered turn's stage timings (turn.timings) to the client too, for doors that
+   * show them. The engine emits turn.timings for metrics either way; this says whether the
+   * client asked to see them.
+   */
+  turnTimings: boolean;
   tools: ToolConfig[];
   toolChoice: ToolChoiceConfig;
   temperature?: number;

@@ -150,6 +150,7 @@ export function initialSessionConfig(defaults: SessionDefaults, responderModes?:
     },
     transcription: {},
     interimTranscripts: false,
+    turnTimings: false,
     tools: [],
     toolChoice: 'auto',
     maxOutputTokens: null,
@@ -217,6 +218,7 @@ export function applySessionUpdate(config: SessionConfig, update: SessionUpdate,
   if (update.outputSampleRate !== undefined) next.outputSampleRate = checkInteger(update.outputSampleRate, SAMPLE_RATE_RANGE[0], SAMPLE_RATE_RANGE[1], 'session.outputSampleRate');
   if (update.transcription !== undefined) next.transcription = checkTranscription(update.transcription);
   if (update.interimTranscripts !== undefined) next.interimTranscripts = checkBoolean(update.interimTranscripts, 'session.interimTranscripts');
+  if (update.turnTimings !== undefined) next.turnTimings = checkBoolean(update.turnTimings, 'session.turnTimings');
   if (update.tools !== undefined) next.tools = checkTools(update.tools, 'session.tools');
   if (update.toolChoice !== undefined) next.toolChoice = checkToolChoice(update.toolChoice, 'session.toolChoice');
   if (update.tools !== undefined || update.toolChoice !== undefined) checkToolChoiceNames(next.toolChoice, next.tools, 'session.toolChoice');

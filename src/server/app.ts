@@ -23,8 +23,9 @@ import type { Engines } from './engines.ts';
 import type { Logger } from './logging.ts';
 import { createMetrics } from './metrics.ts';
 import { sessionDefaultsOf } from './session-factory.ts';
+import { type GatewayListener, openGatewayListener } from './gateway-listener.ts';
 import { createSessionMetrics } from './session-metrics.ts';
-import { createUpgradeRouter } from './upgrade-router.ts';
+import { createUpgradeRouter, type UpgradeRouter } from './upgrade-router.ts';
 import { VERSION } from './version.ts';
 import { registerWebRoutes } from './web-routes.ts';
 
@@ -39,10 +40,17 @@ export interface RunningServer {
   /** Base URL clients use, e.g. http://127.0.0.1:8080. */
   url: string;
   port: number;
+  /** The extra gateway listener (GATEWAY_HOST / GATEWAY_PORT), when configured. */
+  gateway?: { port: number; url: string };
   close(): Promise<void>;
 }
 
-export async function createApp({ config, engines, logger }: AppOptions): Promise<FastifyInstance> {
+export async function createApp(options: AppOptions): Promise<FastifyInstance> {
+  return (await buildApp(options)).app;
+}
+
+/** The app and its WebSocket router, which an extra listener shares. */
+async function buildApp({ config, engines, logger }: AppOptions): Promise<{ app: FastifyInstance; upgrades: UpgradeRouter }> {
   const tls = config.server.tls;
   const app = Fastify({
     loggerInstance: logger,
@@ -100,31 +108,50 @@ export async function createApp({ config, engines, logger }: AppOptions): Promis
   registerTtsProxyRoute(app, engines.synthesizer, config.tts.voice, config.limits.maxResponseAudioMs);
   registerClientSecretsRoute(app, { secrets, defaults: sessionDefaultsOf(config), responderModes: engines.responder.capabilities.modes });
   await registerWebRoutes(app);
-  return app;
+  return { app, upgrades };
 }
 
 /** How long a shutdown waits for HTTP requests in flight before it closes their connections. */
 const SHUTDOWN_GRACE_MS = 5000;
 
 export async function startServer(options: AppOptions): Promise<RunningServer> {
-  const app = await createApp(options);
-  await app.listen({ host: options.config.server.host, port: options.config.server.port });
+  const { app, upgrades } = await buildApp(options);
+  const { server: serverConfig } = options.config;
+  await app.listen({ host: serverConfig.host, port: serverConfig.port });
   const address = app.server.address() as AddressInfo;
-  const scheme = options.config.server.tls ? 'https' : 'http';
+  const scheme = serverConfig.tls ? 'https' : 'http';
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const clientHost = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
+  const url = `${scheme}://${clientHost}:${address.port}`;
+  let gateway: GatewayListener | undefined;
+  if (serverConfig.gatewayListener) {
+    try {
+      gateway = await openGatewayListener({ ...serverConfig.gatewayListener, tls: serverConfig.tls, router: upgrades, apiUrl: url });
+    } catch (error) {
+      await app.close();
+      throw error;
+    }
+    options.logger.info({ url: gateway.url }, `gateway protocol also on ${gateway.url}`);
+  }
   return {
     app,
     port: address.port,
-    url: `${scheme}://${clientHost}:${address.port}`,
+    url,
+    ...(gateway && { gateway: { port: gateway.port, url: gateway.url } }),
     close: async () => {
       // Requests in flight get this long to finish; a connection that never sent one (a
       // browser's preconnect, a half-open client) would otherwise hold the close for the
       // 60 s headers timeout.
-      const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      const force = setTimeout(() => {
+        app.server.closeAllConnections();
+        if (gateway && 'closeAllConnections' in gateway.server) gateway.server.closeAllConnections();
+      }, SHUTDOWN_GRACE_MS);
       force.unref();
+      // The extra listener stops accepting first; its sessions end with the door's, in app.close().
+      const gatewayClosed = gateway?.close();
       try {
         await app.close();
+        await gatewayClosed;
       } finally {
         clearTimeout(force);
       }

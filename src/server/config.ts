@@ -2,6 +2,12 @@
  * Configuration: the environment (and `.env`), overridden by CLI flags, read and validated
  * once at start-up. Every problem is reported together, each naming the variable and what
  * to put there.
+ *
+ * Drop-in names: the variables of the deployments speechbridge replaces are read too, as
+ * aliases of speechbridge's own (PORT → SERVER_PORT, DEFAULT_VAD_AGGR → VAD_AGGR, MODEL_NAME →
+ * WHISPER_MODEL, OPENAI_MODEL → OPENAI_API_MODEL, OPENAI_BASE_URL → OPENAI_API_BASE); when
+ * both are set, speechbridge's name wins and a warning says so. WHISPER_URL and TTS_API_URL
+ * may be the API root or the full endpoint URL.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -17,11 +23,21 @@ const flag = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
   .transform((value) => ['1', 'true', 'yes', 'on'].includes(value));
 
+/** Python logging's level names that pino spells otherwise. */
+const PYTHON_LOG_LEVELS: Readonly<Record<string, string>> = { warning: 'warn', critical: 'fatal' };
+
 export const ENV_SCHEMA = z.object({
   SERVER_NAME: text.default('0.0.0.0'),
-  SERVER_PORT: int(0, 65535).default(8080),
+  /** Default 8080, applied after the PORT alias. */
+  SERVER_PORT: int(0, 65535).optional(),
+  /** An extra listener serving the gateway protocol on `/` (the Gradium gateway's names). */
+  GATEWAY_HOST: optionalText,
+  GATEWAY_PORT: int(0, 65535).optional(),
   API_TOKENS: text.default(''),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Any case, and Python's names too (WARNING, CRITICAL): the .env files of Python services carry them. */
+  LOG_LEVEL: z
+    .preprocess((value) => (typeof value === 'string' ? (PYTHON_LOG_LEVELS[value.trim().toLowerCase()] ?? value.trim().toLowerCase()) : value), z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .default('info'),
   /** Seconds an upstream or engine call may take to answer, and a stream between chunks. */
   REQUEST_TIMEOUT: number(0.1, 3600).default(30),
   /** Bounds on upstream answers (src/providers/upstream-limits.ts has the defaults and why). */
@@ -38,7 +54,7 @@ export const ENV_SCHEMA = z.object({
   CORS_ORIGINS: text.default('*'),
 
   ASR_ENGINE: z.enum(['auto', 'whisper', 'pocketsphinx', 'openai']).default('auto'),
-  WHISPER_MODEL: text.default('base.en'),
+  WHISPER_MODEL: optionalText,
   MODEL_CACHE_DIR: text.default(path.join(os.homedir(), '.cache', 'speechbridge', 'models')),
   WHISPER_MODEL_BASE_URL: optionalText,
   WHISPER_THREADS: int(1, 256).optional(),
@@ -52,8 +68,10 @@ export const ENV_SCHEMA = z.object({
   LLM_ENGINE: z.enum(['auto', 'openai', 'echo']).default('auto'),
   OPENAI_API_BASE: optionalText,
   OPENAI_API_KEY: optionalText,
-  OPENAI_API_MODEL: text.default('gpt-4o-mini'),
+  OPENAI_API_MODEL: optionalText,
   DEFAULT_SYSTEM_PROMPT: optionalText,
+  /** The gateway door's rewrite prompt when `start` gives none (the Gradium gateway's name). */
+  OPENAI_PROMPT: optionalText,
 
   TTS_ENGINE: z.enum(['auto', 'espeak', 'openai']).default('auto'),
   TTS_API_URL: optionalText,
@@ -63,7 +81,7 @@ export const ENV_SCHEMA = z.object({
   DEFAULT_TTS_INSTRUCTIONS: optionalText,
 
   VAD_ENGINE: z.enum(['webrtc', 'silero']).default('webrtc'),
-  VAD_AGGR: int(0, 3).default(2),
+  VAD_AGGR: int(0, 3).optional(),
   VAD_THRESHOLD: number(0, 1).default(0.5),
   DEFAULT_VAD_START_MS: int(0, 2000).default(120),
   DEFAULT_VAD_END_MS: int(100, 10000).default(450),
@@ -82,12 +100,40 @@ export const ENV_SCHEMA = z.object({
   DIAR_URL: optionalText,
   DIARIZATION_TOKEN: optionalText,
   MAX_CACHE_SIZE: int(0, 10_000_000).default(1000),
+
+  // Aliases: other deployments' names for the variables above (ALIASES says which).
+  PORT: int(0, 65535).optional(),
+  DEFAULT_VAD_AGGR: int(0, 3).optional(),
+  MODEL_NAME: optionalText,
+  OPENAI_MODEL: optionalText,
+  OPENAI_BASE_URL: optionalText,
 });
+
+/**
+ * Another deployment's name → speechbridge's name, and the deployment that uses it. The
+ * speechbridge name wins when both are set: it is the one written for speechbridge.
+ */
+export const ALIASES = [
+  { alias: 'PORT', name: 'SERVER_PORT', from: 'the live transcription service' },
+  { alias: 'MODEL_NAME', name: 'WHISPER_MODEL', from: 'the live transcription service' },
+  { alias: 'DEFAULT_VAD_AGGR', name: 'VAD_AGGR', from: 'the realtime bridge' },
+  { alias: 'OPENAI_MODEL', name: 'OPENAI_API_MODEL', from: 'the Gradium gateway' },
+  { alias: 'OPENAI_BASE_URL', name: 'OPENAI_API_BASE', from: "the OpenAI SDKs' environment" },
+] as const;
+
+/** The Gradium gateway's port, used when only GATEWAY_HOST is given. */
+export const DEFAULT_GATEWAY_PORT = 8765;
 
 export type EnvConfig = z.infer<typeof ENV_SCHEMA>;
 
 export interface Config {
-  server: { host: string; port: number; tls?: { certPath: string; keyPath: string } };
+  server: {
+    host: string;
+    port: number;
+    tls?: { certPath: string; keyPath: string };
+    /** An extra listener where the gateway protocol is served on `/` (GATEWAY_HOST / GATEWAY_PORT). */
+    gatewayListener?: { host: string; port: number };
+  };
   /** '*' = any origin, [] = none (no CORS headers), else the allowed origins. */
   corsOrigins: '*' | string[];
   apiTokens: string[];
@@ -111,7 +157,15 @@ export interface Config {
     pocketsphinxGrammarPath?: string;
     pocketsphinxKeywords?: string[];
   };
-  llm: { engine: 'openai' | 'echo'; baseURL?: string; apiKey?: string; model: string; systemPrompt?: string };
+  llm: {
+    engine: 'openai' | 'echo';
+    baseURL?: string;
+    apiKey?: string;
+    model: string;
+    systemPrompt?: string;
+    /** The gateway door's rewrite prompt when `start` gives none (OPENAI_PROMPT). */
+    rewritePrompt?: string;
+  };
   tts: { engine: 'espeak' | 'openai'; url?: string; apiKey?: string; model: string; voice: string; instructions?: string };
   vad: {
     engine: 'webrtc' | 'silero';
@@ -127,6 +181,8 @@ export interface Config {
   diarization: { url?: string; token?: string };
   maxCacheSize: number;
   realtime: { maxMessageBytes: number; maxSessionMs: number; idleTimeoutMs: number; maxBufferedBytes: number; slowConsumerMs: number };
+  /** Things start-up should tell the operator (an alias overridden by speechbridge's own name). */
+  warnings: string[];
 }
 
 /** Variable names whose values are secrets: never logged. */
@@ -143,10 +199,15 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     throw new SpeechbridgeError('invalid_config', `invalid configuration, fix these variables (environment, .env or flags):\n${lines.join('\n')}`);
   }
   const env = parsed.data;
+  const warnings: string[] = [];
+  const resolved = resolveAliases(env, warnings);
   const problems: string[] = [];
   if ((env.TLS_CERT === undefined) !== (env.TLS_KEY === undefined)) problems.push('  TLS_CERT and TLS_KEY: set both (PEM file paths) or neither.');
+  const whisperUrl = upstreamUrl('WHISPER_URL', env.WHISPER_URL, ['/audio/transcriptions', '/audio/translations'], 'https://api.openai.com/v1/audio/transcriptions', problems);
+  const ttsUrl = upstreamUrl('TTS_API_URL', env.TTS_API_URL, ['/audio/speech'], 'https://api.openai.com/v1/audio/speech', problems);
+  const llmBase = upstreamUrl(resolved.llmBaseName, resolved.llmBase, [], 'https://api.openai.com/v1', problems);
   if (env.ASR_ENGINE === 'openai' && !env.WHISPER_URL) problems.push('  WHISPER_URL: ASR_ENGINE=openai needs the upstream base URL, e.g. https://api.openai.com/v1.');
-  if (env.LLM_ENGINE === 'openai' && !env.OPENAI_API_BASE && !env.OPENAI_API_KEY) {
+  if (env.LLM_ENGINE === 'openai' && !resolved.llmBase && !env.OPENAI_API_KEY) {
     problems.push('  OPENAI_API_BASE or OPENAI_API_KEY: LLM_ENGINE=openai needs an upstream (a base URL, or a key for api.openai.com).');
   }
   const corsOrigins = parseCorsOrigins(env.CORS_ORIGINS);
@@ -155,16 +216,18 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
   if (env.RESPONSE_TIMEOUT !== undefined && env.RESPONSE_TIMEOUT < env.REQUEST_TIMEOUT) {
     problems.push(`  RESPONSE_TIMEOUT: ${env.RESPONSE_TIMEOUT} s is shorter than REQUEST_TIMEOUT (${env.REQUEST_TIMEOUT} s); a whole answer cannot take less than its first chunk.`);
   }
+  const gatewayListener = gatewayListenerOf(env, resolved.serverPort, problems);
   if (problems.length > 0) throw new SpeechbridgeError('invalid_config', `invalid configuration, fix these variables:\n${problems.join('\n')}`);
 
-  const asrEngine = env.ASR_ENGINE === 'auto' ? (env.WHISPER_URL ? 'openai' : 'whisper') : env.ASR_ENGINE;
-  const llmEngine = env.LLM_ENGINE === 'auto' ? (env.OPENAI_API_BASE || env.OPENAI_API_KEY ? 'openai' : 'echo') : env.LLM_ENGINE;
-  const ttsEngine = env.TTS_ENGINE === 'auto' ? (env.TTS_API_URL ? 'openai' : 'espeak') : env.TTS_ENGINE;
+  const asrEngine = env.ASR_ENGINE === 'auto' ? (whisperUrl ? 'openai' : 'whisper') : env.ASR_ENGINE;
+  const llmEngine = env.LLM_ENGINE === 'auto' ? (llmBase || env.OPENAI_API_KEY ? 'openai' : 'echo') : env.LLM_ENGINE;
+  const ttsEngine = env.TTS_ENGINE === 'auto' ? (ttsUrl ? 'openai' : 'espeak') : env.TTS_ENGINE;
   return {
     server: {
       host: env.SERVER_NAME,
-      port: env.SERVER_PORT,
+      port: resolved.serverPort,
       tls: env.TLS_CERT && env.TLS_KEY ? { certPath: env.TLS_CERT, keyPath: env.TLS_KEY } : undefined,
+      ...(gatewayListener && { gatewayListener }),
     },
     corsOrigins: corsOrigins as '*' | string[],
     apiTokens: env.API_TOKENS.split(',').map((token) => token.trim()).filter(Boolean),
@@ -175,12 +238,12 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     asr: {
       engine: asrEngine,
       chosenByDefault: env.ASR_ENGINE === 'auto' && asrEngine === 'whisper',
-      whisperModel: env.WHISPER_MODEL,
+      whisperModel: resolved.whisperModel,
       modelCacheDir: env.MODEL_CACHE_DIR,
       modelBaseUrl: env.WHISPER_MODEL_BASE_URL,
       whisperThreads: env.WHISPER_THREADS,
       whisperAudioContext: env.WHISPER_AUDIO_CTX,
-      url: env.WHISPER_URL,
+      url: whisperUrl,
       apiKey: env.AUDIO_API_KEY,
       apiModel: env.WHISPER_API_MODEL,
       pocketsphinxGrammarPath: env.POCKETSPHINX_GRAMMAR,
@@ -188,14 +251,15 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     },
     llm: {
       engine: llmEngine,
-      baseURL: env.OPENAI_API_BASE,
+      baseURL: llmBase,
       apiKey: env.OPENAI_API_KEY,
-      model: env.OPENAI_API_MODEL,
+      model: resolved.llmModel,
       systemPrompt: env.DEFAULT_SYSTEM_PROMPT,
+      rewritePrompt: env.OPENAI_PROMPT,
     },
     tts: {
       engine: ttsEngine,
-      url: env.TTS_API_URL,
+      url: ttsUrl,
       apiKey: env.TTS_API_KEY,
       model: env.TTS_API_MODEL,
       voice: env.DEFAULT_TTS_VOICE,
@@ -203,7 +267,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     },
     vad: {
       engine: env.VAD_ENGINE,
-      aggressiveness: env.VAD_AGGR,
+      aggressiveness: resolved.vadAggressiveness,
       threshold: env.VAD_THRESHOLD,
       startMs: env.DEFAULT_VAD_START_MS,
       endMs: env.DEFAULT_VAD_END_MS,
@@ -221,6 +285,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       maxBufferedBytes: Math.round(env.REALTIME_MAX_BUFFERED_KB * 1024),
       slowConsumerMs: Math.round(env.REALTIME_SLOW_CONSUMER_SECONDS * 1000),
     },
+    warnings,
   };
 }
 
@@ -237,6 +302,82 @@ function upstreamLimitsOf(env: EnvConfig): UpstreamLimits {
     maxSentenceAudioMs: ms(env.MAX_SENTENCE_AUDIO_SECONDS, defaults.maxSentenceAudioMs),
     maxResponseAudioMs: ms(env.MAX_RESPONSE_AUDIO_SECONDS, defaults.maxResponseAudioMs),
   };
+}
+
+interface ResolvedAliases {
+  serverPort: number;
+  whisperModel: string;
+  vadAggressiveness: number;
+  llmModel: string;
+  llmBase: string | undefined;
+  /** The variable llmBase came from, for messages. */
+  llmBaseName: string;
+}
+
+/** speechbridge's name when set, else its alias, else the default; a warning when both are set and differ. */
+function resolveAliases(env: EnvConfig, warnings: string[]): ResolvedAliases {
+  const pick = <T>(name: (typeof ALIASES)[number]['name'], fallback: T): T => {
+    const entry = ALIASES.find((alias) => alias.name === name)!;
+    const own = env[entry.name] as T | undefined;
+    const other = env[entry.alias] as T | undefined;
+    if (own !== undefined && other !== undefined && own !== other) {
+      warnings.push(`${entry.name}=${String(own)} and ${entry.alias}=${String(other)} are both set; ${entry.name} is used (${entry.alias} is ${entry.from}'s name for it).`);
+    }
+    return own ?? other ?? fallback;
+  };
+  return {
+    serverPort: pick('SERVER_PORT', 8080),
+    whisperModel: pick('WHISPER_MODEL', 'base.en'),
+    vadAggressiveness: pick('VAD_AGGR', 2),
+    llmModel: pick('OPENAI_API_MODEL', 'gpt-4o-mini'),
+    llmBase: pick<string | undefined>('OPENAI_API_BASE', undefined),
+    llmBaseName: env.OPENAI_API_BASE === undefined && env.OPENAI_BASE_URL !== undefined ? 'OPENAI_BASE_URL' : 'OPENAI_API_BASE',
+  };
+}
+
+/**
+ * An upstream's API root from its variable: an http(s) URL, given as the root
+ * (https://host/v1) or as the full endpoint (https://host/v1/audio/transcriptions, as the
+ * bridges speechbridge replaces document it); the endpoint part is cut off, since the
+ * OpenAI SDK appends it.
+ */
+function upstreamUrl(name: string, value: string | undefined, endpoints: readonly string[], example: string, problems: string[]): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push(`  ${name}=${JSON.stringify(value)}: not a URL; give the API root or the endpoint, e.g. ${example}.`);
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    problems.push(`  ${name}=${JSON.stringify(value)}: must be an http:// or https:// URL, e.g. ${example}.`);
+    return undefined;
+  }
+  let root = url.pathname.replace(/\/+$/, '');
+  const endpoint = endpoints.find((suffix) => root.endsWith(suffix));
+  if (endpoint) root = root.slice(0, -endpoint.length);
+  url.pathname = root;
+  return url.toString().replace(/\/+(?=$|\?|#)/, '');
+}
+
+/**
+ * GATEWAY_HOST / GATEWAY_PORT (either one) open the extra gateway listener: host defaults to
+ * SERVER_NAME, port to the Gradium gateway's 8765. It cannot share the main port, which serves
+ * the gateway on `/` already.
+ */
+function gatewayListenerOf(env: EnvConfig, serverPort: number, problems: string[]): { host: string; port: number } | undefined {
+  if (env.GATEWAY_HOST === undefined && env.GATEWAY_PORT === undefined) return undefined;
+  const port = env.GATEWAY_PORT ?? DEFAULT_GATEWAY_PORT;
+  const host = env.GATEWAY_HOST ?? env.SERVER_NAME;
+  if (port !== 0 && port === serverPort) {
+    problems.push(
+      `  GATEWAY_PORT=${port}: the main port (SERVER_PORT) is ${port} too, and it already serves the gateway protocol on /; ` +
+        'pick another port for the extra listener, or unset GATEWAY_HOST and GATEWAY_PORT to use the main one.',
+    );
+    return undefined;
+  }
+  return { host, port };
 }
 
 /** '*', 'none' (→ []), or comma-separated origins (scheme://host[:port]); a string other than '*' is the problem found. */

@@ -93,7 +93,12 @@ export async function buildTranscriber(config: Config, logger: Logger): Promise<
         logger.warn({ reason }, `whisper ${asr.whisperModel} is not available (${reason}); falling back to pocketsphinx`);
         return {
           transcriber: await pocketsphinx(config),
-          summary: { engine: 'pocketsphinx', model: 'en-us', note: `fallback: whisper ${asr.whisperModel} unavailable` },
+          summary: {
+            engine: 'pocketsphinx',
+            model: 'en-us',
+            note: `fallback: whisper ${asr.whisperModel} unavailable`,
+            fallback: { from: `whisper ${asr.whisperModel}`, reason: publicFallbackReason(asr.whisperModel, error) },
+          },
         };
       }
       const transcriber = await createWhisperTranscriber({
@@ -104,6 +109,20 @@ export async function buildTranscriber(config: Config, logger: Logger): Promise<
       });
       return { transcriber, summary: { engine: 'whisper', model: asr.whisperModel } };
     }
+  }
+}
+
+/** Why whisper could not start, for anyone who asks `GET /`: the error's kind, without the server's paths or URLs. */
+function publicFallbackReason(model: string, error: unknown): string {
+  switch (error instanceof SpeechbridgeError ? error.code : undefined) {
+    case 'download_failed':
+      return `the model ${model} is not in the model cache and could not be downloaded`;
+    case 'checksum_mismatch':
+      return `the downloaded model ${model} did not match its published checksum`;
+    case 'model_not_found':
+      return `the model ${model} is neither a known model name nor an existing file`;
+    default:
+      return `the model ${model} could not be loaded`;
   }
 }
 

@@ -4,8 +4,16 @@
  */
 import type { Responder, Synthesizer, Transcriber } from '../providers/contracts.ts';
 
+/** Why a transcriber other than the configured one runs (shown by `GET /` and the demo page). */
+export interface FallbackSummary {
+  /** The engine that was meant to run, e.g. "whisper base.en". */
+  from: string;
+  /** Why it could not, in words for a user (no server paths; the log has the details). */
+  reason: string;
+}
+
 export interface EngineSummary {
-  transcriber: { engine: string; model?: string; note?: string };
+  transcriber: { engine: string; model?: string; note?: string; fallback?: FallbackSummary };
   responder: { engine: string; model?: string };
   synthesizer: { engine: string; model?: string; voice?: string };
   vad: { engine: string };

@@ -28,33 +28,38 @@ export interface UpgradeDoor {
 
 export class UpgradeRouter {
   private readonly doors = new Map<string, UpgradeDoor>();
-  private readonly servers: Array<HttpServer | HttpsServer> = [];
-  private readonly listener = (request: IncomingMessage, socket: Duplex, head: Buffer) => this.route(request, socket, head);
+  private readonly listeners = new Map<HttpServer | HttpsServer, (request: IncomingMessage, socket: Duplex, head: Buffer) => void>();
 
   add(path: string, door: UpgradeDoor): this {
     this.doors.set(normalize(path), door);
     return this;
   }
 
-  attach(server: HttpServer | HttpsServer): this {
-    server.on('upgrade', this.listener);
-    this.servers.push(server);
+  /** Routes the server's upgrades; with `paths`, only to the doors at those paths (an extra listener for one protocol). */
+  attach(server: HttpServer | HttpsServer, paths?: readonly string[]): this {
+    const allowed = paths ? new Set(paths.map(normalize)) : null;
+    const listener = (request: IncomingMessage, socket: Duplex, head: Buffer) => this.route(request, socket, head, allowed);
+    server.on('upgrade', listener);
+    this.listeners.set(server, listener);
     return this;
   }
 
   /** Stops routing and closes every door (their sessions end with 1001). */
   async close(): Promise<void> {
-    for (const server of this.servers.splice(0)) server.off('upgrade', this.listener);
+    for (const [server, listener] of this.listeners) server.off('upgrade', listener);
+    this.listeners.clear();
     await Promise.all([...this.doors.values()].map((door) => door.close?.()));
   }
 
-  private route(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  private route(request: IncomingMessage, socket: Duplex, head: Buffer, allowed: Set<string> | null): void {
     // A client that resets mid-handshake must not crash the process with an unhandled 'error'.
     socket.on('error', () => socket.destroy());
     const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
-    const door = this.doors.get(normalize(pathname));
+    const path = normalize(pathname);
+    const door = !allowed || allowed.has(path) ? this.doors.get(path) : undefined;
     if (!door) {
-      rejectUpgrade(socket, 404, 'not_found', `no WebSocket endpoint at ${pathname}; known: ${[...this.doors.keys()].join(', ') || 'none'}`);
+      const known = [...this.doors.keys()].filter((path) => !allowed || allowed.has(path));
+      rejectUpgrade(socket, 404, 'not_found', `no WebSocket endpoint at ${pathname}; known: ${known.join(', ') || 'none'}`);
       return;
     }
     door.handleUpgrade(request, socket, head);
@@ -84,7 +89,13 @@ export function createUpgradeRouter(options: UpgradeRouterOptions): UpgradeRoute
     metrics: createRealtimeMetrics(registry),
   });
   const transcriptions = createTranscriptionsDoor({ auth, createSession: factoryFor('transcriptions'), limits: config.realtime, logger });
-  const gateway = createGatewayDoor({ auth, createSession: factoryFor('gateway'), limits: config.realtime, logger });
+  const gateway = createGatewayDoor({
+    auth,
+    createSession: factoryFor('gateway'),
+    limits: config.realtime,
+    logger,
+    defaults: { rewritePrompt: config.llm.rewritePrompt },
+  });
   return new UpgradeRouter().add(REALTIME_PATH, realtime).add(TRANSCRIPTIONS_PATH, transcriptions).add(GATEWAY_PATH, gateway);
 }
 

@@ -90,3 +90,86 @@ test('upstream answer bounds have documented defaults, scale with REQUEST_TIMEOU
   );
   assert.throws(() => loadConfig({ MAX_RESPONSE_CHARS: 'lots' }), /MAX_RESPONSE_CHARS/);
 });
+
+test('WHISPER_URL and TTS_API_URL work as the API root or as the full endpoint, with or without a trailing slash', () => {
+  for (const [whisper, tts] of [
+    ['https://asr.example.com/v1', 'https://tts.example.com/v1'],
+    ['https://asr.example.com/v1/', 'https://tts.example.com/v1/'],
+    ['https://asr.example.com/v1/audio/transcriptions', 'https://tts.example.com/v1/audio/speech'],
+    ['https://asr.example.com/v1/audio/transcriptions/', 'https://tts.example.com/v1/audio/speech/'],
+  ]) {
+    const config = loadConfig({ WHISPER_URL: whisper, TTS_API_URL: tts });
+    assert.equal(config.asr.url, 'https://asr.example.com/v1', whisper);
+    assert.equal(config.tts.url, 'https://tts.example.com/v1', tts);
+  }
+  // A root without a path, and a port, survive as they are.
+  assert.equal(loadConfig({ WHISPER_URL: 'http://asr:9000/audio/transcriptions' }).asr.url, 'http://asr:9000');
+  assert.equal(loadConfig({ OPENAI_API_BASE: 'http://llm:8000/v1/' }).llm.baseURL, 'http://llm:8000/v1');
+});
+
+test('an upstream URL that is not an http(s) URL is refused at start-up, naming the variable and an example', () => {
+  assert.throws(
+    () => loadConfig({ WHISPER_URL: 'asr:9000/v1', TTS_API_URL: 'ftp://tts/v1/audio/speech' }),
+    (error: unknown) => {
+      assert.ok(error instanceof SpeechbridgeError);
+      assert.equal(error.code, 'invalid_config');
+      assert.match(error.message, /WHISPER_URL="asr:9000\/v1": .*https:\/\/api\.openai\.com\/v1\/audio\/transcriptions/);
+      assert.match(error.message, /TTS_API_URL="ftp:\/\/tts\/v1\/audio\/speech": must be an http:\/\/ or https:\/\/ URL/);
+      return true;
+    },
+  );
+});
+
+test('other deployments\' names are read as aliases: PORT, MODEL_NAME, DEFAULT_VAD_AGGR, OPENAI_MODEL, OPENAI_BASE_URL', () => {
+  const config = loadConfig({ PORT: '9001', MODEL_NAME: 'small.en', DEFAULT_VAD_AGGR: '3', OPENAI_MODEL: 'llama3', OPENAI_BASE_URL: 'http://llm:8000/v1' });
+  assert.equal(config.server.port, 9001);
+  assert.equal(config.asr.whisperModel, 'small.en');
+  assert.equal(config.vad.aggressiveness, 3);
+  assert.equal(config.llm.model, 'llama3');
+  assert.equal(config.llm.baseURL, 'http://llm:8000/v1');
+  assert.equal(config.llm.engine, 'openai', 'OPENAI_BASE_URL picks the OpenAI-compatible LLM as OPENAI_API_BASE does');
+  assert.deepEqual(config.warnings, []);
+});
+
+test('when both names are set, speechbridge\'s own wins and a warning names both', () => {
+  const config = loadConfig({ SERVER_PORT: '8080', PORT: '3000', VAD_AGGR: '1', DEFAULT_VAD_AGGR: '3', WHISPER_MODEL: 'tiny.en', MODEL_NAME: 'large-v3', OPENAI_API_MODEL: 'a', OPENAI_MODEL: 'b' });
+  assert.equal(config.server.port, 8080);
+  assert.equal(config.vad.aggressiveness, 1);
+  assert.equal(config.asr.whisperModel, 'tiny.en');
+  assert.equal(config.llm.model, 'a');
+  assert.equal(config.warnings.length, 4);
+  assert.match(config.warnings.join('\n'), /SERVER_PORT=8080 and PORT=3000 are both set; SERVER_PORT is used/);
+  assert.match(config.warnings.join('\n'), /VAD_AGGR=1 and DEFAULT_VAD_AGGR=3 are both set; VAD_AGGR is used/);
+  // The same value under both names is no conflict.
+  assert.deepEqual(loadConfig({ VAD_AGGR: '3', DEFAULT_VAD_AGGR: '3' }).warnings, []);
+});
+
+test('an invalid alias is reported under the name that was set', () => {
+  assert.throws(() => loadConfig({ DEFAULT_VAD_AGGR: '9', PORT: 'http' }), (error: unknown) => {
+    assert.ok(error instanceof SpeechbridgeError);
+    assert.match(error.message, /DEFAULT_VAD_AGGR="9"/);
+    assert.match(error.message, /PORT="http"/);
+    assert.doesNotMatch(error.message, /\sVAD_AGGR=|SERVER_PORT/);
+    return true;
+  });
+});
+
+test('GATEWAY_HOST / GATEWAY_PORT open the extra gateway listener (port 8765 by default); the main port is refused', () => {
+  assert.equal(loadConfig({}).server.gatewayListener, undefined);
+  assert.deepEqual(loadConfig({ GATEWAY_HOST: '127.0.0.1' }).server.gatewayListener, { host: '127.0.0.1', port: 8765 });
+  assert.deepEqual(loadConfig({ SERVER_NAME: '10.0.0.2', GATEWAY_PORT: '9000' }).server.gatewayListener, { host: '10.0.0.2', port: 9000 });
+  assert.throws(() => loadConfig({ SERVER_PORT: '8765', GATEWAY_HOST: '0.0.0.0' }), /GATEWAY_PORT=8765: the main port \(SERVER_PORT\) is 8765 too/);
+  assert.throws(() => loadConfig({ GATEWAY_PORT: '70000' }), /GATEWAY_PORT="70000"/);
+});
+
+test('OPENAI_PROMPT is the gateway door\'s rewrite prompt', () => {
+  assert.equal(loadConfig({ OPENAI_PROMPT: 'Fix the grammar.' }).llm.rewritePrompt, 'Fix the grammar.');
+  assert.equal(loadConfig({}).llm.rewritePrompt, undefined);
+});
+
+test('LOG_LEVEL in any case, with Python\'s names (a Python service\'s .env says LOG_LEVEL=DEBUG or WARNING)', () => {
+  assert.equal(loadConfig({ LOG_LEVEL: 'DEBUG' }).logLevel, 'debug');
+  assert.equal(loadConfig({ LOG_LEVEL: 'WARNING' }).logLevel, 'warn');
+  assert.equal(loadConfig({ LOG_LEVEL: 'Critical' }).logLevel, 'fatal');
+  assert.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), /LOG_LEVEL="loud"/);
+});

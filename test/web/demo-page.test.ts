@@ -4,7 +4,8 @@
  * padded with silence; Chromium loops it), against the real server on real engines: WebRTC
  * VAD, pocketsphinx with a JSGF grammar, espeak-ng, and the echo responder (a scripted
  * responder with a long answer where an answer must still be playing when the user speaks
- * again).
+ * again). The second server reports its recognizer as the offline fallback, as the engine
+ * factory does when whisper's model cannot be had (test/protocols/http/audio-http-engines).
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -26,6 +27,7 @@ const PHRASE = 'turn on the light';
 /** Long enough (about 15 s spoken) that the looping microphone speaks again while it plays. */
 const LONG_ANSWER = 'Here is a long answer to your request. '.repeat(3) + 'It goes on for a while, one sentence after another, so that you can interrupt it. '.repeat(4);
 const ARTIFACTS = path.join(repoRoot, 'test-artifacts');
+const FALLBACK = { from: 'whisper base.en', reason: 'the model base.en is not in the model cache and could not be downloaded' };
 
 interface DemoStats {
   playedSamples: number;
@@ -36,8 +38,12 @@ interface DemoStats {
   lastTruncate: { itemId: string; audioEndMs: number; receivedMs: number } | null;
   errors: number;
   lastError: string | null;
-  session: { type: string; voice: string | null; aggressiveness: number | null; endMs: number | null; mode: string | null; targetLanguage: string | null } | null;
+  session: { type: string; turnDetection: string | null; voice: string | null; aggressiveness: number | null; endMs: number | null; mode: string | null; targetLanguage: string | null } | null;
   transcripts: number;
+  speechStarted: number;
+  typedMessages: number;
+  talkTurns: number;
+  lastTimings: { itemId: string | null; responseId: string; transcriptionMs: number | null; firstTokenMs: number | null; firstAudioMs: number | null; totalMs: number | null } | null;
   partials: number;
   connects: number;
   sessionsCreated: number;
@@ -68,7 +74,9 @@ before(async () => {
   transcriber = await createPocketsphinxTranscriber({ grammar: COMMAND_GRAMMAR, timeoutMs: 20_000 });
   synthesizer = await EspeakSynthesizer.create({ workers: 1 });
   echoServer = await startTestServer(enginesOf({ transcriber, responder: new EchoResponder(), synthesizer }), { API_TOKENS: TOKEN });
-  storyServer = await startTestServer(enginesOf({ transcriber, responder: new ScriptedResponder({ script: { text: LONG_ANSWER }, deltaChars: 12 }), synthesizer }));
+  const story = enginesOf({ transcriber, responder: new ScriptedResponder({ script: { text: LONG_ANSWER }, deltaChars: 12 }), synthesizer });
+  story.summary.transcriber = { engine: 'pocketsphinx', model: 'en-us', note: 'fallback: whisper base.en unavailable', fallback: FALLBACK };
+  storyServer = await startTestServer(story);
   browser = await launchChromium(microphoneWav);
 });
 
@@ -120,6 +128,20 @@ async function waitForStats(page: Page, what: string, predicate: (stats: DemoSta
     last = await stats(page);
   }
   return last;
+}
+
+/** Waits until the microphone meter (0–100) is above or below a level. */
+async function waitForLevel(page: Page, what: string, bound: { above: number } | { below: number }, timeoutMs: number): Promise<void> {
+  await page
+    .waitForFunction(
+      (limit) => {
+        const level = Number(document.getElementById('level')?.getAttribute('aria-valuenow'));
+        return 'above' in limit ? level > limit.above : level < limit.below;
+      },
+      bound,
+      { timeout: timeoutMs },
+    )
+    .catch(() => assert.fail(`the microphone meter never showed ${what} within ${timeoutMs} ms`));
 }
 
 async function statusOf(page: Page): Promise<{ state: string | null; text: string }> {
@@ -192,6 +214,18 @@ test('the capture worklet, run at 48 kHz (Firefox’s path), resamples to 24 kHz
 
 test('the fake microphone’s phrase comes back as a final transcript, the echoed reply streams in and its audio is played', async () => {
   const { page, requests, errors } = await openDemo(echoServer);
+  // The engines line names what GET / reports; no fallback here.
+  const health = (await (await fetch(`${echoServer.url}/`)).json()) as { engines: Record<string, { engine: string }> };
+  await page.locator('#engines[data-state="ready"]').waitFor({ timeout: 5000 });
+  const enginesLine = (await page.locator('#engines').textContent()) ?? '';
+  for (const stage of ['transcriber', 'responder', 'synthesizer', 'vad']) {
+    assert.ok(enginesLine.includes(health.engines[stage].engine), `the engines line names the ${stage} ${health.engines[stage].engine}: ${enginesLine}`);
+  }
+  assert.match(enginesLine, /^Engines: speech recognition pocketsphinx · LLM echo · speech espeak-ng/);
+  assert.equal(await page.locator('#fallback').isHidden(), true, 'no fallback notice when none runs');
+  // 1.5 s of silence ends a turn: the turn stays open after the phrase while an interim pass
+  // over the whole phrase (pocketsphinx's grammar matches only whole commands) comes back.
+  await page.getByLabel('Silence that ends a turn').fill('1500');
   await startTalking(page, { token: TOKEN, mode: 'Assistant (spoken reply)' });
 
   // While the phrase is being spoken the live line says so, then shows the partial text.
@@ -214,6 +248,43 @@ test('the fake microphone’s phrase comes back as a final transcript, the echoe
   assert.equal(played.queuedSamples, 0);
   assert.ok(played.audioChunksSent > 0);
   assert.deepEqual(await statusOf(page), { state: 'live', text: 'Live' });
+
+  // The gateway's own timings of the turn: the latency line, and the same under the reply.
+  const timed = await waitForStats(page, 'speechbridge.turn.timings', (s) => s.lastTimings !== null);
+  assert.ok(timed.lastTimings && [timed.lastTimings.transcriptionMs, timed.lastTimings.firstTokenMs, timed.lastTimings.firstAudioMs, timed.lastTimings.totalMs].every((ms) => typeof ms === 'number' && ms >= 0));
+  const latencyText = (await page.locator('#latency').textContent()) ?? '';
+  assert.match(latencyText, /^Last turn: speech end → transcript \d+ ms → first token \d+ ms → first audio \d+ ms \(\d+ ms in all\)$/);
+  assert.match((await reply.locator('.latency').textContent()) ?? '', /^speech end → transcript \d+ ms → first token \d+ ms → first audio \d+ ms \(\d+ ms in all\)$/);
+
+  // The event log, folded until opened: what the page sent and received, audio runs on one line each.
+  assert.equal(await page.locator('#events').isVisible(), false);
+  await page.locator('#event-log summary').click();
+  const log = page.locator('#events');
+  assert.equal(await log.isVisible(), true);
+  assert.equal(await log.locator('li[data-direction="received"][data-type="session.created"]').count(), 1);
+  assert.ok((await log.locator('li[data-direction="sent"][data-type="session.update"]').count()) >= 1);
+  assert.ok((await log.locator('li[data-direction="received"][data-type="speechbridge.turn.timings"]').count()) >= 1);
+  assert.ok((await log.locator('li[data-type="input_audio_buffer.append"] .count').filter({ hasText: /^×\d+$/ }).count()) >= 1, 'a run of appends is one line with its count');
+  // Read at one instant: events keep arriving while the microphone loops.
+  const counts = await page.evaluate(() => ({
+    logged: (window as unknown as { speechbridgeDemo: { eventsLogged: number } }).speechbridgeDemo.eventsLogged,
+    shown: Number(document.getElementById('event-count')?.textContent),
+    lines: document.querySelectorAll('#events li').length,
+  }));
+  assert.equal(counts.shown, counts.logged, 'the summary counts every event');
+  assert.ok(counts.logged > counts.lines, 'runs of one type share a line');
+  assert.ok(counts.lines <= 200, 'the log keeps at most 200 lines');
+  // The bound itself, on the page's own module: 250 events of different types keep the newest 200 lines.
+  const bounded = await page.evaluate(async (module) => {
+    const { EventLog } = await import(module);
+    const list = document.createElement('ol');
+    const counter = document.createElement('span');
+    const eventLog = new EventLog(list, counter);
+    for (let index = 0; index < 250; index++) eventLog.add(index % 2 ? 'sent' : 'received', { type: `event.${index}` });
+    return { lines: list.children.length, first: list.firstElementChild?.getAttribute('data-type'), total: counter.textContent };
+  }, './event-log.js');
+  assert.deepEqual(bounded, { lines: 200, first: 'event.50', total: '250' });
+
   // The meter follows the microphone: it rises when the phrase comes round again.
   await page.waitForFunction(() => Number(document.getElementById('level')?.getAttribute('aria-valuenow')) > 30, null, { timeout: 10_000 });
 
@@ -228,8 +299,8 @@ test('the fake microphone’s phrase comes back as a final transcript, the echoe
   await page.keyboard.press('ArrowRight');
   await page.getByLabel('Translate', { exact: true }).check();
   await page.getByLabel('Translate into').selectOption('de');
-  const updated = await waitForStats(page, 'the new settings in session.updated', (s) => s.session?.targetLanguage === 'de' && s.session.endMs === 550, 5000);
-  assert.deepEqual(updated.session, { type: 'realtime', voice: 'coral', aggressiveness: 3, endMs: 550, mode: 'translate', targetLanguage: 'de' });
+  const updated = await waitForStats(page, 'the new settings in session.updated', (s) => s.session?.targetLanguage === 'de' && s.session.endMs === 1600, 5000);
+  assert.deepEqual(updated.session, { type: 'realtime', turnDetection: 'server_vad', voice: 'coral', aggressiveness: 3, endMs: 1600, mode: 'translate', targetLanguage: 'de' });
   assert.equal(updated.errors, 0, `the gateway accepted every update (${updated.lastError})`);
 
   const origin = new URL(echoServer.url).origin;
@@ -241,6 +312,13 @@ test('the fake microphone’s phrase comes back as a final transcript, the echoe
 
 test('barge-in (on a phone-sized screen): speaking during a long spoken answer stops playback at once and truncates the answer to what was heard', async () => {
   const { page, errors } = await openDemo(storyServer, { width: 390, height: 844 });
+  // This server's recognizer is the offline fallback: the page says so, and why.
+  const fallback = page.locator('#fallback');
+  await fallback.waitFor({ state: 'visible', timeout: 5000 });
+  assert.match(
+    (await fallback.textContent()) ?? '',
+    /^Offline fallback: pocketsphinx is transcribing instead of whisper base\.en, because the model base\.en is not in the model cache and could not be downloaded\. Expect rough transcripts/,
+  );
   await startTalking(page, { mode: 'Assistant (spoken reply)' });
 
   // The looping microphone speaks again about 3.5 s into the answer (earlier if transcription is slow).
@@ -318,6 +396,99 @@ test('a server restart: the page shows reconnecting, then live again on the new 
   assert.ok(afterRestart.transcripts > beforeRestart.transcripts, 'the new session transcribes the microphone');
   assert.equal(afterRestart.session?.type, 'transcription', 'the settings were sent again on the new connection');
   assert.equal(afterRestart.errors, 0, `no gateway errors (${afterRestart.lastError})`);
+  assert.deepEqual(errors, []);
+  await page.context().close();
+});
+
+test('a typed message is answered like a spoken one (push to talk on, so the looping microphone stays out of it)', async () => {
+  const { page, errors } = await openDemo(echoServer);
+  const box = page.getByLabel('Message to send');
+  assert.equal(await box.isDisabled(), true, 'nothing to type into before a session');
+  await page.getByLabel('Push to talk').check();
+  await startTalking(page, { token: TOKEN, mode: 'Assistant (spoken reply)' });
+  await page.locator('#status[data-state="live"]').waitFor({ timeout: 10_000 });
+  await page.locator('#message:not([disabled])').waitFor({ timeout: 5000 });
+
+  await box.fill('hello from the keyboard');
+  await box.press('Enter');
+  const typed = page.locator('.turn.user[data-typed="true"]');
+  await typed.waitFor({ timeout: 5000 });
+  assert.equal((await typed.locator('p').textContent())?.trim(), 'hello from the keyboard');
+  assert.equal((await typed.locator('.note').textContent())?.trim(), 'typed');
+  assert.equal(await box.inputValue(), '', 'the box is cleared for the next message');
+  const reply = page.locator('.turn.assistant[data-state="final"]').first();
+  await reply.waitFor({ timeout: 20_000 });
+  assert.equal((await reply.locator('p').textContent())?.trim().toLowerCase(), 'hello from the keyboard', 'the echo responder answers the typed text');
+
+  const answered = await waitForStats(page, 'the spoken answer and its timings', (s) => s.receivedSamples > 0 && s.lastTimings !== null);
+  assert.equal(answered.typedMessages, 1);
+  assert.equal(answered.session?.turnDetection, null, 'push to talk turns speech detection off');
+  assert.equal(answered.audioChunksSent, 0, 'no microphone audio went out while the button was not held');
+  assert.equal(answered.speechStarted, 0);
+  assert.equal(answered.lastTimings?.transcriptionMs, null, 'a typed message has no transcription stage');
+  assert.match((await page.locator('#latency').textContent()) ?? '', /^Last turn: typed → first token \d+ ms → first audio \d+ ms \(\d+ ms in all\)$/);
+  assert.equal(answered.errors, 0, `the gateway accepted the message (${answered.lastError})`);
+  assert.deepEqual(errors, []);
+  await page.context().close();
+});
+
+test('push to talk: holding the button over the phrase makes one answered turn; Stop while the next turn is transcribing leaves the page cleanly closed', async () => {
+  const { page, errors } = await openDemo(echoServer);
+  await page.getByLabel('Push to talk').check();
+  const talk = page.locator('#talk');
+  assert.equal(await talk.isVisible(), true, 'push to talk shows the talk button');
+  assert.equal(await talk.isDisabled(), true, 'which works only in a live session');
+  await startTalking(page, { token: TOKEN, mode: 'Assistant (spoken reply)' });
+  await page.locator('#talk:not([disabled])').waitFor({ timeout: 10_000 });
+
+  // Pressed as the looping phrase ends and held 6 s: the turn holds the next whole phrase
+  // (3.5 s of silence, 0.5 s, the phrase) and none of the one after it.
+  await waitForLevel(page, 'the phrase', { above: 30 }, 15_000);
+  await waitForLevel(page, 'the silence after the phrase', { below: 5 }, 5000);
+  await talk.hover();
+  await page.mouse.down();
+  assert.equal(await talk.getAttribute('aria-pressed'), 'true');
+  await page.waitForTimeout(6000);
+  await page.mouse.up();
+  assert.equal(await talk.getAttribute('aria-pressed'), 'false');
+
+  const userTurn = page.locator('.turn.user[data-state="final"]').first();
+  await userTurn.waitFor({ timeout: 20_000 });
+  assert.equal((await userTurn.locator('p').textContent())?.trim(), PHRASE, 'the held audio is the turn');
+  await page.locator('.turn.assistant[data-state="final"]').first().waitFor({ timeout: 20_000 });
+  assert.equal((await page.locator('.turn.assistant p').first().textContent())?.trim().toLowerCase(), PHRASE);
+  const first = await stats(page);
+  assert.equal(first.talkTurns, 1);
+  assert.equal(first.speechStarted, 0, 'no speech detection: the button made the turn');
+  assert.equal(first.session?.turnDetection, null);
+  assert.equal(first.errors, 0, `no gateway errors (${first.lastError})`);
+
+  // A second turn, and Stop as soon as it is committed, while it is still being transcribed.
+  await page.mouse.down();
+  await page.waitForTimeout(1500);
+  await page.mouse.up();
+  const pending = page.locator('.turn.user[data-state="pending"]');
+  await pending.waitFor({ timeout: 5000 });
+  assert.equal((await pending.locator('p').textContent())?.trim(), 'transcribing…');
+  await page.getByRole('button', { name: 'Stop' }).click();
+
+  assert.deepEqual(await statusOf(page), { state: 'closed', text: 'Stopped' });
+  assert.equal(await page.locator('.turn[data-state="pending"], .turn[data-state="streaming"]').count(), 0, 'nothing still says it is coming');
+  assert.equal((await page.locator('.turn.user[data-state="stopped"] p').textContent())?.trim(), '(stopped before it was transcribed)');
+  assert.equal((await page.locator('#partial').textContent())?.trim(), 'Stopped. Press Start to talk again.');
+  assert.equal(await page.getByRole('button', { name: 'Start' }).isEnabled(), true);
+  assert.equal(await page.getByRole('button', { name: 'Stop' }).isDisabled(), true);
+  assert.equal(await talk.isDisabled(), true);
+  assert.equal(await page.getByLabel('Message to send').isDisabled(), true);
+  assert.equal(await page.locator('#level').getAttribute('aria-valuetext'), 'off', 'the microphone is off');
+  // It stays that way: no reconnect, no late event reopening the turn.
+  const closedAt = await stats(page);
+  await page.waitForTimeout(2000);
+  assert.deepEqual(await statusOf(page), { state: 'closed', text: 'Stopped' });
+  assert.equal(await page.locator('.turn[data-state="pending"]').count(), 0);
+  const later = await stats(page);
+  assert.equal(later.connects, closedAt.connects, 'no reconnect after Stop');
+  assert.equal(later.transcripts, closedAt.transcripts, 'the stopped session’s late events are ignored');
   assert.deepEqual(errors, []);
   await page.context().close();
 });

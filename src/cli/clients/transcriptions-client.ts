@@ -11,7 +11,10 @@ import { ClientSocket, parseServerJson } from './client-socket.ts';
 import { defer, raceAbort, type Deferred } from './client-timing.ts';
 import type { ClientEvent, ClientOptions, SpeechClient } from './speech-client.ts';
 
-/** The rate the server's VAD and recognizer run at, so it resamples nothing. */
+/**
+ * The rate the server's VAD and recognizer run at, so it resamples nothing; named in `start`,
+ * since raw PCM is read at 24 kHz otherwise.
+ */
 const SAMPLE_RATE = 16_000;
 
 /** The server's messages are told apart by their one required key. */

@@ -15,15 +15,23 @@ import { DEFAULT_PCM_SAMPLE_RATE, type GatewayAudioFormat, parseAudioFormat, pcm
 
 /** null is taken as absent: clients often serialize unset options that way. */
 const name = (max: number) => z.string().trim().min(1).max(max).nullish();
+/**
+ * A model name, where "default" (what the Gradium gateway's clients send) means the server's
+ * own model, as absence does: passed on, it would name no model of this server's upstreams.
+ */
+const modelName = (max: number) =>
+  name(max)
+    .transform((value) => (value?.toLowerCase() === 'default' ? undefined : value))
+    .optional();
 
 const startSchema = z.looseObject({
   type: z.literal('start'),
   input_format: name(40),
   output_format: name(40),
   voice_id: name(100),
-  stt_model: name(200),
-  tts_model: name(200),
-  openai_model: name(200),
+  stt_model: modelName(200),
+  tts_model: modelName(200),
+  openai_model: modelName(200),
   /** The LLM's instructions; replaces the default rewrite prompt. */
   prompt: z.string().max(100_000).nullish(),
 });
@@ -76,20 +84,27 @@ export interface GatewaySession {
   session: SessionUpdate;
 }
 
+/** Server-wide settings for gateway sessions. */
+export interface GatewayDefaults {
+  /** The rewrite prompt when `start` gives none (OPENAI_PROMPT); else REWRITE_PROMPT. */
+  rewritePrompt?: string;
+}
+
 /**
  * The session a `start` asks for; throws unsupported_format for an unknown format name.
- * The engine runs in mode 'rewrite' with the prompt given or the default rewrite prompt (set
- * explicitly, so a server-wide reply prompt from DEFAULT_SYSTEM_PROMPT does not replace it).
+ * The engine runs in mode 'rewrite' with the prompt given, else the server's rewrite prompt,
+ * else the default one (set explicitly, so a server-wide reply prompt from
+ * DEFAULT_SYSTEM_PROMPT does not replace it).
  * Each turn is answered on its own: VAD ends turns and starts their responses, and a new turn
  * does not cancel the previous turn's answer (no barge-in), so every turn gets its result.
  */
-export function sessionOf(start: StartMessage): GatewaySession {
+export function sessionOf(start: StartMessage, defaults: GatewayDefaults = {}): GatewaySession {
   const input = start.input_format ? parseAudioFormat(start.input_format, 'input_format') : pcm(DEFAULT_PCM_SAMPLE_RATE);
   const output = start.output_format ? parseAudioFormat(start.output_format, 'output_format') : pcm(DEFAULT_PCM_SAMPLE_RATE);
   const prompt = start.prompt?.trim();
   const session: SessionUpdate = {
     mode: 'rewrite',
-    instructions: prompt || REWRITE_PROMPT,
+    instructions: prompt || defaults.rewritePrompt?.trim() || REWRITE_PROMPT,
     outputModalities: ['audio'],
     inputSampleRate: input.sampleRate,
     outputSampleRate: output.sampleRate,

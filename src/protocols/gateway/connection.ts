@@ -23,7 +23,7 @@ import type { Logger } from '../../server/logging.ts';
 import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
 import { BacklogGuard } from '../backlog-guard.ts';
 import { CLOSE_GRACE_MS, closeWebSocket } from '../socket-close.ts';
-import { type ClientMessage, errorMessage, parseClientMessage, type ServerMessage, sessionOf, type StartMessage } from './codec.ts';
+import { type ClientMessage, errorMessage, type GatewayDefaults, parseClientMessage, type ServerMessage, sessionOf, type StartMessage } from './codec.ts';
 import { GatewayEventMapper, type Outbound } from './event-mapper.ts';
 import { decodeAudioBytes, type GatewayAudioFormat, PcmByteCarry } from './formats.ts';
 
@@ -46,6 +46,7 @@ export interface GatewayConnectionOptions {
   createSession: DoorSessionFactory;
   limits: DoorLimits;
   logger: Logger;
+  defaults?: GatewayDefaults;
 }
 
 interface Live {
@@ -161,7 +162,7 @@ export class GatewayConnection {
     let live: Live;
     let ready: ServerMessage;
     try {
-      const plan = sessionOf(message);
+      const plan = sessionOf(message, this.options.defaults);
       const mapper = new GatewayEventMapper(plan.output);
       const engine = this.options.createSession({ kind: 'conversation', model: plan.model, session: plan.session, onEvent: (event) => this.onEngineEvent(event) });
       live = { engine, input: plan.input, mapper, carry: new PcmByteCarry() };

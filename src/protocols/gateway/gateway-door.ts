@@ -8,6 +8,7 @@ import type { TokenAuth } from '../../server/auth.ts';
 import type { Logger } from '../../server/logging.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
 import { WebSocketDoor } from '../websocket-door.ts';
+import type { GatewayDefaults } from './codec.ts';
 import { GatewayConnection } from './connection.ts';
 
 export const GATEWAY_PATH = '/';
@@ -17,12 +18,13 @@ export interface GatewayDoorOptions {
   createSession: DoorSessionFactory;
   limits: DoorLimits;
   logger: Logger;
+  defaults?: GatewayDefaults;
 }
 
-export function createGatewayDoor({ auth, createSession, limits, logger }: GatewayDoorOptions): WebSocketDoor {
+export function createGatewayDoor({ auth, createSession, limits, logger, defaults }: GatewayDoorOptions): WebSocketDoor {
   return new WebSocketDoor({
     auth,
     maxMessageBytes: limits.maxMessageBytes,
-    connect: (socket) => new GatewayConnection({ socket, createSession, limits, logger }),
+    connect: (socket) => new GatewayConnection({ socket, createSession, limits, logger, defaults }),
   });
 }

@@ -84,6 +84,8 @@ const speechbridgeExtension = z.object({
   target_language: z.string().min(1).optional(),
   /** Partial text of the turn while it is spoken (conversation.item.input_audio_transcription.partial). */
   interim_transcripts: z.boolean().optional(),
+  /** Each answered turn's stage timings (speechbridge.turn.timings). */
+  turn_timings: z.boolean().optional(),
 });
 
 export const sessionSchema = z.object({

@@ -65,6 +65,7 @@ export class RealtimeCodec {
       output: { ...DEFAULT_AUDIO_FORMAT },
       echoed: { ...DEFAULT_ECHOED_FIELDS },
       expiresAt: Math.floor(options.expiresAtMs / 1000),
+      turnTimings: false,
     };
     this.context = { dialect: this.dialect, conversationId: this.conversationId, session: this.state, newEventId: options.newEventId ?? eventIdSequence() };
   }
@@ -172,6 +173,7 @@ export class RealtimeCodec {
   private settleFormats(config: SessionConfig): void {
     this.pendingFormatChange = null;
     this.state.kind = config.kind;
+    this.state.turnTimings = config.turnTimings;
     this.state.input = formatForRate(config.inputSampleRate, this.state.input);
     this.state.output = formatForRate(config.outputSampleRate, this.state.output);
   }

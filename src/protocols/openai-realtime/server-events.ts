@@ -31,7 +31,11 @@ const BETA_NAMES: Readonly<Record<string, string>> = {
   'response.output_audio_transcript.done': 'response.audio_transcript.done',
 };
 
-/** The wire events for one engine event (none for turn.timings, which is for metrics only). */
+/**
+ * The wire events for one engine event. turn.timings goes out only to sessions that asked
+ * (session.speechbridge.turn_timings), as `speechbridge.turn.timings`: not an OpenAI event,
+ * so strict clients never see it.
+ */
 export function serverEventsFor(event: EngineEvent, context: ServerEventContext): ServerEvent[] {
   const emit = (type: string, fields: Record<string, unknown> = {}): ServerEvent => {
     const name = context.dialect === 'beta' ? (BETA_NAMES[type] ?? type) : type;
@@ -149,8 +153,20 @@ export function serverEventsFor(event: EngineEvent, context: ServerEventContext)
     case 'transcript.interim':
       // Not an OpenAI event: the whole text so far of the turn being spoken, each time (a later one may revise it).
       return [emit('conversation.item.input_audio_transcription.partial', { item_id: event.itemId, content_index: 0, transcript: event.text })];
-    case 'turn.timings':
-      return [];
+    case 'turn.timings': {
+      if (!context.session.turnTimings) return [];
+      const { timings } = event;
+      return [
+        emit('speechbridge.turn.timings', {
+          item_id: timings.itemId,
+          response_id: timings.responseId,
+          transcription_ms: roundMs(timings.transcriptionMs),
+          first_token_ms: roundMs(timings.firstTokenMs),
+          first_audio_ms: roundMs(timings.firstAudioMs),
+          total_ms: roundMs(timings.totalMs),
+        }),
+      ];
+    }
     case 'error':
       return [errorEvent(event.code, event.message, wireParamOf(event.param, dialect), event.eventId, context)];
   }
@@ -187,6 +203,11 @@ export function errorEvent(
   context: Pick<ServerEventContext, 'newEventId'>,
 ): ServerEvent {
   return { type: 'error', event_id: context.newEventId(), error: { type: wireType(code), code, message, param, event_id: clientEventId } };
+}
+
+/** Whole milliseconds: the engine's clock has sub-millisecond noise no reader needs. */
+function roundMs(ms: number | null): number | null {
+  return ms === null ? null : Math.round(ms);
 }
 
 function wireType(code: ErrorCode): string {

@@ -35,6 +35,8 @@ export interface SessionWireState {
   echoed: EchoedSessionFields;
   /** Unix seconds. */
   expiresAt: number;
+  /** The client asked for speechbridge.turn.timings events (session.speechbridge.turn_timings). */
+  turnTimings: boolean;
 }
 
 export interface WireSessionUpdate {
@@ -74,6 +76,7 @@ export function sessionUpdateFromWire(session: WireSession): WireSessionUpdate {
   if (session.speechbridge?.mode) update.mode = session.speechbridge.mode;
   if (session.speechbridge?.target_language) update.targetLanguage = session.speechbridge.target_language;
   if (session.speechbridge?.interim_transcripts !== undefined) update.interimTranscripts = session.speechbridge.interim_transcripts;
+  if (session.speechbridge?.turn_timings !== undefined) update.turnTimings = session.speechbridge.turn_timings;
 
   const transcription = input?.transcription !== undefined ? input.transcription : session.input_audio_transcription;
   if (transcription !== undefined) {
@@ -251,7 +254,7 @@ function transcriptionToWire(config: SessionConfig): Record<string, unknown> {
 }
 
 function extensionToWire(config: SessionConfig): Record<string, unknown> {
-  return definedOnly({ mode: config.mode, target_language: config.targetLanguage, interim_transcripts: config.interimTranscripts });
+  return definedOnly({ mode: config.mode, target_language: config.targetLanguage, interim_transcripts: config.interimTranscripts, turn_timings: config.turnTimings });
 }
 
 export function toolFromWire(tool: WireTool): ToolConfig {
@@ -316,6 +319,8 @@ export function wireParamOf(param: string | null, dialect: Dialect): string | nu
       return 'session.speechbridge.target_language';
     case 'interimTranscripts':
       return 'session.speechbridge.interim_transcripts';
+    case 'turnTimings':
+      return 'session.speechbridge.turn_timings';
     case 'turnDetection': {
       const base = ga ? 'session.audio.input.turn_detection' : 'session.turn_detection';
       return rest.length === 0 ? base : `${base}.${TURN_DETECTION_FIELDS[rest[0]] ?? rest[0]}`;

@@ -10,8 +10,11 @@ import type { ErrorCode } from '../../engine/errors.ts';
 import type { EngineEvent, SessionUpdate, TurnDetectionConfig } from '../../engine/events.ts';
 import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES } from '../../vad/turn-options.ts';
 
-/** Raw PCM16 is read at 16 kHz unless `sample_rate` says otherwise: the rate the VAD and ASR run at. */
-export const DEFAULT_PCM_SAMPLE_RATE = 16000;
+/**
+ * Raw PCM16 is read at 24 kHz unless `sample_rate` says otherwise: OpenAI's pcm16, which the
+ * clients of live transcription services are built against, and every other door's default.
+ */
+export const DEFAULT_PCM_SAMPLE_RATE = 24000;
 export const DEFAULT_LANGUAGE = 'en';
 
 /**

@@ -87,3 +87,20 @@ test('sessionOf: mode rewrite with the default prompt or the client\'s, formats 
   assert.equal(full.model, 'gpt-x');
   assert.equal(full.session.ttsModel, 'tts-1');
 });
+
+test('sessionOf: the server\'s rewrite prompt (OPENAI_PROMPT) replaces the default; a start prompt replaces both', () => {
+  assert.equal(sessionOf({ type: 'start' }, { rewritePrompt: 'Fix the grammar.' }).session.instructions, 'Fix the grammar.');
+  assert.equal(sessionOf({ type: 'start', prompt: 'Summarize.' }, { rewritePrompt: 'Fix the grammar.' }).session.instructions, 'Summarize.');
+  assert.equal(sessionOf({ type: 'start', prompt: '  ' }, { rewritePrompt: '' }).session.instructions, REWRITE_PROMPT);
+});
+
+test('model names "default" (what Gradium gateway clients send) mean the server\'s own models', () => {
+  const parsed = parseClientMessage(JSON.stringify({ type: 'start', stt_model: 'default', tts_model: 'Default', openai_model: 'default' }));
+  assert.ok('message' in parsed);
+  const plan = sessionOf(parsed.message as Parameters<typeof sessionOf>[0]);
+  assert.equal(plan.model, undefined);
+  assert.equal(plan.session.transcription, undefined);
+  assert.equal(plan.session.ttsModel, undefined);
+  const named = parseClientMessage(JSON.stringify({ type: 'start', openai_model: 'gpt-x' }));
+  assert.equal(sessionOf((named as { message: Parameters<typeof sessionOf>[0] }).message).model, 'gpt-x');
+});

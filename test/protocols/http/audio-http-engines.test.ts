@@ -210,6 +210,12 @@ test('the default start-up falls back to pocketsphinx when the whisper model can
   try {
     assert.equal(engines.summary.transcriber.engine, 'pocketsphinx');
     assert.match(engines.summary.transcriber.note ?? '', /whisper base\.en unavailable/);
+    // GET / (and the demo page) say why, without the server's cache path or the download URL.
+    assert.deepEqual(engines.summary.transcriber.fallback, {
+      from: 'whisper base.en',
+      reason: 'the model base.en is not in the model cache and could not be downloaded',
+    });
+    assert.ok(!JSON.stringify(engines.summary).includes(cacheDir), 'no server path in the summary');
     assert.ok(lines.some((line) => /falling back to pocketsphinx/.test(line)), 'the fallback is logged');
     await writeFile(path.join(cacheDir, 'note.txt'), 'no model here');
   } finally {

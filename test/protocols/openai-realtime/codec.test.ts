@@ -38,6 +38,7 @@ const config: SessionConfig = {
   inputSampleRate: 24000,
   outputSampleRate: 24000,
   interimTranscripts: false,
+  turnTimings: false,
   turnDetection: {
     type: 'server_vad',
     engine: 'webrtc',
@@ -379,7 +380,6 @@ test('every GA server event carries an event_id and parses in the agents SDK wit
     ['session.created', 'conversation.created', 'session.updated'],
   );
   assert.ok(wire.some((event) => event.type === 'rate_limits.updated'));
-  assert.equal(wire.filter((event) => event.type === 'turn.timings').length, 0);
 });
 
 test('interim transcripts: the speechbridge session flag, and the whole text so far as a partial event', () => {
@@ -393,9 +393,41 @@ test('interim transcripts: the speechbridge session flag, and the whole text so 
     transcript: 'turn on the',
   });
   const [created] = realtime.sessionCreated({ ...config, interimTranscripts: true });
-  assert.deepEqual((created.session as { speechbridge: unknown }).speechbridge, { mode: 'reply', interim_transcripts: true });
+  assert.deepEqual((created.session as { speechbridge: unknown }).speechbridge, { mode: 'reply', interim_transcripts: true, turn_timings: false });
   const refused = wireError(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'c9', session: { speechbridge: { interim_transcripts: 'yes' } } })));
   assert.equal(refused.param, 'session.speechbridge.interim_transcripts');
+});
+
+test('turn timings go out as speechbridge.turn.timings only to a session that asked (speechbridge.turn_timings)', () => {
+  const timings: EngineEvent = {
+    type: 'turn.timings',
+    timings: { itemId: 'item_u', responseId: 'resp_1', transcriptionMs: 312.4, firstTokenMs: 40.6, firstAudioMs: null, totalMs: 380.2 },
+  };
+  for (const dialect of ['ga', 'beta'] as const) {
+    const realtime = codec(dialect);
+    realtime.sessionCreated(config);
+    assert.deepEqual(realtime.encode(timings), [], `a ${dialect} session that did not ask gets nothing`);
+
+    const update = realtime.decode(JSON.stringify({ type: 'session.update', session: { speechbridge: { turn_timings: true } } }));
+    assert.equal(update.type, 'input');
+    assert.deepEqual((update as { input: { session: unknown } }).input.session, { turnTimings: true });
+    const [updated] = realtime.encode({ type: 'session.updated', session: { ...config, turnTimings: true } });
+    assert.equal((updated.session as { speechbridge: { turn_timings: boolean } }).speechbridge.turn_timings, true);
+    const [event, ...rest] = realtime.encode(timings);
+    assert.deepEqual(rest, []);
+    assert.deepEqual(event, {
+      type: 'speechbridge.turn.timings',
+      event_id: event.event_id,
+      item_id: 'item_u',
+      response_id: 'resp_1',
+      transcription_ms: 312,
+      first_token_ms: 41,
+      first_audio_ms: null,
+      total_ms: 380,
+    });
+  }
+  const refused = wireError(codec().decode(JSON.stringify({ type: 'session.update', session: { speechbridge: { turn_timings: 1 } } })));
+  assert.equal(refused.param, 'session.speechbridge.turn_timings');
 });
 
 test('GA output events name the response, item, output and content indexes', () => {

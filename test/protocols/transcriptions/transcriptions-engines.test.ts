@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
+import { resample } from '../../../src/audio/resample.ts';
 import { writeWav } from '../../../src/audio/wav.ts';
 import type { RunningServer } from '../../../src/server/app.ts';
 import { createPocketsphinxTranscriber } from '../../../src/providers/local/pocketsphinx-transcriber.ts';
@@ -29,6 +30,8 @@ import {
 const TOKEN = 'transcriptions-test-token';
 /** 100 ms of 16 kHz PCM16 per message. */
 const PCM_CHUNK_BYTES = 3200;
+/** The phrases are spoken at 16 kHz; raw PCM at that rate is named in `start` (the default is 24 kHz). */
+const AT_16K = { sample_rate: 16000 };
 
 let server: RunningServer;
 let url: string;
@@ -60,16 +63,20 @@ async function noFfmpegLeft(): Promise<void> {
   assert.fail(`ffmpeg is still running: ${(await childProcessNames()).join(', ')}`);
 }
 
-test('raw PCM16: two phrases separated by silence give session_id first, then two finals equal to the phrases, in order', async () => {
+test('raw PCM16 at the default 24 kHz (no sample_rate): two phrases separated by silence give session_id first, then two finals equal to the phrases, in order', async () => {
   const client = await TranscriptionClient.connect(url);
   client.send({ action: 'start', language: 'en' });
-  const audio = concatPcm([silence(300), phrase('turn on the light'), silence(1200), phrase('turn off the radio'), silence(1200)]);
-  // Five times faster than real time: the VAD works on the samples, not on the clock.
+  const at16k = concatPcm([silence(300), phrase('turn on the light'), silence(1200), phrase('turn off the radio'), silence(1200)]);
+  const at24k = (await resample({ samples: at16k, sampleRate: 16000 }, 24000)).samples;
+  // 100 ms per message, five times faster than real time: the VAD works on the samples, not on the clock.
   await client.next((message) => 'session_id' in message);
-  await streamChunks(client, chunksOf(pcmBytes(audio), PCM_CHUNK_BYTES), 20);
-  await client.next((message) => 'final' in message && message.final === 'turn off the radio');
+  await streamChunks(client, chunksOf(pcmBytes(at24k), 4800), 20);
+  const last = await client.next((message) => 'final' in message && message.final === 'turn off the radio');
   assert.match(client.messages[0].session_id, /^sess_[A-Za-z0-9_-]{10,}$/);
   assert.deepEqual(client.finals(), ['turn on the light', 'turn off the radio']);
+  // Read at 16 kHz, the same bytes would last 1.5 times longer.
+  const spokenMs = (phrase('turn off the radio').length * 1000) / 16000;
+  assert.ok(Math.abs(last.duration_ms - spokenMs) < 600, `the utterance lasts as long as the phrase at 24 kHz (${last.duration_ms} ms, phrase ${Math.round(spokenMs)} ms)`);
   assert.equal(client.messages.filter((message) => 'error' in message).length, 0, JSON.stringify(client.messages));
   const closed = await client.close();
   assert.equal(closed.code, 1000);
@@ -128,7 +135,7 @@ test('a whole WAV file per message (a recorder blob each time): every file is tr
 });
 
 test('stop during speech commits it: the final arrives before the normal close', async () => {
-  const client = await TranscriptionClient.started(url);
+  const client = await TranscriptionClient.started(url, AT_16K);
   await streamChunks(client, chunksOf(pcmBytes(concatPcm([silence(300), phrase('turn on the light')])), PCM_CHUNK_BYTES), 5);
   client.send({ action: 'end' });
   const closed = await client.closed;
@@ -137,7 +144,7 @@ test('stop during speech commits it: the final arrives before the normal close',
 });
 
 test('partials arrive while a longer utterance goes on, before its final', async () => {
-  const client = await TranscriptionClient.started(url, { vad: { max_ms: 20_000 } });
+  const client = await TranscriptionClient.started(url, { ...AT_16K, vad: { max_ms: 20_000 } });
   // One utterance of about 5 s (several interim passes, 700 ms of audio apart): a command spoken slowly, three times, with no pause between.
   const slow = trimSilence((await slowlySpokenPcm('turn on the heater', 80)).samples);
   const utterance = concatPcm([silence(300), slow, slow, slow, silence(1200)]);

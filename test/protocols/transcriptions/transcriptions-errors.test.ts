@@ -19,7 +19,9 @@ const MAX_MESSAGE_BYTES = Math.round(0.05 * 1024 * 1024);
 let server: RunningServer;
 let base: string;
 let url: string;
+/** 16 kHz PCM16, named in each `start` that sends it (the default is 24 kHz). */
 let speech: Buffer;
+const AT_16K = { sample_rate: 16000 };
 
 before(async () => {
   await requireTool('pocketsphinx_continuous', 'apt-get install pocketsphinx pocketsphinx-en-us');
@@ -48,7 +50,7 @@ test('audio before start gets an error; the socket then starts and transcribes',
   const error = await client.nextError();
   assert.equal(error.code, 'invalid_value');
   assert.match(error.error, /before the session started.*"action":"start"/);
-  client.send({ action: 'start' });
+  client.send({ action: 'start', ...AT_16K });
   await client.next((message) => 'session_id' in message);
   await stillTranscribes(client);
   await client.close();
@@ -79,7 +81,7 @@ test('JSON garbage, a non-object, an unknown action and a bad start field each g
   const badLanguage = await client.nextError(client.messages.length);
   assert.match(badLanguage.error, /language/);
 
-  client.send({ action: 'start', language: 'en', unknown_field: true });
+  client.send({ action: 'start', language: 'en', unknown_field: true, ...AT_16K });
   await client.next((message) => 'session_id' in message);
   client.sendText('not json at all');
   assert.equal((await client.nextError(client.messages.length)).code, 'invalid_json');
@@ -88,7 +90,7 @@ test('JSON garbage, a non-object, an unknown action and a bad start field each g
 });
 
 test('a second start is refused with an error; the running session keeps transcribing', async () => {
-  const client = await TranscriptionClient.started(url);
+  const client = await TranscriptionClient.started(url, AT_16K);
   const sessionId = client.messages[0].session_id;
   client.send({ action: 'start', language: 'en' });
   const error = await client.nextError();
@@ -101,7 +103,7 @@ test('a second start is refused with an error; the running session keeps transcr
 });
 
 test('a message over REALTIME_MAX_MESSAGE_MB gets message_too_large and is dropped; the socket keeps transcribing', async () => {
-  const client = await TranscriptionClient.started(url);
+  const client = await TranscriptionClient.started(url, AT_16K);
   client.sendBinary(Buffer.alloc(MAX_MESSAGE_BYTES + 2));
   const error = await client.nextError();
   assert.equal(error.code, 'message_too_large');

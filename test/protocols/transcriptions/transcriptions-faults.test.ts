@@ -11,6 +11,7 @@ import type { RunningServer } from '../../../src/server/app.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { chunksOf, concatPcm, pcmBytes, silence, spokenPcm, streamChunks, TranscriptionClient } from './transcriptions-harness.ts';
 
+/** 16 kHz PCM16: every session here names that rate in `start` (the default is 24 kHz). */
 let utterance: Buffer;
 
 before(async () => {
@@ -33,7 +34,7 @@ async function speak(client: TranscriptionClient): Promise<void> {
 test('a failed transcription becomes {"error","code"}; the next utterance on the socket gets its final', async () => {
   const failure = { code: 'upstream_timeout' as const, message: 'the transcriber took too long', onCall: 1 };
   await withServer({ texts: 'second utterance', failure }, {}, async (url) => {
-    const client = await TranscriptionClient.started(url, { interim_results: false });
+    const client = await TranscriptionClient.started(url, { sample_rate: 16000, interim_results: false });
     await speak(client);
     const error = await client.nextError();
     assert.equal(error.code, 'upstream_timeout');
@@ -49,13 +50,13 @@ test('a failed transcription becomes {"error","code"}; the next utterance on the
 
 test('interim_results: false sends no partials; the default sends them before the final', async () => {
   await withServer({ texts: 'hello world' }, {}, async (url) => {
-    const quiet = await TranscriptionClient.started(url, { interim_results: false });
+    const quiet = await TranscriptionClient.started(url, { sample_rate: 16000, interim_results: false });
     await speak(quiet);
     await quiet.next((message) => 'final' in message);
     assert.equal(quiet.messages.filter((message) => 'partial' in message).length, 0);
     await quiet.close();
 
-    const live = await TranscriptionClient.started(url);
+    const live = await TranscriptionClient.started(url, { sample_rate: 16000 });
     await speak(live);
     const final = await live.next((message) => 'final' in message);
     const partials = live.messages.slice(0, live.messages.indexOf(final)).filter((message) => 'partial' in message);
@@ -67,7 +68,7 @@ test('interim_results: false sends no partials; the default sends them before th
 
 test('an utterance with no words and no partial sends no final; stop still closes 1000', async () => {
   await withServer({ texts: '' }, {}, async (url) => {
-    const client = await TranscriptionClient.started(url, { interim_results: false });
+    const client = await TranscriptionClient.started(url, { sample_rate: 16000, interim_results: false });
     await speak(client);
     client.send({ action: 'stop' });
     const closed = await client.closed;
@@ -78,7 +79,7 @@ test('an utterance with no words and no partial sends no final; stop still close
 
 test('a socket silent for REALTIME_IDLE_TIMEOUT_SECONDS gets session_idle and a normal close', async () => {
   await withServer({}, { REALTIME_IDLE_TIMEOUT_SECONDS: '0.3' }, async (url) => {
-    const client = await TranscriptionClient.started(url);
+    const client = await TranscriptionClient.started(url, { sample_rate: 16000 });
     const closed = await client.closed;
     assert.equal(closed.code, 1000);
     const error = client.messages.find((message) => 'error' in message);
@@ -88,7 +89,7 @@ test('a socket silent for REALTIME_IDLE_TIMEOUT_SECONDS gets session_idle and a 
 
 test('stop waits for a final that takes longer than REALTIME_IDLE_TIMEOUT_SECONDS: the final arrives, then close 1000', async () => {
   await withServer({ texts: 'slow final', latencyMs: 1500 }, { REALTIME_IDLE_TIMEOUT_SECONDS: '0.5' }, async (url) => {
-    const client = await TranscriptionClient.started(url, { interim_results: false });
+    const client = await TranscriptionClient.started(url, { sample_rate: 16000, interim_results: false });
     client.sendBinary(utterance);
     client.send({ action: 'stop' });
     const closed = await client.closed;
@@ -100,7 +101,7 @@ test('stop waits for a final that takes longer than REALTIME_IDLE_TIMEOUT_SECOND
 
 test('format names are case-insensitive: "PCM16" starts a raw PCM session that transcribes', async () => {
   await withServer({ texts: 'upper case format' }, {}, async (url) => {
-    const client = await TranscriptionClient.started(url, { format: 'PCM16', interim_results: false });
+    const client = await TranscriptionClient.started(url, { sample_rate: 16000, format: 'PCM16', interim_results: false });
     await speak(client);
     const final = await client.next((message) => 'final' in message);
     assert.equal(final.final, 'upper case format');
@@ -114,7 +115,7 @@ test('stop just after speech starts (less than 100 ms of it) ends the session wi
   // 60 ms of speech from its first loud sample, nothing before it: VAD (start_ms 0) opens a turn at once.
   const onset = pcmBytes(speech.subarray(firstVoiced, firstVoiced + 960));
   await withServer({ texts: 'a word' }, {}, async (url) => {
-    const client = await TranscriptionClient.started(url, { interim_results: false, vad: { start_ms: 0, pad_ms: 0 } });
+    const client = await TranscriptionClient.started(url, { sample_rate: 16000, interim_results: false, vad: { start_ms: 0, pad_ms: 0 } });
     client.sendBinary(onset);
     client.send({ action: 'stop' });
     const closed = await client.closed;
@@ -125,7 +126,7 @@ test('stop just after speech starts (less than 100 ms of it) ends the session wi
 
 test('a server shutdown while an utterance is being transcribed tells the client with an error, then closes 1001', async () => {
   const server = await startTestServer({ transcriber: new ScriptedTranscriber({ texts: 'never heard', latencyMs: 10_000 }) });
-  const client = await TranscriptionClient.started(`${server.url.replace(/^http/, 'ws')}/v1/transcriptions`, { interim_results: false });
+  const client = await TranscriptionClient.started(`${server.url.replace(/^http/, 'ws')}/v1/transcriptions`, { sample_rate: 16000, interim_results: false });
   client.sendBinary(utterance);
   client.send({ action: 'stop' });
   // The stop is read and the utterance committed before the shutdown begins.
