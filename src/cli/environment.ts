@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import dotenv from 'dotenv';
+import { SpeechbridgeError } from '../engine/errors.ts';
 import { loadConfig, type Config } from '../server/config.ts';
 
 /** Flag name (commander's camelCase) → environment variable it overrides. */
@@ -15,7 +16,7 @@ export function configFromCommand(command: Command, flags: FlagMap, extra: Recor
   const envFile = typeof globalOptions.envFile === 'string' ? globalOptions.envFile : '.env';
   const fromFile = existsSync(envFile) ? dotenv.config({ path: envFile, processEnv: {}, quiet: true }).parsed ?? {} : {};
   if (typeof globalOptions.envFile === 'string' && !existsSync(envFile)) {
-    throw new Error(`--env-file ${envFile} does not exist`);
+    throw new SpeechbridgeError('invalid_config', `--env-file ${envFile}: no such file`);
   }
   const fromFlags: Record<string, string> = {};
   const options = command.opts() as Record<string, unknown>;

@@ -1,15 +1,16 @@
-/** `speechbridge say "<text>"`: synthesize speech to a file, or raw PCM to stdout when piped. */
+/**
+ * `speechbridge say "<text>"`: synthesize speech to a file, or raw PCM to stdout when piped.
+ * It loads the synthesizer alone (and ffmpeg's encoder only for compressed formats), so the
+ * first audio leaves within a second of the command starting.
+ */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
-import { encodeAudio } from '../audio/ffmpeg.ts';
-import { concatPcm, int16ToBytes } from '../audio/pcm.ts';
-import { writeWav } from '../audio/wav.ts';
-import { synthesizeAt } from '../providers/synthesize-at.ts';
-import { buildSynthesizer } from '../server/engine-factory.ts';
-import { createCliLogger } from '../server/logging.ts';
+import { SpeechbridgeError } from '../engine/errors.ts';
 import { ENGINE_FLAGS, configFromCommand } from './environment.ts';
 import { engineOptions } from './engine-options.ts';
+
+const OUTPUT_FORMATS = ['wav', 'pcm', 'mp3', 'opus', 'webm', 'flac', 'aac'];
 
 export function registerSayCommand(program: Command): void {
   const command = program
@@ -22,19 +23,32 @@ export function registerSayCommand(program: Command): void {
   engineOptions(command);
   command.action(async (text: string, options: { output?: string; speed?: number; rate: number }) => {
     const config = configFromCommand(command, ENGINE_FLAGS, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
-    const synthesizer = await buildSynthesizer(config, createCliLogger(config.logLevel));
+    if (!options.output && process.stdout.isTTY) {
+      throw new SpeechbridgeError('invalid_value', 'stdout is a terminal: give -o out.wav, or pipe the raw PCM (e.g. | play -t raw -r 24000 -e signed -b 16 -c 1 -)');
+    }
+    const extension = options.output?.split('.').pop()?.toLowerCase();
+    const format = extension === 'ogg' || extension === 'opus' ? 'opus' : extension;
+    if (options.output && !OUTPUT_FORMATS.includes(format ?? '')) {
+      throw new SpeechbridgeError('invalid_value', `unknown output extension .${extension}: use .wav, .mp3, .ogg, .opus, .webm, .flac, .aac or .pcm`, { param: 'output' });
+    }
+    const [{ buildSynthesizer }, { createCliLogger }, { synthesizeAt }, { concatPcm, int16ToBytes }, { writeWav }] = await Promise.all([
+      import('../server/synthesizer-factory.ts'),
+      import('../server/logging.ts'),
+      import('../providers/synthesize-at.ts'),
+      import('../audio/pcm.ts'),
+      import('../audio/wav.ts'),
+    ]);
+    // One espeak-ng worker: a one-shot command speaks one text, and each worker loads its own engine.
+    const synthesizer = await buildSynthesizer(config, createCliLogger(config.logLevel), { workers: 1 });
     const request = { text, voice: config.tts.voice, speed: options.speed };
     try {
       if (!options.output) {
-        if (process.stdout.isTTY) throw new Error('stdout is a terminal: give -o out.wav, or pipe the raw PCM (e.g. | play -t raw -r 24000 -e signed -b 16 -c 1 -)');
         process.stderr.write(`raw PCM16 little-endian mono at ${options.rate} Hz\n`);
         for await (const chunk of synthesizeAt(synthesizer, options.rate, request)) {
           if (!process.stdout.write(int16ToBytes(chunk))) await once(process.stdout, 'drain');
         }
         return;
       }
-      const extension = options.output.split('.').pop()?.toLowerCase();
-      const format = extension === 'ogg' || extension === 'opus' ? 'opus' : extension;
       const pcm = synthesizeAt(synthesizer, options.rate, request);
       if (format === 'wav' || format === 'pcm') {
         const chunks: Int16Array[] = [];
@@ -44,10 +58,9 @@ export function registerSayCommand(program: Command): void {
         await writeAll(options.output, [bytes]);
         process.stderr.write(`wrote ${options.output}: ${(samples.length / options.rate).toFixed(2)} s at ${options.rate} Hz\n`);
       } else if (format === 'mp3' || format === 'opus' || format === 'webm' || format === 'flac' || format === 'aac') {
+        const { encodeAudio } = await import('../audio/ffmpeg.ts');
         await writeAll(options.output, encodeAudio(pcm, { sampleRate: options.rate, format }));
         process.stderr.write(`wrote ${options.output}\n`);
-      } else {
-        throw new Error(`unknown output extension .${extension}: use .wav, .mp3, .ogg, .opus, .webm, .flac, .aac or .pcm`);
       }
     } finally {
       await synthesizer.close?.();

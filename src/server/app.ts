@@ -108,7 +108,15 @@ const SHUTDOWN_GRACE_MS = 5000;
 
 export async function startServer(options: AppOptions): Promise<RunningServer> {
   const app = await createApp(options);
-  await app.listen({ host: options.config.server.host, port: options.config.server.port });
+  // Fastify logs a "Server listening at" line per network interface at info level; the caller
+  // prints the one URL clients use, so only warnings and errors pass while it listens.
+  const level = app.log.level;
+  app.log.level = 'warn';
+  try {
+    await app.listen({ host: options.config.server.host, port: options.config.server.port });
+  } finally {
+    app.log.level = level;
+  }
   const address = app.server.address() as AddressInfo;
   const scheme = options.config.server.tls ? 'https' : 'http';
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -21,6 +21,8 @@ export const ENV_SCHEMA = z.object({
   SERVER_PORT: int(0, 65535).default(8080),
   API_TOKENS: text.default(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `auto`: readable lines when stderr is a terminal, JSON lines otherwise. */
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   /** Seconds an upstream or engine call may take. */
   REQUEST_TIMEOUT: number(0.1, 3600).default(30),
   MAX_UPLOAD_MB: number(0.01, 2048).default(25),
@@ -84,6 +86,7 @@ export interface Config {
   corsOrigins: '*' | string[];
   apiTokens: string[];
   logLevel: EnvConfig['LOG_LEVEL'];
+  logFormat: EnvConfig['LOG_FORMAT'];
   requestTimeoutMs: number;
   maxUploadBytes: number;
   asr: {
@@ -156,6 +159,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     corsOrigins: corsOrigins as '*' | string[],
     apiTokens: env.API_TOKENS.split(',').map((token) => token.trim()).filter(Boolean),
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT,
     requestTimeoutMs: Math.round(env.REQUEST_TIMEOUT * 1000),
     maxUploadBytes: Math.round(env.MAX_UPLOAD_MB * 1024 * 1024),
     asr: {
