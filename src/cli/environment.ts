@@ -24,7 +24,11 @@ export function configFromCommand(command: Command, flags: FlagMap, extra: Recor
     const value = options[flag];
     if (value !== undefined && value !== false) fromFlags[variable] = String(value);
   }
-  return loadConfig({ ...fromFile, ...process.env, ...extra, ...fromFlags });
+  const merged = { ...fromFile, ...process.env, ...extra, ...fromFlags };
+  // The audio layer reads FFMPEG_PATH from the environment at each spawn, so a value from the
+  // .env file is put there too.
+  if (fromFile.FFMPEG_PATH?.trim() && !process.env.FFMPEG_PATH) process.env.FFMPEG_PATH = fromFile.FFMPEG_PATH.trim();
+  return loadConfig(merged);
 }
 
 /** Flags shared by every command that runs engines. */
