@@ -38,8 +38,9 @@ export function registerSayCommand(program: Command): void {
       import('../audio/pcm.ts'),
       import('../audio/wav.ts'),
     ]);
-    // One espeak-ng worker: a one-shot command speaks one text, and each worker loads its own engine.
-    const synthesizer = await buildSynthesizer(config, createCliLogger(config.logLevel), { workers: 1 });
+    // One espeak-ng worker and no warm-up: a one-shot command speaks one text, so loading a
+    // second engine or synthesizing throw-away sentences (350 ms) would only delay it.
+    const synthesizer = await buildSynthesizer(config, createCliLogger(config.logLevel), { workers: 1, warmUp: false });
     const request = { text, voice: config.tts.voice, speed: options.speed };
     try {
       if (!options.output) {

@@ -10,6 +10,8 @@ import type { Logger } from './logging.ts';
 export interface SynthesizerOptions {
   /** espeak-ng worker threads; default one per spare core, at most 2. */
   workers?: number;
+  /** espeak-ng's start-up warm-up (default true): a server wants fast first requests, a one-shot command a fast start. */
+  warmUp?: boolean;
 }
 
 export async function buildSynthesizer(config: Config, _logger: Logger, options: SynthesizerOptions = {}): Promise<Synthesizer> {
@@ -26,5 +28,5 @@ export async function buildSynthesizer(config: Config, _logger: Logger, options:
     });
   }
   const { EspeakSynthesizer } = await import('../providers/local/espeak-synthesizer.ts');
-  return EspeakSynthesizer.create({ defaultVoice: config.tts.voice, timeoutMs: config.requestTimeoutMs, workers: options.workers });
+  return EspeakSynthesizer.create({ defaultVoice: config.tts.voice, timeoutMs: config.requestTimeoutMs, workers: options.workers, warmUp: options.warmUp });
 }

@@ -9,9 +9,10 @@
  * per tensor), the VoiceDetector contract is synchronous per frame, and under those promises
  * the wasm call is synchronous anyway. Driving the C API also lets every input and output
  * tensor wrap a fixed buffer in the wasm heap, so a frame costs one 576-float copy in and one
- * float out, with no allocation: 175 µs per 20 ms of audio on one core against 225 µs through
- * InferenceSession (bench/vad.ts). That API is internal to onnxruntime-web, so package.json
- * pins its exact version.
+ * float out, with no allocation: 190 µs per 20 ms of audio on one core (bench/vad.ts), against
+ * 380–470 µs through InferenceSession and 72 µs for onnxruntime-node's native build, which is
+ * no longer used. That API is internal to onnxruntime-web, so package.json pins its exact
+ * version.
  *
  * One wasm module and one ONNX session per model file serve every detector in the process.
  * The recurrent state is an input and an output of the model, not held in the session, so

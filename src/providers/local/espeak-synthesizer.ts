@@ -40,6 +40,8 @@ export interface EspeakSynthesizerOptions {
   timeoutMs?: number;
   /** Called as each sentence finishes synthesizing, for metrics and tracing. */
   onSentenceSynthesized?: (timing: EspeakSentenceTiming) => void;
+  /** Warm the engine up at start-up so the first requests are fast (default true); a one-shot command skips it. */
+  warmUp?: boolean;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -66,7 +68,7 @@ export class EspeakSynthesizer implements Synthesizer {
   /** Loads the engine on its workers; fails here (start-up), not at the first request. */
   static async create(options: EspeakSynthesizerOptions = {}): Promise<EspeakSynthesizer> {
     const workers = options.workers ?? Math.min(2, Math.max(1, availableParallelism() - 1));
-    const pool = await EspeakPool.start({ workers, maxQueuedJobs: options.maxQueuedSentences ?? DEFAULT_MAX_QUEUED_SENTENCES });
+    const pool = await EspeakPool.start({ workers, maxQueuedJobs: options.maxQueuedSentences ?? DEFAULT_MAX_QUEUED_SENTENCES, warmUp: options.warmUp });
     try {
       return new EspeakSynthesizer(pool, options);
     } catch (error) {
