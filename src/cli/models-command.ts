@@ -8,7 +8,7 @@ export function registerModelsCommand(program: Command): void {
 
   const list = models.command('list').description('list cached models and the names that can be pulled').addOption(cacheOption()).addOption(new Option('--json', 'print JSON'));
   list.action(async (options: { json?: boolean }) => {
-    const config = configFromCommand(list, { modelCacheDir: 'MODEL_CACHE_DIR' });
+    const config = await configFromCommand(list, { modelCacheDir: 'MODEL_CACHE_DIR' });
     const { listModels } = await import('../providers/model-store.ts');
     const listing = await listModels(config.asr.modelCacheDir);
     if (options.json) {
@@ -29,7 +29,7 @@ export function registerModelsCommand(program: Command): void {
     .addOption(cacheOption())
     .addOption(new Option('--base-url <url>', 'where to download from (WHISPER_MODEL_BASE_URL)'));
   pull.action(async (name: string) => {
-    const config = configFromCommand(pull, { modelCacheDir: 'MODEL_CACHE_DIR', baseUrl: 'WHISPER_MODEL_BASE_URL' });
+    const config = await configFromCommand(pull, { modelCacheDir: 'MODEL_CACHE_DIR', baseUrl: 'WHISPER_MODEL_BASE_URL' });
     const { cliProgress, resolveModel } = await import('../providers/model-store.ts');
     const bar = cliProgress(`ggml-${name}.bin`);
     try {
@@ -51,7 +51,7 @@ export function registerModelsCommand(program: Command): void {
     .addOption(new Option('--json', 'print JSON'));
   add.addHelpText('after', '\nExample, with a file fetched on another machine:\n  speechbridge models add ~/Downloads/ggml-base.en.bin\n  WHISPER_MODEL=base.en speechbridge serve');
   add.action(async (file: string, options: { name?: string; json?: boolean }) => {
-    const config = configFromCommand(add, { modelCacheDir: 'MODEL_CACHE_DIR' });
+    const config = await configFromCommand(add, { modelCacheDir: 'MODEL_CACHE_DIR' });
     const { importModel } = await import('../providers/model-import.ts');
     const imported = await importModel(file, { cacheDir: config.asr.modelCacheDir, name: options.name });
     if (options.json) {

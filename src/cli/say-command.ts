@@ -7,7 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { SpeechbridgeError } from '../engine/errors.ts';
-import { ENGINE_FLAGS, configFromCommand } from './environment.ts';
+import { ENGINE_FLAGS, configFromEnvironment, environmentFromCommand } from './environment.ts';
 import { engineOptions } from './engine-options.ts';
 
 const OUTPUT_FORMATS = ['wav', 'pcm', 'mp3', 'opus', 'webm', 'flac', 'aac'];
@@ -22,7 +22,7 @@ export function registerSayCommand(program: Command): void {
     .addOption(new Option('--rate <hz>', 'output sample rate').default(24000).argParser(Number));
   engineOptions(command);
   command.action(async (text: string, options: { output?: string; speed?: number; rate: number }) => {
-    const config = configFromCommand(command, ENGINE_FLAGS, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+    const environment = environmentFromCommand(command, ENGINE_FLAGS, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
     if (!options.output && process.stdout.isTTY) {
       throw new SpeechbridgeError('invalid_value', 'stdout is a terminal: give -o out.wav, or pipe the raw PCM (e.g. | play -t raw -r 24000 -e signed -b 16 -c 1 -)');
     }
@@ -31,16 +31,26 @@ export function registerSayCommand(program: Command): void {
     if (options.output && !OUTPUT_FORMATS.includes(format ?? '')) {
       throw new SpeechbridgeError('invalid_value', `unknown output extension .${extension}: use .wav, .mp3, .ogg, .opus, .webm, .flac, .aac or .pcm`, { param: 'output' });
     }
-    const [{ buildSynthesizer }, { createCliLogger }, { synthesizeAt }, { concatPcm, int16ToBytes }, { writeWav }] = await Promise.all([
-      import('../server/synthesizer-factory.ts'),
+    const { buildSynthesizer, choosesEspeak, startEspeakPool } = await import('../server/synthesizer-factory.ts');
+    // espeak-ng takes about 0.4 s to load on its worker thread. When the settings choose it
+    // (the default), it starts loading now, while this thread reads and checks the
+    // configuration (about 0.3 s). One worker and no warm-up: a one-shot command speaks one
+    // text, so a second engine or throw-away sentences (350 ms) would only delay it.
+    const espeakPool = choosesEspeak(environment) ? startEspeakPool({ workers: 1, warmUp: false }) : undefined;
+    espeakPool?.catch(() => undefined);
+    const config = await configFromEnvironment(environment).catch((error: unknown) => {
+      void espeakPool?.then((pool) => pool.close(), () => undefined);
+      throw error;
+    });
+    const [{ createCliLogger }, { synthesizeAt }, { concatPcm, int16ToBytes }, { writeWav }, { initResampler }] = await Promise.all([
       import('../server/logging.ts'),
       import('../providers/synthesize-at.ts'),
       import('../audio/pcm.ts'),
       import('../audio/wav.ts'),
+      import('../audio/resample.ts'),
     ]);
-    // One espeak-ng worker and no warm-up: a one-shot command speaks one text, so loading a
-    // second engine or synthesizing throw-away sentences (350 ms) would only delay it.
-    const synthesizer = await buildSynthesizer(config, createCliLogger(config.logLevel), { workers: 1, warmUp: false });
+    // The resampler's wasm (espeak-ng speaks at 22050 Hz) loads alongside the engine, not after it.
+    const [synthesizer] = await Promise.all([buildSynthesizer(config, createCliLogger(config.logLevel), { workers: 1, warmUp: false, espeakPool }), initResampler()]);
     const request = { text, voice: config.tts.voice, speed: options.speed };
     try {
       if (!options.output) {

@@ -22,13 +22,13 @@ export function registerServeCommand(program: Command): void {
   engineOptions(command);
   command.action(async (options: { tlsSelfSigned?: boolean }) => {
     const flags = { ...ENGINE_FLAGS, host: 'SERVER_NAME', port: 'SERVER_PORT', maxUploadMb: 'MAX_UPLOAD_MB', logFormat: 'LOG_FORMAT' };
-    let config = configFromCommand(command, flags);
+    let config = await configFromCommand(command, flags);
     let certificate: import('../server/self-signed-cert.ts').LocalCertificate | undefined;
     if (options.tlsSelfSigned) {
       if (config.server.tls) throw new SpeechbridgeError('invalid_config', '--tls-self-signed and TLS_CERT/TLS_KEY both name a certificate: use one of them');
       const { ensureLocalCertificate } = await import('../server/self-signed-cert.ts');
       certificate = await ensureLocalCertificate();
-      config = configFromCommand(command, flags, { TLS_CERT: certificate.certPath, TLS_KEY: certificate.keyPath });
+      config = await configFromCommand(command, flags, { TLS_CERT: certificate.certPath, TLS_KEY: certificate.keyPath });
     }
     // What can fail fast does, before the engines take their seconds to load.
     const { probeListen } = await import('../server/port-probe.ts');

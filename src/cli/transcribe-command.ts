@@ -17,7 +17,7 @@ export function registerTranscribeCommand(program: Command): void {
     .addOption(new Option('--json', 'print one JSON object per file'));
   engineOptions(command);
   command.action(async (files: string[], options: { language?: string; prompt?: string; json?: boolean }) => {
-    const config = configFromCommand(command, ENGINE_FLAGS, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+    const config = await configFromCommand(command, ENGINE_FLAGS, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
     const language = options.language ? languageCode(options.language) : undefined;
     if (options.language && !language) {
       throw new SpeechbridgeError('invalid_value', `unknown language ${JSON.stringify(options.language)}: use an ISO-639-1 code such as en or fr`, { param: 'language' });

@@ -18,7 +18,7 @@ export function registerVadCommand(program: Command): void {
     .addOption(new Option('--max-ms <ms>', 'longest turn before a forced cut (DEFAULT_VAD_MAX_MS)'))
     .addOption(new Option('--json', 'print JSON'));
   command.action(async (file: string, options: { json?: boolean }) => {
-    const config = configFromCommand(command, {
+    const config = await configFromCommand(command, {
       vad: 'VAD_ENGINE',
       aggressiveness: 'VAD_AGGR',
       threshold: 'VAD_THRESHOLD',
