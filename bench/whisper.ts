@@ -1,7 +1,7 @@
 /**
  * Embedded whisper speed: real-time factor (processing time / audio duration; below 1 is
- * faster than real time) of the zero-weight tiny.en and base.en models from the shared models
- * folder, on a 3 s and a 10 s real recording, with the full audio context (1500) and a reduced
+ * faster than real time) of the zero-weight tiny.en and base.en models (from the shared models
+ * folder when there is one, else generated: test/helpers/zero-whisper-model.ts, same shapes), on a 3 s and a 10 s real recording, with the full audio context (1500) and a reduced
  * one (512; raised per call to cover the clip, see effectiveAudioContext), 2 threads.
  * Medians over RUNS runs after one warm-up run per case; model load time is the median of
  * RUNS loads (worker start + reading the file + whisper init).
@@ -16,11 +16,12 @@ import { readFile } from 'node:fs/promises';
 import { durationMs, type PcmAudio } from '../src/audio/pcm.ts';
 import { readWav } from '../src/audio/wav.ts';
 import { createWhisperTranscriber, effectiveAudioContext, type WhisperTranscriber } from '../src/providers/local/whisper-transcriber.ts';
-import { sharedAudioPath, sharedModelPath } from '../test/helpers/shared.ts';
+import { sharedAudioPath, sharedModelPathIfPresent } from '../test/helpers/shared.ts';
+import { zeroWhisperModel } from '../test/helpers/zero-whisper-model.ts';
 
 const RUNS = Math.max(3, Number(process.argv[2] ?? 3));
 const THREADS = 2;
-const MODELS = ['zero-ggml-tiny.en.bin', 'zero-ggml-base.en.bin'];
+const MODELS = ['tiny.en', 'base.en'] as const;
 const CLIPS = { '3 s': 'en_harvard_birch_canoe.wav', '10 s': 'en_ls_1089-134686-0000.wav' };
 const AUDIO_CONTEXTS = [0, 512];
 
@@ -59,8 +60,8 @@ for (const [label, file] of Object.entries(CLIPS)) clips.set(label, readWav(awai
 const header = ['model', 'load ms', 'clip', 'audio ctx', 'used ctx', 'median ms', 'RTF', 'full/reduced'];
 const rows: string[][] = [];
 const rtfByCase = new Map<string, number>();
-for (const modelFile of MODELS) {
-  const modelPath = sharedModelPath(modelFile);
+for (const model of MODELS) {
+  const modelPath = sharedModelPathIfPresent(`zero-ggml-${model}.bin`) ?? (await zeroWhisperModel(model));
   const loadMs = await medianLoadMs(modelPath);
   for (const [clipLabel, audio] of clips) {
     const medians = new Map<number, number>();
@@ -76,10 +77,10 @@ for (const modelFile of MODELS) {
     for (const audioContext of AUDIO_CONTEXTS) {
       const ms = medians.get(audioContext)!;
       const rtf = ms / durationMs(audio);
-      rtfByCase.set(`${modelFile} ${clipLabel} ${audioContext}`, rtf);
+      rtfByCase.set(`${model} ${clipLabel} ${audioContext}`, rtf);
       const used = effectiveAudioContext(audioContext, durationMs(audio)) || 1500;
       rows.push([
-        modelFile.replace(/^zero-ggml-|\.bin$/g, ''),
+        model,
         loadMs.toFixed(0),
         clipLabel,
         audioContext === 0 ? '1500' : String(audioContext),

@@ -11,7 +11,6 @@ import { checkAudioFile } from './clients/audio-file-source.ts';
 import { alsaDevice, arecordListing, chooseRecorder, choosePlayer, listCaptureDevices, type PlayerTool, type RecorderTool } from './clients/audio-tools.ts';
 import { clientFlags, positiveNumber, resolveClientFlags, TOKEN_VARIABLE, type ClientFlags } from './clients/client-flags.ts';
 import { runClientSession, type SessionEnd } from './clients/client-session.ts';
-import { createClient } from './clients/create-client.ts';
 import { recordMicrophone } from './clients/microphone.ts';
 import { readRawPcm } from './clients/raw-pcm-input.ts';
 import { SessionReport } from './clients/session-report.ts';
@@ -102,6 +101,8 @@ Examples:
       quit.abort(new SpeechbridgeError('internal_error', 'stdout closed'));
     });
     const duration = flags.duration === undefined ? undefined : setTimeout(() => stopInput.abort(), flags.duration * 1000);
+    // The clients (ws, zod) load when a session starts, not with the command line.
+    const { createClient } = await import('./clients/create-client.ts');
     let end: SessionEnd;
     try {
       end = await runClientSession({

@@ -1,15 +1,16 @@
-/** `speechbridge say "<text>"`: synthesize speech to a file, or raw PCM to stdout when piped. */
+/**
+ * `speechbridge say "<text>"`: synthesize speech to a file, or raw PCM to stdout when piped.
+ * It loads the synthesizer alone (and ffmpeg's encoder only for compressed formats), so the
+ * first audio leaves within a second of the command starting.
+ */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
-import { encodeAudio } from '../audio/ffmpeg.ts';
-import { concatPcm, int16ToBytes } from '../audio/pcm.ts';
-import { writeWav } from '../audio/wav.ts';
-import { synthesizeAt } from '../providers/synthesize-at.ts';
-import { buildSynthesizer } from '../server/engine-factory.ts';
-import { createCliLogger } from '../server/logging.ts';
-import { ENGINE_FLAGS, configFromCommand } from './environment.ts';
+import { SpeechbridgeError } from '../engine/errors.ts';
+import { ENGINE_FLAGS, configFromEnvironment, environmentFromCommand } from './environment.ts';
 import { engineOptions } from './engine-options.ts';
+
+const OUTPUT_FORMATS = ['wav', 'pcm', 'mp3', 'opus', 'webm', 'flac', 'aac'];
 
 export function registerSayCommand(program: Command): void {
   const command = program
@@ -21,20 +22,44 @@ export function registerSayCommand(program: Command): void {
     .addOption(new Option('--rate <hz>', 'output sample rate').default(24000).argParser(Number));
   engineOptions(command);
   command.action(async (text: string, options: { output?: string; speed?: number; rate: number }) => {
-    const config = configFromCommand(command, ENGINE_FLAGS, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
-    const synthesizer = await buildSynthesizer(config, createCliLogger(config.logLevel));
+    const environment = environmentFromCommand(command, ENGINE_FLAGS, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+    if (!options.output && process.stdout.isTTY) {
+      throw new SpeechbridgeError('invalid_value', 'stdout is a terminal: give -o out.wav, or pipe the raw PCM (e.g. | play -t raw -r 24000 -e signed -b 16 -c 1 -)');
+    }
+    const extension = options.output?.split('.').pop()?.toLowerCase();
+    const format = extension === 'ogg' || extension === 'opus' ? 'opus' : extension;
+    if (options.output && !OUTPUT_FORMATS.includes(format ?? '')) {
+      throw new SpeechbridgeError('invalid_value', `unknown output extension .${extension}: use .wav, .mp3, .ogg, .opus, .webm, .flac, .aac or .pcm`, { param: 'output' });
+    }
+    const { buildSynthesizer, choosesEspeak, startEspeakPool } = await import('../server/synthesizer-factory.ts');
+    // espeak-ng takes about 0.4 s to load on its worker thread. When the settings choose it
+    // (the default), it starts loading now, while this thread reads and checks the
+    // configuration (about 0.3 s). One worker and no warm-up: a one-shot command speaks one
+    // text, so a second engine or throw-away sentences (350 ms) would only delay it.
+    const espeakPool = choosesEspeak(environment) ? startEspeakPool({ workers: 1, warmUp: false }) : undefined;
+    espeakPool?.catch(() => undefined);
+    const config = await configFromEnvironment(environment).catch((error: unknown) => {
+      void espeakPool?.then((pool) => pool.close(), () => undefined);
+      throw error;
+    });
+    const [{ createCliLogger }, { synthesizeAt }, { concatPcm, int16ToBytes }, { writeWav }, { initResampler }] = await Promise.all([
+      import('../server/logging.ts'),
+      import('../providers/synthesize-at.ts'),
+      import('../audio/pcm.ts'),
+      import('../audio/wav.ts'),
+      import('../audio/resample.ts'),
+    ]);
+    // The resampler's wasm (espeak-ng speaks at 22050 Hz) loads alongside the engine, not after it.
+    const [synthesizer] = await Promise.all([buildSynthesizer(config, createCliLogger(config.logLevel), { workers: 1, warmUp: false, espeakPool }), initResampler()]);
     const request = { text, voice: config.tts.voice, speed: options.speed };
     try {
       if (!options.output) {
-        if (process.stdout.isTTY) throw new Error('stdout is a terminal: give -o out.wav, or pipe the raw PCM (e.g. | play -t raw -r 24000 -e signed -b 16 -c 1 -)');
         process.stderr.write(`raw PCM16 little-endian mono at ${options.rate} Hz\n`);
         for await (const chunk of synthesizeAt(synthesizer, options.rate, request)) {
           if (!process.stdout.write(int16ToBytes(chunk))) await once(process.stdout, 'drain');
         }
         return;
       }
-      const extension = options.output.split('.').pop()?.toLowerCase();
-      const format = extension === 'ogg' || extension === 'opus' ? 'opus' : extension;
       const pcm = synthesizeAt(synthesizer, options.rate, request);
       if (format === 'wav' || format === 'pcm') {
         const chunks: Int16Array[] = [];
@@ -44,10 +69,9 @@ export function registerSayCommand(program: Command): void {
         await writeAll(options.output, [bytes]);
         process.stderr.write(`wrote ${options.output}: ${(samples.length / options.rate).toFixed(2)} s at ${options.rate} Hz\n`);
       } else if (format === 'mp3' || format === 'opus' || format === 'webm' || format === 'flac' || format === 'aac') {
+        const { encodeAudio } = await import('../audio/ffmpeg.ts');
         await writeAll(options.output, encodeAudio(pcm, { sampleRate: options.rate, format }));
         process.stderr.write(`wrote ${options.output}\n`);
-      } else {
-        throw new Error(`unknown output extension .${extension}: use .wav, .mp3, .ogg, .opus, .webm, .flac, .aac or .pcm`);
       }
     } finally {
       await synthesizer.close?.();

@@ -8,7 +8,6 @@ import { SpeechbridgeError } from '../engine/errors.ts';
 import { checkAudioFile, decodeAudioFile } from './clients/audio-file-source.ts';
 import { clientFlags, resolveClientFlags, TOKEN_VARIABLE, type ClientFlags } from './clients/client-flags.ts';
 import { runClientSession, type SessionEnd } from './clients/client-session.ts';
-import { createClient } from './clients/create-client.ts';
 import { SessionReport } from './clients/session-report.ts';
 import { onStdoutClosed, STDOUT_CLOSED_EXIT_CODE } from './clients/stdout-closed.ts';
 import { WavFileWriter } from './clients/wav-file-writer.ts';
@@ -59,6 +58,8 @@ Examples:
       stdoutClosed = true;
       onSigint();
     });
+    // The clients (ws, zod) load when a session starts, not with the command line.
+    const { createClient } = await import('./clients/create-client.ts');
     let end: SessionEnd;
     try {
       end = await runClientSession({

@@ -1,11 +1,9 @@
 /** `speechbridge transcribe <file…>`: transcribe audio files of any container, print text, language and timings. */
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { decodeAudio } from '../audio/ffmpeg.ts';
-import { durationMs } from '../audio/pcm.ts';
+import { SpeechbridgeError } from '../engine/errors.ts';
 import { languageCode } from '../providers/languages.ts';
-import { buildTranscriber } from '../server/engine-factory.ts';
-import { createCliLogger } from '../server/logging.ts';
+import { checkAudioFile } from './clients/audio-file-source.ts';
 import { ENGINE_FLAGS, configFromCommand } from './environment.ts';
 import { engineOptions } from './engine-options.ts';
 
@@ -19,10 +17,20 @@ export function registerTranscribeCommand(program: Command): void {
     .addOption(new Option('--json', 'print one JSON object per file'));
   engineOptions(command);
   command.action(async (files: string[], options: { language?: string; prompt?: string; json?: boolean }) => {
-    const config = configFromCommand(command, ENGINE_FLAGS, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
-    const logger = createCliLogger(config.logLevel);
+    const config = await configFromCommand(command, ENGINE_FLAGS, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
     const language = options.language ? languageCode(options.language) : undefined;
-    if (options.language && !language) throw new Error(`unknown language ${JSON.stringify(options.language)}: use an ISO-639-1 code such as en or fr`);
+    if (options.language && !language) {
+      throw new SpeechbridgeError('invalid_value', `unknown language ${JSON.stringify(options.language)}: use an ISO-639-1 code such as en or fr`, { param: 'language' });
+    }
+    // Every file is checked before the model loads, so a typo fails at once.
+    for (const file of files) await checkAudioFile(file);
+    const [{ decodeAudio }, { durationMs }, { buildTranscriber }, { createCliLogger }] = await Promise.all([
+      import('../audio/ffmpeg.ts'),
+      import('../audio/pcm.ts'),
+      import('../server/engine-factory.ts'),
+      import('../server/logging.ts'),
+    ]);
+    const logger = createCliLogger(config.logLevel);
     const loadStarted = performance.now();
     const { transcriber, summary } = await buildTranscriber(config, logger);
     const loadMs = performance.now() - loadStarted;

@@ -1,10 +1,7 @@
 /** `speechbridge vad <file>`: print the speech segments the turn detector finds in a file. */
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { decodeAudio } from '../audio/ffmpeg.ts';
-import { durationMs } from '../audio/pcm.ts';
-import { findSpeechSegments } from '../vad/segments.ts';
-import { resolveTurnOptions, validateAggressiveness } from '../vad/turn-options.ts';
+import { checkAudioFile } from './clients/audio-file-source.ts';
 import { configFromCommand } from './environment.ts';
 
 export function registerVadCommand(program: Command): void {
@@ -21,7 +18,7 @@ export function registerVadCommand(program: Command): void {
     .addOption(new Option('--max-ms <ms>', 'longest turn before a forced cut (DEFAULT_VAD_MAX_MS)'))
     .addOption(new Option('--json', 'print JSON'));
   command.action(async (file: string, options: { json?: boolean }) => {
-    const config = configFromCommand(command, {
+    const config = await configFromCommand(command, {
       vad: 'VAD_ENGINE',
       aggressiveness: 'VAD_AGGR',
       threshold: 'VAD_THRESHOLD',
@@ -31,6 +28,13 @@ export function registerVadCommand(program: Command): void {
       maxMs: 'DEFAULT_VAD_MAX_MS',
     });
     const vad = config.vad;
+    await checkAudioFile(file);
+    const [{ decodeAudio }, { durationMs }, { findSpeechSegments }, { resolveTurnOptions, validateAggressiveness }] = await Promise.all([
+      import('../audio/ffmpeg.ts'),
+      import('../audio/pcm.ts'),
+      import('../vad/segments.ts'),
+      import('../vad/turn-options.ts'),
+    ]);
     const audio = await decodeAudio(await readFile(file), { sampleRate: 16000 });
     const segments = await findSpeechSegments(audio, {
       engine: vad.engine === 'webrtc' ? { engine: 'webrtc', aggressiveness: validateAggressiveness(vad.aggressiveness, 'VAD_AGGR') } : { engine: 'silero' },

@@ -77,15 +77,17 @@ export async function resolveModel(nameOrPath: string, options: ResolveModelOpti
 
   const checksums = { ...KNOWN_MODELS, ...options.checksums };
   const expected = checksums[nameOrPath];
+  const cacheDir = path.resolve(expandHome(options.cacheDir));
+  const file = path.join(cacheDir, modelFileName(nameOrPath));
   if (!expected) {
+    // A name of one's own: a model imported with `speechbridge models add --name`.
+    if (await isFile(file)) return file;
     throw new SpeechbridgeError(
       'model_not_found',
-      `unknown whisper model "${nameOrPath}": known models are ${Object.keys(checksums).join(', ')}; or give a path to a ggml .bin file`,
+      `unknown whisper model "${nameOrPath}": known models are ${Object.keys(checksums).join(', ')}; or give a path to a ggml .bin file, or import one with speechbridge models add`,
       { param: 'model' },
     );
   }
-  const cacheDir = path.resolve(expandHome(options.cacheDir));
-  const file = path.join(cacheDir, modelFileName(nameOrPath));
   if (await isFile(file)) return file;
   if (options.download === false) {
     throw new SpeechbridgeError(
@@ -221,7 +223,7 @@ function hashersFor(expected: ModelChecksum): { sha1?: Hash; sha256?: Hash } {
   };
 }
 
-async function hashFile(file: string, hashes: { sha1?: Hash; sha256?: Hash }, signal: AbortSignal | undefined): Promise<void> {
+export async function hashFile(file: string, hashes: { sha1?: Hash; sha256?: Hash }, signal: AbortSignal | undefined): Promise<void> {
   if (!hashes.sha1 && !hashes.sha256) return;
   for await (const chunk of createReadStream(file, { signal }) as AsyncIterable<Buffer>) {
     for (const hash of Object.values(hashes)) hash.update(chunk);
@@ -269,7 +271,7 @@ async function isFile(file: string): Promise<boolean> {
   return (await stat(file).catch(() => undefined))?.isFile() ?? false;
 }
 
-function expandHome(given: string): string {
+export function expandHome(given: string): string {
   return given === '~' || given.startsWith('~/') ? path.join(os.homedir(), given.slice(1)) : given;
 }
 

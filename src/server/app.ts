@@ -117,7 +117,15 @@ const SHUTDOWN_GRACE_MS = 5000;
 export async function startServer(options: AppOptions): Promise<RunningServer> {
   const { app, upgrades } = await buildApp(options);
   const { server: serverConfig } = options.config;
-  await app.listen({ host: serverConfig.host, port: serverConfig.port });
+  // Fastify logs a "Server listening at" line per network interface at info level; the caller
+  // prints the one URL clients use, so only warnings and errors pass while it listens.
+  const level = app.log.level;
+  app.log.level = 'warn';
+  try {
+    await app.listen({ host: serverConfig.host, port: serverConfig.port });
+  } finally {
+    app.log.level = level;
+  }
   const address = app.server.address() as AddressInfo;
   const scheme = serverConfig.tls ? 'https' : 'http';
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -38,6 +38,8 @@ export const ENV_SCHEMA = z.object({
   LOG_LEVEL: z
     .preprocess((value) => (typeof value === 'string' ? (PYTHON_LOG_LEVELS[value.trim().toLowerCase()] ?? value.trim().toLowerCase()) : value), z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .default('info'),
+  /** `auto`: readable lines when stderr is a terminal, JSON lines otherwise. */
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   /** Seconds an upstream or engine call may take to answer, and a stream between chunks. */
   REQUEST_TIMEOUT: number(0.1, 3600).default(30),
   /** Bounds on upstream answers (src/providers/upstream-limits.ts has the defaults and why). */
@@ -138,6 +140,7 @@ export interface Config {
   corsOrigins: '*' | string[];
   apiTokens: string[];
   logLevel: EnvConfig['LOG_LEVEL'];
+  logFormat: EnvConfig['LOG_FORMAT'];
   requestTimeoutMs: number;
   /** What an upstream answer may be: total time, transcription size, LLM output, synthesized audio. */
   limits: UpstreamLimits;
@@ -232,6 +235,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     corsOrigins: corsOrigins as '*' | string[],
     apiTokens: env.API_TOKENS.split(',').map((token) => token.trim()).filter(Boolean),
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT,
     requestTimeoutMs: Math.round(env.REQUEST_TIMEOUT * 1000),
     limits: upstreamLimitsOf(env),
     maxUploadBytes: Math.round(env.MAX_UPLOAD_MB * 1024 * 1024),

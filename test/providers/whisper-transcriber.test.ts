@@ -1,6 +1,6 @@
 /**
- * The embedded whisper transcriber on the zero-weight tiny.en model: its words are
- * meaningless, so these tests check shapes, languages, queueing and cancellation, never text.
+ * The embedded whisper transcriber on a zero-weight tiny.en model generated at test time:
+ * its words are meaningless, so these tests check shapes, languages, queueing and cancellation, never text.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -12,8 +12,8 @@ import { readWav } from '../../src/audio/wav.ts';
 import { SpeechbridgeError } from '../../src/engine/errors.ts';
 import type { Transcription } from '../../src/providers/contracts.ts';
 import { createWhisperTranscriber, effectiveAudioContext, type WhisperTranscriber } from '../../src/providers/local/whisper-transcriber.ts';
-import { sharedAudioPath, sharedModelPath } from '../helpers/shared.ts';
-import { writeZeroMultilingualModel } from './zero-multilingual-model.ts';
+import { sharedAudioPath } from '../helpers/shared.ts';
+import { zeroWhisperModel } from '../helpers/zero-whisper-model.ts';
 
 let modelPath: string;
 let transcriber: WhisperTranscriber;
@@ -22,7 +22,7 @@ let speech: PcmAudio;
 let workDir: string;
 
 before(async () => {
-  modelPath = sharedModelPath('zero-ggml-tiny.en.bin');
+  modelPath = await zeroWhisperModel('tiny.en');
   speech = readWav(await readFile(sharedAudioPath('en_harvard_birch_canoe.wav')));
   workDir = await mkdtemp(path.join(os.tmpdir(), 'speechbridge-whisper-test-'));
   // 256 positions (5.1 s) cover the 3.3 s clip and keep each decode under a second.
@@ -162,8 +162,7 @@ test('an English-only model refuses another language', async () => {
 });
 
 test('a multilingual model detects the language when none is given and reports the one given', async () => {
-  const multilingualPath = path.join(workDir, 'zero-ggml-tiny.bin');
-  await writeZeroMultilingualModel(modelPath, multilingualPath);
+  const multilingualPath = await zeroWhisperModel('tiny');
   const multilingual = await createWhisperTranscriber({ modelPath: multilingualPath, threads: 2, audioContext: 256, timeoutMs: 60_000 });
   try {
     assert.equal(multilingual.capabilities.languageDetection, true);

@@ -7,7 +7,7 @@ import { loadClip, pad, readRttm } from './speech-audio.ts';
 
 /**
  * ±250 ms against the RTTM. The turn times come to 0.1 s from another cut of the same
- * recording (aligned by envelope, see the shared manifest), and each speaker is a separate
+ * recording (aligned by envelope, see test/fixtures/audio/manifest.tsv), and each speaker is a separate
  * clip with its own room tone: spk2's rises 11 dB at 6.0 s, 0.3 s before the first word, and
  * an engine may take that as the start. Pauses inside a turn may split it only where they
  * reach endMs (450 ms); the gaps between turns (2.3 s and 1.7 s) must never be bridged.

@@ -2,7 +2,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SpeechbridgeError } from '../../engine/errors.ts';
 import { languageCode } from '../../providers/languages.ts';
-import { DEFAULT_URL, endpointUrl, modeFor } from './create-client.ts';
+import { DEFAULT_URL, endpointUrl, modeFor } from './client-endpoint.ts';
 import { CLIENT_MODES, PROTOCOLS, type ClientMode, type Protocol } from './speech-client.ts';
 
 export const TOKEN_VARIABLE = 'SPEECHBRIDGE_TOKEN';

@@ -17,6 +17,8 @@ import type { EspeakCatalogue } from './espeak-voices.ts';
 export interface EspeakPoolOptions {
   workers: number;
   maxQueuedJobs: number;
+  /** Synthesize two throw-away sentences at start-up (about 350 ms) so the first requests are fast; default true. */
+  warmUp?: boolean;
 }
 
 export interface EspeakJob {
@@ -59,6 +61,7 @@ export class EspeakPool {
   private readonly slots: Slot[];
   private readonly queue: PendingJob[] = [];
   private readonly maxQueuedJobs: number;
+  private readonly warmUp: boolean;
   private nextJobId = 1;
   private closed = false;
 
@@ -66,13 +69,14 @@ export class EspeakPool {
     this.catalogue = catalogue;
     this.slots = slots;
     this.maxQueuedJobs = options.maxQueuedJobs;
+    this.warmUp = options.warmUp ?? true;
     for (const slot of slots) this.attach(slot);
   }
 
   /** Starts the workers and waits until each has loaded the engine (fails early, at start-up). */
   static async start(options: EspeakPoolOptions): Promise<EspeakPool> {
     const count = Math.max(1, Math.floor(options.workers));
-    const started = await Promise.allSettled(Array.from({ length: count }, () => spawn()));
+    const started = await Promise.allSettled(Array.from({ length: count }, () => spawn(options.warmUp ?? true)));
     const slots = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value.slot] : []));
     const failure = started.find((result) => result.status === 'rejected');
     if (failure) {
@@ -185,7 +189,7 @@ export class EspeakPool {
     }
     slot.state = { type: 'dead' };
     if (this.closed) return;
-    void spawn().then(
+    void spawn(this.warmUp).then(
       ({ slot: fresh }) => {
         if (this.closed) {
           void fresh.worker.terminate();
@@ -206,12 +210,12 @@ export class EspeakPool {
 }
 
 /** Starts one worker and resolves once its engine is loaded. */
-function spawn(): Promise<{ slot: Slot; catalogue: EspeakCatalogue }> {
+function spawn(warmUp: boolean): Promise<{ slot: Slot; catalogue: EspeakCatalogue }> {
   return new Promise((resolve, reject) => {
     const cancelBuffer = new SharedArrayBuffer(4);
     let worker: Worker;
     try {
-      worker = new Worker(WORKER_URL, { workerData: { cancelBuffer } });
+      worker = new Worker(WORKER_URL, { workerData: { cancelBuffer, warmUp } });
     } catch (error) {
       reject(new SpeechbridgeError('engine_unavailable', `could not start the espeak-ng worker: ${String(error)}`, { cause: error }));
       return;

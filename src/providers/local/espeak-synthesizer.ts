@@ -40,6 +40,10 @@ export interface EspeakSynthesizerOptions {
   timeoutMs?: number;
   /** Called as each sentence finishes synthesizing, for metrics and tracing. */
   onSentenceSynthesized?: (timing: EspeakSentenceTiming) => void;
+  /** Warm the engine up at start-up so the first requests are fast (default true); a one-shot command skips it. */
+  warmUp?: boolean;
+  /** A pool started earlier with startPool() (workers and warmUp were given there); closed with the synthesizer. */
+  pool?: EspeakPool;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -63,10 +67,15 @@ export class EspeakSynthesizer implements Synthesizer {
     this.capabilities = { streaming: true, sampleRate: ESPEAK_SAMPLE_RATE, voices: this.voices.names, defaultVoice };
   }
 
+  /** Starts loading the engine on its workers, for create({ pool }) once the rest of the options are known. */
+  static startPool(options: Pick<EspeakSynthesizerOptions, 'workers' | 'maxQueuedSentences' | 'warmUp'> = {}): Promise<EspeakPool> {
+    const workers = options.workers ?? Math.min(2, Math.max(1, availableParallelism() - 1));
+    return EspeakPool.start({ workers, maxQueuedJobs: options.maxQueuedSentences ?? DEFAULT_MAX_QUEUED_SENTENCES, warmUp: options.warmUp });
+  }
+
   /** Loads the engine on its workers; fails here (start-up), not at the first request. */
   static async create(options: EspeakSynthesizerOptions = {}): Promise<EspeakSynthesizer> {
-    const workers = options.workers ?? Math.min(2, Math.max(1, availableParallelism() - 1));
-    const pool = await EspeakPool.start({ workers, maxQueuedJobs: options.maxQueuedSentences ?? DEFAULT_MAX_QUEUED_SENTENCES });
+    const pool = options.pool ?? (await EspeakSynthesizer.startPool(options));
     try {
       return new EspeakSynthesizer(pool, options);
     } catch (error) {

@@ -6,6 +6,7 @@
  * worker would need tsx's loader registered inside the worker thread, which plain `node` (a
  * compiled or bundled build) does not have.
  *
+ * workerData: { cancelBuffer, warmUp (false skips the throw-away sentences, for one-shot commands) }
  * Protocol (tagged messages):
  *   in:  { type: 'synthesize', jobId, text, voice, rate }
  *   out: { type: 'ready', catalogue } | { type: 'init_failed', message }
@@ -46,7 +47,7 @@ try {
   // pay the 40 ms a voice switch costs either.
   engine.set_voice(WARM_UP_VOICE);
   currentVoice = WARM_UP_VOICE;
-  for (let run = 0; run < 2; run++) engine.synthesize(WARM_UP_TEXT, () => 0);
+  if (workerData.warmUp !== false) for (let run = 0; run < 2; run++) engine.synthesize(WARM_UP_TEXT, () => 0);
   parentPort.postMessage({ type: 'ready', catalogue: { voices, variants } });
 } catch (error) {
   parentPort.postMessage({ type: 'init_failed', message: String(error?.message ?? error) });

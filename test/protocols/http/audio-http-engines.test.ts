@@ -17,7 +17,8 @@ import { createPocketsphinxTranscriber } from '../../../src/providers/local/pock
 import { EspeakSynthesizer } from '../../../src/providers/local/espeak-synthesizer.ts';
 import { createWhisperTranscriber } from '../../../src/providers/local/whisper-transcriber.ts';
 import { startTestServer } from '../../helpers/server.ts';
-import { sharedAudioPath, sharedModelPath } from '../../helpers/shared.ts';
+import { sharedAudioPath } from '../../helpers/shared.ts';
+import { zeroWhisperModel } from '../../helpers/zero-whisper-model.ts';
 import { COMMAND_GRAMMAR, requireTool, speakPhrase } from '../../helpers/spoken.ts';
 import { readFile, writeFile, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
@@ -184,8 +185,8 @@ test('the official openai SDK works against speechbridge unchanged', async () =>
   assert.ok(durationMs(audio) > 500 && rmsDbfs(audio.samples) > -40);
 });
 
-test('whisper (zero-weight model from ../shared/models) serves the endpoint: a result of the right shape', async () => {
-  const whisper = await startTestServer({ transcriber: await createWhisperTranscriber({ modelPath: sharedModelPath('zero-ggml-tiny.en.bin'), timeoutMs: 60_000 }) });
+test('whisper (a zero-weight model generated for the test) serves the endpoint: a result of the right shape', async () => {
+  const whisper = await startTestServer({ transcriber: await createWhisperTranscriber({ modelPath: await zeroWhisperModel('tiny.en'), timeoutMs: 60_000 }) });
   try {
     const response = await transcribe(whisper, await readFile(sharedAudioPath('en_one_two_three.wav')), 'clip.wav', { response_format: 'verbose_json' });
     assert.equal(response.status, 200);

@@ -1,0 +1,57 @@
+/**
+ * Builds the speech synthesizer the configuration asks for. Its own module, importing the
+ * chosen provider only, so `speechbridge say` loads espeak-ng (or the OpenAI SDK) and nothing
+ * else of the server.
+ */
+import type { Synthesizer } from '../providers/contracts.ts';
+import type { EspeakPool } from '../providers/local/espeak-pool.ts';
+import type { Config } from './config.ts';
+import type { Logger } from './logging.ts';
+
+export interface SynthesizerOptions {
+  /** espeak-ng worker threads; default one per spare core, at most 2. */
+  workers?: number;
+  /** espeak-ng's start-up warm-up (default true): a server wants fast first requests, a one-shot command a fast start. */
+  warmUp?: boolean;
+  /** An espeak-ng pool already loading (startEspeakPool): used when espeak-ng is chosen, closed otherwise. */
+  espeakPool?: Promise<EspeakPool>;
+}
+
+export async function buildSynthesizer(config: Config, _logger: Logger, options: SynthesizerOptions = {}): Promise<Synthesizer> {
+  if (config.tts.engine === 'openai') {
+    void options.espeakPool?.then(
+      (pool) => pool.close(),
+      () => undefined,
+    );
+    const { OpenAISynthesizer } = await import('../providers/openai/openai-synthesizer.ts');
+    return new OpenAISynthesizer({
+      baseURL: config.tts.url!,
+      apiKey: config.tts.apiKey,
+      apiKeyName: 'TTS_API_KEY',
+      model: config.tts.model,
+      defaultVoice: config.tts.voice,
+      defaultInstructions: config.tts.instructions,
+      timeoutMs: config.requestTimeoutMs,
+      responseTimeoutMs: config.limits.responseTimeoutMs,
+    });
+  }
+  const { EspeakSynthesizer } = await import('../providers/local/espeak-synthesizer.ts');
+  const pool = options.espeakPool ? await options.espeakPool : undefined;
+  return EspeakSynthesizer.create({ defaultVoice: config.tts.voice, timeoutMs: config.requestTimeoutMs, workers: options.workers, warmUp: options.warmUp, pool });
+}
+
+/**
+ * Whether these variables choose espeak-ng, read before the configuration is checked: the rule
+ * of config.ts (TTS_ENGINE=espeak, or auto with no TTS_API_URL). It decides only whether to
+ * start loading espeak-ng early; a wrong guess costs a worker that is closed again.
+ */
+export function choosesEspeak(environment: Record<string, string | undefined>): boolean {
+  const engine = environment.TTS_ENGINE?.trim() || 'auto';
+  return engine === 'espeak' || (engine === 'auto' && !environment.TTS_API_URL?.trim());
+}
+
+/** Starts loading espeak-ng on its worker threads now, for buildSynthesizer({ espeakPool }). */
+export async function startEspeakPool(options: { workers?: number; warmUp?: boolean }): Promise<EspeakPool> {
+  const { EspeakSynthesizer } = await import('../providers/local/espeak-synthesizer.ts');
+  return EspeakSynthesizer.startPool(options);
+}
