@@ -51,7 +51,12 @@ test('offline with the default engines: the fallback and its reason once, the en
       engines[0].msg,
       'engines: speech recognition pocketsphinx en-us (fallback: whisper base.en unavailable) · replies echo · speech synthesis espeak-ng (voice alloy) · VAD webrtc-vad (aggressiveness 2)',
     );
-    assert.deepEqual((engines[0].engines as { transcriber: unknown }).transcriber, { engine: 'pocketsphinx', model: 'en-us', note: 'fallback: whisper base.en unavailable' });
+    assert.deepEqual((engines[0].engines as { transcriber: unknown }).transcriber, {
+      engine: 'pocketsphinx',
+      model: 'en-us',
+      note: 'fallback: whisper base.en unavailable',
+      fallback: { from: 'whisper base.en', reason: 'the model base.en is not in the model cache and could not be downloaded' },
+    });
 
     const url = String(ready.url);
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
