@@ -4,6 +4,7 @@ import { checkFfmpeg } from '../audio/ffmpeg.ts';
 import { startServer } from '../server/app.ts';
 import { createEngines } from '../server/engine-factory.ts';
 import { createLogger } from '../server/logging.ts';
+import { watchProcessFaults } from '../server/process-faults.ts';
 import { ENGINE_FLAGS, configFromCommand } from './environment.ts';
 import { engineOptions } from './engine-options.ts';
 
@@ -24,6 +25,8 @@ export function registerServeCommand(program: Command): void {
     logger.info({ engines: engines.summary }, 'engines ready');
     const server = await startServer({ config, engines, logger });
     logger.info({ url: server.url, auth: config.apiTokens.length > 0 ? 'token' : 'open', tls: Boolean(config.server.tls) }, `speechbridge listening on ${server.url}`);
+    // From here on a stray exception is logged and counted, and the other sessions go on (src/server/process-faults.ts).
+    watchProcessFaults({ logger, counter: server.metrics.processFaults });
 
     let stopping = false;
     const stop = async (signal: string) => {

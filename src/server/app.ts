@@ -21,7 +21,7 @@ import { ClientSecretStore } from './client-secrets.ts';
 import type { Config } from './config.ts';
 import type { Engines } from './engines.ts';
 import type { Logger } from './logging.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { sessionDefaultsOf } from './session-factory.ts';
 import { createSessionMetrics } from './session-metrics.ts';
 import { createUpgradeRouter } from './upgrade-router.ts';
@@ -32,6 +32,8 @@ export interface AppOptions {
   config: Config;
   engines: Engines;
   logger: Logger;
+  /** The server's metrics (GET /metrics); default: a new registry. */
+  metrics?: Metrics;
 }
 
 export interface RunningServer {
@@ -39,10 +41,12 @@ export interface RunningServer {
   /** Base URL clients use, e.g. http://127.0.0.1:8080. */
   url: string;
   port: number;
+  /** What GET /metrics serves; the serve command counts process faults here. */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
-export async function createApp({ config, engines, logger }: AppOptions): Promise<FastifyInstance> {
+export async function createApp({ config, engines, logger, metrics = createMetrics() }: AppOptions): Promise<FastifyInstance> {
   const tls = config.server.tls;
   const app = Fastify({
     loggerInstance: logger,
@@ -51,7 +55,6 @@ export async function createApp({ config, engines, logger }: AppOptions): Promis
     ...(tls ? { https: { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
   }) as unknown as FastifyInstance;
 
-  const metrics = createMetrics();
   const secrets = new ClientSecretStore();
   const auth = new TokenAuth(config.apiTokens, secrets);
   // Before the token check: a browser's preflight (OPTIONS) carries no token and must be answered.
@@ -107,7 +110,8 @@ export async function createApp({ config, engines, logger }: AppOptions): Promis
 const SHUTDOWN_GRACE_MS = 5000;
 
 export async function startServer(options: AppOptions): Promise<RunningServer> {
-  const app = await createApp(options);
+  const metrics = options.metrics ?? createMetrics();
+  const app = await createApp({ ...options, metrics });
   await app.listen({ host: options.config.server.host, port: options.config.server.port });
   const address = app.server.address() as AddressInfo;
   const scheme = options.config.server.tls ? 'https' : 'http';
@@ -116,6 +120,7 @@ export async function startServer(options: AppOptions): Promise<RunningServer> {
   return {
     app,
     port: address.port,
+    metrics,
     url: `${scheme}://${clientHost}:${address.port}`,
     close: async () => {
       // Requests in flight get this long to finish; a connection that never sent one (a

@@ -7,6 +7,7 @@
 import type { TokenAuth } from '../../server/auth.ts';
 import type { Logger } from '../../server/logging.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
+import { errorSummary } from '../session-boundary.ts';
 import { WebSocketDoor } from '../websocket-door.ts';
 import { GatewayConnection } from './connection.ts';
 
@@ -17,12 +18,18 @@ export interface GatewayDoorOptions {
   createSession: DoorSessionFactory;
   limits: DoorLimits;
   logger: Logger;
+  /** Counts a session ended by an unexpected exception. */
+  countFault?: () => void;
 }
 
-export function createGatewayDoor({ auth, createSession, limits, logger }: GatewayDoorOptions): WebSocketDoor {
+export function createGatewayDoor({ auth, createSession, limits, logger, countFault }: GatewayDoorOptions): WebSocketDoor {
   return new WebSocketDoor({
     auth,
     maxMessageBytes: limits.maxMessageBytes,
-    connect: (socket) => new GatewayConnection({ socket, createSession, limits, logger }),
+    connect: (socket) => new GatewayConnection({ socket, createSession, limits, logger, countFault }),
+    onConnectFailure: (error) => {
+      countFault?.();
+      logger.error({ err: errorSummary(error) }, 'gateway connection could not be set up');
+    },
   });
 }
