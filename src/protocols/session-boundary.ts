@@ -61,7 +61,7 @@ export class SessionBoundary {
     const { logger } = this.options;
     if (++this.#faults > 1) {
       // The session is already ending; one log line per session is enough.
-      logger.debug({ where, err: errorSummary(error) }, 'another unexpected exception while the session ends');
+      logger.debug({ where, fault: errorSummary(error) }, 'another unexpected exception while the session ends');
       return;
     }
     try {
@@ -69,7 +69,7 @@ export class SessionBoundary {
     } catch {
       // A metrics failure must not keep the session from ending.
     }
-    logger.error({ where, err: errorSummary(error) }, 'session ended by an unexpected exception; other sessions go on');
+    logger.error({ where, fault: errorSummary(error) }, 'session ended by an unexpected exception; other sessions go on');
     const failure = new SpeechbridgeError(
       'internal_error',
       `the session ended after an unexpected failure in the gateway (${where}); other sessions are not affected and a new session can be opened`,
@@ -77,7 +77,7 @@ export class SessionBoundary {
     try {
       this.options.endSession(failure);
     } catch (second) {
-      logger.error({ where, err: errorSummary(second) }, 'ending the faulted session failed; dropping its connection');
+      logger.error({ where, fault: errorSummary(second) }, 'ending the faulted session failed; dropping its connection');
       try {
         this.options.destroy();
       } catch {

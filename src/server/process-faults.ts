@@ -29,7 +29,7 @@ export function watchProcessFaults({ logger, counter, target = process }: Proces
   const record = (kind: ProcessFaultKind, error: unknown) => {
     try {
       counter.inc({ kind });
-      logger.fatal({ kind, err: errorSummary(error) }, 'a fault outside every session boundary; the server keeps serving');
+      logger.fatal({ kind, fault: errorSummary(error) }, 'a fault outside every session boundary; the server keeps serving');
     } catch {
       // A handler that throws here would be an uncaught exception of its own: nothing more to do.
     }

@@ -29,7 +29,7 @@ export function createGatewayDoor({ auth, createSession, limits, logger, countFa
     connect: (socket) => new GatewayConnection({ socket, createSession, limits, logger, countFault }),
     onConnectFailure: (error) => {
       countFault?.();
-      logger.error({ err: errorSummary(error) }, 'gateway connection could not be set up');
+      logger.error({ fault: errorSummary(error) }, 'gateway connection could not be set up');
     },
   });
 }

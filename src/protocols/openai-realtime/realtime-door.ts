@@ -94,7 +94,7 @@ export class RealtimeDoor {
       } catch (error) {
         // Before a connection (and its error boundary) exists: this socket ends, the process does not.
         countFault?.();
-        logger.error({ err: errorSummary(error) }, 'realtime connection could not be set up');
+        logger.error({ fault: errorSummary(error) }, 'realtime connection could not be set up');
         websocket.close(1011, 'internal_error');
         return;
       }

@@ -28,7 +28,7 @@ export function createTranscriptionsDoor({ auth, createSession, limits, logger, 
     connect: (socket) => new TranscriptionConnection({ socket, createSession, limits, logger, countFault }),
     onConnectFailure: (error) => {
       countFault?.();
-      logger.error({ err: errorSummary(error) }, 'transcriptions connection could not be set up');
+      logger.error({ fault: errorSummary(error) }, 'transcriptions connection could not be set up');
     },
   });
 }
