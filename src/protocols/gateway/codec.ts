@@ -37,7 +37,9 @@ const audioSchema = z.looseObject({
 
 const endSchema = z.looseObject({ type: z.literal('end') });
 
-const SCHEMAS = { start: startSchema, audio: audioSchema, end: endSchema } as const;
+/** The client messages' schemas by type (exported for the fuzz test, which fuzzes every field). */
+export const CLIENT_MESSAGE_SCHEMAS = { start: startSchema, audio: audioSchema, end: endSchema } as const;
+const SCHEMAS = CLIENT_MESSAGE_SCHEMAS;
 const MESSAGE_TYPES = Object.keys(SCHEMAS) as Array<keyof typeof SCHEMAS>;
 
 export type StartMessage = z.infer<typeof startSchema>;

@@ -63,7 +63,7 @@ const turnDetectionSchema = z
   })
   .nullable();
 
-const updateSessionSchema = z.strictObject({
+export const updateSessionSchema = z.strictObject({
   session: z.strictObject({
     voice: z.string().trim().min(1).max(100).optional(),
     turn_detection: turnDetectionSchema.optional(),
@@ -77,7 +77,7 @@ const KNOWN_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'session.turn_detection': ['type', 'aggressiveness', 'start_ms', 'end_ms', 'pad_ms', 'max_ms'],
 };
 
-const audioSchema = z.object({
+export const audioSchema = z.object({
   /** Base64 text, or raw bytes when the client sends a binary attachment. */
   audio: z.union([z.string(), z.instanceof(Uint8Array)], { error: 'audio must be a base64 string of PCM16 24 kHz audio' }),
   commit: z.boolean().optional(),

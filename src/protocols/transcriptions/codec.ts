@@ -51,7 +51,8 @@ const startMessage = z.object({
   vad: vad.optional(),
 });
 
-const clientMessage = z.discriminatedUnion('action', [startMessage, z.object({ action: z.literal('stop') }), z.object({ action: z.literal('end') })]);
+/** The text messages' schema (exported for the fuzz test, which fuzzes every field). */
+export const clientMessage = z.discriminatedUnion('action', [startMessage, z.object({ action: z.literal('stop') }), z.object({ action: z.literal('end') })]);
 
 export type StartRequest = z.infer<typeof startMessage>;
 export type ClientMessage = z.infer<typeof clientMessage>;
