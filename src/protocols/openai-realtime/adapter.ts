@@ -29,6 +29,7 @@ import { BacklogGuard } from '../backlog-guard.ts';
 import { SessionBoundary } from '../session-boundary.ts';
 import { CLOSE_GRACE_MS, closeWebSocket } from '../socket-close.ts';
 import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
+import { eventIdFromHead } from './client-events.ts';
 import type { RealtimeCodec, ServerEvent } from './codec.ts';
 import type { CloseReason, RealtimeMetrics } from './metrics.ts';
 
@@ -52,7 +53,7 @@ type ConnectionState =
   /** `forwarding`: engine events still go out (the engine is finishing before a server-side close). */
   | { phase: 'closing'; reason: CloseReason; forwarding: boolean }
   | { phase: 'closed'; reason: CloseReason };
-/** Only this much of an oversize message is searched for its event_id. */
+/** Only this much of an oversize message is decoded to look for its event_id. */
 const EVENT_ID_SEARCH_BYTES = 512;
 
 const CLOSE_CODES: Record<CloseReason, number> = {
@@ -216,7 +217,7 @@ export class RealtimeConnection {
           'message_too_large',
           `the message is ${bytes.byteLength} bytes; the limit is ${limits.maxMessageBytes} bytes (REALTIME_MAX_MESSAGE_MB=${mb}); split audio into smaller appends`,
           null,
-          findEventId(bytes),
+          eventIdFromHead(bytes.subarray(0, EVENT_ID_SEARCH_BYTES).toString('utf8')),
         ),
       );
       return;
@@ -372,11 +373,4 @@ export class RealtimeConnection {
     this.idleTimer = null;
     this.backlog.stop();
   }
-}
-
-
-/** The client's event_id from the head of a message too large to parse, when it is there. */
-function findEventId(bytes: Buffer): string | null {
-  const head = bytes.subarray(0, EVENT_ID_SEARCH_BYTES).toString('utf8');
-  return /"event_id"\s*:\s*"([^"\\]{1,128})"/.exec(head)?.[1] ?? null;
 }

@@ -10,8 +10,8 @@
  * values), then REALTIME_FIELD_LIMITS per field. Fields the server echoes back (session.created
  * and session.updated carry the whole session, conversation.item.* the items) are bounded so
  * an echo stays far below the outbound backlog limit (REALTIME_MAX_BUFFERED_KB, 4 MB by
- * default): the largest session object is about 100 KB of instructions plus 128 tools of at
- * most 16 KB, instead of as much as one 16 MB message could hold.
+ * default): the largest session object is about 100 KB of instructions plus 256 KB of tools,
+ * instead of as much as one 16 MB message could hold.
  */
 import { z } from 'zod';
 import type { ErrorCode } from '../../engine/errors.ts';
@@ -41,6 +41,8 @@ export const REALTIME_FIELD_LIMITS = Object.freeze({
   toolDescriptionChars: 4096,
   /** The JSON schema of one tool's arguments, serialised. */
   toolParametersBytes: 16 * 1024,
+  /** All tools together, serialised: what every session.updated repeats. */
+  toolsBytes: 256 * 1024,
   transcriptionPromptChars: 10_000,
   includeItems: 16,
   traceFieldChars: 256,
@@ -115,7 +117,10 @@ const functionTool = z.object({
   description: text(LIMITS.toolDescriptionChars).optional(),
   parameters: toolParameters.optional(),
 });
-const tools = z.array(functionTool).max(LIMITS.tools);
+const tools = z
+  .array(functionTool)
+  .max(LIMITS.tools)
+  .refine((list) => JSON.stringify(list).length <= LIMITS.toolsBytes, `the tools together must be at most ${LIMITS.toolsBytes} bytes of JSON`);
 const toolChoice = z.union([
   z.enum(['auto', 'none', 'required']),
   z.object({ type: z.literal('function'), name: z.string().min(1).max(64) }),
@@ -323,7 +328,11 @@ export type ParsedClientEvent = { ok: true; event: ClientEvent } | { ok: false; 
 /** Parses one text message; never throws. */
 export function parseClientEvent(message: string): ParsedClientEvent {
   const bounded = parseBoundedJson(message);
-  if (!bounded.ok) return failure(bounded.error.code, bounded.error.message, bounded.error.param, null);
+  if (!bounded.ok) {
+    // Text that is not JSON has no event_id to trust; a message over the bounds is JSON, and its event_id is named.
+    const eventId = bounded.error.code === 'invalid_json' ? null : eventIdFromHead(message);
+    return failure(bounded.error.code, bounded.error.message, bounded.error.param, eventId);
+  }
   const json = bounded.value;
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return failure('invalid_value', 'a client event must be a JSON object with a "type" field', 'type', null);
@@ -369,4 +378,13 @@ function describeIssue(issue: z.core.$ZodIssue): { param: string | null; message
 
 function failure(code: ErrorCode, message: string, param: string | null, eventId: string | null): ParsedClientEvent {
   return { ok: false, error: { code, message, param, eventId } };
+}
+
+/** Only this much of a message that cannot be parsed is searched for its event_id. */
+const EVENT_ID_SEARCH_CHARS = 512;
+
+/** The client's event_id from the head of a message refused before parsing, when it is there. */
+export function eventIdFromHead(message: string): string | null {
+  const head = message.slice(0, EVENT_ID_SEARCH_CHARS);
+  return new RegExp(`"event_id"\\s*:\\s*"([^"\\\\]{1,${LIMITS.eventIdChars}})"`).exec(head)?.[1] ?? null;
 }
