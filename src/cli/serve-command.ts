@@ -43,6 +43,7 @@ export function registerServeCommand(program: Command): void {
       import('../server/web-routes.ts'),
       import('../server/self-signed-cert.ts'),
     ]);
+    const { watchProcessFaults } = await import('../server/process-faults.ts');
     const logger = createLogger(config.logLevel, resolveLogFormat(config.logFormat));
     for (const warning of config.warnings) logger.warn(warning);
     const ffmpeg = await checkFfmpeg();
@@ -64,6 +65,8 @@ export function registerServeCommand(program: Command): void {
         `${certificate.created ? 'made a' : 'using the'} self-signed certificate for ${certificate.names.join(', ')}; Node clients (the official openai SDK) trust it with: ${trustLine(certificate.certPath)}`,
       );
     }
+    // From here on a stray exception is logged and counted, and the other sessions go on (src/server/process-faults.ts).
+    watchProcessFaults({ logger, counter: server.metrics.processFaults });
 
     let stopping = false;
     const stop = async (signal: string) => {

@@ -83,7 +83,7 @@ export const ERROR_CODES = {
   // Configuration and start-up.
   invalid_config: { category: 'invalid_request', description: 'A configuration value is invalid; the message says which and how to fix it.' },
   // Anything else.
-  internal_error: { category: 'internal', description: 'An unexpected failure inside the gateway.' },
+  internal_error: { category: 'internal', description: 'An unexpected failure inside the gateway. An exception caught by the error boundary of a session ends that one session (close 1011, or a Socket.IO disconnect) and is counted in `speechbridge_session_faults_total`; other sessions go on.' },
 } as const satisfies Record<string, { category: ErrorCategory; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -24,6 +24,8 @@ export interface WebSocketDoorOptions {
   auth: TokenAuth;
   maxMessageBytes: number;
   connect(socket: WebSocket): DoorConnection;
+  /** A connection could not be set up (its socket is closed with 1011). */
+  onConnectFailure?(error: unknown): void;
 }
 
 export class WebSocketDoor {
@@ -57,7 +59,15 @@ export class WebSocketDoor {
       return;
     }
     this.#server.handleUpgrade(request, socket, head, (websocket) => {
-      const connection = this.options.connect(websocket);
+      let connection: DoorConnection;
+      try {
+        connection = this.options.connect(websocket);
+      } catch (error) {
+        // Before a connection (and its error boundary) exists: this socket ends, the process does not.
+        this.options.onConnectFailure?.(error);
+        websocket.close(1011, 'internal_error');
+        return;
+      }
       this.#connections.add(connection);
       void connection.closed.then(() => this.#connections.delete(connection));
     });

@@ -21,7 +21,7 @@ import { ClientSecretStore } from './client-secrets.ts';
 import type { Config } from './config.ts';
 import type { Engines } from './engines.ts';
 import type { Logger } from './logging.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { sessionDefaultsOf } from './session-factory.ts';
 import { type GatewayListener, openGatewayListener } from './gateway-listener.ts';
 import { createSessionMetrics } from './session-metrics.ts';
@@ -33,6 +33,8 @@ export interface AppOptions {
   config: Config;
   engines: Engines;
   logger: Logger;
+  /** The server's metrics (GET /metrics); default: a new registry. */
+  metrics?: Metrics;
 }
 
 export interface RunningServer {
@@ -42,6 +44,8 @@ export interface RunningServer {
   port: number;
   /** The extra gateway listener (GATEWAY_HOST / GATEWAY_PORT), when configured. */
   gateway?: { port: number; url: string };
+  /** What GET /metrics serves; the serve command counts process faults here. */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -50,7 +54,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 }
 
 /** The app and its WebSocket router, which an extra listener shares. */
-async function buildApp({ config, engines, logger }: AppOptions): Promise<{ app: FastifyInstance; upgrades: UpgradeRouter }> {
+async function buildApp({ config, engines, logger, metrics = createMetrics() }: AppOptions): Promise<{ app: FastifyInstance; upgrades: UpgradeRouter }> {
   const tls = config.server.tls;
   const app = Fastify({
     loggerInstance: logger,
@@ -59,7 +63,6 @@ async function buildApp({ config, engines, logger }: AppOptions): Promise<{ app:
     ...(tls ? { https: { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
   }) as unknown as FastifyInstance;
 
-  const metrics = createMetrics();
   const secrets = new ClientSecretStore();
   const auth = new TokenAuth(config.apiTokens, secrets);
   // Before the token check: a browser's preflight (OPTIONS) carries no token and must be answered.
@@ -115,7 +118,8 @@ async function buildApp({ config, engines, logger }: AppOptions): Promise<{ app:
 const SHUTDOWN_GRACE_MS = 5000;
 
 export async function startServer(options: AppOptions): Promise<RunningServer> {
-  const { app, upgrades } = await buildApp(options);
+  const metrics = options.metrics ?? createMetrics();
+  const { app, upgrades } = await buildApp({ ...options, metrics });
   const { server: serverConfig } = options.config;
   // Fastify logs a "Server listening at" line per network interface at info level; the caller
   // prints the one URL clients use, so only warnings and errors pass while it listens.
@@ -144,6 +148,7 @@ export async function startServer(options: AppOptions): Promise<RunningServer> {
   return {
     app,
     port: address.port,
+    metrics,
     url,
     ...(gateway && { gateway: { port: gateway.port, url: gateway.url } }),
     close: async () => {

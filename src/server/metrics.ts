@@ -5,6 +5,8 @@ export interface Metrics {
   registry: Registry;
   httpRequests: Counter<'route' | 'status'>;
   httpDuration: Histogram<'route'>;
+  /** Exceptions and rejections no session's error boundary caught (src/server/process-faults.ts). */
+  processFaults: Counter<'kind'>;
 }
 
 export function createMetrics(): Metrics {
@@ -23,6 +25,12 @@ export function createMetrics(): Metrics {
       help: 'HTTP request duration by route.',
       labelNames: ['route'],
       buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    processFaults: new Counter({
+      name: 'speechbridge_process_faults_total',
+      help: 'Uncaught exceptions and unhandled rejections, by kind (uncaught_exception, unhandled_rejection); the process logs them and keeps serving.',
+      labelNames: ['kind'],
       registers: [registry],
     }),
   };

@@ -1,8 +1,9 @@
 /**
  * Metrics every door's sessions share, labelled by door (realtime, socketio, gateway,
  * transcriptions): open sessions, each turn's stage timings (the engine's turn.timings:
- * speech stop → transcript → first token → first audio), how responses ended, and the errors
- * sessions answered with. Recorded where sessions are made (session-factory.ts), so a door
+ * speech stop → transcript → first token → first audio), how responses ended, the errors
+ * sessions answered with, and the sessions an unexpected exception ended (their door's error
+ * boundary, src/protocols/session-boundary.ts). Recorded where sessions are made (session-factory.ts), so a door
  * gets them without code of its own.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -14,6 +15,8 @@ export interface SessionMetrics {
   sessionsActive: Gauge<'door'>;
   /** Records what an engine event says about the session (turn timings, response ends, errors). */
   observe(door: DoorName, event: EngineEvent): void;
+  /** A session of `door` ended by an unexpected exception. */
+  recordFault(door: DoorName): void;
 }
 
 const STAGES: ReadonlyArray<[keyof TurnTimings, string]> = [
@@ -36,8 +39,17 @@ export function createSessionMetrics(registry?: Registry): SessionMetrics {
   });
   const responses = new Counter({ name: 'speechbridge_responses_total', help: 'Responses by door and final status.', labelNames: ['door', 'status'], registers });
   const errors = new Counter({ name: 'speechbridge_session_errors_total', help: 'Errors sessions answered with, by door and code.', labelNames: ['door', 'code'], registers });
+  const faults = new Counter({
+    name: 'speechbridge_session_faults_total',
+    help: 'Sessions ended by an unexpected exception (error internal_error, close 1011), by door; other sessions go on.',
+    labelNames: ['door'],
+    registers,
+  });
   return {
     sessionsActive,
+    recordFault(door) {
+      faults.inc({ door });
+    },
     observe(door, event) {
       switch (event.type) {
         case 'turn.timings':

@@ -81,20 +81,23 @@ export interface UpgradeRouterOptions {
 export function createUpgradeRouter(options: UpgradeRouterOptions): UpgradeRouter {
   const { config, engines, logger, auth, registry, sessions } = options;
   const factoryFor = (door: DoorName) => createSessionFactory({ config, engines, ...(sessions && { metrics: { door, sessions } }) });
+  const faultsOf = (door: DoorName) => (sessions ? { countFault: () => sessions.recordFault(door) } : {});
   const realtime = new RealtimeDoor({
     auth,
     createSession: factoryFor('realtime'),
     limits: config.realtime,
     logger,
     metrics: createRealtimeMetrics(registry),
+    ...faultsOf('realtime'),
   });
-  const transcriptions = createTranscriptionsDoor({ auth, createSession: factoryFor('transcriptions'), limits: config.realtime, logger });
+  const transcriptions = createTranscriptionsDoor({ auth, createSession: factoryFor('transcriptions'), limits: config.realtime, logger, ...faultsOf('transcriptions') });
   const gateway = createGatewayDoor({
     auth,
     createSession: factoryFor('gateway'),
     limits: config.realtime,
     logger,
     defaults: { rewritePrompt: config.llm.rewritePrompt },
+    ...faultsOf('gateway'),
   });
   return new UpgradeRouter().add(REALTIME_PATH, realtime).add(TRANSCRIPTIONS_PATH, transcriptions).add(GATEWAY_PATH, gateway);
 }

@@ -9,6 +9,8 @@ import { z } from 'zod';
 import { type ErrorCode, SpeechbridgeError } from '../../engine/errors.ts';
 import type { SessionUpdate } from '../../engine/events.ts';
 import { REWRITE_PROMPT } from '../../providers/prompts.ts';
+import { parseBoundedJson } from '../bounded-json.ts';
+import { describeValue, quote } from '../client-values.ts';
 import { DEFAULT_PCM_SAMPLE_RATE, type GatewayAudioFormat, parseAudioFormat, pcm } from './formats.ts';
 
 // ── Client → server ─────────────────────────────────────────────────────────────────────
@@ -43,26 +45,29 @@ const audioSchema = z.looseObject({
 
 const endSchema = z.looseObject({ type: z.literal('end') });
 
-const SCHEMAS = { start: startSchema, audio: audioSchema, end: endSchema } as const;
+/** The client messages' schemas by type (exported for the fuzz test, which fuzzes every field). */
+export const CLIENT_MESSAGE_SCHEMAS = { start: startSchema, audio: audioSchema, end: endSchema } as const;
+const SCHEMAS = CLIENT_MESSAGE_SCHEMAS;
 const MESSAGE_TYPES = Object.keys(SCHEMAS) as Array<keyof typeof SCHEMAS>;
 
 export type StartMessage = z.infer<typeof startSchema>;
 export type ClientMessage = StartMessage | z.infer<typeof audioSchema> | z.infer<typeof endSchema>;
 
-/** One text frame → a client message, or the error to report. */
+/** One text frame → a client message, or the error to report. Bounds: src/protocols/bounded-json.ts. */
 export function parseClientMessage(text: string): { message: ClientMessage } | { error: SpeechbridgeError } {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    return { error: new SpeechbridgeError('invalid_json', `the message is not valid JSON (${(error as Error).message}); send {"type":"start"|"audio"|"end", …} or binary audio frames`) };
+  const bounded = parseBoundedJson(text);
+  if (!bounded.ok) {
+    const { error } = bounded;
+    const hint = error.code === 'invalid_json' ? '; send {"type":"start"|"audio"|"end", …} or binary audio frames' : '';
+    return { error: new SpeechbridgeError(error.code, `${error.message}${hint}`, { param: error.param }) };
   }
+  const json = bounded.value;
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return { error: new SpeechbridgeError('invalid_value', 'the message must be a JSON object with a "type" field', { param: 'type' }) };
   }
   const type = (json as { type?: unknown }).type;
   if (typeof type !== 'string' || !MESSAGE_TYPES.includes(type as keyof typeof SCHEMAS)) {
-    const got = type === undefined ? 'no type' : `type ${JSON.stringify(type)}`;
+    const got = type === undefined ? 'no type' : typeof type === 'string' ? `type ${quote(type)}` : `a type that is ${describeValue(type)}`;
     return { error: new SpeechbridgeError('unknown_event', `unknown message: ${got}; the types are ${MESSAGE_TYPES.join(', ')}`, { param: 'type' }) };
   }
   const parsed = SCHEMAS[type as keyof typeof SCHEMAS].safeParse(json);

@@ -13,6 +13,10 @@
  *   `maxBufferedBytes` of ws.bufferedAmount the connection stops reading from the client;
  *   under half of it, reading resumes. Congested longer than `slowConsumerMs`, or past twice
  *   the limit, the session is closed with 1008 slow_consumer.
+ *
+ * Every socket, timer and engine callback runs inside the session's error boundary
+ * (src/protocols/session-boundary.ts): an unexpected exception ends this session alone with an
+ * `error` (internal_error) and close 1011.
  */
 import type { RawData, WebSocket } from 'ws';
 import { rawDataToBuffer } from '../raw-data.ts';
@@ -22,12 +26,22 @@ import type { EngineEvent } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
 import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
 import { BacklogGuard } from '../backlog-guard.ts';
+import { SessionBoundary } from '../session-boundary.ts';
 import { CLOSE_GRACE_MS, closeWebSocket } from '../socket-close.ts';
 import { type ClientMessage, errorMessage, type GatewayDefaults, parseClientMessage, type ServerMessage, sessionOf, type StartMessage } from './codec.ts';
 import { GatewayEventMapper, type Outbound } from './event-mapper.ts';
 import { decodeAudioBytes, type GatewayAudioFormat, PcmByteCarry } from './formats.ts';
 
-export type GatewayCloseReason = 'finished' | 'client_closed' | 'session_expired' | 'session_idle' | 'slow_consumer' | 'server_shutdown' | 'start_failed' | 'socket_error';
+export type GatewayCloseReason =
+  | 'finished'
+  | 'client_closed'
+  | 'session_expired'
+  | 'session_idle'
+  | 'slow_consumer'
+  | 'server_shutdown'
+  | 'start_failed'
+  | 'socket_error'
+  | 'internal_error';
 
 const CLOSE_CODES: Record<GatewayCloseReason, number> = {
   finished: 1000,
@@ -38,8 +52,8 @@ const CLOSE_CODES: Record<GatewayCloseReason, number> = {
   server_shutdown: 1001,
   start_failed: 1011,
   socket_error: 1011,
+  internal_error: 1011,
 };
-
 
 export interface GatewayConnectionOptions {
   socket: WebSocket;
@@ -47,6 +61,8 @@ export interface GatewayConnectionOptions {
   limits: DoorLimits;
   logger: Logger;
   defaults?: GatewayDefaults;
+  /** Counts a session ended by an unexpected exception. */
+  countFault?: () => void;
 }
 
 interface Live {
@@ -75,29 +91,47 @@ export class GatewayConnection {
   private idleTimer: NodeJS.Timeout | null = null;
   private settleCheck: NodeJS.Immediate | null = null;
   private readonly logger: Logger;
+  private readonly boundary: SessionBoundary;
+  private settling = false;
   private readonly done: Promise<GatewayCloseReason>;
   private resolveDone!: (reason: GatewayCloseReason) => void;
 
   constructor(private readonly options: GatewayConnectionOptions) {
     this.logger = options.logger.child({ door: 'gateway' });
+    this.boundary = new SessionBoundary({
+      logger: this.logger,
+      countFault: options.countFault,
+      endSession: (failure) => this.endByFault(failure),
+      destroy: () => this.destroy(),
+    });
+    const guard = this.boundary;
     this.backlog = new BacklogGuard({
       socket: options.socket,
       maxBufferedBytes: options.limits.maxBufferedBytes,
       slowConsumerMs: options.limits.slowConsumerMs,
       reading: () => this.state.phase !== 'starting' && this.state.phase !== 'closing' && this.state.phase !== 'closed',
-      onSlowConsumer: (detail) => this.slowConsumer(detail),
+      onSlowConsumer: guard.guard('slow consumer', (detail: string) => this.slowConsumer(detail)),
       onCongested: (bytes) => this.logger.debug({ backlog: bytes }, 'gateway client reads slowly: input paused'),
     });
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     const { socket, limits } = options;
-    socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
-    socket.on('close', (code) => this.onSocketClosed(code));
-    socket.on('error', (error) => {
-      this.logger.debug({ err: error.message }, 'gateway socket error');
-      this.beginClose('socket_error');
-    });
-    this.sessionTimer = setTimeout(() => this.expire('session_expired', 'the session reached its maximum duration (REALTIME_MAX_SESSION_MINUTES)'), limits.maxSessionMs);
-    this.idleTimer = setTimeout(() => this.expire('session_idle', `nothing was received for ${limits.idleTimeoutMs / 1000} s (REALTIME_IDLE_TIMEOUT_SECONDS)`), limits.idleTimeoutMs);
+    socket.on('message', guard.guard('client message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary)));
+    socket.on('close', guard.guard('socket close', (code: number) => this.onSocketClosed(code)));
+    socket.on(
+      'error',
+      guard.guard('socket error', (error: Error) => {
+        this.logger.debug({ err: error.message }, 'gateway socket error');
+        this.beginClose('socket_error');
+      }),
+    );
+    this.sessionTimer = setTimeout(
+      guard.guard('session timer', () => this.expire('session_expired', 'the session reached its maximum duration (REALTIME_MAX_SESSION_MINUTES)')),
+      limits.maxSessionMs,
+    );
+    this.idleTimer = setTimeout(
+      guard.guard('idle timer', () => this.expire('session_idle', `nothing was received for ${limits.idleTimeoutMs / 1000} s (REALTIME_IDLE_TIMEOUT_SECONDS)`)),
+      limits.idleTimeoutMs,
+    );
   }
 
   /** Resolves with the close reason once the socket and the engine are both closed. */
@@ -164,7 +198,12 @@ export class GatewayConnection {
     try {
       const plan = sessionOf(message, this.options.defaults);
       const mapper = new GatewayEventMapper(plan.output);
-      const engine = this.options.createSession({ kind: 'conversation', model: plan.model, session: plan.session, onEvent: (event) => this.onEngineEvent(event) });
+      const engine = this.options.createSession({
+        kind: 'conversation',
+        model: plan.model,
+        session: plan.session,
+        onEvent: this.boundary.guard('engine event', (event: EngineEvent) => this.onEngineEvent(event)),
+      });
       live = { engine, input: plan.input, mapper, carry: new PcmByteCarry() };
       const { config } = engine;
       ready = {
@@ -185,7 +224,7 @@ export class GatewayConnection {
     }
     this.state = { phase: 'starting', live, messages: [], events: [] };
     this.options.socket.pause();
-    this.startEngine(live, ready).catch((error: unknown) => this.logger.error({ err: String(error) }, 'gateway session failed to start'));
+    this.startEngine(live, ready).catch(this.boundary.catcher('session start'));
   }
 
   private async startEngine(live: Live, ready: ServerMessage): Promise<void> {
@@ -289,14 +328,16 @@ export class GatewayConnection {
    */
   private scheduleSettleCheck(): void {
     if (this.settleCheck) return;
-    this.settleCheck = setImmediate(() => {
-      this.settleCheck = null;
-      const state = this.state;
-      if (state.phase !== 'streaming' && state.phase !== 'ending') return;
-      if (!state.live.mapper.settled) return;
-      for (const message of state.live.mapper.takeUnanswered()) this.send({ kind: 'message', message });
-      if (state.phase === 'ending') this.beginClose('finished');
-    });
+    this.settleCheck = setImmediate(
+      this.boundary.guard('settle check', () => {
+        this.settleCheck = null;
+        const state = this.state;
+        if (state.phase !== 'streaming' && state.phase !== 'ending') return;
+        if (!state.live.mapper.settled) return;
+        for (const message of state.live.mapper.takeUnanswered()) this.send({ kind: 'message', message });
+        if (state.phase === 'ending') this.beginClose('finished');
+      }),
+    );
   }
 
   private sendError(error: SpeechbridgeError): void {
@@ -318,6 +359,31 @@ export class GatewayConnection {
     this.logger.warn({ detail }, 'closing a gateway session whose client reads too slowly');
     this.send({ kind: 'message', message: errorMessage(new SpeechbridgeError('slow_consumer', `${detail}; the client reads too slowly, so the session is closed`)) }, false);
     this.beginClose('slow_consumer');
+  }
+
+  // ── Faults ──────────────────────────────────────────────────────────────────────────────
+
+  /** The error boundary caught an unexpected exception: the client hears why, then close 1011. */
+  private endByFault(failure: SpeechbridgeError): void {
+    const phase = this.state.phase;
+    if (phase === 'closing' || phase === 'closed') {
+      // A fault while closing may have left the close half done.
+      this.destroy();
+      return;
+    }
+    this.send({ kind: 'message', message: errorMessage(failure) }, false);
+    this.beginClose('internal_error');
+  }
+
+  /** The last resort: the socket is dropped, the engine closed, `closed` settled. */
+  private destroy(): void {
+    const state = this.state;
+    this.options.socket.terminate();
+    if (state.phase === 'closed') return;
+    const live = this.liveOf(state) ?? (state.phase === 'closing' ? state.live : null);
+    this.stopTimers();
+    this.state = { phase: 'closing', reason: 'internal_error', live, forwarding: false };
+    this.settle('internal_error', this.closeEngine(live));
   }
 
   // ── Closing ─────────────────────────────────────────────────────────────────────────────
@@ -384,6 +450,9 @@ export class GatewayConnection {
   }
 
   private settle(reason: GatewayCloseReason, engineClosed: Promise<void>): void {
+    // Once: a fault's destroy() may follow a close that had already begun.
+    if (this.settling) return;
+    this.settling = true;
     void engineClosed.then(() => {
       this.state = { phase: 'closed', reason };
       this.logger.info({ reason }, 'gateway session closed');

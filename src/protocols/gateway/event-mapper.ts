@@ -155,9 +155,12 @@ export class GatewayEventMapper {
           out.push(message(errorMessage({ code: failure.code, message: `the response failed: ${failure.message}` }, turnId)));
         }
         break;
-      case 'cancelled':
-        out.push(message(errorMessage({ code: 'internal_error', message: `the response was cancelled (${details?.type === 'cancelled' ? details.reason : 'cancelled'})` }, turnId)));
+      case 'cancelled': {
+        // Only the session closing cancels a response here (no barge-in, no response.cancel): shutdown or a session limit.
+        const reason = details?.type === 'cancelled' ? details.reason : 'cancelled';
+        out.push(message(errorMessage({ code: 'engine_unavailable', message: `the session closed before the response finished (${reason})` }, turnId)));
         break;
+      }
       case 'in_progress':
         break;
     }

@@ -7,6 +7,7 @@
 import type { TokenAuth } from '../../server/auth.ts';
 import type { Logger } from '../../server/logging.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
+import { errorSummary } from '../session-boundary.ts';
 import { WebSocketDoor } from '../websocket-door.ts';
 import type { GatewayDefaults } from './codec.ts';
 import { GatewayConnection } from './connection.ts';
@@ -19,12 +20,18 @@ export interface GatewayDoorOptions {
   limits: DoorLimits;
   logger: Logger;
   defaults?: GatewayDefaults;
+  /** Counts a session ended by an unexpected exception. */
+  countFault?: () => void;
 }
 
-export function createGatewayDoor({ auth, createSession, limits, logger, defaults }: GatewayDoorOptions): WebSocketDoor {
+export function createGatewayDoor({ auth, createSession, limits, logger, defaults, countFault }: GatewayDoorOptions): WebSocketDoor {
   return new WebSocketDoor({
     auth,
     maxMessageBytes: limits.maxMessageBytes,
-    connect: (socket) => new GatewayConnection({ socket, createSession, limits, logger, defaults }),
+    connect: (socket) => new GatewayConnection({ socket, createSession, limits, logger, defaults, countFault }),
+    onConnectFailure: (error) => {
+      countFault?.();
+      logger.error({ fault: errorSummary(error) }, 'gateway connection could not be set up');
+    },
   });
 }

@@ -15,15 +15,21 @@
  *   (1008 slow_consumer): the engine's responses are cancelled at once and the socket is
  *   destroyed 1 s later if the close frame cannot get through. The backlog is therefore
  *   bounded by 2 × maxBufferedBytes plus one event.
+ *
+ * Every socket, timer and engine callback runs inside the session's error boundary
+ * (src/protocols/session-boundary.ts): an unexpected exception ends this session alone with an
+ * `error` event (internal_error) and close 1011.
  */
 import type { RawData, WebSocket } from 'ws';
 import { rawDataToBuffer } from '../raw-data.ts';
-import { toSpeechbridgeError } from '../../engine/errors.ts';
+import { type SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
 import { BacklogGuard } from '../backlog-guard.ts';
+import { SessionBoundary } from '../session-boundary.ts';
 import { CLOSE_GRACE_MS, closeWebSocket } from '../socket-close.ts';
 import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
+import { eventIdFromHead } from './client-events.ts';
 import type { RealtimeCodec, ServerEvent } from './codec.ts';
 import type { CloseReason, RealtimeMetrics } from './metrics.ts';
 
@@ -37,6 +43,8 @@ export interface RealtimeConnectionOptions {
   limits: DoorLimits;
   logger: Logger;
   metrics: RealtimeMetrics;
+  /** Counts a session ended by an unexpected exception. */
+  countFault?: () => void;
 }
 
 type ConnectionState =
@@ -45,7 +53,7 @@ type ConnectionState =
   /** `forwarding`: engine events still go out (the engine is finishing before a server-side close). */
   | { phase: 'closing'; reason: CloseReason; forwarding: boolean }
   | { phase: 'closed'; reason: CloseReason };
-/** Only this much of an oversize message is searched for its event_id. */
+/** Only this much of an oversize message is decoded to look for its event_id. */
 const EVENT_ID_SEARCH_BYTES = 512;
 
 const CLOSE_CODES: Record<CloseReason, number> = {
@@ -56,6 +64,7 @@ const CLOSE_CODES: Record<CloseReason, number> = {
   server_shutdown: 1001,
   start_failed: 1011,
   socket_error: 1011,
+  internal_error: 1011,
 };
 
 export class RealtimeConnection {
@@ -71,17 +80,26 @@ export class RealtimeConnection {
   private readonly startedAtMs = Date.now();
   private peakBacklogBytes = 0;
   private readonly logger: Logger;
+  private readonly boundary: SessionBoundary;
+  private settling = false;
   private readonly done: Promise<CloseReason>;
   private resolveDone!: (reason: CloseReason) => void;
 
   constructor(private readonly options: RealtimeConnectionOptions) {
     this.logger = options.logger.child({ session: options.codec.sessionId });
+    const boundary = new SessionBoundary({
+      logger: this.logger,
+      countFault: options.countFault,
+      endSession: (failure) => this.endByFault(failure),
+      destroy: () => this.destroy(),
+    });
+    this.boundary = boundary;
     this.backlog = new BacklogGuard({
       socket: options.socket,
       maxBufferedBytes: options.limits.maxBufferedBytes,
       slowConsumerMs: options.limits.slowConsumerMs,
       reading: () => this.state.phase === 'open',
-      onSlowConsumer: (detail) => this.slowConsumer(detail),
+      onSlowConsumer: boundary.guard('slow consumer', (detail: string) => this.slowConsumer(detail)),
       onBacklog: (bytes) => {
         if (bytes <= this.peakBacklogBytes) return;
         this.peakBacklogBytes = bytes;
@@ -93,12 +111,15 @@ export class RealtimeConnection {
     const { socket } = options;
     socket.pause();
     // Binary frames are read as UTF-8 JSON too: some clients send text that way.
-    socket.on('message', (data) => this.onMessage(data));
-    socket.on('close', (code) => this.onSocketClosed(code));
-    socket.on('error', (error) => {
-      this.logger.debug({ err: error.message }, 'realtime socket error');
-      this.beginClose('socket_error');
-    });
+    socket.on('message', boundary.guard('client message', (data: RawData) => this.onMessage(data)));
+    socket.on('close', boundary.guard('socket close', (code: number) => this.onSocketClosed(code)));
+    socket.on(
+      'error',
+      boundary.guard('socket error', (error: Error) => {
+        this.logger.debug({ err: error.message }, 'realtime socket error');
+        this.beginClose('socket_error');
+      }),
+    );
   }
 
   /** Resolves with the close reason once the socket and the engine are both closed. */
@@ -110,12 +131,16 @@ export class RealtimeConnection {
     return this.options.codec.sessionId;
   }
 
-  /** Starts the engine and sends session.created; failures close the socket with 1011. */
+  /** Starts the engine and sends session.created; failures close the socket with 1011. Never rejects. */
   async start(): Promise<void> {
+    await this.startSession().catch(this.boundary.catcher('session start'));
+  }
+
+  private async startSession(): Promise<void> {
     const { codec, createSession, model, limits, metrics } = this.options;
     metrics.sessionsActive.inc();
     try {
-      this.engine = createSession({ kind: codec.kind, model, onEvent: (event) => this.onEngineEvent(event) });
+      this.engine = createSession({ kind: codec.kind, model, onEvent: this.boundary.guard('engine event', (event: EngineEvent) => this.onEngineEvent(event)) });
       await this.engine.start();
     } catch (error) {
       const failure = toSpeechbridgeError(error, 'engine_unavailable');
@@ -131,8 +156,17 @@ export class RealtimeConnection {
     this.state = { phase: 'open' };
     for (const event of codec.sessionCreated(this.engine.config)) this.send(event);
     for (const event of this.earlyEvents.splice(0)) this.forward(event);
-    this.timers.push(setTimeout(() => this.expire('session_expired', 'the session reached its maximum duration (REALTIME_MAX_SESSION_MINUTES)'), limits.maxSessionMs));
-    this.idleTimer = setTimeout(() => this.expire('session_idle', `nothing was received for ${limits.idleTimeoutMs / 1000} s (REALTIME_IDLE_TIMEOUT_SECONDS)`), limits.idleTimeoutMs);
+    const guard = this.boundary;
+    this.timers.push(
+      setTimeout(
+        guard.guard('session timer', () => this.expire('session_expired', 'the session reached its maximum duration (REALTIME_MAX_SESSION_MINUTES)')),
+        limits.maxSessionMs,
+      ),
+    );
+    this.idleTimer = setTimeout(
+      guard.guard('idle timer', () => this.expire('session_idle', `nothing was received for ${limits.idleTimeoutMs / 1000} s (REALTIME_IDLE_TIMEOUT_SECONDS)`)),
+      limits.idleTimeoutMs,
+    );
     this.logger.info({ kind: codec.kind, dialect: codec.dialect, model }, 'realtime session open');
     for (const message of this.early.splice(0)) this.onMessage(message);
     if (this.state.phase === 'open' && !this.backlog.congested) this.options.socket.resume();
@@ -183,7 +217,7 @@ export class RealtimeConnection {
           'message_too_large',
           `the message is ${bytes.byteLength} bytes; the limit is ${limits.maxMessageBytes} bytes (REALTIME_MAX_MESSAGE_MB=${mb}); split audio into smaller appends`,
           null,
-          findEventId(bytes),
+          eventIdFromHead(bytes.subarray(0, EVENT_ID_SEARCH_BYTES).toString('utf8')),
         ),
       );
       return;
@@ -193,14 +227,8 @@ export class RealtimeConnection {
       this.sendError(decoded.event);
       return;
     }
-    try {
-      this.engine?.handle(decoded.input);
-    } catch (error) {
-      // The engine promises never to throw; this keeps one broken input from ending the session if it does.
-      const failure = toSpeechbridgeError(error);
-      this.logger.error({ err: failure.message, input: decoded.input.type }, 'session engine threw on input');
-      this.sendError(codec.error(failure.code, failure.message, failure.param, decoded.input.eventId ?? null));
-    }
+    // The engine promises never to throw; should it, the error boundary ends this session.
+    this.engine?.handle(decoded.input);
   }
 
   private onEngineEvent(event: EngineEvent): void {
@@ -249,6 +277,29 @@ export class RealtimeConnection {
     if (this.state.phase !== 'open') return;
     this.sendError(this.options.codec.error(reason, message));
     this.beginClose(reason);
+  }
+
+  /** The error boundary caught an unexpected exception: the client hears why, then close 1011. */
+  private endByFault(failure: SpeechbridgeError): void {
+    const phase = this.state.phase;
+    if (phase === 'closing' || phase === 'closed') {
+      // A fault while closing may have left the close half done.
+      this.destroy();
+      return;
+    }
+    this.options.metrics.clientErrors.inc({ code: failure.code });
+    this.send(this.options.codec.error(failure.code, failure.message), false);
+    this.beginClose('internal_error');
+  }
+
+  /** The last resort: the socket is dropped, the engine closed, `closed` settled. */
+  private destroy(): void {
+    const phase = this.state.phase;
+    this.options.socket.terminate();
+    if (phase === 'closed') return;
+    this.stopTimers();
+    this.state = { phase: 'closing', reason: 'internal_error', forwarding: false };
+    this.settle('internal_error', this.closeEngine(), phase === 'starting');
   }
 
   /**
@@ -303,6 +354,9 @@ export class RealtimeConnection {
 
   /** Settles `closed` once the engine is closed. */
   private settle(reason: CloseReason, engineClosed: Promise<void>, wasStarting: boolean): void {
+    // Once: a fault's destroy() may follow a close that had already begun.
+    if (this.settling) return;
+    this.settling = true;
     void engineClosed.then(() => {
       this.state = { phase: 'closed', reason };
       const { metrics } = this.options;
@@ -319,11 +373,4 @@ export class RealtimeConnection {
     this.idleTimer = null;
     this.backlog.stop();
   }
-}
-
-
-/** The client's event_id from the head of a message too large to parse, when it is there. */
-function findEventId(bytes: Buffer): string | null {
-  const head = bytes.subarray(0, EVENT_ID_SEARCH_BYTES).toString('utf8');
-  return /"event_id"\s*:\s*"([^"\\]{1,128})"/.exec(head)?.[1] ?? null;
 }

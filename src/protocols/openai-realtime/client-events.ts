@@ -2,15 +2,58 @@
  * Zod schemas of the realtime client events, GA and beta spellings side by side (a beta
  * client's `session.update` carries `modalities` / `input_audio_format`, a GA client's
  * `output_modalities` / `audio.input.format`; both parse here). Unknown fields are tolerated,
- * as the OpenAI server tolerates them. parseClientEvent never throws: a message that does not
- * parse becomes a ClientEventError naming the field (`param`) as a dotted path.
+ * as the OpenAI server tolerates them (and dropped: only the fields below are kept, so nothing
+ * a client sends is stored or echoed raw). parseClientEvent never throws: a message that does
+ * not parse becomes a ClientEventError naming the field (`param`) as a dotted path.
+ *
+ * Bounds: the JSON limits of every door (src/protocols/bounded-json.ts: 64 levels, 100,000
+ * values), then REALTIME_FIELD_LIMITS per field. Fields the server echoes back (session.created
+ * and session.updated carry the whole session, conversation.item.* the items) are bounded so
+ * an echo stays far below the outbound backlog limit (REALTIME_MAX_BUFFERED_KB, 4 MB by
+ * default): the largest session object is about 100 KB of instructions plus 256 KB of tools,
+ * instead of as much as one 16 MB message could hold.
  */
 import { z } from 'zod';
 import type { ErrorCode } from '../../engine/errors.ts';
+import { parseBoundedJson } from '../bounded-json.ts';
+import { describeValue, quote } from '../client-values.ts';
 import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES } from '../../vad/turn-options.ts';
 import { PCM_SAMPLE_RATES } from './audio-format.ts';
 
+/**
+ * Per-field limits. OpenAI documents 64 characters for item ids and function names, 16
+ * metadata pairs of 64/512 characters and 128 tools; the rest are the gateway's own, chosen
+ * well above what real clients send (the agents SDK's event ids are 20–40 characters; 100,000
+ * characters of instructions is about 25,000 tokens).
+ */
+export const REALTIME_FIELD_LIMITS = Object.freeze({
+  eventIdChars: 128,
+  idChars: 64,
+  nameChars: 200,
+  voiceChars: 100,
+  languageChars: 35,
+  instructionsChars: 100_000,
+  /** Text of an item's content part, a function call's arguments or output. */
+  textChars: 100_000,
+  contentParts: 64,
+  inputItems: 128,
+  tools: 128,
+  toolDescriptionChars: 4096,
+  /** The JSON schema of one tool's arguments, serialised. */
+  toolParametersBytes: 16 * 1024,
+  /** All tools together, serialised: what every session.updated repeats. */
+  toolsBytes: 256 * 1024,
+  transcriptionPromptChars: 10_000,
+  includeItems: 16,
+  traceFieldChars: 256,
+  promptVariables: 64,
+  promptVariableChars: 10_000,
+});
+const LIMITS = REALTIME_FIELD_LIMITS;
+
 // ── Shared pieces ───────────────────────────────────────────────────────────────────────
+
+const text = (max: number) => z.string().max(max);
 
 const msIn = ([min, max]: readonly [number, number]) => z.number().int().min(min).max(max);
 const modalities = z.array(z.enum(['text', 'audio'])).min(1);
@@ -25,7 +68,7 @@ const gaFormat = z.discriminatedUnion('type', [
 ]);
 /** GA sessions take the object; a beta string is accepted there too, as some clients mix them. */
 const anyFormat = z.union([gaFormat, betaFormat]);
-const voice = z.union([z.string().min(1), z.object({ id: z.string().min(1) })]);
+const voice = z.union([z.string().min(1).max(LIMITS.voiceChars), z.object({ id: z.string().min(1).max(LIMITS.voiceChars) })]);
 /** OpenAI documents 0.25–1.5; the synthesizers here go to 4. */
 const speed = z.number().min(0.25).max(4);
 const temperature = z.number().min(0).max(2);
@@ -33,9 +76,9 @@ const temperature = z.number().min(0).max(2);
 const maxOutputTokens = z.union([z.number().int().min(1), z.literal('inf')]);
 
 const transcription = z.object({
-  model: z.string().optional(),
-  language: z.string().optional(),
-  prompt: z.string().optional(),
+  model: text(LIMITS.nameChars).optional(),
+  language: text(LIMITS.languageChars).optional(),
+  prompt: text(LIMITS.transcriptionPromptChars).optional(),
 });
 
 /** server_vad as OpenAI documents it, plus the gateway's own detector knobs (README: turn detection). */
@@ -64,15 +107,23 @@ const semanticVad = z.object({
 /** `{type:'none'}` is read as null (turn detection off), which some clients send instead. */
 const turnDetection = z.discriminatedUnion('type', [serverVad, semanticVad, z.object({ type: z.literal('none') })]).nullable();
 
+/** A JSON schema as the client wrote it (its depth is bounded at parse), within a size. */
+const toolParameters = z
+  .record(z.string(), z.unknown())
+  .refine((schema) => JSON.stringify(schema).length <= LIMITS.toolParametersBytes, `the JSON schema must be at most ${LIMITS.toolParametersBytes} bytes`);
 const functionTool = z.object({
   type: z.literal('function', { error: 'only function tools are supported (no MCP or hosted tools)' }).optional(),
   name: z.string().min(1).max(64),
-  description: z.string().optional(),
-  parameters: z.record(z.string(), z.unknown()).optional(),
+  description: text(LIMITS.toolDescriptionChars).optional(),
+  parameters: toolParameters.optional(),
 });
+const tools = z
+  .array(functionTool)
+  .max(LIMITS.tools)
+  .refine((list) => JSON.stringify(list).length <= LIMITS.toolsBytes, `the tools together must be at most ${LIMITS.toolsBytes} bytes of JSON`);
 const toolChoice = z.union([
   z.enum(['auto', 'none', 'required']),
-  z.object({ type: z.literal('function'), name: z.string().min(1) }),
+  z.object({ type: z.literal('function'), name: z.string().min(1).max(64) }),
 ]);
 /** OpenAI's metadata limits: 16 pairs, keys up to 64 characters, values up to 512. */
 const metadata = z
@@ -81,17 +132,62 @@ const metadata = z
   .nullable();
 const speechbridgeExtension = z.object({
   mode: z.enum(['reply', 'translate', 'rewrite']).optional(),
-  target_language: z.string().min(1).optional(),
+  target_language: z.string().min(1).max(64).optional(),
   /** Partial text of the turn while it is spoken (conversation.item.input_audio_transcription.partial). */
   interim_transcripts: z.boolean().optional(),
   /** Each answered turn's stage timings (speechbridge.turn.timings). */
   turn_timings: z.boolean().optional(),
 });
 
+/**
+ * Session fields the gateway does not act on but echoes, in their documented shapes (OpenAI's
+ * RealtimeTracingConfig, ResponsePrompt, RealtimeTruncation); unknown keys inside are dropped.
+ */
+const traceField = text(LIMITS.traceFieldChars);
+const tracing = z
+  .union([
+    z.literal('auto'),
+    z.object({
+      workflow_name: traceField.optional(),
+      group_id: traceField.optional(),
+      metadata: z
+        .record(z.string().max(64), z.union([z.string().max(512), z.number(), z.boolean(), z.null()]))
+        .refine((value) => Object.keys(value).length <= 16, 'at most 16 metadata pairs')
+        .optional(),
+    }),
+  ])
+  .nullable();
+const promptText = text(LIMITS.promptVariableChars);
+const promptVariable = z.union([
+  promptText,
+  z.object({ type: z.literal('input_text'), text: promptText }),
+  z.object({ type: z.literal('input_image'), detail: z.enum(['low', 'high', 'auto']).optional(), file_id: promptText.optional(), image_url: promptText.optional() }),
+  z.object({ type: z.literal('input_file'), file_id: promptText.optional(), file_url: promptText.optional(), file_data: promptText.optional(), filename: promptText.optional() }),
+]);
+const prompt = z
+  .object({
+    id: z.string().min(1).max(LIMITS.nameChars),
+    version: z.string().max(64).nullable().optional(),
+    variables: z
+      .record(z.string().max(64), promptVariable)
+      .refine((value) => Object.keys(value).length <= LIMITS.promptVariables, `at most ${LIMITS.promptVariables} variables`)
+      .nullable()
+      .optional(),
+  })
+  .nullable();
+const truncation = z.union([
+  z.enum(['auto', 'disabled']),
+  z.object({
+    type: z.literal('retention_ratio'),
+    retention_ratio: z.number().min(0).max(1),
+    token_limits: z.object({ post_instructions: z.number().int().min(0).optional() }).optional(),
+  }),
+]);
+
 export const sessionSchema = z.object({
   type: z.enum(['realtime', 'transcription']).optional(),
-  model: z.string().optional(),
-  instructions: z.string().optional(),
+  model: text(LIMITS.nameChars).optional(),
+  instructions: text(LIMITS.instructionsChars).optional(),
   output_modalities: modalities.optional(),
   audio: z
     .object({
@@ -106,14 +202,14 @@ export const sessionSchema = z.object({
       output: z.object({ format: anyFormat.optional(), voice: voice.optional(), speed: speed.optional() }).optional(),
     })
     .optional(),
-  tools: z.array(functionTool).optional(),
+  tools: tools.optional(),
   tool_choice: toolChoice.optional(),
   max_output_tokens: maxOutputTokens.optional(),
   temperature: temperature.optional(),
-  tracing: z.union([z.literal('auto'), z.record(z.string(), z.unknown())]).nullable().optional(),
-  prompt: z.unknown().optional(),
-  include: z.array(z.string()).nullable().optional(),
-  truncation: z.unknown().optional(),
+  tracing: tracing.optional(),
+  prompt: prompt.optional(),
+  include: z.array(text(128)).max(LIMITS.includeItems).nullable().optional(),
+  truncation: truncation.optional(),
   speechbridge: speechbridgeExtension.optional(),
   // Beta spellings.
   modalities: modalities.optional(),
@@ -130,31 +226,34 @@ export type WireSession = z.infer<typeof sessionSchema>;
 
 // ── Items ───────────────────────────────────────────────────────────────────────────────
 
+const partText = text(LIMITS.textChars);
 const contentPart = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('input_text'), text: z.string() }),
-  z.object({ type: z.literal('text'), text: z.string() }),
-  z.object({ type: z.literal('output_text'), text: z.string() }),
-  z.object({ type: z.literal('input_audio'), audio: z.string().optional(), transcript: z.string().nullable().optional() }),
+  z.object({ type: z.literal('input_text'), text: partText }),
+  z.object({ type: z.literal('text'), text: partText }),
+  z.object({ type: z.literal('output_text'), text: partText }),
+  // The audio is not echoed (items carry its transcript), so the message size bounds it.
+  z.object({ type: z.literal('input_audio'), audio: z.string().optional(), transcript: partText.nullable().optional() }),
 ]);
-const itemId = z.string().min(1).max(64);
+const itemId = z.string().min(1).max(LIMITS.idChars);
+const callId = z.string().min(1).max(LIMITS.nameChars);
 const messageItem = z.object({
   id: itemId.optional(),
   type: z.literal('message'),
   role: z.enum(['user', 'assistant', 'system']),
-  content: z.array(contentPart),
+  content: z.array(contentPart).max(LIMITS.contentParts),
 });
 const functionCallItem = z.object({
   id: itemId.optional(),
   type: z.literal('function_call'),
-  call_id: z.string().min(1),
-  name: z.string().min(1),
-  arguments: z.string(),
+  call_id: callId,
+  name: z.string().min(1).max(64),
+  arguments: partText,
 });
 const functionCallOutputItem = z.object({
   id: itemId.optional(),
   type: z.literal('function_call_output'),
-  call_id: z.string().min(1),
-  output: z.string(),
+  call_id: callId,
+  output: partText,
 });
 export const itemSchema = z.discriminatedUnion('type', [messageItem, functionCallItem, functionCallOutputItem]);
 export type WireItem = z.infer<typeof itemSchema>;
@@ -165,12 +264,12 @@ export type WireResponseInputItem = z.infer<typeof responseInputItemSchema>;
 // ── Responses ───────────────────────────────────────────────────────────────────────────
 
 export const responseCreateSchema = z.object({
-  instructions: z.string().optional(),
+  instructions: text(LIMITS.instructionsChars).optional(),
   output_modalities: modalities.optional(),
   modalities: modalities.optional(),
-  conversation: z.string().optional(),
-  input: z.array(responseInputItemSchema).optional(),
-  tools: z.array(functionTool).optional(),
+  conversation: text(64).optional(),
+  input: z.array(responseInputItemSchema).max(LIMITS.inputItems).optional(),
+  tools: tools.optional(),
   tool_choice: toolChoice.optional(),
   metadata: metadata.optional(),
   voice: voice.optional(),
@@ -184,7 +283,7 @@ export type WireResponseCreate = z.infer<typeof responseCreateSchema>;
 
 // ── Client events ───────────────────────────────────────────────────────────────────────
 
-const eventId = z.string().optional();
+const eventId = z.string().max(LIMITS.eventIdChars).optional();
 
 export const CLIENT_EVENT_SCHEMAS = {
   'session.update': z.object({ type: z.literal('session.update'), event_id: eventId, session: sessionSchema }),
@@ -199,7 +298,7 @@ export const CLIENT_EVENT_SCHEMAS = {
   'conversation.item.create': z.object({
     type: z.literal('conversation.item.create'),
     event_id: eventId,
-    previous_item_id: z.string().nullable().optional(),
+    previous_item_id: itemId.nullable().optional(),
     item: itemSchema,
   }),
   'conversation.item.retrieve': z.object({ type: z.literal('conversation.item.retrieve'), event_id: eventId, item_id: itemId }),
@@ -212,7 +311,7 @@ export const CLIENT_EVENT_SCHEMAS = {
     audio_end_ms: z.number().int().min(0),
   }),
   'response.create': z.object({ type: z.literal('response.create'), event_id: eventId, response: responseCreateSchema.optional() }),
-  'response.cancel': z.object({ type: z.literal('response.cancel'), event_id: eventId, response_id: z.string().optional() }),
+  'response.cancel': z.object({ type: z.literal('response.cancel'), event_id: eventId, response_id: z.string().max(LIMITS.idChars).optional() }),
 } as const;
 
 export type ClientEventType = keyof typeof CLIENT_EVENT_SCHEMAS;
@@ -229,24 +328,26 @@ export interface ClientEventError {
 export type ParsedClientEvent = { ok: true; event: ClientEvent } | { ok: false; error: ClientEventError };
 
 /** Parses one text message; never throws. */
-export function parseClientEvent(text: string): ParsedClientEvent {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    return failure('invalid_json', `the message is not valid JSON: ${(error as Error).message}`, null, null);
+export function parseClientEvent(message: string): ParsedClientEvent {
+  const bounded = parseBoundedJson(message);
+  if (!bounded.ok) {
+    // Text that is not JSON has no event_id to trust; a message over the bounds is JSON, and its event_id is named.
+    const eventId = bounded.error.code === 'invalid_json' ? null : eventIdFromHead(message);
+    return failure(bounded.error.code, bounded.error.message, bounded.error.param, eventId);
   }
+  const json = bounded.value;
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return failure('invalid_value', 'a client event must be a JSON object with a "type" field', 'type', null);
   }
   const record = json as Record<string, unknown>;
-  const clientEventId = typeof record.event_id === 'string' ? record.event_id : null;
+  // Echoed in the error event only when it is one a client could mean (an oversized id is itself the error).
+  const clientEventId = typeof record.event_id === 'string' && record.event_id.length <= LIMITS.eventIdChars ? record.event_id : null;
   if (typeof record.type !== 'string') {
-    return failure('invalid_value', `"type" must be a string naming the event, got ${describe(record.type)}`, 'type', clientEventId);
+    return failure('invalid_value', `"type" must be a string naming the event, got ${describeValue(record.type)}`, 'type', clientEventId);
   }
   if (!Object.hasOwn(CLIENT_EVENT_SCHEMAS, record.type)) {
     const hint = record.type === 'output_audio_buffer.clear' ? ' (output_audio_buffer.clear exists only on WebRTC and SIP connections)' : '';
-    return failure('unknown_event', `unknown event type ${JSON.stringify(record.type)}${hint}`, 'type', clientEventId);
+    return failure('unknown_event', `unknown event type ${quote(record.type)}${hint}`, 'type', clientEventId);
   }
   const schema = CLIENT_EVENT_SCHEMAS[record.type as ClientEventType];
   const parsed = schema.safeParse(json);
@@ -281,8 +382,11 @@ function failure(code: ErrorCode, message: string, param: string | null, eventId
   return { ok: false, error: { code, message, param, eventId } };
 }
 
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  return typeof value;
+/** Only this much of a message that cannot be parsed is searched for its event_id. */
+const EVENT_ID_SEARCH_CHARS = 512;
+
+/** The client's event_id from the head of a message refused before parsing, when it is there. */
+export function eventIdFromHead(message: string): string | null {
+  const head = message.slice(0, EVENT_ID_SEARCH_CHARS);
+  return new RegExp(`"event_id"\\s*:\\s*"([^"\\\\]{1,${LIMITS.eventIdChars}})"`).exec(head)?.[1] ?? null;
 }

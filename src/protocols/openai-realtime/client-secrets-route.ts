@@ -20,6 +20,7 @@ import { SpeechbridgeError, type ErrorCode } from '../../engine/errors.ts';
 import type { ResponseMode, SessionKind } from '../../engine/events.ts';
 import { applySessionUpdate, initialSessionConfig, type SessionDefaults } from '../../engine/session-config.ts';
 import { CLIENT_SECRET_TTL_RANGE_S, DEFAULT_CLIENT_SECRET_TTL_S, type ClientSecretStore } from '../../server/client-secrets.ts';
+import { checkJsonValue } from '../bounded-json.ts';
 import { zodFailure } from '../http/validation.ts';
 import { RealtimeCodec, type Dialect } from './codec.ts';
 import { wireParamOf } from './session-shape.ts';
@@ -71,6 +72,13 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
 
 /** The session object a connection opened with this configuration would report; a bad field throws 400. */
 function validatedSession(options: ClientSecretsRouteOptions, wire: Record<string, unknown>, dialect: Dialect, kind: SessionKind): Record<string, unknown> {
+  // The body's JSON was parsed by fastify: the door's bounds apply before it is serialised (and stored) here.
+  const outOfBounds = checkJsonValue(wire);
+  if (outOfBounds) {
+    // GA bodies hold the session under `session`; beta bodies are the session.
+    const param = dialect === 'ga' ? ['session', outOfBounds.param].filter(Boolean).join('.') : outOfBounds.param;
+    throw new SpeechbridgeError(outOfBounds.code, outOfBounds.message, { param });
+  }
   const codec = new RealtimeCodec({ dialect, kind, expiresAtMs: Date.now() });
   const decoded = codec.decode(JSON.stringify({ type: 'session.update', session: wire }));
   if (decoded.type === 'error') {

@@ -8,7 +8,8 @@ export type CloseReason =
   | 'slow_consumer'
   | 'server_shutdown'
   | 'start_failed'
-  | 'socket_error';
+  | 'socket_error'
+  | 'internal_error';
 
 export interface RealtimeMetrics {
   sessionsActive: Gauge;

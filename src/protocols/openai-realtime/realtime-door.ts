@@ -18,6 +18,7 @@ import type { TokenAuth } from '../../server/auth.ts';
 import type { Logger } from '../../server/logging.ts';
 import { rejectUpgrade } from '../../server/upgrade-router.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
+import { errorSummary } from '../session-boundary.ts';
 import { offeredSubprotocols } from '../subprotocols.ts';
 import { RealtimeConnection } from './adapter.ts';
 import { type Dialect, RealtimeCodec } from './codec.ts';
@@ -34,6 +35,8 @@ export interface RealtimeDoorOptions {
   limits: DoorLimits;
   logger: Logger;
   metrics: RealtimeMetrics;
+  /** Counts a session ended by an unexpected exception. */
+  countFault?: () => void;
 }
 
 export interface RealtimeHandshake {
@@ -82,10 +85,19 @@ export class RealtimeDoor {
       return;
     }
     this.server.handleUpgrade(request, socket, head, (websocket) => {
-      const { limits, logger, metrics, createSession } = this.options;
+      const { limits, logger, metrics, createSession, countFault } = this.options;
       const boundKind = secret ? secretKind(secret.session) : undefined;
       const codec = new RealtimeCodec({ dialect: handshake.dialect, kind: boundKind ?? handshake.kind, boundKind, expiresAtMs: Date.now() + limits.maxSessionMs });
-      const connection = new RealtimeConnection({ socket: websocket, codec, createSession, model: handshake.model, initialSession: secret?.session, limits, logger, metrics });
+      let connection: RealtimeConnection;
+      try {
+        connection = new RealtimeConnection({ socket: websocket, codec, createSession, model: handshake.model, initialSession: secret?.session, limits, logger, metrics, countFault });
+      } catch (error) {
+        // Before a connection (and its error boundary) exists: this socket ends, the process does not.
+        countFault?.();
+        logger.error({ fault: errorSummary(error) }, 'realtime connection could not be set up');
+        websocket.close(1011, 'internal_error');
+        return;
+      }
       this.connections.add(connection);
       // `closed` never rejects.
       void connection.closed.then(() => this.connections.delete(connection));

@@ -15,6 +15,7 @@ import { bytesToInt16 } from '../../audio/pcm.ts';
 import { type ErrorCode, SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
 import type { EngineEvent, EngineInput, SessionUpdate, TurnDetectionConfig } from '../../engine/events.ts';
 import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES } from '../../vad/turn-options.ts';
+import { describeValue as describe, quote } from '../client-values.ts';
 
 /** The wire's one audio format, both ways: PCM16 mono little-endian at 24 kHz. */
 export const SOCKETIO_SAMPLE_RATE = 24000;
@@ -62,7 +63,7 @@ const turnDetectionSchema = z
   })
   .nullable();
 
-const updateSessionSchema = z.strictObject({
+export const updateSessionSchema = z.strictObject({
   session: z.strictObject({
     voice: z.string().trim().min(1).max(100).optional(),
     turn_detection: turnDetectionSchema.optional(),
@@ -76,7 +77,7 @@ const KNOWN_FIELDS: Readonly<Record<string, readonly string[]>> = {
   'session.turn_detection': ['type', 'aggressiveness', 'start_ms', 'end_ms', 'pad_ms', 'max_ms'],
 };
 
-const audioSchema = z.object({
+export const audioSchema = z.object({
   /** Base64 text, or raw bytes when the client sends a binary attachment. */
   audio: z.union([z.string(), z.instanceof(Uint8Array)], { error: 'audio must be a base64 string of PCM16 24 kHz audio' }),
   commit: z.boolean().optional(),
@@ -85,6 +86,8 @@ const audioSchema = z.object({
 /** system_prompt: the prompt itself, or an object holding it under one of these names. */
 const PROMPT_FIELDS = ['prompt', 'system_prompt', 'instructions', 'content', 'text'] as const;
 const MAX_PROMPT_CHARS = 100_000;
+/** Unknown fields named in one refusal. */
+const MAX_NAMED_FIELDS = 5;
 
 // ── Decoding ──────────────────────────────────────────────────────────────────────────────
 
@@ -182,8 +185,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'unrecognized_keys': {
       const known = KNOWN_FIELDS[at];
-      const names = issue.keys.map((key) => JSON.stringify(key)).join(', ');
-      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${names} in ${where}${known ? `; known: ${known.join(', ')}` : ''}`;
+      // A payload may hold thousands of keys; the message names a few.
+      const shown = issue.keys.slice(0, MAX_NAMED_FIELDS).map((key) => quote(key));
+      const more = issue.keys.length > MAX_NAMED_FIELDS ? ` and ${issue.keys.length - MAX_NAMED_FIELDS} more` : '';
+      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${shown.join(', ')}${more} in ${where}${known ? `; known: ${known.join(', ')}` : ''}`;
     }
     case 'invalid_type':
       return `${where} must be ${issue.expected === 'object' ? 'an object' : `a ${issue.expected}`}, got ${describe(issue.input)}`;
@@ -204,15 +209,6 @@ function bound(limit: number | bigint, origin: string): string {
   return `${String(limit)} character${Number(limit) === 1 ? '' : 's'}`;
 }
 
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (Array.isArray(value)) return 'an array';
-  if (value instanceof Uint8Array) return `${value.byteLength} bytes`;
-  return typeof value === 'object' ? 'an object' : typeof value;
-}
 
 // ── Encoding ──────────────────────────────────────────────────────────────────────────────
 

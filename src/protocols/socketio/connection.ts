@@ -16,13 +16,19 @@
  *
  * A manual commit (`commit`, or `audio` with `commit: true`) is the engine's turn.end: the turn
  * being spoken ends and is answered; after the VAD has ended it already, there is nothing to do.
+ *
+ * Every socket, timer and engine callback runs inside the session's error boundary
+ * (src/protocols/session-boundary.ts): an unexpected exception ends this session alone with an
+ * `error` (internal_error) and a disconnect.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Socket } from 'socket.io';
-import { toSpeechbridgeError, type ErrorCode } from '../../engine/errors.ts';
+import { type SpeechbridgeError, toSpeechbridgeError, type ErrorCode } from '../../engine/errors.ts';
 import type { EngineEvent, EngineInput } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
 import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
+import { quote } from '../client-values.ts';
+import { SessionBoundary } from '../session-boundary.ts';
 import { CLOSE_GRACE_MS } from '../socket-close.ts';
 import type { CloseReason } from '../openai-realtime/metrics.ts';
 import {
@@ -36,6 +42,7 @@ import {
   socketIoSession,
   type ServerMessage,
 } from './codec.ts';
+import { RefusedPayload } from './packet-parser.ts';
 
 export interface SocketIoConnectionOptions {
   socket: Socket;
@@ -44,6 +51,8 @@ export interface SocketIoConnectionOptions {
   logger: Logger;
   /** What `connected` reports as the engine. */
   engineName: string;
+  /** Counts a session ended by an unexpected exception. */
+  countFault?: () => void;
 }
 
 type ConnectionState =
@@ -73,15 +82,28 @@ export class SocketIoConnection {
   private refusal: { active: boolean; message: string | null } = { active: false, message: null };
   private readonly startedAtMs = Date.now();
   private readonly logger: Logger;
+  private readonly boundary: SessionBoundary;
   private readonly done: Promise<CloseReason>;
   private resolveDone!: (reason: CloseReason) => void;
-  private readonly onGone = () => this.beginClose('client_closed');
-  private readonly onPacketCreate = (packet: { data?: unknown }) => this.countOutbound(packet);
-  private readonly onDrain = () => this.drained();
+  private readonly onGone: () => void;
+  private readonly onPacketCreate: (packet: { data?: unknown }) => void;
+  private readonly onDrain: () => void;
 
   constructor(private readonly options: SocketIoConnectionOptions) {
     this.logger = options.logger.child({ socketio: options.socket.id });
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    const boundary = new SessionBoundary({
+      logger: this.logger,
+      countFault: options.countFault,
+      endSession: (failure) => this.endByFault(failure),
+      destroy: () => this.destroy(),
+    });
+    this.boundary = boundary;
+    this.onGone = boundary.guard('socket close', () => this.beginClose('client_closed'));
+    this.onPacketCreate = boundary.guard('outbound packet', (packet: { data?: unknown }) => this.countOutbound(packet));
+    this.onDrain = boundary.guard('outbound drain', () => this.drained());
+    // What Socket.IO reports on a socket (a handler that threw past the boundary, a bad packet): logged, never printed to stderr.
+    options.socket.on('error', (error: Error) => this.logger.debug({ err: error.message }, 'socket.io socket error'));
     // The engine.io connection's close covers a client that leaves while the session starts,
     // before Socket.IO would report a disconnect.
     options.socket.conn.once('close', this.onGone);
@@ -96,7 +118,11 @@ export class SocketIoConnection {
   /** Creates and starts the session engine; rejects (after closing) when it cannot start. */
   async start(): Promise<void> {
     try {
-      this.engine = this.options.createSession({ kind: 'conversation', session: socketIoSession(), onEvent: (event) => this.onEngineEvent(event) });
+      this.engine = this.options.createSession({
+        kind: 'conversation',
+        session: socketIoSession(),
+        onEvent: this.boundary.guard('engine event', (event: EngineEvent) => this.onEngineEvent(event)),
+      });
       await this.engine.start();
     } catch (error) {
       this.beginClose('start_failed', false);
@@ -108,16 +134,29 @@ export class SocketIoConnection {
 
   /** The socket is connected: `connected` goes out, then client events are read. */
   open(): void {
+    this.boundary.run('session open', () => this.openSession());
+  }
+
+  private openSession(): void {
     if (this.state.phase !== 'starting') return;
     this.state = { phase: 'open' };
     const { socket, limits, engineName } = this.options;
     this.send(connectedMessage(engineName));
     for (const event of this.earlyEvents.splice(0)) this.forward(event);
-    socket.onAny((event: string, ...args: unknown[]) => this.onClientEvent(event, args));
+    socket.onAny(this.boundary.guard('client event', (event: string, ...args: unknown[]) => this.onClientEvent(event, args)));
     socket.conn.on('packetCreate', this.onPacketCreate);
     socket.conn.on('drain', this.onDrain);
-    this.timers.push(setTimeout(() => this.expire('session_expired', 'the session reached its maximum duration (REALTIME_MAX_SESSION_MINUTES)'), limits.maxSessionMs));
-    this.idleTimer = setTimeout(() => this.expire('session_idle', `nothing was received for ${limits.idleTimeoutMs / 1000} s (REALTIME_IDLE_TIMEOUT_SECONDS)`), limits.idleTimeoutMs);
+    const guard = this.boundary;
+    this.timers.push(
+      setTimeout(
+        guard.guard('session timer', () => this.expire('session_expired', 'the session reached its maximum duration (REALTIME_MAX_SESSION_MINUTES)')),
+        limits.maxSessionMs,
+      ),
+    );
+    this.idleTimer = setTimeout(
+      guard.guard('idle timer', () => this.expire('session_idle', `nothing was received for ${limits.idleTimeoutMs / 1000} s (REALTIME_IDLE_TIMEOUT_SECONDS)`)),
+      limits.idleTimeoutMs,
+    );
     this.logger.info({ transport: socket.conn.transport.name }, 'socket.io session open');
   }
 
@@ -140,8 +179,14 @@ export class SocketIoConnection {
   /** Applies one client event; the error message sent back, or null when it was accepted. */
   private handleClientEvent(name: string, payload: unknown): string | null {
     if (!isClientEvent(name)) {
-      const message = `unknown event ${JSON.stringify(name)}; the /realtime namespace takes ${CLIENT_EVENTS.join(', ')}`;
+      const message = `unknown event ${typeof name === 'string' ? quote(name) : String(name)}; the /realtime namespace takes ${CLIENT_EVENTS.join(', ')}`;
       this.sendError('unknown_event', message);
+      return message;
+    }
+    if (payload instanceof RefusedPayload) {
+      const { code, message: reason, param } = payload.error;
+      const message = `invalid "${name}" message: ${reason}${param && !reason.includes(param) ? ` (${param})` : ''}`;
+      this.sendError(code, message);
       return message;
     }
     const decoded = decodeClientEvent(name, payload);
@@ -161,13 +206,8 @@ export class SocketIoConnection {
     if (!engine) return null;
     this.refusal = { active: true, message: null };
     try {
+      // The engine promises never to throw; should it, the error boundary ends this session.
       engine.handle(input);
-    } catch (error) {
-      // The engine promises never to throw; this keeps one broken input from ending the session if it does.
-      const failure = toSpeechbridgeError(error);
-      this.logger.error({ err: failure.message, input: input.type }, 'session engine threw on input');
-      this.sendError(failure.code, failure.message);
-      return failure.message;
     } finally {
       this.refusal.active = false;
     }
@@ -228,11 +268,41 @@ export class SocketIoConnection {
     this.flow = { state: 'flowing' };
   }
 
+  /**
+   * The session closes before the error goes out: sending it creates a packet, which counts
+   * as backlog, which must not find the session still open and call this again.
+   */
   private slowConsumer(detail: string): void {
     if (this.state.phase !== 'open') return;
-    this.logger.warn({ detail }, 'closing a socket.io session whose client reads too slowly');
-    this.sendError('slow_consumer', `${detail}; the client reads messages too slowly, so the session is closed`);
+    this.logger.warn({ detail, backlog: this.backlogBytes }, 'closing a socket.io session whose client reads too slowly');
     this.beginClose('slow_consumer');
+    this.sendError('slow_consumer', `${detail}; the client reads messages too slowly, so the session is closed`);
+  }
+
+  /** The error boundary caught an unexpected exception: the client hears why, then a disconnect. */
+  private endByFault(failure: SpeechbridgeError): void {
+    const phase = this.state.phase;
+    if (phase === 'closing' || phase === 'closed') {
+      // A fault while closing may have left the close half done.
+      this.destroy();
+      return;
+    }
+    this.beginClose('internal_error');
+    this.sendError(failure.code, failure.message);
+  }
+
+  /** The last resort: the engine.io connection is dropped at once and the engine closed. */
+  private destroy(): void {
+    const phase = this.state.phase;
+    this.stopTimers();
+    this.stopListening();
+    this.dropTransport();
+    if (phase === 'closed') return;
+    this.state = { phase: 'closing', reason: 'internal_error', forwarding: false };
+    void this.closeEngine().then(() => {
+      this.state = { phase: 'closed', reason: 'internal_error' };
+      this.resolveDone('internal_error');
+    });
   }
 
   private expire(reason: 'session_expired' | 'session_idle', message: string): void {
@@ -279,13 +349,27 @@ export class SocketIoConnection {
     const { conn } = this.options.socket;
     if (conn.readyState === 'closed') return Promise.resolve();
     return new Promise((resolve) => {
-      const grace = setTimeout(resolve, CLOSE_GRACE_MS);
+      const grace = setTimeout(() => {
+        // A client that does not read never lets the close through (engine.io waits for its
+        // write buffer to drain): the connection and what it buffered are dropped.
+        this.dropTransport();
+        resolve();
+      }, CLOSE_GRACE_MS);
       grace.unref();
       conn.once('close', () => {
         clearTimeout(grace);
         resolve();
       });
     });
+  }
+
+  /** Closes the engine.io connection without waiting for its write buffer, and the WebSocket under it at once. */
+  private dropTransport(): void {
+    const { conn } = this.options.socket;
+    // The transport's WebSocket, when it is one: ws would otherwise hold the unsent bytes for its 30 s close timeout.
+    const websocket = (conn.transport as { socket?: { terminate?: () => void } } | undefined)?.socket;
+    if (conn.readyState !== 'closed') conn.close(true);
+    websocket?.terminate?.();
   }
 
   private disconnect(): void {

@@ -28,6 +28,7 @@ import type { SessionMetrics } from '../../server/session-metrics.ts';
 import { rejectUpgrade, type UpgradeDoor, type UpgradeRouter } from '../../server/upgrade-router.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
 import { SocketIoConnection } from './connection.ts';
+import * as boundedPacketParser from './packet-parser.ts';
 
 export const SOCKETIO_PATH = '/socket.io/';
 export const SOCKETIO_NAMESPACE = '/realtime';
@@ -41,6 +42,8 @@ export interface SocketIoDoorOptions {
   engineName: string;
   /** Origins whose pages may use the polling transport (CORS_ORIGINS): '*', a list, or [] for none. */
   corsOrigins?: '*' | string[];
+  /** Counts a session ended by an unexpected exception. */
+  countFault?: () => void;
 }
 
 /** A connect_error as the client receives it: `message` says why, `data.code` is the error code. */
@@ -63,7 +66,8 @@ export class SocketIoDoor implements UpgradeDoor {
       // Polling is plain HTTP: a page on another origin needs CORS headers, as for the HTTP API.
       ...((origins === '*' || origins.length > 0) && { cors: { origin: origins, methods: ['GET', 'POST'], allowedHeaders: ['Authorization'] } }),
     });
-    this.io = new SocketIoServer({ serveClient: false, path: SOCKETIO_PATH, maxHttpBufferSize: options.limits.maxMessageBytes });
+    // The packet parser bounds every payload's JSON before Socket.IO builds anything from it.
+    this.io = new SocketIoServer({ serveClient: false, path: SOCKETIO_PATH, maxHttpBufferSize: options.limits.maxMessageBytes, parser: boundedPacketParser });
     this.io.bind(this.engine);
     // Only /realtime exists; a client on the main namespace is told where to go.
     this.io.of('/').use((_socket, next) => next(connectError('not_found', `this server has no Socket.IO namespace "/"; connect to ${SOCKETIO_NAMESPACE}`)));
@@ -125,8 +129,8 @@ export class SocketIoDoor implements UpgradeDoor {
 
   private async startSession(socket: Socket): Promise<void> {
     if (this.closing) throw connectError('engine_unavailable', 'the server is shutting down');
-    const { createSession, limits, logger, engineName } = this.options;
-    const connection = new SocketIoConnection({ socket, createSession, limits, logger, engineName });
+    const { createSession, limits, logger, engineName, countFault } = this.options;
+    const connection = new SocketIoConnection({ socket, createSession, limits, logger, engineName, countFault });
     this.connections.add(connection);
     // `closed` never rejects.
     void connection.closed.then(() => this.connections.delete(connection));
@@ -177,6 +181,7 @@ export function registerSocketIoDoor(app: FastifyInstance, upgrades: UpgradeRout
     logger,
     engineName: `${transcriber.engine}+${responder.engine}+${synthesizer.engine}`,
     corsOrigins: config.corsOrigins,
+    ...(sessions && { countFault: () => sessions.recordFault('socketio') }),
   });
   upgrades.add(SOCKETIO_PATH, door);
   door.attachRequests(app.server);

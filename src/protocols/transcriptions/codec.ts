@@ -9,6 +9,8 @@ import { z } from 'zod';
 import type { ErrorCode } from '../../engine/errors.ts';
 import type { EngineEvent, SessionUpdate, TurnDetectionConfig } from '../../engine/events.ts';
 import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES } from '../../vad/turn-options.ts';
+import { parseBoundedJson } from '../bounded-json.ts';
+import { describeValue, quote } from '../client-values.ts';
 
 /**
  * Raw PCM16 is read at 24 kHz unless `sample_rate` says otherwise: OpenAI's pcm16, which the
@@ -40,6 +42,8 @@ const startMessage = z.object({
   action: z.literal('start'),
   language: z
     .string()
+    // BCP 47 tags are at most 35 characters in practice (RFC 5646 §4.4.1).
+    .max(35)
     .regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'must be a language code such as "en" or "pt-BR"')
     .default(DEFAULT_LANGUAGE),
   /** 8 kHz (telephony) to 48 kHz (browser capture), the rates the engine accepts. */
@@ -50,7 +54,8 @@ const startMessage = z.object({
   vad: vad.optional(),
 });
 
-const clientMessage = z.discriminatedUnion('action', [startMessage, z.object({ action: z.literal('stop') }), z.object({ action: z.literal('end') })]);
+/** The text messages' schema (exported for the fuzz test, which fuzzes every field). */
+export const clientMessage = z.discriminatedUnion('action', [startMessage, z.object({ action: z.literal('stop') }), z.object({ action: z.literal('end') })]);
 
 export type StartRequest = z.infer<typeof startMessage>;
 export type ClientMessage = z.infer<typeof clientMessage>;
@@ -63,19 +68,21 @@ export type ServerMessage =
 
 export type ParsedClientMessage = { type: 'message'; message: ClientMessage } | { type: 'error'; message: ServerMessage & { error: string } };
 
+/** One text frame → a control message, or the error to send. Bounds: src/protocols/bounded-json.ts. */
 export function parseClientMessage(text: string): ParsedClientMessage {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    return { type: 'error', message: errorMessage('invalid_json', `the message is not valid JSON (${(error as Error).message}); send {"action":"start"}, {"action":"stop"} or binary audio`) };
+  const bounded = parseBoundedJson(text);
+  if (!bounded.ok) {
+    const { error } = bounded;
+    const hint = error.code === 'invalid_json' ? '; send {"action":"start"}, {"action":"stop"} or binary audio' : '';
+    return { type: 'error', message: errorMessage(error.code, `${error.message}${hint}`) };
   }
+  const json = bounded.value;
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return { type: 'error', message: errorMessage('invalid_value', 'a text message must be a JSON object with an "action": "start", "stop" or "end"') };
   }
   const action = (json as { action?: unknown }).action;
   if (action !== 'start' && action !== 'stop' && action !== 'end') {
-    const got = action === undefined ? 'no "action"' : `action ${JSON.stringify(action)}`;
+    const got = action === undefined ? 'no "action"' : typeof action === 'string' ? `action ${quote(action)}` : `an action that is ${describeValue(action)}`;
     return { type: 'error', message: errorMessage('invalid_value', `unknown message: ${got}; expected "action": "start", "stop" or "end"`) };
   }
   const parsed = clientMessage.safeParse(json);

@@ -18,14 +18,18 @@
  *   twice the limit the client is not reading at all: close 1008. Inbound, ffmpeg's backlog
  *   pauses the socket (audio-input.ts).
  * - A client that disconnects: ffmpeg is killed and the engine closed at once.
+ * - Every socket, timer, ffmpeg and engine callback runs inside the session's error boundary
+ *   (src/protocols/session-boundary.ts): an unexpected exception ends this session alone with
+ *   `{"error","code":"internal_error"}` and close 1011.
  */
 import { randomBytes } from 'node:crypto';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import { rawDataToBuffer } from '../raw-data.ts';
-import { toSpeechbridgeError, type ErrorCode } from '../../engine/errors.ts';
+import { type SpeechbridgeError, toSpeechbridgeError, type ErrorCode } from '../../engine/errors.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
 import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
+import { SessionBoundary } from '../session-boundary.ts';
 import { closeWebSocket } from '../socket-close.ts';
 import { AudioInput } from './audio-input.ts';
 import { encodeEngineEvent, errorMessage, parseClientMessage, sessionUpdateOf, type ServerMessage, type StartRequest } from './codec.ts';
@@ -33,7 +37,16 @@ import { UtteranceTracker } from './utterance-tracker.ts';
 
 export type TranscriptionLimits = DoorLimits;
 
-export type CloseReason = 'stopped' | 'client_closed' | 'session_expired' | 'session_idle' | 'slow_consumer' | 'server_shutdown' | 'start_failed' | 'socket_error';
+export type CloseReason =
+  | 'stopped'
+  | 'client_closed'
+  | 'session_expired'
+  | 'session_idle'
+  | 'slow_consumer'
+  | 'server_shutdown'
+  | 'start_failed'
+  | 'socket_error'
+  | 'internal_error';
 
 const CLOSE_CODES: Record<CloseReason, number> = {
   stopped: 1000,
@@ -44,8 +57,8 @@ const CLOSE_CODES: Record<CloseReason, number> = {
   server_shutdown: 1001,
   start_failed: 1011,
   socket_error: 1011,
+  internal_error: 1011,
 };
-
 
 interface Session {
   engine: DoorSession;
@@ -68,6 +81,8 @@ export interface TranscriptionConnectionOptions {
   createSession: DoorSessionFactory;
   limits: TranscriptionLimits;
   logger: Logger;
+  /** Counts a session ended by an unexpected exception. */
+  countFault?: () => void;
 }
 
 export class TranscriptionConnection {
@@ -75,6 +90,7 @@ export class TranscriptionConnection {
   #phase: Phase = { type: 'waiting' };
   readonly #socket: WebSocket;
   readonly #logger: Logger;
+  readonly #boundary: SessionBoundary;
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #idleTimer: NodeJS.Timeout;
   #droppedPartials = 0;
@@ -85,15 +101,33 @@ export class TranscriptionConnection {
     this.#socket = options.socket;
     this.#logger = options.logger.child({ session: this.sessionId });
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
-    const { limits } = options;
-    this.#socket.on('message', (data, isBinary) => this.#onMessage(rawDataToBuffer(data), isBinary));
-    this.#socket.on('close', () => this.#shutDown('client_closed'));
-    this.#socket.on('error', (error) => {
-      this.#logger.debug({ err: error.message }, 'transcription socket error');
-      this.#shutDown('socket_error');
+    const boundary = new SessionBoundary({
+      logger: this.#logger,
+      countFault: options.countFault,
+      endSession: (failure) => this.#endByFault(failure),
+      destroy: () => this.#socket.terminate(),
     });
-    this.#timers.push(setTimeout(() => this.#expire('session_expired', 'the session reached its maximum duration (REALTIME_MAX_SESSION_MINUTES)'), limits.maxSessionMs));
-    this.#idleTimer = setTimeout(() => this.#expire('session_idle', `nothing was received for ${limits.idleTimeoutMs / 1000} s (REALTIME_IDLE_TIMEOUT_SECONDS)`), limits.idleTimeoutMs);
+    this.#boundary = boundary;
+    const { limits } = options;
+    this.#socket.on('message', boundary.guard('client message', (data: RawData, isBinary: boolean) => this.#onMessage(rawDataToBuffer(data), isBinary)));
+    this.#socket.on('close', boundary.guard('socket close', () => this.#shutDown('client_closed')));
+    this.#socket.on(
+      'error',
+      boundary.guard('socket error', (error: Error) => {
+        this.#logger.debug({ err: error.message }, 'transcription socket error');
+        this.#shutDown('socket_error');
+      }),
+    );
+    this.#timers.push(
+      setTimeout(
+        boundary.guard('session timer', () => this.#expire('session_expired', 'the session reached its maximum duration (REALTIME_MAX_SESSION_MINUTES)')),
+        limits.maxSessionMs,
+      ),
+    );
+    this.#idleTimer = setTimeout(
+      boundary.guard('idle timer', () => this.#expire('session_idle', `nothing was received for ${limits.idleTimeoutMs / 1000} s (REALTIME_IDLE_TIMEOUT_SECONDS)`)),
+      limits.idleTimeoutMs,
+    );
     this.#timers.push(this.#idleTimer);
   }
 
@@ -153,7 +187,7 @@ export class TranscriptionConnection {
       this.#shutDown('stopped');
       return;
     }
-    void this.#stop(phase.session);
+    this.#stop(phase.session).catch(this.#boundary.catcher('stop'));
   }
 
   // ── Start ───────────────────────────────────────────────────────────────────────────────
@@ -165,7 +199,7 @@ export class TranscriptionConnection {
       engine = this.options.createSession({
         kind: 'transcription',
         session: sessionUpdateOf(request),
-        onEvent: (event) => this.#onEngineEvent(event),
+        onEvent: this.#boundary.guard('engine event', (event: EngineEvent) => this.#onEngineEvent(event)),
       });
     } catch (error) {
       // Settings the engine refuses: the client may send a corrected start.
@@ -177,28 +211,29 @@ export class TranscriptionConnection {
     this.#phase = starting;
     this.#socket.pause();
     engine.start().then(
-      () => this.#onStarted(starting, engine, request, inputSampleRate),
-      (error: unknown) => {
+      this.#boundary.guard('session start', () => this.#onStarted(starting, engine, request, inputSampleRate)),
+      this.#boundary.guard('session start', (error: unknown) => {
         const failure = toSpeechbridgeError(error, 'engine_unavailable');
         this.#logger.error({ err: failure.message, code: failure.code }, 'transcription session failed to start');
         if (this.#phase !== starting) return;
         this.#sendError(failure.code, `the session could not start: ${failure.message}`);
         this.#shutDown('start_failed');
-      },
+      }),
     );
   }
 
   #onStarted(starting: Extract<Phase, { type: 'starting' }>, engine: DoorSession, request: StartRequest, inputSampleRate: number): void {
     if (this.#phase !== starting) return;
+    const boundary = this.#boundary;
     const input = new AudioInput({
       format: request.format,
       pcmSampleRate: inputSampleRate,
-      onAudio: (samples, sampleRate) => this.#appendAudio(samples, sampleRate),
-      onError: (error) => this.#sendError(error.code, error.message),
-      pause: () => this.#socket.pause(),
-      resume: () => {
+      onAudio: boundary.guard('audio input', (samples: Int16Array, sampleRate: number) => this.#appendAudio(samples, sampleRate)),
+      onError: boundary.guard('audio input', (error: SpeechbridgeError) => this.#sendError(error.code, error.message)),
+      pause: boundary.guard('audio input', () => this.#socket.pause()),
+      resume: boundary.guard('audio input', () => {
         if (this.#phase.type === 'running' || this.#phase.type === 'stopping') this.#socket.resume();
-      },
+      }),
     });
     const session: Session = { engine, input, utterances: new UtteranceTracker(), inputSampleRate };
     this.#phase = { type: 'running', session };
@@ -277,6 +312,17 @@ export class TranscriptionConnection {
   }
 
   // ── Close ───────────────────────────────────────────────────────────────────────────────
+
+  /** The error boundary caught an unexpected exception: the client hears why, then close 1011. */
+  #endByFault(failure: SpeechbridgeError): void {
+    if (this.#phase.type === 'closed') {
+      // A fault while closing may have left the close half done.
+      this.#socket.terminate();
+      return;
+    }
+    this.#sendError(failure.code, failure.message);
+    this.#shutDown('internal_error');
+  }
 
   #expire(reason: 'session_expired' | 'session_idle', message: string): void {
     if (this.#phase.type === 'closed') return;

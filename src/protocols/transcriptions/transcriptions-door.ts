@@ -6,6 +6,7 @@
 import type { TokenAuth } from '../../server/auth.ts';
 import type { Logger } from '../../server/logging.ts';
 import type { DoorSessionFactory } from '../door-session.ts';
+import { errorSummary } from '../session-boundary.ts';
 import { WebSocketDoor } from '../websocket-door.ts';
 import { TranscriptionConnection, type TranscriptionLimits } from './transcription-connection.ts';
 
@@ -16,12 +17,18 @@ export interface TranscriptionsDoorOptions {
   createSession: DoorSessionFactory;
   limits: TranscriptionLimits;
   logger: Logger;
+  /** Counts a session ended by an unexpected exception. */
+  countFault?: () => void;
 }
 
-export function createTranscriptionsDoor({ auth, createSession, limits, logger }: TranscriptionsDoorOptions): WebSocketDoor {
+export function createTranscriptionsDoor({ auth, createSession, limits, logger, countFault }: TranscriptionsDoorOptions): WebSocketDoor {
   return new WebSocketDoor({
     auth,
     maxMessageBytes: limits.maxMessageBytes,
-    connect: (socket) => new TranscriptionConnection({ socket, createSession, limits, logger }),
+    connect: (socket) => new TranscriptionConnection({ socket, createSession, limits, logger, countFault }),
+    onConnectFailure: (error) => {
+      countFault?.();
+      logger.error({ fault: errorSummary(error) }, 'transcriptions connection could not be set up');
+    },
   });
 }

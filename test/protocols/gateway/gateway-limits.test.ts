@@ -81,5 +81,7 @@ test('a server shutdown during a turn tells the client how the turn ended and cl
   assert.equal(closed.code, 1001);
   const error = client.messages.find((message) => message.type === 'error');
   assert.equal(error?.turn_id, final.turn_id);
-  assert.match(error?.message ?? '', /cancelled/);
+  // As the other doors say of a shutdown: the engine is not available any more.
+  assert.equal(error?.code, 'engine_unavailable');
+  assert.match(error?.message ?? '', /closed before the response finished/);
 });
