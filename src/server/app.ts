@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type RouteOptions } from 'fastify';
 import { SpeechbridgeError } from '../engine/errors.ts';
 import { errorHandler } from '../protocols/http/error-reply.ts';
 import { registerModelsRoute } from '../protocols/http/models-route.ts';
@@ -20,11 +20,13 @@ import { TokenAuth } from './auth.ts';
 import { ClientSecretStore } from './client-secrets.ts';
 import type { Config } from './config.ts';
 import type { Engines } from './engines.ts';
+import { registerTokenCheck } from './http-auth.ts';
 import type { Logger } from './logging.ts';
 import { createMetrics } from './metrics.ts';
+import { RequestRouter } from './request-router.ts';
 import { sessionDefaultsOf } from './session-factory.ts';
 import { createSessionMetrics } from './session-metrics.ts';
-import { createUpgradeRouter } from './upgrade-router.ts';
+import { createUpgradeRouter, type UpgradeRouter } from './upgrade-router.ts';
 import { VERSION } from './version.ts';
 import { registerWebRoutes } from './web-routes.ts';
 
@@ -42,6 +44,24 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** What a server serves: its HTTP routes (as fastify registered them) and its WebSocket paths. */
+export interface ServedPaths {
+  http: Array<{ method: string; url: string; public: boolean }>;
+  websocket: string[];
+}
+
+const servedPathSources = new WeakMap<FastifyInstance, { routes: RouteOptions[]; upgrades?: UpgradeRouter }>();
+
+/** Every route and WebSocket path of an app made by createApp (the auth tests walk them all). */
+export function servedPaths(app: FastifyInstance): ServedPaths {
+  const sources = servedPathSources.get(app);
+  if (!sources) throw new Error('not an app made by createApp');
+  const http = sources.routes.flatMap((route) =>
+    [route.method].flat().map((method) => ({ method, url: route.url, public: route.config?.public === true })),
+  );
+  return { http, websocket: sources.upgrades?.paths ?? [] };
+}
+
 export async function createApp({ config, engines, logger }: AppOptions): Promise<FastifyInstance> {
   const tls = config.server.tls;
   const app = Fastify({
@@ -50,6 +70,13 @@ export async function createApp({ config, engines, logger }: AppOptions): Promis
     bodyLimit: 1024 * 1024,
     ...(tls ? { https: { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
   }) as unknown as FastifyInstance;
+
+  const served: { routes: RouteOptions[]; upgrades?: UpgradeRouter } = { routes: [] };
+  servedPathSources.set(app, served);
+  // The route objects themselves: a plugin's own onRoute hook (the demo page's) may still set their config.
+  app.addHook('onRoute', (route) => {
+    served.routes.push(route);
+  });
 
   const metrics = createMetrics();
   const secrets = new ClientSecretStore();
@@ -74,11 +101,7 @@ export async function createApp({ config, engines, logger }: AppOptions): Promis
     void reply.status(404).send(failure.toBody());
   });
 
-  app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/v1/') && !/^\/(upload|tts-proxy)(\?|\/|$)/.test(request.url)) return;
-    const refusal = auth.check({ headers: request.headers, url: request.url });
-    if (refusal) throw new SpeechbridgeError('invalid_api_key', refusal);
-  });
+  registerTokenCheck(app, auth);
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unknown';
     metrics.httpRequests.inc({ route, status: String(reply.statusCode) });
@@ -88,11 +111,13 @@ export async function createApp({ config, engines, logger }: AppOptions): Promis
   // WebSocket doors (/v1/realtime): closed before the HTTP server so their sessions end with 1001.
   const sessions = createSessionMetrics(metrics.registry);
   const upgrades = createUpgradeRouter({ config, engines, logger, auth, registry: metrics.registry, sessions }).attach(app.server);
-  registerSocketIoDoor(app, upgrades, { config, engines, logger, auth, sessions });
+  served.upgrades = upgrades;
+  const requests = new RequestRouter().attach(app.server);
+  registerSocketIoDoor(upgrades, requests, { config, engines, logger, auth, sessions });
   app.addHook('preClose', async () => upgrades.close());
 
-  app.get('/', async () => ({ status: 'ok', name: 'speechbridge', version: VERSION, engines: engines.summary }));
-  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  app.get('/', { config: { public: true } }, async () => ({ status: 'ok', name: 'speechbridge', version: VERSION, engines: engines.summary }));
+  app.get('/metrics', { config: { public: config.metricsPublic } }, async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   registerTranscriptionsRoute(app, engines.transcriber);
   registerSpeechRoute(app, engines.synthesizer, config.tts.voice);
   registerModelsRoute(app, engines.summary);

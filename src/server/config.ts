@@ -20,6 +20,8 @@ export const ENV_SCHEMA = z.object({
   SERVER_NAME: text.default('0.0.0.0'),
   SERVER_PORT: int(0, 65535).default(8080),
   API_TOKENS: text.default(''),
+  /** Serve GET /metrics without a token even when API_TOKENS is set (a scraper on a private network). */
+  METRICS_PUBLIC: flag.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Seconds an upstream or engine call may take. */
   REQUEST_TIMEOUT: number(0.1, 3600).default(30),
@@ -83,6 +85,8 @@ export interface Config {
   /** '*' = any origin, [] = none (no CORS headers), else the allowed origins. */
   corsOrigins: '*' | string[];
   apiTokens: string[];
+  /** GET /metrics answers without a token (METRICS_PUBLIC). */
+  metricsPublic: boolean;
   logLevel: EnvConfig['LOG_LEVEL'];
   requestTimeoutMs: number;
   maxUploadBytes: number;
@@ -155,6 +159,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     },
     corsOrigins: corsOrigins as '*' | string[],
     apiTokens: env.API_TOKENS.split(',').map((token) => token.trim()).filter(Boolean),
+    metricsPublic: env.METRICS_PUBLIC,
     logLevel: env.LOG_LEVEL,
     requestTimeoutMs: Math.round(env.REQUEST_TIMEOUT * 1000),
     maxUploadBytes: Math.round(env.MAX_UPLOAD_MB * 1024 * 1024),

@@ -1,19 +1,21 @@
 /** The process logger (pino, JSON lines on stderr). Secrets are redacted by path. */
-import { pino, type Logger } from 'pino';
+import { type DestinationStream, pino, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(level: string): Logger {
+/** destination: where the JSON lines go, stderr unless given. */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
       level,
       base: { service: 'speechbridge' },
       redact: {
-        paths: ['*.apiKey', '*.token', '*.authorization', 'req.headers.authorization', 'headers.authorization', '*.key'],
+        // *.headers.authorization: the multipart parser's trace line logs its options with the request headers.
+        paths: ['*.apiKey', '*.token', '*.authorization', 'req.headers.authorization', 'headers.authorization', '*.headers.authorization', '*.key'],
         censor: '[redacted]',
       },
     },
-    pino.destination({ dest: 2, sync: false }),
+    destination ?? pino.destination({ dest: 2, sync: false }),
   );
 }
 
