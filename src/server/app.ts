@@ -8,8 +8,10 @@ import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyInstance, type RouteOptions } from 'fastify';
 import { SpeechbridgeError } from '../engine/errors.ts';
+import { registerBodyLimit } from '../protocols/http/body-limit.ts';
 import { errorHandler } from '../protocols/http/error-reply.ts';
 import { registerModelsRoute } from '../protocols/http/models-route.ts';
+import { MULTIPART_FIELD_LIMITS } from '../protocols/http/multipart.ts';
 import { registerSpeechRoute } from '../protocols/http/speech-route.ts';
 import { registerTranscriptionsRoute } from '../protocols/http/transcriptions-route.ts';
 import { registerTtsProxyRoute } from '../protocols/http/tts-proxy-route.ts';
@@ -91,17 +93,19 @@ export async function createApp({ config, engines, logger }: AppOptions): Promis
     });
   }
   await app.register(multipart, {
-    limits: { fileSize: config.maxUploadBytes, files: 1, fields: 20, fieldSize: 64 * 1024 },
+    limits: { fileSize: config.maxUploadBytes, ...MULTIPART_FIELD_LIMITS },
     throwFileSizeLimit: true,
   });
 
   app.setErrorHandler(errorHandler(config.maxUploadBytes));
-  app.setNotFoundHandler((request, reply) => {
-    const failure = new SpeechbridgeError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`);
-    void reply.status(404).send(failure.toBody());
+  // Thrown, so the error handler answers it (and does not read a body still arriving).
+  app.setNotFoundHandler(async (request) => {
+    throw new SpeechbridgeError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`);
   });
 
   registerTokenCheck(app, auth);
+  // After the token check: a caller without a token learns nothing about the limits.
+  registerBodyLimit(app);
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unknown';
     metrics.httpRequests.inc({ route, status: String(reply.statusCode) });
@@ -118,7 +122,7 @@ export async function createApp({ config, engines, logger }: AppOptions): Promis
 
   app.get('/', { config: { public: true } }, async () => ({ status: 'ok', name: 'speechbridge', version: VERSION, engines: engines.summary }));
   app.get('/metrics', { config: { public: config.metricsPublic } }, async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
-  registerTranscriptionsRoute(app, engines.transcriber);
+  registerTranscriptionsRoute(app, engines.transcriber, config.maxUploadBytes);
   registerSpeechRoute(app, engines.synthesizer, config.tts.voice);
   registerModelsRoute(app, engines.summary);
   registerUploadRoute(app, engines, config);

@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
+import { replyWithoutReadingBody } from './body-limit.ts';
 
 /** Fastify's own error codes for bad requests, mapped onto the registry. */
 function fromFastifyError(error: FastifyError, maxUploadBytes: number, bodyLimit: number): SpeechbridgeError | undefined {
@@ -57,6 +58,10 @@ export function errorHandler(maxUploadBytes: number) {
     }
     // A busy engine (429) frees up within a turn or two: tell curl users when to come back, as the SDKs' own backoff does.
     if (failure.status === 429) void reply.header('retry-after', '1');
+    if (!request.raw.complete) {
+      replyWithoutReadingBody(request, reply, failure);
+      return;
+    }
     void reply.status(failure.status).type('application/json; charset=utf-8').send(failure.toBody());
   };
 }
