@@ -35,6 +35,7 @@ export const CATEGORIES: Record<ErrorCategory, CategoryInfo> = {
 /** code → category and a one-line description (the description is what docs/errors.md shows). */
 export const ERROR_CODES = {
   // Client input.
+  invalid_request_target: { category: 'invalid_request', description: 'The request path is malformed: a `%` not followed by two hex digits, or a target that is neither a path nor an absolute URL.' },
   invalid_json: { category: 'invalid_request', description: 'The message or body is not valid JSON.' },
   invalid_value: { category: 'invalid_request', description: 'A field has a missing, wrong-typed or out-of-range value.' },
   invalid_content_type: { category: 'invalid_request', description: 'The request body has a content type the endpoint does not accept.' },

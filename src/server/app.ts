@@ -6,10 +6,12 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type RouteOptions } from 'fastify';
 import { SpeechbridgeError } from '../engine/errors.ts';
+import { registerBodyLimit } from '../protocols/http/body-limit.ts';
 import { errorHandler } from '../protocols/http/error-reply.ts';
 import { registerModelsRoute } from '../protocols/http/models-route.ts';
+import { MULTIPART_FIELD_LIMITS } from '../protocols/http/multipart.ts';
 import { registerSpeechRoute } from '../protocols/http/speech-route.ts';
 import { registerTranscriptionsRoute } from '../protocols/http/transcriptions-route.ts';
 import { registerTtsProxyRoute } from '../protocols/http/tts-proxy-route.ts';
@@ -20,8 +22,10 @@ import { TokenAuth } from './auth.ts';
 import { ClientSecretStore } from './client-secrets.ts';
 import type { Config } from './config.ts';
 import type { Engines } from './engines.ts';
+import { registerTokenCheck } from './http-auth.ts';
 import type { Logger } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { RequestRouter } from './request-router.ts';
 import { sessionDefaultsOf } from './session-factory.ts';
 import { type GatewayListener, openGatewayListener } from './gateway-listener.ts';
 import { createSessionMetrics } from './session-metrics.ts';
@@ -49,6 +53,24 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** What a server serves: its HTTP routes (as fastify registered them) and its WebSocket paths. */
+export interface ServedPaths {
+  http: Array<{ method: string; url: string; public: boolean }>;
+  websocket: string[];
+}
+
+const servedPathSources = new WeakMap<FastifyInstance, { routes: RouteOptions[]; upgrades?: UpgradeRouter }>();
+
+/** Every route and WebSocket path of an app made by createApp (the auth tests walk them all). */
+export function servedPaths(app: FastifyInstance): ServedPaths {
+  const sources = servedPathSources.get(app);
+  if (!sources) throw new Error('not an app made by createApp');
+  const http = sources.routes.flatMap((route) =>
+    [route.method].flat().map((method) => ({ method, url: route.url, public: route.config?.public === true })),
+  );
+  return { http, websocket: sources.upgrades?.paths ?? [] };
+}
+
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   return (await buildApp(options)).app;
 }
@@ -63,6 +85,13 @@ async function buildApp({ config, engines, logger, metrics = createMetrics() }: 
     ...(tls ? { https: { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
   }) as unknown as FastifyInstance;
 
+  const served: { routes: RouteOptions[]; upgrades?: UpgradeRouter } = { routes: [] };
+  servedPathSources.set(app, served);
+  // The route objects themselves: a plugin's own onRoute hook (the demo page's) may still set their config.
+  app.addHook('onRoute', (route) => {
+    served.routes.push(route);
+  });
+
   const secrets = new ClientSecretStore();
   const auth = new TokenAuth(config.apiTokens, secrets);
   // Before the token check: a browser's preflight (OPTIONS) carries no token and must be answered.
@@ -75,21 +104,19 @@ async function buildApp({ config, engines, logger, metrics = createMetrics() }: 
     });
   }
   await app.register(multipart, {
-    limits: { fileSize: config.maxUploadBytes, files: 1, fields: 20, fieldSize: 64 * 1024 },
+    limits: { fileSize: config.maxUploadBytes, ...MULTIPART_FIELD_LIMITS },
     throwFileSizeLimit: true,
   });
 
   app.setErrorHandler(errorHandler(config.maxUploadBytes));
-  app.setNotFoundHandler((request, reply) => {
-    const failure = new SpeechbridgeError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`);
-    void reply.status(404).send(failure.toBody());
+  // Thrown, so the error handler answers it (and does not read a body still arriving).
+  app.setNotFoundHandler(async (request) => {
+    throw new SpeechbridgeError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`);
   });
 
-  app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/v1/') && !/^\/(upload|tts-proxy)(\?|\/|$)/.test(request.url)) return;
-    const refusal = auth.check({ headers: request.headers, url: request.url });
-    if (refusal) throw new SpeechbridgeError('invalid_api_key', refusal);
-  });
+  registerTokenCheck(app, auth);
+  // After the token check: a caller without a token learns nothing about the limits.
+  registerBodyLimit(app);
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unknown';
     metrics.httpRequests.inc({ route, status: String(reply.statusCode) });
@@ -99,12 +126,14 @@ async function buildApp({ config, engines, logger, metrics = createMetrics() }: 
   // WebSocket doors (/v1/realtime): closed before the HTTP server so their sessions end with 1001.
   const sessions = createSessionMetrics(metrics.registry);
   const upgrades = createUpgradeRouter({ config, engines, logger, auth, registry: metrics.registry, sessions }).attach(app.server);
-  registerSocketIoDoor(app, upgrades, { config, engines, logger, auth, sessions });
+  served.upgrades = upgrades;
+  const requests = new RequestRouter().attach(app.server);
+  registerSocketIoDoor(upgrades, requests, { config, engines, logger, auth, sessions });
   app.addHook('preClose', async () => upgrades.close());
 
-  app.get('/', async () => ({ status: 'ok', name: 'speechbridge', version: VERSION, engines: engines.summary }));
-  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
-  registerTranscriptionsRoute(app, engines.transcriber);
+  app.get('/', { config: { public: true } }, async () => ({ status: 'ok', name: 'speechbridge', version: VERSION, engines: engines.summary }));
+  app.get('/metrics', { config: { public: config.metricsPublic } }, async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  registerTranscriptionsRoute(app, engines.transcriber, config.maxUploadBytes);
   registerSpeechRoute(app, engines.synthesizer, config.tts.voice, config.limits.maxResponseAudioMs);
   registerModelsRoute(app, engines.summary);
   registerUploadRoute(app, engines, config);

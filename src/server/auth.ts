@@ -2,6 +2,12 @@
  * Token auth shared by every door. API_TOKENS empty = open. Tokens are compared in constant
  * time (over SHA-256 digests, so different lengths leak nothing) and never logged. Where a
  * door allows it (realtime sessions), a live ephemeral client secret is accepted too.
+ *
+ * Where a token may come from: `Authorization: Bearer` everywhere; the query (`?token=`,
+ * `?access_token=`) and the `openai-insecure-api-key.<token>` subprotocol only on WebSocket and
+ * Socket.IO handshakes, which a browser cannot give headers. Plain HTTP requests refuse a query
+ * token with a message saying to send the header: a URL ends up in proxy logs and browser
+ * history, and nothing that calls the HTTP API needs it.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -9,30 +15,46 @@ import type { ClientSecret, ClientSecretStore } from './client-secrets.ts';
 
 export interface TokenSources {
   headers: IncomingHttpHeaders;
-  /** Request URL (path and query). */
+  /** Request URL (path and query): its `token` / `access_token` parameter is a token source. */
   url?: string;
   /** WebSocket subprotocols offered by the client. */
   protocols?: string[];
 }
 
 export const TOKEN_SUBPROTOCOL_PREFIX = 'openai-insecure-api-key.';
+/** The query parameters a handshake may carry its token in. */
+const QUERY_TOKEN_PARAMETERS = ['token', 'access_token'] as const;
 
 /** The token a client presented, from the Authorization header, the query or a subprotocol. */
-export function presentedToken(sources: TokenSources): string | undefined {
-  const header = sources.headers.authorization;
-  if (typeof header === 'string') {
-    const match = /^Bearer\s+(.+)$/i.exec(header.trim());
-    if (match) return match[1].trim();
+function presentedToken(sources: TokenSources): string | undefined {
+  return headerToken(sources.headers) ?? queryToken(sources.url) ?? protocolToken(sources.protocols);
+}
+
+function headerToken(headers: IncomingHttpHeaders): string | undefined {
+  const header = headers.authorization;
+  if (typeof header !== 'string') return undefined;
+  const match = /^Bearer\s+(.+)$/i.exec(header.trim());
+  return match ? match[1].trim() : undefined;
+}
+
+function queryToken(url: string | undefined): string | undefined {
+  if (!url?.includes('?')) return undefined;
+  const query = new URL(url, 'http://localhost').searchParams;
+  for (const name of QUERY_TOKEN_PARAMETERS) {
+    const value = query.get(name);
+    if (value) return value;
   }
-  if (sources.url) {
-    const query = new URL(sources.url, 'http://localhost').searchParams;
-    const fromQuery = query.get('token') ?? query.get('access_token');
-    if (fromQuery) return fromQuery;
-  }
-  const fromProtocol = sources.protocols?.find((protocol) => protocol.startsWith(TOKEN_SUBPROTOCOL_PREFIX));
-  if (fromProtocol) return fromProtocol.slice(TOKEN_SUBPROTOCOL_PREFIX.length);
   return undefined;
 }
+
+function protocolToken(protocols: string[] | undefined): string | undefined {
+  const fromProtocol = protocols?.find((protocol) => protocol.startsWith(TOKEN_SUBPROTOCOL_PREFIX));
+  return fromProtocol?.slice(TOKEN_SUBPROTOCOL_PREFIX.length);
+}
+
+const MISSING_TOKEN = 'missing API token: send "Authorization: Bearer <token>" (one of API_TOKENS)';
+const QUERY_TOKEN_REFUSED =
+  'a token in the query string (?token=, ?access_token=) is accepted only when opening a WebSocket or Socket.IO connection: send "Authorization: Bearer <token>" on HTTP requests';
 
 export interface CheckOptions {
   /** Accept a live client secret (ek_…) as well as API_TOKENS: for opening realtime sessions only. */
@@ -59,17 +81,24 @@ export class TokenAuth {
     return this.digests.length > 0;
   }
 
-  /** undefined when allowed, else the reason to give the client. */
+  /** undefined when allowed, else the reason to give the client. For WebSocket and Socket.IO handshakes. */
   check(sources: TokenSources, options: CheckOptions = {}): string | undefined {
     if (!this.enabled) return undefined;
     const token = presentedToken(sources);
-    if (token === undefined) return 'missing API token: send "Authorization: Bearer <token>" (one of API_TOKENS)';
+    if (token === undefined) return MISSING_TOKEN;
     if (options.clientSecret && this.secrets?.find(token)) return undefined;
     const presented = digest(token);
     let match = false;
     // Compare against every token so the time taken does not tell which one matched.
     for (const known of this.digests) match = timingSafeEqual(presented, known) || match;
     return match ? undefined : 'invalid API token';
+  }
+
+  /** check() for a plain HTTP request: the Authorization header is the only token source. */
+  checkHttp(headers: IncomingHttpHeaders, url: string): string | undefined {
+    if (!this.enabled) return undefined;
+    if (headerToken(headers) === undefined && queryToken(url) !== undefined) return QUERY_TOKEN_REFUSED;
+    return this.check({ headers });
   }
 }
 

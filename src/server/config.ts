@@ -34,6 +34,8 @@ export const ENV_SCHEMA = z.object({
   GATEWAY_HOST: optionalText,
   GATEWAY_PORT: int(0, 65535).optional(),
   API_TOKENS: text.default(''),
+  /** Serve GET /metrics without a token even when API_TOKENS is set (a scraper on a private network). */
+  METRICS_PUBLIC: flag.default(false),
   /** Any case, and Python's names too (WARNING, CRITICAL): the .env files of Python services carry them. */
   LOG_LEVEL: z
     .preprocess((value) => (typeof value === 'string' ? (PYTHON_LOG_LEVELS[value.trim().toLowerCase()] ?? value.trim().toLowerCase()) : value), z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
@@ -139,6 +141,8 @@ export interface Config {
   /** '*' = any origin, [] = none (no CORS headers), else the allowed origins. */
   corsOrigins: '*' | string[];
   apiTokens: string[];
+  /** GET /metrics answers without a token (METRICS_PUBLIC). */
+  metricsPublic: boolean;
   logLevel: EnvConfig['LOG_LEVEL'];
   logFormat: EnvConfig['LOG_FORMAT'];
   requestTimeoutMs: number;
@@ -234,6 +238,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     },
     corsOrigins: corsOrigins as '*' | string[],
     apiTokens: env.API_TOKENS.split(',').map((token) => token.trim()).filter(Boolean),
+    metricsPublic: env.METRICS_PUBLIC,
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
     requestTimeoutMs: Math.round(env.REQUEST_TIMEOUT * 1000),

@@ -24,18 +24,20 @@ export function resolveLogFormat(setting: LogFormatSetting, stream: { isTTY?: bo
   return setting === 'auto' ? (stream.isTTY ? 'pretty' : 'json') : setting;
 }
 
-export function createLogger(level: string, format: LogFormat = 'json'): Logger {
+/** destination: where JSON lines go, stderr unless given (tests read them). */
+export function createLogger(level: string, format: LogFormat = 'json', destination?: DestinationStream): Logger {
   return pino(
     {
       level,
       base: { service: 'speechbridge' },
       redact: {
-        paths: ['*.apiKey', '*.token', '*.authorization', 'req.headers.authorization', 'headers.authorization', '*.key'],
+        // *.headers.authorization: the multipart parser's trace line logs its options with the request headers.
+        paths: ['*.apiKey', '*.token', '*.authorization', 'req.headers.authorization', 'headers.authorization', '*.headers.authorization', '*.key'],
         censor: '[redacted]',
       },
       formatters: { log: (record) => boundForLog(record) as Record<string, unknown> },
     },
-    format === 'pretty' ? prettyStream() : pino.destination({ dest: 2, sync: false }),
+    format === 'pretty' ? prettyStream() : (destination ?? pino.destination({ dest: 2, sync: false })),
   );
 }
 

@@ -1,13 +1,14 @@
 /**
  * The browser demo page: the files in `web/` served at `/demo/` (and `/static/`), with `/demo`
  * redirected to `/demo/`. Plain HTML, CSS and ES modules, no build step; everything the page
- * loads comes from the gateway, which its Content-Security-Policy enforces. Not behind the
- * token check (only `/v1/*` is): the page asks for the token and sends it on the WebSocket.
+ * loads comes from the gateway, which its Content-Security-Policy enforces. Public (no token
+ * needed with API_TOKENS set): the page asks for the token and sends it on the WebSocket.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { normalizeRequestTarget } from './request-target.ts';
 
 export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
 export const DEMO_PATH = '/demo/';
@@ -38,8 +39,19 @@ export async function registerWebRoutes(app: FastifyInstance): Promise<void> {
     // Revalidate every load, so a page open during an upgrade picks up the new scripts.
     reply.header('cache-control', 'no-cache');
   };
-  await app.register(fastifyStatic, { root: WEB_ROOT, prefix: DEMO_PATH, index: 'index.html', cacheControl: false, setHeaders });
-  // A second instance must not decorate the reply again.
-  await app.register(fastifyStatic, { root: WEB_ROOT, prefix: '/static/', index: false, cacheControl: false, setHeaders, decorateReply: false });
-  app.get('/demo', async (_request, reply) => reply.redirect(DEMO_PATH, 301));
+  await app.register(async (scope) => {
+    scope.addHook('onRoute', (route) => {
+      route.config = { ...route.config, public: true };
+    });
+    await scope.register(fastifyStatic, { root: WEB_ROOT, prefix: DEMO_PATH, index: 'index.html', cacheControl: false, setHeaders });
+    // A second instance must not decorate the reply again.
+    await scope.register(fastifyStatic, { root: WEB_ROOT, prefix: '/static/', index: false, cacheControl: false, setHeaders, decorateReply: false });
+    // `/demo/` reaches the router as `/demo` (a trailing slash is dropped, src/server/request-target.ts),
+    // so the directory URL is told apart here: the page's relative links need the browser at /demo/.
+    scope.get('/demo', async (request, reply) => {
+      const asSent = normalizeRequestTarget(request.originalUrl);
+      if (asSent.ok && asSent.target.trailingSlash) return reply.sendFile('index.html');
+      return reply.redirect(DEMO_PATH, 301);
+    });
+  });
 }

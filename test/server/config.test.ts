@@ -17,7 +17,14 @@ test('with nothing configured the gateway runs on its embedded engines with the 
     [2, 120, 450, 180, 5000],
   );
   assert.deepEqual(config.apiTokens, []);
+  assert.equal(config.metricsPublic, false, '/metrics is behind the token unless asked');
   assert.equal(config.requestTimeoutMs, 30_000);
+});
+
+test('METRICS_PUBLIC takes a yes/no flag', () => {
+  assert.equal(loadConfig({ METRICS_PUBLIC: 'true' }).metricsPublic, true);
+  assert.equal(loadConfig({ METRICS_PUBLIC: 'no' }).metricsPublic, false);
+  assert.throws(() => loadConfig({ METRICS_PUBLIC: 'maybe' }), /METRICS_PUBLIC="maybe"/);
 });
 
 test('upstream URLs switch engines to the OpenAI-compatible providers', () => {

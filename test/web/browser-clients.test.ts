@@ -242,6 +242,23 @@ test('with API_TOKENS, the browser’s token travels as the openai-insecure-api-
   await page.context().close();
 });
 
+test('/v1/realtime from a browser offering only the token subprotocol: the handshake succeeds and the session starts', async () => {
+  const { page, errors } = await openPage(tokenServer.url);
+  const opened = await page.evaluate(async ({ url, token }) => {
+    const socket = new WebSocket(url, [`openai-insecure-api-key.${token}`]);
+    return new Promise<{ protocol: string; first: string } | { failed: number }>((resolve) => {
+      socket.onmessage = (event) => {
+        resolve({ protocol: socket.protocol, first: JSON.parse(String(event.data)).type });
+        socket.close();
+      };
+      socket.onclose = (event) => resolve({ failed: event.code });
+    });
+  }, { url: tokenServer.realtimeUrl, token: TOKEN });
+  assert.deepEqual(opened, { protocol: `openai-insecure-api-key.${TOKEN}`, first: 'session.created' });
+  assert.deepEqual(errors, []);
+  await page.context().close();
+});
+
 test('raw PCM16 from an AudioWorklet at the AudioContext’s own rate (a Blob-URL module, as libraries ship them) streamed to /v1/transcriptions', async () => {
   const { page, errors } = await openPage(openServer.url);
   const result = await page.evaluate(

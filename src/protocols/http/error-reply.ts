@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
+import { replyWithoutReadingBody } from './body-limit.ts';
 
 /** Fastify's own error codes for bad requests, mapped onto the registry. */
 function fromFastifyError(error: FastifyError, maxUploadBytes: number, bodyLimit: number): SpeechbridgeError | undefined {
@@ -58,6 +59,10 @@ export function errorHandler(maxUploadBytes: number) {
     // A rate-limited upstream says when to come back (passed on as it said, clamped); a busy
     // engine frees up within a turn or two, so 1 s; the SDKs' own backoff reads the header.
     if (failure.status === 429) void reply.header('retry-after', String(failure.retryAfterSeconds ?? 1));
+    if (!request.raw.complete) {
+      replyWithoutReadingBody(request, reply, failure);
+      return;
+    }
     void reply.status(failure.status).type('application/json; charset=utf-8').send(failure.toBody());
   };
 }

@@ -8,7 +8,7 @@ import { SpeechbridgeError } from '../../engine/errors.ts';
 import type { Transcriber } from '../../providers/contracts.ts';
 import { languageCode } from '../../providers/languages.ts';
 import { abortOnDisconnect } from './disconnect.ts';
-import { readMultipart } from './multipart.ts';
+import { readMultipart, uploadLimits } from './multipart.ts';
 import { TRANSCRIPTION_FORMATS, renderTranscription } from './transcription-formats.ts';
 import { decodeUploadedAudio, requireAudioFile } from './uploaded-audio.ts';
 import { zodFailure } from './validation.ts';
@@ -47,9 +47,11 @@ function transcriptEvents(text: string): string {
   return events.map((event) => `data: ${JSON.stringify(event)}\n\n`).join('');
 }
 
-export function registerTranscriptionsRoute(app: FastifyInstance, transcriber: Transcriber): void {
-  app.post('/v1/audio/transcriptions', async (request, reply) => {
-    const upload = await readMultipart(request);
+/** maxUploadBytes: MAX_UPLOAD_MB, the largest audio file. */
+export function registerTranscriptionsRoute(app: FastifyInstance, transcriber: Transcriber, maxUploadBytes: number): void {
+  const limits = uploadLimits(maxUploadBytes);
+  app.post('/v1/audio/transcriptions', { bodyLimit: limits.maxBodyBytes }, async (request, reply) => {
+    const upload = await readMultipart(request, limits);
     const parsed = FIELDS.safeParse(upload.fields);
     if (!parsed.success) throw zodFailure(parsed.error);
     const fields = parsed.data;

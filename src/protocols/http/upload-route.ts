@@ -21,7 +21,7 @@ import { TranslationCache } from '../../providers/translation-cache.ts';
 import { Translator } from '../../providers/translator.ts';
 import type { Config } from '../../server/config.ts';
 import { abortOnDisconnect } from './disconnect.ts';
-import { readMultipart, type UploadedFile } from './multipart.ts';
+import { readMultipart, type UploadedFile, uploadLimits } from './multipart.ts';
 import { decodeUploadedAudio, requireAudioFile } from './uploaded-audio.ts';
 import { zodFailure } from './validation.ts';
 
@@ -60,8 +60,9 @@ export function registerUploadRoute(app: FastifyInstance, engines: UploadEngines
     ? new DiarizationClient({ url: config.diarization.url, token: config.diarization.token, timeoutMs: config.requestTimeoutMs })
     : undefined;
 
-  app.post('/upload', async (request, reply) => {
-    const upload = await readMultipart(request);
+  const limits = uploadLimits(config.maxUploadBytes);
+  app.post('/upload', { bodyLimit: limits.maxBodyBytes }, async (request, reply) => {
+    const upload = await readMultipart(request, limits);
     const parsed = FIELDS.safeParse(upload.fields);
     if (!parsed.success) throw zodFailure(parsed.error);
     const fields = parsed.data;

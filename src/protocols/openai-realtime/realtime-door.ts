@@ -7,8 +7,11 @@
  * - Dialect: beta when the client sends `OpenAI-Beta: realtime=v1` or offers the
  *   `openai-beta.realtime-v1` subprotocol, else GA.
  * - Subprotocol: `realtime` when offered (a browser fails the handshake if it offered
- *   protocols and none is selected), else `openai-beta.realtime-v1`, else none. The
- *   `openai-insecure-api-key.<token>` protocol carries a token and is never echoed back.
+ *   protocols and none is selected), else `openai-beta.realtime-v1`, else what the other
+ *   doors select (src/protocols/subprotocols.ts): the first other protocol offered, or the
+ *   `openai-insecure-api-key.<token>` protocol when a browser offered only that one (it
+ *   already holds the token, and its handshake would fail with no protocol selected); none
+ *   when none was offered.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -19,7 +22,7 @@ import type { Logger } from '../../server/logging.ts';
 import { rejectUpgrade } from '../../server/upgrade-router.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
 import { errorSummary } from '../session-boundary.ts';
-import { offeredSubprotocols } from '../subprotocols.ts';
+import { offeredSubprotocols, selectAnySubprotocol } from '../subprotocols.ts';
 import { RealtimeConnection } from './adapter.ts';
 import { type Dialect, RealtimeCodec } from './codec.ts';
 import type { RealtimeMetrics } from './metrics.ts';
@@ -121,7 +124,7 @@ function secretKind(session: Record<string, unknown>): SessionKind {
 export function selectSubprotocol(protocols: Set<string>): string | false {
   if (protocols.has(GA_SUBPROTOCOL)) return GA_SUBPROTOCOL;
   if (protocols.has(BETA_SUBPROTOCOL)) return BETA_SUBPROTOCOL;
-  return false;
+  return selectAnySubprotocol(protocols);
 }
 
 

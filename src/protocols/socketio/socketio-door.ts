@@ -4,25 +4,26 @@
  *
  * The engine.io server is created detached (no `attach()`, which would add an 'upgrade'
  * listener racing the UpgradeRouter's): WebSocket upgrades on /socket.io/ reach it through
- * the UpgradeRouter, and long-polling requests on /socket.io/ through a 'request' listener
- * that passes every other request on to fastify's handler. No client files are served.
+ * the UpgradeRouter, and long-polling requests on /socket.io/ through the RequestRouter,
+ * ahead of fastify. Both route on the normalised path (`/%73ocket.io/` is `/socket.io/`), and
+ * whatever the path, a client reaches a session only through the namespace's token check:
+ * engine.io's own handshake opens no session. No client files are served.
  *
  * A connection is admitted in two namespace middlewares, so a refusal is a `connect_error`
  * whose message says why (and whose `data.code` is the error code): the token check
  * (API_TOKENS; the token may come as `Authorization: Bearer`, the `auth` payload's `token`, or
  * `?token=` / `?access_token=`), then the session engine's start.
  */
-import type { Server as HttpServer, IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Server as EngineServer } from 'engine.io';
-import type { FastifyInstance } from 'fastify';
 import { Server as SocketIoServer, type Socket } from 'socket.io';
 import { type ErrorCode, toSpeechbridgeError } from '../../engine/errors.ts';
 import type { TokenAuth, TokenSources } from '../../server/auth.ts';
 import type { Config } from '../../server/config.ts';
 import type { Engines } from '../../server/engines.ts';
 import type { Logger } from '../../server/logging.ts';
+import type { RequestDoor, RequestRouter } from '../../server/request-router.ts';
 import { createSessionFactory } from '../../server/session-factory.ts';
 import type { SessionMetrics } from '../../server/session-metrics.ts';
 import { rejectUpgrade, type UpgradeDoor, type UpgradeRouter } from '../../server/upgrade-router.ts';
@@ -49,7 +50,7 @@ export interface SocketIoDoorOptions {
 /** A connect_error as the client receives it: `message` says why, `data.code` is the error code. */
 type ConnectError = Error & { data: { code: ErrorCode } };
 
-export class SocketIoDoor implements UpgradeDoor {
+export class SocketIoDoor implements UpgradeDoor, RequestDoor {
   private readonly engine: EngineServer;
   private readonly io: SocketIoServer;
   private readonly connections = new Set<SocketIoConnection>();
@@ -98,19 +99,9 @@ export class SocketIoDoor implements UpgradeDoor {
     this.engine.handleUpgrade(request, socket, head);
   }
 
-  /**
-   * Long-polling on /socket.io/: served ahead of fastify, whose request handler gets every
-   * other request. Routing them through fastify instead would let it answer them itself while
-   * it closes (503 from the moment shutdown starts), so a polling client could not collect
-   * its last messages and the close.
-   */
-  attachRequests(server: HttpServer | HttpsServer): void {
-    const others = server.listeners('request') as RequestListener[];
-    server.removeAllListeners('request');
-    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-      if (request.url?.startsWith(SOCKETIO_PATH)) this.engine.handleRequest(request, response);
-      else for (const listener of others) listener.call(server, request, response);
-    });
+  /** Long-polling requests on /socket.io/, from the RequestRouter. */
+  handleRequest(request: IncomingMessage, response: ServerResponse): void {
+    this.engine.handleRequest(request, response);
   }
 
   /** Ends every session (their engines cancel responses upstream), then closes engine.io. */
@@ -171,8 +162,8 @@ export interface SocketIoWiring {
   sessions?: SessionMetrics;
 }
 
-/** Creates the door, routes its WebSocket upgrades (UpgradeRouter) and polling requests (ahead of fastify), and returns it. */
-export function registerSocketIoDoor(app: FastifyInstance, upgrades: UpgradeRouter, { config, engines, logger, auth, sessions }: SocketIoWiring): SocketIoDoor {
+/** Creates the door, routes its WebSocket upgrades (UpgradeRouter) and polling requests (RequestRouter, ahead of fastify), and returns it. */
+export function registerSocketIoDoor(upgrades: UpgradeRouter, requests: RequestRouter, { config, engines, logger, auth, sessions }: SocketIoWiring): SocketIoDoor {
   const { transcriber, responder, synthesizer } = engines.summary;
   const door = new SocketIoDoor({
     auth,
@@ -184,6 +175,6 @@ export function registerSocketIoDoor(app: FastifyInstance, upgrades: UpgradeRout
     ...(sessions && { countFault: () => sessions.recordFault('socketio') }),
   });
   upgrades.add(SOCKETIO_PATH, door);
-  door.attachRequests(app.server);
+  requests.add(SOCKETIO_PATH, door);
   return door;
 }

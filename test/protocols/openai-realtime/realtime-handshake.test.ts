@@ -73,6 +73,23 @@ test('a bearer header, a ?token= query or the insecure-api-key subprotocol is ac
   await byProtocol.close();
 });
 
+test('a browser offering only the token subprotocol gets it selected back (its handshake fails otherwise) and a GA session', async () => {
+  const alone = await RealtimeClient.connect(server.realtimeUrl, { protocols: [`openai-insecure-api-key.${TOKEN}`] });
+  assert.equal(alone.socket.protocol, `openai-insecure-api-key.${TOKEN}`, 'the only protocol offered is selected');
+  const created = await alone.next('session.created');
+  assert.equal(created.session.type, 'realtime', 'GA events');
+  await alone.close();
+
+  // A protocol of the client's own next to the token: that one is selected, never the token.
+  const own = await RealtimeClient.connect(server.realtimeUrl, { protocols: ['my-app.v2', `openai-insecure-api-key.${TOKEN}`] });
+  assert.equal(own.socket.protocol, 'my-app.v2');
+  assert.equal((await own.next('session.created')).session.type, 'realtime');
+  await own.close();
+
+  const wrong = await refusal(server.realtimeUrl, { protocols: ['openai-insecure-api-key.not-the-token'] });
+  assert.equal(wrong.status, 401, 'a wrong token alone is still refused');
+});
+
 test('the beta subprotocol or the OpenAI-Beta header selects beta events', async () => {
   const alone = await RealtimeClient.connect(server.realtimeUrl, { protocols: ['openai-beta.realtime-v1', `openai-insecure-api-key.${TOKEN}`] });
   assert.equal(alone.socket.protocol, 'openai-beta.realtime-v1');
