@@ -9,7 +9,11 @@ import type { PcmAudio } from '../audio/pcm.ts';
 // ── Transcriber (speech recognition) ────────────────────────────────────────────────────
 
 export interface TranscriberCapabilities {
-  /** Gives partial text while audio still arrives (transcribeStream). */
+  /**
+   * A live recognizer (transcribeStream): one stream per turn, opened when speech starts, fed
+   * each input frame as it arrives, ended when the turn is committed; partial text comes out
+   * while the user speaks and the final text right after the end, with no second pass.
+   */
   streaming: boolean;
   /** Detects the spoken language when none is given. */
   languageDetection: boolean;
@@ -52,6 +56,12 @@ export interface Transcription {
   segments: TranscriptSegment[];
 }
 
+/**
+ * What a live stream yields: `delta`s are append-only pieces of the text (OpenAI's
+ * input_audio_transcription.delta), then exactly one `completed` when the audio iterable has
+ * ended. A failure is thrown from the iterator (a SpeechbridgeError naming the upstream); an
+ * abort through the signal ends it with an AbortError.
+ */
 export type TranscriptStreamEvent =
   | { type: 'delta'; text: string }
   | { type: 'completed'; transcription: Transcription };
@@ -62,7 +72,11 @@ export interface Transcriber {
   readonly upstream?: string;
   readonly capabilities: TranscriberCapabilities;
   transcribe(audio: PcmAudio, options?: TranscribeOptions): Promise<Transcription>;
-  /** Present when capabilities.streaming is true. */
+  /**
+   * Present when capabilities.streaming is true. `audio` yields the turn's frames as they are
+   * spoken (at capabilities.sampleRate) and ends at the commit; the provider sends each frame
+   * on as it comes and asks its upstream for the final text when the iterable ends.
+   */
   transcribeStream?(audio: AsyncIterable<PcmAudio>, options?: TranscribeOptions): AsyncIterable<TranscriptStreamEvent>;
   close?(): Promise<void>;
 }
@@ -139,6 +153,8 @@ export interface Responder {
 export interface SynthesizerCapabilities {
   /** Yields audio before the whole text is synthesized. */
   streaming: boolean;
+  /** Takes text as it is written (synthesizeStream): one stream per response, fed as the LLM writes. */
+  textStreaming?: boolean;
   /** Sample rate of the PCM it yields. */
   sampleRate: number;
   voices: readonly string[];
@@ -162,5 +178,11 @@ export interface Synthesizer {
   readonly capabilities: SynthesizerCapabilities;
   /** Mono PCM16 chunks at capabilities.sampleRate. */
   synthesize(request: SynthesizeRequest): AsyncIterable<PcmAudio>;
+  /**
+   * Present when capabilities.textStreaming is true: `text` yields pieces of one response's text
+   * as the LLM writes them (whole words; the provider may join them with spaces) and ends with
+   * the response; audio comes back as it is synthesized. Aborting the signal (barge-in) stops it.
+   */
+  synthesizeStream?(text: AsyncIterable<string>, request: Omit<SynthesizeRequest, 'text'>): AsyncIterable<PcmAudio>;
   close?(): Promise<void>;
 }
