@@ -4,7 +4,7 @@
  * which is the only place ffmpeg explains a failure.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 
 /**
  * stderr kept per process: the last 4 KB. With `-loglevel error` a failing run prints one to

@@ -9,7 +9,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import { sniffContainer, SNIFF_BYTES } from './container.ts';
 import { abortError, ffmpegPath, QUIET_ARGS, readStdout, spawnFfmpeg, type FfmpegProcess } from './ffmpeg-process.ts';
 import { int16ToBytes, type PcmAudio } from './pcm.ts';

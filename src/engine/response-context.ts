@@ -10,7 +10,7 @@
  */
 import type { ChatMessage } from '../providers/contracts.ts';
 import { itemFromNew, toChatMessages, type Conversation } from './conversation.ts';
-import { SpeechbridgeError } from './errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import type { ConversationItem, ItemReference, NewItem } from './events.ts';
 
 export interface ResponseContextOptions {

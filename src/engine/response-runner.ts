@@ -25,7 +25,7 @@ import { AudioHops } from './audio-hops.ts';
 import { BoundedQueue } from './bounded-queue.ts';
 import type { Clock, TimerHandle } from './clock.ts';
 import type { AudioSegment } from './conversation.ts';
-import { SpeechbridgeError, isAbortError, toSpeechbridgeError } from './errors.ts';
+import { SpeechbridgeError, isAbortError, toSpeechbridgeError } from '../errors/registry.ts';
 import type {
   ContentPart,
   ConversationItem,

@@ -18,7 +18,7 @@ import type { TurnEvent } from '../vad/turn-detector.ts';
 import type { VoiceDetectorFactory } from '../vad/voice-detector.ts';
 import { systemClock, type Clock, type TimerHandle } from './clock.ts';
 import { Conversation, itemFromNew, validateNewItem } from './conversation.ts';
-import { SpeechbridgeError, toSpeechbridgeError } from './errors.ts';
+import { SpeechbridgeError, toSpeechbridgeError } from '../errors/registry.ts';
 import type { ConversationItem, EngineEvent, EngineInput, ResponseMode, ResponseRequest, SessionConfig, SessionUpdate } from './events.ts';
 import { randomIds, type IdGenerator } from './ids.ts';
 import { BUFFER_SAMPLE_RATE, InputBuffer } from './input-buffer.ts';

@@ -11,7 +11,7 @@ import { resampleSync } from '../audio/resample.ts';
 import { durationMs, type PcmAudio } from '../audio/pcm.ts';
 import type { TranscribeOptions, Transcriber } from '../providers/contracts.ts';
 import type { Clock, TimerHandle } from './clock.ts';
-import { SpeechbridgeError, isAbortError, toSpeechbridgeError, type ErrorCode } from './errors.ts';
+import { SpeechbridgeError, isAbortError, toSpeechbridgeError, type ErrorCode } from '../errors/registry.ts';
 import type { EngineEvent, TranscriptionConfig } from './events.ts';
 
 export type TranscriptOutcome =

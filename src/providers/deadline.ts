@@ -3,7 +3,7 @@
  * (REQUEST_TIMEOUT unless another setting is named). Providers call this once around their core
  * call so timeouts live in one place.
  */
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 
 export interface Deadline {
   signal: AbortSignal;

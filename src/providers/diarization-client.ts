@@ -4,7 +4,7 @@
  * answer is returned as it is, for the caller to pass on. Failures are SpeechbridgeErrors
  * naming the upstream (URL without credentials) and the HTTP status, never the token.
  */
-import { isAbortError, SpeechbridgeError } from '../engine/errors.ts';
+import { isAbortError, SpeechbridgeError } from '../errors/registry.ts';
 import { startDeadline, throwIfAborted } from './deadline.ts';
 import { displayURL } from './openai/errors.ts';
 

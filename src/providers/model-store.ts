@@ -11,7 +11,7 @@ import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
-import { isAbortError, SpeechbridgeError } from '../engine/errors.ts';
+import { isAbortError, SpeechbridgeError } from '../errors/registry.ts';
 import { throwIfAborted } from './deadline.ts';
 
 /** Where whisper.cpp publishes its converted ggml models. */

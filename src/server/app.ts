@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyInstance, type RouteOptions } from 'fastify';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import { registerBodyLimit } from '../protocols/http/body-limit.ts';
 import { errorHandler } from '../protocols/http/error-reply.ts';
 import { registerModelsRoute } from '../protocols/http/models-route.ts';

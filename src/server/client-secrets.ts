@@ -13,7 +13,7 @@
  * attacker nothing about any real secret's characters.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 
 /** OpenAI's range for expires_after.seconds: 10 s to 2 h; 10 minutes when not given. */
 export const CLIENT_SECRET_TTL_RANGE_S = [10, 7200] as const;

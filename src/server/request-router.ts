@@ -11,7 +11,7 @@
  */
 import type { Server as HttpServer, IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import { normalizeRequestTarget } from './request-target.ts';
 
 export interface RequestDoor {

@@ -14,7 +14,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import type { Registry } from 'prom-client';
-import { type ErrorCode, SpeechbridgeError } from '../engine/errors.ts';
+import { type ErrorCode, SpeechbridgeError } from '../errors/registry.ts';
 import { createRealtimeMetrics } from '../protocols/openai-realtime/metrics.ts';
 import { GATEWAY_PATH, createGatewayDoor } from '../protocols/gateway/gateway-door.ts';
 import { REALTIME_PATH, RealtimeDoor } from '../protocols/openai-realtime/realtime-door.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { isAbortError, SpeechbridgeError } from '../../src/engine/errors.ts';
+import { isAbortError, SpeechbridgeError } from '../../src/errors/registry.ts';
 import { writeWav } from '../../src/audio/wav.ts';
 import { checkFfmpeg, createStreamDecoder, decodeAudio, encodeAudio, ffmpegPath, type EncodeFormat, type StreamDecoder } from '../../src/audio/ffmpeg.ts';
 import { concatPcm, int16ToBytes, rmsDbfs, type PcmAudio } from '../../src/audio/pcm.ts';

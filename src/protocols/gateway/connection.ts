@@ -21,7 +21,7 @@
 import type { RawData, WebSocket } from 'ws';
 import { rawDataToBuffer } from '../raw-data.ts';
 import { decodeBase64Audio } from '../../audio/base64.ts';
-import { SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
 import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';

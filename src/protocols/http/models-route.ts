@@ -5,7 +5,7 @@
  * OpenAI's usual names for each endpoint, and the engines actually configured.
  */
 import type { FastifyInstance } from 'fastify';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { EngineSummary } from '../../server/engines.ts';
 
 interface ModelEntry {

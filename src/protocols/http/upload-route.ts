@@ -13,7 +13,7 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { isAbortError, SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
+import { isAbortError, SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { Responder, Transcriber } from '../../providers/contracts.ts';
 import { DiarizationClient } from '../../providers/diarization-client.ts';
 import { languageCode } from '../../providers/languages.ts';

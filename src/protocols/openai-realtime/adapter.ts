@@ -22,7 +22,7 @@
  */
 import type { RawData, WebSocket } from 'ws';
 import { rawDataToBuffer } from '../raw-data.ts';
-import { type SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
+import { type SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
 import { BacklogGuard } from '../backlog-guard.ts';

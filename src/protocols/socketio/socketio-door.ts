@@ -18,7 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Server as EngineServer } from 'engine.io';
 import { Server as SocketIoServer, type Socket } from 'socket.io';
-import { type ErrorCode, toSpeechbridgeError } from '../../engine/errors.ts';
+import { type ErrorCode, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { TokenAuth, TokenSources } from '../../server/auth.ts';
 import type { Config } from '../../server/config.ts';
 import type { Engines } from '../../server/engines.ts';

@@ -25,7 +25,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
 import { rawDataToBuffer } from '../raw-data.ts';
-import { type SpeechbridgeError, toSpeechbridgeError, type ErrorCode } from '../../engine/errors.ts';
+import { type SpeechbridgeError, toSpeechbridgeError, type ErrorCode } from '../../errors/registry.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { Logger } from '../../server/logging.ts';
 import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';

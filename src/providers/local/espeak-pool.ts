@@ -11,7 +11,7 @@
  * Workers are unref'd while idle so an idle pool never keeps the process alive.
  */
 import { Worker } from 'node:worker_threads';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { EspeakCatalogue } from './espeak-voices.ts';
 
 export interface EspeakPoolOptions {

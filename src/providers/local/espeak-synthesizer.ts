@@ -12,7 +12,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { PcmAudio } from '../../audio/pcm.ts';
-import { isAbortError } from '../../engine/errors.ts';
+import { isAbortError } from '../../errors/registry.ts';
 import type { SynthesizeRequest, Synthesizer, SynthesizerCapabilities } from '../contracts.ts';
 import { startDeadline, throwIfAborted } from '../deadline.ts';
 import { splitSentences } from '../sentences.ts';

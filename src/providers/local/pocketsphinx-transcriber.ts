@@ -13,7 +13,7 @@ import path from 'node:path';
 import { durationMs, type PcmAudio } from '../../audio/pcm.ts';
 import { resample } from '../../audio/resample.ts';
 import { writeWav } from '../../audio/wav.ts';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { Transcriber, TranscriberCapabilities, TranscribeOptions, Transcription, TranscriptSegment } from '../contracts.ts';
 import { startDeadline, throwIfAborted } from '../deadline.ts';
 import { languageCode } from '../languages.ts';

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { durationMs, type PcmAudio } from '../../audio/pcm.ts';
 import { resample } from '../../audio/resample.ts';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { Transcriber, TranscriberCapabilities, TranscribeOptions, Transcription, TranscriptSegment } from '../contracts.ts';
 import { startDeadline, throwIfAborted, type Deadline } from '../deadline.ts';
 import { languageCode } from '../languages.ts';

@@ -10,7 +10,7 @@ import {
   APIError,
   APIUserAbortError,
 } from 'openai';
-import { isAbortError, SpeechbridgeError } from '../../engine/errors.ts';
+import { isAbortError, SpeechbridgeError } from '../../errors/registry.ts';
 import type { Deadline } from '../deadline.ts';
 
 export interface UpstreamContext {

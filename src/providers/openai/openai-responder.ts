@@ -24,7 +24,7 @@ import type {
   ChatCompletionTool,
   ChatCompletionToolChoiceOption,
 } from 'openai/resources/chat/completions';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type {
   ChatMessage,
   FinishReason,

@@ -13,7 +13,7 @@
 import type OpenAI from 'openai';
 import { APIError } from 'openai';
 import type { PcmAudio } from '../../audio/pcm.ts';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { SynthesizeRequest, Synthesizer, SynthesizerCapabilities } from '../contracts.ts';
 import { throwIfAborted } from '../deadline.ts';
 import { defaultUpstreamLimits } from '../upstream-limits.ts';

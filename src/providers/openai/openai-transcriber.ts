@@ -16,7 +16,7 @@ import { toFile } from 'openai';
 import type { PcmAudio } from '../../audio/pcm.ts';
 import { durationMs } from '../../audio/pcm.ts';
 import { writeWav } from '../../audio/wav.ts';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { TranscribeOptions, Transcriber, TranscriberCapabilities, Transcription, TranscriptSegment } from '../contracts.ts';
 import { startDeadline, throwIfAborted } from '../deadline.ts';
 import { languageCode } from '../languages.ts';

@@ -3,7 +3,7 @@
  * abortable waits and the per-call record (was it aborted, did it finish).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SpeechbridgeError, type ErrorCode } from '../../engine/errors.ts';
+import { SpeechbridgeError, type ErrorCode } from '../../errors/registry.ts';
 import { throwIfAborted } from '../deadline.ts';
 
 /** A value per call: one for all, a list used in order (its last entry repeats), or a function. */
