@@ -88,10 +88,3 @@ export async function* readStdout(ffmpeg: FfmpegProcess): AsyncGenerator<Buffer>
     return;
   }
 }
-
-/** The error a deliberate abort ends a call with (callers tell it apart with isAbortError). */
-export function abortError(signal: AbortSignal | undefined): Error {
-  const error = new Error('The operation was aborted', { cause: signal?.reason });
-  error.name = 'AbortError';
-  return error;
-}

@@ -41,11 +41,3 @@ export function startDeadline(timeoutMs: number, callerSignal?: AbortSignal, set
     },
   };
 }
-
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) {
-    const error = new Error('The operation was aborted');
-    error.name = 'AbortError';
-    throw error;
-  }
-}

@@ -13,7 +13,8 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { isAbortError, SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
+import { isAbortError } from '../../errors/abort.ts';
+import { SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { Responder, Transcriber } from '../../providers/contracts.ts';
 import { DiarizationClient } from '../../providers/diarization-client.ts';
 import { languageCode } from '../../providers/languages.ts';
