@@ -16,9 +16,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import type { Logger } from 'pino';
 import type { SessionKind } from '../../engine/events.ts';
 import type { TokenAuth } from '../../server/auth.ts';
-import type { Logger } from '../../server/logging.ts';
 import { rejectUpgrade } from '../../server/upgrade-router.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
 import { errorSummary } from '../session-boundary.ts';

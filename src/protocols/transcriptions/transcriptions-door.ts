@@ -3,8 +3,8 @@
  * subprotocols of every WebSocket door (src/protocols/websocket-door.ts); each socket becomes a
  * TranscriptionConnection around one transcription session.
  */
+import type { Logger } from 'pino';
 import type { TokenAuth } from '../../server/auth.ts';
-import type { Logger } from '../../server/logging.ts';
 import type { DoorSessionFactory } from '../door-session.ts';
 import { errorSummary } from '../session-boundary.ts';
 import { WebSocketDoor } from '../websocket-door.ts';
