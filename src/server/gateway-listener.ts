@@ -10,7 +10,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import { SpeechbridgeError } from '../errors/registry.ts';
 import { GATEWAY_PATH } from '../protocols/gateway/gateway-door.ts';
-import type { UpgradeRouter } from './upgrade-router.ts';
+import type { UpgradeRouter } from '../protocols/upgrade-router.ts';
 
 export interface GatewayListenerOptions {
   host: string;

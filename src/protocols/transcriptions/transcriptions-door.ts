@@ -4,7 +4,7 @@
  * TranscriptionConnection around one transcription session.
  */
 import type { Logger } from 'pino';
-import type { TokenAuth } from '../../server/auth.ts';
+import type { DoorAuth } from '../door-auth.ts';
 import type { DoorSessionFactory } from '../door-session.ts';
 import { errorSummary } from '../session-boundary.ts';
 import { WebSocketDoor } from '../websocket-door.ts';
@@ -13,7 +13,7 @@ import { TranscriptionConnection, type TranscriptionLimits } from './transcripti
 export const TRANSCRIPTIONS_PATH = '/v1/transcriptions';
 
 export interface TranscriptionsDoorOptions {
-  auth: TokenAuth;
+  auth: DoorAuth;
   createSession: DoorSessionFactory;
   limits: TranscriptionLimits;
   logger: Logger;
