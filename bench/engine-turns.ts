@@ -25,7 +25,7 @@ import { SessionEngine } from '../src/engine/session-engine.ts';
 import { ScriptedResponder } from '../src/providers/testing/scripted-responder.ts';
 import { ScriptedSynthesizer } from '../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../src/providers/testing/scripted-transcriber.ts';
-import { createVoiceDetector } from '../src/vad/voice-detector.ts';
+import { createVoiceDetector } from '../src/vad/voice-detector-factory.ts';
 import { sharedAudioPath } from '../test/helpers/shared.ts';
 
 const SESSION_COUNTS = [10, 100, 500];

@@ -9,7 +9,8 @@ import { performance } from 'node:perf_hooks';
 import { concatPcm } from '../src/audio/pcm.ts';
 import { readWav } from '../src/audio/wav.ts';
 import { TurnDetector } from '../src/vad/turn-detector.ts';
-import { createVoiceDetector, type VoiceDetector } from '../src/vad/voice-detector.ts';
+import { createVoiceDetector } from '../src/vad/voice-detector-factory.ts';
+import type { VoiceDetector } from '../src/vad/voice-detector.ts';
 import { sharedAudioPath } from '../test/helpers/shared.ts';
 
 const RUNS = 7;

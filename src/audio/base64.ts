@@ -5,7 +5,7 @@
  * '=', so a corrupted message would decode to shorter, shifted audio; the strict check here
  * turns that into an invalid_audio error instead.
  */
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import { aLawDecode, aLawEncode, muLawDecode, muLawEncode } from './g711.ts';
 import { bytesToInt16, int16ToBytes } from './pcm.ts';
 

@@ -4,7 +4,7 @@
  * which is the only place ffmpeg explains a failure.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 
 /**
  * stderr kept per process: the last 4 KB. With `-loglevel error` a failing run prints one to
@@ -87,11 +87,4 @@ export async function* readStdout(ffmpeg: FfmpegProcess): AsyncGenerator<Buffer>
   } catch {
     return;
   }
-}
-
-/** The error a deliberate abort ends a call with (callers tell it apart with isAbortError). */
-export function abortError(signal: AbortSignal | undefined): Error {
-  const error = new Error('The operation was aborted', { cause: signal?.reason });
-  error.name = 'AbortError';
-  return error;
 }

@@ -9,9 +9,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { abortError } from '../errors/abort.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import { sniffContainer, SNIFF_BYTES } from './container.ts';
-import { abortError, ffmpegPath, QUIET_ARGS, readStdout, spawnFfmpeg, type FfmpegProcess } from './ffmpeg-process.ts';
+import { ffmpegPath, QUIET_ARGS, readStdout, spawnFfmpeg, type FfmpegProcess } from './ffmpeg-process.ts';
 import { int16ToBytes, type PcmAudio } from './pcm.ts';
 import { resample } from './resample.ts';
 import { readWav, wavHeader } from './wav.ts';
@@ -45,7 +46,7 @@ export interface FfmpegInfo {
 /** Start-up check: resolves with the version, or throws engine_unavailable saying how to install ffmpeg. */
 export async function checkFfmpeg(options: { signal?: AbortSignal } = {}): Promise<FfmpegInfo> {
   const { signal } = options;
-  if (signal?.aborted) throw abortError(signal);
+  if (signal?.aborted) throw abortError(signal?.reason);
   const ffmpeg = spawnFfmpeg(['-version']);
   let stdout = '';
   ffmpeg.child.stdout.setEncoding('utf8');
@@ -58,7 +59,7 @@ export async function checkFfmpeg(options: { signal?: AbortSignal } = {}): Promi
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const exit = await ffmpeg.exited;
-    if (signal?.aborted) throw abortError(signal);
+    if (signal?.aborted) throw abortError(signal?.reason);
     if (exit.type === 'spawn_failed') throw exit.error;
     const match = /ffmpeg version (\S+)/.exec(stdout);
     if (exit.code !== 0 || !match) {
@@ -91,7 +92,7 @@ export interface DecodeOptions {
 export async function decodeAudio(input: Uint8Array, options: DecodeOptions): Promise<PcmAudio> {
   const { sampleRate, signal } = options;
   const maxDurationMs = options.maxDurationMs ?? DEFAULT_MAX_DECODE_MS;
-  if (signal?.aborted) throw abortError(signal);
+  if (signal?.aborted) throw abortError(signal?.reason);
   checkSampleRate(sampleRate);
   if (input.byteLength === 0) throw new SpeechbridgeError('empty_input', 'the audio is empty (0 bytes)', { param: 'file' });
   const maxBytes = Math.ceil((maxDurationMs * sampleRate) / 1000) * 2;
@@ -171,7 +172,7 @@ async function runDecode(
   ffmpeg.child.stdin.end(stdinBytes);
   try {
     const exit = await ffmpeg.exited;
-    if (signal?.aborted) throw abortError(signal);
+    if (signal?.aborted) throw abortError(signal?.reason);
     if (exit.type === 'spawn_failed') throw exit.error;
     if (exceeded) throw tooLong(maxDurationMs);
     if (exit.code !== 0) throw unreadable(ffmpeg, exit.code, exit.signal);
@@ -284,7 +285,7 @@ class FfmpegStreamDecoder implements StreamDecoder {
 
   write(chunk: Uint8Array): boolean {
     if (this.#failure) throw this.#failure;
-    if (this.#signal?.aborted) throw abortError(this.#signal);
+    if (this.#signal?.aborted) throw abortError(this.#signal?.reason);
     if (this.#inputEnded) throw new SpeechbridgeError('internal_error', 'stream decoder: write() after end()');
     const state = this.#state;
     if (state.type === 'closed' || state.type === 'empty') throw new SpeechbridgeError('internal_error', 'stream decoder: write() after close()');
@@ -383,13 +384,13 @@ class FfmpegStreamDecoder implements StreamDecoder {
           if (samples.pcm.length > 0) yield samples.pcm;
         }
         const exit = await ffmpeg.exited;
-        if (this.#signal?.aborted) throw abortError(this.#signal);
+        if (this.#signal?.aborted) throw abortError(this.#signal?.reason);
         if (this.#failure) throw this.#failure;
         if (this.#state.type === 'closed') return;
         if (exit.type === 'spawn_failed') throw exit.error;
         if (exit.code !== 0) throw unreadable(ffmpeg, exit.code, exit.signal);
       } else {
-        if (this.#signal?.aborted) throw abortError(this.#signal);
+        if (this.#signal?.aborted) throw abortError(this.#signal?.reason);
         if (this.#failure) throw this.#failure;
       }
     } finally {
@@ -517,17 +518,17 @@ export function encodeAudio(pcm: AsyncIterable<Int16Array>, options: EncodeOptio
 
 async function* encodeWav(pcm: AsyncIterable<Int16Array>, options: EncodeOptions): AsyncGenerator<Buffer> {
   const { signal } = options;
-  if (signal?.aborted) throw abortError(signal);
+  if (signal?.aborted) throw abortError(signal?.reason);
   yield wavHeader(options.sampleRate);
   for await (const chunk of pcm) {
-    if (signal?.aborted) throw abortError(signal);
+    if (signal?.aborted) throw abortError(signal?.reason);
     if (chunk.length > 0) yield int16ToBytes(chunk);
   }
 }
 
 async function* encodeWithFfmpeg(pcm: AsyncIterable<Int16Array>, options: EncodeOptions, format: Exclude<EncodeFormat, 'wav'>): AsyncGenerator<Buffer> {
   const { signal, sampleRate } = options;
-  if (signal?.aborted) throw abortError(signal);
+  if (signal?.aborted) throw abortError(signal?.reason);
   const ffmpeg = spawnFfmpeg([
     ...QUIET_ARGS,
     ...['-f', 's16le', '-ar', String(sampleRate), '-ac', '1', '-i', 'pipe:0'],
@@ -543,7 +544,7 @@ async function* encodeWithFfmpeg(pcm: AsyncIterable<Int16Array>, options: Encode
       yield chunk;
     }
     const exit = await ffmpeg.exited;
-    if (signal?.aborted) throw abortError(signal);
+    if (signal?.aborted) throw abortError(signal?.reason);
     const fed = await feeding;
     if (fed.type === 'source_failed') throw fed.error;
     if (exit.type === 'spawn_failed') throw exit.error;

@@ -12,7 +12,7 @@
  * zeros to push the last input through and trims the output to ceil(n · toRate / fromRate).
  */
 import type { SpeexResamplerModule } from '@echogarden/speex-resampler-wasm';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import type { PcmAudio } from './pcm.ts';
 
 /**

@@ -3,7 +3,7 @@
  * packages either pull in large codec sets or do not stream a header of unknown length.
  * Reads PCM 8/16/24/32-bit and IEEE float 32-bit, any channel count (downmixed to mono).
  */
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import { downmixToMono, float32ToInt16, type PcmAudio } from './pcm.ts';
 
 const FORMAT_PCM = 1;

@@ -3,7 +3,7 @@
  * to do, and an exit code (2 for a bad flag, a bad setting or an input file that cannot be
  * read, 1 for everything else). No stack trace unless LOG_LEVEL is debug or trace.
  */
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 
 export const USAGE_EXIT_CODE = 2;
 export const FAILURE_EXIT_CODE = 1;

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import dotenv from 'dotenv';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import type { Config } from '../server/config.ts';
 
 /** Flag name (commander's camelCase) → environment variable it overrides. */

@@ -6,7 +6,7 @@
  * at once.
  */
 import { Command, Option } from 'commander';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import { checkAudioFile } from './clients/audio-file-source.ts';
 import { alsaDevice, arecordListing, chooseRecorder, choosePlayer, listCaptureDevices, type PlayerTool, type RecorderTool } from './clients/audio-tools.ts';
 import { clientFlags, positiveNumber, resolveClientFlags, TOKEN_VARIABLE, type ClientFlags } from './clients/client-flags.ts';

@@ -6,7 +6,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import { ENGINE_FLAGS, configFromEnvironment, environmentFromCommand } from './environment.ts';
 import { engineOptions } from './engine-options.ts';
 

@@ -4,7 +4,7 @@
  * comes back as it arrives, saves the reply audio, and ends with a summary.
  */
 import { Command, Option } from 'commander';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import { checkAudioFile, decodeAudioFile } from './clients/audio-file-source.ts';
 import { clientFlags, resolveClientFlags, TOKEN_VARIABLE, type ClientFlags } from './clients/client-flags.ts';
 import { runClientSession, type SessionEnd } from './clients/client-session.ts';

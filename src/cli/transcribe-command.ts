@@ -1,7 +1,7 @@
 /** `speechbridge transcribe <file…>`: transcribe audio files of any container, print text, language and timings. */
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import { languageCode } from '../providers/languages.ts';
 import { checkAudioFile } from './clients/audio-file-source.ts';
 import { ENGINE_FLAGS, configFromCommand } from './environment.ts';

@@ -4,6 +4,7 @@
  * by a slow consumer (speech synthesis) instead of piling work up. Aborting the signal fails
  * every waiting and later call with an AbortError.
  */
+import { abortError } from '../errors/abort.ts';
 
 type Waiter = { resolve: () => void; reject: (error: Error) => void };
 
@@ -71,10 +72,4 @@ export class BoundedQueue<T> {
   #throwIfAborted(): void {
     if (this.#signal.aborted) throw abortError();
   }
-}
-
-function abortError(): Error {
-  const error = new Error('The operation was aborted');
-  error.name = 'AbortError';
-  return error;
 }

@@ -12,7 +12,7 @@
  * stopped playback at audio_end_ms keeps the sentences whose audio had started by then.
  */
 import type { ChatMessage, ToolCall } from '../providers/contracts.ts';
-import { SpeechbridgeError } from './errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import type { ContentPart, ConversationItem, NewItem } from './events.ts';
 import type { TranscriptionJob } from './transcription-job.ts';
 

@@ -3,7 +3,7 @@
  * EngineInput and EngineEvent into wire messages; nothing here names a wire protocol.
  * Audio is PCM16 mono (Int16Array) at the session's input / output sample rate.
  */
-import type { ErrorCode } from './errors.ts';
+import type { ErrorCode } from '../errors/registry.ts';
 
 // ── Session configuration ───────────────────────────────────────────────────────────────
 

@@ -8,9 +8,10 @@
  * (code and message), since answering without the user's words would answer something else
  * (a translation of nothing). Older items whose transcription failed are left out of the context.
  */
+import { abortable } from '../errors/abort.ts';
 import type { ChatMessage } from '../providers/contracts.ts';
 import { itemFromNew, toChatMessages, type Conversation } from './conversation.ts';
-import { SpeechbridgeError } from './errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import type { ConversationItem, ItemReference, NewItem } from './events.ts';
 
 export interface ResponseContextOptions {
@@ -84,29 +85,4 @@ async function inputItems(
     items.push(item);
   }
   return items;
-}
-
-/** The promise's value, or an AbortError as soon as the signal fires. */
-export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortError());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError());
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-function abortError(): Error {
-  const error = new Error('The operation was aborted');
-  error.name = 'AbortError';
-  return error;
 }

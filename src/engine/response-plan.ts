@@ -6,7 +6,7 @@
  */
 import type { ResponderCapabilities } from '../providers/contracts.ts';
 import { validateNewItem } from './conversation.ts';
-import { SpeechbridgeError } from './errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import type { ResponseRequest, SessionConfig } from './events.ts';
 import type { ResponsePlan } from './response-runner.ts';
 import {

@@ -17,6 +17,7 @@
  * emitted before the call returns; whatever the providers still deliver afterwards is dropped.
  * So there is exactly one response.done, and "one active response" frees up immediately.
  */
+import { isAbortError } from '../errors/abort.ts';
 import { SentenceChunker } from '../providers/sentences.ts';
 import { synthesizeAt } from '../providers/synthesize-at.ts';
 import { formatMs, LIMIT_SETTINGS } from '../providers/upstream-limits.ts';
@@ -25,7 +26,7 @@ import { AudioHops } from './audio-hops.ts';
 import { BoundedQueue } from './bounded-queue.ts';
 import type { Clock, TimerHandle } from './clock.ts';
 import type { AudioSegment } from './conversation.ts';
-import { SpeechbridgeError, isAbortError, toSpeechbridgeError } from './errors.ts';
+import { SpeechbridgeError, toSpeechbridgeError } from '../errors/registry.ts';
 import type {
   ContentPart,
   ConversationItem,

@@ -5,7 +5,7 @@
  * detector and voice detector.
  */
 import { defaultUpstreamLimits } from '../providers/upstream-limits.ts';
-import { SpeechbridgeError } from './errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import type { Modality, ResponseMode, SessionConfig, SessionKind, SessionUpdate, ToolChoiceConfig, ToolConfig, TurnDetectionConfig } from './events.ts';
 import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES, thresholdToAggressiveness, type TurnOptions } from '../vad/turn-options.ts';
 import type { Aggressiveness, VoiceDetectorOptions } from '../vad/voice-detector.ts';

@@ -13,17 +13,18 @@
  * (transcription, responses) runs in tasks that close() aborts and waits for.
  */
 import { resampleSync, initResampler } from '../audio/resample.ts';
+import { abortable } from '../errors/abort.ts';
 import type { Responder, Synthesizer, Transcriber } from '../providers/contracts.ts';
 import type { TurnEvent } from '../vad/turn-detector.ts';
 import type { VoiceDetectorFactory } from '../vad/voice-detector.ts';
 import { systemClock, type Clock, type TimerHandle } from './clock.ts';
 import { Conversation, itemFromNew, validateNewItem } from './conversation.ts';
-import { SpeechbridgeError, toSpeechbridgeError } from './errors.ts';
+import { SpeechbridgeError, toSpeechbridgeError } from '../errors/registry.ts';
 import type { ConversationItem, EngineEvent, EngineInput, ResponseMode, ResponseRequest, SessionConfig, SessionUpdate } from './events.ts';
 import { randomIds, type IdGenerator } from './ids.ts';
 import { BUFFER_SAMPLE_RATE, InputBuffer } from './input-buffer.ts';
 import { InterimTranscripts } from './interim-transcripts.ts';
-import { abortable, buildResponseContext } from './response-context.ts';
+import { buildResponseContext } from './response-context.ts';
 import { resolveResponsePlan } from './response-plan.ts';
 import { ResponseRunner, snapshot, type ResponseSummary, type ResponseTrigger } from './response-runner.ts';
 import { applySessionUpdate, initialSessionConfig, resolveLimits, type EngineLimits, type SessionDefaults } from './session-config.ts';

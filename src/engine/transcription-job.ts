@@ -9,9 +9,10 @@
  */
 import { resampleSync } from '../audio/resample.ts';
 import { durationMs, type PcmAudio } from '../audio/pcm.ts';
+import { abortError, isAbortError } from '../errors/abort.ts';
 import type { TranscribeOptions, Transcriber } from '../providers/contracts.ts';
 import type { Clock, TimerHandle } from './clock.ts';
-import { SpeechbridgeError, isAbortError, toSpeechbridgeError, type ErrorCode } from './errors.ts';
+import { SpeechbridgeError, toSpeechbridgeError, type ErrorCode } from '../errors/registry.ts';
 import type { EngineEvent, TranscriptionConfig } from './events.ts';
 
 export type TranscriptOutcome =
@@ -159,10 +160,4 @@ async function* chunks(audio: PcmAudio): AsyncIterable<PcmAudio> {
   for (let offset = 0; offset < audio.samples.length; offset += size) {
     yield { samples: audio.samples.subarray(offset, offset + size), sampleRate: audio.sampleRate };
   }
-}
-
-function abortError(): Error {
-  const error = new Error('The operation was aborted');
-  error.name = 'AbortError';
-  return error;
 }

@@ -9,7 +9,7 @@
  * synchronous. Rebuilding ends an open turn as if the stream had ended there, so a settings
  * change never loses a turn that was being spoken.
  */
-import { toSpeechbridgeError, type SpeechbridgeError } from './errors.ts';
+import { toSpeechbridgeError, type SpeechbridgeError } from '../errors/registry.ts';
 import type { TurnDetectionConfig } from './events.ts';
 import { sameTurnOptions, sameVoiceDetector, turnSettingsOf } from './session-config.ts';
 import { TurnDetector, type TurnEvent } from '../vad/turn-detector.ts';

@@ -15,7 +15,7 @@
  * indexOf, so a message that is mostly one base64 string is scanned at memchr speed.
  * Per-field limits (string lengths, array sizes) live in each door's schemas.
  */
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 
 export interface JsonLimits {
   maxDepth: number;

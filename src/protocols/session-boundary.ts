@@ -9,8 +9,8 @@
  * such an exception would reach the socket's event emitter and stop the process, ending every
  * user's session.
  */
-import { SpeechbridgeError } from '../engine/errors.ts';
-import type { Logger } from '../server/logging.ts';
+import type { Logger } from 'pino';
+import { SpeechbridgeError } from '../errors/registry.ts';
 
 /** Characters of an error's message and stack kept in the log: the top frames, not a 100 KB dump. */
 const MESSAGE_CHARS = 500;

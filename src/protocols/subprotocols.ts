@@ -4,7 +4,8 @@
  * browser fails the handshake when it offered subprotocols and the server selected none.
  */
 import type { IncomingMessage } from 'node:http';
-import { TOKEN_SUBPROTOCOL_PREFIX } from '../server/auth.ts';
+
+export const TOKEN_SUBPROTOCOL_PREFIX = 'openai-insecure-api-key.';
 
 /** The subprotocols the client offered, in its order. */
 export function offeredSubprotocols(request: IncomingMessage): string[] {

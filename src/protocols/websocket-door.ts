@@ -9,8 +9,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import type { TokenAuth } from '../server/auth.ts';
-import { rejectUpgrade } from '../server/upgrade-router.ts';
+import { rejectUpgrade } from './reject-upgrade.ts';
+import type { DoorAuth } from './door-auth.ts';
 import { offeredSubprotocols, selectAnySubprotocol } from './subprotocols.ts';
 
 /** What the door needs of a connection: when it has ended, and how to end it at shutdown. */
@@ -21,7 +21,7 @@ export interface DoorConnection {
 }
 
 export interface WebSocketDoorOptions {
-  auth: TokenAuth;
+  auth: DoorAuth;
   maxMessageBytes: number;
   connect(socket: WebSocket): DoorConnection;
   /** A connection could not be set up (its socket is closed with 1011). */

@@ -2,7 +2,7 @@
  * The provider contracts. Each provider declares what it can do as data (capabilities);
  * callers pick behaviour from capabilities, never from a provider's name.
  * Every call takes an AbortSignal; a deliberate abort ends the call with an AbortError,
- * anything else with a SpeechbridgeError (src/engine/errors.ts).
+ * anything else with a SpeechbridgeError (src/errors/registry.ts).
  */
 import type { PcmAudio } from '../audio/pcm.ts';
 

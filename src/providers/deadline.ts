@@ -3,7 +3,7 @@
  * (REQUEST_TIMEOUT unless another setting is named). Providers call this once around their core
  * call so timeouts live in one place.
  */
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 
 export interface Deadline {
   signal: AbortSignal;
@@ -40,12 +40,4 @@ export function startDeadline(timeoutMs: number, callerSignal?: AbortSignal, set
       callerSignal?.removeEventListener('abort', onCallerAbort);
     },
   };
-}
-
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) {
-    const error = new Error('The operation was aborted');
-    error.name = 'AbortError';
-    throw error;
-  }
 }

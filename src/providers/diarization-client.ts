@@ -4,8 +4,9 @@
  * answer is returned as it is, for the caller to pass on. Failures are SpeechbridgeErrors
  * naming the upstream (URL without credentials) and the HTTP status, never the token.
  */
-import { isAbortError, SpeechbridgeError } from '../engine/errors.ts';
-import { startDeadline, throwIfAborted } from './deadline.ts';
+import { abortError, isAbortError, throwIfAborted } from '../errors/abort.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
+import { startDeadline } from './deadline.ts';
 import { displayURL } from './openai/errors.ts';
 
 /** Diarization of an hour of audio is a few hundred KB of JSON; 8 MB means something else is being sent. */
@@ -82,9 +83,7 @@ export class DiarizationClient {
       return new SpeechbridgeError('upstream_timeout', `the diarization upstream ${displayURL(this.options.url)} did not answer within ${this.options.timeoutMs} ms (REQUEST_TIMEOUT)`, { cause: error });
     }
     if (deadline.signal.aborted || isAbortError(error)) {
-      const abort = new Error('The operation was aborted');
-      abort.name = 'AbortError';
-      return abort;
+      return abortError();
     }
     return otherwise();
   }

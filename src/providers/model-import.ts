@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import { checkGgmlModel, modelNameFor } from './ggml-model-file.ts';
 import { KNOWN_MODELS, expandHome, hashFile, modelFileName, type ModelChecksum } from './model-store.ts';
 

@@ -11,8 +11,8 @@ import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
-import { isAbortError, SpeechbridgeError } from '../engine/errors.ts';
-import { throwIfAborted } from './deadline.ts';
+import { isAbortError, throwIfAborted } from '../errors/abort.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 
 /** Where whisper.cpp publishes its converted ggml models. */
 export const DEFAULT_MODEL_BASE_URL = 'https://huggingface.co/ggerganov/whisper.cpp/resolve/main';

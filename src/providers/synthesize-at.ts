@@ -5,7 +5,7 @@
  * cancels an upstream's body and aborts its request) and fails with upstream_response_too_large.
  */
 import { createStreamResampler } from '../audio/resample.ts';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import type { SynthesizeRequest, Synthesizer } from './contracts.ts';
 import { formatMs } from './upstream-limits.ts';
 

@@ -2,9 +2,9 @@
  * Text translation through the configured Responder (mode 'translate'), with the streamed
  * deltas collected into one string and the result kept in a TranslationCache.
  */
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { throwIfAborted } from '../errors/abort.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import type { Responder } from './contracts.ts';
-import { throwIfAborted } from './deadline.ts';
 import type { TranslationCache } from './translation-cache.ts';
 
 /**

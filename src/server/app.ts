@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyInstance, type RouteOptions } from 'fastify';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import { registerBodyLimit } from '../protocols/http/body-limit.ts';
 import { errorHandler } from '../protocols/http/error-reply.ts';
 import { registerModelsRoute } from '../protocols/http/models-route.ts';
@@ -17,10 +17,14 @@ import { registerTranscriptionsRoute } from '../protocols/http/transcriptions-ro
 import { registerTtsProxyRoute } from '../protocols/http/tts-proxy-route.ts';
 import { registerUploadRoute } from '../protocols/http/upload-route.ts';
 import { registerClientSecretsRoute } from '../protocols/openai-realtime/client-secrets-route.ts';
-import { registerSocketIoDoor } from '../protocols/socketio/socketio-door.ts';
+import type { UpgradeRouter } from '../protocols/upgrade-router.ts';
+import { DiarizationClient } from '../providers/diarization-client.ts';
+import { TranslationCache } from '../providers/translation-cache.ts';
+import { Translator } from '../providers/translator.ts';
 import { TokenAuth } from './auth.ts';
 import { ClientSecretStore } from './client-secrets.ts';
 import type { Config } from './config.ts';
+import { createUpgradeRouter, registerSocketIoDoor } from './doors.ts';
 import type { Engines } from './engines.ts';
 import { registerTokenCheck } from './http-auth.ts';
 import type { Logger } from './logging.ts';
@@ -29,7 +33,6 @@ import { RequestRouter } from './request-router.ts';
 import { sessionDefaultsOf } from './session-factory.ts';
 import { type GatewayListener, openGatewayListener } from './gateway-listener.ts';
 import { createSessionMetrics } from './session-metrics.ts';
-import { createUpgradeRouter, type UpgradeRouter } from './upgrade-router.ts';
 import { VERSION } from './version.ts';
 import { registerWebRoutes } from './web-routes.ts';
 
@@ -136,7 +139,14 @@ async function buildApp({ config, engines, logger, metrics = createMetrics() }: 
   registerTranscriptionsRoute(app, engines.transcriber, config.maxUploadBytes);
   registerSpeechRoute(app, engines.synthesizer, config.tts.voice, config.limits.maxResponseAudioMs);
   registerModelsRoute(app, engines.summary);
-  registerUploadRoute(app, engines, config);
+  registerUploadRoute(app, {
+    transcriber: engines.transcriber,
+    translator: new Translator(engines.responder, new TranslationCache(config.maxCacheSize)),
+    diarizer: config.diarization.url
+      ? new DiarizationClient({ url: config.diarization.url, token: config.diarization.token, timeoutMs: config.requestTimeoutMs })
+      : undefined,
+    maxUploadBytes: config.maxUploadBytes,
+  });
   registerTtsProxyRoute(app, engines.synthesizer, config.tts.voice, config.limits.maxResponseAudioMs);
   registerClientSecretsRoute(app, { secrets, defaults: sessionDefaultsOf(config), responderModes: engines.responder.capabilities.modes });
   await registerWebRoutes(app);

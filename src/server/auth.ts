@@ -11,17 +11,11 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ClientSecret, ClientSecretStore } from './client-secrets.ts';
-
-export interface TokenSources {
-  headers: IncomingHttpHeaders;
-  /** Request URL (path and query): its `token` / `access_token` parameter is a token source. */
-  url?: string;
-  /** WebSocket subprotocols offered by the client. */
-  protocols?: string[];
-}
-
-export const TOKEN_SUBPROTOCOL_PREFIX = 'openai-insecure-api-key.';
+import type { CheckOptions, TokenSources } from '../protocols/door-auth.ts';
+import type { ClientSecret } from '../protocols/openai-realtime/client-secret.ts';
+import type { RealtimeDoorAuth } from '../protocols/openai-realtime/realtime-door.ts';
+import { TOKEN_SUBPROTOCOL_PREFIX } from '../protocols/subprotocols.ts';
+import type { ClientSecretStore } from './client-secrets.ts';
 /** The query parameters a handshake may carry its token in. */
 const QUERY_TOKEN_PARAMETERS = ['token', 'access_token'] as const;
 
@@ -56,12 +50,8 @@ const MISSING_TOKEN = 'missing API token: send "Authorization: Bearer <token>" (
 const QUERY_TOKEN_REFUSED =
   'a token in the query string (?token=, ?access_token=) is accepted only when opening a WebSocket or Socket.IO connection: send "Authorization: Bearer <token>" on HTTP requests';
 
-export interface CheckOptions {
-  /** Accept a live client secret (ek_…) as well as API_TOKENS: for opening realtime sessions only. */
-  clientSecret?: boolean;
-}
-
-export class TokenAuth {
+/** Every door's check (DoorAuth) and the realtime door's client-secret lookup. */
+export class TokenAuth implements RealtimeDoorAuth {
   private readonly digests: Buffer[];
 
   constructor(

@@ -13,20 +13,10 @@
  * attacker nothing about any real secret's characters.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
+import type { ClientSecret, ClientSecretMinter } from '../protocols/openai-realtime/client-secret.ts';
 
-/** OpenAI's range for expires_after.seconds: 10 s to 2 h; 10 minutes when not given. */
-export const CLIENT_SECRET_TTL_RANGE_S = [10, 7200] as const;
-export const DEFAULT_CLIENT_SECRET_TTL_S = 600;
 const DEFAULT_MAX_LIVE = 10_000;
-
-export interface ClientSecret {
-  value: string;
-  /** Unix seconds. */
-  expiresAt: number;
-  /** The wire `session` object it was minted with (GA or beta spelling), applied on connect. */
-  session: Record<string, unknown>;
-}
 
 export interface ClientSecretStoreOptions {
   maxLive?: number;
@@ -34,7 +24,7 @@ export interface ClientSecretStoreOptions {
   now?: () => number;
 }
 
-export class ClientSecretStore {
+export class ClientSecretStore implements ClientSecretMinter {
   readonly #byDigest = new Map<string, ClientSecret>();
   readonly #maxLive: number;
   readonly #now: () => number;

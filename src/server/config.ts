@@ -12,7 +12,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import { defaultUpstreamLimits, type UpstreamLimits } from '../providers/upstream-limits.ts';
 
 const text = z.string().trim();

@@ -6,7 +6,7 @@
  * one engine does not load the others (whisper's binding, the OpenAI SDK).
  */
 import { readFile } from 'node:fs/promises';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import type { Responder, Transcriber } from '../providers/contracts.ts';
 import { EchoResponder } from '../providers/local/echo-responder.ts';
 import { OpenAIResponder } from '../providers/openai/openai-responder.ts';

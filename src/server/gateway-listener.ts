@@ -8,9 +8,9 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import { GATEWAY_PATH } from '../protocols/gateway/gateway-door.ts';
-import type { UpgradeRouter } from './upgrade-router.ts';
+import type { UpgradeRouter } from '../protocols/upgrade-router.ts';
 
 export interface GatewayListenerOptions {
   host: string;

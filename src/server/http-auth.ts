@@ -10,7 +10,7 @@
  * @fastify/cors in its own onRequest hook, registered before this one.
  */
 import type { FastifyInstance } from 'fastify';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import type { TokenAuth } from './auth.ts';
 
 declare module 'fastify' {

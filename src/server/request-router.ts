@@ -1,6 +1,6 @@
 /**
  * The server's one 'request' listener, ahead of fastify's. It rewrites each request's target to
- * its normal form (src/server/request-target.ts) before anything else reads it, so fastify
+ * its normal form (src/protocols/request-target.ts) before anything else reads it, so fastify
  * routes, and the token check judges, one and the same path; a malformed target gets a 400 with
  * the JSON error body. Paths another server owns (Socket.IO long-polling on `/socket.io/`) go to
  * it; everything else goes to fastify.
@@ -11,12 +11,9 @@
  */
 import type { Server as HttpServer, IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { SpeechbridgeError } from '../engine/errors.ts';
-import { normalizeRequestTarget } from './request-target.ts';
-
-export interface RequestDoor {
-  handleRequest(request: IncomingMessage, response: ServerResponse): void;
-}
+import { SpeechbridgeError } from '../errors/registry.ts';
+import type { RequestDoor } from '../protocols/request-door.ts';
+import { normalizeRequestTarget } from '../protocols/request-target.ts';
 
 export class RequestRouter {
   private readonly doors = new Map<string, RequestDoor>();

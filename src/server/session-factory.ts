@@ -8,7 +8,8 @@
 import type { SessionDefaults } from '../engine/session-config.ts';
 import { SessionEngine } from '../engine/session-engine.ts';
 import type { DoorSessionFactory } from '../protocols/door-session.ts';
-import { createVoiceDetector, type VoiceDetectorFactory } from '../vad/voice-detector.ts';
+import { createVoiceDetector } from '../vad/voice-detector-factory.ts';
+import type { VoiceDetectorFactory } from '../vad/voice-detector.ts';
 import type { Config } from './config.ts';
 import type { Engines } from './engines.ts';
 import type { DoorName, SessionMetrics } from './session-metrics.ts';

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { normalizeRequestTarget } from './request-target.ts';
+import { normalizeRequestTarget } from '../protocols/request-target.ts';
 
 export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
 export const DEMO_PATH = '/demo/';
@@ -46,7 +46,7 @@ export async function registerWebRoutes(app: FastifyInstance): Promise<void> {
     await scope.register(fastifyStatic, { root: WEB_ROOT, prefix: DEMO_PATH, index: 'index.html', cacheControl: false, setHeaders });
     // A second instance must not decorate the reply again.
     await scope.register(fastifyStatic, { root: WEB_ROOT, prefix: '/static/', index: false, cacheControl: false, setHeaders, decorateReply: false });
-    // `/demo/` reaches the router as `/demo` (a trailing slash is dropped, src/server/request-target.ts),
+    // `/demo/` reaches the router as `/demo` (a trailing slash is dropped, src/protocols/request-target.ts),
     // so the directory URL is told apart here: the page's relative links need the browser at /demo/.
     scope.get('/demo', async (request, reply) => {
       const asSent = normalizeRequestTarget(request.originalUrl);

@@ -5,10 +5,11 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { PcmAudio } from '../audio/pcm.ts';
 import { resample } from '../audio/resample.ts';
-import { throwIfAborted } from '../providers/deadline.ts';
+import { throwIfAborted } from '../errors/abort.ts';
 import { TurnDetector, type TurnEvent, type TurnStopReason } from './turn-detector.ts';
 import type { TurnOptions } from './turn-options.ts';
-import { createVoiceDetector, type VoiceDetector, type VoiceDetectorOptions } from './voice-detector.ts';
+import { createVoiceDetector } from './voice-detector-factory.ts';
+import type { VoiceDetector, VoiceDetectorOptions } from './voice-detector.ts';
 
 export interface SpeechSegment {
   /** The detected onset, without padMs (as speech.started's audioStartMs). */

@@ -27,7 +27,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { OrtWasmModule } from 'onnxruntime-web/ort-wasm-simd-threaded.mjs';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import type { VoiceDetector } from './voice-detector.ts';
 
 const SAMPLE_RATE = 16000;

@@ -11,7 +11,7 @@
  * The turn detector does not own the VoiceDetector (it resets it on creation and on reset()):
  * the caller closes it.
  */
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import { NoiseFloor } from './noise-floor.ts';
 import { resolveTurnOptions, type TurnOptions } from './turn-options.ts';
 import type { VoiceDetector } from './voice-detector.ts';

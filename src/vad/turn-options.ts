@@ -3,7 +3,7 @@
  * `turn_detection: { type: 'server_vad', threshold, prefix_padding_ms, silence_duration_ms }`
  * onto the same detector.
  */
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import type { Aggressiveness, VoiceDetectorOptions, VoiceEngine } from './voice-detector.ts';
 
 export interface TurnOptions {

@@ -2,7 +2,8 @@
  * The voice detector contract: one speech probability per fixed-size frame of 16 kHz PCM.
  * Per-frame calls are synchronous because both engines take microseconds per frame (see
  * bench/vad.ts): a promise per 20 ms frame would cost more than the detection itself.
- * Creation is async (loading wasm or an ONNX model), and so is picking an engine by options.
+ * Creation is async (loading wasm or an ONNX model), and so is picking an engine by options
+ * (voice-detector-factory.ts).
  */
 
 /** libfvad's modes: 0 is the least eager to call noise non-speech, 3 the most. */
@@ -39,23 +40,6 @@ export type VoiceDetectorOptions =
     };
 
 export type VoiceDetectorFactory = (options: VoiceDetectorOptions) => Promise<VoiceDetector>;
-
-/**
- * Creates a detector for the chosen engine. Each engine module is imported on demand so a
- * gateway that uses only WebRTC VAD never loads onnxruntime-web (a 14 MB wasm module).
- */
-export const createVoiceDetector: VoiceDetectorFactory = async (options) => {
-  switch (options.engine) {
-    case 'webrtc': {
-      const { createWebRtcVad } = await import('./webrtc-vad.ts');
-      return createWebRtcVad(options);
-    }
-    case 'silero': {
-      const { createSileroVad } = await import('./silero-vad.ts');
-      return createSileroVad(options);
-    }
-  }
-};
 
 /** Frame length in ms of a detector (20 for WebRTC VAD at its default, 32 for Silero). */
 export function frameMsOf(detector: VoiceDetector): number {

@@ -5,7 +5,7 @@
  * so a new session costs two mallocs rather than a wasm compile.
  */
 import createFvadModule, { type FvadModule } from '@echogarden/fvad-wasm';
-import { SpeechbridgeError } from '../engine/errors.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
 import type { Aggressiveness, VoiceDetector } from './voice-detector.ts';
 
 const SAMPLE_RATE = 16000;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SpeechbridgeError } from '../../src/engine/errors.ts';
+import { SpeechbridgeError } from '../../src/errors/registry.ts';
 import { decodeBase64Audio, encodeBase64Audio, splitIntoHops, type AudioWireFormat } from '../../src/audio/base64.ts';
 import { aLawDecode, aLawEncode, muLawDecode, muLawEncode } from '../../src/audio/g711.ts';
 import { sineTone } from './signal-metrics.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { SpeechbridgeError } from '../../src/engine/errors.ts';
+import { SpeechbridgeError } from '../../src/errors/registry.ts';
 import { isWav, readWav, wavHeader, writeWav } from '../../src/audio/wav.ts';
 import { int16ToBytes } from '../../src/audio/pcm.ts';
 import { sharedAudioPath } from '../helpers/shared.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Conversation, toChatMessages } from '../../src/engine/conversation.ts';
-import { SpeechbridgeError } from '../../src/engine/errors.ts';
+import { SpeechbridgeError } from '../../src/errors/registry.ts';
 import type { ConversationItem } from '../../src/engine/events.ts';
 
 function user(id: string, text: string): ConversationItem {

@@ -16,7 +16,7 @@ import type { Responder, Synthesizer, Transcriber } from '../../src/providers/co
 import { ScriptedResponder } from '../../src/providers/testing/scripted-responder.ts';
 import { ScriptedSynthesizer } from '../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../src/providers/testing/scripted-transcriber.ts';
-import { createVoiceDetector } from '../../src/vad/voice-detector.ts';
+import { createVoiceDetector } from '../../src/vad/voice-detector-factory.ts';
 import { sharedAudioPath } from '../helpers/shared.ts';
 
 export const INPUT_RATE = 24000;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { SpeechbridgeError } from '../../src/engine/errors.ts';
+import { SpeechbridgeError } from '../../src/errors/registry.ts';
 import type { ResponderEvent, RespondRequest } from '../../src/providers/contracts.ts';
 import { buildResponder } from '../../src/server/engine-factory.ts';
 import { loadConfig } from '../../src/server/config.ts';

@@ -18,7 +18,7 @@ import type { PcmAudio } from '../../src/audio/pcm.ts';
 import { int16ToBytes } from '../../src/audio/pcm.ts';
 import { resample } from '../../src/audio/resample.ts';
 import { readWav } from '../../src/audio/wav.ts';
-import { ERROR_CODES, type ErrorCode } from '../../src/engine/errors.ts';
+import { ERROR_CODES, type ErrorCode } from '../../src/errors/registry.ts';
 import { CLIENT_MESSAGE_SCHEMAS as GATEWAY_SCHEMAS } from '../../src/protocols/gateway/codec.ts';
 import { CLIENT_EVENT_SCHEMAS } from '../../src/protocols/openai-realtime/client-events.ts';
 import { audioSchema as socketIoAudioSchema, updateSessionSchema } from '../../src/protocols/socketio/codec.ts';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { SpeechbridgeError } from '../../src/engine/errors.ts';
+import { SpeechbridgeError } from '../../src/errors/registry.ts';
 import { cliProgress, KNOWN_MODELS, listModels, resolveModel, type ModelChecksum } from '../../src/providers/model-store.ts';
 import { zeroWhisperModel } from '../helpers/zero-whisper-model.ts';
 

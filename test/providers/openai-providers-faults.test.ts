@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
-import { SpeechbridgeError } from '../../src/engine/errors.ts';
+import { SpeechbridgeError } from '../../src/errors/registry.ts';
 import type { PcmAudio } from '../../src/audio/pcm.ts';
 import type { ResponderEvent } from '../../src/providers/contracts.ts';
 import { OpenAIResponder } from '../../src/providers/openai/openai-responder.ts';

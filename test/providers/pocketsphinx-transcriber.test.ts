@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { durationMs, type PcmAudio } from '../../src/audio/pcm.ts';
 import { readWav } from '../../src/audio/wav.ts';
-import { SpeechbridgeError } from '../../src/engine/errors.ts';
+import { SpeechbridgeError } from '../../src/errors/registry.ts';
 import {
   checkPocketsphinx,
   createPocketsphinxTranscriber,

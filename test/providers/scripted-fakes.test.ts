@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { rmsDbfs, type PcmAudio } from '../../src/audio/pcm.ts';
-import { SpeechbridgeError } from '../../src/engine/errors.ts';
+import { SpeechbridgeError } from '../../src/errors/registry.ts';
 import type { ResponderEvent, TranscriptStreamEvent } from '../../src/providers/contracts.ts';
 import { ScriptedResponder } from '../../src/providers/testing/scripted-responder.ts';
 import { ScriptedSynthesizer } from '../../src/providers/testing/scripted-synthesizer.ts';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { durationMs, type PcmAudio } from '../../src/audio/pcm.ts';
 import { readWav } from '../../src/audio/wav.ts';
-import { SpeechbridgeError } from '../../src/engine/errors.ts';
+import { SpeechbridgeError } from '../../src/errors/registry.ts';
 import type { Transcription } from '../../src/providers/contracts.ts';
 import { createWhisperTranscriber, effectiveAudioContext, type WhisperTranscriber } from '../../src/providers/local/whisper-transcriber.ts';
 import { sharedAudioPath } from '../helpers/shared.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SpeechbridgeError } from '../../src/engine/errors.ts';
+import { SpeechbridgeError } from '../../src/errors/registry.ts';
 import { loadConfig } from '../../src/server/config.ts';
 
 test('with nothing configured the gateway runs on its embedded engines with the seeds\' defaults', () => {

@@ -16,7 +16,7 @@ import { loadConfig } from '../../src/server/config.ts';
 import { createLogger } from '../../src/server/logging.ts';
 import { createSessionFactory } from '../../src/server/session-factory.ts';
 import { createSessionMetrics } from '../../src/server/session-metrics.ts';
-import { UpgradeRouter } from '../../src/server/upgrade-router.ts';
+import { UpgradeRouter } from '../../src/protocols/upgrade-router.ts';
 import { assembleEngines } from '../helpers/server.ts';
 
 test('a realtime session whose engine fails to start is counted out again', async () => {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { resample } from '../../src/audio/resample.ts';
 import { findSpeechSegments, type SpeechSegment } from '../../src/vad/segments.ts';
-import { createVoiceDetector, type VoiceDetectorOptions } from '../../src/vad/voice-detector.ts';
+import { createVoiceDetector } from '../../src/vad/voice-detector-factory.ts';
+import type { VoiceDetectorOptions } from '../../src/vad/voice-detector.ts';
 import { loadClip, pad, readRttm } from './speech-audio.ts';
 
 /**

@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import { concatPcm } from '../../src/audio/pcm.ts';
 import { TurnDetector, type TurnEvent } from '../../src/vad/turn-detector.ts';
 import type { TurnOptions } from '../../src/vad/turn-options.ts';
-import { createVoiceDetector, type VoiceDetector } from '../../src/vad/voice-detector.ts';
+import { createVoiceDetector } from '../../src/vad/voice-detector-factory.ts';
+import type { VoiceDetector } from '../../src/vad/voice-detector.ts';
 import { energyBounds, loadClip, msToSamples, noise, pad } from './speech-audio.ts';
 
 const PAD_BEFORE_MS = 1000;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createVoiceDetector, frameMsOf } from '../../src/vad/voice-detector.ts';
+import { createVoiceDetector } from '../../src/vad/voice-detector-factory.ts';
+import { frameMsOf } from '../../src/vad/voice-detector.ts';
 
 test('createVoiceDetector builds each engine with its frame size', async () => {
   const webrtc = await createVoiceDetector({ engine: 'webrtc', aggressiveness: 3 });

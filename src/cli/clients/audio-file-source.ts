@@ -7,7 +7,7 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import { QUIET_ARGS, readStdout, spawnFfmpeg } from '../../audio/ffmpeg-process.ts';
 import { PcmChunker } from './pcm-chunker.ts';
 

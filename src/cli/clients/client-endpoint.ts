@@ -3,7 +3,7 @@
  * from the clients themselves (ws, zod), so the command line reads its flags without loading
  * them.
  */
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { ClientMode, Protocol } from './speech-client.ts';
 
 export const DEFAULT_URL = 'ws://localhost:8080';

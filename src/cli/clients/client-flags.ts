@@ -1,6 +1,6 @@
 /** The flags `stream` and `listen` share (server, protocol, mode, token, output), and their checks. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import { languageCode } from '../../providers/languages.ts';
 import { DEFAULT_URL, endpointUrl, modeFor } from './client-endpoint.ts';
 import { CLIENT_MODES, PROTOCOLS, type ClientMode, type Protocol } from './speech-client.ts';

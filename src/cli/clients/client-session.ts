@@ -3,7 +3,7 @@
  * the audio source (paced to real time or as it comes), finish the last turn with a bounded
  * wait, close, and report. Reply audio goes to the WAV file and the player as it arrives.
  */
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import { sleep, withDeadline } from './client-timing.ts';
 import type { SessionReport } from './session-report.ts';
 import type { ClientEvent, SpeechClient } from './speech-client.ts';

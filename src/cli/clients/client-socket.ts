@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { WebSocket, type RawData } from 'ws';
 import { rawDataToBuffer } from '../../protocols/raw-data.ts';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 
 /** A handshake that takes longer than 10 s is a server that accepts TCP but does not answer. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;

@@ -7,7 +7,7 @@
  * finishes every turn and closes the socket, which is what finish() waits for.
  */
 import { z } from 'zod';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import { DEFAULT_SYSTEM_PROMPT, translatePrompt } from '../../providers/prompts.ts';
 import { ClientSocket, parseServerJson } from './client-socket.ts';
 import { defer, raceAbort, type Deferred } from './client-timing.ts';

@@ -5,7 +5,7 @@
  * fix; aborting the signal stops the recorder and ends the stream quietly.
  */
 import { spawn } from 'node:child_process';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import { INSTALL_HINT, type RecorderTool } from './audio-tools.ts';
 import { PcmChunker } from './pcm-chunker.ts';
 

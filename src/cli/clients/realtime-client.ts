@@ -11,7 +11,7 @@
  * response is done.
  */
 import { z } from 'zod';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import { ClientSocket, parseServerJson } from './client-socket.ts';
 import { defer, raceAbort, silence, type Deferred } from './client-timing.ts';
 import { ECHO_INSTRUCTIONS } from './echo-instructions.ts';

@@ -6,7 +6,7 @@
  * last final and then closes the socket.
  */
 import { z } from 'zod';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import { ClientSocket, parseServerJson } from './client-socket.ts';
 import { defer, raceAbort, type Deferred } from './client-timing.ts';
 import type { ClientEvent, ClientOptions, SpeechClient } from './speech-client.ts';

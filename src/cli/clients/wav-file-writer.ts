@@ -7,7 +7,7 @@
 import { constants } from 'node:fs';
 import { access, open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import { int16ToBytes } from '../../audio/pcm.ts';
 import { resample } from '../../audio/resample.ts';
 import { wavHeader } from '../../audio/wav.ts';

@@ -6,7 +6,7 @@
  * message. Unknown fields are tolerated, so newer clients keep working.
  */
 import { z } from 'zod';
-import { type ErrorCode, SpeechbridgeError } from '../../engine/errors.ts';
+import { type ErrorCode, SpeechbridgeError } from '../../errors/registry.ts';
 import type { SessionUpdate } from '../../engine/events.ts';
 import { REWRITE_PROMPT } from '../../providers/prompts.ts';
 import { parseBoundedJson } from '../bounded-json.ts';

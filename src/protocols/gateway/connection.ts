@@ -19,11 +19,11 @@
  * `error` (internal_error) and close 1011.
  */
 import type { RawData, WebSocket } from 'ws';
+import type { Logger } from 'pino';
 import { rawDataToBuffer } from '../raw-data.ts';
 import { decodeBase64Audio } from '../../audio/base64.ts';
-import { SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { EngineEvent } from '../../engine/events.ts';
-import type { Logger } from '../../server/logging.ts';
 import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
 import { BacklogGuard } from '../backlog-guard.ts';
 import { SessionBoundary } from '../session-boundary.ts';

@@ -12,7 +12,7 @@
 import type { AudioWireFormat } from '../../audio/base64.ts';
 import { aLawDecode, aLawEncode, muLawDecode, muLawEncode } from '../../audio/g711.ts';
 import { bytesToInt16, int16ToBytes } from '../../audio/pcm.ts';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 
 export interface GatewayAudioFormat {
   encoding: AudioWireFormat;

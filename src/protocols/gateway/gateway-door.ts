@@ -4,8 +4,8 @@
  * subprotocols as every WebSocket door (src/protocols/websocket-door.ts); each socket becomes
  * a GatewayConnection around one session engine.
  */
-import type { TokenAuth } from '../../server/auth.ts';
-import type { Logger } from '../../server/logging.ts';
+import type { Logger } from 'pino';
+import type { DoorAuth } from '../door-auth.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
 import { errorSummary } from '../session-boundary.ts';
 import { WebSocketDoor } from '../websocket-door.ts';
@@ -15,7 +15,7 @@ import { GatewayConnection } from './connection.ts';
 export const GATEWAY_PATH = '/';
 
 export interface GatewayDoorOptions {
-  auth: TokenAuth;
+  auth: DoorAuth;
   createSession: DoorSessionFactory;
   limits: DoorLimits;
   logger: Logger;

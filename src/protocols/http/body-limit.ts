@@ -9,7 +9,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 
 /** Refuses a declared Content-Length over the route's limit (onRequest: no body read yet). */
 export function registerBodyLimit(app: FastifyInstance): void {

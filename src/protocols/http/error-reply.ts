@@ -3,7 +3,7 @@
  * `{"error":{"message","type","param","code"}}` with the right status.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import { replyWithoutReadingBody } from './body-limit.ts';
 
 /** Fastify's own error codes for bad requests, mapped onto the registry. */

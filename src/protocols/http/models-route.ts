@@ -5,8 +5,7 @@
  * OpenAI's usual names for each endpoint, and the engines actually configured.
  */
 import type { FastifyInstance } from 'fastify';
-import { SpeechbridgeError } from '../../engine/errors.ts';
-import type { EngineSummary } from '../../server/engines.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 
 interface ModelEntry {
   id: string;
@@ -18,7 +17,14 @@ interface ModelEntry {
 /** Names clients send to each endpoint; all of them reach the configured engine. */
 const ENDPOINT_MODELS = ['whisper-1', 'gpt-4o-transcribe', 'gpt-4o-mini-transcribe', 'tts-1', 'tts-1-hd', 'gpt-4o-mini-tts', 'gpt-realtime', 'gpt-4o-realtime-preview'];
 
-export function registerModelsRoute(app: FastifyInstance, summary: EngineSummary): void {
+/** The models the configured engines run, where they name one (the server's engine summary). */
+export interface ConfiguredModels {
+  transcriber: { model?: string };
+  responder: { model?: string };
+  synthesizer: { model?: string };
+}
+
+export function registerModelsRoute(app: FastifyInstance, summary: ConfiguredModels): void {
   const created = Math.floor(Date.now() / 1000);
   const entry = (id: string): ModelEntry => ({ id, object: 'model', created, owned_by: 'speechbridge' });
   const configured = [summary.transcriber.model, summary.responder.model, summary.synthesizer.model].filter((id): id is string => Boolean(id));

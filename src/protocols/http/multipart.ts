@@ -6,7 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import { watchBodySize } from './body-limit.ts';
 
 /** Form fields around the file: 20 of at most 64 KB each (the longest documented one, `prompt`, is 10,000 characters). */

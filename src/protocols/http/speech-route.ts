@@ -6,7 +6,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { Synthesizer } from '../../providers/contracts.ts';
 import { abortOnDisconnect } from './disconnect.ts';
 import { encodeSpeech, SPEECH_SAMPLE_RATE, startSpeech } from './speech-audio.ts';

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { Transcriber } from '../../providers/contracts.ts';
 import { languageCode } from '../../providers/languages.ts';
 import { abortOnDisconnect } from './disconnect.ts';

@@ -11,7 +11,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { Synthesizer } from '../../providers/contracts.ts';
 import { abortOnDisconnect } from './disconnect.ts';
 import { encodeSpeech, startSpeech, type SpeechEncoding } from './speech-audio.ts';

@@ -13,13 +13,12 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { isAbortError, SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
-import type { Responder, Transcriber } from '../../providers/contracts.ts';
-import { DiarizationClient } from '../../providers/diarization-client.ts';
+import { isAbortError } from '../../errors/abort.ts';
+import { SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
+import type { Transcriber } from '../../providers/contracts.ts';
+import type { DiarizationClient } from '../../providers/diarization-client.ts';
 import { languageCode } from '../../providers/languages.ts';
-import { TranslationCache } from '../../providers/translation-cache.ts';
-import { Translator } from '../../providers/translator.ts';
-import type { Config } from '../../server/config.ts';
+import type { Translator } from '../../providers/translator.ts';
 import { abortOnDisconnect } from './disconnect.ts';
 import { readMultipart, type UploadedFile, uploadLimits } from './multipart.ts';
 import { decodeUploadedAudio, requireAudioFile } from './uploaded-audio.ts';
@@ -47,20 +46,21 @@ const language = (field: string) =>
 
 const FIELDS = z.object({ target_lang: language('target_lang'), primary_lang: language('primary_lang') });
 
-export interface UploadEngines {
+export interface UploadRouteOptions {
   transcriber: Transcriber;
-  responder: Responder;
+  /** Translates through the configured LLM, with its cache. */
+  translator: Translator;
+  /** Present when diarization is configured (DIAR_URL). */
+  diarizer?: DiarizationClient;
+  /** MAX_UPLOAD_MB in bytes. */
+  maxUploadBytes: number;
 }
 
 type DiarizationOutcome = { diarization: unknown } | { diarization_error: string } | undefined;
 
-export function registerUploadRoute(app: FastifyInstance, engines: UploadEngines, config: Config): void {
-  const translator = new Translator(engines.responder, new TranslationCache(config.maxCacheSize));
-  const diarizer = config.diarization.url
-    ? new DiarizationClient({ url: config.diarization.url, token: config.diarization.token, timeoutMs: config.requestTimeoutMs })
-    : undefined;
-
-  const limits = uploadLimits(config.maxUploadBytes);
+export function registerUploadRoute(app: FastifyInstance, options: UploadRouteOptions): void {
+  const { transcriber, translator, diarizer } = options;
+  const limits = uploadLimits(options.maxUploadBytes);
   app.post('/upload', { bodyLimit: limits.maxBodyBytes }, async (request, reply) => {
     const upload = await readMultipart(request, limits);
     const parsed = FIELDS.safeParse(upload.fields);
@@ -82,9 +82,9 @@ export function registerUploadRoute(app: FastifyInstance, engines: UploadEngines
     const diarizing = diarizer ? diarize(diarizer, file, AbortSignal.any([signal, diarizationStop.signal]), request.log) : Promise.resolve(undefined);
     let diarization: DiarizationOutcome;
     try {
-      const audio = await decodeUploadedAudio(file, engines.transcriber.capabilities.sampleRate, signal);
-      const transcription = await engines.transcriber.transcribe(audio, { signal });
-      const detected = detectedLanguage(engines.transcriber, transcription.language);
+      const audio = await decodeUploadedAudio(file, transcriber.capabilities.sampleRate, signal);
+      const transcription = await transcriber.transcribe(audio, { signal });
+      const detected = detectedLanguage(transcriber, transcription.language);
       const targets = [...new Set([fields.primary_lang, fields.target_lang])].filter((target) => target !== baseLanguage(detected));
       const translations = await Promise.all(targets.map((target) => translate(translator, transcription.text, target, signal, request.log)));
       diarization = await diarizing;

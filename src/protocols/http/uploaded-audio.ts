@@ -5,7 +5,7 @@
  */
 import { decodeAudio } from '../../audio/ffmpeg.ts';
 import type { PcmAudio } from '../../audio/pcm.ts';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { MultipartBody, UploadedFile } from './multipart.ts';
 
 /** The `file` part, or a missing_file / empty_input error naming the field. */

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 
 /** The first zod issue as an invalid_value error naming the field. */
 export function zodFailure(error: z.ZodError): SpeechbridgeError {

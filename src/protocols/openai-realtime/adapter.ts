@@ -21,10 +21,10 @@
  * `error` event (internal_error) and close 1011.
  */
 import type { RawData, WebSocket } from 'ws';
+import type { Logger } from 'pino';
 import { rawDataToBuffer } from '../raw-data.ts';
-import { type SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
+import { type SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { EngineEvent } from '../../engine/events.ts';
-import type { Logger } from '../../server/logging.ts';
 import { BacklogGuard } from '../backlog-guard.ts';
 import { SessionBoundary } from '../session-boundary.ts';
 import { CLOSE_GRACE_MS, closeWebSocket } from '../socket-close.ts';

@@ -14,7 +14,7 @@
  * instead of as much as one 16 MB message could hold.
  */
 import { z } from 'zod';
-import type { ErrorCode } from '../../engine/errors.ts';
+import type { ErrorCode } from '../../errors/registry.ts';
 import { parseBoundedJson } from '../bounded-json.ts';
 import { describeValue, quote } from '../client-values.ts';
 import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES } from '../../vad/turn-options.ts';

@@ -16,17 +16,17 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { SpeechbridgeError, type ErrorCode } from '../../engine/errors.ts';
+import { SpeechbridgeError, type ErrorCode } from '../../errors/registry.ts';
 import type { ResponseMode, SessionKind } from '../../engine/events.ts';
 import { applySessionUpdate, initialSessionConfig, type SessionDefaults } from '../../engine/session-config.ts';
-import { CLIENT_SECRET_TTL_RANGE_S, DEFAULT_CLIENT_SECRET_TTL_S, type ClientSecretStore } from '../../server/client-secrets.ts';
 import { checkJsonValue } from '../bounded-json.ts';
 import { zodFailure } from '../http/validation.ts';
+import { CLIENT_SECRET_TTL_RANGE_S, DEFAULT_CLIENT_SECRET_TTL_S, type ClientSecretMinter } from './client-secret.ts';
 import { RealtimeCodec, type Dialect } from './codec.ts';
 import { wireParamOf } from './session-shape.ts';
 
 export interface ClientSecretsRouteOptions {
-  secrets: ClientSecretStore;
+  secrets: ClientSecretMinter;
   defaults: SessionDefaults;
   responderModes: readonly ResponseMode[];
 }

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { decodeBase64Audio } from '../../audio/base64.ts';
-import { type ErrorCode, SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
+import { type ErrorCode, SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { EngineEvent, EngineInput, SessionConfig, SessionKind } from '../../engine/events.ts';
 import { type AudioFormat, DEFAULT_AUDIO_FORMAT, formatForRate } from './audio-format.ts';
 import { type ClientEvent, parseClientEvent } from './client-events.ts';

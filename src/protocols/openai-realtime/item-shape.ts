@@ -6,7 +6,7 @@
  * rejects a user audio part without the key.
  */
 import { decodeBase64Audio } from '../../audio/base64.ts';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { ContentPart, ConversationItem, ItemReference, NewItem } from '../../engine/events.ts';
 import type { AudioFormat } from './audio-format.ts';
 import type { WireItem, WireResponseInputItem } from './client-events.ts';

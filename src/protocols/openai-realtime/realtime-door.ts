@@ -16,13 +16,14 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import type { Logger } from 'pino';
 import type { SessionKind } from '../../engine/events.ts';
-import type { TokenAuth } from '../../server/auth.ts';
-import type { Logger } from '../../server/logging.ts';
-import { rejectUpgrade } from '../../server/upgrade-router.ts';
+import { rejectUpgrade } from '../reject-upgrade.ts';
+import type { DoorAuth, TokenSources } from '../door-auth.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
 import { errorSummary } from '../session-boundary.ts';
 import { offeredSubprotocols, selectAnySubprotocol } from '../subprotocols.ts';
+import type { ClientSecret } from './client-secret.ts';
 import { RealtimeConnection } from './adapter.ts';
 import { type Dialect, RealtimeCodec } from './codec.ts';
 import type { RealtimeMetrics } from './metrics.ts';
@@ -32,8 +33,14 @@ export const REALTIME_PATH = '/v1/realtime';
 const GA_SUBPROTOCOL = 'realtime';
 const BETA_SUBPROTOCOL = 'openai-beta.realtime-v1';
 
+/** The realtime door also opens a session with a live client secret, whose settings it applies. */
+export interface RealtimeDoorAuth extends DoorAuth {
+  /** The live client secret the client presented, if any. */
+  clientSecret(sources: TokenSources): ClientSecret | undefined;
+}
+
 export interface RealtimeDoorOptions {
-  auth: TokenAuth;
+  auth: RealtimeDoorAuth;
   createSession: DoorSessionFactory;
   limits: DoorLimits;
   logger: Logger;

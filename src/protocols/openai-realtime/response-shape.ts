@@ -4,7 +4,7 @@
  * and format under `audio.output` and says `output_modalities`; beta says `modalities`,
  * `voice`, `output_audio_format`).
  */
-import { CATEGORIES, ERROR_CODES } from '../../engine/errors.ts';
+import { CATEGORIES, ERROR_CODES } from '../../errors/registry.ts';
 import type { ResponseInfo, ResponseRequest, ResponseStatusDetails, ResponseUsage } from '../../engine/events.ts';
 import { type AudioFormat, toBetaFormat, toGaFormat } from './audio-format.ts';
 import type { WireResponseCreate } from './client-events.ts';

@@ -5,7 +5,7 @@
  * an event that lacks any of them.
  */
 import { encodeBase64Audio } from '../../audio/base64.ts';
-import { CATEGORIES, ERROR_CODES, type ErrorCode } from '../../engine/errors.ts';
+import { CATEGORIES, ERROR_CODES, type ErrorCode } from '../../errors/registry.ts';
 import type { EngineEvent, SessionConfig } from '../../engine/events.ts';
 import { contentPartEventToWire, itemToWire } from './item-shape.ts';
 import { responseToWire } from './response-shape.ts';

@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { decodeBase64Audio, encodeBase64Audio } from '../../audio/base64.ts';
 import { bytesToInt16 } from '../../audio/pcm.ts';
-import { type ErrorCode, SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
+import { type ErrorCode, SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { EngineEvent, EngineInput, SessionUpdate, TurnDetectionConfig } from '../../engine/events.ts';
 import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES } from '../../vad/turn-options.ts';
 import { describeValue as describe, quote } from '../client-values.ts';

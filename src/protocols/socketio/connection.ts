@@ -23,9 +23,9 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Socket } from 'socket.io';
-import { type SpeechbridgeError, toSpeechbridgeError, type ErrorCode } from '../../engine/errors.ts';
+import type { Logger } from 'pino';
+import { type SpeechbridgeError, toSpeechbridgeError, type ErrorCode } from '../../errors/registry.ts';
 import type { EngineEvent, EngineInput } from '../../engine/events.ts';
-import type { Logger } from '../../server/logging.ts';
 import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
 import { quote } from '../client-values.ts';
 import { SessionBoundary } from '../session-boundary.ts';

@@ -11,7 +11,7 @@
  * any malformed packet: the client is disconnected.
  */
 import { Decoder as SocketIoDecoder, Encoder } from 'socket.io-parser';
-import type { SpeechbridgeError } from '../../engine/errors.ts';
+import type { SpeechbridgeError } from '../../errors/registry.ts';
 import { parseBoundedJson } from '../bounded-json.ts';
 
 export { Encoder };

@@ -18,16 +18,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Server as EngineServer } from 'engine.io';
 import { Server as SocketIoServer, type Socket } from 'socket.io';
-import { type ErrorCode, toSpeechbridgeError } from '../../engine/errors.ts';
-import type { TokenAuth, TokenSources } from '../../server/auth.ts';
-import type { Config } from '../../server/config.ts';
-import type { Engines } from '../../server/engines.ts';
-import type { Logger } from '../../server/logging.ts';
-import type { RequestDoor, RequestRouter } from '../../server/request-router.ts';
-import { createSessionFactory } from '../../server/session-factory.ts';
-import type { SessionMetrics } from '../../server/session-metrics.ts';
-import { rejectUpgrade, type UpgradeDoor, type UpgradeRouter } from '../../server/upgrade-router.ts';
+import type { Logger } from 'pino';
+import { type ErrorCode, toSpeechbridgeError } from '../../errors/registry.ts';
+import type { DoorAuth, TokenSources } from '../door-auth.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
+import { rejectUpgrade } from '../reject-upgrade.ts';
+import type { RequestDoor } from '../request-door.ts';
+import type { UpgradeDoor } from '../upgrade-router.ts';
 import { SocketIoConnection } from './connection.ts';
 import * as boundedPacketParser from './packet-parser.ts';
 
@@ -35,7 +32,7 @@ export const SOCKETIO_PATH = '/socket.io/';
 export const SOCKETIO_NAMESPACE = '/realtime';
 
 export interface SocketIoDoorOptions {
-  auth: TokenAuth;
+  auth: DoorAuth;
   createSession: DoorSessionFactory;
   limits: DoorLimits;
   logger: Logger;
@@ -151,30 +148,4 @@ export function tokenSources(handshake: Socket['handshake']): TokenSources {
 
 function connectError(code: ErrorCode, message: string): ConnectError {
   return Object.assign(new Error(message), { data: { code } });
-}
-
-export interface SocketIoWiring {
-  config: Config;
-  engines: Engines;
-  logger: Logger;
-  auth: TokenAuth;
-  /** Metrics every door's sessions share. */
-  sessions?: SessionMetrics;
-}
-
-/** Creates the door, routes its WebSocket upgrades (UpgradeRouter) and polling requests (RequestRouter, ahead of fastify), and returns it. */
-export function registerSocketIoDoor(upgrades: UpgradeRouter, requests: RequestRouter, { config, engines, logger, auth, sessions }: SocketIoWiring): SocketIoDoor {
-  const { transcriber, responder, synthesizer } = engines.summary;
-  const door = new SocketIoDoor({
-    auth,
-    createSession: createSessionFactory({ config, engines, ...(sessions && { metrics: { door: 'socketio', sessions } }) }),
-    limits: config.realtime,
-    logger,
-    engineName: `${transcriber.engine}+${responder.engine}+${synthesizer.engine}`,
-    corsOrigins: config.corsOrigins,
-    ...(sessions && { countFault: () => sessions.recordFault('socketio') }),
-  });
-  upgrades.add(SOCKETIO_PATH, door);
-  requests.add(SOCKETIO_PATH, door);
-  return door;
 }

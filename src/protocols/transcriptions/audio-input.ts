@@ -21,7 +21,7 @@
  */
 import { SNIFF_BYTES, sniffContainer, type Container } from '../../audio/container.ts';
 import { createStreamDecoder, type StreamDecoder } from '../../audio/ffmpeg.ts';
-import { SpeechbridgeError, toSpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { AudioFormat } from './codec.ts';
 
 /** The rate compressed streams are decoded to: the rate the VAD and the transcriber run at. */

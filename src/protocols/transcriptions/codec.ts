@@ -6,7 +6,7 @@
  * tolerated; parseClientMessage never throws.
  */
 import { z } from 'zod';
-import type { ErrorCode } from '../../engine/errors.ts';
+import type { ErrorCode } from '../../errors/registry.ts';
 import type { EngineEvent, SessionUpdate, TurnDetectionConfig } from '../../engine/events.ts';
 import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES } from '../../vad/turn-options.ts';
 import { parseBoundedJson } from '../bounded-json.ts';

@@ -24,10 +24,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
+import type { Logger } from 'pino';
 import { rawDataToBuffer } from '../raw-data.ts';
-import { type SpeechbridgeError, toSpeechbridgeError, type ErrorCode } from '../../engine/errors.ts';
+import { type SpeechbridgeError, toSpeechbridgeError, type ErrorCode } from '../../errors/registry.ts';
 import type { EngineEvent } from '../../engine/events.ts';
-import type { Logger } from '../../server/logging.ts';
 import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
 import { SessionBoundary } from '../session-boundary.ts';
 import { closeWebSocket } from '../socket-close.ts';

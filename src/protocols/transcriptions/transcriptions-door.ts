@@ -3,8 +3,8 @@
  * subprotocols of every WebSocket door (src/protocols/websocket-door.ts); each socket becomes a
  * TranscriptionConnection around one transcription session.
  */
-import type { TokenAuth } from '../../server/auth.ts';
-import type { Logger } from '../../server/logging.ts';
+import type { Logger } from 'pino';
+import type { DoorAuth } from '../door-auth.ts';
 import type { DoorSessionFactory } from '../door-session.ts';
 import { errorSummary } from '../session-boundary.ts';
 import { WebSocketDoor } from '../websocket-door.ts';
@@ -13,7 +13,7 @@ import { TranscriptionConnection, type TranscriptionLimits } from './transcripti
 export const TRANSCRIPTIONS_PATH = '/v1/transcriptions';
 
 export interface TranscriptionsDoorOptions {
-  auth: TokenAuth;
+  auth: DoorAuth;
   createSession: DoorSessionFactory;
   limits: TranscriptionLimits;
   logger: Logger;

@@ -7,8 +7,8 @@
  * tokens (input: every message; output: the words echoed).
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { throwIfAborted } from '../../errors/abort.ts';
 import type { ChatMessage, RespondRequest, Responder, ResponderCapabilities, ResponderEvent } from '../contracts.ts';
-import { throwIfAborted } from '../deadline.ts';
 
 export class EchoResponder implements Responder {
   readonly name = 'echo';

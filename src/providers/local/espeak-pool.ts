@@ -11,7 +11,8 @@
  * Workers are unref'd while idle so an idle pool never keeps the process alive.
  */
 import { Worker } from 'node:worker_threads';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { abortError } from '../../errors/abort.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { EspeakCatalogue } from './espeak-voices.ts';
 
 export interface EspeakPoolOptions {
@@ -243,10 +244,4 @@ function spawn(warmUp: boolean): Promise<{ slot: Slot; catalogue: EspeakCatalogu
     worker.on('error', onError);
     worker.on('exit', onExit);
   });
-}
-
-function abortError(): Error {
-  const error = new Error('The operation was aborted');
-  error.name = 'AbortError';
-  return error;
 }

@@ -12,9 +12,9 @@
  */
 import { availableParallelism } from 'node:os';
 import type { PcmAudio } from '../../audio/pcm.ts';
-import { isAbortError } from '../../engine/errors.ts';
+import { isAbortError, throwIfAborted } from '../../errors/abort.ts';
 import type { SynthesizeRequest, Synthesizer, SynthesizerCapabilities } from '../contracts.ts';
-import { startDeadline, throwIfAborted } from '../deadline.ts';
+import { startDeadline } from '../deadline.ts';
 import { splitSentences } from '../sentences.ts';
 import { EspeakPool } from './espeak-pool.ts';
 import { EspeakVoices, wordsPerMinute } from './espeak-voices.ts';

@@ -5,7 +5,7 @@
  * names mapped onto English voices and variants so OpenAI clients work unchanged.
  * Speed maps onto espeak's rate in words per minute.
  */
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import { OPENAI_VOICES, type OpenAIVoice } from '../openai/voices.ts';
 
 /** One voice file as espeak-ng lists it; a lower priority number is a better match. */

@@ -13,9 +13,10 @@ import path from 'node:path';
 import { durationMs, type PcmAudio } from '../../audio/pcm.ts';
 import { resample } from '../../audio/resample.ts';
 import { writeWav } from '../../audio/wav.ts';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { abortError, throwIfAborted } from '../../errors/abort.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { Transcriber, TranscriberCapabilities, TranscribeOptions, Transcription, TranscriptSegment } from '../contracts.ts';
-import { startDeadline, throwIfAborted } from '../deadline.ts';
+import { startDeadline } from '../deadline.ts';
 import { languageCode } from '../languages.ts';
 
 export const POCKETSPHINX_BINARY = 'pocketsphinx_continuous';
@@ -160,7 +161,7 @@ export class PocketsphinxTranscriber implements Transcriber {
       }
     } catch (error) {
       if (deadline.timedOut()) throw deadline.translate(error, 'pocketsphinx transcription');
-      if (deadline.signal.aborted) throw abortError(deadline.signal.reason);
+      if (deadline.signal.aborted) throw abortError(deadline.signal.reason, 'the transcription was aborted');
       throw error;
     } finally {
       deadline.dispose();
@@ -391,10 +392,4 @@ function runProcess(binary: string, args: string[], signal: AbortSignal): Promis
       else resolve({ code, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') });
     });
   });
-}
-
-function abortError(reason: unknown): Error {
-  const error = new Error('the transcription was aborted', { cause: reason });
-  error.name = 'AbortError';
-  return error;
 }

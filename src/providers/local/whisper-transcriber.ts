@@ -14,9 +14,10 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { durationMs, type PcmAudio } from '../../audio/pcm.ts';
 import { resample } from '../../audio/resample.ts';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { abortError, throwIfAborted } from '../../errors/abort.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { Transcriber, TranscriberCapabilities, TranscribeOptions, Transcription, TranscriptSegment } from '../contracts.ts';
-import { startDeadline, throwIfAborted, type Deadline } from '../deadline.ts';
+import { startDeadline, type Deadline } from '../deadline.ts';
 import { languageCode } from '../languages.ts';
 
 const WORKER_URL = new URL('./whisper-worker.mjs', import.meta.url);
@@ -278,7 +279,7 @@ export class WhisperTranscriber implements Transcriber {
     if (index >= 0) this.waiting.splice(index, 1);
     if (this.running === job) this.running = undefined;
     const { deadline } = job;
-    settle(job, () => job.reject(deadline.timedOut() ? deadline.translate(deadline.signal.reason, 'whisper transcription') : abortError(deadline.signal.reason)));
+    settle(job, () => job.reject(deadline.timedOut() ? deadline.translate(deadline.signal.reason, 'whisper transcription') : abortError(deadline.signal.reason, 'the transcription was aborted')));
   }
 
   private onReply(reply: WorkerReply): void {
@@ -338,10 +339,4 @@ function settle(job: Job, action: () => void): void {
   job.deadline.dispose();
   // Resolve and reject ignore all but the first call, so a late worker reply after giveUp is harmless.
   action();
-}
-
-function abortError(reason: unknown): Error {
-  const error = new Error('the transcription was aborted', { cause: reason });
-  error.name = 'AbortError';
-  return error;
 }

@@ -10,7 +10,8 @@ import {
   APIError,
   APIUserAbortError,
 } from 'openai';
-import { isAbortError, SpeechbridgeError } from '../../engine/errors.ts';
+import { abortError, isAbortError } from '../../errors/abort.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { Deadline } from '../deadline.ts';
 
 export interface UpstreamContext {
@@ -128,12 +129,6 @@ export function displayURL(baseURL: string): string {
   } catch {
     return '(invalid upstream URL)';
   }
-}
-
-export function abortError(): Error {
-  const error = new Error('The operation was aborted');
-  error.name = 'AbortError';
-  return error;
 }
 
 /** An upstream error status that may mean "this parameter is not supported" (vs. auth, limits, outages). */

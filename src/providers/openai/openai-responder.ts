@@ -24,7 +24,8 @@ import type {
   ChatCompletionTool,
   ChatCompletionToolChoiceOption,
 } from 'openai/resources/chat/completions';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { abortError, throwIfAborted } from '../../errors/abort.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type {
   ChatMessage,
   FinishReason,
@@ -36,11 +37,10 @@ import type {
   ToolChoice,
   ToolDefinition,
 } from '../contracts.ts';
-import { throwIfAborted } from '../deadline.ts';
 import { systemPromptFor } from '../prompts.ts';
 import { CHAT_STREAM_BYTES_PER_CHAR, defaultUpstreamLimits, formatBytes, LIMIT_SETTINGS } from '../upstream-limits.ts';
 import { createOpenAIClient } from './client.ts';
-import { abortError, badResponse, displayURL, isRejectedParameter, upstreamError, type UpstreamContext } from './errors.ts';
+import { badResponse, displayURL, isRejectedParameter, upstreamError, type UpstreamContext } from './errors.ts';
 import { startIdleDeadline } from './idle-deadline.ts';
 
 export interface OpenAIResponderOptions {

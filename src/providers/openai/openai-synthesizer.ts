@@ -13,12 +13,12 @@
 import type OpenAI from 'openai';
 import { APIError } from 'openai';
 import type { PcmAudio } from '../../audio/pcm.ts';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { abortError, throwIfAborted } from '../../errors/abort.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { SynthesizeRequest, Synthesizer, SynthesizerCapabilities } from '../contracts.ts';
-import { throwIfAborted } from '../deadline.ts';
 import { defaultUpstreamLimits } from '../upstream-limits.ts';
 import { createOpenAIClient } from './client.ts';
-import { abortError, badResponse, displayURL, upstreamError, type UpstreamContext } from './errors.ts';
+import { badResponse, displayURL, upstreamError, type UpstreamContext } from './errors.ts';
 import { startIdleDeadline } from './idle-deadline.ts';
 import { OPENAI_VOICES } from './voices.ts';
 

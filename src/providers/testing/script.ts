@@ -3,8 +3,8 @@
  * abortable waits and the per-call record (was it aborted, did it finish).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SpeechbridgeError, type ErrorCode } from '../../engine/errors.ts';
-import { throwIfAborted } from '../deadline.ts';
+import { throwIfAborted } from '../../errors/abort.ts';
+import { SpeechbridgeError, type ErrorCode } from '../../errors/registry.ts';
 
 /** A value per call: one for all, a list used in order (its last entry repeats), or a function. */
 export type Scripted<T, Context> = T | readonly T[] | ((context: Context, callIndex: number) => T);

@@ -4,8 +4,8 @@
  * Text goes out in `deltaChars`-sized deltas; each tool call as one delta with its id and name,
  * then its arguments in `deltaChars`-sized pieces.
  */
+import { throwIfAborted } from '../../errors/abort.ts';
 import type { FinishReason, RespondRequest, Responder, ResponderCapabilities, ResponderEvent } from '../contracts.ts';
-import { throwIfAborted } from '../deadline.ts';
 import { delay, injectedError, pickScripted, watchAbort, type CallRecord, type InjectedFailure, type Scripted } from './script.ts';
 
 export interface ScriptedToolCall {

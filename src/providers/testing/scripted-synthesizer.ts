@@ -4,9 +4,9 @@
  * streaming, pacing and cancellation exactly. It never stands in for a real voice.
  */
 import type { PcmAudio } from '../../audio/pcm.ts';
-import { SpeechbridgeError } from '../../engine/errors.ts';
+import { throwIfAborted } from '../../errors/abort.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { SynthesizeRequest, Synthesizer, SynthesizerCapabilities } from '../contracts.ts';
-import { throwIfAborted } from '../deadline.ts';
 import { OPENAI_VOICES } from '../openai/voices.ts';
 import { delay, injectedError, watchAbort, type CallRecord, type InjectedFailure } from './script.ts';
 

@@ -13,7 +13,7 @@ import type {
   Transcription,
   TranscriptStreamEvent,
 } from '../contracts.ts';
-import { throwIfAborted } from '../deadline.ts';
+import { throwIfAborted } from '../../errors/abort.ts';
 import { delay, injectedError, pickScripted, watchAbort, type CallRecord, type InjectedFailure, type Scripted } from './script.ts';
 
 export interface ScriptedTranscriberOptions {

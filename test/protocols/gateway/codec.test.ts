@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { aLawEncode, muLawEncode } from '../../../src/audio/g711.ts';
-import { SpeechbridgeError } from '../../../src/engine/errors.ts';
+import { SpeechbridgeError } from '../../../src/errors/registry.ts';
 import { REWRITE_PROMPT } from '../../../src/providers/prompts.ts';
 import { parseClientMessage, sessionOf } from '../../../src/protocols/gateway/codec.ts';
 import { decodeAudioBytes, encodeAudioBytes, parseAudioFormat } from '../../../src/protocols/gateway/formats.ts';

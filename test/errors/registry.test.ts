@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { CATEGORIES, ERROR_CODES, SpeechbridgeError, toSpeechbridgeError } from '../../src/engine/errors.ts';
+import { CATEGORIES, ERROR_CODES, SpeechbridgeError, toSpeechbridgeError } from '../../src/errors/registry.ts';
 import { repoRoot } from '../helpers/shared.ts';
 
 test('every error code is documented in docs/errors.md with its category', () => {
   const docs = readFileSync(path.join(repoRoot, 'docs/errors.md'), 'utf8');
+  assert.ok(docs.includes('`src/errors/registry.ts`'), 'docs/errors.md names the registry file it documents');
   for (const [code, info] of Object.entries(ERROR_CODES)) {
     const row = docs.split('\n').find((line) => line.startsWith(`| \`${code}\` |`));
     assert.ok(row, `docs/errors.md has no row for ${code}`);

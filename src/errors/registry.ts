@@ -129,13 +129,6 @@ export class SpeechbridgeError extends Error {
   }
 }
 
-export function isAbortError(error: unknown): boolean {
-  return (
-    error instanceof Error &&
-    (error.name === 'AbortError' || (error as { code?: string }).code === 'ABORT_ERR' || error.name === 'APIUserAbortError')
-  );
-}
-
 /** Wraps anything thrown into a SpeechbridgeError, keeping one that already is. */
 export function toSpeechbridgeError(error: unknown, fallback: ErrorCode = 'internal_error'): SpeechbridgeError {
   if (error instanceof SpeechbridgeError) return error;

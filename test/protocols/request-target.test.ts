@@ -1,7 +1,7 @@
 /** The one normal form of a request target that routing and the token check share. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { normalizeRequestTarget } from '../../src/server/request-target.ts';
+import { normalizeRequestTarget } from '../../src/protocols/request-target.ts';
 
 function normal(raw: string): string {
   const outcome = normalizeRequestTarget(raw);

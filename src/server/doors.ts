@@ -1,0 +1,82 @@
+/**
+ * The server's doors, wired: each WebSocket door on the UpgradeRouter (/v1/realtime,
+ * /v1/transcriptions, / for the gateway) and the Socket.IO door on both routers, each with a
+ * session factory over the configured engines, the door limits from the configuration and the
+ * metrics every door's sessions share.
+ */
+import type { Registry } from 'prom-client';
+import { GATEWAY_PATH, createGatewayDoor } from '../protocols/gateway/gateway-door.ts';
+import { createRealtimeMetrics } from '../protocols/openai-realtime/metrics.ts';
+import { REALTIME_PATH, RealtimeDoor } from '../protocols/openai-realtime/realtime-door.ts';
+import { SOCKETIO_PATH, SocketIoDoor } from '../protocols/socketio/socketio-door.ts';
+import { TRANSCRIPTIONS_PATH, createTranscriptionsDoor } from '../protocols/transcriptions/transcriptions-door.ts';
+import { UpgradeRouter } from '../protocols/upgrade-router.ts';
+import type { TokenAuth } from './auth.ts';
+import type { Config } from './config.ts';
+import type { Engines } from './engines.ts';
+import type { Logger } from './logging.ts';
+import type { RequestRouter } from './request-router.ts';
+import { createSessionFactory } from './session-factory.ts';
+import type { DoorName, SessionMetrics } from './session-metrics.ts';
+
+export interface UpgradeRouterOptions {
+  config: Config;
+  engines: Engines;
+  logger: Logger;
+  auth: TokenAuth;
+  /** The server's metrics registry; the doors register their metrics on it. */
+  registry?: Registry;
+  /** Metrics every door's sessions share. */
+  sessions?: SessionMetrics;
+}
+
+/** The router with every WebSocket door the server has: /v1/realtime, /v1/transcriptions, / (gateway). */
+export function createUpgradeRouter(options: UpgradeRouterOptions): UpgradeRouter {
+  const { config, engines, logger, auth, registry, sessions } = options;
+  const factoryFor = (door: DoorName) => createSessionFactory({ config, engines, ...(sessions && { metrics: { door, sessions } }) });
+  const faultsOf = (door: DoorName) => (sessions ? { countFault: () => sessions.recordFault(door) } : {});
+  const realtime = new RealtimeDoor({
+    auth,
+    createSession: factoryFor('realtime'),
+    limits: config.realtime,
+    logger,
+    metrics: createRealtimeMetrics(registry),
+    ...faultsOf('realtime'),
+  });
+  const transcriptions = createTranscriptionsDoor({ auth, createSession: factoryFor('transcriptions'), limits: config.realtime, logger, ...faultsOf('transcriptions') });
+  const gateway = createGatewayDoor({
+    auth,
+    createSession: factoryFor('gateway'),
+    limits: config.realtime,
+    logger,
+    defaults: { rewritePrompt: config.llm.rewritePrompt },
+    ...faultsOf('gateway'),
+  });
+  return new UpgradeRouter(auth).add(REALTIME_PATH, realtime).add(TRANSCRIPTIONS_PATH, transcriptions).add(GATEWAY_PATH, gateway);
+}
+
+export interface SocketIoWiring {
+  config: Config;
+  engines: Engines;
+  logger: Logger;
+  auth: TokenAuth;
+  /** Metrics every door's sessions share. */
+  sessions?: SessionMetrics;
+}
+
+/** Creates the door, routes its WebSocket upgrades (UpgradeRouter) and polling requests (RequestRouter, ahead of fastify), and returns it. */
+export function registerSocketIoDoor(upgrades: UpgradeRouter, requests: RequestRouter, { config, engines, logger, auth, sessions }: SocketIoWiring): SocketIoDoor {
+  const { transcriber, responder, synthesizer } = engines.summary;
+  const door = new SocketIoDoor({
+    auth,
+    createSession: createSessionFactory({ config, engines, ...(sessions && { metrics: { door: 'socketio', sessions } }) }),
+    limits: config.realtime,
+    logger,
+    engineName: `${transcriber.engine}+${responder.engine}+${synthesizer.engine}`,
+    corsOrigins: config.corsOrigins,
+    ...(sessions && { countFault: () => sessions.recordFault('socketio') }),
+  });
+  upgrades.add(SOCKETIO_PATH, door);
+  requests.add(SOCKETIO_PATH, door);
+  return door;
+}
