@@ -102,7 +102,12 @@ export class TtsMultiplexer {
     });
     clearTimeout(pooled.idleTimer);
     pooled.requests.set(id, request);
-    pooled.socket.send({ type: 'setup', model_name: spec.model, voice_id: spec.voiceId, output_format: this.#options.format.name, client_req_id: id, close_ws_on_eos: false });
+    try {
+      pooled.socket.send({ type: 'setup', model_name: spec.model, voice_id: spec.voiceId, output_format: this.#options.format.name, client_req_id: id, close_ws_on_eos: false });
+    } catch (error) {
+      request.fail(error as Error);
+      throw error;
+    }
     request.armReadyDeadline();
     return request;
   }
