@@ -7,7 +7,7 @@
  */
 import { GradiumSocket, type SocketEnd } from './gradium-socket.ts';
 import type { SttSetup, TtsSetup } from './messages.ts';
-import { closedError, describeUpstream, timeoutError, type GradiumContext } from './upstream-errors.ts';
+import { closedError, describeUpstream, errorMessageError, timeoutError, type GradiumContext } from './upstream-errors.ts';
 import { SpeechbridgeError } from '../../engine/errors.ts';
 
 export interface ProbeResult {
@@ -28,6 +28,7 @@ export async function probeGradium(context: GradiumContext, setup: SttSetup | Tt
       context,
       connectTimeoutMs: timeoutMs,
       onMessage: (message) => {
+        if (message.type === 'error') fail(errorMessageError(context, message));
         if (message.type !== 'ready') return;
         clearTimeout(timer);
         if (expectedSampleRate !== undefined && message.sample_rate !== undefined && message.sample_rate !== expectedSampleRate) {

@@ -15,7 +15,7 @@ import { encodeBase64Audio } from '../../audio/base64.ts';
 import { abortError, GradiumSocket, type SocketEnd } from './gradium-socket.ts';
 import type { GradiumAudioFormat } from './formats.ts';
 import type { ServerMessage, SttSetup } from './messages.ts';
-import { closedError, timeoutError, type GradiumContext } from './upstream-errors.ts';
+import { closedError, errorMessageError, timeoutError, type GradiumContext } from './upstream-errors.ts';
 
 /** Gradium's frame: 80 ms (1920 samples at 24 kHz). */
 export const FRAME_MS = 80;
@@ -173,8 +173,12 @@ export class SttConnection {
         // The server ends the stream only after our end_of_stream; earlier, the turn cannot finish.
         this.#fail(closedError(this.#options.context, 1000, '', 'with end_of_stream before the turn was flushed'));
         return;
+      case 'error':
+        // Terminal: Gradium closes right after; the turn fails now, not at the close.
+        this.#fail(errorMessageError(this.#options.context, message));
+        return;
       default:
-        // step (voice activity every 80 ms) and error (reported with the close that follows).
+        // step: voice activity every 80 ms.
         return;
     }
   }
