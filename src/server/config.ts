@@ -13,6 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { SpeechbridgeError } from '../errors/registry.ts';
+import { DEFAULT_GRADIUM_BASE_URL, gradiumBaseUrl } from '../providers/gradium/endpoint.ts';
+import { STT_INPUT_FORMATS, TTS_OUTPUT_FORMATS } from '../providers/gradium/formats.ts';
+import { DEFAULT_GRADIUM_VOICE_ID } from '../providers/gradium/request-names.ts';
 import { defaultUpstreamLimits, type UpstreamLimits } from '../providers/upstream-limits.ts';
 
 const text = z.string().trim();
@@ -57,7 +60,7 @@ export const ENV_SCHEMA = z.object({
   /** Browser origins allowed to call the HTTP API and Socket.IO polling: `*`, a comma-separated list, or `none`. */
   CORS_ORIGINS: text.default('*'),
 
-  ASR_ENGINE: z.enum(['auto', 'whisper', 'pocketsphinx', 'openai']).default('auto'),
+  ASR_ENGINE: z.enum(['auto', 'whisper', 'pocketsphinx', 'openai', 'gradium']).default('auto'),
   WHISPER_MODEL: optionalText,
   MODEL_CACHE_DIR: text.default(path.join(os.homedir(), '.cache', 'speechbridge', 'models')),
   WHISPER_MODEL_BASE_URL: optionalText,
@@ -77,12 +80,21 @@ export const ENV_SCHEMA = z.object({
   /** The gateway door's rewrite prompt when `start` gives none (the Gradium gateway's name). */
   OPENAI_PROMPT: optionalText,
 
-  TTS_ENGINE: z.enum(['auto', 'espeak', 'openai']).default('auto'),
+  TTS_ENGINE: z.enum(['auto', 'espeak', 'openai', 'gradium']).default('auto'),
   TTS_API_URL: optionalText,
   TTS_API_KEY: optionalText,
   TTS_API_MODEL: text.default('gpt-4o-mini-tts'),
   DEFAULT_TTS_VOICE: text.default('alloy'),
   DEFAULT_TTS_INSTRUCTIONS: optionalText,
+
+  /** Gradium's streaming speech-to-text and text-to-speech (ASR_ENGINE=gradium, TTS_ENGINE=gradium). */
+  GRADIUM_API_KEY: optionalText,
+  GRADIUM_BASE_URL: text.default(DEFAULT_GRADIUM_BASE_URL),
+  GRADIUM_STT_MODEL: text.default('default'),
+  GRADIUM_STT_INPUT_FORMAT: text.default('pcm'),
+  GRADIUM_TTS_MODEL: text.default('default'),
+  GRADIUM_TTS_VOICE_ID: text.default(DEFAULT_GRADIUM_VOICE_ID),
+  GRADIUM_TTS_OUTPUT_FORMAT: text.default('pcm'),
 
   VAD_ENGINE: z.enum(['webrtc', 'silero']).default('webrtc'),
   VAD_AGGR: int(0, 3).optional(),
@@ -150,7 +162,7 @@ export interface Config {
   limits: UpstreamLimits;
   maxUploadBytes: number;
   asr: {
-    engine: 'whisper' | 'pocketsphinx' | 'openai';
+    engine: 'whisper' | 'pocketsphinx' | 'openai' | 'gradium';
     /** True when the engine was chosen by default rather than asked for. */
     chosenByDefault: boolean;
     whisperModel: string;
@@ -173,7 +185,7 @@ export interface Config {
     /** The gateway door's rewrite prompt when `start` gives none (OPENAI_PROMPT). */
     rewritePrompt?: string;
   };
-  tts: { engine: 'espeak' | 'openai'; url?: string; apiKey?: string; model: string; voice: string; instructions?: string };
+  tts: { engine: 'espeak' | 'openai' | 'gradium'; url?: string; apiKey?: string; model: string; voice: string; instructions?: string };
   vad: {
     engine: 'webrtc' | 'silero';
     aggressiveness: number;
@@ -185,6 +197,17 @@ export interface Config {
     createResponse: boolean;
     interruptResponse: boolean;
   };
+  /** Gradium's endpoints and choices (used when ASR_ENGINE or TTS_ENGINE is gradium). */
+  gradium: {
+    apiKey?: string;
+    /** The API root, ws:// or wss:// (GRADIUM_BASE_URL as read by gradiumBaseUrl). */
+    baseURL: string;
+    sttModel: string;
+    sttInputFormat: string;
+    ttsModel: string;
+    ttsVoiceId: string;
+    ttsOutputFormat: string;
+  };
   diarization: { url?: string; token?: string };
   maxCacheSize: number;
   realtime: { maxMessageBytes: number; maxSessionMs: number; idleTimeoutMs: number; maxBufferedBytes: number; slowConsumerMs: number };
@@ -193,7 +216,7 @@ export interface Config {
 }
 
 /** Variable names whose values are secrets: never logged. */
-export const SECRET_VARIABLES = ['API_TOKENS', 'AUDIO_API_KEY', 'OPENAI_API_KEY', 'TTS_API_KEY', 'DIARIZATION_TOKEN'] as const;
+export const SECRET_VARIABLES = ['API_TOKENS', 'AUDIO_API_KEY', 'OPENAI_API_KEY', 'TTS_API_KEY', 'GRADIUM_API_KEY', 'DIARIZATION_TOKEN'] as const;
 
 export function loadConfig(environment: Record<string, string | undefined>): Config {
   const known = Object.fromEntries(Object.keys(ENV_SCHEMA.shape).map((key) => [key, emptyToUndefined(environment[key])]));
@@ -223,12 +246,16 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
   if (env.RESPONSE_TIMEOUT !== undefined && env.RESPONSE_TIMEOUT < env.REQUEST_TIMEOUT) {
     problems.push(`  RESPONSE_TIMEOUT: ${env.RESPONSE_TIMEOUT} s is shorter than REQUEST_TIMEOUT (${env.REQUEST_TIMEOUT} s); a whole answer cannot take less than its first chunk.`);
   }
+  const gradiumBase = gradiumProblems(env, problems);
   const gatewayListener = gatewayListenerOf(env, resolved.serverPort, problems);
   if (problems.length > 0) throw new SpeechbridgeError('invalid_config', `invalid configuration, fix these variables:\n${problems.join('\n')}`);
 
   const asrEngine = env.ASR_ENGINE === 'auto' ? (whisperUrl ? 'openai' : 'whisper') : env.ASR_ENGINE;
   const llmEngine = env.LLM_ENGINE === 'auto' ? (llmBase || env.OPENAI_API_KEY ? 'openai' : 'echo') : env.LLM_ENGINE;
   const ttsEngine = env.TTS_ENGINE === 'auto' ? (ttsUrl ? 'openai' : 'espeak') : env.TTS_ENGINE;
+  if (env.GRADIUM_API_KEY && asrEngine !== 'gradium' && ttsEngine !== 'gradium') {
+    warnings.push('GRADIUM_API_KEY is set but neither ASR_ENGINE nor TTS_ENGINE is gradium, so Gradium is not used; set ASR_ENGINE=gradium and/or TTS_ENGINE=gradium to use it.');
+  }
   return {
     server: {
       host: env.SERVER_NAME,
@@ -284,6 +311,15 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       maxMs: env.DEFAULT_VAD_MAX_MS,
       createResponse: env.DEFAULT_VAD_AUTORESP,
       interruptResponse: env.DEFAULT_VAD_INTERRUPT_RESPONSE,
+    },
+    gradium: {
+      apiKey: env.GRADIUM_API_KEY,
+      baseURL: gradiumBase,
+      sttModel: env.GRADIUM_STT_MODEL,
+      sttInputFormat: env.GRADIUM_STT_INPUT_FORMAT,
+      ttsModel: env.GRADIUM_TTS_MODEL,
+      ttsVoiceId: env.GRADIUM_TTS_VOICE_ID,
+      ttsOutputFormat: env.GRADIUM_TTS_OUTPUT_FORMAT,
     },
     diarization: { url: env.DIAR_URL, token: env.DIARIZATION_TOKEN },
     maxCacheSize: env.MAX_CACHE_SIZE,
@@ -368,6 +404,30 @@ function upstreamUrl(name: string, value: string | undefined, endpoints: readonl
   if (endpoint) root = root.slice(0, -endpoint.length);
   url.pathname = root;
   return url.toString().replace(/\/+(?=$|\?|#)/, '');
+}
+
+/**
+ * The Gradium settings: a key when an engine is gradium, formats speechbridge can stream
+ * (raw PCM or G.711; Gradium's wav and opus are whole-file containers), and the base URL as
+ * its API root. Returns the root (the default one when the value is unusable; the problem is
+ * reported).
+ */
+function gradiumProblems(env: EnvConfig, problems: string[]): string {
+  const uses = [env.ASR_ENGINE === 'gradium' && 'ASR_ENGINE=gradium', env.TTS_ENGINE === 'gradium' && 'TTS_ENGINE=gradium'].filter(Boolean);
+  if (uses.length > 0 && !env.GRADIUM_API_KEY) problems.push(`  GRADIUM_API_KEY: ${uses.join(' and ')} ${uses.length > 1 ? 'need' : 'needs'} the Gradium API key (from the API keys page of Gradium's studio).`);
+  const streamable = (formats: Readonly<Record<string, unknown>>) => Object.keys(formats).join(', ');
+  if (!(env.GRADIUM_STT_INPUT_FORMAT in STT_INPUT_FORMATS)) {
+    problems.push(`  GRADIUM_STT_INPUT_FORMAT=${JSON.stringify(env.GRADIUM_STT_INPUT_FORMAT)}: use one of ${streamable(STT_INPUT_FORMATS)} (speechbridge streams raw frames, so not wav or opus).`);
+  }
+  if (!(env.GRADIUM_TTS_OUTPUT_FORMAT in TTS_OUTPUT_FORMATS)) {
+    problems.push(`  GRADIUM_TTS_OUTPUT_FORMAT=${JSON.stringify(env.GRADIUM_TTS_OUTPUT_FORMAT)}: use one of ${streamable(TTS_OUTPUT_FORMATS)} (speechbridge streams raw frames, so not wav or opus).`);
+  }
+  const base = gradiumBaseUrl(env.GRADIUM_BASE_URL);
+  if ('problem' in base) {
+    problems.push(`  GRADIUM_BASE_URL=${JSON.stringify(env.GRADIUM_BASE_URL)}: ${base.problem}; e.g. ${DEFAULT_GRADIUM_BASE_URL}, or a region: wss://eu.api.gradium.ai/api, wss://us.api.gradium.ai/api.`);
+    return DEFAULT_GRADIUM_BASE_URL;
+  }
+  return base.url;
 }
 
 /**

@@ -13,7 +13,7 @@ import { OpenAIResponder } from '../providers/openai/openai-responder.ts';
 import type { Config } from './config.ts';
 import type { EngineSummary, Engines } from './engines.ts';
 import type { Logger } from './logging.ts';
-import { buildSynthesizer } from './synthesizer-factory.ts';
+import { buildSynthesizer, startupCheck } from './synthesizer-factory.ts';
 
 export { buildSynthesizer };
 
@@ -27,7 +27,10 @@ export interface BuiltTranscriber {
 export async function createEngines(config: Config, logger: Logger): Promise<Engines> {
   const { transcriber, summary: transcriberSummary } = await buildTranscriber(config, logger);
   const responder = buildResponder(config);
-  const synthesizer = await buildSynthesizer(config, logger);
+  const synthesizer = await buildSynthesizer(config, logger).catch(async (error: unknown) => {
+    await transcriber.close?.();
+    throw error;
+  });
   return {
     transcriber,
     responder,
@@ -35,10 +38,7 @@ export async function createEngines(config: Config, logger: Logger): Promise<Eng
     summary: {
       transcriber: transcriberSummary,
       responder: config.llm.engine === 'openai' ? { engine: 'openai-compatible', model: config.llm.model } : { engine: responder.name },
-      synthesizer:
-        config.tts.engine === 'openai'
-          ? { engine: 'openai-compatible', model: config.tts.model, voice: config.tts.voice }
-          : { engine: synthesizer.name, voice: config.tts.voice },
+      synthesizer: synthesizerSummary(config, synthesizer.name),
       vad: { engine: config.vad.engine === 'webrtc' ? `webrtc-vad (aggressiveness ${config.vad.aggressiveness})` : 'silero-vad' },
     },
     close: async () => {
@@ -63,6 +63,20 @@ export async function buildTranscriber(config: Config, logger: Logger): Promise<
         }),
         summary: { engine: 'openai-compatible', model: asr.apiModel },
       };
+    }
+    case 'gradium': {
+      const { GradiumTranscriber } = await import('../providers/gradium/gradium-transcriber.ts');
+      const { gradium } = config;
+      const transcriber = new GradiumTranscriber({
+        apiKey: gradium.apiKey!,
+        baseURL: gradium.baseURL,
+        model: gradium.sttModel,
+        inputFormat: gradium.sttInputFormat,
+        timeoutMs: config.requestTimeoutMs,
+        maxTextChars: config.limits.maxTranscriptionBytes,
+      });
+      await startupCheck(() => transcriber.probe());
+      return { transcriber, summary: { engine: 'gradium', model: gradium.sttModel } };
     }
     case 'pocketsphinx':
       return { transcriber: await pocketsphinx(config), summary: { engine: 'pocketsphinx', model: 'en-us' } };
@@ -114,6 +128,18 @@ export async function buildTranscriber(config: Config, logger: Logger): Promise<
       });
       return { transcriber, summary: { engine: 'whisper', model: asr.whisperModel } };
     }
+  }
+}
+
+/** What GET / and the start-up line say about the synthesizer. */
+function synthesizerSummary(config: Config, name: string): EngineSummary['synthesizer'] {
+  switch (config.tts.engine) {
+    case 'openai':
+      return { engine: 'openai-compatible', model: config.tts.model, voice: config.tts.voice };
+    case 'gradium':
+      return { engine: 'gradium', model: config.gradium.ttsModel, voice: config.gradium.ttsVoiceId };
+    default:
+      return { engine: name, voice: config.tts.voice };
   }
 }
 

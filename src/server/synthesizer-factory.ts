@@ -1,8 +1,9 @@
 /**
  * Builds the speech synthesizer the configuration asks for. Its own module, importing the
- * chosen provider only, so `speechbridge say` loads espeak-ng (or the OpenAI SDK) and nothing
+ * chosen provider only, so `speechbridge say` loads espeak-ng (or the OpenAI SDK, or Gradium) and nothing
  * else of the server.
  */
+import { SpeechbridgeError } from '../errors/registry.ts';
 import type { Synthesizer } from '../providers/contracts.ts';
 import type { EspeakPool } from '../providers/local/espeak-pool.ts';
 import type { Config } from './config.ts';
@@ -18,11 +19,31 @@ export interface SynthesizerOptions {
 }
 
 export async function buildSynthesizer(config: Config, _logger: Logger, options: SynthesizerOptions = {}): Promise<Synthesizer> {
-  if (config.tts.engine === 'openai') {
+  if (config.tts.engine !== 'espeak') {
     void options.espeakPool?.then(
       (pool) => pool.close(),
       () => undefined,
     );
+  }
+  if (config.tts.engine === 'gradium') {
+    const { GradiumSynthesizer } = await import('../providers/gradium/gradium-synthesizer.ts');
+    const { gradium } = config;
+    const synthesizer = new GradiumSynthesizer({
+      apiKey: gradium.apiKey!,
+      baseURL: gradium.baseURL,
+      model: gradium.ttsModel,
+      voiceId: gradium.ttsVoiceId,
+      outputFormat: gradium.ttsOutputFormat,
+      timeoutMs: config.requestTimeoutMs,
+      responseTimeoutMs: config.limits.responseTimeoutMs,
+    });
+    await startupCheck(() => synthesizer.probe()).catch(async (error: unknown) => {
+      await synthesizer.close();
+      throw error;
+    });
+    return synthesizer;
+  }
+  if (config.tts.engine === 'openai') {
     const { OpenAISynthesizer } = await import('../providers/openai/openai-synthesizer.ts');
     return new OpenAISynthesizer({
       baseURL: config.tts.url!,
@@ -38,6 +59,19 @@ export async function buildSynthesizer(config: Config, _logger: Logger, options:
   const { EspeakSynthesizer } = await import('../providers/local/espeak-synthesizer.ts');
   const pool = options.espeakPool ? await options.espeakPool : undefined;
   return EspeakSynthesizer.create({ defaultVoice: config.tts.voice, timeoutMs: config.requestTimeoutMs, workers: options.workers, warmUp: options.warmUp, pool });
+}
+
+/**
+ * An upstream's start-up check (connect and set up, as a turn would): its failure stops
+ * start-up, with the upstream's message, which names the setting to fix.
+ */
+export async function startupCheck(probe: () => Promise<unknown>): Promise<void> {
+  try {
+    await probe();
+  } catch (error) {
+    if (!(error instanceof SpeechbridgeError)) throw error;
+    throw new SpeechbridgeError(error.code, `start-up check failed: ${error.message}`, { cause: error });
+  }
 }
 
 /**

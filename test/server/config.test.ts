@@ -180,3 +180,40 @@ test('LOG_LEVEL in any case, with Python\'s names (a Python service\'s .env says
   assert.equal(loadConfig({ LOG_LEVEL: 'Critical' }).logLevel, 'fatal');
   assert.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), /LOG_LEVEL="loud"/);
 });
+
+test('Gradium: ASR_ENGINE / TTS_ENGINE=gradium with its variables and documented defaults', () => {
+  const config = loadConfig({ ASR_ENGINE: 'gradium', TTS_ENGINE: 'gradium', GRADIUM_API_KEY: 'gd-key' });
+  assert.equal(config.asr.engine, 'gradium');
+  assert.equal(config.tts.engine, 'gradium');
+  assert.deepEqual(config.gradium, {
+    apiKey: 'gd-key',
+    baseURL: 'wss://api.gradium.ai/api',
+    sttModel: 'default',
+    sttInputFormat: 'pcm',
+    ttsModel: 'default',
+    ttsVoiceId: 'YTpq7expH9539ERJ',
+    ttsOutputFormat: 'pcm',
+  });
+  assert.deepEqual(config.warnings, []);
+  // The base URL as a region root, an https URL, a bare host or an endpoint all name the API root.
+  for (const [value, root] of [
+    ['wss://eu.api.gradium.ai/api', 'wss://eu.api.gradium.ai/api'],
+    ['https://us.api.gradium.ai/api/', 'wss://us.api.gradium.ai/api'],
+    ['wss://eu.api.gradium.ai', 'wss://eu.api.gradium.ai/api'],
+    ['wss://eu.api.gradium.ai/api/speech/asr', 'wss://eu.api.gradium.ai/api'],
+    ['ws://127.0.0.1:9000/api', 'ws://127.0.0.1:9000/api'],
+  ]) {
+    assert.equal(loadConfig({ ASR_ENGINE: 'gradium', GRADIUM_API_KEY: 'k', GRADIUM_BASE_URL: value }).gradium.baseURL, root, value);
+  }
+});
+
+test('Gradium: a missing key, a container format or a bad base URL is refused by name', () => {
+  assert.throws(() => loadConfig({ ASR_ENGINE: 'gradium', TTS_ENGINE: 'gradium' }), /GRADIUM_API_KEY: ASR_ENGINE=gradium and TTS_ENGINE=gradium need the Gradium API key/);
+  assert.throws(() => loadConfig({ TTS_ENGINE: 'gradium', GRADIUM_API_KEY: 'k', GRADIUM_TTS_OUTPUT_FORMAT: 'opus' }), /GRADIUM_TTS_OUTPUT_FORMAT="opus": use one of pcm, pcm_8000, pcm_16000, pcm_24000, ulaw_8000, alaw_8000/);
+  assert.throws(() => loadConfig({ ASR_ENGINE: 'gradium', GRADIUM_API_KEY: 'k', GRADIUM_STT_INPUT_FORMAT: 'wav' }), /GRADIUM_STT_INPUT_FORMAT="wav"/);
+  assert.throws(() => loadConfig({ ASR_ENGINE: 'gradium', GRADIUM_API_KEY: 'k', GRADIUM_BASE_URL: 'ftp://x/api' }), /GRADIUM_BASE_URL="ftp:\/\/x\/api": must be a wss:\/\/ \(or https:\/\/\) URL/);
+  // A key alone changes no engine: the start-up warning says how to use it.
+  const keyOnly = loadConfig({ GRADIUM_API_KEY: 'k' });
+  assert.deepEqual([keyOnly.asr.engine, keyOnly.tts.engine], ['whisper', 'espeak']);
+  assert.match(keyOnly.warnings.join('\n'), /GRADIUM_API_KEY is set but neither ASR_ENGINE nor TTS_ENGINE is gradium/);
+});
