@@ -14,6 +14,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { SpeechbridgeError } from '../engine/errors.ts';
 import { defaultUpstreamLimits, type UpstreamLimits } from '../providers/upstream-limits.ts';
+import { parseWyomingUri, WYOMING_ASR_PORT, WYOMING_TTS_PORT, type WyomingAddress } from '../providers/wyoming/address.ts';
 
 const text = z.string().trim();
 const optionalText = text.optional().transform((value) => (value === '' ? undefined : value));
@@ -57,7 +58,7 @@ export const ENV_SCHEMA = z.object({
   /** Browser origins allowed to call the HTTP API and Socket.IO polling: `*`, a comma-separated list, or `none`. */
   CORS_ORIGINS: text.default('*'),
 
-  ASR_ENGINE: z.enum(['auto', 'whisper', 'pocketsphinx', 'openai']).default('auto'),
+  ASR_ENGINE: z.enum(['auto', 'whisper', 'pocketsphinx', 'openai', 'wyoming']).default('auto'),
   WHISPER_MODEL: optionalText,
   MODEL_CACHE_DIR: text.default(path.join(os.homedir(), '.cache', 'speechbridge', 'models')),
   WHISPER_MODEL_BASE_URL: optionalText,
@@ -68,6 +69,8 @@ export const ENV_SCHEMA = z.object({
   WHISPER_API_MODEL: text.default('whisper-1'),
   POCKETSPHINX_GRAMMAR: optionalText,
   POCKETSPHINX_KEYWORDS: optionalText,
+  /** A Wyoming speech-to-text server (wyoming-faster-whisper…), tcp://host:port. */
+  WYOMING_ASR_URI: optionalText,
 
   LLM_ENGINE: z.enum(['auto', 'openai', 'echo']).default('auto'),
   OPENAI_API_BASE: optionalText,
@@ -77,12 +80,14 @@ export const ENV_SCHEMA = z.object({
   /** The gateway door's rewrite prompt when `start` gives none (the Gradium gateway's name). */
   OPENAI_PROMPT: optionalText,
 
-  TTS_ENGINE: z.enum(['auto', 'espeak', 'openai']).default('auto'),
+  TTS_ENGINE: z.enum(['auto', 'espeak', 'openai', 'wyoming']).default('auto'),
   TTS_API_URL: optionalText,
   TTS_API_KEY: optionalText,
   TTS_API_MODEL: text.default('gpt-4o-mini-tts'),
   DEFAULT_TTS_VOICE: text.default('alloy'),
   DEFAULT_TTS_INSTRUCTIONS: optionalText,
+  /** A Wyoming text-to-speech server (wyoming-piper…), tcp://host:port. */
+  WYOMING_TTS_URI: optionalText,
 
   VAD_ENGINE: z.enum(['webrtc', 'silero']).default('webrtc'),
   VAD_AGGR: int(0, 3).optional(),
@@ -150,7 +155,7 @@ export interface Config {
   limits: UpstreamLimits;
   maxUploadBytes: number;
   asr: {
-    engine: 'whisper' | 'pocketsphinx' | 'openai';
+    engine: 'whisper' | 'pocketsphinx' | 'openai' | 'wyoming';
     /** True when the engine was chosen by default rather than asked for. */
     chosenByDefault: boolean;
     whisperModel: string;
@@ -163,6 +168,8 @@ export interface Config {
     apiModel: string;
     pocketsphinxGrammarPath?: string;
     pocketsphinxKeywords?: string[];
+    /** WYOMING_ASR_URI. */
+    wyoming?: WyomingAddress;
   };
   llm: {
     engine: 'openai' | 'echo';
@@ -173,7 +180,16 @@ export interface Config {
     /** The gateway door's rewrite prompt when `start` gives none (OPENAI_PROMPT). */
     rewritePrompt?: string;
   };
-  tts: { engine: 'espeak' | 'openai'; url?: string; apiKey?: string; model: string; voice: string; instructions?: string };
+  tts: {
+    engine: 'espeak' | 'openai' | 'wyoming';
+    url?: string;
+    apiKey?: string;
+    model: string;
+    voice: string;
+    instructions?: string;
+    /** WYOMING_TTS_URI. */
+    wyoming?: WyomingAddress;
+  };
   vad: {
     engine: 'webrtc' | 'silero';
     aggressiveness: number;
@@ -223,12 +239,16 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
   if (env.RESPONSE_TIMEOUT !== undefined && env.RESPONSE_TIMEOUT < env.REQUEST_TIMEOUT) {
     problems.push(`  RESPONSE_TIMEOUT: ${env.RESPONSE_TIMEOUT} s is shorter than REQUEST_TIMEOUT (${env.REQUEST_TIMEOUT} s); a whole answer cannot take less than its first chunk.`);
   }
+  const wyomingAsr = wyomingAddressOf('WYOMING_ASR_URI', env.WYOMING_ASR_URI, WYOMING_ASR_PORT, problems);
+  const wyomingTts = wyomingAddressOf('WYOMING_TTS_URI', env.WYOMING_TTS_URI, WYOMING_TTS_PORT, problems);
+  if (env.ASR_ENGINE === 'wyoming' && !env.WYOMING_ASR_URI) problems.push(`  WYOMING_ASR_URI: ASR_ENGINE=wyoming needs the Wyoming speech-to-text server's address, e.g. tcp://127.0.0.1:${WYOMING_ASR_PORT}.`);
+  if (env.TTS_ENGINE === 'wyoming' && !env.WYOMING_TTS_URI) problems.push(`  WYOMING_TTS_URI: TTS_ENGINE=wyoming needs the Wyoming text-to-speech server's address, e.g. tcp://127.0.0.1:${WYOMING_TTS_PORT}.`);
   const gatewayListener = gatewayListenerOf(env, resolved.serverPort, problems);
   if (problems.length > 0) throw new SpeechbridgeError('invalid_config', `invalid configuration, fix these variables:\n${problems.join('\n')}`);
 
-  const asrEngine = env.ASR_ENGINE === 'auto' ? (whisperUrl ? 'openai' : 'whisper') : env.ASR_ENGINE;
+  const asrEngine = env.ASR_ENGINE === 'auto' ? (whisperUrl ? 'openai' : wyomingAsr ? 'wyoming' : 'whisper') : env.ASR_ENGINE;
   const llmEngine = env.LLM_ENGINE === 'auto' ? (llmBase || env.OPENAI_API_KEY ? 'openai' : 'echo') : env.LLM_ENGINE;
-  const ttsEngine = env.TTS_ENGINE === 'auto' ? (ttsUrl ? 'openai' : 'espeak') : env.TTS_ENGINE;
+  const ttsEngine = env.TTS_ENGINE === 'auto' ? (ttsUrl ? 'openai' : wyomingTts ? 'wyoming' : 'espeak') : env.TTS_ENGINE;
   return {
     server: {
       host: env.SERVER_NAME,
@@ -257,6 +277,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       apiModel: env.WHISPER_API_MODEL,
       pocketsphinxGrammarPath: env.POCKETSPHINX_GRAMMAR,
       pocketsphinxKeywords: env.POCKETSPHINX_KEYWORDS?.split(',').map((word) => word.trim()).filter(Boolean),
+      ...(wyomingAsr && { wyoming: wyomingAsr }),
     },
     llm: {
       engine: llmEngine,
@@ -273,6 +294,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       model: env.TTS_API_MODEL,
       voice: env.DEFAULT_TTS_VOICE,
       instructions: env.DEFAULT_TTS_INSTRUCTIONS,
+      ...(wyomingTts && { wyoming: wyomingTts }),
     },
     vad: {
       engine: env.VAD_ENGINE,
@@ -368,6 +390,17 @@ function upstreamUrl(name: string, value: string | undefined, endpoints: readonl
   if (endpoint) root = root.slice(0, -endpoint.length);
   url.pathname = root;
   return url.toString().replace(/\/+(?=$|\?|#)/, '');
+}
+
+/** A Wyoming server's address from its variable (tcp://host:port; the port may be left out). */
+function wyomingAddressOf(name: string, value: string | undefined, defaultPort: number, problems: string[]): WyomingAddress | undefined {
+  if (value === undefined) return undefined;
+  const address = parseWyomingUri(value, defaultPort);
+  if (typeof address === 'string') {
+    problems.push(`  ${name}=${JSON.stringify(value)}: ${address}.`);
+    return undefined;
+  }
+  return address;
 }
 
 /**

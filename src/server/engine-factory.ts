@@ -7,9 +7,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { SpeechbridgeError } from '../engine/errors.ts';
-import type { Responder, Transcriber } from '../providers/contracts.ts';
+import type { Responder, Synthesizer, Transcriber } from '../providers/contracts.ts';
 import { EchoResponder } from '../providers/local/echo-responder.ts';
 import { OpenAIResponder } from '../providers/openai/openai-responder.ts';
+import type { WyomingSynthesizer } from '../providers/wyoming/wyoming-synthesizer.ts';
 import type { Config } from './config.ts';
 import type { EngineSummary, Engines } from './engines.ts';
 import type { Logger } from './logging.ts';
@@ -27,7 +28,10 @@ export interface BuiltTranscriber {
 export async function createEngines(config: Config, logger: Logger): Promise<Engines> {
   const { transcriber, summary: transcriberSummary } = await buildTranscriber(config, logger);
   const responder = buildResponder(config);
-  const synthesizer = await buildSynthesizer(config, logger);
+  const synthesizer = await buildSynthesizer(config, logger).catch(async (error: unknown) => {
+    await transcriber.close?.();
+    throw error;
+  });
   return {
     transcriber,
     responder,
@@ -35,10 +39,7 @@ export async function createEngines(config: Config, logger: Logger): Promise<Eng
     summary: {
       transcriber: transcriberSummary,
       responder: config.llm.engine === 'openai' ? { engine: 'openai-compatible', model: config.llm.model } : { engine: responder.name },
-      synthesizer:
-        config.tts.engine === 'openai'
-          ? { engine: 'openai-compatible', model: config.tts.model, voice: config.tts.voice }
-          : { engine: synthesizer.name, voice: config.tts.voice },
+      synthesizer: synthesizerSummary(config, synthesizer),
       vad: { engine: config.vad.engine === 'webrtc' ? `webrtc-vad (aggressiveness ${config.vad.aggressiveness})` : 'silero-vad' },
     },
     close: async () => {
@@ -47,9 +48,35 @@ export async function createEngines(config: Config, logger: Logger): Promise<Eng
   };
 }
 
+function synthesizerSummary(config: Config, synthesizer: Synthesizer): EngineSummary['synthesizer'] {
+  switch (config.tts.engine) {
+    case 'openai':
+      return { engine: 'openai-compatible', model: config.tts.model, voice: config.tts.voice };
+    case 'wyoming': {
+      const wyoming = synthesizer as WyomingSynthesizer;
+      const voice = wyoming.resolveVoice(config.tts.voice);
+      return { engine: 'wyoming', model: wyoming.program.name, voice: voice ? [voice.name, voice.speaker].filter(Boolean).join(':') : config.tts.voice };
+    }
+    default:
+      return { engine: synthesizer.name, voice: config.tts.voice };
+  }
+}
+
 export async function buildTranscriber(config: Config, logger: Logger): Promise<BuiltTranscriber> {
   const asr = config.asr;
   switch (asr.engine) {
+    case 'wyoming': {
+      const { WyomingTranscriber } = await import('../providers/wyoming/wyoming-transcriber.ts');
+      const transcriber = await WyomingTranscriber.create({ address: asr.wyoming!, timeoutMs: config.requestTimeoutMs, uriSetting: 'WYOMING_ASR_URI' });
+      const model = transcriber.model?.name ?? transcriber.program.name;
+      // Debug: the engines line says which server and model; this adds what it can stream.
+      logger.debug(
+        { upstream: transcriber.upstream, program: transcriber.program.name, models: transcriber.program.models.map((entry) => entry.name), transcriptStreaming: transcriber.program.supportsTranscriptStreaming },
+        `Wyoming speech recognition at ${transcriber.upstream}: ${transcriber.program.name} ${model}` +
+          (transcriber.program.supportsTranscriptStreaming ? ', partial transcripts while speaking' : ', transcript at the end of each turn'),
+      );
+      return { transcriber, summary: { engine: 'wyoming', model } };
+    }
     case 'openai': {
       const { OpenAITranscriber } = await import('../providers/openai/openai-transcriber.ts');
       return {
