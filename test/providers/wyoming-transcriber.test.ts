@@ -357,6 +357,15 @@ describe('start-up checks', () => {
     assert.match(error.message, /^WYOMING_ASR_URI: the Wyoming speech recognition server at tcp:\/\/127\.0\.0\.1:\d+ sent a header line that is not .*; check that WYOMING_ASR_URI names a Wyoming speech recognition server \(wyoming-faster-whisper, port 10300\), not another service$/);
   });
 
+  test('a server that answers describe with an error event: upstream_error with its words', async () => {
+    const server = await serverWith();
+    faults.set(0, 'error-event');
+    const { error } = await failure(transcriberFor(server));
+    faults = new Map();
+    assert.equal(error.code, 'upstream_error');
+    assert.equal(error.message, `WYOMING_ASR_URI: the Wyoming speech recognition server at ${server.uri} reported an error during "describe": the model could not be loaded (RuntimeError); the server itself failed: its log says why`);
+  });
+
   test('a server with only speech synthesis: engine_unavailable naming what it offers', async () => {
     const server = await serverWith({ asr: false, tts: true });
     const { error } = await failure(transcriberFor(server));

@@ -8,7 +8,7 @@ import { SpeechbridgeError } from '../../engine/errors.ts';
 import type { WyomingAddress } from './address.ts';
 import { WyomingConnection } from './connection.ts';
 import type { FrameLimits } from './framing.ts';
-import { parseInfo, type WyomingInfo } from './messages.ts';
+import { errorEventToError, parseInfo, type WyomingInfo } from './messages.ts';
 
 /**
  * Events skipped while waiting for `info`: a server may send others first (a satellite's
@@ -34,6 +34,7 @@ export async function describeWyomingServer(options: DescribeOptions): Promise<W
     for (let skipped = 0; skipped <= MAX_EVENTS_BEFORE_INFO; skipped++) {
       const event = await connection.receive('its answer to "describe" (an "info" event)');
       if (event.type === 'info') return parseInfo(event, connection.server);
+      if (event.type === 'error') throw errorEventToError(event, connection.server, '"describe"');
     }
     throw new SpeechbridgeError('upstream_bad_response', `${connection.server} sent ${MAX_EVENTS_BEFORE_INFO + 1} events but no "info" in answer to "describe"`);
   } finally {

@@ -20,6 +20,7 @@ export function startupFailure(error: unknown, context: StartupContext): unknown
     upstream_unreachable: `start the server, or fix ${setting}`,
     upstream_timeout: `check that ${setting} names a Wyoming ${role} server (${example}) and that it is up, or raise REQUEST_TIMEOUT`,
     upstream_bad_response: `check that ${setting} names a Wyoming ${role} server (${example}), not another service`,
+    upstream_error: `the server itself failed: its log says why`,
   };
   const hint = hints[error.code] ?? `check ${setting}`;
   return new SpeechbridgeError(error.code, `${setting}: ${error.message}; ${hint}`, { cause: error });
