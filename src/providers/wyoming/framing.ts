@@ -1,8 +1,8 @@
 /**
  * The Wyoming wire format (the protocol of Home Assistant's voice services: wyoming-faster-whisper
  * on port 10300, wyoming-piper on 10200), written here because npm has no Wyoming client: the
- * reference implementation is the `wyoming` Python package, and the few JavaScript ports are
- * unmaintained or bundle a server we do not want. The format is small enough to own.
+ * only implementation its authors maintain is the `wyoming` Python package. The format is
+ * small (JSON lines, two byte counts) and worth owning with its bounds.
  *
  * One event is:
  * 1. a JSON object on one line ending in `\n` (UTF-8): `type` (required), `data` (an object,
