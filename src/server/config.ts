@@ -17,6 +17,7 @@ import { DEFAULT_GRADIUM_BASE_URL, gradiumBaseUrl } from '../providers/gradium/e
 import { STT_INPUT_FORMATS, TTS_OUTPUT_FORMATS } from '../providers/gradium/formats.ts';
 import { DEFAULT_GRADIUM_VOICE_ID } from '../providers/gradium/request-names.ts';
 import { defaultUpstreamLimits, type UpstreamLimits } from '../providers/upstream-limits.ts';
+import { parseWyomingUri, WYOMING_ASR_PORT, WYOMING_TTS_PORT, type WyomingAddress } from '../providers/wyoming/address.ts';
 
 const text = z.string().trim();
 const optionalText = text.optional().transform((value) => (value === '' ? undefined : value));
@@ -60,7 +61,7 @@ export const ENV_SCHEMA = z.object({
   /** Browser origins allowed to call the HTTP API and Socket.IO polling: `*`, a comma-separated list, or `none`. */
   CORS_ORIGINS: text.default('*'),
 
-  ASR_ENGINE: z.enum(['auto', 'whisper', 'pocketsphinx', 'openai', 'gradium']).default('auto'),
+  ASR_ENGINE: z.enum(['auto', 'whisper', 'pocketsphinx', 'openai', 'gradium', 'wyoming']).default('auto'),
   WHISPER_MODEL: optionalText,
   MODEL_CACHE_DIR: text.default(path.join(os.homedir(), '.cache', 'speechbridge', 'models')),
   WHISPER_MODEL_BASE_URL: optionalText,
@@ -71,6 +72,8 @@ export const ENV_SCHEMA = z.object({
   WHISPER_API_MODEL: text.default('whisper-1'),
   POCKETSPHINX_GRAMMAR: optionalText,
   POCKETSPHINX_KEYWORDS: optionalText,
+  /** A Wyoming speech-to-text server (wyoming-faster-whisper…), tcp://host:port. */
+  WYOMING_ASR_URI: optionalText,
 
   LLM_ENGINE: z.enum(['auto', 'openai', 'echo']).default('auto'),
   OPENAI_API_BASE: optionalText,
@@ -80,12 +83,14 @@ export const ENV_SCHEMA = z.object({
   /** The gateway door's rewrite prompt when `start` gives none (the Gradium gateway's name). */
   OPENAI_PROMPT: optionalText,
 
-  TTS_ENGINE: z.enum(['auto', 'espeak', 'openai', 'gradium']).default('auto'),
+  TTS_ENGINE: z.enum(['auto', 'espeak', 'openai', 'gradium', 'wyoming']).default('auto'),
   TTS_API_URL: optionalText,
   TTS_API_KEY: optionalText,
   TTS_API_MODEL: text.default('gpt-4o-mini-tts'),
   DEFAULT_TTS_VOICE: text.default('alloy'),
   DEFAULT_TTS_INSTRUCTIONS: optionalText,
+  /** A Wyoming text-to-speech server (wyoming-piper…), tcp://host:port. */
+  WYOMING_TTS_URI: optionalText,
 
   /** Gradium's streaming speech-to-text and text-to-speech (ASR_ENGINE=gradium, TTS_ENGINE=gradium). */
   GRADIUM_API_KEY: optionalText,
@@ -162,7 +167,7 @@ export interface Config {
   limits: UpstreamLimits;
   maxUploadBytes: number;
   asr: {
-    engine: 'whisper' | 'pocketsphinx' | 'openai' | 'gradium';
+    engine: 'whisper' | 'pocketsphinx' | 'openai' | 'gradium' | 'wyoming';
     /** True when the engine was chosen by default rather than asked for. */
     chosenByDefault: boolean;
     whisperModel: string;
@@ -175,6 +180,8 @@ export interface Config {
     apiModel: string;
     pocketsphinxGrammarPath?: string;
     pocketsphinxKeywords?: string[];
+    /** WYOMING_ASR_URI. */
+    wyoming?: WyomingAddress;
   };
   llm: {
     engine: 'openai' | 'echo';
@@ -185,7 +192,16 @@ export interface Config {
     /** The gateway door's rewrite prompt when `start` gives none (OPENAI_PROMPT). */
     rewritePrompt?: string;
   };
-  tts: { engine: 'espeak' | 'openai' | 'gradium'; url?: string; apiKey?: string; model: string; voice: string; instructions?: string };
+  tts: {
+    engine: 'espeak' | 'openai' | 'gradium' | 'wyoming';
+    url?: string;
+    apiKey?: string;
+    model: string;
+    voice: string;
+    instructions?: string;
+    /** WYOMING_TTS_URI. */
+    wyoming?: WyomingAddress;
+  };
   vad: {
     engine: 'webrtc' | 'silero';
     aggressiveness: number;
@@ -247,12 +263,16 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     problems.push(`  RESPONSE_TIMEOUT: ${env.RESPONSE_TIMEOUT} s is shorter than REQUEST_TIMEOUT (${env.REQUEST_TIMEOUT} s); a whole answer cannot take less than its first chunk.`);
   }
   const gradiumBase = gradiumProblems(env, problems);
+  const wyomingAsr = wyomingAddressOf('WYOMING_ASR_URI', env.WYOMING_ASR_URI, WYOMING_ASR_PORT, problems);
+  const wyomingTts = wyomingAddressOf('WYOMING_TTS_URI', env.WYOMING_TTS_URI, WYOMING_TTS_PORT, problems);
+  if (env.ASR_ENGINE === 'wyoming' && !env.WYOMING_ASR_URI) problems.push(`  WYOMING_ASR_URI: ASR_ENGINE=wyoming needs the Wyoming speech-to-text server's address, e.g. tcp://127.0.0.1:${WYOMING_ASR_PORT}.`);
+  if (env.TTS_ENGINE === 'wyoming' && !env.WYOMING_TTS_URI) problems.push(`  WYOMING_TTS_URI: TTS_ENGINE=wyoming needs the Wyoming text-to-speech server's address, e.g. tcp://127.0.0.1:${WYOMING_TTS_PORT}.`);
   const gatewayListener = gatewayListenerOf(env, resolved.serverPort, problems);
   if (problems.length > 0) throw new SpeechbridgeError('invalid_config', `invalid configuration, fix these variables:\n${problems.join('\n')}`);
 
-  const asrEngine = env.ASR_ENGINE === 'auto' ? (whisperUrl ? 'openai' : 'whisper') : env.ASR_ENGINE;
+  const asrEngine = env.ASR_ENGINE === 'auto' ? (whisperUrl ? 'openai' : wyomingAsr ? 'wyoming' : 'whisper') : env.ASR_ENGINE;
   const llmEngine = env.LLM_ENGINE === 'auto' ? (llmBase || env.OPENAI_API_KEY ? 'openai' : 'echo') : env.LLM_ENGINE;
-  const ttsEngine = env.TTS_ENGINE === 'auto' ? (ttsUrl ? 'openai' : 'espeak') : env.TTS_ENGINE;
+  const ttsEngine = env.TTS_ENGINE === 'auto' ? (ttsUrl ? 'openai' : wyomingTts ? 'wyoming' : 'espeak') : env.TTS_ENGINE;
   if (env.GRADIUM_API_KEY && asrEngine !== 'gradium' && ttsEngine !== 'gradium') {
     warnings.push('GRADIUM_API_KEY is set but neither ASR_ENGINE nor TTS_ENGINE is gradium, so Gradium is not used; set ASR_ENGINE=gradium and/or TTS_ENGINE=gradium to use it.');
   }
@@ -284,6 +304,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       apiModel: env.WHISPER_API_MODEL,
       pocketsphinxGrammarPath: env.POCKETSPHINX_GRAMMAR,
       pocketsphinxKeywords: env.POCKETSPHINX_KEYWORDS?.split(',').map((word) => word.trim()).filter(Boolean),
+      ...(wyomingAsr && { wyoming: wyomingAsr }),
     },
     llm: {
       engine: llmEngine,
@@ -300,6 +321,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       model: env.TTS_API_MODEL,
       voice: env.DEFAULT_TTS_VOICE,
       instructions: env.DEFAULT_TTS_INSTRUCTIONS,
+      ...(wyomingTts && { wyoming: wyomingTts }),
     },
     vad: {
       engine: env.VAD_ENGINE,
@@ -404,6 +426,17 @@ function upstreamUrl(name: string, value: string | undefined, endpoints: readonl
   if (endpoint) root = root.slice(0, -endpoint.length);
   url.pathname = root;
   return url.toString().replace(/\/+(?=$|\?|#)/, '');
+}
+
+/** A Wyoming server's address from its variable (tcp://host:port; the port may be left out). */
+function wyomingAddressOf(name: string, value: string | undefined, defaultPort: number, problems: string[]): WyomingAddress | undefined {
+  if (value === undefined) return undefined;
+  const address = parseWyomingUri(value, defaultPort);
+  if (typeof address === 'string') {
+    problems.push(`  ${name}=${JSON.stringify(value)}: ${address}.`);
+    return undefined;
+  }
+  return address;
 }
 
 /**

@@ -7,9 +7,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { SpeechbridgeError } from '../errors/registry.ts';
-import type { Responder, Transcriber } from '../providers/contracts.ts';
+import type { Responder, Synthesizer, Transcriber } from '../providers/contracts.ts';
 import { EchoResponder } from '../providers/local/echo-responder.ts';
 import { OpenAIResponder } from '../providers/openai/openai-responder.ts';
+import type { WyomingSynthesizer } from '../providers/wyoming/wyoming-synthesizer.ts';
 import type { Config } from './config.ts';
 import type { EngineSummary, Engines } from './engines.ts';
 import type { Logger } from './logging.ts';
@@ -38,7 +39,7 @@ export async function createEngines(config: Config, logger: Logger): Promise<Eng
     summary: {
       transcriber: transcriberSummary,
       responder: config.llm.engine === 'openai' ? { engine: 'openai-compatible', model: config.llm.model } : { engine: responder.name },
-      synthesizer: synthesizerSummary(config, synthesizer.name),
+      synthesizer: synthesizerSummary(config, synthesizer),
       vad: { engine: config.vad.engine === 'webrtc' ? `webrtc-vad (aggressiveness ${config.vad.aggressiveness})` : 'silero-vad' },
     },
     close: async () => {
@@ -47,9 +48,37 @@ export async function createEngines(config: Config, logger: Logger): Promise<Eng
   };
 }
 
+function synthesizerSummary(config: Config, synthesizer: Synthesizer): EngineSummary['synthesizer'] {
+  switch (config.tts.engine) {
+    case 'openai':
+      return { engine: 'openai-compatible', model: config.tts.model, voice: config.tts.voice };
+    case 'gradium':
+      return { engine: 'gradium', model: config.gradium.ttsModel, voice: config.gradium.ttsVoiceId };
+    case 'wyoming': {
+      const wyoming = synthesizer as WyomingSynthesizer;
+      const voice = wyoming.resolveVoice(config.tts.voice);
+      return { engine: 'wyoming', model: wyoming.program.name, voice: voice ? [voice.name, voice.speaker].filter(Boolean).join(':') : config.tts.voice };
+    }
+    default:
+      return { engine: synthesizer.name, voice: config.tts.voice };
+  }
+}
+
 export async function buildTranscriber(config: Config, logger: Logger): Promise<BuiltTranscriber> {
   const asr = config.asr;
   switch (asr.engine) {
+    case 'wyoming': {
+      const { WyomingTranscriber } = await import('../providers/wyoming/wyoming-transcriber.ts');
+      const transcriber = await WyomingTranscriber.create({ address: asr.wyoming!, timeoutMs: config.requestTimeoutMs, uriSetting: 'WYOMING_ASR_URI' });
+      const model = transcriber.model?.name ?? transcriber.program.name;
+      // Debug: the engines line says which server and model; this adds what it can stream.
+      logger.debug(
+        { upstream: transcriber.upstream, program: transcriber.program.name, models: transcriber.program.models.map((entry) => entry.name), transcriptStreaming: transcriber.program.supportsTranscriptStreaming },
+        `Wyoming speech recognition at ${transcriber.upstream}: ${transcriber.program.name} ${model}` +
+          (transcriber.program.supportsTranscriptStreaming ? ', partial transcripts while speaking' : ', transcript at the end of each turn'),
+      );
+      return { transcriber, summary: { engine: 'wyoming', model } };
+    }
     case 'openai': {
       const { OpenAITranscriber } = await import('../providers/openai/openai-transcriber.ts');
       return {
@@ -132,17 +161,6 @@ export async function buildTranscriber(config: Config, logger: Logger): Promise<
 }
 
 /** What GET / and the start-up line say about the synthesizer. */
-function synthesizerSummary(config: Config, name: string): EngineSummary['synthesizer'] {
-  switch (config.tts.engine) {
-    case 'openai':
-      return { engine: 'openai-compatible', model: config.tts.model, voice: config.tts.voice };
-    case 'gradium':
-      return { engine: 'gradium', model: config.gradium.ttsModel, voice: config.gradium.ttsVoiceId };
-    default:
-      return { engine: name, voice: config.tts.voice };
-  }
-}
-
 /** Why whisper could not start, for anyone who asks `GET /`: the error's kind, without the server's paths or URLs. */
 function publicFallbackReason(model: string, error: unknown): string {
   switch (error instanceof SpeechbridgeError ? error.code : undefined) {

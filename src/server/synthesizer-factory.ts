@@ -18,12 +18,30 @@ export interface SynthesizerOptions {
   espeakPool?: Promise<EspeakPool>;
 }
 
-export async function buildSynthesizer(config: Config, _logger: Logger, options: SynthesizerOptions = {}): Promise<Synthesizer> {
+export async function buildSynthesizer(config: Config, logger: Logger, options: SynthesizerOptions = {}): Promise<Synthesizer> {
   if (config.tts.engine !== 'espeak') {
     void options.espeakPool?.then(
       (pool) => pool.close(),
       () => undefined,
     );
+  }
+  if (config.tts.engine === 'wyoming') {
+    const { WyomingSynthesizer } = await import('../providers/wyoming/wyoming-synthesizer.ts');
+    const synthesizer = await WyomingSynthesizer.create({
+      address: config.tts.wyoming!,
+      timeoutMs: config.requestTimeoutMs,
+      responseTimeoutMs: config.limits.responseTimeoutMs,
+      defaultVoice: config.tts.voice,
+      uriSetting: 'WYOMING_TTS_URI',
+    });
+    const { program } = synthesizer;
+    // Debug: the engines line says which server and voice; this adds what it can stream.
+    logger.debug(
+      { upstream: synthesizer.upstream, program: program.name, voices: program.voices.length, textStreaming: program.supportsSynthesizeStreaming },
+      `Wyoming speech synthesis at ${synthesizer.upstream}: ${program.name} with ${program.voices.length} voice${program.voices.length === 1 ? '' : 's'}` +
+        (program.supportsSynthesizeStreaming ? ', text streamed as it is written' : ''),
+    );
+    return synthesizer;
   }
   if (config.tts.engine === 'gradium') {
     const { GradiumSynthesizer } = await import('../providers/gradium/gradium-synthesizer.ts');
@@ -76,12 +94,13 @@ export async function startupCheck(probe: () => Promise<unknown>): Promise<void>
 
 /**
  * Whether these variables choose espeak-ng, read before the configuration is checked: the rule
- * of config.ts (TTS_ENGINE=espeak, or auto with no TTS_API_URL). It decides only whether to
- * start loading espeak-ng early; a wrong guess costs a worker that is closed again.
+ * of config.ts (TTS_ENGINE=espeak, or auto with neither TTS_API_URL nor WYOMING_TTS_URI). It
+ * decides only whether to start loading espeak-ng early; a wrong guess costs a worker that is
+ * closed again.
  */
 export function choosesEspeak(environment: Record<string, string | undefined>): boolean {
   const engine = environment.TTS_ENGINE?.trim() || 'auto';
-  return engine === 'espeak' || (engine === 'auto' && !environment.TTS_API_URL?.trim());
+  return engine === 'espeak' || (engine === 'auto' && !environment.TTS_API_URL?.trim() && !environment.WYOMING_TTS_URI?.trim());
 }
 
 /** Starts loading espeak-ng on its worker threads now, for buildSynthesizer({ espeakPool }). */

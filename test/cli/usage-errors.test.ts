@@ -38,7 +38,7 @@ test('an unknown flag: one line naming it, the nearest flag and where the help i
 });
 
 test('a value outside a flag’s choices, an unknown command, a missing argument: one line each, exit 2', async () => {
-  await oneLineFailure(['say', 'hi', '--tts', 'festival'], 2, /^speechbridge: option '--tts <engine>' argument 'festival' is invalid\. Allowed choices are auto, espeak, openai, gradium\. — see speechbridge say --help$/);
+  await oneLineFailure(['say', 'hi', '--tts', 'festival'], 2, /^speechbridge: option '--tts <engine>' argument 'festival' is invalid\. Allowed choices are auto, espeak, openai, gradium, wyoming\. — see speechbridge say --help$/);
   await oneLineFailure(['transcibe', 'a.wav'], 2, /^speechbridge: unknown command 'transcibe' \(Did you mean transcribe\?\) — see speechbridge --help$/);
   await oneLineFailure(['vad'], 2, /^speechbridge: missing required argument 'file' — see speechbridge vad --help$/);
 });

@@ -217,3 +217,31 @@ test('Gradium: a missing key, a container format or a bad base URL is refused by
   assert.deepEqual([keyOnly.asr.engine, keyOnly.tts.engine], ['whisper', 'espeak']);
   assert.match(keyOnly.warnings.join('\n'), /GRADIUM_API_KEY is set but neither ASR_ENGINE nor TTS_ENGINE is gradium/);
 });
+
+test('Wyoming servers: tcp:// addresses (usual port when left out), chosen by ASR_ENGINE / TTS_ENGINE or by the address alone', () => {
+  const config = loadConfig({ ASR_ENGINE: 'wyoming', WYOMING_ASR_URI: 'tcp://whisper.lan:10555', WYOMING_TTS_URI: 'tcp://[::1]' });
+  assert.equal(config.asr.engine, 'wyoming');
+  assert.deepEqual(config.asr.wyoming, { host: 'whisper.lan', port: 10555, uri: 'tcp://whisper.lan:10555' });
+  assert.equal(config.tts.engine, 'wyoming', 'auto picks wyoming when WYOMING_TTS_URI is set');
+  assert.deepEqual(config.tts.wyoming, { host: '::1', port: 10200, uri: 'tcp://[::1]:10200' });
+  assert.equal(loadConfig({ WYOMING_ASR_URI: 'tcp://h' }).asr.engine, 'wyoming');
+  assert.equal(loadConfig({ WYOMING_ASR_URI: 'tcp://h', WHISPER_URL: 'http://asr/v1' }).asr.engine, 'openai', 'an OpenAI-compatible URL wins under auto');
+  assert.equal(loadConfig({ WYOMING_TTS_URI: 'tcp://h', TTS_ENGINE: 'espeak' }).tts.engine, 'espeak');
+});
+
+test('Wyoming: a missing or malformed address is reported by name with an example', () => {
+  assert.throws(
+    () => loadConfig({ ASR_ENGINE: 'wyoming', TTS_ENGINE: 'wyoming' }),
+    (error: unknown) => {
+      assert.ok(error instanceof SpeechbridgeError);
+      assert.match(error.message, /WYOMING_ASR_URI: ASR_ENGINE=wyoming needs the Wyoming speech-to-text server's address, e\.g\. tcp:\/\/127\.0\.0\.1:10300\./);
+      assert.match(error.message, /WYOMING_TTS_URI: TTS_ENGINE=wyoming needs the Wyoming text-to-speech server's address, e\.g\. tcp:\/\/127\.0\.0\.1:10200\./);
+      return true;
+    },
+  );
+  assert.throws(() => loadConfig({ WYOMING_ASR_URI: 'http://whisper:10300' }), /WYOMING_ASR_URI="http:\/\/whisper:10300": must be a tcp:\/\/ URI \(only TCP is supported\), e\.g\. tcp:\/\/127\.0\.0\.1:10300\./);
+  assert.throws(() => loadConfig({ WYOMING_TTS_URI: 'piper:10200' }), /WYOMING_TTS_URI="piper:10200": must be a tcp:\/\/ URI/);
+  assert.throws(() => loadConfig({ WYOMING_TTS_URI: 'tcp://piper:10200/voices' }), /must be just tcp:\/\/host:port/);
+  assert.throws(() => loadConfig({ WYOMING_TTS_URI: 'nonsense' }), /WYOMING_TTS_URI="nonsense": not a URI/);
+  assert.throws(() => loadConfig({ ASR_ENGINE: 'wyoming', WYOMING_ASR_URI: 'tcp://h:0' }), /port 0 is not a port a server listens on/);
+});
