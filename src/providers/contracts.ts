@@ -78,7 +78,37 @@ export interface Transcriber {
    * on as it comes and asks its upstream for the final text when the iterable ends.
    */
   transcribeStream?(audio: AsyncIterable<PcmAudio>, options?: TranscribeOptions): AsyncIterable<TranscriptStreamEvent>;
+  /**
+   * Present when the recognizer keeps upstream state across turns (OpenAI Realtime keeps one
+   * upstream transcription session per client session). A caller that serves a client session
+   * opens one handle when the session starts, sends that session's turns through it (in the
+   * order they are spoken: a turn's audio ends before the next one's begins, while their
+   * results may still be pending together) and closes it when the session ends. Without it,
+   * every session uses the transcriber itself.
+   */
+  openSession?(options?: TranscriberSessionOptions): TranscriberSession;
   close?(): Promise<void>;
+}
+
+/** The encoding a client sends its audio in, for a recognizer session that can take it as it is. */
+export type TranscriberInputEncoding = 'pcm16' | 'g711_ulaw' | 'g711_alaw';
+
+export interface TranscriberSessionOptions {
+  /**
+   * The client's wire encoding. A provider whose upstream takes G.711 declares 8000 Hz in the
+   * session's capabilities and sends 8 kHz frames upstream as G.711 again, with no resampling
+   * (coding G.711-decoded samples gives back the same bytes). Default 'pcm16'.
+   */
+  inputEncoding?: TranscriberInputEncoding;
+}
+
+/**
+ * One client session's handle on a recognizer (Transcriber.openSession): its turns share the
+ * upstream connection. `close()` ends it (turns still running end with an AbortError); the
+ * provider also closes an idle upstream connection by itself and reopens it at the next turn.
+ */
+export interface TranscriberSession extends Transcriber {
+  close(): Promise<void>;
 }
 
 // ── Responder (LLM) ─────────────────────────────────────────────────────────────────────

@@ -16,6 +16,7 @@ import { SpeechbridgeError } from '../errors/registry.ts';
 import { DEFAULT_GRADIUM_BASE_URL, gradiumBaseUrl } from '../providers/gradium/endpoint.ts';
 import { STT_INPUT_FORMATS, TTS_OUTPUT_FORMATS } from '../providers/gradium/formats.ts';
 import { DEFAULT_GRADIUM_VOICE_ID } from '../providers/gradium/request-names.ts';
+import { DEFAULT_REALTIME_URL, normalizeRealtimeURL } from '../providers/openai/realtime-url.ts';
 import { defaultUpstreamLimits, type UpstreamLimits } from '../providers/upstream-limits.ts';
 import { parseWyomingUri, WYOMING_ASR_PORT, WYOMING_TTS_PORT, type WyomingAddress } from '../providers/wyoming/address.ts';
 
@@ -61,7 +62,7 @@ export const ENV_SCHEMA = z.object({
   /** Browser origins allowed to call the HTTP API and Socket.IO polling: `*`, a comma-separated list, or `none`. */
   CORS_ORIGINS: text.default('*'),
 
-  ASR_ENGINE: z.enum(['auto', 'whisper', 'pocketsphinx', 'openai', 'gradium', 'wyoming']).default('auto'),
+  ASR_ENGINE: z.enum(['auto', 'whisper', 'pocketsphinx', 'openai', 'gradium', 'wyoming', 'openai-realtime']).default('auto'),
   WHISPER_MODEL: optionalText,
   MODEL_CACHE_DIR: text.default(path.join(os.homedir(), '.cache', 'speechbridge', 'models')),
   WHISPER_MODEL_BASE_URL: optionalText,
@@ -70,6 +71,10 @@ export const ENV_SCHEMA = z.object({
   WHISPER_URL: optionalText,
   AUDIO_API_KEY: optionalText,
   WHISPER_API_MODEL: text.default('whisper-1'),
+  /** ASR_ENGINE=openai-realtime: the upstream's realtime endpoint (or API root), its transcription model and whose VAD commits. */
+  OPENAI_REALTIME_URL: optionalText,
+  OPENAI_REALTIME_TRANSCRIBE_MODEL: text.default('gpt-4o-transcribe'),
+  OPENAI_REALTIME_TURN_DETECTION: z.enum(['none', 'server_vad', 'semantic_vad']).default('none'),
   POCKETSPHINX_GRAMMAR: optionalText,
   POCKETSPHINX_KEYWORDS: optionalText,
   /** A Wyoming speech-to-text server (wyoming-faster-whisper…), tcp://host:port. */
@@ -167,7 +172,7 @@ export interface Config {
   limits: UpstreamLimits;
   maxUploadBytes: number;
   asr: {
-    engine: 'whisper' | 'pocketsphinx' | 'openai' | 'gradium' | 'wyoming';
+    engine: 'whisper' | 'pocketsphinx' | 'openai' | 'gradium' | 'wyoming' | 'openai-realtime';
     /** True when the engine was chosen by default rather than asked for. */
     chosenByDefault: boolean;
     whisperModel: string;
@@ -182,6 +187,17 @@ export interface Config {
     pocketsphinxKeywords?: string[];
     /** WYOMING_ASR_URI. */
     wyoming?: WyomingAddress;
+    /** ASR_ENGINE=openai-realtime: an OpenAI Realtime transcription session per client session. */
+    realtime: {
+      /** OPENAI_REALTIME_URL in its normal form (ws: or wss:, ending in /realtime). */
+      url: string;
+      /** AUDIO_API_KEY, else OPENAI_API_KEY. */
+      apiKey?: string;
+      /** The variable apiKey came from, for messages. */
+      apiKeyName: string;
+      model: string;
+      turnDetection: 'none' | 'server_vad' | 'semantic_vad';
+    };
   };
   llm: {
     engine: 'openai' | 'echo';
@@ -253,6 +269,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
   const ttsUrl = upstreamUrl('TTS_API_URL', env.TTS_API_URL, ['/audio/speech'], 'https://api.openai.com/v1/audio/speech', problems);
   const llmBase = upstreamUrl(resolved.llmBaseName, resolved.llmBase, [], 'https://api.openai.com/v1', problems);
   if (env.ASR_ENGINE === 'openai' && !env.WHISPER_URL) problems.push('  WHISPER_URL: ASR_ENGINE=openai needs the upstream base URL, e.g. https://api.openai.com/v1.');
+  const realtime = realtimeOf(env, problems);
   if (env.LLM_ENGINE === 'openai' && !resolved.llmBase && !env.OPENAI_API_KEY) {
     problems.push('  OPENAI_API_BASE or OPENAI_API_KEY: LLM_ENGINE=openai needs an upstream (a base URL, or a key for api.openai.com).');
   }
@@ -305,6 +322,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       pocketsphinxGrammarPath: env.POCKETSPHINX_GRAMMAR,
       pocketsphinxKeywords: env.POCKETSPHINX_KEYWORDS?.split(',').map((word) => word.trim()).filter(Boolean),
       ...(wyomingAsr && { wyoming: wyomingAsr }),
+      realtime,
     },
     llm: {
       engine: llmEngine,
@@ -461,6 +479,25 @@ function gradiumProblems(env: EnvConfig, problems: string[]): string {
     return DEFAULT_GRADIUM_BASE_URL;
   }
   return base.url;
+}
+
+/**
+ * The OpenAI Realtime transcription upstream: OPENAI_REALTIME_URL (default OpenAI's) in its
+ * normal form, and the key: AUDIO_API_KEY (the transcription key) when set, else
+ * OPENAI_API_KEY, so one OpenAI key serves replies and transcription. OpenAI itself needs a
+ * key; another speechbridge, LocalAI or speaches may not.
+ */
+function realtimeOf(env: EnvConfig, problems: string[]): Config['asr']['realtime'] {
+  const configured = env.OPENAI_REALTIME_URL ?? DEFAULT_REALTIME_URL;
+  const normal = normalizeRealtimeURL(configured);
+  if ('problem' in normal) problems.push(`  OPENAI_REALTIME_URL=${JSON.stringify(configured)}: ${normal.problem}.`);
+  const url = 'url' in normal ? normal.url : DEFAULT_REALTIME_URL;
+  const apiKey = env.AUDIO_API_KEY ?? env.OPENAI_API_KEY;
+  const apiKeyName = env.AUDIO_API_KEY !== undefined ? 'AUDIO_API_KEY' : env.OPENAI_API_KEY !== undefined ? 'OPENAI_API_KEY' : 'AUDIO_API_KEY or OPENAI_API_KEY';
+  if (env.ASR_ENGINE === 'openai-realtime' && !apiKey && 'url' in normal && new URL(normal.url).hostname === 'api.openai.com') {
+    problems.push('  AUDIO_API_KEY or OPENAI_API_KEY: ASR_ENGINE=openai-realtime on api.openai.com needs an OpenAI key (or set OPENAI_REALTIME_URL to another upstream).');
+  }
+  return { url, ...(apiKey !== undefined && { apiKey }), apiKeyName, model: env.OPENAI_REALTIME_TRANSCRIBE_MODEL, turnDetection: env.OPENAI_REALTIME_TURN_DETECTION };
 }
 
 /**

@@ -107,6 +107,8 @@ export async function buildTranscriber(config: Config, logger: Logger): Promise<
       await startupCheck(() => transcriber.probe());
       return { transcriber, summary: { engine: 'gradium', model: gradium.sttModel } };
     }
+    case 'openai-realtime':
+      return openAIRealtime(config);
     case 'pocketsphinx':
       return { transcriber: await pocketsphinx(config), summary: { engine: 'pocketsphinx', model: 'en-us' } };
     case 'whisper': {
@@ -173,6 +175,36 @@ function publicFallbackReason(model: string, error: unknown): string {
     default:
       return `the model ${model} could not be loaded`;
   }
+}
+
+/**
+ * The OpenAI Realtime transcription upstream, probed once before the server starts (connect,
+ * session.update → session.updated, close): a wrong key, an unreachable host or a model the
+ * upstream does not offer stops start-up with what to fix rather than failing the first turn.
+ */
+async function openAIRealtime(config: Config): Promise<BuiltTranscriber> {
+  const { OpenAIRealtimeTranscriber } = await import('../providers/openai/openai-realtime-transcriber.ts');
+  const realtime = config.asr.realtime;
+  const transcriber = new OpenAIRealtimeTranscriber({
+    url: realtime.url,
+    apiKey: realtime.apiKey,
+    model: realtime.model,
+    turnDetection: realtime.turnDetection,
+    timeoutMs: config.requestTimeoutMs,
+    maxTranscriptBytes: config.limits.maxTranscriptionBytes,
+    settingNames: { apiKey: realtime.apiKeyName },
+  });
+  try {
+    await transcriber.check();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new SpeechbridgeError(
+      error instanceof SpeechbridgeError ? error.code : 'upstream_error',
+      `the speech recognition upstream (ASR_ENGINE=openai-realtime) failed its start-up check: ${reason}`,
+      { cause: error },
+    );
+  }
+  return { transcriber, summary: { engine: 'openai-realtime', model: realtime.model } };
 }
 
 async function pocketsphinx(config: Config): Promise<Transcriber> {

@@ -245,3 +245,38 @@ test('Wyoming: a missing or malformed address is reported by name with an exampl
   assert.throws(() => loadConfig({ WYOMING_TTS_URI: 'nonsense' }), /WYOMING_TTS_URI="nonsense": not a URI/);
   assert.throws(() => loadConfig({ ASR_ENGINE: 'wyoming', WYOMING_ASR_URI: 'tcp://h:0' }), /port 0 is not a port a server listens on/);
 });
+
+test('ASR_ENGINE=openai-realtime: OPENAI_REALTIME_URL as endpoint or API root, the key from AUDIO_API_KEY then OPENAI_API_KEY, model and turn detection', () => {
+  const defaults = loadConfig({ ASR_ENGINE: 'openai-realtime', OPENAI_API_KEY: 'sk-llm-key' });
+  assert.equal(defaults.asr.engine, 'openai-realtime');
+  assert.deepEqual(defaults.asr.realtime, {
+    url: 'wss://api.openai.com/v1/realtime',
+    apiKey: 'sk-llm-key',
+    apiKeyName: 'OPENAI_API_KEY',
+    model: 'gpt-4o-transcribe',
+    turnDetection: 'none',
+  });
+  const local = loadConfig({
+    ASR_ENGINE: 'openai-realtime',
+    OPENAI_REALTIME_URL: 'http://127.0.0.1:8080/v1/',
+    AUDIO_API_KEY: 'sk-audio',
+    OPENAI_API_KEY: 'sk-llm',
+    OPENAI_REALTIME_TRANSCRIBE_MODEL: 'gpt-4o-mini-transcribe',
+    OPENAI_REALTIME_TURN_DETECTION: 'server_vad',
+  });
+  assert.deepEqual(local.asr.realtime, { url: 'ws://127.0.0.1:8080/v1/realtime', apiKey: 'sk-audio', apiKeyName: 'AUDIO_API_KEY', model: 'gpt-4o-mini-transcribe', turnDetection: 'server_vad' });
+  // Another speechbridge or LocalAI may need no key at all.
+  assert.equal(loadConfig({ ASR_ENGINE: 'openai-realtime', OPENAI_REALTIME_URL: 'ws://10.0.0.5:8080/v1/realtime' }).asr.realtime.apiKey, undefined);
+  // auto never picks it: it is a choice.
+  assert.equal(loadConfig({ OPENAI_API_KEY: 'sk-x' }).asr.engine, 'whisper');
+});
+
+test('ASR_ENGINE=openai-realtime refuses a URL that is not ws/http, a ?model= in it, and OpenAI without a key, naming the variables', () => {
+  assert.throws(() => loadConfig({ ASR_ENGINE: 'openai-realtime' }), /AUDIO_API_KEY or OPENAI_API_KEY: ASR_ENGINE=openai-realtime on api\.openai\.com needs an OpenAI key/);
+  assert.throws(() => loadConfig({ OPENAI_REALTIME_URL: 'ftp://example.com/v1/realtime' }), /OPENAI_REALTIME_URL="ftp:\/\/example.com\/v1\/realtime": must be a ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL/);
+  assert.throws(
+    () => loadConfig({ ASR_ENGINE: 'openai-realtime', AUDIO_API_KEY: 'k', OPENAI_REALTIME_URL: 'wss://api.openai.com/v1/realtime?model=gpt-realtime' }),
+    /remove \?model=: it opens a conversation session; the transcription model is OPENAI_REALTIME_TRANSCRIBE_MODEL/,
+  );
+  assert.throws(() => loadConfig({ OPENAI_REALTIME_TURN_DETECTION: 'always' }), /OPENAI_REALTIME_TURN_DETECTION="always"/);
+});

@@ -160,7 +160,8 @@ function connectionReason(error: APIConnectionError): string {
   return innermost;
 }
 
-function scrub(text: string, apiKey: string | undefined): string {
+/** The text without credentials: bearer tokens, URL user info and the key itself. */
+export function scrub(text: string, apiKey: string | undefined): string {
   let out = text.replace(/Bearer\s+\S+/gi, 'Bearer ***').replace(/\/\/[^/\s@]+@/g, '//');
   if (apiKey && apiKey.length >= 4) out = out.split(apiKey).join('***');
   return out;
