@@ -12,7 +12,7 @@
  * stopped playback at audio_end_ms keeps the sentences whose audio had started by then.
  */
 import type { ChatMessage, ToolCall } from '../providers/contracts.ts';
-import { SpeechbridgeError } from '../errors/registry.ts';
+import { type ErrorCode, SpeechbridgeError } from '../errors/registry.ts';
 import type { ContentPart, ConversationItem, NewItem } from './events.ts';
 import type { TranscriptionJob } from './transcription-job.ts';
 
@@ -96,12 +96,19 @@ export class Conversation {
     return after;
   }
 
-  /** Removes an item; throws item_not_found. */
+  /** Removes an item; throws item_delete_invalid_item_id. */
   delete(itemId: string): void {
     const index = this.#order.indexOf(itemId);
-    if (index < 0) throw notFound(itemId);
+    if (index < 0) throw notFound(itemId, 'item_delete_invalid_item_id');
     this.#order.splice(index, 1);
     this.#entries.delete(itemId);
+  }
+
+  /** The item a client asked to see; throws item_retrieve_invalid_item_id. */
+  retrieve(itemId: string): ConversationItem {
+    const entry = this.#entries.get(itemId);
+    if (!entry) throw notFound(itemId, 'item_retrieve_invalid_item_id');
+    return entry.item;
   }
 
   /** Throws item_not_found. */
@@ -133,12 +140,12 @@ export class Conversation {
 
   /**
    * Cuts an assistant message's audio at `audioEndMs`: its transcript keeps the sentences whose
-   * audio started before that point. Throws item_not_found, or invalid_value for a content
+   * audio started before that point. Throws item_truncate_invalid_item_id, or invalid_value for a content
    * index that is not audio or a point beyond the item's audio.
    */
   truncate(itemId: string, contentIndex: number, audioEndMs: number): void {
     const entry = this.#entries.get(itemId);
-    if (!entry) throw notFound(itemId);
+    if (!entry) throw notFound(itemId, 'item_truncate_invalid_item_id');
     const { item } = entry;
     if (item.type !== 'message' || item.role !== 'assistant') {
       throw new SpeechbridgeError('invalid_value', `item "${itemId}" is not an assistant message; only assistant audio can be truncated`, { param: 'itemId' });
@@ -225,8 +232,9 @@ function partText(part: ContentPart): string | null {
   }
 }
 
-function notFound(itemId: string): SpeechbridgeError {
-  return new SpeechbridgeError('item_not_found', `no item with id "${itemId}"`, { param: 'itemId' });
+/** The codes OpenAI gives each operation on an unknown item (item_retrieve_invalid_item_id, …). */
+function notFound(itemId: string, code: Extract<ErrorCode, `item_${string}`> = 'item_not_found'): SpeechbridgeError {
+  return new SpeechbridgeError(code, `no item with id "${itemId}" in the conversation`, { param: 'itemId' });
 }
 
 /**

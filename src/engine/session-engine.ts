@@ -190,7 +190,7 @@ export class SessionEngine {
         case 'item.create':
           return this.#createItem(input.item, input.previousItemId);
         case 'item.retrieve':
-          return this.#emit({ type: 'item.retrieved', item: snapshot(this.#conversation.require(input.itemId)) });
+          return this.#emit({ type: 'item.retrieved', item: snapshot(this.#conversation.retrieve(input.itemId)) });
         case 'item.delete':
           this.#conversation.delete(input.itemId);
           return this.#emit({ type: 'item.deleted', itemId: input.itemId });
@@ -562,13 +562,14 @@ export class SessionEngine {
     this.#startDeferred();
   }
 
-  /** OpenAI's behaviour: no active response is an error only when the client named one. */
+  /** OpenAI's behaviour: nothing active is response_cancel_not_active; another response's id is response_not_found. */
   #cancelResponse(responseId: string | undefined): void {
     const active = this.#active;
     if (active && (responseId === undefined || responseId === active.id)) {
       active.cancel('client_cancelled');
       return;
     }
+    if (!active) throw new SpeechbridgeError('response_cancel_not_active', 'there is no response in progress to cancel');
     if (responseId !== undefined) {
       throw new SpeechbridgeError('response_not_found', `no active response with id "${responseId}"`, { param: 'responseId' });
     }

@@ -75,15 +75,25 @@ describe('response lifecycle', () => {
     assert.equal(done[0].response.output[0].status, 'incomplete');
   });
 
-  test('response.cancel: an unknown id is response_not_found; no id and nothing active is ignored', async () => {
-    const harness = await startHarness({ defaults: MANUAL });
+  test('response.cancel with nothing active is response_cancel_not_active; naming another response is response_not_found', async () => {
+    const harness = await startHarness({ defaults: MANUAL, responder: new ScriptedResponder({ deltaLatencyMs: 20 }) });
     harness.handle({ type: 'response.cancel', eventId: 'c1', responseId: 'resp_nope' });
     harness.handle({ type: 'response.cancel', eventId: 'c2' });
+    ask(harness, 'hello');
+    const created = await harness.next('response.created');
+    harness.handle({ type: 'response.cancel', eventId: 'c3', responseId: 'resp_other' });
+    harness.handle({ type: 'response.cancel', eventId: 'c4', responseId: created.response.id });
+    const done = await harness.next('response.done');
     await harness.close();
     assert.deepEqual(
       harness.all('error').map((error) => [error.code, error.eventId, error.param]),
-      [['response_not_found', 'c1', 'responseId']],
+      [
+        ['response_cancel_not_active', 'c1', null],
+        ['response_cancel_not_active', 'c2', null],
+        ['response_not_found', 'c3', 'responseId'],
+      ],
     );
+    assert.equal(done.response.status, 'cancelled');
   });
 
   test('close during a response: one response.done (cancelled, disconnected) before close resolves, then silence', async () => {

@@ -114,7 +114,7 @@ describe('items', () => {
     );
   });
 
-  test('retrieve, delete and truncate of an unknown id are item_not_found; delete removes the item', async () => {
+  test('retrieve, delete and truncate of an unknown id each have their code, as OpenAI names them; delete removes the item', async () => {
     const harness = await startHarness({ defaults: MANUAL });
     harness.handle({ type: 'item.create', item: userText('keep', 'item_x') });
     harness.handle({ type: 'item.retrieve', eventId: 'r', itemId: 'item_missing' });
@@ -127,10 +127,10 @@ describe('items', () => {
     assert.deepEqual(
       harness.all('error').map((error) => [error.eventId, error.code, error.param]),
       [
-        ['r', 'item_not_found', 'itemId'],
-        ['d', 'item_not_found', 'itemId'],
-        ['t', 'item_not_found', 'itemId'],
-        ['gone', 'item_not_found', 'itemId'],
+        ['r', 'item_retrieve_invalid_item_id', 'itemId'],
+        ['d', 'item_delete_invalid_item_id', 'itemId'],
+        ['t', 'item_truncate_invalid_item_id', 'itemId'],
+        ['gone', 'item_retrieve_invalid_item_id', 'itemId'],
       ],
     );
     assert.deepEqual(harness.all('item.retrieved').map((event) => event.item.id), ['item_x']);
@@ -227,7 +227,7 @@ describe('bad input never throws', () => {
       [
         ['a', 'invalid_audio'],
         ['b', 'unknown_event'],
-        ['c', 'item_not_found'],
+        ['c', 'item_truncate_invalid_item_id'],
       ],
     );
     assert.equal(harness.engine.items.length, 1);
