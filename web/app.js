@@ -101,8 +101,9 @@ const stats = {
 };
 
 /**
- * What runs while the page is started.
- * @type {{ socket: GatewaySocket, kind: 'transcription' | 'conversation' } | null}
+ * What runs while the page is started. `spoke`: the gateway's session has sent audio, after
+ * which it keeps its voice (as OpenAI's does), so a new voice takes a new session.
+ * @type {{ socket: GatewaySocket, kind: 'transcription' | 'conversation', spoke: boolean } | null}
  */
 let session = null;
 /** @type {AudioContext | null} */
@@ -234,9 +235,10 @@ function onSettingsChanged() {
     // Storage can be off (private mode); the settings still apply to this page.
   }
   if (!session) return;
-  // A transcription session and a conversation are different sessions: switching reconnects.
-  if (MODES[settings.mode].kind !== session.kind) {
-    session.socket.stop('switching mode');
+  // A transcription session and a conversation are different sessions, and a session that has spoken keeps its voice: either change reconnects.
+  const newVoice = session.spoke && stats.session !== null && stats.session.voice !== settings.voice;
+  if (MODES[settings.mode].kind !== session.kind || newVoice) {
+    session.socket.stop(newVoice ? 'switching voice' : 'switching mode');
     session = null;
     resetPlayback();
     connect();
@@ -282,11 +284,13 @@ function connect() {
     onStatus: (status) => onStatus(socket, status),
     onOpen: () => {
       stats.connects++;
+      // A new connection is a new gateway session, which has not spoken yet.
+      if (session?.socket === socket) session.spoke = false;
       send(socket, sessionUpdate(readSettings()));
     },
     onEvent: (event) => onServerEvent(socket, event),
   });
-  session = { socket, kind };
+  session = { socket, kind, spoke: false };
   socket.start();
 }
 
@@ -523,6 +527,7 @@ function onServerEvent(socket, event) {
       history.assistantDelta(event.item_id, String(event.delta ?? ''));
       break;
     case 'response.output_audio.delta':
+      if (session) session.spoke = true;
       playDelta(event.item_id, String(event.delta ?? ''));
       break;
     case 'response.done':

@@ -13,7 +13,7 @@ import { ScriptedResponder } from '../../src/providers/testing/scripted-responde
 import { ScriptedSynthesizer } from '../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../src/providers/testing/scripted-transcriber.ts';
 import { ClientSecretStore } from '../../src/server/client-secrets.ts';
-import { enginesOf, EventLog, RealtimeClient, selfSignedCertificate, startTestServer, type SelfSignedCertificate, type TestServer, type WireEvent } from './realtime-harness.ts';
+import { enginesOf, EventLog, insecureFetch, RealtimeClient, selfSignedCertificate, startTestServer, type SelfSignedCertificate, type TestServer, type WireEvent } from './realtime-harness.ts';
 
 const TOKEN = 'backend-token-51c2';
 let certificate: SelfSignedCertificate;
@@ -30,24 +30,10 @@ after(async () => {
   await certificate?.remove();
 });
 
-/**
- * The backend's HTTP calls to the self-signed test server: Node's fetch takes no CA per call and
- * reads NODE_EXTRA_CA_CERTS only at start, so certificate checks are relaxed around each call.
- */
+/** The backend's HTTP calls to the self-signed test server (insecureFetch says why). */
 function backend(apiKey: string): OpenAI {
   return new OpenAI({ apiKey, baseURL: `${server.url}/v1`, fetch: insecureFetch });
 }
-
-const insecureFetch: typeof fetch = async (input, init) => {
-  const previous = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
-  process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
-  try {
-    return await fetch(input, init);
-  } finally {
-    if (previous === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
-    else process.env.NODE_TLS_REJECT_UNAUTHORIZED = previous;
-  }
-};
 
 test('a secret minted with the SDK opens an SDK realtime session that starts with the secret’s settings', async () => {
   const secret = await backend(TOKEN).realtime.clientSecrets.create({
@@ -138,6 +124,32 @@ test('a transcription secret cannot be turned into a realtime session: session.u
   assert.equal(updated.session.type, 'transcription');
   assert.deepEqual(updated.session.audio.input.format, { type: 'audio/pcm', rate: 24000 });
   assert.equal(client.types().includes('response.created'), false);
+  await client.close();
+});
+
+test('every secret’s session names its model; a GA secret needs session.type; a beta-minted secret opens a GA connection with its settings', async () => {
+  const named = await backend(TOKEN).realtime.clientSecrets.create({ session: { type: 'realtime', model: 'gpt-realtime' } });
+  assert.equal((named.session as { model?: string }).model, 'gpt-realtime');
+  const unnamed = await backend(TOKEN).realtime.clientSecrets.create({});
+  assert.equal((unnamed.session as { model?: string }).model, 'speechbridge', 'no model asked for and none configured: the gateway’s own');
+  await assert.rejects(
+    backend(TOKEN).realtime.clientSecrets.create({ session: { instructions: 'No type.' } as never }),
+    (error: Error & { status?: number; code?: string; param?: string }) => error.status === 400 && error.code === 'missing_required_parameter' && error.param === 'session.type',
+  );
+
+  const response = await insecureFetch(`${server.url}/v1/realtime/sessions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ modalities: ['text'], voice: 'verse', instructions: 'Minted in beta.' }),
+  });
+  assert.equal(response.status, 200);
+  const beta = (await response.json()) as { model?: string; modalities?: string[]; client_secret: { value: string } };
+  assert.deepEqual([beta.model, beta.modalities], ['speechbridge', ['text']]);
+  // The beta spellings were validated when minted; a GA client opening the session gets them in GA shape.
+  const client = await RealtimeClient.connect(server.realtimeUrl, { protocols: ['realtime', `openai-insecure-api-key.${beta.client_secret.value}`], ca: certificate.cert });
+  const created = await client.next('session.created');
+  assert.deepEqual([created.session.instructions, created.session.output_modalities, created.session.audio.output.voice], ['Minted in beta.', ['text'], 'verse']);
+  assert.equal(client.types().includes('error'), false);
   await client.close();
 });
 

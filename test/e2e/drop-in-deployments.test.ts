@@ -128,7 +128,7 @@ test('(a) the realtime Whisper + TTS bridge .env: endpoint-form upstream URLs re
     const created = await client.next('session.created');
     const turnDetection = created.session.audio.input.turn_detection;
     assert.deepEqual([turnDetection.aggressiveness, turnDetection.silence_duration_ms], [3, 500], 'DEFAULT_VAD_AGGR and DEFAULT_VAD_END_MS are the session defaults');
-    client.send({ type: 'session.update', session: { speechbridge: { turn_timings: true } } });
+    client.send({ type: 'session.update', session: { type: 'realtime', speechbridge: { turn_timings: true } } });
     await client.next('session.updated');
 
     const speech = await recording('en_harvard_birch_canoe.wav', 24000, 1200);

@@ -16,6 +16,7 @@ import { createPocketsphinxTranscriber, type PocketsphinxTranscriber } from '../
 import {
   enginesOf,
   EventLog,
+  insecureFetch,
   joinedPcm,
   pcmFrames,
   selfSignedCertificate,
@@ -60,9 +61,10 @@ interface SdkSession {
   errors: Error[];
 }
 
-async function connect(): Promise<SdkSession> {
+/** An SDK realtime session; `apiKey` may be a client secret, whose session the connection opens. */
+async function connect(apiKey = TOKEN): Promise<SdkSession> {
   assert.match(server.url, /^https:/, 'the server runs TLS');
-  const client = new OpenAI({ apiKey: TOKEN, baseURL: `${server.url}/v1` });
+  const client = new OpenAI({ apiKey, baseURL: `${server.url}/v1` });
   // The SDK passes `options` to ws, so the test certificate is trusted for this socket only.
   const rt = new OpenAIRealtimeWS({ model: 'gpt-realtime', options: { ca: certificate.cert } }, client);
   const log = new EventLog();
@@ -152,8 +154,12 @@ test('a text-only turn: conversation.item.create with input_text, then response.
 });
 
 test('a transcription session: speech in, the exact transcript out, no responses', async () => {
-  const session = await connect();
+  // OpenAIRealtimeWS always sends ?model=, which opens a realtime session; a transcription session comes from a transcription client secret.
+  const backend = new OpenAI({ apiKey: TOKEN, baseURL: `${server.url}/v1`, fetch: insecureFetch });
+  const secret = await backend.realtime.clientSecrets.create({ session: { type: 'transcription' } });
+  const session = await connect(secret.value);
   const { rt, log } = session;
+  assert.equal((await log.next('session.created')).session.type, 'transcription');
   rt.send({
     type: 'session.update',
     session: {

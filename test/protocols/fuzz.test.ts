@@ -218,7 +218,7 @@ test(`/v1/realtime door: ${MESSAGES_PER_DOOR} fuzzed events each get an error, a
       typeof message === 'object' && message !== null && !Array.isArray(message) && !('event_id' in message) ? { event_id: `fuzz_${eventIds++}`, ...message } : message,
     ),
   );
-  // Events that parse but name what does not exist, and binary frames (read as JSON text).
+  // Events that parse but name what does not exist, and binary frames (refused unread: invalid_event).
   cases.push(
     { label: 'retrieve of an unknown item', frame: JSON.stringify({ type: 'conversation.item.retrieve', item_id: 'item_none' }) },
     { label: 'cancel of an unknown response', frame: JSON.stringify({ type: 'response.cancel', response_id: 'resp_none' }) },

@@ -302,6 +302,8 @@ test('the fake microphone’s phrase comes back as a final transcript, the echoe
   const updated = await waitForStats(page, 'the new settings in session.updated', (s) => s.session?.targetLanguage === 'de' && s.session.endMs === 1600, 5000);
   assert.deepEqual(updated.session, { type: 'realtime', turnDetection: 'server_vad', voice: 'coral', aggressiveness: 3, endMs: 1600, mode: 'translate', targetLanguage: 'de' });
   assert.equal(updated.errors, 0, `the gateway accepted every update (${updated.lastError})`);
+  // The session had spoken, and OpenAI's rule keeps a session's voice once it has: the new voice came with a new session.
+  assert.equal(updated.connects, 2, 'the page reconnected for the new voice');
 
   const origin = new URL(echoServer.url).origin;
   const foreign = requests.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith('data:'));

@@ -5,7 +5,7 @@
  * conversation with speechbridge's `mode` extension (reply, translate, rewrite).
  *
  * finish(): trailing silence ends a turn the way a speaker pausing does; a `session.update`
- * with nothing in it is then a barrier (the engine handles inputs in order, so its
+ * that changes nothing is then a barrier (the engine handles inputs in order, so its
  * `session.updated` comes after every event the audio caused); a turn still open after it is
  * committed; then the client waits until every committed turn has its transcript and every
  * response is done.
@@ -106,7 +106,8 @@ export class RealtimeClient implements SpeechClient {
     const hop = (SAMPLE_RATE * APPEND_MS) / 1000;
     for (let sent = 0; sent < (SAMPLE_RATE * TRAILING_SILENCE_MS) / 1000; sent += hop) this.sendAudio(silence(hop));
     this.barrier = defer<void>();
-    this.socket?.sendJson({ type: 'session.update', session: {} });
+    // Changes nothing: a GA session.update needs only the session's type.
+    this.socket?.sendJson({ type: 'session.update', session: { type: this.options.mode === 'transcribe' ? 'transcription' : 'realtime' } });
     await raceAbort(this.barrier.promise, signal);
     if (this.openTurn !== undefined) this.socket?.sendJson({ type: 'input_audio_buffer.commit' });
     await raceAbort(this.settled(signal), signal);

@@ -72,7 +72,7 @@ export class RealtimeConnection {
   private readonly backlog: BacklogGuard;
   private engine: DoorSession | null = null;
   /** Client messages that arrived while the engine started; the socket is paused meanwhile, so at most one read's worth. */
-  private readonly early: RawData[] = [];
+  private readonly early: Array<{ data: RawData; isBinary: boolean }> = [];
   /** Engine events emitted before session.created went out. */
   private readonly earlyEvents: EngineEvent[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
@@ -110,8 +110,7 @@ export class RealtimeConnection {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     const { socket } = options;
     socket.pause();
-    // Binary frames are read as UTF-8 JSON too: some clients send text that way.
-    socket.on('message', boundary.guard('client message', (data: RawData) => this.onMessage(data)));
+    socket.on('message', boundary.guard('client message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary)));
     socket.on('close', boundary.guard('socket close', (code: number) => this.onSocketClosed(code)));
     socket.on(
       'error',
@@ -168,7 +167,7 @@ export class RealtimeConnection {
       limits.idleTimeoutMs,
     );
     this.logger.info({ kind: codec.kind, dialect: codec.dialect, model }, 'realtime session open');
-    for (const message of this.early.splice(0)) this.onMessage(message);
+    for (const message of this.early.splice(0)) this.onMessage(message.data, message.isBinary);
     if (this.state.phase === 'open' && !this.backlog.congested) this.options.socket.resume();
   }
 
@@ -179,7 +178,7 @@ export class RealtimeConnection {
   private applyInitialSession(): void {
     const { initialSession, codec } = this.options;
     if (!initialSession || !this.engine) return;
-    const decoded = codec.decode(JSON.stringify({ type: 'session.update', session: initialSession }));
+    const decoded = codec.decodeMintedSession(initialSession);
     if (decoded.type === 'error') {
       // Validated when minted, so only a server whose defaults changed since can get here.
       this.send(decoded.event);
@@ -196,10 +195,10 @@ export class RealtimeConnection {
     return this.done;
   }
 
-  private onMessage(data: RawData): void {
+  private onMessage(data: RawData, isBinary: boolean): void {
     switch (this.state.phase) {
       case 'starting':
-        this.early.push(data);
+        this.early.push({ data, isBinary });
         return;
       case 'closing':
       case 'closed':
@@ -220,6 +219,11 @@ export class RealtimeConnection {
           eventIdFromHead(bytes.subarray(0, EVENT_ID_SEARCH_BYTES).toString('utf8')),
         ),
       );
+      return;
+    }
+    if (isBinary) {
+      // Client events are JSON text frames; a binary frame is refused unread, as OpenAI refuses it.
+      this.sendError(codec.binaryFrame(bytes.subarray(0, EVENT_ID_SEARCH_BYTES).toString('utf8')));
       return;
     }
     const decoded = codec.decode(bytes.toString('utf8'));

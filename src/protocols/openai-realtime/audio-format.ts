@@ -4,7 +4,8 @@
  * strings (`pcm16`, `g711_ulaw`, `g711_alaw`). Each maps to one base64 framing
  * (src/audio/base64.ts) and the sample rate the engine runs that side of the session at.
  */
-import type { AudioWireFormat } from '../../audio/base64.ts';
+import { type AudioWireFormat, decodeBase64Audio } from '../../audio/base64.ts';
+import { SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 
 export interface AudioFormat {
   encoding: AudioWireFormat;
@@ -62,4 +63,19 @@ export function formatForRate(sampleRate: number, preferred: AudioFormat): Audio
   if (preferred.sampleRate === sampleRate) return preferred;
   if (sampleRate === G711_SAMPLE_RATE) return { encoding: preferred.encoding === 'g711_alaw' ? 'g711_alaw' : 'g711_ulaw', sampleRate };
   return { encoding: 'pcm16', sampleRate };
+}
+
+/**
+ * A client event's base64 audio in the session's input format. Audio that does not decode is
+ * `invalid_value` naming the field, as OpenAI answers ("Invalid 'audio'"); the message says
+ * what is wrong with it (the alphabet, the padding, an odd PCM16 byte count).
+ */
+export function decodeClientAudio(base64: string, format: AudioFormat, param: string): Int16Array {
+  try {
+    return decodeBase64Audio(base64, format.encoding, param);
+  } catch (error) {
+    const failure = toSpeechbridgeError(error);
+    if (failure.code !== 'invalid_audio') throw failure;
+    throw new SpeechbridgeError('invalid_value', `Invalid '${param}': ${failure.message}`, { param: failure.param ?? param, cause: failure });
+  }
 }

@@ -1,10 +1,13 @@
 /**
  * Zod schemas of the realtime client events, GA and beta spellings side by side (a beta
  * client's `session.update` carries `modalities` / `input_audio_format`, a GA client's
- * `output_modalities` / `audio.input.format`; both parse here). Unknown fields are tolerated,
- * as the OpenAI server tolerates them (and dropped: only the fields below are kept, so nothing
- * a client sends is stored or echoed raw). parseClientEvent never throws: a message that does
- * not parse becomes a ClientEventError naming the field (`param`) as a dotted path.
+ * `output_modalities` / `audio.input.format`; both parse here, and the codec refuses a beta
+ * field in a GA session). The session object is strict, as OpenAI's server is: a field it does
+ * not define is `unknown_parameter` naming it (our documented extensions — `speechbridge`, the
+ * VAD knobs, 16 kHz PCM — are defined here). Elsewhere unknown fields are dropped: only the
+ * fields below are kept, so nothing a client sends is stored or echoed raw. parseClientEvent
+ * never throws: a message that does not parse becomes a ClientEventError naming the field
+ * (`param`) as a dotted path.
  *
  * Bounds: the JSON limits of every door (src/protocols/bounded-json.ts: 64 levels, 100,000
  * values), then REALTIME_FIELD_LIMITS per field. Fields the server echoes back (session.created
@@ -44,6 +47,10 @@ export const REALTIME_FIELD_LIMITS = Object.freeze({
   /** All tools together, serialised: what every session.updated repeats. */
   toolsBytes: 256 * 1024,
   transcriptionPromptChars: 10_000,
+  /** Transcription keywords: a vocabulary hint, not a document. */
+  keywords: 100,
+  keywordChars: 64,
+  languages: 16,
   includeItems: 16,
   traceFieldChars: 256,
   promptVariables: 64,
@@ -56,7 +63,10 @@ const LIMITS = REALTIME_FIELD_LIMITS;
 const text = (max: number) => z.string().max(max);
 
 const msIn = ([min, max]: readonly [number, number]) => z.number().int().min(min).max(max);
+/** Beta `modalities`: `["text","audio"]` is audio with its transcript, `["text"]` text alone. */
 const modalities = z.array(z.enum(['text', 'audio'])).min(1);
+/** GA `output_modalities`: one of them; OpenAI refuses both at once (audio always comes with its transcript). */
+const outputModalities = z.array(z.enum(['text', 'audio'])).length(1, 'give one modality: ["audio"] (speech with its transcript) or ["text"]; both at once is not possible');
 const betaFormat = z.enum(['pcm16', 'g711_ulaw', 'g711_alaw']);
 const gaFormat = z.discriminatedUnion('type', [
   z.object({
@@ -75,14 +85,28 @@ const temperature = z.number().min(0).max(2);
 /** OpenAI's range is 1–4096 or "inf"; a bigger number is passed on, the responder caps it. */
 const maxOutputTokens = z.union([z.number().int().min(1), z.literal('inf')]);
 
-const transcription = z.object({
+/** ISO-639-1, optionally with a region (`en`, `pt-BR`), as the recognizers take it. */
+const languageCode = text(LIMITS.languageChars).regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'must be an ISO-639-1 code such as "en" or "pt-BR"');
+const transcription = z.strictObject({
   model: text(LIMITS.nameChars).optional(),
   language: text(LIMITS.languageChars).optional(),
   prompt: text(LIMITS.transcriptionPromptChars).optional(),
+  /** Words or phrases to expect; passed on in the recognizer's prompt (session-shape.ts). */
+  keywords: z.array(text(LIMITS.keywordChars).min(1)).max(LIMITS.keywords).optional(),
+  /** The languages the audio may be in; one is passed on as the language hint. */
+  languages: z.array(languageCode).min(1).max(LIMITS.languages).optional(),
+  /** OpenAI's latency/accuracy trade of gpt-realtime-whisper: reported back; the recognizers here have no such knob. */
+  delay: z.enum(['minimal', 'low', 'medium', 'high', 'xhigh']).optional(),
 });
+const noiseReduction = z
+  .strictObject({
+    type: z.enum(['near_field', 'far_field']).optional(),
+    strength: z.number().min(0).max(1).optional(),
+  })
+  .nullable();
 
 /** server_vad as OpenAI documents it, plus the gateway's own detector knobs (README: turn detection). */
-const serverVad = z.object({
+const serverVad = z.strictObject({
   type: z.literal('server_vad'),
   threshold: z.number().min(0).max(1).optional(),
   prefix_padding_ms: msIn(TURN_OPTION_RANGES.padMs).optional(),
@@ -98,39 +122,42 @@ const serverVad = z.object({
   pad_ms: msIn(TURN_OPTION_RANGES.padMs).optional(),
   max_ms: msIn(TURN_OPTION_RANGES.maxMs).optional(),
 });
-const semanticVad = z.object({
+const semanticVad = z.strictObject({
   type: z.literal('semantic_vad'),
   eagerness: z.enum(['low', 'medium', 'high', 'auto']).optional(),
   create_response: z.boolean().optional(),
   interrupt_response: z.boolean().optional(),
 });
 /** `{type:'none'}` is read as null (turn detection off), which some clients send instead. */
-const turnDetection = z.discriminatedUnion('type', [serverVad, semanticVad, z.object({ type: z.literal('none') })]).nullable();
+const turnDetection = z.discriminatedUnion('type', [serverVad, semanticVad, z.strictObject({ type: z.literal('none') })]).nullable();
 
 /** A JSON schema as the client wrote it (its depth is bounded at parse), within a size. */
 const toolParameters = z
   .record(z.string(), z.unknown())
   .refine((schema) => JSON.stringify(schema).length <= LIMITS.toolParametersBytes, `the JSON schema must be at most ${LIMITS.toolParametersBytes} bytes`);
-const functionTool = z.object({
-  type: z.literal('function', { error: 'only function tools are supported (no MCP or hosted tools)' }).optional(),
+const functionTool = z.strictObject({
+  type: z.literal('function').optional(),
   name: z.string().min(1).max(64),
   description: text(LIMITS.toolDescriptionChars).optional(),
   parameters: toolParameters.optional(),
 });
+/** OpenAI's remote MCP tool: parsed only to be refused by name (unsupported_tool_type), so its other fields are not read. */
+const mcpTool = z.looseObject({ type: z.literal('mcp') });
 const tools = z
-  .array(functionTool)
+  .array(z.discriminatedUnion('type', [functionTool, mcpTool], { error: 'a tool is {"type": "function", "name", "description", "parameters"}' }))
   .max(LIMITS.tools)
   .refine((list) => JSON.stringify(list).length <= LIMITS.toolsBytes, `the tools together must be at most ${LIMITS.toolsBytes} bytes of JSON`);
 const toolChoice = z.union([
   z.enum(['auto', 'none', 'required']),
-  z.object({ type: z.literal('function'), name: z.string().min(1).max(64) }),
+  z.strictObject({ type: z.literal('function'), name: z.string().min(1).max(64) }),
+  z.looseObject({ type: z.literal('mcp') }),
 ]);
 /** OpenAI's metadata limits: 16 pairs, keys up to 64 characters, values up to 512. */
 const metadata = z
   .record(z.string().max(64), z.string().max(512))
   .refine((value) => Object.keys(value).length <= 16, 'at most 16 metadata pairs')
   .nullable();
-const speechbridgeExtension = z.object({
+const speechbridgeExtension = z.strictObject({
   mode: z.enum(['reply', 'translate', 'rewrite']).optional(),
   target_language: z.string().min(1).max(64).optional(),
   /** Partial text of the turn while it is spoken (conversation.item.input_audio_transcription.partial). */
@@ -147,7 +174,7 @@ const traceField = text(LIMITS.traceFieldChars);
 const tracing = z
   .union([
     z.literal('auto'),
-    z.object({
+    z.strictObject({
       workflow_name: traceField.optional(),
       group_id: traceField.optional(),
       metadata: z
@@ -160,12 +187,12 @@ const tracing = z
 const promptText = text(LIMITS.promptVariableChars);
 const promptVariable = z.union([
   promptText,
-  z.object({ type: z.literal('input_text'), text: promptText }),
-  z.object({ type: z.literal('input_image'), detail: z.enum(['low', 'high', 'auto']).optional(), file_id: promptText.optional(), image_url: promptText.optional() }),
-  z.object({ type: z.literal('input_file'), file_id: promptText.optional(), file_url: promptText.optional(), file_data: promptText.optional(), filename: promptText.optional() }),
+  z.strictObject({ type: z.literal('input_text'), text: promptText }),
+  z.strictObject({ type: z.literal('input_image'), detail: z.enum(['low', 'high', 'auto']).optional(), file_id: promptText.optional(), image_url: promptText.optional() }),
+  z.strictObject({ type: z.literal('input_file'), file_id: promptText.optional(), file_url: promptText.optional(), file_data: promptText.optional(), filename: promptText.optional() }),
 ]);
 const prompt = z
-  .object({
+  .strictObject({
     id: z.string().min(1).max(LIMITS.nameChars),
     version: z.string().max(64).nullable().optional(),
     variables: z
@@ -177,49 +204,55 @@ const prompt = z
   .nullable();
 const truncation = z.union([
   z.enum(['auto', 'disabled']),
-  z.object({
+  z.strictObject({
     type: z.literal('retention_ratio'),
     retention_ratio: z.number().min(0).max(1),
-    token_limits: z.object({ post_instructions: z.number().int().min(0).optional() }).optional(),
+    token_limits: z.strictObject({ post_instructions: z.number().int().min(0).optional() }).optional(),
   }),
 ]);
+/** The include values OpenAI defines. */
+const includeItem = z.enum(['item.input_audio_transcription.logprobs']);
+/** OpenAI's reasoning settings for reasoning models (gpt-realtime-2): reported back. */
+const reasoning = z.strictObject({ effort: z.enum(['minimal', 'low', 'medium', 'high', 'xhigh']).optional() });
 
-export const sessionSchema = z.object({
+export const sessionSchema = z.strictObject({
   type: z.enum(['realtime', 'transcription']).optional(),
   model: text(LIMITS.nameChars).optional(),
   instructions: text(LIMITS.instructionsChars).optional(),
-  output_modalities: modalities.optional(),
+  output_modalities: outputModalities.optional(),
   audio: z
-    .object({
+    .strictObject({
       input: z
-        .object({
+        .strictObject({
           format: anyFormat.optional(),
           transcription: transcription.nullable().optional(),
-          noise_reduction: z.object({ type: z.enum(['near_field', 'far_field']).optional() }).nullable().optional(),
+          noise_reduction: noiseReduction.optional(),
           turn_detection: turnDetection.optional(),
         })
         .optional(),
-      output: z.object({ format: anyFormat.optional(), voice: voice.optional(), speed: speed.optional() }).optional(),
+      output: z.strictObject({ format: anyFormat.optional(), voice: voice.optional(), speed: speed.optional() }).optional(),
     })
     .optional(),
   tools: tools.optional(),
   tool_choice: toolChoice.optional(),
+  parallel_tool_calls: z.boolean().optional(),
+  reasoning: reasoning.optional(),
   max_output_tokens: maxOutputTokens.optional(),
-  temperature: temperature.optional(),
   tracing: tracing.optional(),
   prompt: prompt.optional(),
-  include: z.array(text(128)).max(LIMITS.includeItems).nullable().optional(),
+  include: z.array(includeItem).max(LIMITS.includeItems).nullable().optional(),
   truncation: truncation.optional(),
   speechbridge: speechbridgeExtension.optional(),
-  // Beta spellings.
+  // Beta spellings (BETA_SESSION_FIELDS: a GA session.update refuses them).
   modalities: modalities.optional(),
   input_audio_format: betaFormat.optional(),
   output_audio_format: betaFormat.optional(),
   turn_detection: turnDetection.optional(),
   input_audio_transcription: transcription.nullable().optional(),
-  input_audio_noise_reduction: z.object({ type: z.enum(['near_field', 'far_field']).optional() }).nullable().optional(),
+  input_audio_noise_reduction: noiseReduction.optional(),
   voice: voice.optional(),
   speed: speed.optional(),
+  temperature: temperature.optional(),
   max_response_output_tokens: maxOutputTokens.optional(),
 });
 export type WireSession = z.infer<typeof sessionSchema>;
@@ -233,6 +266,8 @@ const contentPart = z.discriminatedUnion('type', [
   z.object({ type: z.literal('output_text'), text: partText }),
   // The audio is not echoed (items carry its transcript), so the message size bounds it.
   z.object({ type: z.literal('input_audio'), audio: z.string().optional(), transcript: partText.nullable().optional() }),
+  // Parsed only to be refused by name (unsupported_content, item-shape.ts): the LLMs here take no images.
+  z.object({ type: z.literal('input_image') }),
 ]);
 const itemId = z.string().min(1).max(LIMITS.idChars);
 const callId = z.string().min(1).max(LIMITS.nameChars);
@@ -265,7 +300,7 @@ export type WireResponseInputItem = z.infer<typeof responseInputItemSchema>;
 
 export const responseCreateSchema = z.object({
   instructions: text(LIMITS.instructionsChars).optional(),
-  output_modalities: modalities.optional(),
+  output_modalities: outputModalities.optional(),
   modalities: modalities.optional(),
   conversation: text(64).optional(),
   input: z.array(responseInputItemSchema).max(LIMITS.inputItems).optional(),
@@ -346,12 +381,20 @@ export function parseClientEvent(message: string): ParsedClientEvent {
     return failure('invalid_value', `"type" must be a string naming the event, got ${describeValue(record.type)}`, 'type', clientEventId);
   }
   if (!Object.hasOwn(CLIENT_EVENT_SCHEMAS, record.type)) {
+    // OpenAI's answer to an unknown type: invalid_value on `type`, listing the supported ones.
     const hint = record.type === 'output_audio_buffer.clear' ? ' (output_audio_buffer.clear exists only on WebRTC and SIP connections)' : '';
-    return failure('unknown_event', `unknown event type ${quote(record.type)}${hint}`, 'type', clientEventId);
+    const supported = Object.keys(CLIENT_EVENT_SCHEMAS).map((type) => `'${type}'`).join(', ');
+    return failure('invalid_value', `Invalid value: ${quote(record.type)}${hint}. Supported values are: ${supported}.`, 'type', clientEventId);
   }
   const schema = CLIENT_EVENT_SCHEMAS[record.type as ClientEventType];
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
+    // A field that does not exist is named first: a misspelt field explains the errors it causes.
+    const unknown = parsed.error.issues.find((issue) => issue.code === 'unrecognized_keys');
+    if (unknown) {
+      const param = formatParam([...unknown.path, unknown.keys[0]]);
+      return failure('unknown_parameter', `Unknown parameter: '${param}'.`, param, clientEventId);
+    }
     const { param, message } = describeIssue(parsed.error.issues[0]);
     return failure('invalid_value', `${record.type}: ${message}`, param, clientEventId);
   }

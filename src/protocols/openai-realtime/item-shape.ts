@@ -5,10 +5,9 @@
  * `input_audio` part always carries `transcript` (null until transcribed): the agents SDK
  * rejects a user audio part without the key.
  */
-import { decodeBase64Audio } from '../../audio/base64.ts';
 import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { ContentPart, ConversationItem, ItemReference, NewItem } from '../../engine/events.ts';
-import type { AudioFormat } from './audio-format.ts';
+import { type AudioFormat, decodeClientAudio } from './audio-format.ts';
 import type { WireItem, WireResponseInputItem } from './client-events.ts';
 import type { Dialect } from './session-shape.ts';
 
@@ -73,20 +72,27 @@ export function contentPartEventToWire(part: ContentPart): Record<string, unknow
 
 /**
  * A client item → NewItem; input_audio is decoded from base64 in the session's input format.
- * Throws SpeechbridgeError (invalid_audio, invalid_value) naming `param` + the field.
+ * Throws SpeechbridgeError naming `param` + the field: invalid_value, or unsupported_content
+ * for an image (the LLMs behind the gateway take text, speech as its transcript, and function
+ * results).
  */
 export function itemFromWire(item: WireItem, inputFormat: AudioFormat, param: string): NewItem {
   switch (item.type) {
     case 'message': {
       const content = item.content.map((part, index): Extract<NewItem, { type: 'message' }>['content'][number] => {
         const partParam = `${param}.content[${index}]`;
+        if (part.type === 'input_image') {
+          throw new SpeechbridgeError('unsupported_content', `${partParam}: input_image content is not supported; send text or audio (the LLM behind this gateway reads no images)`, {
+            param: `${partParam}.type`,
+          });
+        }
         if (part.type === 'input_audio') {
           if (item.role !== 'user') {
             throw new SpeechbridgeError('invalid_value', `${partParam}: input_audio content is allowed only in user messages, not ${item.role}`, {
               param: `${partParam}.type`,
             });
           }
-          const audio = part.audio === undefined ? undefined : decodeBase64Audio(part.audio, inputFormat.encoding, `${partParam}.audio`);
+          const audio = part.audio === undefined ? undefined : decodeClientAudio(part.audio, inputFormat, `${partParam}.audio`);
           return { type: 'input_audio', ...(audio && { audio }), ...(typeof part.transcript === 'string' && { transcript: part.transcript }) };
         }
         return { type: part.type, text: part.text };

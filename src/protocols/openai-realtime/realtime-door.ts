@@ -17,6 +17,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
+import type { ErrorCode } from '../../errors/registry.ts';
 import type { SessionKind } from '../../engine/events.ts';
 import { rejectUpgrade } from '../reject-upgrade.ts';
 import type { DoorAuth, TokenSources } from '../door-auth.ts';
@@ -25,6 +26,7 @@ import { errorSummary } from '../session-boundary.ts';
 import { offeredSubprotocols, selectAnySubprotocol } from '../subprotocols.ts';
 import type { ClientSecret } from './client-secret.ts';
 import { RealtimeConnection } from './adapter.ts';
+import { REALTIME_FIELD_LIMITS } from './client-events.ts';
 import { type Dialect, RealtimeCodec } from './codec.ts';
 import type { RealtimeMetrics } from './metrics.ts';
 import { isSpeechModelName } from './session-shape.ts';
@@ -52,7 +54,10 @@ export interface RealtimeDoorOptions {
 export interface RealtimeHandshake {
   kind: SessionKind;
   dialect: Dialect;
+  /** The LLM model: `?model=` unless it names one of OpenAI's speech models. */
   model?: string;
+  /** `?model=` as given, reported back as `session.model`. */
+  requestedModel?: string;
 }
 
 export class RealtimeDoor {
@@ -91,13 +96,19 @@ export class RealtimeDoor {
     }
     const handshake = readHandshake(request, protocols);
     if ('error' in handshake) {
-      rejectUpgrade(socket, 400, 'invalid_value', handshake.error, handshake.param);
+      rejectUpgrade(socket, handshake.status ?? 400, handshake.code ?? 'invalid_value', handshake.error, handshake.param);
       return;
     }
     this.server.handleUpgrade(request, socket, head, (websocket) => {
       const { limits, logger, metrics, createSession, countFault } = this.options;
       const boundKind = secret ? secretKind(secret.session) : undefined;
-      const codec = new RealtimeCodec({ dialect: handshake.dialect, kind: boundKind ?? handshake.kind, boundKind, expiresAtMs: Date.now() + limits.maxSessionMs });
+      const codec = new RealtimeCodec({
+        dialect: handshake.dialect,
+        kind: boundKind ?? handshake.kind,
+        boundKind,
+        expiresAtMs: Date.now() + limits.maxSessionMs,
+        ...(handshake.requestedModel !== undefined && { requestedModel: handshake.requestedModel }),
+      });
       let connection: RealtimeConnection;
       try {
         connection = new RealtimeConnection({ socket: websocket, codec, createSession, model: handshake.model, initialSession: secret?.session, limits, logger, metrics, countFault });
@@ -135,8 +146,20 @@ export function selectSubprotocol(protocols: Set<string>): string | false {
 }
 
 
-export function readHandshake(request: IncomingMessage, protocols: string[]): RealtimeHandshake | { error: string; param: string } {
+export type HandshakeRefusal = { error: string; param: string; status?: number; code?: ErrorCode };
+
+export function readHandshake(request: IncomingMessage, protocols: string[]): RealtimeHandshake | HandshakeRefusal {
   const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
+  const callId = query.get('call_id');
+  if (callId !== null) {
+    // A sideband connection to a WebRTC or SIP call: there are none here, so no call_id names one (rather than a fresh, unrelated session).
+    return {
+      status: 404,
+      code: 'not_found',
+      error: `no call with call_id ${JSON.stringify(callId.slice(0, 64))}: this gateway runs no WebRTC or SIP calls to attach to; connect with ?model= (or ?intent=transcription) for a new session`,
+      param: 'call_id',
+    };
+  }
   const intent = query.get('intent');
   if (intent !== null && intent !== 'transcription' && intent !== 'realtime') {
     return { error: `unknown intent ${JSON.stringify(intent)}: use intent=transcription for a transcription session, or leave it out`, param: 'intent' };
@@ -144,6 +167,9 @@ export function readHandshake(request: IncomingMessage, protocols: string[]): Re
   const betaHeader = request.headers['openai-beta'];
   const beta = (typeof betaHeader === 'string' && /\brealtime=v1\b/.test(betaHeader)) || protocols.includes(BETA_SUBPROTOCOL);
   const requested = query.get('model');
+  if (requested !== null && requested.length > REALTIME_FIELD_LIMITS.nameChars) {
+    return { error: `?model= is ${requested.length} characters; a model name has at most ${REALTIME_FIELD_LIMITS.nameChars}`, param: 'model' };
+  }
   const model = requested && !isSpeechModelName(requested) ? requested : undefined;
-  return { kind: intent === 'transcription' ? 'transcription' : 'conversation', dialect: beta ? 'beta' : 'ga', ...(model && { model }) };
+  return { kind: intent === 'transcription' ? 'transcription' : 'conversation', dialect: beta ? 'beta' : 'ga', ...(model && { model }), ...(requested && { requestedModel: requested }) };
 }

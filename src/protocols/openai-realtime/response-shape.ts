@@ -9,7 +9,7 @@ import type { ResponseInfo, ResponseRequest, ResponseStatusDetails, ResponseUsag
 import { type AudioFormat, toBetaFormat, toGaFormat } from './audio-format.ts';
 import type { WireResponseCreate } from './client-events.ts';
 import { itemToWire, responseInputFromWire } from './item-shape.ts';
-import { type Dialect, definedOnly, toolFromWire } from './session-shape.ts';
+import { type Dialect, betaModalities, definedOnly, toolChoiceFromWire, toolFromWire } from './session-shape.ts';
 
 export function responseRequestFromWire(wire: WireResponseCreate | undefined, inputFormat: AudioFormat): ResponseRequest | undefined {
   if (!wire) return undefined;
@@ -22,8 +22,8 @@ export function responseRequestFromWire(wire: WireResponseCreate | undefined, in
     // OpenAI: "auto" (or a conversation id) writes to the default conversation, "none" is out-of-band.
     inConversation: wire.conversation === undefined ? undefined : wire.conversation !== 'none',
     input: wire.input?.map((item, index) => responseInputFromWire(item, inputFormat, `response.input[${index}]`)),
-    tools: wire.tools?.map(toolFromWire),
-    toolChoice: wire.tool_choice,
+    tools: wire.tools?.map((tool, index) => toolFromWire(tool, `response.tools[${index}]`)),
+    toolChoice: wire.tool_choice === undefined ? undefined : toolChoiceFromWire(wire.tool_choice, 'response.tool_choice'),
     voice: voice === undefined ? undefined : typeof voice === 'string' ? voice : voice.id,
     temperature: wire.temperature,
     maxOutputTokens: maxTokens === undefined ? undefined : maxTokens === 'inf' ? null : maxTokens,
@@ -52,7 +52,7 @@ export function responseToWire(response: ResponseInfo, context: ResponseWireCont
     usage: usageToWire(response.usage),
   };
   if (context.dialect === 'beta') {
-    return { ...common, modalities: response.outputModalities, voice: response.voice, output_audio_format: toBetaFormat(context.output) };
+    return { ...common, modalities: betaModalities(response.outputModalities), voice: response.voice, output_audio_format: toBetaFormat(context.output) };
   }
   return { ...common, output_modalities: response.outputModalities, audio: { output: { format: toGaFormat(context.output), voice: response.voice } } };
 }

@@ -4,19 +4,33 @@
  * (`audio.input.format`, `output_modalities`, …) or the beta one (`input_audio_format`,
  * `modalities`, …), for realtime and transcription sessions alike.
  */
+import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { SessionConfig, SessionKind, SessionUpdate, ToolChoiceConfig, ToolConfig, TurnDetectionConfig } from '../../engine/events.ts';
 import { type AudioFormat, fromBetaFormat, fromGaFormat, toBetaFormat, toGaFormat } from './audio-format.ts';
-import type { WireSession } from './client-events.ts';
+import { REALTIME_FIELD_LIMITS, type WireSession } from './client-events.ts';
 
 export type Dialect = 'ga' | 'beta';
 
-/** Fields the gateway does not act on but reports back as set, as OpenAI's server does. */
+type WireTranscription = NonNullable<WireSession['input_audio_transcription']>;
+
+/**
+ * Fields the session reports back as the client set them, beside what the engine reports: ones
+ * no engine here acts on (tracing, prompt, truncation, noise reduction, reasoning, parallel tool
+ * calls; README says so), and the client's own spelling of ones it passes on changed (the model
+ * it asked for by name, transcription keywords and languages).
+ */
 export interface EchoedSessionFields {
   tracing: unknown;
   include: string[] | null;
   prompt: unknown;
   truncation: unknown;
-  noiseReduction: { type?: string } | null;
+  noiseReduction: { type?: string; strength?: number } | null;
+  /** The model the client asked for (`?model=` or session.model), even one the LLM is not called by. */
+  model: string | null;
+  reasoning: { effort?: string } | null;
+  parallelToolCalls: boolean | null;
+  /** The transcription object as the client sent it; null: the server's defaults (or cleared). */
+  transcription: WireTranscription | null;
 }
 
 export const DEFAULT_ECHOED_FIELDS: Readonly<EchoedSessionFields> = Object.freeze({
@@ -25,7 +39,14 @@ export const DEFAULT_ECHOED_FIELDS: Readonly<EchoedSessionFields> = Object.freez
   prompt: null,
   truncation: 'auto',
   noiseReduction: null,
+  model: null,
+  reasoning: null,
+  parallelToolCalls: null,
+  transcription: null,
 });
+
+/** `session.model` when the client asked for none and no LLM model is configured: the gateway's own pipeline. */
+export const DEFAULT_SESSION_MODEL = 'speechbridge';
 
 export interface SessionWireState {
   id: string;
@@ -50,7 +71,11 @@ type WireFormat = NonNullable<NonNullable<NonNullable<WireSession['audio']>['inp
 type WireTurnDetection = NonNullable<WireSession['turn_detection']> | null;
 type WireTool = NonNullable<WireSession['tools']>[number];
 
-/** Maps a parsed client `session` onto the engine's SessionUpdate; absent fields stay absent. */
+/**
+ * Maps a parsed client `session` onto the engine's SessionUpdate; absent fields stay absent.
+ * Throws SpeechbridgeError naming the field for what the gateway refuses (MCP tools,
+ * keywords past the prompt's length, a language outside `languages`).
+ */
 export function sessionUpdateFromWire(session: WireSession): WireSessionUpdate {
   const update: SessionUpdate = {};
   const input = session.audio?.input;
@@ -71,23 +96,29 @@ export function sessionUpdateFromWire(session: WireSession): WireSessionUpdate {
   if (session.temperature !== undefined) update.temperature = session.temperature;
   const maxTokens = session.max_output_tokens ?? session.max_response_output_tokens;
   if (maxTokens !== undefined) update.maxOutputTokens = maxTokens === 'inf' ? null : maxTokens;
-  if (session.tools) update.tools = session.tools.map(toolFromWire);
-  if (session.tool_choice !== undefined) update.toolChoice = session.tool_choice;
+  if (session.tools) update.tools = session.tools.map((tool, index) => toolFromWire(tool, `session.tools[${index}]`));
+  if (session.tool_choice !== undefined) update.toolChoice = toolChoiceFromWire(session.tool_choice, 'session.tool_choice');
   if (session.speechbridge?.mode) update.mode = session.speechbridge.mode;
   if (session.speechbridge?.target_language) update.targetLanguage = session.speechbridge.target_language;
   if (session.speechbridge?.interim_transcripts !== undefined) update.interimTranscripts = session.speechbridge.interim_transcripts;
   if (session.speechbridge?.turn_timings !== undefined) update.turnTimings = session.speechbridge.turn_timings;
 
-  const transcription = input?.transcription !== undefined ? input.transcription : session.input_audio_transcription;
+  const gaTranscription = input?.transcription !== undefined;
+  const transcription = gaTranscription ? input.transcription : session.input_audio_transcription;
+  const echoed: Partial<EchoedSessionFields> = {};
   if (transcription !== undefined) {
     // null switches transcription "off" for OpenAI; here transcripts feed the responder, so it only clears the settings.
-    update.transcription = transcription === null ? {} : definedOnly({ model: transcription.model, language: transcription.language, prompt: transcription.prompt });
+    const param = gaTranscription ? 'session.audio.input.transcription' : 'session.input_audio_transcription';
+    update.transcription = transcription === null ? {} : transcriptionFromWire(transcription, param);
+    echoed.transcription = transcription === null ? null : definedOnly({ ...transcription });
   }
   const turnDetection = input?.turn_detection !== undefined ? input.turn_detection : session.turn_detection;
   if (turnDetection !== undefined) update.turnDetection = turnDetectionFromWire(turnDetection);
 
-  const echoed: Partial<EchoedSessionFields> = {};
   if (session.tracing !== undefined) echoed.tracing = session.tracing;
+  if (session.model !== undefined) echoed.model = session.model;
+  if (session.reasoning !== undefined) echoed.reasoning = session.reasoning;
+  if (session.parallel_tool_calls !== undefined) echoed.parallelToolCalls = session.parallel_tool_calls;
   if (session.include !== undefined) echoed.include = session.include;
   if (session.prompt !== undefined) echoed.prompt = session.prompt;
   if (session.truncation !== undefined) echoed.truncation = session.truncation;
@@ -107,13 +138,13 @@ function gaSession(config: SessionConfig, state: SessionWireState): Record<strin
     type: 'realtime',
     object: 'realtime.session',
     id: state.id,
-    model: config.model,
+    model: sessionModel(config, state),
     output_modalities: config.outputModalities,
     instructions: config.instructions ?? '',
     audio: {
       input: {
         format: toGaFormat(state.input),
-        transcription: transcriptionToWire(config),
+        transcription: transcriptionToWire(config, state),
         noise_reduction: state.echoed.noiseReduction,
         turn_detection: turnDetectionToWire(config.turnDetection),
       },
@@ -121,6 +152,8 @@ function gaSession(config: SessionConfig, state: SessionWireState): Record<strin
     },
     tools: config.tools.map(toolToWire),
     tool_choice: toolChoiceToWire(config.toolChoice),
+    ...(state.echoed.parallelToolCalls !== null && { parallel_tool_calls: state.echoed.parallelToolCalls }),
+    ...(state.echoed.reasoning !== null && { reasoning: state.echoed.reasoning }),
     max_output_tokens: config.maxOutputTokens ?? 'inf',
     tracing: state.echoed.tracing,
     prompt: state.echoed.prompt,
@@ -141,7 +174,7 @@ function gaTranscriptionSession(config: SessionConfig, state: SessionWireState):
     audio: {
       input: {
         format: toGaFormat(state.input),
-        transcription: transcriptionToWire(config),
+        transcription: transcriptionToWire(config, state),
         noise_reduction: state.echoed.noiseReduction,
         turn_detection: turnDetectionToWire(config.turnDetection),
       },
@@ -153,15 +186,16 @@ function betaSession(config: SessionConfig, state: SessionWireState): Record<str
   return {
     id: state.id,
     object: 'realtime.session',
-    model: config.model,
+    model: sessionModel(config, state),
     expires_at: state.expiresAt,
-    modalities: config.outputModalities,
+    // Beta's spelling of an audio session is ["text","audio"] (audio with its transcript), GA's ["audio"].
+    modalities: betaModalities(config.outputModalities),
     instructions: config.instructions ?? '',
     voice: config.voice,
     speed: config.speed ?? 1,
     input_audio_format: toBetaFormat(state.input),
     output_audio_format: toBetaFormat(state.output),
-    input_audio_transcription: transcriptionToWire(config),
+    input_audio_transcription: transcriptionToWire(config, state),
     input_audio_noise_reduction: state.echoed.noiseReduction,
     turn_detection: turnDetectionToWire(config.turnDetection),
     tools: config.tools.map(toolToWire),
@@ -182,11 +216,95 @@ function betaTranscriptionSession(config: SessionConfig, state: SessionWireState
     expires_at: state.expiresAt,
     modalities: ['text'],
     input_audio_format: toBetaFormat(state.input),
-    input_audio_transcription: transcriptionToWire(config),
+    input_audio_transcription: transcriptionToWire(config, state),
     input_audio_noise_reduction: state.echoed.noiseReduction,
     turn_detection: turnDetectionToWire(config.turnDetection),
     include: state.echoed.include,
   };
+}
+
+/**
+ * A transcription object → the recognizer's settings. `keywords` go in the prompt (after the
+ * client's own prompt), which is how whisper and OpenAI's transcription models take a
+ * vocabulary; a single entry of `languages` is the language hint, and with several the
+ * recognizer detects which (when it can). The client's spelling is reported back as sent.
+ */
+function transcriptionFromWire(wire: WireTranscription, param: string): NonNullable<SessionUpdate['transcription']> {
+  const languages = wire.languages;
+  if (wire.language !== undefined && languages !== undefined && !languages.includes(wire.language)) {
+    throw new SpeechbridgeError('invalid_value', `${param}.language ${JSON.stringify(wire.language)} is not among ${param}.languages; give one of them, or leave language out`, {
+      param: `${param}.language`,
+    });
+  }
+  const language = wire.language ?? (languages?.length === 1 ? languages[0] : undefined);
+  const keywords = wire.keywords?.map((keyword) => keyword.trim()).filter((keyword) => keyword !== '');
+  const prompt = [wire.prompt?.trim(), keywords && keywords.length > 0 ? `${keywords.join(', ')}.` : undefined].filter(Boolean).join(' ');
+  if (prompt.length > REALTIME_FIELD_LIMITS.transcriptionPromptChars) {
+    throw new SpeechbridgeError(
+      'invalid_value',
+      `${param}.keywords: the prompt and the keywords go to the recognizer together, and together they are ${prompt.length} characters; the limit is ${REALTIME_FIELD_LIMITS.transcriptionPromptChars}`,
+      { param: `${param}.keywords` },
+    );
+  }
+  return definedOnly({ model: wire.model, language, prompt: keywords && keywords.length > 0 ? prompt : wire.prompt });
+}
+
+/**
+ * The fields OpenAI's GA session object does not have: the beta spellings (each with its GA
+ * name, for the error message). A GA `session.update` carrying one is refused, as OpenAI
+ * refuses it, rather than applied: a client debugging against the gateway must not learn a
+ * spelling that fails on OpenAI.
+ */
+export const BETA_SESSION_FIELDS: Readonly<Record<string, string>> = Object.freeze({
+  modalities: 'session.output_modalities',
+  input_audio_format: 'session.audio.input.format',
+  output_audio_format: 'session.audio.output.format',
+  turn_detection: 'session.audio.input.turn_detection',
+  input_audio_transcription: 'session.audio.input.transcription',
+  input_audio_noise_reduction: 'session.audio.input.noise_reduction',
+  voice: 'session.audio.output.voice',
+  speed: 'session.audio.output.speed',
+  temperature: '',
+  max_response_output_tokens: 'session.max_output_tokens',
+});
+
+/** What a GA transcription session has besides `type`, `audio.input` and `include` (OpenAI's RealtimeTranscriptionSessionCreateRequest), and our `speechbridge`. */
+const REALTIME_ONLY_FIELDS = [
+  'model',
+  'instructions',
+  'output_modalities',
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'reasoning',
+  'max_output_tokens',
+  'tracing',
+  'prompt',
+  'truncation',
+] as const;
+
+/**
+ * The checks of a GA `session.update` beyond the shape every dialect shares: `session.type` is
+ * required (missing_required_parameter), beta spellings are unknown (unknown_parameter), and a
+ * transcription session has no conversation fields (unknown_parameter). Throws naming the field.
+ */
+export function checkGaSession(session: WireSession): void {
+  if (session.type === undefined) {
+    throw new SpeechbridgeError('missing_required_parameter', `Missing required parameter: 'session.type'. Give "realtime" or "transcription" (the session's type, which stays what it is).`, {
+      param: 'session.type',
+    });
+  }
+  for (const field of Object.keys(BETA_SESSION_FIELDS)) {
+    if ((session as Record<string, unknown>)[field] === undefined) continue;
+    const ga = BETA_SESSION_FIELDS[field];
+    const hint = ga ? ` (a beta field; a GA session takes ${ga})` : ' (a beta field the GA session does not have)';
+    throw new SpeechbridgeError('unknown_parameter', `Unknown parameter: 'session.${field}'.${hint}`, { param: `session.${field}` });
+  }
+  if (session.type !== 'transcription') return;
+  const realtimeOnly = REALTIME_ONLY_FIELDS.find((field) => session[field] !== undefined) ?? (session.audio?.output !== undefined ? 'audio.output' : undefined);
+  if (realtimeOnly !== undefined) {
+    throw new SpeechbridgeError('unknown_parameter', `Unknown parameter: 'session.${realtimeOnly}'. (a transcription session has no ${realtimeOnly})`, { param: `session.${realtimeOnly}` });
+  }
 }
 
 function pickFormat(ga: WireFormat | undefined, beta: WireSession['input_audio_format']): AudioFormat | undefined {
@@ -249,16 +367,45 @@ export function turnDetectionToWire(config: TurnDetectionConfig): Record<string,
   }
 }
 
-function transcriptionToWire(config: SessionConfig): Record<string, unknown> {
+/** The transcription object as the client last sent it, else the settings the session started with. */
+function transcriptionToWire(config: SessionConfig, state: SessionWireState): Record<string, unknown> {
+  if (state.echoed.transcription !== null) return { ...state.echoed.transcription };
   return definedOnly({ model: config.transcription.model, language: config.transcription.language, prompt: config.transcription.prompt });
+}
+
+/** The model the client asked for, else the configured LLM model, else the gateway's own name: never absent. */
+function sessionModel(config: SessionConfig, state: SessionWireState): string {
+  return state.echoed.model ?? config.model ?? DEFAULT_SESSION_MODEL;
+}
+
+/** The beta `modalities` of a session or response: audio always comes with its transcript. */
+export function betaModalities(modalities: readonly string[]): string[] {
+  return modalities.includes('audio') ? ['text', 'audio'] : ['text'];
 }
 
 function extensionToWire(config: SessionConfig): Record<string, unknown> {
   return definedOnly({ mode: config.mode, target_language: config.targetLanguage, interim_transcripts: config.interimTranscripts, turn_timings: config.turnTimings });
 }
 
-export function toolFromWire(tool: WireTool): ToolConfig {
-  return definedOnly({ type: 'function' as const, name: tool.name, description: tool.description, parameters: tool.parameters });
+/** A client's tool (`param`: where it is, `session.tools[0]`); only function tools are supported. */
+export function toolFromWire(tool: WireTool, param: string): ToolConfig {
+  if (tool.type === 'mcp') {
+    throw new SpeechbridgeError('unsupported_tool_type', `${param}: MCP tools are not supported; give function tools ({"type": "function", "name", "parameters"}) and run them in the client`, {
+      param: `${param}.type`,
+    });
+  }
+  const functionTool = tool as Extract<WireTool, { name: string }>;
+  return definedOnly({ type: 'function' as const, name: functionTool.name, description: functionTool.description, parameters: functionTool.parameters });
+}
+
+/** A client's tool_choice; forcing an MCP tool is refused as MCP tools are. */
+export function toolChoiceFromWire(choice: NonNullable<WireSession['tool_choice']>, param: string): ToolChoiceConfig {
+  if (typeof choice === 'object' && choice.type === 'mcp') {
+    throw new SpeechbridgeError('unsupported_tool_type', `${param}: MCP tools are not supported, so none can be chosen; name a function tool or give "auto", "none" or "required"`, {
+      param: `${param}.type`,
+    });
+  }
+  return choice as ToolChoiceConfig;
 }
 
 export function toolToWire(tool: ToolConfig): Record<string, unknown> {

@@ -150,7 +150,6 @@ test('a GA session.update maps every field onto the engine update and switches t
           tracing: 'auto',
           include: ['item.input_audio_transcription.logprobs'],
           truncation: 'auto',
-          unknown_future_field: { tolerated: true },
           speechbridge: { mode: 'translate', target_language: 'de', interim_transcripts: true },
         },
       }),
@@ -195,6 +194,7 @@ test('a GA session.update maps every field onto the engine update and switches t
   assert.equal(session.tracing, 'auto');
   assert.deepEqual(session.include, ['item.input_audio_transcription.logprobs']);
   assert.deepEqual((session.audio as { input: { noise_reduction: unknown } }).input.noise_reduction, { type: 'near_field' });
+  assert.equal(session.model, 'llama3:8b', 'the model the client asked for');
 });
 
 test('a beta session.update maps the beta spellings onto the same engine fields', () => {
@@ -231,15 +231,20 @@ test('a beta session.update maps the beta spellings onto the same engine fields'
   });
 });
 
-test('session.type and the beta transcription_session.update pick the session kind', () => {
-  const realtime = codec('ga');
-  assert.deepEqual(input(realtime.decode('{"type":"session.update","session":{"type":"transcription"}}')), {
+test('session.type and the beta transcription_session.update name the session kind, which stays what the session opened as', () => {
+  const transcription = codec('ga', 'transcription');
+  assert.deepEqual(input(transcription.decode('{"type":"session.update","session":{"type":"transcription"}}')), {
     type: 'session.update',
     eventId: undefined,
     session: { kind: 'transcription' },
   });
-  realtime.encode({ type: 'session.updated', session: { ...config, kind: 'transcription' } });
-  assert.equal(realtime.kind, 'transcription');
+  transcription.encode({ type: 'session.updated', session: { ...config, kind: 'transcription' } });
+  assert.equal(transcription.kind, 'transcription');
+  const switched = wireError(codec('ga').decode('{"type":"session.update","event_id":"s1","session":{"type":"transcription"}}'));
+  assert.deepEqual([switched.code, switched.param, switched.event_id], ['invalid_value', 'session.type', 's1']);
+  assert.match(switched.message, /realtime session and stays one.*intent=transcription/);
+  const back = wireError(transcription.decode('{"type":"session.update","session":{"type":"realtime"}}'));
+  assert.deepEqual([back.code, back.param], ['invalid_value', 'session.type']);
   const beta = codec('beta', 'transcription');
   const update = input(beta.decode('{"type":"transcription_session.update","session":{"input_audio_format":"g711_ulaw","input_audio_transcription":{"language":"en"}}}'));
   assert.deepEqual(update, { type: 'session.update', eventId: undefined, session: { kind: 'transcription', inputSampleRate: 8000, transcription: { language: 'en' } } });
@@ -249,8 +254,12 @@ test('session.type and the beta transcription_session.update pick the session ki
 });
 
 test('turn_detection null turns detection off, and OpenAI speech-model names do not replace the LLM model', () => {
-  const update = input(codec().decode(JSON.stringify({ type: 'session.update', session: { model: 'gpt-realtime-2.1', audio: { input: { turn_detection: null } } } })));
-  assert.deepEqual(update, { type: 'session.update', eventId: undefined, session: { turnDetection: null } });
+  const realtime = codec();
+  const update = input(realtime.decode(JSON.stringify({ type: 'session.update', session: { type: 'realtime', model: 'gpt-realtime-2.1', audio: { input: { turn_detection: null } } } })));
+  assert.deepEqual(update, { type: 'session.update', eventId: undefined, session: { kind: 'conversation', turnDetection: null } });
+  // The speech model's name is still what the session reports as its model, once the engine took the update.
+  const [updated] = realtime.encode({ type: 'session.updated', session: config });
+  assert.equal((updated.session as { model: string }).model, 'gpt-realtime-2.1');
 });
 
 test('appended audio decodes as PCM16 by default and as μ-law to 8 kHz after the format changes', () => {
@@ -259,7 +268,7 @@ test('appended audio decodes as PCM16 by default and as μ-law to 8 kHz after th
   const pcm = input(realtime.decode(JSON.stringify({ type: 'input_audio_buffer.append', audio: encodeBase64Audio(samples, 'pcm16') })));
   assert.deepEqual(pcm, { type: 'audio.append', eventId: undefined, audio: samples });
 
-  input(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'fmt', session: { audio: { input: { format: { type: 'audio/pcmu' } } } } })));
+  input(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'fmt', session: { type: 'realtime', audio: { input: { format: { type: 'audio/pcmu' } } } } })));
   const codes = muLawEncode(samples);
   const ulaw = input(realtime.decode(JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.from(codes).toString('base64') })));
   assert.deepEqual((ulaw as { audio: Int16Array }).audio, muLawDecode(codes));
@@ -267,7 +276,7 @@ test('appended audio decodes as PCM16 by default and as μ-law to 8 kHz after th
 
 test('a refused session.update restores the previous audio format', () => {
   const realtime = codec();
-  input(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'fmt', session: { input_audio_format: 'g711_ulaw', voice: 'nobody' } })));
+  input(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'fmt', session: { type: 'realtime', audio: { input: { format: { type: 'audio/pcmu' } }, output: { voice: 'nobody' } } } })));
   assert.equal(realtime.inputFormat.encoding, 'g711_ulaw');
   realtime.encode({ type: 'error', code: 'unknown_voice', message: 'no voice nobody', param: 'session.voice', eventId: 'fmt' });
   assert.deepEqual(realtime.inputFormat, { encoding: 'pcm16', sampleRate: 24000 });
@@ -345,12 +354,13 @@ test('bad client events become error events naming the code, the field and the c
   const cases: Array<[string, string, string | null, string | null]> = [
     ['{"type": "session.update",', 'invalid_json', null, null],
     ['[1,2]', 'invalid_value', 'type', null],
-    ['{"type":"session.teleport","event_id":"e1"}', 'unknown_event', 'type', 'e1'],
+    ['{"type":"session.teleport","event_id":"e1"}', 'invalid_value', 'type', 'e1'],
     ['{"type":"conversation.item.delete","event_id":"e2"}', 'invalid_value', 'item_id', 'e2'],
     ['{"type":"session.update","event_id":"e3","session":{"audio":{"input":{"turn_detection":{"type":"server_vad","silence_duration_ms":"long"}}}}}', 'invalid_value', 'session.audio.input.turn_detection.silence_duration_ms', 'e3'],
-    ['{"type":"session.update","session":{"tools":[{"type":"mcp","name":"x"}]}}', 'invalid_value', 'session.tools[0].type', null],
-    ['{"type":"input_audio_buffer.append","event_id":"e4","audio":"not base64!"}', 'invalid_audio', 'audio', 'e4'],
-    ['{"type":"input_audio_buffer.append","event_id":"e5","audio":"AAAA"}', 'invalid_audio', 'audio', 'e5'],
+    ['{"type":"session.update","session":{"type":"realtime","tools":[{"type":"mcp","server_label":"x"}]}}', 'unsupported_tool_type', 'session.tools[0].type', null],
+    ['{"type":"session.update","session":{"type":"realtime","tools":[{"type":"web_search","name":"x"}]}}', 'invalid_value', 'session.tools[0].type', null],
+    ['{"type":"input_audio_buffer.append","event_id":"e4","audio":"not base64!"}', 'invalid_value', 'audio', 'e4'],
+    ['{"type":"input_audio_buffer.append","event_id":"e5","audio":"AAAA"}', 'invalid_value', 'audio', 'e5'],
     ['{"type":"conversation.item.create","item":{"type":"message","role":"assistant","content":[{"type":"input_audio","audio":"AAAA"}]}}', 'invalid_value', 'item.content[0].type', null],
   ];
   for (const [message, code, param, eventId] of cases) {
@@ -408,9 +418,9 @@ test('turn timings go out as speechbridge.turn.timings only to a session that as
     realtime.sessionCreated(config);
     assert.deepEqual(realtime.encode(timings), [], `a ${dialect} session that did not ask gets nothing`);
 
-    const update = realtime.decode(JSON.stringify({ type: 'session.update', session: { speechbridge: { turn_timings: true } } }));
+    const update = realtime.decode(JSON.stringify({ type: 'session.update', session: { type: 'realtime', speechbridge: { turn_timings: true } } }));
     assert.equal(update.type, 'input');
-    assert.deepEqual((update as { input: { session: unknown } }).input.session, { turnTimings: true });
+    assert.deepEqual((update as { input: { session: unknown } }).input.session, { kind: 'conversation', turnTimings: true });
     const [updated] = realtime.encode({ type: 'session.updated', session: { ...config, turnTimings: true } });
     assert.equal((updated.session as { speechbridge: { turn_timings: boolean } }).speechbridge.turn_timings, true);
     const [event, ...rest] = realtime.encode(timings);
@@ -466,7 +476,8 @@ test('beta names, beta item content and response.cancelled before response.done'
   assert.deepEqual((created.item as { content: unknown }).content, [{ type: 'audio', transcript: 'Hello there.' }]);
   const [done] = realtime.encode({ type: 'response.done', response: response('completed') });
   const wireResponse = done.response as Record<string, unknown>;
-  assert.deepEqual([wireResponse.modalities, wireResponse.voice, wireResponse.output_audio_format], [['audio'], 'alloy', 'pcm16']);
+  // Beta says ["text","audio"] for a spoken answer (audio with its transcript).
+  assert.deepEqual([wireResponse.modalities, wireResponse.voice, wireResponse.output_audio_format], [['text', 'audio'], 'alloy', 'pcm16']);
 });
 
 test('session objects have the GA shape, the beta shape, and the transcription shapes', () => {
@@ -489,8 +500,9 @@ test('session objects have the GA shape, the beta shape, and the transcription s
   const betaSession = beta.session as Record<string, any>;
   assert.deepEqual(
     [betaSession.modalities, betaSession.input_audio_format, betaSession.output_audio_format, betaSession.turn_detection, betaSession.voice],
-    [['audio'], 'pcm16', 'g711_ulaw', null, 'alloy'],
+    [['text', 'audio'], 'pcm16', 'g711_ulaw', null, 'alloy'],
   );
+  assert.equal(betaSession.model, 'llama3', 'the beta session names its model too');
 
   const transcription = codec('beta', 'transcription').sessionCreated({ ...config, kind: 'transcription' });
   assert.deepEqual(transcription.map((event) => event.type), ['transcription_session.created']);
@@ -515,7 +527,7 @@ test('engine errors keep their code and client event id and name the wire field'
 
 test('G.711 output formats encode audio deltas as one byte per sample', () => {
   const realtime = codec();
-  input(realtime.decode(JSON.stringify({ type: 'session.update', session: { audio: { output: { format: { type: 'audio/pcmu' } } } } })));
+  input(realtime.decode(JSON.stringify({ type: 'session.update', session: { type: 'realtime', audio: { output: { format: { type: 'audio/pcmu' } } } } })));
   realtime.encode({ type: 'session.updated', session: { ...config, outputSampleRate: 8000 } });
   const samples = new Int16Array([0, 4000, -4000, 12000]);
   const [delta] = realtime.encode({ type: 'audio.delta', audio: samples, ...ref });

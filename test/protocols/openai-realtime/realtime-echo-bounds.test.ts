@@ -66,14 +66,24 @@ test('deep or malformed echoed fields are refused with the field named, and noth
     assert.ok(error.param?.startsWith(param), `${error.param} names ${param}`);
   }
 
-  // Documented shapes are echoed, with keys they do not have dropped.
+  // A key the documented shape does not have is refused by name, as OpenAI refuses it.
+  for (const [update, param] of [
+    [{ truncation: { type: 'retention_ratio', retention_ratio: 0.8, extra: 'x' } }, 'session.truncation.extra'],
+    [{ prompt: { id: 'pmpt_1', variables: { photo: { type: 'input_image', image_url: 'https://example.com/a.png', extra: 1 } } } }, 'session.prompt.variables.photo.extra'],
+    [{ tracing: { workflow_name: 'support', extra: true } }, 'session.tracing.extra'],
+  ] as const) {
+    const error = await refusal(client, update, 'extra');
+    assert.deepEqual([error.code, error.param], ['unknown_parameter', param]);
+  }
+
+  // Documented shapes are echoed.
   client.send({
     type: 'session.update',
     session: {
       type: 'realtime',
-      truncation: { type: 'retention_ratio', retention_ratio: 0.8, token_limits: { post_instructions: 1000 }, extra: 'dropped' },
-      prompt: { id: 'pmpt_1', version: '2', variables: { city: 'Paris', photo: { type: 'input_image', image_url: 'https://example.com/a.png', extra: 1 } } },
-      tracing: { workflow_name: 'support', metadata: { team: 'a' }, extra: true },
+      truncation: { type: 'retention_ratio', retention_ratio: 0.8, token_limits: { post_instructions: 1000 } },
+      prompt: { id: 'pmpt_1', version: '2', variables: { city: 'Paris', photo: { type: 'input_image', image_url: 'https://example.com/a.png' } } },
+      tracing: { workflow_name: 'support', metadata: { team: 'a' } },
     },
   });
   const updated = await client.next('session.updated');

@@ -100,7 +100,9 @@ test('the beta subprotocol or the OpenAI-Beta header selects beta events', async
   // The beta docs' browser handshake: realtime, the key, and the beta marker.
   const browser = await RealtimeClient.connect(server.realtimeUrl, { protocols: ['realtime', `openai-insecure-api-key.${TOKEN}`, 'openai-beta.realtime-v1'] });
   assert.equal(browser.socket.protocol, 'realtime', 'realtime is selected whenever offered');
-  assert.equal((await browser.next('session.created')).session.modalities[0], 'audio', 'beta session shape');
+  const betaCreated = await browser.next('session.created');
+  assert.deepEqual(betaCreated.session.modalities, ['text', 'audio'], 'beta session shape: audio with its transcript');
+  assert.equal(typeof betaCreated.session.model, 'string', 'the beta session names its model');
   await browser.close();
 
   const byHeader = await RealtimeClient.connect(`${server.realtimeUrl}?intent=transcription`, {

@@ -63,11 +63,11 @@ test('bad input gets an error event naming code, param and event_id, and the soc
     await client.next('session.created');
     const cases: Array<[string, string, string | null, string | null]> = [
       ['{"type":"input_audio_buffer.append","event_id":"e1",', 'invalid_json', null, null],
-      ['{"type":"conversation.item.explode","event_id":"e2"}', 'unknown_event', 'type', 'e2'],
+      ['{"type":"conversation.item.explode","event_id":"e2"}', 'invalid_value', 'type', 'e2'],
       ['{"type":"conversation.item.truncate","event_id":"e3","item_id":"x","content_index":0}', 'invalid_value', 'audio_end_ms', 'e3'],
-      ['{"type":"session.update","event_id":"e4","session":{"output_modalities":"audio"}}', 'invalid_value', 'session.output_modalities', 'e4'],
-      ['{"type":"input_audio_buffer.append","event_id":"e5","audio":"%%%"}', 'invalid_audio', 'audio', 'e5'],
-      ['{"type":"input_audio_buffer.append","event_id":"e6","audio":"AAAA"}', 'invalid_audio', 'audio', 'e6'],
+      ['{"type":"session.update","event_id":"e4","session":{"type":"realtime","output_modalities":"audio"}}', 'invalid_value', 'session.output_modalities', 'e4'],
+      ['{"type":"input_audio_buffer.append","event_id":"e5","audio":"%%%"}', 'invalid_value', 'audio', 'e5'],
+      ['{"type":"input_audio_buffer.append","event_id":"e6","audio":"AAAA"}', 'invalid_value', 'audio', 'e6'],
     ];
     for (const [message, code, param, eventId] of cases) {
       const before = client.events.length;
