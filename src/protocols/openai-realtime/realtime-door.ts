@@ -3,7 +3,9 @@
  * (a refusal is a plain HTTP 401 with a JSON body), picks the dialect and the subprotocol,
  * and hands the socket to a RealtimeConnection.
  *
- * - `?model=` names the LLM model; `?intent=transcription` opens a transcription session.
+ * - `?model=` names the LLM model (and is what `session.model` reports); `?intent=transcription`
+ *   opens a transcription session; `?call_id=` (a sideband connection to a WebRTC or SIP call)
+ *   is refused with 404, as there are no calls here to attach to.
  * - Dialect: beta when the client sends `OpenAI-Beta: realtime=v1` or offers the
  *   `openai-beta.realtime-v1` subprotocol, else GA.
  * - Subprotocol: `realtime` when offered (a browser fails the handshake if it offered

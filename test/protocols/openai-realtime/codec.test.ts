@@ -535,3 +535,32 @@ test('G.711 output formats encode audio deltas as one byte per sample', () => {
   assert.equal(bytes.length, samples.length);
   assert.deepEqual(new Uint8Array(bytes), muLawEncode(samples));
 });
+
+test('reported-only fields stand once the engine takes the update; an update it refuses leaves them as they were', () => {
+  const realtime = codec();
+  realtime.sessionCreated(config);
+  const reported = () => realtime.encode({ type: 'session.updated', session: config })[0].session as Record<string, unknown>;
+  input(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'u1', session: { type: 'realtime', reasoning: { effort: 'high' }, tracing: 'auto' } })));
+  realtime.encode({ type: 'error', code: 'invalid_value', message: 'the responder does not support mode "x"', param: 'session.mode', eventId: 'u1' });
+  assert.deepEqual([reported().reasoning, reported().tracing], [undefined, null], 'the refused update reported nothing');
+  input(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'u2', session: { type: 'realtime', reasoning: { effort: 'low' }, parallel_tool_calls: true } })));
+  const taken = realtime.encode({ type: 'session.updated', session: config })[0].session as Record<string, unknown>;
+  assert.deepEqual([taken.reasoning, taken.parallel_tool_calls], [{ effort: 'low' }, true]);
+});
+
+test('transcription keywords go to the recognizer after the prompt, within the prompt’s length', () => {
+  const realtime = codec();
+  const session = (transcription: Record<string, unknown>) => JSON.stringify({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription } } } });
+  assert.deepEqual((input(realtime.decode(session({ keywords: ['Zanzibar', ' ', 'locker'], languages: ['fr', 'de'] }))) as { session: unknown }).session, {
+    kind: 'conversation',
+    transcription: { prompt: 'Zanzibar, locker.' },
+  });
+  assert.deepEqual((input(realtime.decode(session({ language: 'de', languages: ['fr', 'de'] }))) as { session: unknown }).session, {
+    kind: 'conversation',
+    transcription: { language: 'de' },
+  });
+  const long = wireError(realtime.decode(session({ prompt: 'p'.repeat(9_995), keywords: ['Zanzibar'] })));
+  assert.deepEqual([long.code, long.param], ['invalid_value', 'session.audio.input.transcription.keywords']);
+  const beta = wireError(codec('beta').decode(JSON.stringify({ type: 'session.update', session: { input_audio_transcription: { languages: ['english'] } } })));
+  assert.deepEqual([beta.code, beta.param], ['invalid_value', 'session.input_audio_transcription.languages[0]']);
+});
