@@ -222,10 +222,17 @@ interface OutputRef {
 
 export type EngineEvent =
   | { type: 'session.updated'; session: SessionConfig }
-  | { type: 'speech.started'; audioStartMs: number; itemId: string }
-  | { type: 'speech.stopped'; audioEndMs: number; itemId: string }
+  /**
+   * Times are ms of input audio since the session started. As OpenAI defines them, audioStartMs
+   * is where the turn's audio begins, the prefix padding included (onset − padMs, at least 0),
+   * and audioEndMs where it ends, the end-of-turn silence included; speechStartMs and
+   * speechEndMs are the voiced onset and end the VAD heard.
+   */
+  | { type: 'speech.started'; audioStartMs: number; speechStartMs: number; itemId: string }
+  | { type: 'speech.stopped'; audioEndMs: number; speechEndMs: number; itemId: string }
   | { type: 'input.committed'; itemId: string; previousItemId: string | null }
   | { type: 'input.cleared' }
+  /** The idle window: input audio from when the last answer finished playing to the timeout. */
   | { type: 'input.timeout_triggered'; audioStartMs: number; audioEndMs: number; itemId: string }
   | { type: 'item.added'; item: ConversationItem; previousItemId: string | null }
   | { type: 'item.done'; item: ConversationItem; previousItemId: string | null }

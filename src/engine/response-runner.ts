@@ -480,9 +480,10 @@ export class ResponseRunner {
 
   #emitItemDone(output: MessageOutput | CallOutput): void {
     const emit = this.#options.emit;
-    emit({ type: 'output_item.done', responseId: this.id, outputIndex: output.outputIndex, item: snapshot(output.item) });
+    // OpenAI finalizes the conversation item (conversation.item.done) before the response's output item.
     const conversation = this.#options.conversation;
     if (conversation) emit({ type: 'item.done', item: snapshot(output.item), previousItemId: conversation.previousItemId(output.item.id) });
+    emit({ type: 'output_item.done', responseId: this.id, outputIndex: output.outputIndex, item: snapshot(output.item) });
   }
 
   #ref(message: MessageOutput): { responseId: string; itemId: string; outputIndex: number; contentIndex: number } {

@@ -249,7 +249,8 @@ export class SessionEngine {
       this.#openTurn = turn;
       buffer.retainFrom(event.audioStartMs - detection.padMs);
       if (this.#config.interimTranscripts) this.#interim.begin(turn.itemId, event.audioStartMs);
-      this.#emit({ type: 'speech.started', audioStartMs: event.audioStartMs, itemId: turn.itemId });
+      const audioStartMs = Math.max(0, event.audioStartMs - detection.padMs);
+      this.#emit({ type: 'speech.started', audioStartMs, speechStartMs: event.audioStartMs, itemId: turn.itemId });
       if (detection.interruptResponse) this.#bargeIn();
       this.#clearIdleTimer();
       return;
@@ -258,7 +259,12 @@ export class SessionEngine {
     if (!turn) return;
     this.#openTurn = null;
     this.#interim.end();
-    this.#emit({ type: 'speech.stopped', audioEndMs: event.audioEndMs, itemId: turn.itemId });
+    // The turn's audio runs on through the silence that ended it (the VAD heard it after the
+    // last voiced frame); a turn cut at its maximum length or by a settings change ends where
+    // the stream is.
+    const streamEndMs = Math.round(buffer.endMs);
+    const audioEndMs = event.reason === 'silence' ? Math.min(streamEndMs, event.audioEndMs + detection.endMs) : streamEndMs;
+    this.#emit({ type: 'speech.stopped', audioEndMs, speechEndMs: event.audioEndMs, itemId: turn.itemId });
     const trigger = this.#commit(buffer, turn.itemId, turn.audioStartMs - detection.padMs);
     this.#retainForTurnDetection(buffer);
     if (this.#config.kind === 'conversation' && detection.createResponse) this.#respondWhenTranscribed(trigger);
@@ -316,7 +322,8 @@ export class SessionEngine {
     this.#openTurn = null;
     this.#interim.end();
     this.#turns.reset();
-    this.#emit({ type: 'speech.stopped', audioEndMs: Math.round(buffer.endMs), itemId: turn.itemId });
+    const endMs = Math.round(buffer.endMs);
+    this.#emit({ type: 'speech.stopped', audioEndMs: endMs, speechEndMs: endMs, itemId: turn.itemId });
     const trigger = this.#commit(buffer, turn.itemId, turn.audioStartMs - this.#config.turnDetection.padMs);
     this.#retainForTurnDetection(buffer);
     this.#startDeferred();
@@ -594,7 +601,16 @@ export class SessionEngine {
     const { idleTimeoutMs, type } = this.#config.turnDetection;
     if (idleTimeoutMs === null || type === 'none' || this.#config.kind !== 'conversation' || this.#openTurn) return;
     const playedAtMs = Math.max(summary.doneAtMs, (summary.firstAudioAtMs ?? summary.doneAtMs) + summary.audioMs);
-    this.#idleTimer = this.#clock.setTimeout(() => this.#onIdle(), playedAtMs + idleTimeoutMs - this.#clock.now());
+    // Two steps, so the idle window (timeout_triggered's audio_start_ms) starts at the input
+    // audio written when the answer finished playing, as OpenAI reports it.
+    this.#idleTimer = this.#clock.setTimeout(() => this.#startIdleWindow(idleTimeoutMs), playedAtMs - this.#clock.now());
+  }
+
+  #startIdleWindow(idleTimeoutMs: number): void {
+    const state = this.#state;
+    if (state.kind !== 'running') return;
+    const windowStartMs = state.buffer.endMs;
+    this.#idleTimer = this.#clock.setTimeout(() => this.#onIdle(windowStartMs), idleTimeoutMs);
   }
 
   #clearIdleTimer(): void {
@@ -603,13 +619,13 @@ export class SessionEngine {
   }
 
   /** Nobody spoke for idleTimeoutMs after the answer: commit what there is and respond. */
-  #onIdle(): void {
+  #onIdle(windowStartMs: number): void {
     this.#idleTimer = null;
     const state = this.#state;
     if (state.kind !== 'running' || this.#openTurn || this.#active) return;
     const { buffer } = state;
     const itemId = this.ids.next('item');
-    this.#emit({ type: 'input.timeout_triggered', audioStartMs: Math.round(buffer.startMs), audioEndMs: Math.round(buffer.endMs), itemId });
+    this.#emit({ type: 'input.timeout_triggered', audioStartMs: Math.round(windowStartMs), audioEndMs: Math.round(buffer.endMs), itemId });
     const trigger = this.#commit(buffer, itemId, undefined);
     this.#retainForTurnDetection(buffer);
     this.#respondWhenTranscribed(trigger);

@@ -107,8 +107,8 @@ const responseEvents: EngineEvent[] = [
 /** One engine event of every kind outside responses. */
 const sessionEvents: EngineEvent[] = [
   { type: 'session.updated', session: config },
-  { type: 'speech.started', audioStartMs: 120, itemId: 'item_u' },
-  { type: 'speech.stopped', audioEndMs: 980, itemId: 'item_u' },
+  { type: 'speech.started', audioStartMs: 120, speechStartMs: 420, itemId: 'item_u' },
+  { type: 'speech.stopped', audioEndMs: 980, speechEndMs: 480, itemId: 'item_u' },
   { type: 'input.committed', itemId: 'item_u', previousItemId: null },
   { type: 'input.cleared' },
   { type: 'item.retrieved', item: { id: 'item_u', type: 'message', role: 'user', status: 'completed', content: [{ type: 'input_audio', transcript: null }] } },
