@@ -32,6 +32,7 @@ import type {
   ConversationItem,
   EngineEvent,
   Modality,
+  ReasoningEffort,
   ResponseInfo,
   ResponseMode,
   ResponseStatus,
@@ -66,6 +67,8 @@ export interface ResponsePlan {
   speed?: number;
   temperature?: number;
   maxOutputTokens: number | null;
+  reasoningEffort?: ReasoningEffort;
+  parallelToolCalls?: boolean;
   metadata: Record<string, string> | null;
   outputSampleRate: number;
 }
@@ -246,6 +249,9 @@ export class ResponseRunner {
       }),
       ...(plan.temperature !== undefined && { temperature: plan.temperature }),
       ...(plan.maxOutputTokens !== null && { maxOutputTokens: plan.maxOutputTokens }),
+      ...(plan.reasoningEffort !== undefined && { reasoningEffort: plan.reasoningEffort }),
+      // Only with tools: an upstream refuses parallel_tool_calls on a request that has none.
+      ...(plan.parallelToolCalls !== undefined && plan.tools.length > 0 && { parallelToolCalls: plan.parallelToolCalls }),
     };
     const chunker = queue ? new SentenceChunker() : null;
     this.#llmStartedAtMs = this.#options.clock.now();

@@ -14,7 +14,7 @@
  */
 import { resampleSync, initResampler } from '../audio/resample.ts';
 import { abortable } from '../errors/abort.ts';
-import type { Responder, Synthesizer, Transcriber } from '../providers/contracts.ts';
+import type { Diarizer, Responder, Synthesizer, Transcriber } from '../providers/contracts.ts';
 import type { TurnEvent } from '../vad/turn-detector.ts';
 import type { VoiceDetectorFactory } from '../vad/voice-detector.ts';
 import { systemClock, type Clock, type TimerHandle } from './clock.ts';
@@ -44,6 +44,8 @@ export interface SessionProviders {
   transcriber: Transcriber;
   responder: Responder;
   synthesizer: Synthesizer;
+  /** Speaker segments of committed turns, for sessions whose transcription asks for them (DIAR_URL). */
+  diarizer?: Diarizer;
 }
 
 export interface SessionEngineOptions {
@@ -127,6 +129,7 @@ export class SessionEngine {
     const modes = options.providers.responder.capabilities.modes;
     const initial = initialSessionConfig(options.defaults, modes);
     this.#config = options.session ? applySessionUpdate(initial, options.session, modes) : initial;
+    checkProviderSupport(this.#config, options.providers);
     this.#conversation = new Conversation(this.limits.maxItems);
     this.#turns = new TurnTracker(options.createVoiceDetector, this.#config.turnDetection, (error) => this.#emitError(error));
     this.#interim = new InterimTranscripts({
@@ -236,7 +239,7 @@ export class SessionEngine {
     const events = this.#turns.push(chunk);
     for (let i = 0; i < events.length; i++) this.#onTurnEvent(buffer, events[i]);
     const turn = this.#openTurn;
-    if (turn && this.#config.interimTranscripts) {
+    if (turn) {
       const fromMs = turn.audioStartMs - this.#config.turnDetection.padMs;
       this.#interim.advance(buffer.endMs, () => buffer.peek(fromMs).audio, this.#config.transcription);
     }
@@ -248,7 +251,12 @@ export class SessionEngine {
       const turn: OpenTurn = { itemId: this.ids.next('item'), audioStartMs: event.audioStartMs };
       this.#openTurn = turn;
       buffer.retainFrom(event.audioStartMs - detection.padMs);
-      if (this.#config.interimTranscripts) this.#interim.begin(turn.itemId, event.audioStartMs);
+      this.#interim.begin(turn.itemId, event.audioStartMs, {
+        partials: this.#config.interimTranscripts,
+        // A streaming recognizer sends its own deltas for the turn.
+        deltas: this.#config.interimDeltas && !this.#providers.transcriber.capabilities.streaming,
+        logprobs: this.#config.transcriptLogprobs,
+      });
       const audioStartMs = Math.max(0, event.audioStartMs - detection.padMs);
       this.#emit({ type: 'speech.started', audioStartMs, speechStartMs: event.audioStartMs, itemId: turn.itemId });
       if (detection.interruptResponse) this.#bargeIn();
@@ -368,6 +376,9 @@ export class SessionEngine {
       audio: { samples, sampleRate: BUFFER_SAMPLE_RATE },
       transcriber: this.#providers.transcriber,
       settings: this.#config.transcription,
+      logprobs: this.#config.transcriptLogprobs,
+      ...(this.#config.transcription.diarize && this.#providers.diarizer && { diarizer: this.#providers.diarizer }),
+      ids: this.ids,
       clock: this.#clock,
       timeoutMs: this.limits.transcriptionTimeoutMs,
       emit: (event) => this.#emit(event),
@@ -398,6 +409,7 @@ export class SessionEngine {
 
   #updateSession(buffer: InputBuffer, update: SessionUpdate): void {
     const next = applySessionUpdate(this.#config, update, this.#providers.responder.capabilities.modes);
+    checkProviderSupport(next, this.#providers);
     const previous = this.#config;
     this.#config = next;
     if (next.inputSampleRate !== previous.inputSampleRate) buffer.setInputSampleRate(next.inputSampleRate);
@@ -673,5 +685,22 @@ export class SessionEngine {
     } catch (error) {
       this.#onListenerError(error, event);
     }
+  }
+}
+
+/** Settings the configured providers cannot honour are refused by name, never silently dropped. */
+function checkProviderSupport(config: SessionConfig, providers: SessionProviders): void {
+  const { transcriber } = providers;
+  if (config.transcriptLogprobs && !transcriber.capabilities.logprobs) {
+    throw new SpeechbridgeError('unsupported_feature', `the recognizer ${transcriber.name} gives no token log probabilities; leave them out of the session's include`, {
+      param: 'session.transcriptLogprobs',
+    });
+  }
+  if (config.transcription.diarize && !providers.diarizer) {
+    throw new SpeechbridgeError(
+      'unsupported_feature',
+      `the transcription model ${JSON.stringify(config.transcription.model ?? '')} asks for speaker segments, and no diarizer is configured (DIAR_URL)`,
+      { param: 'session.transcription.model' },
+    );
   }
 }

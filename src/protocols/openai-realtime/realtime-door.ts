@@ -31,7 +31,7 @@ import { RealtimeConnection } from './adapter.ts';
 import { REALTIME_FIELD_LIMITS } from './client-events.ts';
 import { type Dialect, RealtimeCodec } from './codec.ts';
 import type { RealtimeMetrics } from './metrics.ts';
-import { isSpeechModelName } from './session-shape.ts';
+import { isSpeechModelName, REALTIME_SESSION_DEFAULTS } from './session-shape.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 const GA_SUBPROTOCOL = 'realtime';
@@ -113,7 +113,7 @@ export class RealtimeDoor {
       });
       let connection: RealtimeConnection;
       try {
-        connection = new RealtimeConnection({ socket: websocket, codec, createSession, model: handshake.model, initialSession: secret?.session, limits, logger, metrics, countFault });
+        connection = new RealtimeConnection({ socket: websocket, codec, createSession: withRealtimeDefaults(createSession), model: handshake.model, initialSession: secret?.session, limits, logger, metrics, countFault });
       } catch (error) {
         // Before a connection (and its error boundary) exists: this socket ends, the process does not.
         countFault?.();
@@ -137,6 +137,11 @@ export class RealtimeDoor {
 }
 
 /** The session kind a client secret was minted for (its GA `type`; the beta transcription endpoint records one too). */
+/** Sessions of this door start with its defaults under whatever the request sets. */
+function withRealtimeDefaults(createSession: DoorSessionFactory): DoorSessionFactory {
+  return (request) => createSession({ ...request, session: { ...REALTIME_SESSION_DEFAULTS, ...request.session } });
+}
+
 function secretKind(session: Record<string, unknown>): SessionKind {
   return session.type === 'transcription' ? 'transcription' : 'conversation';
 }

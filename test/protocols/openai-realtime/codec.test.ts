@@ -38,6 +38,8 @@ const config: SessionConfig = {
   inputSampleRate: 24000,
   outputSampleRate: 24000,
   interimTranscripts: false,
+  interimDeltas: true,
+  transcriptLogprobs: false,
   turnTimings: false,
   turnDetection: {
     type: 'server_vad',
