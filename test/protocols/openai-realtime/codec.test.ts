@@ -175,6 +175,8 @@ test('a GA session.update maps every field onto the engine update and switches t
       mode: 'translate',
       targetLanguage: 'de',
       interimTranscripts: true,
+      interimDeltas: false,
+      transcriptLogprobs: true,
       transcription: { model: 'whisper-1', language: 'fr', prompt: 'bonjour' },
       turnDetection: {
         type: 'server_vad',
