@@ -99,29 +99,31 @@ export class TranscriptionJob {
       this.#stop = { kind: 'timeout' };
       this.#controller.abort();
     }, timeoutMs);
-    const diarization = this.#diarize();
+    // Its own controller: stopping a diarization that is no longer wanted must not touch the recognizer's call.
+    const diarizationStop = new AbortController();
+    const diarization = this.#diarize(AbortSignal.any([this.#controller.signal, diarizationStop.signal]));
     try {
       const outcome = await this.#transcribe(audioMs);
-      if (outcome.status === 'completed') await this.#emitSegments(outcome, await diarization);
+      if (outcome.status === 'completed') this.#emitSegments(outcome, await diarization);
       return this.#settle(outcome);
     } catch (error) {
       return this.#settle({ status: 'failed', error: this.#describe(error) });
     } finally {
       clock.clearTimeout(this.#timer);
       // The recognizer failed or the job was stopped: the diarization stops with it.
-      this.#controller.abort();
+      diarizationStop.abort();
       await diarization;
     }
   }
 
   /** Who spoke when, or null (no diarizer, or it failed: then an error event says why). Never rejects. */
-  async #diarize(): Promise<SpeakerTurn[] | null> {
+  async #diarize(signal: AbortSignal): Promise<SpeakerTurn[] | null> {
     const { diarizer, audio, itemId, emit } = this.#options;
     if (!diarizer) return null;
     try {
-      return await diarizer.diarize(audio, { signal: this.#controller.signal });
+      return await diarizer.diarize(audio, { signal });
     } catch (error) {
-      if (this.#controller.signal.aborted && this.#stop.kind !== 'timeout') return null;
+      if (signal.aborted && this.#stop.kind !== 'timeout') return null;
       const failure =
         this.#stop.kind === 'timeout'
           ? new SpeechbridgeError('upstream_timeout', `diarization at ${diarizer.upstream ?? diarizer.name} took longer than ${this.#options.timeoutMs} ms`)
@@ -131,7 +133,7 @@ export class TranscriptionJob {
     }
   }
 
-  async #emitSegments(outcome: Extract<TranscriptOutcome, { status: 'completed' }>, turns: SpeakerTurn[] | null): Promise<void> {
+  #emitSegments(outcome: Extract<TranscriptOutcome, { status: 'completed' }>, turns: SpeakerTurn[] | null): void {
     if (!turns) return;
     const { itemId, emit, ids } = this.#options;
     for (const [index, segment] of speakerSegments(turns, outcome.transcript, outcome.segments ?? []).entries()) {
