@@ -158,7 +158,7 @@ async function buildApp({ config, engines, logger, metrics = createMetrics() }: 
     auth,
     sessions,
     admission,
-    ...(redis && { adapter: createRedisStreamsAdapter(redis.adapterClient(), { streamName: 'speechbridge:socket.io' }) }),
+    ...(redis && { adapter: createRedisStreamsAdapter(redis.adapterClient(), { streamName: 'speechbridge:socket.io', channelPrefix: 'speechbridge:socket.io' }) }),
   });
   app.addHook('preClose', async () => upgrades.close());
 
