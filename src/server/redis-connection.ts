@@ -19,6 +19,8 @@ import type { Logger } from './logging.ts';
 /** A limit check may add this much to a handshake at worst, when Redis hangs rather than refuses. */
 export const REDIS_COMMAND_TIMEOUT_MS = 1000;
 const MAX_RECONNECT_DELAY_MS = 2000;
+/** How often a hung Redis is asked whether it answers again. */
+const PROBE_INTERVAL_MS = 1000;
 /** How long start-up waits for Redis before it goes on without (limits per process until it comes). */
 const STARTUP_WAIT_MS = 3000;
 
@@ -32,6 +34,8 @@ export class RedisConnection {
   /** 'down' is logged once per outage. */
   #state: 'connecting' | 'ready' | 'down' = 'connecting';
   #closed = false;
+  /** While down on a connection that stayed open (Redis hung rather than went away): PINGs until it answers. */
+  #probe: NodeJS.Timeout | undefined;
 
   constructor(
     readonly url: string,
@@ -76,6 +80,11 @@ export class RedisConnection {
       { redis: redactedUrl(this.url), err: error instanceof Error ? error.message : String(error) },
       `Redis is unreachable${wasReady ? '' : ' at start-up'}: live sessions go on; per-token limits count this process only until it is back (reconnecting)`,
     );
+    // A dropped connection comes back with a 'ready' event; a hung one never dropped, so nothing would say it is back.
+    this.#probe = setInterval(() => {
+      if (this.client.isReady) void this.ping().then((answered) => answered && this.#onReady());
+    }, PROBE_INTERVAL_MS);
+    this.#probe.unref();
   }
 
   /** A command with a deadline: rejects after REDIS_COMMAND_TIMEOUT_MS (the command may still complete). */
@@ -118,6 +127,7 @@ export class RedisConnection {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#probe);
     for (const client of [this.client, this.#adapterClient]) {
       if (!client) continue;
       // destroy, not quit: a quit waits on an unreachable server.
@@ -126,6 +136,8 @@ export class RedisConnection {
   }
 
   #onReady(): void {
+    clearInterval(this.#probe);
+    this.#probe = undefined;
     const recovered = this.#state === 'down';
     this.#state = 'ready';
     if (!recovered) return;

@@ -115,11 +115,19 @@ export class SessionLeases implements SessionAdmission {
   async #acquire(owner: string, id: string): Promise<boolean> {
     const { redis, maxSessions, leaseMs } = this.#options;
     if (redis?.ready) {
+      const command = redis.client.eval(ACQUIRE_SCRIPT, { keys: [KEY_PREFIX + owner], arguments: [String(maxSessions), String(leaseMs), id] });
       try {
-        const result = await redis.run((client) => client.eval(ACQUIRE_SCRIPT, { keys: [KEY_PREFIX + owner], arguments: [String(maxSessions), String(leaseMs), id] }));
-        return result === 1;
+        return (await redis.run(() => command)) === 1;
       } catch {
-        // Fail open to this process's count (the connection logs the outage once).
+        // Fail open to this process's count (the connection logs the outage once). A Redis that
+        // hung rather than went away runs the script when it wakes: a lease taken then for a
+        // session that is not open here (refused, or already gone) is given back.
+        command.then(
+          (late) => {
+            if (late === 1 && !this.#local.get(owner)?.has(id)) this.#forget(owner, id);
+          },
+          () => undefined,
+        );
       }
     }
     return this.localCount(owner) < maxSessions;
@@ -129,10 +137,18 @@ export class SessionLeases implements SessionAdmission {
     const leases = this.#local.get(owner);
     leases?.delete(id);
     if (leases?.size === 0) this.#local.delete(owner);
-    const redis = this.#options.redis;
-    if (!redis?.ready) return;
-    // A lease left behind by a failed ZREM expires within SESSION_LEASE_SECONDS.
-    redis.run((client) => client.zRem(KEY_PREFIX + owner, id)).catch(() => undefined);
+    this.#forget(owner, id);
+  }
+
+  /**
+   * Removes a lease from Redis. Sent whenever the connection is up, even while Redis does not
+   * answer: it then runs when Redis wakes, after any refresh sent before it. A lease left behind
+   * (the connection was down) expires within SESSION_LEASE_SECONDS.
+   */
+  #forget(owner: string, id: string): void {
+    const client = this.#options.redis?.client;
+    if (!client?.isReady) return;
+    client.zRem(KEY_PREFIX + owner, id).catch(() => undefined);
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * A real redis-server for tests: on a free loopback port, nothing persisted, in its own
- * process group. `restart()` stops it and starts a fresh one on the same port (its data gone,
- * as after a crash without persistence).
+ * process group. `stop()` then `start()` gives a fresh one on the same port (its data gone, as
+ * after a crash without persistence); `pause()` makes it hang.
  */
 import { freePort, requireBinary, startGroupProcess, type GroupProcess } from './local-service.ts';
 
@@ -11,6 +11,10 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** Starts it again on the same port, empty. */
   start(): Promise<void>;
+  /** SIGSTOP: connections stay open and nothing answers (a hung server, not a dead one). */
+  pause(): void;
+  /** SIGCONT. */
+  resume(): void;
 }
 
 export async function startRedis(): Promise<TestRedis> {
@@ -26,6 +30,8 @@ export async function startRedis(): Promise<TestRedis> {
     port,
     url: `redis://127.0.0.1:${port}`,
     start,
+    pause: () => process?.child.kill('SIGSTOP'),
+    resume: () => process?.child.kill('SIGCONT'),
     stop: async () => {
       await process?.stop();
       process = undefined;

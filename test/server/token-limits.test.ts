@@ -185,3 +185,28 @@ test('with Redis: session and request limits hold across two servers; losing Red
   const again = [await openRealtime(serverA, TOKEN), await openRealtime(serverB, TOKEN)];
   await Promise.all(again.map((client) => client.close()));
 });
+
+test('a Redis that hangs rather than goes away: new sessions are not held up for it, and the shared count comes back when it answers', async () => {
+  const onA = await openRealtime(serverA, TOKEN);
+  redis.pause();
+  try {
+    // Each Redis call gives up after a second; then A counts its own sessions (one of two).
+    const extra = await openRealtime(serverA, TOKEN);
+    await assertRefused(realtime(serverA), TOKEN);
+    await extra.close();
+    const down = await fetch(`${serverA.url}/readyz`);
+    assert.equal(down.status, 503);
+  } finally {
+    redis.resume();
+  }
+  await eventually('/readyz ready again', async () => ((await fetch(`${serverA.url}/readyz`)).status === 200 ? true : undefined));
+  assert.ok(serverA.logs.filter((line) => /Redis is reachable again/.test(line.msg)).length >= 2, 'the hang was noticed and its end too');
+  // Shared again: B sees A's session (and one of its own), so B's second is refused.
+  const onB = await openRealtime(serverB, TOKEN);
+  await eventually('the shared limit on B', async () => {
+    const outcome = await tryUpgrade(realtime(serverB), TOKEN);
+    if (outcome.opened) outcome.socket.close();
+    return outcome.opened ? undefined : outcome;
+  });
+  await Promise.all([onA.close(), onB.close()]);
+});
