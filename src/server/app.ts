@@ -103,6 +103,11 @@ async function buildApp({ config, engines, logger, metrics = createMetrics() }: 
   // Shared state for several instances: per-token limits and the Socket.IO adapter (src/server/redis-connection.ts says what happens without it).
   const redis = config.redisUrl ? new RedisConnection(config.redisUrl, logger) : undefined;
   await redis?.start();
+  const secrets = new ClientSecretSigner({ keys: config.secretKeys });
+  const auth = new TokenAuth(config.apiTokens, secrets);
+  const { maxSessions, maxRequestsPerMinute, sessionLeaseMs } = config.tokenLimits;
+  const leases = new SessionLeases({ auth, maxSessions, leaseMs: sessionLeaseMs, redis });
+  const admission = maxSessions > 0 ? leases : undefined;
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
@@ -111,11 +116,6 @@ async function buildApp({ config, engines, logger, metrics = createMetrics() }: 
     leases.close();
     await redis?.close();
   });
-  const secrets = new ClientSecretSigner({ keys: config.secretKeys });
-  const auth = new TokenAuth(config.apiTokens, secrets);
-  const { maxSessions, maxRequestsPerMinute, sessionLeaseMs } = config.tokenLimits;
-  const leases = new SessionLeases({ auth, maxSessions, leaseMs: sessionLeaseMs, redis });
-  const admission = maxSessions > 0 ? leases : undefined;
   // Before the token check: a browser's preflight (OPTIONS) carries no token and must be answered.
   if (config.corsOrigins === '*' || config.corsOrigins.length > 0) {
     await app.register(cors, {
@@ -200,6 +200,10 @@ export async function startServer(options: AppOptions): Promise<RunningServer> {
   app.log.level = 'warn';
   try {
     await app.listen({ host: serverConfig.host, port: serverConfig.port });
+  } catch (error) {
+    // Its Redis connection (and whatever else it opened) must not outlive it.
+    await app.close().catch(() => undefined);
+    throw error;
   } finally {
     app.log.level = level;
   }
