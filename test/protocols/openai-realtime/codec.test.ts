@@ -38,6 +38,7 @@ const config: SessionConfig = {
   inputSampleRate: 24000,
   outputSampleRate: 24000,
   interimTranscripts: false,
+      interimPasses: 'auto',
   turnTimings: false,
   turnDetection: {
     type: 'server_vad',
