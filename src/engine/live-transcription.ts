@@ -224,6 +224,8 @@ export class LiveTurnStream {
     };
     let completed = false;
     try {
+      // Stopped before the recognizer was called (the cap, a clear in the same tick): no call at all.
+      if (this.#controller.signal.aborted) throw abortError();
       for await (const event of transcriber.transcribeStream!(this.#audio(), options)) {
         if (this.#controller.signal.aborted) break;
         if (event.type === 'completed') {
