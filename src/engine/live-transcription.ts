@@ -23,6 +23,7 @@ import { abortError } from '../errors/abort.ts';
 import { SpeechbridgeError } from '../errors/registry.ts';
 import type { TranscribeOptions, Transcriber, Transcription } from '../providers/contracts.ts';
 import type { EngineEvent, TranscriptionConfig } from './events.ts';
+import { BUFFER_SAMPLE_RATE } from './input-buffer.ts';
 
 /**
  * 10 s of speech may wait for a recognizer that has not taken it: a connecting upstream is
@@ -74,9 +75,9 @@ export class LiveTranscription {
     stream.push(null, prefix);
   }
 
-  /** One input frame: `raw` at the client's rate, `chunk` the same audio at 16 kHz. */
-  push(raw: PcmAudio, chunk: Int16Array): void {
-    this.#open?.push(raw, { samples: chunk, sampleRate: 16000 });
+  /** One input frame: `raw` at the client's rate `rawRate`, `chunk` the same audio at 16 kHz. Nothing is allocated between turns. */
+  push(raw: Int16Array, rawRate: number, chunk: Int16Array): void {
+    this.#open?.push({ samples: raw, sampleRate: rawRate }, { samples: chunk, sampleRate: BUFFER_SAMPLE_RATE });
   }
 
   /** The turn was committed: hands its stream over (the job finishes it), or null when none is open for it. */

@@ -240,7 +240,7 @@ export class SessionEngine {
       );
     }
     // Before the turn events: a stream opened by this frame's speech.started has it in its prefix.
-    this.#live.push({ samples: audio, sampleRate: buffer.inputSampleRate }, chunk);
+    this.#live.push(audio, buffer.inputSampleRate, chunk);
     const events = this.#turns.push(chunk);
     for (let i = 0; i < events.length; i++) this.#onTurnEvent(buffer, events[i]);
     const turn = this.#openTurn;

@@ -149,7 +149,7 @@ test('audio a recognizer does not take is bounded: past the cap the stream stops
   // 40 frames of 20 ms: 900 ms with the prefix, over the 500 ms cap.
   for (let frame = 0; frame < 40; frame++) {
     const samples = new Int16Array(320).fill(1000);
-    live.push({ samples, sampleRate: 16000 }, samples);
+    live.push(samples, 16000, samples);
   }
   await Promise.all(tasks);
   assert.equal(transcriber.aborted, true, 'the stalled call is aborted at the cap');
