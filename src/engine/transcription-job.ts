@@ -4,8 +4,10 @@
  * timeout and the session closing all end as transcript.failed. `result` never rejects, so a
  * response can await the transcript of each user item in its context.
  *
- * A streaming transcriber gets the turn in 100 ms chunks and its partial text goes out as
- * transcript.delta events; a batch transcriber gets the whole turn in one call.
+ * A turn whose live stream ran while it was spoken (live-transcription.ts) only waits for that
+ * stream's final text. Otherwise a streaming transcriber gets the turn in 100 ms chunks and its
+ * partial text goes out as transcript.delta events (and transcript.interim, the text so far,
+ * when the session shows partials); a batch transcriber gets the whole turn in one call.
  *
  * With a diarizer (a session asking for speaker segments), the turn goes to it alongside the
  * recognizer, under the same deadline, and transcript.segment events precede the completed
@@ -21,6 +23,7 @@ import { SpeechbridgeError, toSpeechbridgeError, type ErrorCode } from '../error
 import type { EngineEvent, TranscriptionConfig } from './events.ts';
 import type { IdGenerator } from './ids.ts';
 import { speakerSegments } from './speaker-segments.ts';
+import type { LiveTurnStream } from './live-transcription.ts';
 
 export type TranscriptOutcome =
   | { status: 'completed'; transcript: string; language?: string; audioMs: number; logprobs?: TokenLogprob[]; segments?: TranscriptSegment[] }
@@ -51,6 +54,10 @@ export interface TranscriptionJobOptions {
   clock: Clock;
   timeoutMs: number;
   emit: (event: EngineEvent) => void;
+  /** The turn's live stream, fed while it was spoken; the job finishes it and takes its final text. */
+  live?: LiveTurnStream | null;
+  /** Emit transcript.interim (the text so far) with each streamed piece. */
+  interim?: boolean;
   /** Called with the outcome just before its event, so the item holds the text when listeners see it. */
   onOutcome?: (outcome: TranscriptOutcome) => void;
 }
@@ -93,7 +100,10 @@ export class TranscriptionJob {
   async #run(): Promise<TranscriptOutcome> {
     const { audio, clock, timeoutMs } = this.#options;
     const audioMs = durationMs(audio);
-    if (audioMs < MIN_TRANSCRIBED_MS) return this.#settle({ status: 'completed', transcript: '', audioMs });
+    if (audioMs < MIN_TRANSCRIBED_MS) {
+      this.#options.live?.abort();
+      return this.#settle({ status: 'completed', transcript: '', audioMs });
+    }
     this.#timer = clock.setTimeout(() => {
       if (this.#stop.kind !== 'running') return;
       this.#stop = { kind: 'timeout' };
@@ -151,7 +161,18 @@ export class TranscriptionJob {
   }
 
   async #transcribe(audioMs: number): Promise<TranscriptOutcome> {
-    const { transcriber, settings, itemId } = this.#options;
+    const { transcriber, settings, itemId, live } = this.#options;
+    if (live) {
+      const transcription = await live.finish(this.#controller.signal);
+      return {
+        status: 'completed',
+        transcript: transcription.text.trim(),
+        language: transcription.language,
+        audioMs,
+        segments: transcription.segments,
+        ...(this.#options.logprobs && { logprobs: transcription.logprobs ?? [] }),
+      };
+    }
     const audio = resampleSync(this.#options.audio, transcriber.capabilities.sampleRate);
     const options: TranscribeOptions = {
       signal: this.#controller.signal,
@@ -171,10 +192,14 @@ export class TranscriptionJob {
         ...(this.#options.logprobs && { logprobs: transcription.logprobs ?? [] }),
       };
     }
+    let text = '';
     for await (const event of transcriber.transcribeStream(chunks(audio), options)) {
       if (this.#stop.kind !== 'running') break;
       if (event.type === 'delta') {
-        if (event.text) this.#options.emit({ type: 'transcript.delta', itemId, contentIndex: this.contentIndex, delta: event.text });
+        if (!event.text) continue;
+        text += event.text;
+        this.#options.emit({ type: 'transcript.delta', itemId, contentIndex: this.contentIndex, delta: event.text });
+        if (this.#options.interim && text.trim() !== '') this.#options.emit({ type: 'transcript.interim', itemId, text: text.trim() });
       } else {
         const { transcription } = event;
         return {

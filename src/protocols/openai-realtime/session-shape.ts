@@ -113,6 +113,7 @@ export function sessionUpdateFromWire(session: WireSession): WireSessionUpdate {
     update.interimTranscripts = interim;
     update.interimDeltas = false;
   }
+  if (session.speechbridge?.interim_passes !== undefined) update.interimPasses = session.speechbridge.interim_passes;
   if (session.speechbridge?.turn_timings !== undefined) update.turnTimings = session.speechbridge.turn_timings;
 
   const gaTranscription = input?.transcription !== undefined;
@@ -407,7 +408,7 @@ export function betaModalities(modalities: readonly string[]): string[] {
 }
 
 function extensionToWire(config: SessionConfig): Record<string, unknown> {
-  return definedOnly({ mode: config.mode, target_language: config.targetLanguage, interim_transcripts: config.interimTranscripts, turn_timings: config.turnTimings });
+  return definedOnly({ mode: config.mode, target_language: config.targetLanguage, interim_transcripts: config.interimTranscripts, interim_passes: config.interimPasses, turn_timings: config.turnTimings });
 }
 
 /** A client's tool (`param`: where it is, `session.tools[0]`); only function tools are supported. */
@@ -496,6 +497,8 @@ export function wireParamOf(param: string | null, dialect: Dialect): string | nu
       return 'session.reasoning.effort';
     case 'parallelToolCalls':
       return 'session.parallel_tool_calls';
+    case 'interimPasses':
+      return 'session.speechbridge.interim_passes';
     case 'turnTimings':
       return 'session.speechbridge.turn_timings';
     case 'turnDetection': {
