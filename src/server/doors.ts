@@ -5,6 +5,7 @@
  * metrics every door's sessions share.
  */
 import type { Registry } from 'prom-client';
+import type { ServerOptions as SocketIoOptions } from 'socket.io';
 import { GATEWAY_PATH, createGatewayDoor } from '../protocols/gateway/gateway-door.ts';
 import { createRealtimeMetrics } from '../protocols/openai-realtime/metrics.ts';
 import { REALTIME_PATH, RealtimeDoor } from '../protocols/openai-realtime/realtime-door.ts';
@@ -62,10 +63,12 @@ export interface SocketIoWiring {
   auth: TokenAuth;
   /** Metrics every door's sessions share. */
   sessions?: SessionMetrics;
+  /** The Socket.IO adapter between processes (the cluster adapter in a worker). */
+  socketIoAdapter?: SocketIoOptions['adapter'];
 }
 
 /** Creates the door, routes its WebSocket upgrades (UpgradeRouter) and polling requests (RequestRouter, ahead of fastify), and returns it. */
-export function registerSocketIoDoor(upgrades: UpgradeRouter, requests: RequestRouter, { config, engines, logger, auth, sessions }: SocketIoWiring): SocketIoDoor {
+export function registerSocketIoDoor(upgrades: UpgradeRouter, requests: RequestRouter, { config, engines, logger, auth, sessions, socketIoAdapter }: SocketIoWiring): SocketIoDoor {
   const { transcriber, responder, synthesizer } = engines.summary;
   const door = new SocketIoDoor({
     auth,
@@ -75,6 +78,7 @@ export function registerSocketIoDoor(upgrades: UpgradeRouter, requests: RequestR
     engineName: `${transcriber.engine}+${responder.engine}+${synthesizer.engine}`,
     corsOrigins: config.corsOrigins,
     ...(sessions && { countFault: () => sessions.recordFault('socketio') }),
+    ...(socketIoAdapter && { adapter: socketIoAdapter }),
   });
   upgrades.add(SOCKETIO_PATH, door);
   requests.add(SOCKETIO_PATH, door);

@@ -17,7 +17,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Server as EngineServer } from 'engine.io';
-import { Server as SocketIoServer, type Socket } from 'socket.io';
+import { Server as SocketIoServer, type ServerOptions, type Socket } from 'socket.io';
 import type { Logger } from 'pino';
 import { type ErrorCode, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { DoorAuth, TokenSources } from '../door-auth.ts';
@@ -42,6 +42,8 @@ export interface SocketIoDoorOptions {
   corsOrigins?: '*' | string[];
   /** Counts a session ended by an unexpected exception. */
   countFault?: () => void;
+  /** The Socket.IO adapter that relays broadcasts between processes (default: this process only). */
+  adapter?: ServerOptions['adapter'];
 }
 
 /** A connect_error as the client receives it: `message` says why, `data.code` is the error code. */
@@ -65,7 +67,13 @@ export class SocketIoDoor implements UpgradeDoor, RequestDoor {
       ...((origins === '*' || origins.length > 0) && { cors: { origin: origins, methods: ['GET', 'POST'], allowedHeaders: ['Authorization'] } }),
     });
     // The packet parser bounds every payload's JSON before Socket.IO builds anything from it.
-    this.io = new SocketIoServer({ serveClient: false, path: SOCKETIO_PATH, maxHttpBufferSize: options.limits.maxMessageBytes, parser: boundedPacketParser });
+    this.io = new SocketIoServer({
+      serveClient: false,
+      path: SOCKETIO_PATH,
+      maxHttpBufferSize: options.limits.maxMessageBytes,
+      parser: boundedPacketParser,
+      ...(options.adapter && { adapter: options.adapter }),
+    });
     this.io.bind(this.engine);
     // Only /realtime exists; a client on the main namespace is told where to go.
     this.io.of('/').use((_socket, next) => next(connectError('not_found', `this server has no Socket.IO namespace "/"; connect to ${SOCKETIO_NAMESPACE}`)));
@@ -81,6 +89,11 @@ export class SocketIoDoor implements UpgradeDoor, RequestDoor {
       this.admitted.get(socket)?.open();
       this.admitted.delete(socket);
     });
+  }
+
+  /** The engine.io server: a cluster worker reports its connections' ids to the primary, which routes their polling requests. */
+  get engineServer(): EngineServer {
+    return this.engine;
   }
 
   get activeSessions(): number {
