@@ -10,7 +10,7 @@
  * Not prom-client's clusterMetrics(): it asks every connected worker, including one still
  * loading its engines that cannot answer yet, and fails the whole answer after 5 s.
  *
- * Each worker also reports `speechbridge_worker_sessions_active{worker}`, its own open
+ * Each worker also reports `speechbridge_worker_sessions_active{worker,pid}`, its own open
  * sessions, so the spread over workers shows.
  */
 import cluster, { type Worker } from 'node:cluster';
@@ -139,12 +139,12 @@ export interface WorkerMetrics {
 export function serveWorkerMetrics(registry: Registry, workerId: number): WorkerMetrics {
   new Gauge({
     name: 'speechbridge_worker_sessions_active',
-    help: "Each worker's open sessions, all doors.",
-    labelNames: ['worker'],
+    help: "Each worker's open sessions, all doors, by worker id and process id.",
+    labelNames: ['worker', 'pid'],
     registers: [registry],
     async collect() {
       const sessions = await registry.getSingleMetric('speechbridge_sessions_active')?.get();
-      this.set({ worker: String(workerId) }, (sessions?.values ?? []).reduce((sum, value) => sum + value.value, 0));
+      this.set({ worker: String(workerId), pid: String(process.pid) }, (sessions?.values ?? []).reduce((sum, value) => sum + value.value, 0));
     },
   });
 
