@@ -94,6 +94,9 @@ export async function startClusterPrimary(options: ClusterPrimaryOptions): Promi
     forks++;
     const worker = cluster.fork({ [WORKER_SOCKET_VARIABLE]: path.join(socketDir, `worker-${forks}.sock`), [WORKER_ANNOUNCES_VARIABLE]: announces ? '1' : '0' });
     entries.set(worker.id, { worker, state: 'starting' });
+    // A message to a worker that is exiting fails with EPIPE; its exit is handled below, and an
+    // unhandled 'error' would end the primary, and every worker with it.
+    worker.on('error', (error: Error) => logger.debug({ worker: worker.id, err: error.message }, 'a message to a worker failed'));
     return worker;
   };
 

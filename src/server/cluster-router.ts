@@ -77,6 +77,7 @@ export async function openClusterRouter(options: ClusterRouterOptions): Promise<
     const chunks: Buffer[] = [];
     let length = 0;
     socket.setTimeout(REQUEST_LINE_TIMEOUT_MS, () => socket.destroy());
+    // Kept while the handle is on its way: an error here must not reach the primary's top level.
     socket.on('error', () => socket.destroy());
     socket.on('close', () => waiting.delete(socket));
     const onData = (chunk: Buffer) => {
@@ -86,7 +87,6 @@ export async function openClusterRouter(options: ClusterRouterOptions): Promise<
       socket.off('data', onData);
       stopReading(socket);
       socket.setTimeout(0);
-      socket.removeAllListeners('error');
       socket.removeAllListeners('close');
       handOver(socket, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length));
     };
