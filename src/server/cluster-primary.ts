@@ -44,6 +44,8 @@ const STABLE_MS = 30_000;
 /** Delay before replacing a worker that exited sooner: doubled per quick exit in a row, up to the max. */
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
+/** Requests waiting for their Socket.IO session's report, at most; more go to a worker at once. */
+const MAX_WAITING_REQUESTS = 10_000;
 /** A worker's own shutdown gives requests 5 s; sessions close at once. */
 const STOP_TIMEOUT_MS = 20_000;
 
@@ -81,6 +83,9 @@ export async function startClusterPrimary(options: ClusterPrimaryOptions): Promi
   const socketDir = await mkdtemp(path.join(os.tmpdir(), 'speechbridge-workers-'));
   const entries = new Map<number, WorkerEntry>();
   const sessions = new Map<string, number>();
+  /** Routed requests waiting for a worker to report their session (bounded: beyond it they go on at once). */
+  const sessionWaiters = new Map<string, Array<(worker: Worker | undefined) => void>>();
+  let waitingRequests = 0;
   let phase: 'starting' | 'running' | 'stopping' = 'starting';
   let forks = 0;
   let quickExits = 0;
@@ -125,7 +130,12 @@ export async function startClusterPrimary(options: ClusterPrimaryOptions): Promi
 
   const onSessionMessage = (worker: Worker, message: { type?: unknown; data?: unknown }) => {
     if (typeof message?.data !== 'string') return;
-    if (message.type === 'sticky:connection') sessions.set(message.data, worker.id);
+    if (message.type === 'sticky:connection') {
+      sessions.set(message.data, worker.id);
+      const waiters = sessionWaiters.get(message.data);
+      sessionWaiters.delete(message.data);
+      for (const wake of waiters ?? []) wake(worker);
+    }
     else if (message.type === 'sticky:disconnection' && sessions.get(message.data) === worker.id) sessions.delete(message.data);
   };
 
@@ -210,6 +220,26 @@ export async function startClusterPrimary(options: ClusterPrimaryOptions): Promi
         const entry = entries.get(sessions.get(session) ?? -1);
         return entry?.state === 'ready' ? entry.worker : undefined;
       },
+      sessionReported: (session, timeoutMs) =>
+        new Promise<Worker | undefined>((resolve) => {
+          if (waitingRequests >= MAX_WAITING_REQUESTS) return resolve(undefined);
+          waitingRequests++;
+          let done = false;
+          const wake = (worker: Worker | undefined) => {
+            if (done) return;
+            done = true;
+            waitingRequests--;
+            clearTimeout(timer);
+            const list = sessionWaiters.get(session);
+            if (list) {
+              list.splice(list.indexOf(wake), 1);
+              if (list.length === 0) sessionWaiters.delete(session);
+            }
+            resolve(worker);
+          };
+          const timer = setTimeout(() => wake(undefined), timeoutMs);
+          sessionWaiters.set(session, [...(sessionWaiters.get(session) ?? []), wake]);
+        }),
     });
   } catch (error) {
     phase = 'stopping';

@@ -8,7 +8,11 @@
  *
  * Which worker: a Socket.IO long-polling or upgrade request names its session (`sid=` in the
  * request line), and goes to the worker that holds it (the workers report their sessions as
- * sticky's protocol does); anything else goes to the next ready worker in turn.
+ * sticky's protocol does); anything else goes to the next ready worker in turn. The client
+ * can send its next request before the worker's report of a new session has crossed to the
+ * primary (a busy machine delays IPC), so a request naming a session not known yet waits up to
+ * SESSION_WAIT_MS for the report before it is sent to any worker (which then answers that the
+ * session is unknown, as engine.io does for a stale one).
  *
  * Why not sticky's own setupPrimary: it relays every request that has a body (an upload, a
  * polling POST) through the primary over IPC, without backpressure, so a 25 MB upload is read
@@ -26,6 +30,8 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 const MAX_REQUEST_LINE_BYTES = 8 * 1024;
 /** As long as a browser's preconnect may wait before its first request. */
 const REQUEST_LINE_TIMEOUT_MS = 30_000;
+/** How long a request naming an unknown session waits for a worker to report it. */
+const SESSION_WAIT_MS = 3000;
 /** engine.io's session ids: 20 characters of base64url. */
 const SESSION_ID = /[?&]sid=([\w-]{20})/;
 
@@ -36,6 +42,8 @@ export interface ClusterRouterOptions {
   readyWorkers(): Worker[];
   /** The worker holding a Socket.IO session, when one does. */
   workerOfSession(sessionId: string): Worker | undefined;
+  /** Resolves with the worker once one reports the session, or undefined after `timeoutMs`. */
+  sessionReported(sessionId: string, timeoutMs: number): Promise<Worker | undefined>;
 }
 
 export interface ClusterRouter {
@@ -49,20 +57,26 @@ export async function openClusterRouter(options: ClusterRouterOptions): Promise<
   const waiting = new Set<Socket>();
   let turn = 0;
 
-  const pick = (head: Buffer): Worker | undefined => {
-    const line = head.toString('latin1', 0, lineEnd(head));
-    const session = SESSION_ID.exec(line)?.[1];
-    const holder = session ? options.workerOfSession(session) : undefined;
-    if (holder) return holder;
+  const nextInTurn = (): Worker | undefined => {
     const ready = options.readyWorkers();
     if (ready.length === 0) return undefined;
     turn = (turn + 1) % ready.length;
     return ready[turn];
   };
 
-  const handOver = (socket: Socket, head: Buffer) => {
+  const route = (socket: Socket, head: Buffer) => {
+    const session = SESSION_ID.exec(head.toString('latin1', 0, lineEnd(head)))?.[1];
+    if (session === undefined) return handOver(socket, head, nextInTurn());
+    const holder = options.workerOfSession(session);
+    if (holder) return handOver(socket, head, holder);
+    void options.sessionReported(session, SESSION_WAIT_MS).then((reported) => {
+      if (socket.destroyed) return;
+      handOver(socket, head, reported ?? nextInTurn());
+    });
+  };
+
+  const handOver = (socket: Socket, head: Buffer, worker: Worker | undefined) => {
     waiting.delete(socket);
-    const worker = pick(head);
     if (!worker) {
       socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(NO_WORKER_BODY)}\r\n\r\n${NO_WORKER_BODY}`);
       return;
@@ -88,7 +102,7 @@ export async function openClusterRouter(options: ClusterRouterOptions): Promise<
       stopReading(socket);
       socket.setTimeout(0);
       socket.removeAllListeners('close');
-      handOver(socket, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length));
+      route(socket, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length));
     };
     socket.on('data', onData);
   });
