@@ -47,7 +47,7 @@ const BACKOFF_MAX_MS = 30_000;
 /** Requests waiting for their Socket.IO session's report, at most; more go to a worker at once. */
 const MAX_WAITING_REQUESTS = 10_000;
 /** A worker's own shutdown gives requests 5 s; sessions close at once. */
-const STOP_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 10_000;
 
 export interface ClusterPrimaryOptions {
   workers: number;
