@@ -9,6 +9,7 @@
  * (src/server/cluster-worker.ts); WORKERS=1 is a single process, as before. With TLS it is one
  * process: the primary routes a connection by its first request line, which TLS hides.
  */
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { Command, Option } from 'commander';
@@ -121,7 +122,10 @@ async function servePrimary(config: Config, workers: number, logger: Logger): Pr
     import('../server/engines.ts'),
     import('../server/web-routes.ts'),
   ]);
-  const primary = await startClusterPrimary({ workers, host: config.server.host, port: config.server.port, logger });
+  // Without SECRET_KEY each process would sign client secrets with its own random key, and a
+  // secret minted by one worker would be refused by the others: the workers share one.
+  const workerEnvironment: Record<string, string> = config.secretKeys ? {} : { SECRET_KEY: randomBytes(48).toString('base64') };
+  const primary = await startClusterPrimary({ workers, host: config.server.host, port: config.server.port, logger, workerEnvironment });
   logger.info({ engines: primary.first.engines }, `engines: ${describeEngines(primary.first.engines)}`);
   if (primary.first.gatewayUrl) logger.info({ url: primary.first.gatewayUrl }, `gateway protocol also on ${primary.first.gatewayUrl}`);
   logListening(logger, config, primary.url, DEMO_PATH);

@@ -54,6 +54,8 @@ export interface ClusterPrimaryOptions {
   host: string;
   port: number;
   logger: Logger;
+  /** Variables every worker gets on top of this process's environment. */
+  workerEnvironment?: Record<string, string>;
 }
 
 export interface ClusterPrimary {
@@ -97,7 +99,7 @@ export async function startClusterPrimary(options: ClusterPrimaryOptions): Promi
 
   const fork = (announces: boolean): Worker => {
     forks++;
-    const worker = cluster.fork({ [WORKER_SOCKET_VARIABLE]: path.join(socketDir, `worker-${forks}.sock`), [WORKER_ANNOUNCES_VARIABLE]: announces ? '1' : '0' });
+    const worker = cluster.fork({ ...options.workerEnvironment, [WORKER_SOCKET_VARIABLE]: path.join(socketDir, `worker-${forks}.sock`), [WORKER_ANNOUNCES_VARIABLE]: announces ? '1' : '0' });
     entries.set(worker.id, { worker, state: 'starting' });
     // A message to a worker that is exiting fails with EPIPE; its exit is handled below, and an
     // unhandled 'error' would end the primary, and every worker with it.
