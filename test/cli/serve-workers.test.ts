@@ -1,7 +1,8 @@
 /**
  * `speechbridge serve --workers 2` as a user runs it: one port, two worker processes behind
  * the primary. Real clients on real sockets: /v1/realtime sessions spread over both workers
- * and /metrics (whichever worker answers) counts all of them; Socket.IO with polling only and
+ * and /metrics (whichever worker answers) counts all of them; a client secret minted through
+ * one worker opens sessions on both; Socket.IO with polling only and
  * with polling upgraded to WebSocket completes a turn (its requests reach the worker that
  * holds the session); a large upload goes through and an over-limit one is refused before
  * its body is sent; a killed worker's clients see their connection close at once, the others
@@ -112,6 +113,26 @@ test('realtime sessions spread over both workers, and /metrics from any worker c
       assert.equal(samples.get('speechbridge_sessions_active{door="realtime"}'), 8);
       assert.equal(samples.get('speechbridge_workers'), 2);
     }
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+  }
+});
+
+test('a client secret minted through one worker opens sessions on every worker (they share its key)', async () => {
+  const response = await fetch(`${url}/v1/realtime/client_secrets`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ session: { type: 'realtime', instructions: 'Minted once.' } }),
+  });
+  assert.equal(response.status, 200);
+  const secret = ((await response.json()) as { value: string }).value;
+  assert.match(secret, /^ek_/);
+  // Round-robin hands these to both workers; a secret is checked even on an open server.
+  const clients = await Promise.all(Array.from({ length: 6 }, () => RealtimeClient.connect(wsUrl(), { protocols: ['realtime', `openai-insecure-api-key.${secret}`] })));
+  try {
+    for (const client of clients) assert.equal((await client.next('session.created', 30_000)).session.instructions, 'Minted once.');
+    const byPid = await sessionsByPid();
+    assert.equal([...byPid.values()].filter((sessions) => sessions > 0).length, 2, `sessions on both workers: ${JSON.stringify([...byPid])}`);
   } finally {
     await Promise.all(clients.map((client) => client.close()));
   }
