@@ -25,6 +25,14 @@ const PHRASES = ['turn on the light', 'turn off the radio', 'turn on the heater'
 let workDir: string;
 let previousTmpdir: string | undefined;
 let grammarTranscriber: PocketsphinxTranscriber;
+const opened: PocketsphinxTranscriber[] = [];
+
+/** Every transcriber made here, so the last test can close them all and see no file left. */
+async function create(options: Parameters<typeof createPocketsphinxTranscriber>[0]): Promise<PocketsphinxTranscriber> {
+  const transcriber = await createPocketsphinxTranscriber(options);
+  opened.push(transcriber);
+  return transcriber;
+}
 /** espeak-ng output at its own rate (22050 Hz) and resampled by sox to 16 kHz, per phrase. */
 const spoken = new Map<string, { native: PcmAudio; resampled: PcmAudio }>();
 
@@ -58,7 +66,7 @@ before(async () => {
     await run('sox', [`${base}.native.wav`, '-r', '16000', '-c', '1', '-b', '16', `${base}.wav`]);
     spoken.set(phrase, { native: await readWavFile(`${base}.native.wav`), resampled: await readWavFile(`${base}.wav`) });
   }
-  grammarTranscriber = await createPocketsphinxTranscriber({ grammar: GRAMMAR, timeoutMs: 30_000 });
+  grammarTranscriber = await create({ grammar: GRAMMAR, timeoutMs: 30_000 });
 });
 
 after(async () => {
@@ -80,7 +88,7 @@ test('checkPocketsphinx finds the binary and the en-us model; a missing binary s
 });
 
 test('with a JSGF grammar, synthesized command phrases come back exactly', async () => {
-  assert.deepEqual(grammarTranscriber.capabilities, { streaming: false, languageDetection: false, segments: true, sampleRate: 16000, languages: ['en'] });
+  assert.deepEqual(grammarTranscriber.capabilities, { streaming: true, languageDetection: false, segments: true, sampleRate: 16000, languages: ['en'] });
   for (const phrase of PHRASES) {
     const audio = spoken.get(phrase)!.resampled;
     const result = await grammarTranscriber.transcribe(audio);
@@ -103,7 +111,7 @@ test('audio at another rate is resampled to 16 kHz by the transcriber', async ()
 });
 
 test('free dictation returns some text for a real recording', async () => {
-  const transcriber = await createPocketsphinxTranscriber({ timeoutMs: 30_000 });
+  const transcriber = await create({ timeoutMs: 30_000 });
   assert.equal(transcriber.mode.type, 'dictation');
   const audio = await readWavFile(sharedAudioPath('en_one_two_three.wav'));
   const result = await transcriber.transcribe(audio);
@@ -113,7 +121,7 @@ test('free dictation returns some text for a real recording', async () => {
 });
 
 test('keyword mode reports the spoken keyphrase with its time, and nothing where it is not said', async () => {
-  const transcriber = await createPocketsphinxTranscriber({ keywords: ['birch canoe', 'your country'], timeoutMs: 30_000 });
+  const transcriber = await create({ keywords: ['birch canoe', 'your country'], timeoutMs: 30_000 });
   const birch = await readWavFile(sharedAudioPath('en_harvard_birch_canoe.wav'));
   const found = await transcriber.transcribe(birch);
   assert.equal(found.text, 'birch canoe');
@@ -167,7 +175,7 @@ test('grammar and keywords together, or a language other than English, are refus
 
 test('an abort rejects with AbortError; a timeout gives upstream_timeout', async () => {
   const audio = await readWavFile(sharedAudioPath('en_jfk_inaugural.wav'));
-  const dictation = await createPocketsphinxTranscriber({ timeoutMs: 30_000 });
+  const dictation = await create({ timeoutMs: 30_000 });
   const controller = new AbortController();
   const pending = dictation.transcribe(audio, { signal: controller.signal });
   setImmediate(() => controller.abort());
@@ -177,7 +185,7 @@ test('an abort rejects with AbortError; a timeout gives upstream_timeout', async
   );
   assert.equal((aborted as Error).name, 'AbortError');
 
-  const hurried = await createPocketsphinxTranscriber({ timeoutMs: 50 });
+  const hurried = await create({ timeoutMs: 50 });
   const late = await hurried.transcribe(audio).then(
     () => assert.fail('an 11 s decode finished within 50 ms'),
     (caught: unknown) => caught,
@@ -187,7 +195,7 @@ test('an abort rejects with AbortError; a timeout gives upstream_timeout', async
 });
 
 test('decodes beyond maxConcurrent wait, and a call beyond maxQueue fails with engine_busy', async () => {
-  const single = await createPocketsphinxTranscriber({ grammar: GRAMMAR, timeoutMs: 30_000, maxConcurrent: 1, maxQueue: 1 });
+  const single = await create({ grammar: GRAMMAR, timeoutMs: 30_000, maxConcurrent: 1, maxQueue: 1 });
   const light = spoken.get('turn on the light')!.resampled;
   const radio = spoken.get('turn off the radio')!.resampled;
   const first = single.transcribe(light);
@@ -203,7 +211,7 @@ test('decodes beyond maxConcurrent wait, and a call beyond maxQueue fails with e
 });
 
 test('a best-effort call does not wait for a slot: engine_busy at once when all are taken', async () => {
-  const single = await createPocketsphinxTranscriber({ grammar: GRAMMAR, timeoutMs: 30_000, maxConcurrent: 1 });
+  const single = await create({ grammar: GRAMMAR, timeoutMs: 30_000, maxConcurrent: 1 });
   const light = spoken.get('turn on the light')!.resampled;
   const first = single.transcribe(light);
   const refused = await single.transcribe(light, { bestEffort: true }).then(
@@ -216,8 +224,11 @@ test('a best-effort call does not wait for a slot: engine_busy at once when all 
   assert.equal((await single.transcribe(light, { bestEffort: true })).text, 'turn on the light', 'accepted once the slot is free');
 });
 
-test('no temporary files are left behind', async () => {
+test('a grammar or keyword file lives as long as its transcriber: none is left after close()', async () => {
+  assert.ok((await readdir(process.env.TMPDIR!)).length > 0, 'the open grammar and keyword transcribers hold their files');
+  await Promise.all(opened.map((transcriber) => transcriber.close()));
   assert.deepEqual(await readdir(process.env.TMPDIR!), []);
+  for (const transcriber of opened) assert.deepEqual(transcriber.processIds, []);
 });
 
 test('parsePocketsphinxOutput reads hypotheses and their word times', () => {
