@@ -15,6 +15,7 @@ import {
   parsePocketsphinxOutput,
   type PocketsphinxTranscriber,
 } from '../../src/providers/local/pocketsphinx-transcriber.ts';
+import { PocketsphinxLiveText, toTranscription, type PocketsphinxTextSource } from '../../src/providers/local/pocketsphinx-output.ts';
 import { sharedAudioPath } from '../helpers/shared.ts';
 
 const run = promisify(execFile);
@@ -244,4 +245,17 @@ test('parsePocketsphinxOutput reads hypotheses and their word times', () => {
       ],
     },
   ]);
+});
+
+test('the live pieces of text add up to the final text, in dictation and in keyword spotting', () => {
+  const cases: Array<[PocketsphinxTextSource, string, string[]]> = [
+    ['hypotheses', 'and then our\n<s> 0.000 0.040 0.998601\nand 0.050 0.160 0.016792\n</s> 2.420 2.440 1.000000\n\nand not\n<s> 3.170 3.280 0.999700\n', ['and then our', ' and not']],
+    ['keywords', 'your country \nyour country  5.570 6.430 0.853749\nyour country \nyour country  9.790 10.470 0.825041\n', ['your country', ' your country']],
+  ];
+  for (const [source, stdout, expected] of cases) {
+    const live = new PocketsphinxLiveText(source);
+    const pieces = stdout.split('\n').flatMap((line) => live.push(line) ?? []);
+    assert.deepEqual(pieces, expected);
+    assert.equal(pieces.join(''), toTranscription(parsePocketsphinxOutput(stdout), source, 11_000).text);
+  }
 });

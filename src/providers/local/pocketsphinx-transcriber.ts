@@ -298,9 +298,15 @@ export class PocketsphinxTranscriber implements Transcriber {
     emit: EventSink,
   ): Promise<void> {
     const callerSignal = options.signal ?? new AbortController().signal;
-    const endDeadline = new AbortController();
-    const signal = AbortSignal.any([callerSignal, endDeadline.signal]);
+    // One signal for the turn: the caller's abort, or the deadline after the end of the audio.
+    const turn = new AbortController();
+    const signal = turn.signal;
+    let timedOut = false;
+    const onCallerAbort = () => turn.abort(callerSignal.reason);
+    if (callerSignal.aborted) onCallerAbort();
+    else callerSignal.addEventListener('abort', onCallerAbort, { once: true });
     let endTimer: NodeJS.Timeout | undefined;
+    let finished = false;
     let lease: PocketsphinxLease | undefined;
     const feed = new TurnFeed();
     try {
@@ -312,7 +318,11 @@ export class PocketsphinxTranscriber implements Transcriber {
         });
       if (how.acquireFirst) feed.attach((lease = await acquire()).process);
       const pumped = feed.pump(audio, signal).then(() => {
-        endTimer = setTimeout(() => endDeadline.abort(new DOMException(`timed out after ${this.#timeoutMs} ms`, 'TimeoutError')), this.#timeoutMs);
+        if (finished) return;
+        endTimer = setTimeout(() => {
+          timedOut = true;
+          turn.abort(new DOMException(`timed out after ${this.#timeoutMs} ms`, 'TimeoutError'));
+        }, this.#timeoutMs);
       });
       // A failure of the pump (the audio source, a decoder that stopped) ends the wait for a slot too.
       pumped.catch(() => {});
@@ -329,13 +339,13 @@ export class PocketsphinxTranscriber implements Transcriber {
         }
         feed.attach(lease.process);
       }
-      const process = lease.process;
+      const decoder = lease.process;
       const live = new PocketsphinxLiveText(textSource(mode));
-      process.onLine((line) => {
+      decoder.onLine((line) => {
         const piece = live.push(line);
         if (piece) emit({ type: 'delta', text: piece });
       });
-      const crashed = process.exited.then((exit) => {
+      const crashed = decoder.exited.then((exit) => {
         // A failure of our own making (shut down, too much output) says what it was; anything else is a crash.
         if (exit.failure !== undefined) throw exit.failure;
         throw new SpeechbridgeError('engine_failed', `${describeExit(exit)} (mid-turn)`);
@@ -346,14 +356,14 @@ export class PocketsphinxTranscriber implements Transcriber {
         emit({ type: 'completed', transcription: { text: '', language: 'en', durationMs: 0, segments: [] } });
         return;
       }
-      process.endInput();
-      const exit = await Promise.race([process.exited, whenAborted(signal)]);
+      decoder.endInput();
+      const exit = await Promise.race([decoder.exited, whenAborted(signal)]);
       if (exit.failure !== undefined) throw exit.failure;
       if (exit.code !== 0 || exit.signal) throw new SpeechbridgeError('engine_failed', describeExit(exit));
       const audioMs = (feed.samples * 1000) / POCKETSPHINX_SAMPLE_RATE;
       emit({ type: 'completed', transcription: toTranscription(parsePocketsphinxOutput(exit.stdout), textSource(mode), audioMs) });
     } catch (error) {
-      if (endDeadline.signal.aborted && !callerSignal.aborted) {
+      if (timedOut && !callerSignal.aborted) {
         throw new SpeechbridgeError('upstream_timeout', `pocketsphinx gave no final text within ${this.#timeoutMs} ms of the end of the audio (REQUEST_TIMEOUT)`, {
           cause: error,
         });
@@ -361,7 +371,9 @@ export class PocketsphinxTranscriber implements Transcriber {
       if (callerSignal.aborted) throw abortError(callerSignal.reason, 'the transcription was aborted');
       throw error;
     } finally {
+      finished = true;
       clearTimeout(endTimer);
+      callerSignal.removeEventListener('abort', onCallerAbort);
       lease?.process.onLine(undefined);
       lease?.release();
       feed.close();
@@ -381,9 +393,9 @@ class TurnFeed {
   #pendingBytes = 0;
   #resampler: StreamResampler | undefined;
 
-  attach(process: PocketsphinxProcess): void {
-    this.#process = process;
-    for (const samples of this.#pending) process.write(samples);
+  attach(decoder: PocketsphinxProcess): void {
+    this.#process = decoder;
+    for (const samples of this.#pending) decoder.write(samples);
     this.#pending = [];
     this.#pendingBytes = 0;
   }
