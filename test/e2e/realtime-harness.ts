@@ -211,7 +211,7 @@ export async function selfSignedCertificate(): Promise<SelfSignedCertificate> {
     ]);
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
-    throw new Error(`could not make a test certificate with openssl (install it: apt-get install openssl): ${(error as Error).message}`);
+    throw new Error(`could not make a test certificate with openssl (install it: apt-get install openssl): ${(error as Error).message}`, { cause: error });
   }
   return { certPath, keyPath, cert: await readFile(certPath), remove: () => rm(dir, { recursive: true, force: true }) };
 }
