@@ -29,6 +29,7 @@ import type { Engines } from './engines.ts';
 import { registerTokenCheck } from './http-auth.ts';
 import type { Logger } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { timedEngines } from './provider-metrics.ts';
 import { RequestRouter } from './request-router.ts';
 import { sessionDefaultsOf } from './session-factory.ts';
 import { type GatewayListener, openGatewayListener } from './gateway-listener.ts';
@@ -79,7 +80,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 }
 
 /** The app and its WebSocket router, which an extra listener shares. */
-async function buildApp({ config, engines, logger, metrics = createMetrics() }: AppOptions): Promise<{ app: FastifyInstance; upgrades: UpgradeRouter }> {
+async function buildApp({ config, engines: built, logger, metrics = createMetrics() }: AppOptions): Promise<{ app: FastifyInstance; upgrades: UpgradeRouter }> {
+  // Every provider call the server makes is timed here, once (speechbridge_provider_seconds).
+  const engines = timedEngines(built, metrics.registry);
   const tls = config.server.tls;
   const app = Fastify({
     loggerInstance: logger,
