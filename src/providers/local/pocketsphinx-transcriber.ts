@@ -15,6 +15,7 @@ import { resample } from '../../audio/resample.ts';
 import { writeWav } from '../../audio/wav.ts';
 import { abortError, throwIfAborted } from '../../errors/abort.ts';
 import { SpeechbridgeError } from '../../errors/registry.ts';
+import { JobSlots } from '../base/job-slots.ts';
 import type { Transcriber, TranscriberCapabilities, TranscribeOptions, Transcription, TranscriptSegment } from '../contracts.ts';
 import { startDeadline } from '../deadline.ts';
 import { languageCode } from '../languages.ts';
@@ -123,18 +124,19 @@ export class PocketsphinxTranscriber implements Transcriber {
   readonly mode: PocketsphinxMode;
   private readonly installation: PocketsphinxInstallation;
   private readonly timeoutMs: number;
-  private readonly maxConcurrent: number;
-  private readonly maxQueue: number;
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  /** One slot per decoding process. */
+  private readonly slots: JobSlots;
 
   /** Use createPocketsphinxTranscriber, which checks the installation first. */
   constructor(installation: PocketsphinxInstallation, mode: PocketsphinxMode, options: PocketsphinxTranscriberOptions) {
     this.installation = installation;
     this.mode = mode;
     this.timeoutMs = options.timeoutMs;
-    this.maxConcurrent = options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
-    this.maxQueue = options.maxQueue ?? DEFAULT_POCKETSPHINX_MAX_QUEUE;
+    this.slots = new JobSlots({
+      slots: options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT,
+      maxWaiting: options.maxQueue ?? DEFAULT_POCKETSPHINX_MAX_QUEUE,
+      engine: 'pocketsphinx',
+    });
   }
 
   transcribe(audio: PcmAudio, options: TranscribeOptions = {}): Promise<Transcription> {
@@ -151,7 +153,7 @@ export class PocketsphinxTranscriber implements Transcriber {
     const audioMs = durationMs(audio);
     const deadline = startDeadline(this.timeoutMs, options.signal);
     try {
-      const release = await this.acquireSlot(deadline.signal, options.bestEffort === true);
+      const release = await this.slots.acquire({ signal: deadline.signal, bestEffort: options.bestEffort });
       try {
         const input = audio.sampleRate === POCKETSPHINX_SAMPLE_RATE ? audio : await resample(audio, POCKETSPHINX_SAMPLE_RATE);
         const output = await this.decode(input, mode, deadline.signal);
@@ -199,40 +201,6 @@ export class PocketsphinxTranscriber implements Transcriber {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  }
-
-  private async acquireSlot(signal: AbortSignal, bestEffort: boolean): Promise<() => void> {
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      const next = this.waiting.shift();
-      // The slot passes straight to the next waiter, so `active` only drops when none waits.
-      if (next) next();
-      else this.active--;
-    };
-    if (this.active < this.maxConcurrent) {
-      this.active++;
-      return release;
-    }
-    if (bestEffort) throw new SpeechbridgeError('engine_busy', 'every pocketsphinx slot is busy; a best-effort transcription does not wait');
-    if (this.waiting.length >= this.maxQueue) {
-      throw new SpeechbridgeError('engine_busy', `pocketsphinx has ${this.waiting.length} calls waiting (maxQueue ${this.maxQueue}); retry later`);
-    }
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        const index = this.waiting.indexOf(handOver);
-        if (index >= 0) this.waiting.splice(index, 1);
-        reject(signal.reason);
-      };
-      const handOver = () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      this.waiting.push(handOver);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    return release;
   }
 }
 
