@@ -65,18 +65,14 @@ export interface ServedPaths {
 
 const servedPathSources = new WeakMap<FastifyInstance, { routes: RouteOptions[]; upgrades?: UpgradeRouter }>();
 
-/** Every route and WebSocket path of an app made by createApp (the auth tests walk them all). */
+/** Every route and WebSocket path of a server's app (the auth tests walk them all). */
 export function servedPaths(app: FastifyInstance): ServedPaths {
   const sources = servedPathSources.get(app);
-  if (!sources) throw new Error('not an app made by createApp');
+  if (!sources) throw new Error('not an app made by startServer');
   const http = sources.routes.flatMap((route) =>
     [route.method].flat().map((method) => ({ method, url: route.url, public: route.config?.public === true })),
   );
   return { http, websocket: sources.upgrades?.paths ?? [] };
-}
-
-export async function createApp(options: AppOptions): Promise<FastifyInstance> {
-  return (await buildApp(options)).app;
 }
 
 /** The app and its WebSocket router, which an extra listener shares. */

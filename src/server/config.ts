@@ -247,9 +247,6 @@ export interface Config {
   warnings: string[];
 }
 
-/** Variable names whose values are secrets: never logged. */
-export const SECRET_VARIABLES = ['API_TOKENS', 'AUDIO_API_KEY', 'OPENAI_API_KEY', 'TTS_API_KEY', 'GRADIUM_API_KEY', 'DIARIZATION_TOKEN'] as const;
-
 export function loadConfig(environment: Record<string, string | undefined>): Config {
   const known = Object.fromEntries(Object.keys(ENV_SCHEMA.shape).map((key) => [key, emptyToUndefined(environment[key])]));
   const parsed = ENV_SCHEMA.safeParse(known);
