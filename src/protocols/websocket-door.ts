@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { rejectUpgrade } from './reject-upgrade.ts';
 import type { DoorAuth } from './door-auth.ts';
+import { admitUpgrade, type SessionAdmission } from './session-admission.ts';
 import { offeredSubprotocols, selectAnySubprotocol } from './subprotocols.ts';
 
 /** What the door needs of a connection: when it has ended, and how to end it at shutdown. */
@@ -26,6 +27,8 @@ export interface WebSocketDoorOptions {
   connect(socket: WebSocket): DoorConnection;
   /** A connection could not be set up (its socket is closed with 1011). */
   onConnectFailure?(error: unknown): void;
+  /** The per-token session limit (MAX_SESSIONS_PER_TOKEN); none when absent. */
+  admission?: SessionAdmission;
 }
 
 export class WebSocketDoor {
@@ -53,9 +56,18 @@ export class WebSocketDoor {
       rejectUpgrade(socket, 503, 'engine_unavailable', 'the server is shutting down');
       return;
     }
-    const refusal = this.options.auth.check({ headers: request.headers, url: request.url, protocols: offeredSubprotocols(request) });
+    const sources = { headers: request.headers, url: request.url, protocols: offeredSubprotocols(request) };
+    const refusal = this.options.auth.check(sources);
     if (refusal) {
       rejectUpgrade(socket, 401, 'invalid_api_key', refusal);
+      return;
+    }
+    admitUpgrade(this.options.admission, socket, sources, undefined, () => this.#upgrade(request, socket, head));
+  }
+
+  #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#closing) {
+      rejectUpgrade(socket, 503, 'engine_unavailable', 'the server is shutting down');
       return;
     }
     this.#server.handleUpgrade(request, socket, head, (websocket) => {

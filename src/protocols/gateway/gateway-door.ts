@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { DoorAuth } from '../door-auth.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
+import type { SessionAdmission } from '../session-admission.ts';
 import { errorSummary } from '../session-boundary.ts';
 import { WebSocketDoor } from '../websocket-door.ts';
 import type { GatewayDefaults } from './codec.ts';
@@ -22,11 +23,14 @@ export interface GatewayDoorOptions {
   defaults?: GatewayDefaults;
   /** Counts a session ended by an unexpected exception. */
   countFault?: () => void;
+  /** The per-token session limit; none when absent. */
+  admission?: SessionAdmission;
 }
 
-export function createGatewayDoor({ auth, createSession, limits, logger, defaults, countFault }: GatewayDoorOptions): WebSocketDoor {
+export function createGatewayDoor({ auth, createSession, limits, logger, defaults, countFault, admission }: GatewayDoorOptions): WebSocketDoor {
   return new WebSocketDoor({
     auth,
+    ...(admission && { admission }),
     maxMessageBytes: limits.maxMessageBytes,
     connect: (socket) => new GatewayConnection({ socket, createSession, limits, logger, defaults, countFault }),
     onConnectFailure: (error) => {

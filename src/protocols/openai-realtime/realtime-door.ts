@@ -24,6 +24,7 @@ import type { SessionKind } from '../../engine/events.ts';
 import { rejectUpgrade } from '../reject-upgrade.ts';
 import type { DoorAuth, TokenSources } from '../door-auth.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
+import { admitUpgrade, type SessionAdmission } from '../session-admission.ts';
 import { errorSummary } from '../session-boundary.ts';
 import { offeredSubprotocols, selectAnySubprotocol } from '../subprotocols.ts';
 import type { ClientSecret } from './client-secret.ts';
@@ -51,6 +52,8 @@ export interface RealtimeDoorOptions {
   metrics: RealtimeMetrics;
   /** Counts a session ended by an unexpected exception. */
   countFault?: () => void;
+  /** The per-token session limit (MAX_SESSIONS_PER_TOKEN); none when absent. */
+  admission?: SessionAdmission;
 }
 
 export interface RealtimeHandshake {
@@ -99,6 +102,15 @@ export class RealtimeDoor {
     const handshake = readHandshake(request, protocols);
     if ('error' in handshake) {
       rejectUpgrade(socket, handshake.status ?? 400, handshake.code ?? 'invalid_value', handshake.error, handshake.param);
+      return;
+    }
+    // A session opened with a client secret counts against the token that minted it.
+    admitUpgrade(this.options.admission, socket, sources, secret?.owner, () => this.upgrade(request, socket, head, handshake, secret));
+  }
+
+  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, handshake: RealtimeHandshake, secret: ClientSecret | undefined): void {
+    if (this.closing) {
+      rejectUpgrade(socket, 503, 'engine_unavailable', 'the server is shutting down');
       return;
     }
     this.server.handleUpgrade(request, socket, head, (websocket) => {

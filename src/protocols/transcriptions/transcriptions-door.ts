@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { DoorAuth } from '../door-auth.ts';
+import type { SessionAdmission } from '../session-admission.ts';
 import type { DoorSessionFactory } from '../door-session.ts';
 import { errorSummary } from '../session-boundary.ts';
 import { WebSocketDoor } from '../websocket-door.ts';
@@ -19,11 +20,14 @@ export interface TranscriptionsDoorOptions {
   logger: Logger;
   /** Counts a session ended by an unexpected exception. */
   countFault?: () => void;
+  /** The per-token session limit; none when absent. */
+  admission?: SessionAdmission;
 }
 
-export function createTranscriptionsDoor({ auth, createSession, limits, logger, countFault }: TranscriptionsDoorOptions): WebSocketDoor {
+export function createTranscriptionsDoor({ auth, createSession, limits, logger, countFault, admission }: TranscriptionsDoorOptions): WebSocketDoor {
   return new WebSocketDoor({
     auth,
+    ...(admission && { admission }),
     maxMessageBytes: limits.maxMessageBytes,
     connect: (socket) => new TranscriptionConnection({ socket, createSession, limits, logger, countFault }),
     onConnectFailure: (error) => {
