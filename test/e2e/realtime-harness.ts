@@ -13,7 +13,7 @@ import { encodeBase64Audio } from '../../src/audio/base64.ts';
 import type { PcmAudio } from '../../src/audio/pcm.ts';
 import { resample } from '../../src/audio/resample.ts';
 import { readWav } from '../../src/audio/wav.ts';
-import type { Responder, Synthesizer, Transcriber } from '../../src/providers/contracts.ts';
+import type { Synthesizer } from '../../src/providers/contracts.ts';
 import { sharedAudioPath } from '../helpers/shared.ts';
 
 export type WireEvent = { type: string; event_id: string } & Record<string, any>;
