@@ -86,6 +86,8 @@ export const ENV_SCHEMA = z.object({
   WHISPER_URL: optionalText,
   AUDIO_API_KEY: optionalText,
   WHISPER_API_MODEL: text.default('whisper-1'),
+  /** Interim passes of a batch recognizer (partials while the user speaks): auto = on for embedded engines, off for upstreams billed per use. */
+  INTERIM_PASSES: z.enum(['auto', 'on', 'off']).default('auto'),
   /** ASR_ENGINE=openai-realtime: the upstream's realtime endpoint (or API root), its transcription model and whose VAD commits. */
   OPENAI_REALTIME_URL: optionalText,
   OPENAI_REALTIME_TRANSCRIBE_MODEL: text.default('gpt-4o-transcribe'),
@@ -188,6 +190,8 @@ export interface Config {
   maxUploadBytes: number;
   asr: {
     engine: 'whisper' | 'pocketsphinx' | 'openai' | 'gradium' | 'wyoming' | 'openai-realtime';
+    /** INTERIM_PASSES: the sessions' default for interim passes of a batch recognizer. */
+    interimPasses: 'auto' | 'on' | 'off';
     /** True when the engine was chosen by default rather than asked for. */
     chosenByDefault: boolean;
     whisperModel: string;
@@ -335,6 +339,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     maxUploadBytes: Math.round(env.MAX_UPLOAD_MB * 1024 * 1024),
     asr: {
       engine: asrEngine,
+      interimPasses: env.INTERIM_PASSES,
       chosenByDefault: env.ASR_ENGINE === 'auto' && asrEngine === 'whisper',
       whisperModel: resolved.whisperModel,
       modelCacheDir: env.MODEL_CACHE_DIR,
