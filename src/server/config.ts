@@ -38,6 +38,8 @@ export const ENV_SCHEMA = z.object({
   /** An extra listener serving the gateway protocol on `/` (the Gradium gateway's names). */
   GATEWAY_HOST: optionalText,
   GATEWAY_PORT: int(0, 65535).optional(),
+  /** Processes serving the one port (src/server/cluster-primary.ts); unset: one per core. */
+  WORKERS: int(1, 1024).optional(),
   API_TOKENS: text.default(''),
   /** Serve GET /metrics without a token even when API_TOKENS is set (a scraper on a private network). */
   METRICS_PUBLIC: flag.default(false),
@@ -176,6 +178,8 @@ export interface Config {
     tls?: { certPath: string; keyPath: string };
     /** An extra listener where the gateway protocol is served on `/` (GATEWAY_HOST / GATEWAY_PORT). */
     gatewayListener?: { host: string; port: number };
+    /** Worker processes on the one port (WORKERS); 1 is a single process. */
+    workers: { count: number; chosenByDefault: boolean };
   };
   /** '*' = any origin, [] = none (no CORS headers), else the allowed origins. */
   corsOrigins: '*' | string[];
@@ -328,6 +332,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       port: resolved.serverPort,
       tls: env.TLS_CERT && env.TLS_KEY ? { certPath: env.TLS_CERT, keyPath: env.TLS_KEY } : undefined,
       ...(gatewayListener && { gatewayListener }),
+      workers: { count: env.WORKERS ?? os.availableParallelism(), chosenByDefault: env.WORKERS === undefined },
     },
     corsOrigins: corsOrigins as '*' | string[],
     apiTokens: env.API_TOKENS.split(',').map((token) => token.trim()).filter(Boolean),

@@ -27,6 +27,8 @@ export function createRealtimeMetrics(registry?: Registry): RealtimeMetrics {
   const outboundBacklogPeakBytes = new Gauge({
     name: 'speechbridge_realtime_outbound_backlog_peak_bytes',
     help: 'Largest outbound WebSocket backlog (bytes not yet handed to the kernel) of any realtime session.',
+    // Across workers the peak is the largest of theirs, not their sum.
+    aggregator: 'max',
     registers,
   });
   return {
