@@ -55,20 +55,6 @@ export function encodeBase64Audio(samples: Int16Array, format: AudioWireFormat):
   }
 }
 
-/**
- * Cuts samples into hops of round(sampleRate · hopMs / 1000) samples; the last hop holds the
- * remainder. The hops are views into `samples` (no copy), so they change if it does.
- */
-export function splitIntoHops(samples: Int16Array, sampleRate: number, hopMs: number): Int16Array[] {
-  const hopSamples = Math.round((sampleRate * hopMs) / 1000);
-  if (!Number.isFinite(hopMs) || hopSamples < 1) {
-    throw new SpeechbridgeError('invalid_value', `hopMs must give at least one sample at ${sampleRate} Hz, got ${hopMs} ms`, { param: 'hopMs' });
-  }
-  const hops: Int16Array[] = [];
-  for (let start = 0; start < samples.length; start += hopSamples) hops.push(samples.subarray(start, start + hopSamples));
-  return hops;
-}
-
 function decodeStrictBase64(text: string, param: string): Buffer {
   if (typeof text !== 'string') {
     throw new SpeechbridgeError('invalid_audio', `${param} must be a base64 string, got ${text === null ? 'null' : typeof text}`, { param });

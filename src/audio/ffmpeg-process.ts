@@ -88,3 +88,21 @@ export async function* readStdout(ffmpeg: FfmpegProcess): AsyncGenerator<Buffer>
     return;
   }
 }
+
+// ── Checks and errors shared by decode, stream decode and encode ─────────────────────────
+
+/** A sample rate ffmpeg can produce: an integer from 1 kHz to 384 kHz. */
+export function checkSampleRate(sampleRate: number): void {
+  if (!Number.isInteger(sampleRate) || sampleRate < 1000 || sampleRate > 384_000) {
+    throw new SpeechbridgeError('invalid_value', `sampleRate must be an integer between 1000 and 384000 Hz, got ${sampleRate}`, { param: 'sampleRate' });
+  }
+}
+
+export function tooLong(maxDurationMs: number): SpeechbridgeError {
+  return new SpeechbridgeError('payload_too_large', `the audio is longer than the ${maxDurationMs / 1000} s limit`, { param: 'file', status: 413 });
+}
+
+export function unreadable(ffmpeg: FfmpegProcess, code: number | null, signal: NodeJS.Signals | null): SpeechbridgeError {
+  const said = ffmpeg.lastStderrLine() || `ffmpeg exited with ${code ?? signal}`;
+  return new SpeechbridgeError('unreadable_audio', `the audio could not be decoded: ${said}`, { param: 'file' });
+}

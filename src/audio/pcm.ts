@@ -8,12 +8,6 @@ export function durationMs(audio: PcmAudio): number {
   return (audio.samples.length * 1000) / audio.sampleRate;
 }
 
-export function int16ToFloat32(samples: Int16Array): Float32Array {
-  const out = new Float32Array(samples.length);
-  for (let i = 0; i < samples.length; i++) out[i] = samples[i] / 32768;
-  return out;
-}
-
 export function float32ToInt16(samples: Float32Array): Int16Array {
   const out = new Int16Array(samples.length);
   for (let i = 0; i < samples.length; i++) {

@@ -69,7 +69,7 @@ export function registerSayCommand(program: Command): void {
         await writeAll(options.output, [bytes]);
         process.stderr.write(`wrote ${options.output}: ${(samples.length / options.rate).toFixed(2)} s at ${options.rate} Hz\n`);
       } else if (format === 'mp3' || format === 'opus' || format === 'webm' || format === 'flac' || format === 'aac') {
-        const { encodeAudio } = await import('../audio/ffmpeg.ts');
+        const { encodeAudio } = await import('../audio/encode.ts');
         await writeAll(options.output, encodeAudio(pcm, { sampleRate: options.rate, format }));
         process.stderr.write(`wrote ${options.output}\n`);
       }

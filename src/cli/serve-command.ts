@@ -47,7 +47,7 @@ export function registerServeCommand(program: Command): void {
     if (config.server.tls) for (const file of [config.server.tls.certPath, config.server.tls.keyPath]) await access(file, constants.R_OK);
     await probeListen(config.server.host, config.server.port);
     const [{ checkFfmpeg }, { startServer }, { createEngines }, { createLogger, resolveLogFormat }, { describeEngines }, { DEMO_PATH }, { trustLine }] = await Promise.all([
-      import('../audio/ffmpeg.ts'),
+      import('../audio/ffmpeg-probe.ts'),
       import('../server/app.ts'),
       import('../server/engine-factory.ts'),
       import('../server/logging.ts'),

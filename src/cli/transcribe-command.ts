@@ -25,7 +25,7 @@ export function registerTranscribeCommand(program: Command): void {
     // Every file is checked before the model loads, so a typo fails at once.
     for (const file of files) await checkAudioFile(file);
     const [{ decodeAudio }, { durationMs }, { buildTranscriber }, { createCliLogger }] = await Promise.all([
-      import('../audio/ffmpeg.ts'),
+      import('../audio/decode.ts'),
       import('../audio/pcm.ts'),
       import('../server/engine-factory.ts'),
       import('../server/logging.ts'),

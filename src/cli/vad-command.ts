@@ -30,7 +30,7 @@ export function registerVadCommand(program: Command): void {
     const vad = config.vad;
     await checkAudioFile(file);
     const [{ decodeAudio }, { durationMs }, { findSpeechSegments }, { resolveTurnOptions, validateAggressiveness }] = await Promise.all([
-      import('../audio/ffmpeg.ts'),
+      import('../audio/decode.ts'),
       import('../audio/pcm.ts'),
       import('../vad/segments.ts'),
       import('../vad/turn-options.ts'),

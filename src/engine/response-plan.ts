@@ -9,10 +9,10 @@ import { validateNewItem } from './conversation.ts';
 import { SpeechbridgeError } from '../errors/registry.ts';
 import type { ResponseRequest, SessionConfig } from './events.ts';
 import type { ResponsePlan } from './response-runner.ts';
+import { checkString } from '../errors/field-checks.ts';
 import {
   checkMaxOutputTokens,
   checkModalities,
-  checkString,
   checkTemperature,
   checkToolChoice,
   checkToolChoiceNames,

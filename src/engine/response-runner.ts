@@ -369,7 +369,7 @@ export class ResponseRunner {
         this.#waiting.delete('speech');
       }
       // A sentence with nothing to say ("...") still belongs to the transcript.
-      if (!this.#isDone()) segment ??= begin();
+      if (!this.#isDone() && segment === null) begin();
     }
     hops.flush(emitHop);
   }

@@ -5,9 +5,10 @@
  * detector and voice detector.
  */
 import { defaultUpstreamLimits } from '../providers/upstream-limits.ts';
-import { SpeechbridgeError } from '../errors/registry.ts';
+import { checkBoolean, checkEnum, checkInteger, checkNumber, checkString, invalidField as invalid } from '../errors/field-checks.ts';
 import type { InterimPasses, Modality, ResponseMode, SessionConfig, SessionKind, SessionUpdate, ToolChoiceConfig, ToolConfig, TurnDetectionConfig } from './events.ts';
-import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES, thresholdToAggressiveness, type TurnOptions } from '../vad/turn-options.ts';
+import { thresholdToAggressiveness, type TurnOptions } from '../vad/turn-options.ts';
+import { SESSION_RANGES } from './ranges.ts';
 import type { Aggressiveness, VoiceDetectorOptions } from '../vad/voice-detector.ts';
 
 /** The VAD settings as the server reads them from VAD_* and DEFAULT_VAD_* (src/server/config.ts `vad`). */
@@ -61,7 +62,7 @@ export const DEFAULT_LIMITS: Readonly<EngineLimits> = Object.freeze({
   maxResponseAudioMs: UPSTREAM_DEFAULTS.maxResponseAudioMs,
 });
 
-export const AUDIO_HOP_RANGE_MS = [20, 100] as const;
+export const AUDIO_HOP_RANGE_MS = SESSION_RANGES.audioHopMs;
 
 export interface SessionDefaults {
   kind?: SessionKind;
@@ -92,14 +93,7 @@ export interface SessionDefaults {
 }
 
 const DEFAULT_SAMPLE_RATE = 24000;
-/** 8 kHz (G.711) to 48 kHz (browser capture): the rates the wire formats use. */
-const SAMPLE_RATE_RANGE = [8000, 48000] as const;
-const SPEED_RANGE = [0.25, 4] as const;
-const TEMPERATURE_RANGE = [0, 2] as const;
-/** OpenAI's realtime limit on max_output_tokens. */
-const MAX_OUTPUT_TOKENS_RANGE = [1, 4096] as const;
-/** 1 s (shorter would answer a breath) to 10 min. */
-export const IDLE_TIMEOUT_RANGE_MS = [1000, 600_000] as const;
+const { sampleRate: SAMPLE_RATE_RANGE, speed: SPEED_RANGE, temperature: TEMPERATURE_RANGE, maxOutputTokens: MAX_OUTPUT_TOKENS_RANGE } = SESSION_RANGES;
 
 /**
  * semantic_vad's eagerness as a silence length. A silence-based detector cannot tell a finished
@@ -245,21 +239,21 @@ function applyTurnDetection(current: TurnDetectionConfig, update: Partial<TurnDe
   const next = { ...current };
   if (update.type !== undefined) next.type = checkEnum(update.type, ['server_vad', 'semantic_vad', 'none'] as const, param('type'));
   if (update.engine !== undefined) next.engine = checkEnum(update.engine, ['webrtc', 'silero'] as const, param('engine'));
-  if (update.threshold !== undefined) next.threshold = checkNumber(update.threshold, ...TURN_OPTION_RANGES.threshold, param('threshold'));
+  if (update.threshold !== undefined) next.threshold = checkNumber(update.threshold, ...SESSION_RANGES.threshold, param('threshold'));
   if (update.aggressiveness !== undefined) {
-    next.aggressiveness = checkInteger(update.aggressiveness, AGGRESSIVENESS_RANGE[0], AGGRESSIVENESS_RANGE[1], param('aggressiveness'));
+    next.aggressiveness = checkInteger(update.aggressiveness, ...SESSION_RANGES.aggressiveness, param('aggressiveness'));
   } else if (update.threshold !== undefined && next.engine === 'webrtc') {
     // WebRTC VAD answers 0 or 1, so a client's probability threshold picks its mode (turn-options.ts).
     next.aggressiveness = thresholdToAggressiveness(next.threshold);
   }
   for (const field of ['startMs', 'endMs', 'padMs', 'maxMs'] as const) {
     const value = update[field];
-    if (value !== undefined) next[field] = checkNumber(value, ...TURN_OPTION_RANGES[field], param(field));
+    if (value !== undefined) next[field] = checkNumber(value, ...SESSION_RANGES[field], param(field));
   }
   if (update.createResponse !== undefined) next.createResponse = checkBoolean(update.createResponse, param('createResponse'));
   if (update.interruptResponse !== undefined) next.interruptResponse = checkBoolean(update.interruptResponse, param('interruptResponse'));
   if (update.idleTimeoutMs !== undefined) {
-    next.idleTimeoutMs = update.idleTimeoutMs === null ? null : checkNumber(update.idleTimeoutMs, ...IDLE_TIMEOUT_RANGE_MS, param('idleTimeoutMs'));
+    next.idleTimeoutMs = update.idleTimeoutMs === null ? null : checkNumber(update.idleTimeoutMs, ...SESSION_RANGES.idleTimeoutMs, param('idleTimeoutMs'));
   }
   if (update.eagerness !== undefined) next.eagerness = checkEnum(update.eagerness, ['low', 'medium', 'high', 'auto'] as const, param('eagerness'));
   if (next.type === 'semantic_vad') {
@@ -377,46 +371,4 @@ function checkLanguage(value: unknown, param: string): string {
   const language = checkString(value, param, 20);
   if (!/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(language)) throw invalid(param, `${param} must be an ISO-639-1 code such as "en" or "pt-BR", got ${JSON.stringify(language)}`);
   return language;
-}
-
-export function checkString(value: unknown, param: string, maxLength: number, allowEmpty = false): string {
-  if (typeof value !== 'string') throw invalid(param, `${param} must be a string, got ${describe(value)}`);
-  if (!allowEmpty && value.trim() === '') throw invalid(param, `${param} must not be empty`);
-  if (value.length > maxLength) throw invalid(param, `${param} must be at most ${maxLength} characters, got ${value.length}`);
-  return value;
-}
-
-export function checkNumber(value: unknown, min: number, max: number, param: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(param, `${param} must be a number from ${min} to ${max}, got ${describe(value)}`);
-  if (value < min || value > max) throw invalid(param, `${param} must be from ${min} to ${max}, got ${value}`);
-  return value;
-}
-
-function checkInteger(value: unknown, min: number, max: number, param: string): number {
-  const number = checkNumber(value, min, max, param);
-  if (!Number.isInteger(number)) throw invalid(param, `${param} must be an integer from ${min} to ${max}, got ${number}`);
-  return number;
-}
-
-function checkBoolean(value: unknown, param: string): boolean {
-  if (typeof value !== 'boolean') throw invalid(param, `${param} must be true or false, got ${describe(value)}`);
-  return value;
-}
-
-function checkEnum<T extends string>(value: unknown, allowed: readonly T[], param: string): T {
-  if (typeof value !== 'string' || !allowed.includes(value as T)) {
-    throw invalid(param, `${param} must be one of ${allowed.map((entry) => `"${entry}"`).join(', ')}, got ${describe(value)}`);
-  }
-  return value as T;
-}
-
-function invalid(param: string, message: string): SpeechbridgeError {
-  return new SpeechbridgeError('invalid_value', message, { param });
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : typeof value;
 }

@@ -32,6 +32,3 @@ export function languageCode(nameOrCode: string): string | undefined {
   return CODES[key];
 }
 
-export function isKnownLanguage(nameOrCode: string): boolean {
-  return languageCode(nameOrCode) !== undefined;
-}

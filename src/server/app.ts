@@ -33,6 +33,7 @@ import { registerHealthRoutes } from './health-routes.ts';
 import { registerTokenCheck } from './http-auth.ts';
 import type { Logger } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { timedEngines } from './provider-metrics.ts';
 import { RedisConnection } from './redis-connection.ts';
 import { registerRequestRateLimit } from './request-rate-limit.ts';
 import { RequestRouter } from './request-router.ts';
@@ -86,22 +87,20 @@ export interface ServedPaths {
 
 const servedPathSources = new WeakMap<FastifyInstance, { routes: RouteOptions[]; upgrades?: UpgradeRouter }>();
 
-/** Every route and WebSocket path of an app made by createApp (the auth tests walk them all). */
+/** Every route and WebSocket path of a server's app (the auth tests walk them all). */
 export function servedPaths(app: FastifyInstance): ServedPaths {
   const sources = servedPathSources.get(app);
-  if (!sources) throw new Error('not an app made by createApp');
+  if (!sources) throw new Error('not an app made by startServer');
   const http = sources.routes.flatMap((route) =>
     [route.method].flat().map((method) => ({ method, url: route.url, public: route.config?.public === true })),
   );
   return { http, websocket: sources.upgrades?.paths ?? [] };
 }
 
-export async function createApp(options: AppOptions): Promise<FastifyInstance> {
-  return (await buildApp(options)).app;
-}
-
 /** The app and its WebSocket router, which an extra listener shares. */
-async function buildApp({ config, engines, logger, metrics = createMetrics(), metricsText, socketIoAdapter }: AppOptions): Promise<{ app: FastifyInstance; upgrades: UpgradeRouter; socketIoEngine: EngineServer }> {
+async function buildApp({ config, engines: built, logger, metrics = createMetrics(), metricsText, socketIoAdapter }: AppOptions): Promise<{ app: FastifyInstance; upgrades: UpgradeRouter; socketIoEngine: EngineServer }> {
+  // Every provider call the server makes is timed here, once (speechbridge_provider_seconds).
+  const engines = timedEngines(built, metrics.registry);
   const tls = config.server.tls;
   const app = Fastify({
     loggerInstance: logger,

@@ -587,7 +587,7 @@ function parseCorsOrigins(value: string): '*' | string[] | string {
   if (value.toLowerCase() === 'none') return [];
   const origins = value.split(',').map((origin) => origin.trim()).filter(Boolean);
   for (const origin of origins) {
-    let parsed: URL | null = null;
+    let parsed: URL | null;
     try {
       parsed = new URL(origin);
     } catch {

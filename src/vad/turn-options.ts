@@ -1,10 +1,10 @@
 /**
- * The turn detector's knobs, their defaults and ranges, and the mapping from OpenAI's
- * `turn_detection: { type: 'server_vad', threshold, prefix_padding_ms, silence_duration_ms }`
- * onto the same detector.
+ * The turn detector's knobs, their defaults and ranges, and how OpenAI's server_vad
+ * threshold picks a WebRTC VAD mode.
  */
+import { checkNumber, type Range } from '../errors/field-checks.ts';
 import { SpeechbridgeError } from '../errors/registry.ts';
-import type { Aggressiveness, VoiceDetectorOptions, VoiceEngine } from './voice-detector.ts';
+import type { Aggressiveness } from './voice-detector.ts';
 
 export interface TurnOptions {
   /** Speech must last this long (ms) before a turn starts; shorter blips are ignored. */
@@ -47,7 +47,7 @@ export const DEFAULT_TURN_OPTIONS: Readonly<TurnOptions> = Object.freeze({
 });
 
 /** Inclusive ranges; outside them a detector either never starts, never ends or splits every word. */
-export const TURN_OPTION_RANGES: Readonly<Record<keyof TurnOptions, readonly [number, number]>> = Object.freeze({
+export const TURN_OPTION_RANGES: Readonly<Record<keyof TurnOptions, Range>> = Object.freeze({
   startMs: [0, 2000],
   endMs: [100, 10000],
   padMs: [0, 2000],
@@ -56,7 +56,8 @@ export const TURN_OPTION_RANGES: Readonly<Record<keyof TurnOptions, readonly [nu
   minSnrDb: [0, 40],
 });
 
-export const AGGRESSIVENESS_RANGE = [0, 3] as const;
+/** libfvad's modes. */
+export const AGGRESSIVENESS_RANGE: Range = [0, 3];
 
 /** Fills defaults and validates every field; throws invalid_value naming the field. */
 export function resolveTurnOptions(options: Partial<TurnOptions> = {}): TurnOptions {
@@ -65,97 +66,34 @@ export function resolveTurnOptions(options: Partial<TurnOptions> = {}): TurnOpti
     const value = options[key];
     if (value === undefined) continue;
     const [min, max] = TURN_OPTION_RANGES[key];
-    resolved[key] = checkRange(value, min, max, key);
+    resolved[key] = checkNumber(value, min, max, key);
   }
   return resolved;
 }
 
 export function validateAggressiveness(value: unknown, param = 'aggressiveness'): Aggressiveness {
   const [min, max] = AGGRESSIVENESS_RANGE;
-  const checked = checkRange(value, min, max, param);
+  const checked = checkNumber(value, min, max, param);
   if (!Number.isInteger(checked)) throw new SpeechbridgeError('invalid_value', `${param} must be an integer 0–3, got ${checked}`, { param });
   return checked as Aggressiveness;
 }
 
-/** OpenAI's server_vad knobs, as a client sends them (snake_case, all optional; null = not given). */
-export interface ServerVadKnobs {
-  threshold?: number | null;
-  prefix_padding_ms?: number | null;
-  silence_duration_ms?: number | null;
-}
-
-export interface ServerVadMappingOptions {
-  engine: VoiceEngine;
-  /** The WebRTC VAD mode when the client sends no threshold (VAD_AGGR, default 2). */
-  aggressiveness?: Aggressiveness;
-  /** Values the knobs do not cover (startMs, maxMs) and defaults for absent knobs. */
-  base?: Partial<TurnOptions>;
-}
-
-export interface ServerVadMapping {
-  turn: TurnOptions;
-  detector: VoiceDetectorOptions;
-}
-
 /**
- * Maps server_vad knobs onto this detector: silence_duration_ms → endMs,
- * prefix_padding_ms → padMs, and threshold → the probability threshold for Silero, whose
- * output is a probability like OpenAI's. WebRTC VAD answers only 0 or 1, so a threshold
- * between them would change nothing; there the threshold picks libfvad's mode instead, and
- * the detector threshold stays 0.5. Both scales mean "how sure before calling it speech"
- * (OpenAI: a higher threshold needs louder audio and suits noisy rooms; libfvad: a higher
- * mode rejects more non-speech), so higher maps to more aggressive:
+ * OpenAI's server_vad threshold as a WebRTC VAD mode (src/engine/session-config.ts applies it).
+ * Silero's output is a probability like OpenAI's, so there the threshold is used as it is.
+ * WebRTC VAD answers only 0 or 1, so a threshold between them would change nothing; there the
+ * threshold picks libfvad's mode instead, and the detector threshold stays 0.5. Both scales mean
+ * "how sure before calling it speech" (OpenAI: a higher threshold needs louder audio and suits
+ * noisy rooms; libfvad: a higher mode rejects more non-speech), so higher maps to more aggressive:
  *   < 0.15 → 0 ("quality": calls almost any sound speech, for very quiet talkers),
  *   < 0.3  → 1,
  *   < 0.8  → 2 (OpenAI's default 0.5 lands on VAD_AGGR's default 2, and the band is wide so
  *               the usual 0.4–0.7 tweaks keep it; four modes cannot follow every 0.1 step),
  *   ≥ 0.8  → 3 ("very aggressive", for noisy rooms).
  */
-export function fromServerVad(knobs: ServerVadKnobs, mapping: ServerVadMappingOptions): ServerVadMapping {
-  const base = resolveTurnOptions(mapping.base);
-  const turn = resolveTurnOptions({
-    ...base,
-    ...(knobs.silence_duration_ms != null && { endMs: checkKnob(knobs.silence_duration_ms, 'endMs', 'silence_duration_ms') }),
-    ...(knobs.prefix_padding_ms != null && { padMs: checkKnob(knobs.prefix_padding_ms, 'padMs', 'prefix_padding_ms') }),
-  });
-  const threshold = knobs.threshold == null ? undefined : checkKnob(knobs.threshold, 'threshold', 'threshold');
-  switch (mapping.engine) {
-    case 'silero':
-      if (threshold !== undefined) turn.threshold = threshold;
-      return { turn, detector: { engine: 'silero' } };
-    case 'webrtc': {
-      const fallback = validateAggressiveness(mapping.aggressiveness ?? 2);
-      const aggressiveness = threshold === undefined ? fallback : thresholdToAggressiveness(threshold);
-      return { turn: { ...turn, threshold: DEFAULT_TURN_OPTIONS.threshold }, detector: { engine: 'webrtc', aggressiveness } };
-    }
-  }
-}
-
 export function thresholdToAggressiveness(threshold: number): Aggressiveness {
   if (threshold < 0.15) return 0;
   if (threshold < 0.3) return 1;
   if (threshold < 0.8) return 2;
   return 3;
-}
-
-/** Validates a server_vad knob against the range of the field it maps to, naming the knob. */
-function checkKnob(value: unknown, field: keyof TurnOptions, knob: string): number {
-  const [min, max] = TURN_OPTION_RANGES[field];
-  return checkRange(value, min, max, knob);
-}
-
-function checkRange(value: unknown, min: number, max: number, param: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new SpeechbridgeError('invalid_value', `${param} must be a number from ${min} to ${max}, got ${describe(value)}`, { param });
-  }
-  if (value < min || value > max) {
-    throw new SpeechbridgeError('invalid_value', `${param} must be from ${min} to ${max}, got ${value}`, { param });
-  }
-  return value;
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null) return 'null';
-  return typeof value === 'number' ? String(value) : typeof value;
 }

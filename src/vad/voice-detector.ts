@@ -40,8 +40,3 @@ export type VoiceDetectorOptions =
     };
 
 export type VoiceDetectorFactory = (options: VoiceDetectorOptions) => Promise<VoiceDetector>;
-
-/** Frame length in ms of a detector (20 for WebRTC VAD at its default, 32 for Silero). */
-export function frameMsOf(detector: VoiceDetector): number {
-  return (detector.frameSamples * 1000) / detector.sampleRate;
-}

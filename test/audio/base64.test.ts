@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SpeechbridgeError } from '../../src/errors/registry.ts';
-import { decodeBase64Audio, encodeBase64Audio, splitIntoHops, type AudioWireFormat } from '../../src/audio/base64.ts';
+import { decodeBase64Audio, encodeBase64Audio, type AudioWireFormat } from '../../src/audio/base64.ts';
 import { aLawDecode, aLawEncode, muLawDecode, muLawEncode } from '../../src/audio/g711.ts';
 import { sineTone } from './signal-metrics.ts';
 
@@ -74,30 +74,6 @@ describe('base64 audio framing', () => {
     assert.throws(
       () => decodeBase64Audio('AAAA', 'opus' as AudioWireFormat),
       (error: unknown) => error instanceof SpeechbridgeError && error.code === 'unsupported_format' && /pcm16, g711_ulaw, g711_alaw/.test(error.message),
-    );
-  });
-});
-
-describe('splitIntoHops', () => {
-  test('20 ms at 24 kHz is 480 samples; the last hop holds the remainder; hops are views', () => {
-    const samples = new Int16Array(24000 * 0.05 + 100);
-    for (let i = 0; i < samples.length; i++) samples[i] = i;
-    const hops = splitIntoHops(samples, 24000, 20);
-    assert.deepEqual(
-      hops.map((hop) => hop.length),
-      [480, 480, 240 + 100],
-    );
-    assert.equal(hops[1][0], 480);
-    for (const hop of hops) assert.equal(hop.buffer, samples.buffer);
-    samples[481] = -7;
-    assert.equal(hops[1][1], -7, 'a change to the source shows through the hop: it is a view');
-  });
-
-  test('empty input gives no hops; a hop shorter than a sample is refused', () => {
-    assert.deepEqual(splitIntoHops(new Int16Array(0), 16000, 20), []);
-    assert.throws(
-      () => splitIntoHops(new Int16Array(10), 8000, 0.01),
-      (error: unknown) => error instanceof SpeechbridgeError && error.code === 'invalid_value' && error.param === 'hopMs',
     );
   });
 });

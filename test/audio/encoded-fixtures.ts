@@ -7,7 +7,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { checkFfmpeg, ffmpegPath } from '../../src/audio/ffmpeg.ts';
+import { checkFfmpeg } from '../../src/audio/ffmpeg-probe.ts';
+import { ffmpegPath } from '../../src/audio/ffmpeg-process.ts';
 import { sharedAudioPath } from '../helpers/shared.ts';
 
 const run = promisify(execFile);

@@ -3,7 +3,8 @@ import { execFile } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { aLawDecode, aLawEncode, muLawDecode, muLawEncode } from '../../src/audio/g711.ts';
-import { checkFfmpeg, ffmpegPath } from '../../src/audio/ffmpeg.ts';
+import { checkFfmpeg } from '../../src/audio/ffmpeg-probe.ts';
+import { ffmpegPath } from '../../src/audio/ffmpeg-process.ts';
 import { loadSharedRecording, snrDb } from './signal-metrics.ts';
 
 const run = promisify(execFile);

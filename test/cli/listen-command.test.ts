@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { decodeAudio } from '../../src/audio/ffmpeg.ts';
+import { decodeAudio } from '../../src/audio/decode.ts';
 import { int16ToBytes } from '../../src/audio/pcm.ts';
 import { withSilence } from '../e2e/realtime-harness.ts';
 import { speakPhrase } from '../helpers/spoken.ts';

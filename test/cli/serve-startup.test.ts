@@ -85,7 +85,7 @@ test('LOG_FORMAT=pretty: readable lines with time and level, no JSON; auto picks
     assert.match(text, /^\[\d\d:\d\d:\d\d\] INFO: engines: speech recognition pocketsphinx en-us · replies echo · speech synthesis espeak-ng \(voice alloy\) · VAD webrtc-vad \(aggressiveness 2\)$/m);
     assert.match(text, /^\[\d\d:\d\d:\d\d\] INFO: speechbridge listening on http:\/\/127\.0\.0\.1:\d+ \(no token needed\) — demo page: http:\/\/127\.0\.0\.1:\d+\/demo\/$/m);
     assert.doesNotMatch(text, /^\{"level"/m, 'no JSON lines');
-    assert.doesNotMatch(text, /\x1b\[/, 'no colour codes when stderr is not a terminal');
+    assert.doesNotMatch(text, new RegExp(String.raw`\u001b\[`), 'no colour codes when stderr is not a terminal');
   } finally {
     assert.equal(await serve.stop(), 0);
   }

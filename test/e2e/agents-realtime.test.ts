@@ -15,7 +15,8 @@ import { ScriptedResponder } from '../../src/providers/testing/scripted-responde
 import { ScriptedSynthesizer } from '../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../src/providers/testing/scripted-transcriber.ts';
 import type { Engines } from '../../src/server/engines.ts';
-import { enginesOf, EventLog, recording, spoken, startTestServer, streamRealtime, withSilence, type TestServer, type WireEvent } from './realtime-harness.ts';
+import { EventLog, recording, spoken, streamRealtime, withSilence, type WireEvent } from './realtime-harness.ts';
+import { assembleEngines, startTestServer, type TestServer } from '../helpers/server.ts';
 
 const TOKEN = 'agents-test-token';
 const cleanups: Array<() => Promise<void>> = [];
@@ -67,7 +68,7 @@ test('a voice turn: the history the SDK builds from our events holds the user tr
   const synthesizer = await EspeakSynthesizer.create({ workers: 1 });
   cleanups.push(() => synthesizer.close());
   const transcriber = await createPocketsphinxTranscriber({ grammar: `public <command> = ${phrase} | open the garage door | what time is it;`, timeoutMs: 20_000 });
-  const server = await serve(enginesOf({ transcriber, responder: new EchoResponder(), synthesizer }));
+  const server = await serve(assembleEngines({ transcriber, responder: new EchoResponder(), synthesizer }));
   const { session, log, errors } = await connectAgent(server, new RealtimeAgent({ name: 'Echo', instructions: 'Repeat what you hear.' }));
 
   const speech = withSilence(await spoken(synthesizer, phrase), 300, 1200);
@@ -96,7 +97,7 @@ test('a tool call round trip: the scripted LLM calls the agent tool, its output 
       return { toolCalls: [{ name: 'get_weather', arguments: '{"city":"Paris"}', callId: 'call_weather_1' }] };
     },
   });
-  const server = await serve(enginesOf({ transcriber: new ScriptedTranscriber(), responder, synthesizer: new ScriptedSynthesizer() }));
+  const server = await serve(assembleEngines({ transcriber: new ScriptedTranscriber(), responder, synthesizer: new ScriptedSynthesizer() }));
   const asked: string[] = [];
   const getWeather = tool({
     name: 'get_weather',
@@ -131,7 +132,7 @@ test('an interruption: speech during a spoken answer cancels it and the SDK trun
   // Ten sentences paced in real time (one 20 ms hop per 20 ms): the answer is still playing when the user speaks.
   const story = 'This is one sentence of a long story. '.repeat(10).trim();
   const synthesizer = new ScriptedSynthesizer({ hopLatencyMs: 20 });
-  const server = await serve(enginesOf({ transcriber: new ScriptedTranscriber({ texts: 'stop please' }), responder: new ScriptedResponder({ script: { text: story } }), synthesizer }));
+  const server = await serve(assembleEngines({ transcriber: new ScriptedTranscriber({ texts: 'stop please' }), responder: new ScriptedResponder({ script: { text: story } }), synthesizer }));
   const { session, log, errors } = await connectAgent(server, new RealtimeAgent({ name: 'Storyteller', instructions: 'Tell stories.' }));
   session.sendMessage('Tell me a story.');
   const firstAudio = await log.next('response.output_audio.delta', 10_000);

@@ -12,7 +12,8 @@ import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import { ScriptedResponder } from '../../src/providers/testing/scripted-responder.ts';
 import { ScriptedSynthesizer } from '../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../src/providers/testing/scripted-transcriber.ts';
-import { enginesOf, EventLog, insecureFetch, RealtimeClient, selfSignedCertificate, startTestServer, type SelfSignedCertificate, type TestServer, type WireEvent } from './realtime-harness.ts';
+import { EventLog, insecureFetch, RealtimeClient, selfSignedCertificate, type SelfSignedCertificate, type WireEvent } from './realtime-harness.ts';
+import { assembleEngines, startTestServer, type TestServer } from '../helpers/server.ts';
 
 const TOKEN = 'backend-token-51c2';
 let certificate: SelfSignedCertificate;
@@ -20,7 +21,7 @@ let server: TestServer;
 
 before(async () => {
   certificate = await selfSignedCertificate();
-  const engines = enginesOf({ transcriber: new ScriptedTranscriber(), responder: new ScriptedResponder(), synthesizer: new ScriptedSynthesizer() });
+  const engines = assembleEngines({ transcriber: new ScriptedTranscriber(), responder: new ScriptedResponder(), synthesizer: new ScriptedSynthesizer() });
   server = await startTestServer(engines, { TLS_CERT: certificate.certPath, TLS_KEY: certificate.keyPath, API_TOKENS: TOKEN });
 });
 

@@ -30,7 +30,7 @@ import { type RunningServer, startServer } from '../../src/server/app.ts';
 import { type Config, loadConfig } from '../../src/server/config.ts';
 import { createEngines } from '../../src/server/engine-factory.ts';
 import { createLogger } from '../../src/server/logging.ts';
-import { type AudioUpstream, startAudioUpstream } from '../helpers/engine-audio-upstream.ts';
+import { startAudioUpstream } from '../helpers/engine-audio-upstream.ts';
 import { type ChatCompletionsUpstream, messagesOf, startChatCompletionsUpstream } from '../helpers/chat-completions-upstream.ts';
 import { zeroWhisperModel } from '../helpers/zero-whisper-model.ts';
 import { requireTool } from '../helpers/spoken.ts';

@@ -13,21 +13,8 @@ import { resample } from '../../src/audio/resample.ts';
 import { EchoResponder } from '../../src/providers/local/echo-responder.ts';
 import { EspeakSynthesizer } from '../../src/providers/local/espeak-synthesizer.ts';
 import { createPocketsphinxTranscriber, type PocketsphinxTranscriber } from '../../src/providers/local/pocketsphinx-transcriber.ts';
-import {
-  enginesOf,
-  EventLog,
-  insecureFetch,
-  joinedPcm,
-  pcmFrames,
-  selfSignedCertificate,
-  spoken,
-  startTestServer,
-  streamRealtime,
-  withSilence,
-  type SelfSignedCertificate,
-  type TestServer,
-  type WireEvent,
-} from './realtime-harness.ts';
+import { EventLog, insecureFetch, joinedPcm, pcmFrames, selfSignedCertificate, spoken, streamRealtime, withSilence, type SelfSignedCertificate, type WireEvent } from './realtime-harness.ts';
+import { assembleEngines, startTestServer, type TestServer } from '../helpers/server.ts';
 
 const TOKEN = 'sdk-test-token';
 const PHRASES = ['turn on the kitchen lights', 'open the garage door', 'what time is it', 'turn off the bedroom fan'];
@@ -42,7 +29,7 @@ before(async () => {
   certificate = await selfSignedCertificate();
   synthesizer = await EspeakSynthesizer.create({ workers: 1 });
   transcriber = await createPocketsphinxTranscriber({ grammar: GRAMMAR, timeoutMs: 20_000 });
-  server = await startTestServer(enginesOf({ transcriber, responder: new EchoResponder(), synthesizer }), {
+  server = await startTestServer(assembleEngines({ transcriber, responder: new EchoResponder(), synthesizer }), {
     TLS_CERT: certificate.certPath,
     TLS_KEY: certificate.keyPath,
     API_TOKENS: TOKEN,

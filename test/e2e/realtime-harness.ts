@@ -13,42 +13,10 @@ import { encodeBase64Audio } from '../../src/audio/base64.ts';
 import type { PcmAudio } from '../../src/audio/pcm.ts';
 import { resample } from '../../src/audio/resample.ts';
 import { readWav } from '../../src/audio/wav.ts';
-import type { Responder, Synthesizer, Transcriber } from '../../src/providers/contracts.ts';
-import { startServer, type RunningServer } from '../../src/server/app.ts';
-import { loadConfig } from '../../src/server/config.ts';
-import type { Engines } from '../../src/server/engines.ts';
-import { createLogger } from '../../src/server/logging.ts';
+import type { Synthesizer } from '../../src/providers/contracts.ts';
 import { sharedAudioPath } from '../helpers/shared.ts';
 
 export type WireEvent = { type: string; event_id: string } & Record<string, any>;
-
-export interface TestServer extends RunningServer {
-  /** ws:// or wss:// URL of /v1/realtime. */
-  realtimeUrl: string;
-}
-
-/** The real server, listening on 127.0.0.1 port 0, with `env` on top of a silent default config. */
-export async function startTestServer(engines: Engines, env: Record<string, string> = {}): Promise<TestServer> {
-  const config = loadConfig({ SERVER_NAME: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: 'silent', ...env });
-  const server = await startServer({ config, engines, logger: createLogger('silent') });
-  const realtimeUrl = `${server.url.replace(/^http/, 'ws')}/v1/realtime`;
-  return { ...server, realtimeUrl };
-}
-
-export function enginesOf(providers: { transcriber: Transcriber; responder: Responder; synthesizer: Synthesizer }): Engines {
-  return {
-    ...providers,
-    summary: {
-      transcriber: { engine: providers.transcriber.name },
-      responder: { engine: providers.responder.name },
-      synthesizer: { engine: providers.synthesizer.name },
-      vad: { engine: 'webrtc-vad' },
-    },
-    close: async () => {
-      await Promise.allSettled([providers.transcriber.close?.(), providers.synthesizer.close?.()]);
-    },
-  };
-}
 
 export interface Closed {
   code: number;
@@ -211,7 +179,7 @@ export async function selfSignedCertificate(): Promise<SelfSignedCertificate> {
     ]);
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
-    throw new Error(`could not make a test certificate with openssl (install it: apt-get install openssl): ${(error as Error).message}`);
+    throw new Error(`could not make a test certificate with openssl (install it: apt-get install openssl): ${(error as Error).message}`, { cause: error });
   }
   return { certPath, keyPath, cert: await readFile(certPath), remove: () => rm(dir, { recursive: true, force: true }) };
 }

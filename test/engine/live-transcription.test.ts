@@ -127,6 +127,7 @@ class StalledTranscriber implements Transcriber {
   async transcribe(): Promise<never> {
     throw new Error('not used');
   }
+  // eslint-disable-next-line require-yield -- a stream that never yields: it only waits for its abort.
   async *transcribeStream(_audio: AsyncIterable<PcmAudio>, options: TranscribeOptions = {}): AsyncIterable<TranscriptStreamEvent> {
     await new Promise<void>((_resolve, reject) => {
       if (options.signal?.aborted) reject(abortError());

@@ -11,7 +11,7 @@
 import type { AddressInfo } from 'node:net';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyReply } from 'fastify';
-import { decodeAudio } from '../../src/audio/ffmpeg.ts';
+import { decodeAudio } from '../../src/audio/decode.ts';
 import { resample } from '../../src/audio/resample.ts';
 import { writeWav } from '../../src/audio/wav.ts';
 import type { Synthesizer, Transcriber } from '../../src/providers/contracts.ts';

@@ -15,7 +15,7 @@ export function tryUpgrade(url: string, token: string, protocols: string[] = ['r
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (text += chunk));
       response.on('end', () => {
-        let body = {};
+        let body: Extract<UpgradeOutcome, { opened: false }>['body'];
         try {
           body = JSON.parse(text);
         } catch {

@@ -1,4 +1,4 @@
-/** Starts a real speechbridge server on 127.0.0.1, port 0, around the given engines. */
+/** The one way tests start a real speechbridge server: on 127.0.0.1, port 0, around the given engines. */
 import { startServer, type RunningServer } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
 import type { Engines } from '../../src/server/engines.ts';
@@ -34,9 +34,19 @@ export function assembleEngines(parts: TestEngines): Engines {
   };
 }
 
-/** env: extra configuration variables (strings, as in the environment). */
-export async function startTestServer(engines: TestEngines | Engines, env: Record<string, string> = {}): Promise<RunningServer> {
+export interface TestServer extends RunningServer {
+  /** ws:// or wss:// URL of /v1/realtime. */
+  realtimeUrl: string;
+}
+
+/**
+ * The real server on 127.0.0.1 port 0 around `engines` (missing providers are scripted fakes);
+ * env: extra configuration variables (strings, as in the environment). Logs are silent unless
+ * TEST_LOG_LEVEL says otherwise.
+ */
+export async function startTestServer(engines: TestEngines | Engines, env: Record<string, string> = {}): Promise<TestServer> {
   const config = loadConfig({ SERVER_NAME: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ...env });
   const full = 'summary' in engines ? (engines as Engines) : assembleEngines(engines);
-  return startServer({ config, engines: full, logger: createLogger(config.logLevel) });
+  const server = await startServer({ config, engines: full, logger: createLogger(config.logLevel) });
+  return { ...server, realtimeUrl: `${server.url.replace(/^http/, 'ws')}/v1/realtime` };
 }

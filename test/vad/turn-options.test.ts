@@ -3,7 +3,6 @@ import { test } from 'node:test';
 import { SpeechbridgeError } from '../../src/errors/registry.ts';
 import {
   DEFAULT_TURN_OPTIONS,
-  fromServerVad,
   resolveTurnOptions,
   thresholdToAggressiveness,
   TURN_OPTION_RANGES,
@@ -52,13 +51,7 @@ test('aggressiveness must be an integer 0–3', () => {
   assertInvalid(() => validateAggressiveness('2', 'VAD_AGGR'), 'VAD_AGGR');
 });
 
-test('server_vad on Silero: silence_duration_ms → endMs, prefix_padding_ms → padMs, threshold → threshold', () => {
-  const mapped = fromServerVad({ threshold: 0.7, prefix_padding_ms: 300, silence_duration_ms: 500 }, { engine: 'silero' });
-  assert.deepEqual(mapped.detector, { engine: 'silero' });
-  assert.deepEqual(mapped.turn, { ...DEFAULT_TURN_OPTIONS, threshold: 0.7, padMs: 300, endMs: 500 });
-});
-
-test('server_vad on WebRTC VAD: threshold picks the aggressiveness, the probability threshold stays 0.5', () => {
+test('server_vad on WebRTC VAD: the threshold picks the aggressiveness', () => {
   const table: [number, number][] = [
     [0, 0],
     [0.1, 0],
@@ -72,28 +65,5 @@ test('server_vad on WebRTC VAD: threshold picks the aggressiveness, the probabil
   ];
   for (const [threshold, aggressiveness] of table) {
     assert.equal(thresholdToAggressiveness(threshold), aggressiveness, `threshold ${threshold}`);
-    const mapped = fromServerVad({ threshold }, { engine: 'webrtc', aggressiveness: 1 });
-    assert.deepEqual(mapped.detector, { engine: 'webrtc', aggressiveness });
-    assert.equal(mapped.turn.threshold, 0.5);
   }
-});
-
-test('absent knobs keep the base values and the configured aggressiveness', () => {
-  const mapped = fromServerVad({}, { engine: 'webrtc', aggressiveness: 3, base: { startMs: 200, maxMs: 9000, endMs: 700 } });
-  assert.deepEqual(mapped.detector, { engine: 'webrtc', aggressiveness: 3 });
-  assert.deepEqual(mapped.turn, { ...DEFAULT_TURN_OPTIONS, startMs: 200, maxMs: 9000, endMs: 700 });
-  assert.deepEqual(fromServerVad({}, { engine: 'webrtc' }).detector, { engine: 'webrtc', aggressiveness: 2 });
-  const nulls = fromServerVad({ threshold: null, prefix_padding_ms: null, silence_duration_ms: null }, { engine: 'silero' });
-  assert.deepEqual(nulls.turn, { ...DEFAULT_TURN_OPTIONS });
-});
-
-test('out-of-range server_vad knobs are refused, naming the knob as the client sent it', () => {
-  assertInvalid(() => fromServerVad({ silence_duration_ms: 50 }, { engine: 'silero' }), 'silence_duration_ms');
-  assertInvalid(() => fromServerVad({ silence_duration_ms: 20_000 }, { engine: 'webrtc' }), 'silence_duration_ms');
-  assertInvalid(() => fromServerVad({ prefix_padding_ms: -1 }, { engine: 'silero' }), 'prefix_padding_ms');
-  assertInvalid(() => fromServerVad({ prefix_padding_ms: 2500 }, { engine: 'webrtc' }), 'prefix_padding_ms');
-  assertInvalid(() => fromServerVad({ threshold: 1.5 }, { engine: 'silero' }), 'threshold');
-  assertInvalid(() => fromServerVad({ threshold: -0.1 }, { engine: 'webrtc' }), 'threshold');
-  assertInvalid(() => fromServerVad({ threshold: '0.5' as unknown as number }, { engine: 'webrtc' }), 'threshold');
-  assertInvalid(() => fromServerVad({}, { engine: 'webrtc', aggressiveness: 5 as 3 }), 'aggressiveness');
 });

@@ -2,7 +2,7 @@
 import { DEFAULT_URL, endpointUrl, modeFor } from './client-endpoint.ts';
 import { GatewayClient } from './gateway-client.ts';
 import { RealtimeClient } from './realtime-client.ts';
-import type { ClientMode, ClientOptions, Protocol, SpeechClient } from './speech-client.ts';
+import type { ClientOptions, Protocol, SpeechClient } from './speech-client.ts';
 import { TranscriptionsClient } from './transcriptions-client.ts';
 
 export { DEFAULT_URL, endpointUrl, modeFor };

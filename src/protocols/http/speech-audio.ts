@@ -6,7 +6,7 @@
  * synthesizer is stopped (an upstream's request aborted) and the reply fails — with a JSON 502
  * before the first audio, by cutting the connection after it (the status is already sent).
  */
-import { encodeAudio, type EncodeFormat } from '../../audio/ffmpeg.ts';
+import { encodeAudio, type EncodeFormat } from '../../audio/encode.ts';
 import { int16ToBytes } from '../../audio/pcm.ts';
 import type { SynthesizeRequest, Synthesizer } from '../../providers/contracts.ts';
 import { synthesizeAt } from '../../providers/synthesize-at.ts';

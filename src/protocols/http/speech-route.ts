@@ -6,6 +6,8 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { SESSION_RANGES } from '../../engine/ranges.ts';
+import { numberIn } from '../range-schemas.ts';
 import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { Synthesizer } from '../../providers/contracts.ts';
 import { abortOnDisconnect } from './disconnect.ts';
@@ -34,7 +36,7 @@ const BODY = z.object({
     .max(MAX_INPUT_CHARS, `input is longer than ${MAX_INPUT_CHARS} characters`),
   voice: z.string().max(100).optional(),
   response_format: z.enum(SPEECH_FORMATS).default('mp3'),
-  speed: z.number().min(0.25).max(4).optional(),
+  speed: numberIn(SESSION_RANGES.speed).optional(),
   instructions: z.string().max(4096).optional(),
   stream_format: z.enum(['audio', 'sse']).default('audio'),
 });

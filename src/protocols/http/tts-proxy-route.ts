@@ -11,6 +11,8 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { SESSION_RANGES } from '../../engine/ranges.ts';
+import { numberIn } from '../range-schemas.ts';
 import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { Synthesizer } from '../../providers/contracts.ts';
 import { abortOnDisconnect } from './disconnect.ts';
@@ -41,7 +43,7 @@ const BODY = z.object({
     .max(MAX_INPUT_CHARS, `input is longer than ${MAX_INPUT_CHARS} characters`),
   voice: z.string().max(100).optional(),
   response_format: z.string().max(20).default('opus'),
-  speed: z.number().min(0.25).max(4).optional(),
+  speed: numberIn(SESSION_RANGES.speed).optional(),
   instructions: z.string().max(4096).optional(),
 });
 

@@ -3,7 +3,7 @@
  * empty, and decoded by ffmpeg from any container into mono PCM16 at the rate a transcriber
  * wants.
  */
-import { decodeAudio } from '../../audio/ffmpeg.ts';
+import { decodeAudio } from '../../audio/decode.ts';
 import type { PcmAudio } from '../../audio/pcm.ts';
 import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { MultipartBody, UploadedFile } from './multipart.ts';

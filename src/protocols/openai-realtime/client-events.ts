@@ -20,7 +20,8 @@ import { z } from 'zod';
 import type { ErrorCode } from '../../errors/registry.ts';
 import { parseBoundedJson } from '../bounded-json.ts';
 import { describeValue, quote } from '../client-values.ts';
-import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES } from '../../vad/turn-options.ts';
+import { SESSION_RANGES } from '../../engine/ranges.ts';
+import { integerIn, numberIn } from '../range-schemas.ts';
 import { PCM_SAMPLE_RATES } from './audio-format.ts';
 
 /**
@@ -62,7 +63,6 @@ const LIMITS = REALTIME_FIELD_LIMITS;
 
 const text = (max: number) => z.string().max(max);
 
-const msIn = ([min, max]: readonly [number, number]) => z.number().int().min(min).max(max);
 /** Beta `modalities`: `["text","audio"]` is audio with its transcript, `["text"]` text alone. */
 const modalities = z.array(z.enum(['text', 'audio'])).min(1);
 /** GA `output_modalities`: one of them; OpenAI refuses both at once (audio always comes with its transcript). */
@@ -80,10 +80,10 @@ const gaFormat = z.discriminatedUnion('type', [
 const anyFormat = z.union([gaFormat, betaFormat]);
 const voice = z.union([z.string().min(1).max(LIMITS.voiceChars), z.object({ id: z.string().min(1).max(LIMITS.voiceChars) })]);
 /** OpenAI documents 0.25–1.5; the synthesizers here go to 4. */
-const speed = z.number().min(0.25).max(4);
-const temperature = z.number().min(0).max(2);
-/** OpenAI's range is 1–4096 or "inf"; a bigger number is passed on, the responder caps it. */
-const maxOutputTokens = z.union([z.number().int().min(1), z.literal('inf')]);
+const speed = numberIn(SESSION_RANGES.speed);
+const temperature = numberIn(SESSION_RANGES.temperature);
+/** OpenAI's range: 1–4096 or "inf". */
+const maxOutputTokens = z.union([integerIn(SESSION_RANGES.maxOutputTokens), z.literal('inf')]);
 
 /** ISO-639-1, optionally with a region (`en`, `pt-BR`), as the recognizers take it. */
 const languageCode = text(LIMITS.languageChars).regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'must be an ISO-639-1 code such as "en" or "pt-BR"');
@@ -108,19 +108,19 @@ const noiseReduction = z
 /** server_vad as OpenAI documents it, plus the gateway's own detector knobs (README: turn detection). */
 const serverVad = z.strictObject({
   type: z.literal('server_vad'),
-  threshold: z.number().min(0).max(1).optional(),
-  prefix_padding_ms: msIn(TURN_OPTION_RANGES.padMs).optional(),
-  silence_duration_ms: msIn(TURN_OPTION_RANGES.endMs).optional(),
+  threshold: numberIn(SESSION_RANGES.threshold).optional(),
+  prefix_padding_ms: integerIn(SESSION_RANGES.padMs).optional(),
+  silence_duration_ms: integerIn(SESSION_RANGES.endMs).optional(),
   create_response: z.boolean().optional(),
   interrupt_response: z.boolean().optional(),
-  /** Up to an hour; OpenAI allows 5–30 s, shorter is useful in tests and kiosks. */
-  idle_timeout_ms: z.number().int().min(100).max(3_600_000).nullable().optional(),
+  /** 1 s to 10 min; OpenAI allows 5–30 s, shorter is useful in tests and kiosks. */
+  idle_timeout_ms: integerIn(SESSION_RANGES.idleTimeoutMs).nullable().optional(),
   engine: z.enum(['webrtc', 'silero']).optional(),
-  aggressiveness: z.number().int().min(AGGRESSIVENESS_RANGE[0]).max(AGGRESSIVENESS_RANGE[1]).optional(),
-  start_ms: msIn(TURN_OPTION_RANGES.startMs).optional(),
-  end_ms: msIn(TURN_OPTION_RANGES.endMs).optional(),
-  pad_ms: msIn(TURN_OPTION_RANGES.padMs).optional(),
-  max_ms: msIn(TURN_OPTION_RANGES.maxMs).optional(),
+  aggressiveness: integerIn(SESSION_RANGES.aggressiveness).optional(),
+  start_ms: integerIn(SESSION_RANGES.startMs).optional(),
+  end_ms: integerIn(SESSION_RANGES.endMs).optional(),
+  pad_ms: integerIn(SESSION_RANGES.padMs).optional(),
+  max_ms: integerIn(SESSION_RANGES.maxMs).optional(),
 });
 const semanticVad = z.strictObject({
   type: z.literal('semantic_vad'),

@@ -20,7 +20,7 @@
  *   and at most 1 MB waits).
  */
 import { SNIFF_BYTES, sniffContainer, type Container } from '../../audio/container.ts';
-import { createStreamDecoder, type StreamDecoder } from '../../audio/ffmpeg.ts';
+import { createStreamDecoder, type StreamDecoder } from '../../audio/stream-decoder.ts';
 import { SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { AudioFormat } from './codec.ts';
 

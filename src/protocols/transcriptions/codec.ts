@@ -8,7 +8,8 @@
 import { z } from 'zod';
 import type { ErrorCode } from '../../errors/registry.ts';
 import type { EngineEvent, SessionUpdate, TurnDetectionConfig } from '../../engine/events.ts';
-import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES } from '../../vad/turn-options.ts';
+import { SESSION_RANGES } from '../../engine/ranges.ts';
+import { integerIn, numberIn } from '../range-schemas.ts';
 import { parseBoundedJson } from '../bounded-json.ts';
 import { describeValue, quote } from '../client-values.ts';
 
@@ -26,16 +27,14 @@ export const DEFAULT_LANGUAGE = 'en';
 export const AUDIO_FORMATS = ['auto', 'pcm16', 'webm', 'ogg', 'mp4', 'wav', 'flac', 'mp3'] as const;
 export type AudioFormat = (typeof AUDIO_FORMATS)[number];
 
-const msIn = ([min, max]: readonly [number, number]) => z.number().int().min(min).max(max);
-
 const vad = z.object({
   engine: z.enum(['webrtc', 'silero']).optional(),
-  aggressiveness: z.number().int().min(AGGRESSIVENESS_RANGE[0]).max(AGGRESSIVENESS_RANGE[1]).optional(),
-  threshold: z.number().min(0).max(1).optional(),
-  start_ms: msIn(TURN_OPTION_RANGES.startMs).optional(),
-  end_ms: msIn(TURN_OPTION_RANGES.endMs).optional(),
-  pad_ms: msIn(TURN_OPTION_RANGES.padMs).optional(),
-  max_ms: msIn(TURN_OPTION_RANGES.maxMs).optional(),
+  aggressiveness: integerIn(SESSION_RANGES.aggressiveness).optional(),
+  threshold: numberIn(SESSION_RANGES.threshold).optional(),
+  start_ms: integerIn(SESSION_RANGES.startMs).optional(),
+  end_ms: integerIn(SESSION_RANGES.endMs).optional(),
+  pad_ms: integerIn(SESSION_RANGES.padMs).optional(),
+  max_ms: integerIn(SESSION_RANGES.maxMs).optional(),
 });
 
 const startMessage = z.object({
@@ -47,7 +46,7 @@ const startMessage = z.object({
     .regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'must be a language code such as "en" or "pt-BR"')
     .default(DEFAULT_LANGUAGE),
   /** 8 kHz (telephony) to 48 kHz (browser capture), the rates the engine accepts. */
-  sample_rate: z.number().int().min(8000).max(48000).default(DEFAULT_PCM_SAMPLE_RATE),
+  sample_rate: integerIn(SESSION_RANGES.sampleRate).default(DEFAULT_PCM_SAMPLE_RATE),
   /** Case-insensitive: clients write MIME-style names in either case ("WebM", "PCM16"). */
   format: z.preprocess((value) => (typeof value === 'string' ? value.trim().toLowerCase() : value), z.enum(AUDIO_FORMATS)).default('auto'),
   interim_results: z.boolean().default(true),

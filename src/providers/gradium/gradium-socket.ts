@@ -14,7 +14,6 @@
  * A frame that is not protocol JSON ends the socket with upstream_bad_response.
  */
 import WebSocket from 'ws';
-import type { SpeechbridgeError } from '../../errors/registry.ts';
 import { parseServerFrame, type ClientMessage, type ServerMessage } from './messages.ts';
 import { brokenFrameError, closedError, connectError, errorMessageError, timeoutError, type GradiumContext } from './upstream-errors.ts';
 

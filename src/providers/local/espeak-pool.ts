@@ -4,15 +4,18 @@
  * 200–300 ms to start), so the pool is small: one or two workers keep a 2-core machine's event
  * loop free while sentences, at 10–60 ms each, rarely wait long.
  *
- * Queue policy: at most `maxQueuedJobs` sentences wait; beyond that a job is refused with
- * engine_unavailable (503, retryable) rather than growing the queue without bound.
+ * Queue policy: one job slot per worker (src/providers/base/job-slots.ts); at most
+ * `maxQueuedJobs` sentences wait; beyond that a job is refused with engine_unavailable (503,
+ * retryable) rather than growing the queue without bound.
  * Abort: a queued job leaves the queue; a running job is stopped inside the engine through a
  * shared cancel flag, and its promise rejects at once without waiting for the worker.
  * Workers are unref'd while idle so an idle pool never keeps the process alive.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { abortError } from '../../errors/abort.ts';
 import { SpeechbridgeError } from '../../errors/registry.ts';
+import { JobSlots, type ReleaseSlot } from '../base/job-slots.ts';
+import { startWorker } from '../base/worker-start.ts';
 import type { EspeakCatalogue } from './espeak-voices.ts';
 
 export interface EspeakPoolOptions {
@@ -40,6 +43,7 @@ type WorkerReply =
 
 interface PendingJob extends EspeakJob {
   id: number;
+  release: ReleaseSlot;
   resolve(samples: Int16Array): void;
   reject(error: unknown): void;
   settled: boolean;
@@ -60,8 +64,8 @@ const INSTALL_HINT = 'the npm package @echogarden/espeak-ng-emscripten must be i
 export class EspeakPool {
   readonly catalogue: EspeakCatalogue;
   private readonly slots: Slot[];
-  private readonly queue: PendingJob[] = [];
-  private readonly maxQueuedJobs: number;
+  /** One per worker; a dead worker keeps its slot until its replacement is ready. */
+  private readonly jobSlots: JobSlots;
   private readonly warmUp: boolean;
   private nextJobId = 1;
   private closed = false;
@@ -69,7 +73,7 @@ export class EspeakPool {
   private constructor(catalogue: EspeakCatalogue, slots: Slot[], options: EspeakPoolOptions) {
     this.catalogue = catalogue;
     this.slots = slots;
-    this.maxQueuedJobs = options.maxQueuedJobs;
+    this.jobSlots = new JobSlots({ slots: slots.length, maxWaiting: options.maxQueuedJobs, engine: 'espeak-ng', busyCode: 'engine_unavailable' });
     this.warmUp = options.warmUp ?? true;
     for (const slot of slots) this.attach(slot);
   }
@@ -89,31 +93,18 @@ export class EspeakPool {
   }
 
   /** Synthesizes one sentence to PCM16 at 22050 Hz. */
-  synthesize(job: EspeakJob): Promise<Int16Array> {
+  async synthesize(job: EspeakJob): Promise<Int16Array> {
+    if (this.closed) throw new SpeechbridgeError('engine_unavailable', 'the espeak-ng synthesizer is closed');
+    if (job.signal?.aborted) throw abortError();
+    const release = await this.jobSlots.acquire({ signal: job.signal });
     return new Promise<Int16Array>((resolve, reject) => {
-      if (this.closed) {
-        reject(new SpeechbridgeError('engine_unavailable', 'the espeak-ng synthesizer is closed'));
-        return;
-      }
-      if (job.signal?.aborted) {
-        reject(abortError());
-        return;
-      }
-      if (this.queue.length >= this.maxQueuedJobs) {
-        reject(
-          new SpeechbridgeError(
-            'engine_unavailable',
-            `espeak-ng is busy: ${this.queue.length} sentences are already waiting (limit ${this.maxQueuedJobs}); retry shortly`,
-          ),
-        );
-        return;
-      }
       const id = this.nextJobId;
       this.nextJobId = this.nextJobId >= 0x7fffffff ? 1 : this.nextJobId + 1;
       const onAbort = () => this.abort(pending);
       const pending: PendingJob = {
         ...job,
         id,
+        release,
         settled: false,
         resolve: (samples) => settle(() => resolve(samples)),
         reject: (error) => settle(() => reject(error)),
@@ -125,9 +116,18 @@ export class EspeakPool {
         pending.detach();
         finish();
       }
-      job.signal?.addEventListener('abort', onAbort, { once: true });
-      this.queue.push(pending);
-      this.dispatch();
+      const slot = this.slots.find((candidate) => candidate.state.type === 'idle');
+      if (this.closed || !slot) {
+        // Closed while waiting for the slot (close() fails the waiters, not one already granted).
+        release();
+        pending.reject(new SpeechbridgeError('engine_unavailable', 'the espeak-ng synthesizer is closed'));
+        return;
+      }
+      slot.state = { type: 'busy', job: pending };
+      slot.worker.ref();
+      slot.worker.postMessage({ type: 'synthesize', jobId: pending.id, text: pending.text, voice: pending.voice, rate: pending.rate });
+      if (job.signal?.aborted) onAbort();
+      else job.signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -135,30 +135,16 @@ export class EspeakPool {
     if (this.closed) return;
     this.closed = true;
     const closedError = new SpeechbridgeError('engine_unavailable', 'the espeak-ng synthesizer is closed');
-    for (const job of this.queue.splice(0)) job.reject(closedError);
+    this.jobSlots.close(closedError);
     for (const slot of this.slots) if (slot.state.type === 'busy') slot.state.job.reject(closedError);
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
   }
 
+  /** A running job stops inside the engine through the shared cancel flag; its slot frees when the worker answers. */
   private abort(job: PendingJob): void {
-    const queued = this.queue.indexOf(job);
-    if (queued >= 0) this.queue.splice(queued, 1);
-    else {
-      const slot = this.slots.find((candidate) => candidate.state.type === 'busy' && candidate.state.job === job);
-      if (slot) Atomics.store(slot.cancel, 0, job.id);
-    }
+    const slot = this.slots.find((candidate) => candidate.state.type === 'busy' && candidate.state.job === job);
+    if (slot) Atomics.store(slot.cancel, 0, job.id);
     job.reject(abortError());
-  }
-
-  private dispatch(): void {
-    for (const slot of this.slots) {
-      if (this.queue.length === 0) return;
-      if (slot.state.type !== 'idle') continue;
-      const job = this.queue.shift()!;
-      slot.state = { type: 'busy', job };
-      slot.worker.ref();
-      slot.worker.postMessage({ type: 'synthesize', jobId: job.id, text: job.text, voice: job.voice, rate: job.rate });
-    }
   }
 
   private attach(slot: Slot): void {
@@ -179,69 +165,55 @@ export class EspeakPool {
     else return;
     slot.state = { type: 'idle' };
     slot.worker.unref();
-    this.dispatch();
+    job.release();
   }
 
   /** A crashed worker fails its job and is replaced, so one bad sentence cannot disable synthesis. */
   private onWorkerLost(slot: Slot, error: Error): void {
     if (slot.state.type === 'dead') return;
+    // An idle worker holds no job slot; take one, so no job is sent to it until it is replaced.
+    const held: Promise<ReleaseSlot> =
+      slot.state.type === 'busy' ? Promise.resolve(slot.state.job.release) : this.jobSlots.acquire().catch(() => () => undefined);
     if (slot.state.type === 'busy') {
       slot.state.job.reject(new SpeechbridgeError('engine_failed', `espeak-ng worker stopped: ${error.message}`, { cause: error }));
     }
     slot.state = { type: 'dead' };
     if (this.closed) return;
-    void spawn(this.warmUp).then(
-      ({ slot: fresh }) => {
-        if (this.closed) {
-          void fresh.worker.terminate();
-          return;
-        }
-        const index = this.slots.indexOf(slot);
-        this.slots[index] = fresh;
-        this.attach(fresh);
-        this.dispatch();
-      },
-      (spawnError: unknown) => {
-        if (this.slots.every((candidate) => candidate.state.type === 'dead')) {
-          for (const job of this.queue.splice(0)) job.reject(spawnError);
-        }
-      },
+    const respawned = spawn(this.warmUp).then(
+      ({ slot: fresh }) => ({ fresh }),
+      (spawnError: unknown) => ({ spawnError }),
     );
+    void Promise.all([respawned, held]).then(([outcome, release]) => {
+      if ('spawnError' in outcome) {
+        // Retired first, so the released slot is not handed to a job with no worker to run it.
+        this.jobSlots.retire(outcome.spawnError);
+        release();
+        return;
+      }
+      if (this.closed) {
+        void outcome.fresh.worker.terminate();
+        return;
+      }
+      const index = this.slots.indexOf(slot);
+      this.slots[index] = outcome.fresh;
+      this.attach(outcome.fresh);
+      release();
+    });
   }
 }
 
 /** Starts one worker and resolves once its engine is loaded. */
-function spawn(warmUp: boolean): Promise<{ slot: Slot; catalogue: EspeakCatalogue }> {
-  return new Promise((resolve, reject) => {
-    const cancelBuffer = new SharedArrayBuffer(4);
-    let worker: Worker;
-    try {
-      worker = new Worker(WORKER_URL, { workerData: { cancelBuffer, warmUp } });
-    } catch (error) {
-      reject(new SpeechbridgeError('engine_unavailable', `could not start the espeak-ng worker: ${String(error)}`, { cause: error }));
-      return;
-    }
-    const slot: Slot = { worker, cancel: new Int32Array(cancelBuffer), state: { type: 'starting' } };
-    const fail = (message: string, cause?: unknown) => {
-      cleanup();
-      void worker.terminate();
-      reject(new SpeechbridgeError('engine_unavailable', `espeak-ng could not start (${message}); ${INSTALL_HINT}`, { cause }));
-    };
-    const onMessage = (reply: WorkerReply) => {
-      if (reply.type === 'ready') {
-        cleanup();
-        resolve({ slot, catalogue: reply.catalogue });
-      } else if (reply.type === 'init_failed') fail(reply.message);
-    };
-    const onError = (error: Error) => fail(error.message, error);
-    const onExit = (code: number) => fail(`worker exited with code ${code}`);
-    function cleanup(): void {
-      worker.off('message', onMessage);
-      worker.off('error', onError);
-      worker.off('exit', onExit);
-    }
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    worker.on('exit', onExit);
-  });
+async function spawn(warmUp: boolean): Promise<{ slot: Slot; catalogue: EspeakCatalogue }> {
+  const cancelBuffer = new SharedArrayBuffer(4);
+  try {
+    const { worker, ready } = await startWorker(WORKER_URL, { workerData: { cancelBuffer, warmUp } }, (message) => {
+      const reply = message as WorkerReply;
+      if (reply.type === 'ready') return reply.catalogue;
+      if (reply.type === 'init_failed') return new Error(reply.message);
+      return undefined;
+    });
+    return { slot: { worker, cancel: new Int32Array(cancelBuffer), state: { type: 'starting' } }, catalogue: ready };
+  } catch (error) {
+    throw new SpeechbridgeError('engine_unavailable', `espeak-ng could not start (${(error as Error).message}); ${INSTALL_HINT}`, { cause: error });
+  }
 }

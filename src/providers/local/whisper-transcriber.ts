@@ -5,17 +5,19 @@
  *
  * Cancellation: a queued job is removed and rejects at once. A running `full()` cannot be
  * stopped — the binding's abort callback always answers "continue" — so an aborted running job
- * rejects at once and its result is dropped when the worker finishes; the worker stays busy
- * until then (about 0.3 × the audio duration on tiny.en with 2 threads).
+ * rejects at once and its result is dropped when the worker finishes; the worker keeps its one
+ * job slot until then (about 0.3 × the audio duration on tiny.en with 2 threads).
  */
 import { availableParallelism } from 'node:os';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { durationMs, type PcmAudio } from '../../audio/pcm.ts';
 import { resample } from '../../audio/resample.ts';
 import { abortError, throwIfAborted } from '../../errors/abort.ts';
 import { SpeechbridgeError } from '../../errors/registry.ts';
+import { JobSlots, type ReleaseSlot } from '../base/job-slots.ts';
+import { startWorker } from '../base/worker-start.ts';
 import type { Transcriber, TranscriberCapabilities, TranscribeOptions, Transcription, TranscriptSegment } from '../contracts.ts';
 import { startDeadline, type Deadline } from '../deadline.ts';
 import { languageCode } from '../languages.ts';
@@ -92,6 +94,8 @@ interface Job {
   deadline: Deadline;
   resolve: (transcription: Transcription) => void;
   reject: (error: unknown) => void;
+  /** Frees the worker's slot when the worker answers, not when the caller gives up. */
+  release: ReleaseSlot;
 }
 
 type TranscriberState = { type: 'ready' } | { type: 'failed'; error: SpeechbridgeError } | { type: 'closed' };
@@ -106,15 +110,19 @@ export async function createWhisperTranscriber(options: WhisperTranscriberOption
     });
   }
   const threads = options.threads ?? availableParallelism();
-  // execArgv []: the worker is plain JavaScript, so it does not need the `--import tsx` it would inherit.
-  const worker = new Worker(WORKER_URL, { workerData: { modelPath, threads }, execArgv: [] });
-  let ready: Extract<WorkerReply, { type: 'ready' }>;
+  let started: { worker: Worker; ready: Extract<WorkerReply, { type: 'ready' }> };
   try {
-    ready = await waitUntilLoaded(worker);
+    // execArgv []: the worker is plain JavaScript, so it does not need the `--import tsx` it would inherit.
+    started = await startWorker(WORKER_URL, { workerData: { modelPath, threads }, execArgv: [] }, (message) => {
+      const reply = message as WorkerReply;
+      if (reply.type === 'ready') return reply;
+      if (reply.type === 'load_failed') return new Error(reply.message);
+      return undefined;
+    });
   } catch (error) {
-    await worker.terminate();
     throw new SpeechbridgeError('engine_unavailable', `whisper could not load ${modelPath}: ${(error as Error).message}`, { param: 'model', cause: error });
   }
+  const { worker, ready } = started;
   return new WhisperTranscriber(worker, {
     path: modelPath,
     multilingual: ready.multilingual,
@@ -124,47 +132,17 @@ export async function createWhisperTranscriber(options: WhisperTranscriberOption
   }, ready.languages, options);
 }
 
-function waitUntilLoaded(worker: Worker): Promise<Extract<WorkerReply, { type: 'ready' }>> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (reply: WorkerReply) => {
-      if (reply.type === 'ready') {
-        cleanup();
-        resolve(reply);
-      } else if (reply.type === 'load_failed') {
-        cleanup();
-        reject(new Error(reply.message));
-      }
-    };
-    const onError = (error: Error) => {
-      cleanup();
-      reject(error);
-    };
-    const onExit = (code: number) => {
-      cleanup();
-      reject(new Error(`the worker exited with code ${code}`));
-    };
-    const cleanup = () => {
-      worker.off('message', onMessage);
-      worker.off('error', onError);
-      worker.off('exit', onExit);
-    };
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    worker.on('exit', onExit);
-  });
-}
-
 export class WhisperTranscriber implements Transcriber {
   readonly name = 'whisper';
   readonly capabilities: TranscriberCapabilities;
   readonly model: WhisperModelInfo;
   private readonly worker: Worker;
   private readonly timeoutMs: number;
-  private readonly maxQueue: number;
-  private readonly waiting: Job[] = [];
+  /** One slot: the worker decodes one job at a time. */
+  private readonly slots: JobSlots;
   private running: Job | undefined;
-  /** Id of the job the worker is decoding, kept when its caller gave up so the reply can be matched. */
-  private busyWith: number | undefined;
+  /** The job the worker is decoding, kept when its caller gave up so the reply can be matched and the slot freed. */
+  private busy: { jobId: number; release: ReleaseSlot } | undefined;
   private nextJobId = 1;
   private state: TranscriberState = { type: 'ready' };
 
@@ -173,7 +151,7 @@ export class WhisperTranscriber implements Transcriber {
     this.worker = worker;
     this.model = model;
     this.timeoutMs = options.timeoutMs;
-    this.maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
+    this.slots = new JobSlots({ slots: 1, maxWaiting: options.maxQueue ?? DEFAULT_MAX_QUEUE, engine: 'whisper' });
     this.capabilities = {
       streaming: false,
       languageDetection: model.multilingual,
@@ -192,7 +170,7 @@ export class WhisperTranscriber implements Transcriber {
 
   /** Jobs waiting behind the running one. */
   get queued(): number {
-    return this.waiting.length;
+    return this.slots.waiting;
   }
 
   async transcribe(audio: PcmAudio, options: TranscribeOptions = {}): Promise<Transcription> {
@@ -204,11 +182,15 @@ export class WhisperTranscriber implements Transcriber {
     const input = audio.sampleRate === WHISPER_SAMPLE_RATE ? audio : await resample(audio, WHISPER_SAMPLE_RATE);
     this.throwUnlessReady();
     throwIfAborted(options.signal);
-    if (this.waiting.length >= this.maxQueue) {
-      throw new SpeechbridgeError('engine_busy', `whisper has ${this.waiting.length} jobs waiting (maxQueue ${this.maxQueue}); retry later`);
-    }
-    if (options.bestEffort && (this.running || this.waiting.length > 0)) {
-      throw new SpeechbridgeError('engine_busy', 'whisper is busy; a best-effort transcription is not queued');
+    const deadline = startDeadline(this.timeoutMs, options.signal);
+    // Taken synchronously, before the first await, so a call right after this one sees the slot taken.
+    const acquired = this.slots.acquire({ signal: deadline.signal, bestEffort: options.bestEffort });
+    let release: ReleaseSlot;
+    try {
+      release = await acquired;
+    } catch (error) {
+      deadline.dispose();
+      throw deadline.timedOut() ? deadline.translate(error, 'whisper transcription') : error;
     }
     const request: WorkerRequest = {
       type: 'transcribe',
@@ -219,12 +201,11 @@ export class WhisperTranscriber implements Transcriber {
       prompt: options.prompt || undefined,
       temperature: options.temperature,
     };
-    const deadline = startDeadline(this.timeoutMs, options.signal);
     return new Promise<Transcription>((resolve, reject) => {
-      const job: Job = { request, durationMs: audioMs, deadline, resolve, reject };
-      deadline.signal.addEventListener('abort', () => this.giveUp(job), { once: true });
-      this.waiting.push(job);
-      this.pump();
+      const job: Job = { request, durationMs: audioMs, deadline, resolve, reject, release };
+      this.run(job);
+      if (deadline.signal.aborted) this.giveUp(job);
+      else deadline.signal.addEventListener('abort', () => this.giveUp(job), { once: true });
     });
   }
 
@@ -237,9 +218,10 @@ export class WhisperTranscriber implements Transcriber {
     if (this.state.type === 'closed') return;
     this.state = { type: 'closed' };
     const closed = new SpeechbridgeError('engine_unavailable', 'the whisper transcriber was closed');
-    const pending = [...this.waiting.splice(0), ...(this.running ? [this.running] : [])];
+    this.slots.close(closed);
+    const running = this.running;
     this.running = undefined;
-    for (const job of pending) settle(job, () => job.reject(closed));
+    if (running) settle(running, () => running.reject(closed));
     await this.worker.terminate();
   }
 
@@ -262,23 +244,21 @@ export class WhisperTranscriber implements Transcriber {
     if (this.state.type === 'closed') throw new SpeechbridgeError('engine_unavailable', 'the whisper transcriber was closed');
   }
 
-  private pump(): void {
-    if (this.busyWith !== undefined || this.state.type !== 'ready') return;
-    const job = this.waiting.shift();
-    if (!job) {
-      this.worker.unref();
+  private run(job: Job): void {
+    if (this.state.type !== 'ready') {
+      const error = this.state.type === 'failed' ? this.state.error : new SpeechbridgeError('engine_unavailable', 'the whisper transcriber was closed');
+      job.release();
+      settle(job, () => job.reject(error));
       return;
     }
     this.running = job;
-    this.busyWith = job.request.jobId;
+    this.busy = { jobId: job.request.jobId, release: job.release };
     this.worker.ref();
     this.worker.postMessage(job.request, [job.request.samples.buffer as ArrayBuffer]);
   }
 
-  /** The caller aborted or the deadline passed: reject now; a running decode finishes unseen. */
+  /** The caller aborted or the deadline passed: reject now; the decode finishes unseen and then frees the slot. */
   private giveUp(job: Job): void {
-    const index = this.waiting.indexOf(job);
-    if (index >= 0) this.waiting.splice(index, 1);
     if (this.running === job) this.running = undefined;
     const { deadline } = job;
     settle(job, () => job.reject(deadline.timedOut() ? deadline.translate(deadline.signal.reason, 'whisper transcription') : abortError(deadline.signal.reason, 'the transcription was aborted')));
@@ -286,10 +266,13 @@ export class WhisperTranscriber implements Transcriber {
 
   private onReply(reply: WorkerReply): void {
     if (reply.type !== 'result' && reply.type !== 'failed') return;
-    if (reply.jobId !== this.busyWith) return;
-    this.busyWith = undefined;
+    if (reply.jobId !== this.busy?.jobId) return;
+    const { release } = this.busy;
+    this.busy = undefined;
     const job = this.running;
     this.running = undefined;
+    this.worker.unref();
+    release();
     if (job && job.request.jobId === reply.jobId) {
       if (reply.type === 'failed') {
         settle(job, () => job.reject(new SpeechbridgeError('engine_failed', `whisper failed: ${reply.message}`)));
@@ -297,17 +280,17 @@ export class WhisperTranscriber implements Transcriber {
         settle(job, () => job.resolve(toTranscription(reply, job.durationMs)));
       }
     }
-    this.pump();
   }
 
   private onWorkerLost(message: string): void {
     if (this.state.type !== 'ready') return;
     const error = new SpeechbridgeError('engine_failed', `${message}; restart the gateway`);
     this.state = { type: 'failed', error };
-    const pending = [...this.waiting.splice(0), ...(this.running ? [this.running] : [])];
+    this.slots.close(error);
+    const running = this.running;
     this.running = undefined;
-    this.busyWith = undefined;
-    for (const job of pending) settle(job, () => job.reject(error));
+    this.busy = undefined;
+    if (running) settle(running, () => running.reject(error));
   }
 }
 

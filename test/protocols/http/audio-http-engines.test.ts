@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import OpenAI, { toFile } from 'openai';
-import { decodeAudio } from '../../../src/audio/ffmpeg.ts';
+import { decodeAudio } from '../../../src/audio/decode.ts';
 import { bytesToInt16, durationMs, rmsDbfs } from '../../../src/audio/pcm.ts';
 import { readWav } from '../../../src/audio/wav.ts';
 import type { RunningServer } from '../../../src/server/app.ts';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { decodeAudio } from '../../../src/audio/ffmpeg.ts';
+import { decodeAudio } from '../../../src/audio/decode.ts';
 import { bytesToInt16, durationMs, rmsDbfs } from '../../../src/audio/pcm.ts';
 import { createPocketsphinxTranscriber, type PocketsphinxTranscriber } from '../../../src/providers/local/pocketsphinx-transcriber.ts';
 import { EspeakSynthesizer } from '../../../src/providers/local/espeak-synthesizer.ts';

@@ -4,7 +4,8 @@ import { encodeBase64Audio } from '../../../src/audio/base64.ts';
 import { ScriptedResponder } from '../../../src/providers/testing/scripted-responder.ts';
 import { ScriptedSynthesizer } from '../../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../../src/providers/testing/scripted-transcriber.ts';
-import { enginesOf, RealtimeClient, startTestServer, type TestServer } from '../../e2e/realtime-harness.ts';
+import { RealtimeClient } from '../../e2e/realtime-harness.ts';
+import { assembleEngines, startTestServer, type TestServer } from '../../helpers/server.ts';
 
 const REPLY = 'Beta reply one. Beta reply two.';
 const LONG_REPLY = 'This answer is long enough to be cancelled while it is still streaming out.';
@@ -13,7 +14,7 @@ const responder = new ScriptedResponder({ script: [{ text: REPLY }, { text: LONG
 const synthesizer = new ScriptedSynthesizer();
 
 before(async () => {
-  server = await startTestServer(enginesOf({ transcriber: new ScriptedTranscriber({ texts: 'hello beta' }), responder, synthesizer }));
+  server = await startTestServer(assembleEngines({ transcriber: new ScriptedTranscriber({ texts: 'hello beta' }), responder, synthesizer }));
 });
 
 after(async () => {

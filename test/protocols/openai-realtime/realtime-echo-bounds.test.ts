@@ -11,12 +11,13 @@ import { REALTIME_FIELD_LIMITS } from '../../../src/protocols/openai-realtime/cl
 import { ScriptedResponder } from '../../../src/providers/testing/scripted-responder.ts';
 import { ScriptedSynthesizer } from '../../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../../src/providers/testing/scripted-transcriber.ts';
-import { enginesOf, RealtimeClient, startTestServer, type TestServer } from '../../e2e/realtime-harness.ts';
+import { RealtimeClient } from '../../e2e/realtime-harness.ts';
+import { assembleEngines, startTestServer, type TestServer } from '../../helpers/server.ts';
 
 let server: TestServer;
 
 before(async () => {
-  server = await startTestServer(enginesOf({ transcriber: new ScriptedTranscriber(), responder: new ScriptedResponder(), synthesizer: new ScriptedSynthesizer() }));
+  server = await startTestServer(assembleEngines({ transcriber: new ScriptedTranscriber(), responder: new ScriptedResponder(), synthesizer: new ScriptedSynthesizer() }));
 });
 
 after(async () => {

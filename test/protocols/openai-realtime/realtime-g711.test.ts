@@ -5,7 +5,8 @@ import { durationMs, rmsDbfs, type PcmAudio } from '../../../src/audio/pcm.ts';
 import { ScriptedResponder } from '../../../src/providers/testing/scripted-responder.ts';
 import { ScriptedSynthesizer } from '../../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../../src/providers/testing/scripted-transcriber.ts';
-import { enginesOf, RealtimeClient, recording, startTestServer, type TestServer } from '../../e2e/realtime-harness.ts';
+import { RealtimeClient, recording } from '../../e2e/realtime-harness.ts';
+import { assembleEngines, startTestServer, type TestServer } from '../../helpers/server.ts';
 
 const REPLY = 'Telephone reply.';
 let server: TestServer;
@@ -19,7 +20,7 @@ before(async () => {
       return 'one two three';
     },
   });
-  server = await startTestServer(enginesOf({ transcriber, responder: new ScriptedResponder({ script: { text: REPLY } }), synthesizer }));
+  server = await startTestServer(assembleEngines({ transcriber, responder: new ScriptedResponder({ script: { text: REPLY } }), synthesizer }));
 });
 
 after(async () => {

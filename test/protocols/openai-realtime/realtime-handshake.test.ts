@@ -5,13 +5,14 @@ import { WebSocket } from 'ws';
 import { ScriptedResponder } from '../../../src/providers/testing/scripted-responder.ts';
 import { ScriptedSynthesizer } from '../../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../../src/providers/testing/scripted-transcriber.ts';
-import { enginesOf, RealtimeClient, startTestServer, type TestServer } from '../../e2e/realtime-harness.ts';
+import { RealtimeClient } from '../../e2e/realtime-harness.ts';
+import { assembleEngines, startTestServer, type TestServer } from '../../helpers/server.ts';
 
 const TOKEN = 'test-token-7f3a';
 let server: TestServer;
 
 before(async () => {
-  const engines = enginesOf({ transcriber: new ScriptedTranscriber(), responder: new ScriptedResponder(), synthesizer: new ScriptedSynthesizer() });
+  const engines = assembleEngines({ transcriber: new ScriptedTranscriber(), responder: new ScriptedResponder(), synthesizer: new ScriptedSynthesizer() });
   server = await startTestServer(engines, { API_TOKENS: TOKEN });
 });
 

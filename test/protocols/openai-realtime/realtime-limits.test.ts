@@ -5,10 +5,11 @@ import { encodeBase64Audio } from '../../../src/audio/base64.ts';
 import { ScriptedResponder } from '../../../src/providers/testing/scripted-responder.ts';
 import { ScriptedSynthesizer } from '../../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../../src/providers/testing/scripted-transcriber.ts';
-import { enginesOf, RealtimeClient, startTestServer, type TestServer } from '../../e2e/realtime-harness.ts';
+import { RealtimeClient } from '../../e2e/realtime-harness.ts';
+import { assembleEngines, startTestServer, type TestServer } from '../../helpers/server.ts';
 
 function scripted(options: { responder?: ScriptedResponder; synthesizer?: ScriptedSynthesizer } = {}) {
-  return enginesOf({
+  return assembleEngines({
     transcriber: new ScriptedTranscriber(),
     responder: options.responder ?? new ScriptedResponder(),
     synthesizer: options.synthesizer ?? new ScriptedSynthesizer(),

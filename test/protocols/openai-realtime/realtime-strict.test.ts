@@ -11,14 +11,15 @@ import { encodeBase64Audio } from '../../../src/audio/base64.ts';
 import { ScriptedResponder } from '../../../src/providers/testing/scripted-responder.ts';
 import { ScriptedSynthesizer } from '../../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../../src/providers/testing/scripted-transcriber.ts';
-import { enginesOf, RealtimeClient, startTestServer, type TestServer, type WireEvent } from '../../e2e/realtime-harness.ts';
+import { RealtimeClient, type WireEvent } from '../../e2e/realtime-harness.ts';
+import { assembleEngines, startTestServer, type TestServer } from '../../helpers/server.ts';
 import { rawUpgrade } from '../../helpers/raw-http.ts';
 
 let server: TestServer;
 const transcriber = new ScriptedTranscriber({ texts: 'hello there' });
 
 before(async () => {
-  server = await startTestServer(enginesOf({ transcriber, responder: new ScriptedResponder({ script: { text: 'A short spoken answer.' } }), synthesizer: new ScriptedSynthesizer() }));
+  server = await startTestServer(assembleEngines({ transcriber, responder: new ScriptedResponder({ script: { text: 'A short spoken answer.' } }), synthesizer: new ScriptedSynthesizer() }));
 });
 
 after(async () => {

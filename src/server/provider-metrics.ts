@@ -1,0 +1,50 @@
+/**
+ * Provider timing on GET /metrics: every transcriber, responder and synthesizer call the
+ * server makes, by provider kind, name and outcome (src/providers/base/timed-providers.ts).
+ */
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { timedResponder, timedSynthesizer, timedTranscriber, type ProviderObserver } from '../providers/base/timed-providers.ts';
+import type { Engines } from './engines.ts';
+
+/** From 10 ms (a warm espeak-ng sentence) to 60 s (a long whisper turn or an LLM reply). */
+const SECONDS_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export function createProviderObserver(registry: Registry): ProviderObserver {
+  const seconds = new Histogram({
+    name: 'speechbridge_provider_seconds',
+    help: 'Provider call duration, from the call to its end, by kind (transcriber, responder, synthesizer), provider name and outcome (ok, error, aborted).',
+    labelNames: ['kind', 'name', 'outcome'],
+    buckets: SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  const firstChunk = new Histogram({
+    name: 'speechbridge_provider_first_chunk_seconds',
+    help: "Time from a streaming provider call to its first chunk (partial transcript, LLM text, audio), by kind and provider name.",
+    labelNames: ['kind', 'name'],
+    buckets: SECONDS_BUCKETS,
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'speechbridge_provider_errors_total',
+    help: 'Failed provider calls by kind, provider name and error code (docs/errors.md); deliberate aborts are not counted.',
+    labelNames: ['kind', 'name', 'code'],
+    registers: [registry],
+  });
+  return {
+    call: (kind, name, outcome, value) => seconds.observe({ kind, name, outcome }, value),
+    firstChunk: (kind, name, value) => firstChunk.observe({ kind, name }, value),
+    error: (kind, name, code) => errors.inc({ kind, name, code }),
+  };
+}
+
+/** The same engines, each provider call timed into `registry`. */
+export function timedEngines(engines: Engines, registry: Registry): Engines {
+  const observer = createProviderObserver(registry);
+  return {
+    ...engines,
+    transcriber: timedTranscriber(engines.transcriber, observer),
+    responder: timedResponder(engines.responder, observer),
+    synthesizer: timedSynthesizer(engines.synthesizer, observer),
+    close: () => engines.close(),
+  };
+}
