@@ -12,7 +12,8 @@ import { readWav } from '../../../src/audio/wav.ts';
 import { ScriptedResponder } from '../../../src/providers/testing/scripted-responder.ts';
 import { ScriptedSynthesizer } from '../../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../../src/providers/testing/scripted-transcriber.ts';
-import { enginesOf, pcmFrames, RealtimeClient, recording, startTestServer, streamRealtime, type TestServer, withSilence } from '../../e2e/realtime-harness.ts';
+import { pcmFrames, RealtimeClient, recording, streamRealtime, withSilence } from '../../e2e/realtime-harness.ts';
+import { assembleEngines, startTestServer, type TestServer } from '../../helpers/server.ts';
 import { sharedAudioPath } from '../../helpers/shared.ts';
 import { energyBounds } from '../../vad/speech-audio.ts';
 
@@ -28,7 +29,7 @@ let speech: { startMs: number; endMs: number };
 
 before(async () => {
   server = await startTestServer(
-    enginesOf({
+    assembleEngines({
       transcriber: new ScriptedTranscriber({ texts: 'the birch canoe' }),
       responder: new ScriptedResponder({ script: { text: 'A short spoken answer.' } }),
       synthesizer: new ScriptedSynthesizer(),

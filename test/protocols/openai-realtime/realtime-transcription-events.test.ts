@@ -19,7 +19,8 @@ import { OpenAITranscriber } from '../../../src/providers/openai/openai-transcri
 import { ScriptedResponder } from '../../../src/providers/testing/scripted-responder.ts';
 import { ScriptedSynthesizer } from '../../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../../src/providers/testing/scripted-transcriber.ts';
-import { enginesOf, pcmFrames, RealtimeClient, recording, startTestServer, streamRealtime, type TestServer, type WireEvent, withSilence } from '../../e2e/realtime-harness.ts';
+import { pcmFrames, RealtimeClient, recording, streamRealtime, type WireEvent, withSilence } from '../../e2e/realtime-harness.ts';
+import { assembleEngines, startTestServer, type TestServer } from '../../helpers/server.ts';
 import { startChatCompletionsUpstream, type ChatCompletionsUpstream } from '../../helpers/chat-completions-upstream.ts';
 
 const SENTENCE = 'the birch canoe slid on the smooth planks';
@@ -58,11 +59,11 @@ const scriptedAnswer = () => ({ responder: new ScriptedResponder({ script: { tex
 
 before(async () => {
   spokenFrames = pcmFrames(withSilence(await recording('en_harvard_birch_canoe.wav'), 600, 1200));
-  spokenServer = await startTestServer(enginesOf({ transcriber: growing, ...scriptedAnswer() }));
-  plainServer = await startTestServer(enginesOf({ transcriber: new ScriptedTranscriber({ texts: 'hello there' }), ...scriptedAnswer() }));
+  spokenServer = await startTestServer(assembleEngines({ transcriber: growing, ...scriptedAnswer() }));
+  plainServer = await startTestServer(assembleEngines({ transcriber: new ScriptedTranscriber({ texts: 'hello there' }), ...scriptedAnswer() }));
 
   diarizer = { ...(await listen((request, body) => diarizerAnswer(request, body))), uploads: [], fail: false };
-  diarizedServer = await startTestServer(enginesOf({ transcriber: new ScriptedTranscriber({ texts: DIARIZED_TEXT }), ...scriptedAnswer() }), {
+  diarizedServer = await startTestServer(assembleEngines({ transcriber: new ScriptedTranscriber({ texts: DIARIZED_TEXT }), ...scriptedAnswer() }), {
     DIAR_URL: diarizer.url,
     DIARIZATION_TOKEN: 'diar-secret',
   });
@@ -75,7 +76,7 @@ before(async () => {
         : 'A reply from the chat upstream.',
   });
   upstreamServer = await startTestServer(
-    enginesOf({
+    assembleEngines({
       transcriber: new OpenAITranscriber({ baseURL: transcriptionUpstream.url, model: 'gpt-4o-transcribe', timeoutMs: 10_000 }),
       responder: new OpenAIResponder({ baseURL: chat.baseURL, model: 'chat-model', timeoutMs: 10_000 }),
       synthesizer: new ScriptedSynthesizer(),
