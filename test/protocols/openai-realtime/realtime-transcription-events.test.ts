@@ -9,7 +9,6 @@
  * passed to an OpenAI-compatible chat upstream. The socket stays open throughout.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
