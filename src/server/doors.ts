@@ -50,7 +50,7 @@ export function createUpgradeRouter(options: UpgradeRouterOptions): UpgradeRoute
     limits: config.realtime,
     logger,
     defaults: { rewritePrompt: config.llm.rewritePrompt },
-    ...faultsOf('gateway'),
+    ...(sessions && { metrics: sessions.forDoor('gateway') }),
   });
   return new UpgradeRouter(auth).add(REALTIME_PATH, realtime).add(TRANSCRIPTIONS_PATH, transcriptions).add(GATEWAY_PATH, gateway);
 }

@@ -6,9 +6,10 @@
  */
 import type { Logger } from 'pino';
 import type { DoorAuth } from '../door-auth.ts';
+import type { DoorMetrics } from '../door-metrics.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
 import { errorSummary } from '../session-boundary.ts';
-import { WebSocketDoor } from '../websocket-door.ts';
+import { tokenAdmission, WebSocketDoor } from '../websocket-door.ts';
 import type { GatewayDefaults } from './codec.ts';
 import { GatewayConnection } from './connection.ts';
 
@@ -20,17 +21,16 @@ export interface GatewayDoorOptions {
   limits: DoorLimits;
   logger: Logger;
   defaults?: GatewayDefaults;
-  /** Counts a session ended by an unexpected exception. */
-  countFault?: () => void;
+  metrics?: DoorMetrics;
 }
 
-export function createGatewayDoor({ auth, createSession, limits, logger, defaults, countFault }: GatewayDoorOptions): WebSocketDoor {
+export function createGatewayDoor({ auth, createSession, limits, logger, defaults, metrics }: GatewayDoorOptions): WebSocketDoor {
   return new WebSocketDoor({
-    auth,
     maxMessageBytes: limits.maxMessageBytes,
-    connect: (socket) => new GatewayConnection({ socket, createSession, limits, logger, defaults, countFault }),
+    admit: tokenAdmission(auth),
+    connect: (socket) => new GatewayConnection({ socket, createSession, limits, logger, defaults, metrics }),
     onConnectFailure: (error) => {
-      countFault?.();
+      metrics?.fault();
       logger.error({ fault: errorSummary(error) }, 'gateway connection could not be set up');
     },
   });

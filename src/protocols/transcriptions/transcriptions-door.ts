@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { DoorAuth } from '../door-auth.ts';
 import type { DoorSessionFactory } from '../door-session.ts';
 import { errorSummary } from '../session-boundary.ts';
-import { WebSocketDoor } from '../websocket-door.ts';
+import { tokenAdmission, WebSocketDoor } from '../websocket-door.ts';
 import { TranscriptionConnection, type TranscriptionLimits } from './transcription-connection.ts';
 
 export const TRANSCRIPTIONS_PATH = '/v1/transcriptions';
@@ -23,7 +23,7 @@ export interface TranscriptionsDoorOptions {
 
 export function createTranscriptionsDoor({ auth, createSession, limits, logger, countFault }: TranscriptionsDoorOptions): WebSocketDoor {
   return new WebSocketDoor({
-    auth,
+    admit: tokenAdmission(auth),
     maxMessageBytes: limits.maxMessageBytes,
     connect: (socket) => new TranscriptionConnection({ socket, createSession, limits, logger, countFault }),
     onConnectFailure: (error) => {
