@@ -43,7 +43,13 @@ export function createUpgradeRouter(options: UpgradeRouterOptions): UpgradeRoute
     metrics: createRealtimeMetrics(registry),
     ...faultsOf('realtime'),
   });
-  const transcriptions = createTranscriptionsDoor({ auth, createSession: factoryFor('transcriptions'), limits: config.realtime, logger, ...faultsOf('transcriptions') });
+  const transcriptions = createTranscriptionsDoor({
+    auth,
+    createSession: factoryFor('transcriptions'),
+    limits: config.realtime,
+    logger,
+    ...(sessions && { metrics: sessions.forDoor('transcriptions') }),
+  });
   const gateway = createGatewayDoor({
     auth,
     createSession: factoryFor('gateway'),

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { DoorAuth } from '../door-auth.ts';
+import type { DoorMetrics } from '../door-metrics.ts';
 import type { DoorSessionFactory } from '../door-session.ts';
 import { errorSummary } from '../session-boundary.ts';
 import { tokenAdmission, WebSocketDoor } from '../websocket-door.ts';
@@ -17,17 +18,16 @@ export interface TranscriptionsDoorOptions {
   createSession: DoorSessionFactory;
   limits: TranscriptionLimits;
   logger: Logger;
-  /** Counts a session ended by an unexpected exception. */
-  countFault?: () => void;
+  metrics?: DoorMetrics;
 }
 
-export function createTranscriptionsDoor({ auth, createSession, limits, logger, countFault }: TranscriptionsDoorOptions): WebSocketDoor {
+export function createTranscriptionsDoor({ auth, createSession, limits, logger, metrics }: TranscriptionsDoorOptions): WebSocketDoor {
   return new WebSocketDoor({
-    admit: tokenAdmission(auth),
     maxMessageBytes: limits.maxMessageBytes,
-    connect: (socket) => new TranscriptionConnection({ socket, createSession, limits, logger, countFault }),
+    admit: tokenAdmission(auth),
+    connect: (socket) => new TranscriptionConnection({ socket, createSession, limits, logger, metrics }),
     onConnectFailure: (error) => {
-      countFault?.();
+      metrics?.fault();
       logger.error({ fault: errorSummary(error) }, 'transcriptions connection could not be set up');
     },
   });
