@@ -208,9 +208,14 @@ export class SessionSocket<Out> {
 
   /** An error about the client's input or a limit; the session goes on. */
   sendError(error: SpeechbridgeError, head?: string): void {
-    this.options.metrics?.clientError(error.code);
-    this.options.logger.debug({ code: error.code }, 'client error');
-    this.send(this.options.errorMessage(error, head));
+    this.sendRefusal(this.options.errorMessage(error, head), error.code);
+  }
+
+  /** An error the door's codec already put in wire form (a message that does not parse); counted by its code. */
+  sendRefusal(message: Out, code: string): void {
+    this.options.metrics?.clientError(code);
+    this.options.logger.debug({ code }, 'client error');
+    this.send(message);
   }
 
   // ── Reading ─────────────────────────────────────────────────────────────────────────────

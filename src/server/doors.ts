@@ -6,8 +6,7 @@
  */
 import type { Registry } from 'prom-client';
 import { GATEWAY_PATH, createGatewayDoor } from '../protocols/gateway/gateway-door.ts';
-import { createRealtimeMetrics } from '../protocols/openai-realtime/metrics.ts';
-import { REALTIME_PATH, RealtimeDoor } from '../protocols/openai-realtime/realtime-door.ts';
+import { REALTIME_PATH, createRealtimeDoor } from '../protocols/openai-realtime/realtime-door.ts';
 import { SOCKETIO_PATH, SocketIoDoor } from '../protocols/socketio/socketio-door.ts';
 import { TRANSCRIPTIONS_PATH, createTranscriptionsDoor } from '../protocols/transcriptions/transcriptions-door.ts';
 import { UpgradeRouter } from '../protocols/upgrade-router.ts';
@@ -34,21 +33,14 @@ export interface UpgradeRouterOptions {
 export function createUpgradeRouter(options: UpgradeRouterOptions): UpgradeRouter {
   const { config, engines, logger, auth, registry, sessions } = options;
   const factoryFor = (door: DoorName) => createSessionFactory({ config, engines, ...(sessions && { metrics: { door, sessions } }) });
-  const faultsOf = (door: DoorName) => (sessions ? { countFault: () => sessions.recordFault(door) } : {});
-  const realtime = new RealtimeDoor({
-    auth,
-    createSession: factoryFor('realtime'),
-    limits: config.realtime,
-    logger,
-    metrics: createRealtimeMetrics(registry),
-    ...faultsOf('realtime'),
-  });
+  const metricsOf = (door: DoorName) => (sessions ? { metrics: sessions.forDoor(door) } : {});
+  const realtime = createRealtimeDoor({ auth, createSession: factoryFor('realtime'), limits: config.realtime, logger, ...metricsOf('realtime') });
   const transcriptions = createTranscriptionsDoor({
     auth,
     createSession: factoryFor('transcriptions'),
     limits: config.realtime,
     logger,
-    ...(sessions && { metrics: sessions.forDoor('transcriptions') }),
+    ...metricsOf('transcriptions'),
   });
   const gateway = createGatewayDoor({
     auth,
@@ -56,7 +48,7 @@ export function createUpgradeRouter(options: UpgradeRouterOptions): UpgradeRoute
     limits: config.realtime,
     logger,
     defaults: { rewritePrompt: config.llm.rewritePrompt },
-    ...(sessions && { metrics: sessions.forDoor('gateway') }),
+    ...metricsOf('gateway'),
   });
   return new UpgradeRouter(auth).add(REALTIME_PATH, realtime).add(TRANSCRIPTIONS_PATH, transcriptions).add(GATEWAY_PATH, gateway);
 }

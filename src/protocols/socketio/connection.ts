@@ -30,7 +30,7 @@ import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-sessio
 import { quote } from '../client-values.ts';
 import { SessionBoundary } from '../session-boundary.ts';
 import { CLOSE_GRACE_MS } from '../socket-close.ts';
-import type { CloseReason } from '../openai-realtime/metrics.ts';
+import type { CloseReason } from '../close-reasons.ts';
 import {
   CLIENT_EVENTS,
   connectedMessage,

@@ -66,7 +66,7 @@ export type ServerMessage =
   | { final: string; language?: string; duration_ms: number }
   | { error: string; code: ErrorCode };
 
-export type ParsedClientMessage = { type: 'message'; message: ClientMessage } | { type: 'error'; message: ServerMessage & { error: string } };
+export type ParsedClientMessage = { type: 'message'; message: ClientMessage } | { type: 'error'; message: Extract<ServerMessage, { error: string }> };
 
 /** One text frame → a control message, or the error to send. Bounds: src/protocols/bounded-json.ts. */
 export function parseClientMessage(text: string): ParsedClientMessage {
@@ -115,7 +115,7 @@ export function sessionUpdateOf(start: StartRequest): SessionUpdate {
   };
 }
 
-export function errorMessage(code: ErrorCode, message: string): ServerMessage & { error: string } {
+export function errorMessage(code: ErrorCode, message: string): Extract<ServerMessage, { error: string }> {
   return { error: message, code };
 }
 

@@ -106,7 +106,7 @@ export class TranscriptionConnection {
     }
     const parsed = parseClientMessage(data.toString('utf8'));
     if (parsed.type === 'error') {
-      this.#send(parsed.message);
+      this.#socket.sendRefusal(JSON.stringify(parsed.message), parsed.message.code);
       return;
     }
     const { message } = parsed;
