@@ -72,7 +72,7 @@ export function registerSocketIoDoor(upgrades: UpgradeRouter, requests: RequestR
     logger,
     engineName: `${transcriber.engine}+${responder.engine}+${synthesizer.engine}`,
     corsOrigins: config.corsOrigins,
-    ...(sessions && { countFault: () => sessions.recordFault('socketio') }),
+    ...(sessions && { metrics: sessions.forDoor('socketio') }),
   });
   upgrades.add(SOCKETIO_PATH, door);
   requests.add(SOCKETIO_PATH, door);

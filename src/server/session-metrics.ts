@@ -18,8 +18,6 @@ export interface SessionMetrics {
   sessionsActive: Gauge<'door'>;
   /** Records what an engine event says about the session (turn timings, response ends, errors). */
   observe(door: DoorName, event: EngineEvent): void;
-  /** A session of `door` ended by an unexpected exception. */
-  recordFault(door: DoorName): void;
   /** What the socket lifecycle of `door` records. */
   forDoor(door: DoorName): DoorMetrics;
 }
@@ -66,9 +64,6 @@ export function createSessionMetrics(registry?: Registry): SessionMetrics {
   const peaks = new Map<DoorName, number>();
   return {
     sessionsActive,
-    recordFault(door) {
-      faults.inc({ door });
-    },
     forDoor(door) {
       return {
         fault: () => faults.inc({ door }),
