@@ -40,12 +40,8 @@ import { SessionBoundary } from './session-boundary.ts';
 import type { SessionTransport, TransportEnd } from './session-transport.ts';
 import { CLOSE_GRACE_MS } from './ws-transport.ts';
 
-export interface SessionSocketOptions<Out> {
-  transport: SessionTransport<Out>;
-  limits: DoorLimits;
-  /** The door's logger (with its session's fields). */
-  logger: Logger;
-  metrics?: DoorMetrics;
+/** What a door brings to its lifecycle: its wire and its handlers. */
+export interface DoorWire<Out> {
   /** The door's wire form of an error; `head`: the start of the client message it answers (for an id to echo). */
   errorMessage(error: SpeechbridgeError, head?: string): Out;
   /** What a too-large message's error advises, e.g. "send audio in smaller frames". */
@@ -56,6 +52,14 @@ export interface SessionSocketOptions<Out> {
   onEvent(event: EngineEvent): void;
   /** The session begins to close: the door releases what it holds (decoders) before the engine closes. */
   onClosing?(reason: CloseReason): void;
+}
+
+export interface SessionSocketOptions<Out> extends DoorWire<Out> {
+  transport: SessionTransport<Out>;
+  limits: DoorLimits;
+  /** The door's logger (with its session's fields). */
+  logger: Logger;
+  metrics?: DoorMetrics;
 }
 
 export type StartOutcome = { type: 'started' } | { type: 'failed'; failure: SpeechbridgeError } | { type: 'gone' };

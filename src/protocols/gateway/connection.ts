@@ -9,28 +9,22 @@
  * (`stt_partial` is droppable, everything else essential), close codes, the error boundary —
  * is the shared lifecycle's (src/protocols/session-socket.ts).
  */
-import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { decodeBase64Audio } from '../../audio/base64.ts';
 import { SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { CloseReason } from '../close-reasons.ts';
-import type { DoorMetrics } from '../door-metrics.ts';
-import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
+import type { DoorSession } from '../door-session.ts';
 import type { MessageClass } from '../outbound-policy.ts';
-import { SessionSocket, type StartOutcome } from '../session-socket.ts';
-import { type WireFrame, WsTransport } from '../ws-transport.ts';
+import type { SessionSocket, StartOutcome } from '../session-socket.ts';
+import { type WsConnectionOptions, wsSessionSocket } from '../ws-session-socket.ts';
+import type { WireFrame } from '../ws-transport.ts';
 import { type ClientMessage, errorMessage, type GatewayDefaults, parseClientMessage, type ServerMessage, sessionOf, type StartMessage } from './codec.ts';
 import { GatewayEventMapper, type Outbound } from './event-mapper.ts';
 import { decodeAudioBytes, type GatewayAudioFormat, PcmByteCarry } from './formats.ts';
 
-export interface GatewayConnectionOptions {
-  socket: WebSocket;
-  createSession: DoorSessionFactory;
-  limits: DoorLimits;
-  logger: Logger;
+export interface GatewayConnectionOptions extends WsConnectionOptions {
   defaults?: GatewayDefaults;
-  metrics?: DoorMetrics;
 }
 
 interface Live {
@@ -54,11 +48,7 @@ export class GatewayConnection {
 
   constructor(private readonly options: GatewayConnectionOptions) {
     this.#logger = options.logger.child({ door: 'gateway' });
-    this.#socket = new SessionSocket<WireFrame>({
-      transport: new WsTransport(options.socket, options.limits.heartbeatMs),
-      limits: options.limits,
-      logger: this.#logger,
-      ...(options.metrics && { metrics: options.metrics }),
+    this.#socket = wsSessionSocket(options, this.#logger, {
       errorMessage: (error) => JSON.stringify(errorMessage(error)),
       tooLargeAdvice: 'send audio in smaller frames',
       onMessage: (data, isBinary) => this.#onMessage(data, isBinary),

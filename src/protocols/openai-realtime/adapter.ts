@@ -10,28 +10,22 @@
  * its responses cancelled), close codes, the error boundary — is the shared lifecycle's
  * (src/protocols/session-socket.ts).
  */
-import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { CloseReason } from '../close-reasons.ts';
-import type { DoorMetrics } from '../door-metrics.ts';
-import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
-import { SessionSocket } from '../session-socket.ts';
-import { type WireFrame, WsTransport } from '../ws-transport.ts';
+import type { DoorSession } from '../door-session.ts';
+import type { SessionSocket } from '../session-socket.ts';
+import { type WsConnectionOptions, wsSessionSocket } from '../ws-session-socket.ts';
+import type { WireFrame } from '../ws-transport.ts';
 import { eventIdFromHead } from './client-events.ts';
 import type { RealtimeCodec, ServerEvent } from './codec.ts';
 
-export interface RealtimeConnectionOptions {
-  socket: WebSocket;
+export interface RealtimeConnectionOptions extends WsConnectionOptions {
   codec: RealtimeCodec;
-  createSession: DoorSessionFactory;
   model?: string;
   /** The wire session a client secret was minted with: applied before session.created. */
   initialSession?: Record<string, unknown>;
-  limits: DoorLimits;
-  logger: Logger;
-  metrics?: DoorMetrics;
 }
 
 export class RealtimeConnection {
@@ -43,11 +37,7 @@ export class RealtimeConnection {
   constructor(private readonly options: RealtimeConnectionOptions) {
     const { codec } = options;
     this.#logger = options.logger.child({ door: 'realtime', session: codec.sessionId });
-    this.#socket = new SessionSocket<WireFrame>({
-      transport: new WsTransport(options.socket, options.limits.heartbeatMs),
-      limits: options.limits,
-      logger: this.#logger,
-      ...(options.metrics && { metrics: options.metrics }),
+    this.#socket = wsSessionSocket(options, this.#logger, {
       errorMessage: (error, head) => this.#wire(codec.error(error.code, error.message, error.param ?? null, head === undefined ? null : eventIdFromHead(head))),
       tooLargeAdvice: 'split audio into smaller appends',
       onMessage: (data, isBinary) => this.#onMessage(data, isBinary),

@@ -19,15 +19,14 @@
  * error boundary — is the shared lifecycle's (src/protocols/session-socket.ts).
  */
 import { randomBytes } from 'node:crypto';
-import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { type ErrorCode, SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { CloseReason } from '../close-reasons.ts';
-import type { DoorMetrics } from '../door-metrics.ts';
-import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-session.ts';
-import { SessionSocket, type StartOutcome } from '../session-socket.ts';
-import { type WireFrame, WsTransport } from '../ws-transport.ts';
+import type { DoorLimits, DoorSession } from '../door-session.ts';
+import type { SessionSocket, StartOutcome } from '../session-socket.ts';
+import { type WsConnectionOptions, wsSessionSocket } from '../ws-session-socket.ts';
+import type { WireFrame } from '../ws-transport.ts';
 import { AudioInput } from './audio-input.ts';
 import { encodeEngineEvent, errorMessage, parseClientMessage, sessionUpdateOf, type ServerMessage, type StartRequest } from './codec.ts';
 import { UtteranceTracker } from './utterance-tracker.ts';
@@ -44,13 +43,7 @@ interface Session {
 
 type Stage = { stage: 'waiting' } | { stage: 'starting' } | { stage: 'running'; session: Session } | { stage: 'stopping'; session: Session };
 
-export interface TranscriptionConnectionOptions {
-  socket: WebSocket;
-  createSession: DoorSessionFactory;
-  limits: TranscriptionLimits;
-  logger: Logger;
-  metrics?: DoorMetrics;
-}
+export type TranscriptionConnectionOptions = WsConnectionOptions;
 
 export class TranscriptionConnection {
   readonly sessionId = `sess_${randomBytes(12).toString('base64url')}`;
@@ -60,11 +53,7 @@ export class TranscriptionConnection {
 
   constructor(private readonly options: TranscriptionConnectionOptions) {
     this.#logger = options.logger.child({ door: 'transcriptions', session: this.sessionId });
-    this.#socket = new SessionSocket<WireFrame>({
-      transport: new WsTransport(options.socket, options.limits.heartbeatMs),
-      limits: options.limits,
-      logger: this.#logger,
-      ...(options.metrics && { metrics: options.metrics }),
+    this.#socket = wsSessionSocket(options, this.#logger, {
       errorMessage: (error) => JSON.stringify(errorMessage(error.code, error.message)),
       tooLargeAdvice: 'send audio in smaller chunks',
       onMessage: (data, isBinary) => this.#onMessage(data, isBinary),
