@@ -142,6 +142,11 @@ export class SessionSocket<Out> {
     return phase === 'waiting' || phase === 'starting' || phase === 'open';
   }
 
+  /** Bytes sent and not yet taken by the network. */
+  get backlogBytes(): number {
+    return this.options.transport.backlogBytes;
+  }
+
   /** Droppable messages skipped so far. */
   get droppedMessages(): number {
     return this.#policy.dropped;
