@@ -20,7 +20,8 @@ import { z } from 'zod';
 import type { ErrorCode } from '../../errors/registry.ts';
 import { parseBoundedJson } from '../bounded-json.ts';
 import { describeValue, quote } from '../client-values.ts';
-import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES } from '../../vad/turn-options.ts';
+import { TURN_OPTION_RANGES } from '../../vad/turn-options.ts';
+import { msIn, TURN_KNOB_FIELDS } from '../turn-knobs.ts';
 import { PCM_SAMPLE_RATES } from './audio-format.ts';
 
 /**
@@ -62,7 +63,6 @@ const LIMITS = REALTIME_FIELD_LIMITS;
 
 const text = (max: number) => z.string().max(max);
 
-const msIn = ([min, max]: readonly [number, number]) => z.number().int().min(min).max(max);
 /** Beta `modalities`: `["text","audio"]` is audio with its transcript, `["text"]` text alone. */
 const modalities = z.array(z.enum(['text', 'audio'])).min(1);
 /** GA `output_modalities`: one of them; OpenAI refuses both at once (audio always comes with its transcript). */
@@ -116,11 +116,7 @@ const serverVad = z.strictObject({
   /** Up to an hour; OpenAI allows 5–30 s, shorter is useful in tests and kiosks. */
   idle_timeout_ms: z.number().int().min(100).max(3_600_000).nullable().optional(),
   engine: z.enum(['webrtc', 'silero']).optional(),
-  aggressiveness: z.number().int().min(AGGRESSIVENESS_RANGE[0]).max(AGGRESSIVENESS_RANGE[1]).optional(),
-  start_ms: msIn(TURN_OPTION_RANGES.startMs).optional(),
-  end_ms: msIn(TURN_OPTION_RANGES.endMs).optional(),
-  pad_ms: msIn(TURN_OPTION_RANGES.padMs).optional(),
-  max_ms: msIn(TURN_OPTION_RANGES.maxMs).optional(),
+  ...TURN_KNOB_FIELDS,
 });
 const semanticVad = z.strictObject({
   type: z.literal('semantic_vad'),

@@ -14,7 +14,7 @@ import { decodeBase64Audio, encodeBase64Audio } from '../../audio/base64.ts';
 import { bytesToInt16 } from '../../audio/pcm.ts';
 import { type ErrorCode, SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { EngineEvent, EngineInput, SessionUpdate, TurnDetectionConfig } from '../../engine/events.ts';
-import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES } from '../../vad/turn-options.ts';
+import { TURN_KNOB_FIELDS, turnKnobsFromWire } from '../turn-knobs.ts';
 import { describeValue as describe, quote } from '../client-values.ts';
 
 /** The wire's one audio format, both ways: PCM16 mono little-endian at 24 kHz. */
@@ -49,17 +49,11 @@ export type DecodeResult = { ok: true; inputs: EngineInput[] } | { ok: false; co
 
 // ── Client payload schemas ────────────────────────────────────────────────────────────────
 
-const msIn = ([min, max]: readonly [number, number]) => z.number().int().min(min).max(max);
-
 /** null or type "none" turns VAD off (manual commits only). */
 const turnDetectionSchema = z
   .strictObject({
     type: z.enum(['server_vad', 'none']).optional(),
-    aggressiveness: z.number().int().min(AGGRESSIVENESS_RANGE[0]).max(AGGRESSIVENESS_RANGE[1]).optional(),
-    start_ms: msIn(TURN_OPTION_RANGES.startMs).optional(),
-    end_ms: msIn(TURN_OPTION_RANGES.endMs).optional(),
-    pad_ms: msIn(TURN_OPTION_RANGES.padMs).optional(),
-    max_ms: msIn(TURN_OPTION_RANGES.maxMs).optional(),
+    ...TURN_KNOB_FIELDS,
   })
   .nullable();
 
@@ -125,14 +119,7 @@ function decodeUpdateSession(payload: unknown): DecodeResult {
 }
 
 function turnDetectionFromWire(wire: NonNullable<z.infer<typeof turnDetectionSchema>>): Partial<TurnDetectionConfig> {
-  return {
-    ...(wire.type !== undefined && { type: wire.type }),
-    ...(wire.aggressiveness !== undefined && { aggressiveness: wire.aggressiveness }),
-    ...(wire.start_ms !== undefined && { startMs: wire.start_ms }),
-    ...(wire.end_ms !== undefined && { endMs: wire.end_ms }),
-    ...(wire.pad_ms !== undefined && { padMs: wire.pad_ms }),
-    ...(wire.max_ms !== undefined && { maxMs: wire.max_ms }),
-  };
+  return { ...(wire.type !== undefined && { type: wire.type }), ...turnKnobsFromWire(wire) };
 }
 
 function decodeAudio(payload: unknown): DecodeResult {

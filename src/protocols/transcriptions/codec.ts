@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import type { ErrorCode } from '../../errors/registry.ts';
 import type { EngineEvent, SessionUpdate, TurnDetectionConfig } from '../../engine/events.ts';
-import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES } from '../../vad/turn-options.ts';
+import { TURN_KNOB_FIELDS, turnKnobsFromWire } from '../turn-knobs.ts';
 import { parseBoundedJson } from '../bounded-json.ts';
 import { describeValue, quote } from '../client-values.ts';
 
@@ -26,16 +26,10 @@ export const DEFAULT_LANGUAGE = 'en';
 export const AUDIO_FORMATS = ['auto', 'pcm16', 'webm', 'ogg', 'mp4', 'wav', 'flac', 'mp3'] as const;
 export type AudioFormat = (typeof AUDIO_FORMATS)[number];
 
-const msIn = ([min, max]: readonly [number, number]) => z.number().int().min(min).max(max);
-
 const vad = z.object({
   engine: z.enum(['webrtc', 'silero']).optional(),
-  aggressiveness: z.number().int().min(AGGRESSIVENESS_RANGE[0]).max(AGGRESSIVENESS_RANGE[1]).optional(),
   threshold: z.number().min(0).max(1).optional(),
-  start_ms: msIn(TURN_OPTION_RANGES.startMs).optional(),
-  end_ms: msIn(TURN_OPTION_RANGES.endMs).optional(),
-  pad_ms: msIn(TURN_OPTION_RANGES.padMs).optional(),
-  max_ms: msIn(TURN_OPTION_RANGES.maxMs).optional(),
+  ...TURN_KNOB_FIELDS,
 });
 
 const startMessage = z.object({
@@ -100,12 +94,8 @@ export function sessionUpdateOf(start: StartRequest): SessionUpdate {
   const knobs = start.vad;
   if (knobs) {
     if (knobs.engine !== undefined) turnDetection.engine = knobs.engine;
-    if (knobs.aggressiveness !== undefined) turnDetection.aggressiveness = knobs.aggressiveness;
     if (knobs.threshold !== undefined) turnDetection.threshold = knobs.threshold;
-    if (knobs.start_ms !== undefined) turnDetection.startMs = knobs.start_ms;
-    if (knobs.end_ms !== undefined) turnDetection.endMs = knobs.end_ms;
-    if (knobs.pad_ms !== undefined) turnDetection.padMs = knobs.pad_ms;
-    if (knobs.max_ms !== undefined) turnDetection.maxMs = knobs.max_ms;
+    Object.assign(turnDetection, turnKnobsFromWire(knobs));
   }
   return {
     inputSampleRate: start.sample_rate,
