@@ -73,7 +73,7 @@ export const ERROR_CODES = {
   too_many_early_messages: { category: 'rate_limit', description: 'More messages arrived while the session was starting than it holds for later (256, or twice REALTIME_MAX_MESSAGE_MB); the session is closed (1008).' },
   // Auth.
   invalid_api_key: { category: 'auth', description: 'The bearer token is missing or not one of API_TOKENS.' },
-  client_secrets_exhausted: { category: 'rate_limit', description: 'Too many live client secrets; new ones are refused until some expire.' },
+  rate_limit_exceeded: { category: 'rate_limit', description: 'The API token is over MAX_SESSIONS_PER_TOKEN concurrent sessions or MAX_REQUESTS_PER_MINUTE HTTP requests (across every instance sharing REDIS_URL); retry when a session ends or after `Retry-After` seconds.' },
   // Lookup.
   not_found: { category: 'not_found', description: 'The route, model or item does not exist.' },
   model_not_found: { category: 'not_found', description: 'A model name that is neither cached nor known to the model store, or not among GET /v1/models.' },

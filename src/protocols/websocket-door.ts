@@ -15,6 +15,7 @@ import type { ErrorCode } from '../errors/registry.ts';
 import type { CloseReason } from './close-reasons.ts';
 import type { DoorAuth } from './door-auth.ts';
 import { rejectUpgrade } from './reject-upgrade.ts';
+import { admitUpgrade, type SessionAdmission } from './session-admission.ts';
 import { offeredSubprotocols, selectAnySubprotocol } from './subprotocols.ts';
 
 /** What the door needs of a connection: when it has ended, and how to end it at shutdown. */
@@ -31,8 +32,12 @@ export interface UpgradeRefusal {
   param?: string;
 }
 
-/** An upgrade the door admits (with what it read from the handshake), or its refusal. */
-export type Admission<Handshake> = { admitted: Handshake } | { refused: UpgradeRefusal };
+/**
+ * An upgrade the door admits (with what it read from the handshake, and the token whose
+ * session limit it counts against when not the one presented: a client secret's minter), or
+ * its refusal.
+ */
+export type Admission<Handshake> = { admitted: Handshake; owner?: string } | { refused: UpgradeRefusal };
 
 export interface WebSocketDoorOptions<Handshake> {
   maxMessageBytes: number;
@@ -42,6 +47,8 @@ export interface WebSocketDoorOptions<Handshake> {
   connect(socket: WebSocket, handshake: Handshake): DoorConnection;
   /** A connection could not be set up (its socket is closed with 1011). */
   onConnectFailure?(error: unknown): void;
+  /** The per-token session limit (MAX_SESSIONS_PER_TOKEN); none when absent. */
+  sessionLimit?: SessionAdmission;
 }
 
 /** The plain token check as an admission: what the gateway and /v1/transcriptions need. */
@@ -77,16 +84,26 @@ export class WebSocketDoor<Handshake = undefined> {
       rejectUpgrade(socket, 503, 'engine_unavailable', 'the server is shutting down');
       return;
     }
-    const admission = this.options.admit(request, offeredSubprotocols(request));
+    const protocols = offeredSubprotocols(request);
+    const admission = this.options.admit(request, protocols);
     if ('refused' in admission) {
       const { status, code, message, param } = admission.refused;
       rejectUpgrade(socket, status, code, message, param);
       return;
     }
+    const sources = { headers: request.headers, url: request.url, protocols };
+    admitUpgrade(this.options.sessionLimit, socket, sources, admission.owner, () => this.#upgrade(request, socket, head, admission.admitted));
+  }
+
+  #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, handshake: Handshake): void {
+    if (this.#closing) {
+      rejectUpgrade(socket, 503, 'engine_unavailable', 'the server is shutting down');
+      return;
+    }
     this.#server.handleUpgrade(request, socket, head, (websocket) => {
       let connection: DoorConnection;
       try {
-        connection = this.options.connect(websocket, admission.admitted);
+        connection = this.options.connect(websocket, handshake);
       } catch (error) {
         // Before a connection (and its error boundary) exists: this socket ends, the process does not.
         this.options.onConnectFailure?.(error);

@@ -22,14 +22,19 @@ import { DiarizationClient } from '../providers/diarization-client.ts';
 import { TranslationCache } from '../providers/translation-cache.ts';
 import { Translator } from '../providers/translator.ts';
 import { TokenAuth } from './auth.ts';
-import { ClientSecretStore } from './client-secrets.ts';
+import { createAdapter as createRedisStreamsAdapter } from '@socket.io/redis-streams-adapter';
+import { ClientSecretSigner } from './client-secrets.ts';
 import type { Config } from './config.ts';
 import { createUpgradeRouter, registerSocketIoDoor } from './doors.ts';
 import type { Engines } from './engines.ts';
+import { registerHealthRoutes } from './health-routes.ts';
 import { registerTokenCheck } from './http-auth.ts';
 import type { Logger } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { RedisConnection } from './redis-connection.ts';
+import { registerRequestRateLimit } from './request-rate-limit.ts';
 import { RequestRouter } from './request-router.ts';
+import { SessionLeases } from './session-leases.ts';
 import { sessionDefaultsOf } from './session-factory.ts';
 import { type GatewayListener, openGatewayListener } from './gateway-listener.ts';
 import { createSessionMetrics } from './session-metrics.ts';
@@ -95,8 +100,22 @@ async function buildApp({ config, engines, logger, metrics = createMetrics() }: 
     served.routes.push(route);
   });
 
-  const secrets = new ClientSecretStore();
+  // Shared state for several instances: per-token limits and the Socket.IO adapter (src/server/redis-connection.ts says what happens without it).
+  const redis = config.redisUrl ? new RedisConnection(config.redisUrl, logger) : undefined;
+  await redis?.start();
+  const secrets = new ClientSecretSigner({ keys: config.secretKeys });
   const auth = new TokenAuth(config.apiTokens, secrets);
+  const { maxSessions, maxRequestsPerMinute, sessionLeaseMs } = config.tokenLimits;
+  const leases = new SessionLeases({ auth, maxSessions, leaseMs: sessionLeaseMs, redis });
+  const admission = maxSessions > 0 ? leases : undefined;
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onClose', async () => {
+    leases.close();
+    await redis?.close();
+  });
   // Before the token check: a browser's preflight (OPTIONS) carries no token and must be answered.
   if (config.corsOrigins === '*' || config.corsOrigins.length > 0) {
     await app.register(cors, {
@@ -118,6 +137,7 @@ async function buildApp({ config, engines, logger, metrics = createMetrics() }: 
   });
 
   registerTokenCheck(app, auth);
+  registerRequestRateLimit(app, { auth, perMinute: maxRequestsPerMinute, redis });
   // After the token check: a caller without a token learns nothing about the limits.
   registerBodyLimit(app);
   app.addHook('onResponse', async (request, reply) => {
@@ -128,13 +148,22 @@ async function buildApp({ config, engines, logger, metrics = createMetrics() }: 
 
   // WebSocket doors (/v1/realtime): closed before the HTTP server so their sessions end with 1001.
   const sessions = createSessionMetrics(metrics.registry);
-  const upgrades = createUpgradeRouter({ config, engines, logger, auth, registry: metrics.registry, sessions }).attach(app.server);
+  const upgrades = createUpgradeRouter({ config, engines, logger, auth, sessions, admission }).attach(app.server);
   served.upgrades = upgrades;
   const requests = new RequestRouter().attach(app.server);
-  registerSocketIoDoor(upgrades, requests, { config, engines, logger, auth, sessions });
+  registerSocketIoDoor(upgrades, requests, {
+    config,
+    engines,
+    logger,
+    auth,
+    sessions,
+    admission,
+    ...(redis && { adapter: createRedisStreamsAdapter(redis.adapterClient(), { streamName: 'speechbridge:socket.io', channelPrefix: 'speechbridge:socket.io' }) }),
+  });
   app.addHook('preClose', async () => upgrades.close());
 
   app.get('/', { config: { public: true } }, async () => ({ status: 'ok', name: 'speechbridge', version: VERSION, engines: engines.summary }));
+  registerHealthRoutes(app, { redis, closing: () => closing });
   app.get('/metrics', { config: { public: config.metricsPublic } }, async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   registerTranscriptionsRoute(app, engines.transcriber, config.maxUploadBytes);
   registerSpeechRoute(app, engines.synthesizer, config.tts.voice, config.limits.maxResponseAudioMs);
@@ -148,7 +177,12 @@ async function buildApp({ config, engines, logger, metrics = createMetrics() }: 
     maxUploadBytes: config.maxUploadBytes,
   });
   registerTtsProxyRoute(app, engines.synthesizer, config.tts.voice, config.limits.maxResponseAudioMs);
-  registerClientSecretsRoute(app, { secrets, defaults: sessionDefaultsOf(config), responderModes: engines.responder.capabilities.modes });
+  registerClientSecretsRoute(app, {
+    secrets,
+    defaults: sessionDefaultsOf(config),
+    responderModes: engines.responder.capabilities.modes,
+    ownerOf: (headers) => auth.ownerOf({ headers }),
+  });
   await registerWebRoutes(app);
   return { app, upgrades };
 }
@@ -166,6 +200,10 @@ export async function startServer(options: AppOptions): Promise<RunningServer> {
   app.log.level = 'warn';
   try {
     await app.listen({ host: serverConfig.host, port: serverConfig.port });
+  } catch (error) {
+    // Its Redis connection (and whatever else it opened) must not outlive it.
+    await app.close().catch(() => undefined);
+    throw error;
   } finally {
     app.log.level = level;
   }

@@ -15,7 +15,10 @@ import type { CheckOptions, TokenSources } from '../protocols/door-auth.ts';
 import type { ClientSecret } from '../protocols/openai-realtime/client-secret.ts';
 import type { RealtimeDoorAuth } from '../protocols/openai-realtime/realtime-door.ts';
 import { TOKEN_SUBPROTOCOL_PREFIX } from '../protocols/subprotocols.ts';
-import type { ClientSecretStore } from './client-secrets.ts';
+import { CLIENT_SECRET_PREFIX, type ClientSecretSigner } from './client-secrets.ts';
+
+/** The identity of every client when API_TOKENS is empty: they share one set of per-token limits. */
+export const ANONYMOUS_OWNER = 'anonymous';
 /** The query parameters a handshake may carry its token in. */
 const QUERY_TOKEN_PARAMETERS = ['token', 'access_token'] as const;
 
@@ -56,7 +59,7 @@ export class TokenAuth implements RealtimeDoorAuth {
 
   constructor(
     tokens: readonly string[],
-    private readonly secrets?: ClientSecretStore,
+    private readonly secrets?: ClientSecretSigner,
   ) {
     this.digests = tokens.map(digest);
   }
@@ -64,7 +67,22 @@ export class TokenAuth implements RealtimeDoorAuth {
   /** The live client secret the client presented, if any (its session settings apply on connect). */
   clientSecret(sources: TokenSources): ClientSecret | undefined {
     const token = presentedToken(sources);
-    return token === undefined ? undefined : this.secrets?.find(token);
+    if (token === undefined || !this.secrets || !token.startsWith(CLIENT_SECRET_PREFIX)) return undefined;
+    const checked = this.secrets.check(token);
+    return checked.ok ? checked.secret : undefined;
+  }
+
+  /**
+   * Whose limits a request or session counts against: a digest of its API token (never the
+   * token), the minting token's for a client secret, or ANONYMOUS_OWNER when API_TOKENS is
+   * empty (any string passes then, so the presented one cannot tell clients apart).
+   */
+  ownerOf(sources: TokenSources): string {
+    const secret = this.clientSecret(sources);
+    if (secret) return secret.owner;
+    const token = presentedToken(sources);
+    if (!this.enabled || token === undefined) return ANONYMOUS_OWNER;
+    return `token:${digest(token).subarray(0, 12).toString('base64url')}`;
   }
 
   get enabled(): boolean {
@@ -73,15 +91,24 @@ export class TokenAuth implements RealtimeDoorAuth {
 
   /** undefined when allowed, else the reason to give the client. For WebSocket and Socket.IO handshakes. */
   check(sources: TokenSources, options: CheckOptions = {}): string | undefined {
-    if (!this.enabled) return undefined;
     const token = presentedToken(sources);
+    // A client secret is checked even on an open server: an altered or expired one is refused, not ignored.
+    if (options.clientSecret && this.secrets && token?.startsWith(CLIENT_SECRET_PREFIX)) {
+      const checked = this.secrets.check(token);
+      if (checked.ok || (this.enabled && this.matchesToken(token))) return undefined;
+      return checked.reason;
+    }
+    if (!this.enabled) return undefined;
     if (token === undefined) return MISSING_TOKEN;
-    if (options.clientSecret && this.secrets?.find(token)) return undefined;
+    return this.matchesToken(token) ? undefined : 'invalid API token';
+  }
+
+  private matchesToken(token: string): boolean {
     const presented = digest(token);
     let match = false;
     // Compare against every token so the time taken does not tell which one matched.
     for (const known of this.digests) match = timingSafeEqual(presented, known) || match;
-    return match ? undefined : 'invalid API token';
+    return match;
   }
 
   /** check() for a plain HTTP request: the Authorization header is the only token source. */

@@ -45,6 +45,21 @@ export const ENV_SCHEMA = z.object({
   LOG_LEVEL: z
     .preprocess((value) => (typeof value === 'string' ? (PYTHON_LOG_LEVELS[value.trim().toLowerCase()] ?? value.trim().toLowerCase()) : value), z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .default('info'),
+  /**
+   * Signs client secrets (ek_…) so any instance with the same key opens their sessions; unset =
+   * a random key per process (one instance only). SECRET_KEY_PREVIOUS is still accepted for
+   * verifying, so a key can be rotated without refusing secrets already handed out.
+   */
+  SECRET_KEY: optionalText,
+  SECRET_KEY_PREVIOUS: optionalText,
+  /** Shared state for several instances: per-token limits and the Socket.IO adapter. */
+  REDIS_URL: optionalText,
+  /** Concurrent realtime sessions (every WebSocket door and Socket.IO) per API token; 0 = no limit. */
+  MAX_SESSIONS_PER_TOKEN: int(0, 1_000_000).default(0),
+  /** HTTP API requests per minute per API token; 0 = no limit. */
+  MAX_REQUESTS_PER_MINUTE: int(0, 100_000_000).default(0),
+  /** How long a session's lease outlives its instance when that instance dies without releasing it. */
+  SESSION_LEASE_SECONDS: number(1, 3600).default(30),
   /** `auto`: readable lines when stderr is a terminal, JSON lines otherwise. */
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   /** Seconds an upstream or engine call may take to answer, and a stream between chunks. */
@@ -244,12 +259,18 @@ export interface Config {
   diarization: { url?: string; token?: string };
   maxCacheSize: number;
   realtime: { maxMessageBytes: number; maxSessionMs: number; idleTimeoutMs: number; maxBufferedBytes: number; slowConsumerMs: number; heartbeatMs: number };
+  /** Client secrets' signing keys: `current` signs, both verify; undefined = a random key per process. */
+  secretKeys?: { current: string; previous?: string };
+  /** REDIS_URL: where per-token limits and Socket.IO adapter traffic are shared between instances. */
+  redisUrl?: string;
+  /** Per-token limits (0 = none), enforced across instances with REDIS_URL, per process without. */
+  tokenLimits: { maxSessions: number; maxRequestsPerMinute: number; sessionLeaseMs: number };
   /** Things start-up should tell the operator (an alias overridden by speechbridge's own name). */
   warnings: string[];
 }
 
 /** Variable names whose values are secrets: never logged. */
-export const SECRET_VARIABLES = ['API_TOKENS', 'AUDIO_API_KEY', 'OPENAI_API_KEY', 'TTS_API_KEY', 'GRADIUM_API_KEY', 'DIARIZATION_TOKEN'] as const;
+export const SECRET_VARIABLES = ['API_TOKENS', 'SECRET_KEY', 'SECRET_KEY_PREVIOUS', 'REDIS_URL', 'AUDIO_API_KEY', 'OPENAI_API_KEY', 'TTS_API_KEY', 'GRADIUM_API_KEY', 'DIARIZATION_TOKEN'] as const;
 
 export function loadConfig(environment: Record<string, string | undefined>): Config {
   const known = Object.fromEntries(Object.keys(ENV_SCHEMA.shape).map((key) => [key, emptyToUndefined(environment[key])]));
@@ -286,6 +307,10 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
   if (env.ASR_ENGINE === 'wyoming' && !env.WYOMING_ASR_URI) problems.push(`  WYOMING_ASR_URI: ASR_ENGINE=wyoming needs the Wyoming speech-to-text server's address, e.g. tcp://127.0.0.1:${WYOMING_ASR_PORT}.`);
   if (env.TTS_ENGINE === 'wyoming' && !env.WYOMING_TTS_URI) problems.push(`  WYOMING_TTS_URI: TTS_ENGINE=wyoming needs the Wyoming text-to-speech server's address, e.g. tcp://127.0.0.1:${WYOMING_TTS_PORT}.`);
   const gatewayListener = gatewayListenerOf(env, resolved.serverPort, problems);
+  const secretKeys = secretKeysOf(env, problems, warnings);
+  if (env.REDIS_URL !== undefined && !/^(redis|rediss|unix):/.test(env.REDIS_URL)) {
+    problems.push(`  REDIS_URL: not a Redis URL; use redis://[user:password@]host:port[/db], rediss://… for TLS, or unix:/path/to/socket.`);
+  }
   if (problems.length > 0) throw new SpeechbridgeError('invalid_config', `invalid configuration, fix these variables:\n${problems.join('\n')}`);
 
   const asrEngine = env.ASR_ENGINE === 'auto' ? (whisperUrl ? 'openai' : wyomingAsr ? 'wyoming' : 'whisper') : env.ASR_ENGINE;
@@ -372,8 +397,35 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       slowConsumerMs: Math.round(env.REALTIME_SLOW_CONSUMER_SECONDS * 1000),
       heartbeatMs: Math.round(env.REALTIME_HEARTBEAT_SECONDS * 1000),
     },
+    ...(secretKeys && { secretKeys }),
+    ...(env.REDIS_URL !== undefined && { redisUrl: env.REDIS_URL }),
+    tokenLimits: {
+      maxSessions: env.MAX_SESSIONS_PER_TOKEN,
+      maxRequestsPerMinute: env.MAX_REQUESTS_PER_MINUTE,
+      sessionLeaseMs: Math.round(env.SESSION_LEASE_SECONDS * 1000),
+    },
     warnings,
   };
+}
+
+/** An HMAC-SHA256 key is as strong as its entropy: 32 characters of a random string is enough, fewer is refused. */
+const MIN_SECRET_KEY_CHARS = 32;
+
+function secretKeysOf(env: EnvConfig, problems: string[], warnings: string[]): Config['secretKeys'] {
+  for (const name of ['SECRET_KEY', 'SECRET_KEY_PREVIOUS'] as const) {
+    const value = env[name];
+    if (value !== undefined && value.length < MIN_SECRET_KEY_CHARS) {
+      problems.push(`  ${name}: ${value.length} characters; use at least ${MIN_SECRET_KEY_CHARS} random ones, e.g. the output of \`openssl rand -base64 48\`.`);
+    }
+  }
+  if (env.SECRET_KEY === undefined) {
+    if (env.SECRET_KEY_PREVIOUS !== undefined) problems.push('  SECRET_KEY: SECRET_KEY_PREVIOUS is set without it; set SECRET_KEY to the new key.');
+    if (env.REDIS_URL !== undefined) {
+      warnings.push('REDIS_URL is set (several instances share state) but SECRET_KEY is not: a client secret minted by one instance is refused by the others; set the same SECRET_KEY on every instance.');
+    }
+    return undefined;
+  }
+  return { current: env.SECRET_KEY, ...(env.SECRET_KEY_PREVIOUS !== undefined && { previous: env.SECRET_KEY_PREVIOUS }) };
 }
 
 /** The bounds on upstream answers: each variable when set, else its default (some scale with REQUEST_TIMEOUT). */

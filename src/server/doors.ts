@@ -4,11 +4,12 @@
  * session factory over the configured engines, the door limits from the configuration and the
  * metrics every door's sessions share.
  */
-import type { Registry } from 'prom-client';
+import type { ServerOptions as SocketIoServerOptions } from 'socket.io';
 import { GATEWAY_PATH, createGatewayDoor } from '../protocols/gateway/gateway-door.ts';
 import { REALTIME_PATH, createRealtimeDoor } from '../protocols/openai-realtime/realtime-door.ts';
 import { SOCKETIO_PATH, SocketIoDoor } from '../protocols/socketio/socketio-door.ts';
 import { TRANSCRIPTIONS_PATH, createTranscriptionsDoor } from '../protocols/transcriptions/transcriptions-door.ts';
+import type { SessionAdmission } from '../protocols/session-admission.ts';
 import { UpgradeRouter } from '../protocols/upgrade-router.ts';
 import type { TokenAuth } from './auth.ts';
 import type { Config } from './config.ts';
@@ -23,24 +24,26 @@ export interface UpgradeRouterOptions {
   engines: Engines;
   logger: Logger;
   auth: TokenAuth;
-  /** The server's metrics registry; the doors register their metrics on it. */
-  registry?: Registry;
   /** Metrics every door's sessions share. */
   sessions?: SessionMetrics;
+  /** MAX_SESSIONS_PER_TOKEN, on every door. */
+  admission?: SessionAdmission;
 }
 
 /** The router with every WebSocket door the server has: /v1/realtime, /v1/transcriptions, / (gateway). */
 export function createUpgradeRouter(options: UpgradeRouterOptions): UpgradeRouter {
-  const { config, engines, logger, auth, registry, sessions } = options;
+  const { config, engines, logger, auth, sessions, admission } = options;
+  const limited = admission ? { admission } : {};
   const factoryFor = (door: DoorName) => createSessionFactory({ config, engines, ...(sessions && { metrics: { door, sessions } }) });
   const metricsOf = (door: DoorName) => (sessions ? { metrics: sessions.forDoor(door) } : {});
-  const realtime = createRealtimeDoor({ auth, createSession: factoryFor('realtime'), limits: config.realtime, logger, ...metricsOf('realtime') });
+  const realtime = createRealtimeDoor({ auth, createSession: factoryFor('realtime'), limits: config.realtime, logger, ...metricsOf('realtime'), ...limited });
   const transcriptions = createTranscriptionsDoor({
     auth,
     createSession: factoryFor('transcriptions'),
     limits: config.realtime,
     logger,
     ...metricsOf('transcriptions'),
+    ...limited,
   });
   const gateway = createGatewayDoor({
     auth,
@@ -49,6 +52,7 @@ export function createUpgradeRouter(options: UpgradeRouterOptions): UpgradeRoute
     logger,
     defaults: { rewritePrompt: config.llm.rewritePrompt },
     ...metricsOf('gateway'),
+    ...limited,
   });
   return new UpgradeRouter(auth).add(REALTIME_PATH, realtime).add(TRANSCRIPTIONS_PATH, transcriptions).add(GATEWAY_PATH, gateway);
 }
@@ -60,10 +64,13 @@ export interface SocketIoWiring {
   auth: TokenAuth;
   /** Metrics every door's sessions share. */
   sessions?: SessionMetrics;
+  admission?: SessionAdmission;
+  /** The Socket.IO adapter (Redis Streams with REDIS_URL). */
+  adapter?: SocketIoServerOptions['adapter'];
 }
 
 /** Creates the door, routes its WebSocket upgrades (UpgradeRouter) and polling requests (RequestRouter, ahead of fastify), and returns it. */
-export function registerSocketIoDoor(upgrades: UpgradeRouter, requests: RequestRouter, { config, engines, logger, auth, sessions }: SocketIoWiring): SocketIoDoor {
+export function registerSocketIoDoor(upgrades: UpgradeRouter, requests: RequestRouter, { config, engines, logger, auth, sessions, admission, adapter }: SocketIoWiring): SocketIoDoor {
   const { transcriber, responder, synthesizer } = engines.summary;
   const door = new SocketIoDoor({
     auth,
@@ -73,6 +80,8 @@ export function registerSocketIoDoor(upgrades: UpgradeRouter, requests: RequestR
     engineName: `${transcriber.engine}+${responder.engine}+${synthesizer.engine}`,
     corsOrigins: config.corsOrigins,
     ...(sessions && { metrics: sessions.forDoor('socketio') }),
+    ...(admission && { admission }),
+    ...(adapter && { adapter }),
   });
   upgrades.add(SOCKETIO_PATH, door);
   requests.add(SOCKETIO_PATH, door);

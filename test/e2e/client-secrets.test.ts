@@ -12,7 +12,6 @@ import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import { ScriptedResponder } from '../../src/providers/testing/scripted-responder.ts';
 import { ScriptedSynthesizer } from '../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../src/providers/testing/scripted-transcriber.ts';
-import { ClientSecretStore } from '../../src/server/client-secrets.ts';
 import { enginesOf, EventLog, insecureFetch, RealtimeClient, selfSignedCertificate, startTestServer, type SelfSignedCertificate, type TestServer, type WireEvent } from './realtime-harness.ts';
 
 const TOKEN = 'backend-token-51c2';
@@ -151,16 +150,4 @@ test('every secret’s session names its model; a GA secret needs session.type; 
   assert.deepEqual([created.session.instructions, created.session.output_modalities, created.session.audio.output.voice], ['Minted in beta.', ['text'], 'verse']);
   assert.equal(client.types().includes('error'), false);
   await client.close();
-});
-
-test('secrets expire, and the store refuses to mint past its bound rather than evict live ones', () => {
-  let nowMs = 1_000_000;
-  const store = new ClientSecretStore({ maxLive: 2, now: () => nowMs });
-  const first = store.mint(10, {});
-  store.mint(60, {});
-  assert.equal(store.find(first.value)?.value, first.value);
-  assert.throws(() => store.mint(10, {}), /client secrets are live/);
-  nowMs += 10_000;
-  assert.equal(store.find(first.value), undefined, 'expired at expires_at');
-  assert.ok(store.mint(10, {}).value.startsWith('ek_'), 'the expired one made room');
 });

@@ -280,3 +280,17 @@ test('ASR_ENGINE=openai-realtime refuses a URL that is not ws/http, a ?model= in
   );
   assert.throws(() => loadConfig({ OPENAI_REALTIME_TURN_DETECTION: 'always' }), /OPENAI_REALTIME_TURN_DETECTION="always"/);
 });
+
+test('several instances: SECRET_KEY needs 32 characters, REDIS_URL a Redis URL, and REDIS_URL without SECRET_KEY warns', () => {
+  const key = 'x'.repeat(32);
+  const config = loadConfig({ SECRET_KEY: key, SECRET_KEY_PREVIOUS: 'y'.repeat(40), REDIS_URL: 'redis://redis:6379', MAX_SESSIONS_PER_TOKEN: '5', MAX_REQUESTS_PER_MINUTE: '100' });
+  assert.deepEqual(config.secretKeys, { current: key, previous: 'y'.repeat(40) });
+  assert.equal(config.redisUrl, 'redis://redis:6379');
+  assert.deepEqual(config.tokenLimits, { maxSessions: 5, maxRequestsPerMinute: 100, sessionLeaseMs: 30_000 });
+  assert.deepEqual(config.warnings, []);
+  assert.throws(() => loadConfig({ SECRET_KEY: 'short' }), /SECRET_KEY: 5 characters; use at least 32/);
+  assert.throws(() => loadConfig({ SECRET_KEY_PREVIOUS: key }), /SECRET_KEY: SECRET_KEY_PREVIOUS is set without it/);
+  assert.throws(() => loadConfig({ REDIS_URL: 'http://redis:6379' }), /REDIS_URL: not a Redis URL/);
+  assert.match(loadConfig({ REDIS_URL: 'redis://redis:6379' }).warnings.join('\n'), /SECRET_KEY is not: a client secret minted by one instance is refused by the others/);
+  assert.deepEqual(loadConfig({}).tokenLimits, { maxSessions: 0, maxRequestsPerMinute: 0, sessionLeaseMs: 30_000 });
+});

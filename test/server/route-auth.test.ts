@@ -57,9 +57,9 @@ async function concretePath(url: string): Promise<string> {
   return url.replace('*', 'app.js');
 }
 
-const PUBLIC_ROUTES = ['GET /', 'HEAD /', 'GET /demo', 'HEAD /demo', 'GET /demo/*', 'HEAD /demo/*', 'GET /static/*', 'HEAD /static/*'];
+const PUBLIC_ROUTES = ['GET /', 'HEAD /', 'GET /healthz', 'HEAD /healthz', 'GET /readyz', 'HEAD /readyz', 'GET /demo', 'HEAD /demo', 'GET /demo/*', 'HEAD /demo/*', 'GET /static/*', 'HEAD /static/*'];
 
-test('the public routes are exactly the health check and the demo page; everything else needs a token', () => {
+test('the public routes are exactly the health checks and the demo page; everything else needs a token', () => {
   const routes = servedPaths(server.app).http;
   assert.ok(routes.length >= 20, `fastify reported the routes (${routes.length})`);
   const publicRoutes = routes.filter((route) => route.public).map((route) => `${route.method} ${route.url}`);

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { DoorAuth } from '../door-auth.ts';
 import type { DoorMetrics } from '../door-metrics.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
+import type { SessionAdmission } from '../session-admission.ts';
 import { errorSummary } from '../session-boundary.ts';
 import { tokenAdmission, WebSocketDoor } from '../websocket-door.ts';
 import type { GatewayDefaults } from './codec.ts';
@@ -22,12 +23,15 @@ export interface GatewayDoorOptions {
   logger: Logger;
   defaults?: GatewayDefaults;
   metrics?: DoorMetrics;
+  /** The per-token session limit; none when absent. */
+  admission?: SessionAdmission;
 }
 
-export function createGatewayDoor({ auth, createSession, limits, logger, defaults, metrics }: GatewayDoorOptions): WebSocketDoor {
+export function createGatewayDoor({ auth, createSession, limits, logger, defaults, metrics, admission }: GatewayDoorOptions): WebSocketDoor {
   return new WebSocketDoor({
     maxMessageBytes: limits.maxMessageBytes,
     admit: tokenAdmission(auth),
+    ...(admission && { sessionLimit: admission }),
     connect: (socket) => new GatewayConnection({ socket, createSession, limits, logger, defaults, metrics }),
     onConnectFailure: (error) => {
       metrics?.fault();

@@ -10,10 +10,11 @@
  *   with `client_secret: {value, expires_at}`.
  *
  * The session is validated now, exactly as a session.update would be, so a bad field is a 400
- * here rather than an error event later; the secret carries it and the session opened with
- * the secret starts with it. Minting needs a real API token (the /v1 auth hook); only
+ * here rather than an error event later; the secret carries it (signed, so any instance with
+ * the same SECRET_KEY opens it) and the session opened with the secret starts with it. Minting needs a real API token (the /v1 auth hook); only
  * /v1/realtime accepts the secret itself.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { SpeechbridgeError, type ErrorCode } from '../../errors/registry.ts';
@@ -29,6 +30,8 @@ export interface ClientSecretsRouteOptions {
   secrets: ClientSecretMinter;
   defaults: SessionDefaults;
   responderModes: readonly ResponseMode[];
+  /** Who is minting (from the request's token): the sessions the secret opens count against it. */
+  ownerOf(headers: IncomingHttpHeaders): string;
 }
 
 const EXPIRES_AFTER = z.object({
@@ -45,7 +48,7 @@ export function registerClientSecretsRoute(app: FastifyInstance, options: Client
     const wire = body.session ?? { type: 'realtime' };
     const kind: SessionKind = wire.type === 'transcription' ? 'transcription' : 'conversation';
     const session = validatedSession(options, wire, 'ga', kind);
-    const secret = options.secrets.mint(body.expires_after?.seconds ?? DEFAULT_CLIENT_SECRET_TTL_S, wire);
+    const secret = options.secrets.mint(body.expires_after?.seconds ?? DEFAULT_CLIENT_SECRET_TTL_S, wire, options.ownerOf(request.headers));
     return { value: secret.value, expires_at: secret.expiresAt, session };
   });
 
@@ -58,7 +61,7 @@ export function registerClientSecretsRoute(app: FastifyInstance, options: Client
       const session = validatedSession(options, wire, 'beta', kind);
       // The beta transcription endpoint implies the kind; the secret remembers it in GA spelling.
       const carried = kind === 'transcription' ? { ...wire, type: 'transcription' } : wire;
-      const secret = options.secrets.mint(clientSecret?.expires_after?.seconds ?? DEFAULT_CLIENT_SECRET_TTL_S, carried);
+      const secret = options.secrets.mint(clientSecret?.expires_after?.seconds ?? DEFAULT_CLIENT_SECRET_TTL_S, carried, options.ownerOf(request.headers));
       return { ...session, client_secret: { value: secret.value, expires_at: secret.expiresAt } };
     });
   }

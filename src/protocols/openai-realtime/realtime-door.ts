@@ -23,6 +23,7 @@ import type { SessionKind } from '../../engine/events.ts';
 import type { DoorAuth, TokenSources } from '../door-auth.ts';
 import type { DoorMetrics } from '../door-metrics.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
+import type { SessionAdmission } from '../session-admission.ts';
 import { errorSummary } from '../session-boundary.ts';
 import { selectAnySubprotocol } from '../subprotocols.ts';
 import { type Admission, WebSocketDoor } from '../websocket-door.ts';
@@ -48,6 +49,8 @@ export interface RealtimeDoorOptions {
   limits: DoorLimits;
   logger: Logger;
   metrics?: DoorMetrics;
+  /** The per-token session limit (MAX_SESSIONS_PER_TOKEN); none when absent. */
+  admission?: SessionAdmission;
 }
 
 export interface RealtimeHandshake {
@@ -67,11 +70,12 @@ interface Admitted {
 }
 
 export function createRealtimeDoor(options: RealtimeDoorOptions): WebSocketDoor<Admitted> {
-  const { auth, createSession, limits, logger, metrics } = options;
+  const { auth, createSession, limits, logger, metrics, admission } = options;
   return new WebSocketDoor<Admitted>({
     maxMessageBytes: limits.maxMessageBytes,
     selectProtocol: selectSubprotocol,
     admit: (request, protocols) => admit(auth, request, protocols),
+    ...(admission && { sessionLimit: admission }),
     connect: (websocket, { handshake, secret }) => {
       const boundKind = secret ? secretKind(secret.session) : undefined;
       const codec = new RealtimeCodec({
@@ -101,7 +105,8 @@ function admit(auth: RealtimeDoorAuth, request: IncomingMessage, protocols: stri
   if ('error' in handshake) {
     return { refused: { status: handshake.status ?? 400, code: handshake.code ?? 'invalid_value', message: handshake.error, param: handshake.param } };
   }
-  return { admitted: { handshake, secret } };
+  // A session opened with a client secret counts against the token that minted it.
+  return { admitted: { handshake, secret }, ...(secret?.owner !== undefined && { owner: secret.owner }) };
 }
 
 /** The session kind a client secret was minted for (its GA `type`; the beta transcription endpoint records one too). */

@@ -17,13 +17,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Server as EngineServer } from 'engine.io';
-import { Server as SocketIoServer, type Socket } from 'socket.io';
+import { type ServerOptions, Server as SocketIoServer, type Socket } from 'socket.io';
 import type { Logger } from 'pino';
 import { type ErrorCode, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { DoorAuth, TokenSources } from '../door-auth.ts';
 import type { DoorMetrics } from '../door-metrics.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
 import { rejectUpgrade } from '../reject-upgrade.ts';
+import type { SessionAdmission, SessionTicket } from '../session-admission.ts';
 import type { RequestDoor } from '../request-door.ts';
 import type { UpgradeDoor } from '../upgrade-router.ts';
 import { SocketIoConnection } from './connection.ts';
@@ -42,6 +43,13 @@ export interface SocketIoDoorOptions {
   /** Origins whose pages may use the polling transport (CORS_ORIGINS): '*', a list, or [] for none. */
   corsOrigins?: '*' | string[];
   metrics?: DoorMetrics;
+  /** The per-token session limit; none when absent. */
+  admission?: SessionAdmission;
+  /**
+   * The socket.io adapter (REDIS_URL: the Redis Streams adapter, so rooms, broadcasts and
+   * fetchSockets span every instance); default: socket.io's in-memory one.
+   */
+  adapter?: ServerOptions['adapter'];
 }
 
 /** A connect_error as the client receives it: `message` says why, `data.code` is the error code. */
@@ -69,7 +77,7 @@ export class SocketIoDoor implements UpgradeDoor, RequestDoor {
       ...((origins === '*' || origins.length > 0) && { cors: { origin: origins, methods: ['GET', 'POST'], allowedHeaders: ['Authorization'] } }),
     });
     // The packet parser bounds every payload's JSON before Socket.IO builds anything from it.
-    this.io = new SocketIoServer({ serveClient: false, path: SOCKETIO_PATH, maxHttpBufferSize: options.limits.maxMessageBytes, parser: boundedPacketParser });
+    this.io = new SocketIoServer({ serveClient: false, path: SOCKETIO_PATH, maxHttpBufferSize: options.limits.maxMessageBytes, parser: boundedPacketParser, ...(options.adapter && { adapter: options.adapter }) });
     this.io.bind(this.engine);
     // Only /realtime exists; a client on the main namespace is told where to go.
     this.io.of('/').use((_socket, next) => next(connectError('not_found', `this server has no Socket.IO namespace "/"; connect to ${SOCKETIO_NAMESPACE}`)));
@@ -121,11 +129,25 @@ export class SocketIoDoor implements UpgradeDoor, RequestDoor {
 
   private async startSession(socket: Socket): Promise<void> {
     if (this.closing) throw connectError('engine_unavailable', 'the server is shutting down');
-    const { createSession, limits, logger, engineName, metrics } = this.options;
+    const { createSession, limits, logger, engineName, metrics, admission } = this.options;
+    let ticket: SessionTicket | undefined;
+    try {
+      ticket = await admission?.admit(tokenSources(socket.handshake));
+    } catch (error) {
+      const failure = toSpeechbridgeError(error);
+      throw connectError(failure.code, failure.message);
+    }
+    if (this.closing) {
+      ticket?.release();
+      throw connectError('engine_unavailable', 'the server is shutting down');
+    }
     const connection = new SocketIoConnection({ socket, createSession, limits, logger, engineName, metrics });
     this.connections.add(connection);
     // `closed` never rejects.
-    void connection.closed.then(() => this.connections.delete(connection));
+    void connection.closed.then(() => {
+      this.connections.delete(connection);
+      ticket?.release();
+    });
     try {
       await connection.start();
     } catch (error) {

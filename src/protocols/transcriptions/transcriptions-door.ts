@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { DoorAuth } from '../door-auth.ts';
 import type { DoorMetrics } from '../door-metrics.ts';
 import type { DoorSessionFactory } from '../door-session.ts';
+import type { SessionAdmission } from '../session-admission.ts';
 import { errorSummary } from '../session-boundary.ts';
 import { tokenAdmission, WebSocketDoor } from '../websocket-door.ts';
 import { TranscriptionConnection, type TranscriptionLimits } from './transcription-connection.ts';
@@ -19,12 +20,15 @@ export interface TranscriptionsDoorOptions {
   limits: TranscriptionLimits;
   logger: Logger;
   metrics?: DoorMetrics;
+  /** The per-token session limit; none when absent. */
+  admission?: SessionAdmission;
 }
 
-export function createTranscriptionsDoor({ auth, createSession, limits, logger, metrics }: TranscriptionsDoorOptions): WebSocketDoor {
+export function createTranscriptionsDoor({ auth, createSession, limits, logger, metrics, admission }: TranscriptionsDoorOptions): WebSocketDoor {
   return new WebSocketDoor({
     maxMessageBytes: limits.maxMessageBytes,
     admit: tokenAdmission(auth),
+    ...(admission && { sessionLimit: admission }),
     connect: (socket) => new TranscriptionConnection({ socket, createSession, limits, logger, metrics }),
     onConnectFailure: (error) => {
       metrics?.fault();
