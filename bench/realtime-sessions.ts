@@ -5,15 +5,22 @@
  * real session engine and WebRTC VAD over scripted providers of fixed latency (transcriber
  * 50 ms, LLM first token 100 ms, TTS first audio 50 ms).
  *
- * Prints per session count the median over runs of: server CPU (% of one core), server RSS
- * per session, the share of client frames sent more than 20 ms late, the server's event-loop
- * delay p99, and the gateway's own added latency from the synthesizer yielding a chunk to the
- * client receiving it (p50 / p99); then ratios against the smallest count.
+ * Prints per session count the median over runs of: server CPU (% of one core, and µs per
+ * 20 ms input frame per session), server RSS per session, the share of client frames sent
+ * more than 20 ms late, the server's event-loop delay p99, and the gateway's own added latency
+ * from the synthesizer yielding a chunk to the client receiving it (p50 / p99); then ratios
+ * against the smallest count, and the largest count held (< 1 % late frames, p99 added
+ * latency ≤ 5 ms).
  *
- *   node --import tsx bench/realtime-sessions.ts [counts…] [--runs 3] [--seconds 5]
+ * --workers N (N > 1) runs the server as N workers behind a primary on one port, as
+ * `speechbridge serve --workers N` does (src/server/cluster-primary.ts); its CPU and RSS are
+ * the primary's and every worker's added up, the loop delay the worst worker's.
+ *
+ *   node --import tsx bench/realtime-sessions.ts [counts…] [--runs 3] [--seconds 5] [--workers 1]
  *   e.g. `node --import tsx bench/realtime-sessions.ts 10 100 500` (default), ~70 s in all.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import cluster from 'node:cluster';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -28,7 +35,9 @@ import type { SynthesizeRequest, Synthesizer } from '../src/providers/contracts.
 import { ScriptedResponder } from '../src/providers/testing/scripted-responder.ts';
 import { ScriptedSynthesizer } from '../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../src/providers/testing/scripted-transcriber.ts';
-import { startServer } from '../src/server/app.ts';
+import { startServer, type RunningServer } from '../src/server/app.ts';
+import { startClusterPrimary } from '../src/server/cluster-primary.ts';
+import { joinCluster, workerAssignment, workerServerOptions } from '../src/server/cluster-worker.ts';
 import { loadConfig } from '../src/server/config.ts';
 import { createLogger } from '../src/server/logging.ts';
 import { sharedAudioPath } from '../test/helpers/shared.ts';
@@ -73,7 +82,8 @@ class StampingSynthesizer implements Synthesizer {
   }
 }
 
-async function runServer(): Promise<void> {
+async function runServer(workers: number): Promise<void> {
+  if (workers > 1 && cluster.isPrimary) return runPrimary(workers);
   const transcriber = new ScriptedTranscriber({ texts: 'what is the weather like', latencyMs: 50 });
   const responder = new ScriptedResponder({ script: { text: 'It is sunny. It will stay warm all afternoon.' }, firstTokenLatencyMs: 100, deltaLatencyMs: 5 });
   const synthesizer = new StampingSynthesizer(new ScriptedSynthesizer({ latencyMs: 50 }));
@@ -85,18 +95,66 @@ async function runServer(): Promise<void> {
     close: async () => {},
   };
   const config = loadConfig({ SERVER_NAME: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: 'silent' });
-  const server = await startServer({ config, engines, logger: createLogger('silent') });
+  const logger = createLogger('silent');
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
+  const sample = (): ServerSample => {
+    const cpu = process.cpuUsage();
+    return { cpuMicros: cpu.user + cpu.system, rssBytes: process.memoryUsage().rss, loopDelayP99Ms: loop.percentile(99) / 1e6 };
+  };
+  let server: RunningServer;
+  if (cluster.isWorker) {
+    server = await startServer({ config, engines, logger, ...workerServerOptions(workerAssignment()) });
+    process.on('message', (message: { type: string }) => {
+      if (message.type === 'bench:reset') loop.reset();
+      if (message.type === 'bench:sample') process.send!({ type: 'bench:sample', ...sample() });
+    });
+    joinCluster(server, { engines: engines.summary }, () => server.close());
+    return;
+  }
+  server = await startServer({ config, engines, logger });
   process.on('message', (message: { type: string }) => {
     if (message.type === 'reset') loop.reset();
-    if (message.type === 'sample') {
-      const cpu = process.cpuUsage();
-      process.send!({ type: 'sample', cpuMicros: cpu.user + cpu.system, rssBytes: process.memoryUsage().rss, loopDelayP99Ms: loop.percentile(99) / 1e6 });
-    }
+    if (message.type === 'sample') process.send!({ type: 'sample', ...sample() });
     if (message.type === 'stop') void server.close().then(() => process.exit(0));
   });
   process.send!({ type: 'ready', url: `${server.url.replace(/^http/, 'ws')}/v1/realtime` });
+}
+
+/** The primary of a server with `workers` workers: its samples add up its own and every worker's. */
+async function runPrimary(workers: number): Promise<void> {
+  const primary = await startClusterPrimary({ workers, host: '127.0.0.1', port: 0, logger: createLogger('silent') });
+  const workerSamples = async (): Promise<ServerSample[]> =>
+    Promise.all(
+      Object.values(cluster.workers ?? {}).map(
+        (worker) =>
+          new Promise<ServerSample>((resolve) => {
+            const onMessage = (message: { type: string } & ServerSample) => {
+              if (message.type !== 'bench:sample') return;
+              worker!.off('message', onMessage);
+              resolve(message);
+            };
+            worker!.on('message', onMessage);
+            worker!.send({ type: 'bench:sample' });
+          }),
+      ),
+    );
+  process.on('message', (message: { type: string }) => {
+    if (message.type === 'reset') for (const worker of Object.values(cluster.workers ?? {})) worker!.send({ type: 'bench:reset' });
+    if (message.type === 'sample') {
+      void workerSamples().then((samples) => {
+        const cpu = process.cpuUsage();
+        process.send!({
+          type: 'sample',
+          cpuMicros: samples.reduce((sum, one) => sum + one.cpuMicros, cpu.user + cpu.system),
+          rssBytes: samples.reduce((sum, one) => sum + one.rssBytes, process.memoryUsage().rss),
+          loopDelayP99Ms: Math.max(...samples.map((one) => one.loopDelayP99Ms)),
+        });
+      });
+    }
+    if (message.type === 'stop') void primary.close().then(() => process.exit(0));
+  });
+  process.send!({ type: 'ready', url: `${primary.url.replace(/^http/, 'ws')}/v1/realtime` });
 }
 
 // ── Clients (this process) ──────────────────────────────────────────────────────────────
@@ -104,6 +162,8 @@ async function runServer(): Promise<void> {
 interface RunResult {
   sessions: number;
   cpuPercent: number;
+  /** Server CPU per 20 ms input frame per session. */
+  cpuMicrosPerFrame: number;
   rssPerSessionMb: number;
   lateFrameShare: number;
   loopDelayP99Ms: number;
@@ -118,8 +178,8 @@ class ServerProcess {
     readonly url: string,
   ) {}
 
-  static async start(): Promise<ServerProcess> {
-    const child = fork(fileURLToPath(import.meta.url), ['--server'], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  static async start(workers: number): Promise<ServerProcess> {
+    const child = fork(fileURLToPath(import.meta.url), ['--server', '--workers', String(workers)], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const [message] = (await once(child, 'message')) as [ServerMessage];
     if (message.type !== 'ready') throw new Error('the server process did not start');
     return new ServerProcess(child, message.url);
@@ -223,8 +283,8 @@ async function clipFrames(): Promise<string[]> {
   return frames;
 }
 
-async function run(count: number, seconds: number, frames: string[]): Promise<RunResult> {
-  const server = await ServerProcess.start();
+async function run(count: number, seconds: number, frames: string[], workers: number): Promise<RunResult> {
+  const server = await ServerProcess.start(workers);
   try {
     const baseline = await server.sample();
     // Each session starts at a random point of the clip, so turns do not all end at once.
@@ -252,6 +312,7 @@ async function run(count: number, seconds: number, frames: string[]): Promise<Ru
     return {
       sessions: count,
       cpuPercent: ((end.cpuMicros - start.cpuMicros) / wallMicros) * 100,
+      cpuMicrosPerFrame: framesSent === 0 ? Number.NaN : (end.cpuMicros - start.cpuMicros) / framesSent,
       rssPerSessionMb: (end.rssBytes - baseline.rssBytes) / count / (1024 * 1024),
       lateFrameShare: framesSent === 0 ? 0 : lateFrames / framesSent,
       loopDelayP99Ms: end.loopDelayP99Ms,
@@ -275,29 +336,38 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-function parseArgs(argv: string[]): { counts: number[]; runs: number; seconds: number } {
+/** Held: what a user does not notice (< 1 % of frames late, the gateway adding ≤ 5 ms at p99). */
+const HELD_LATE_SHARE = 0.01;
+const HELD_LATENCY_P99_MS = 5;
+
+function parseArgs(argv: string[]): { counts: number[]; runs: number; seconds: number; workers: number } {
   const counts: number[] = [];
   let runs = 3;
   let seconds = 5;
+  let workers = 1;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--runs') runs = Number(argv[++i]);
     else if (argv[i] === '--seconds') seconds = Number(argv[++i]);
+    else if (argv[i] === '--workers') workers = Number(argv[++i]);
     else if (/^\d+$/.test(argv[i])) counts.push(Number(argv[i]));
   }
-  return { counts: counts.length > 0 ? counts : [10, 100, 500], runs, seconds };
+  if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers takes a whole number, 1 or more');
+  return { counts: counts.length > 0 ? counts : [10, 100, 500], runs, seconds, workers };
 }
 
 async function main(): Promise<void> {
-  const { counts, runs, seconds } = parseArgs(process.argv.slice(2));
+  const { counts, runs, seconds, workers } = parseArgs(process.argv.slice(2));
   const frames = await clipFrames();
-  console.log(`realtime sessions: ${runs} runs per count, ${seconds} s measured after ${RAMP_SECONDS + WARMUP_SECONDS} s of ramp-up and warm-up; medians over runs`);
+  const shape = workers === 1 ? 'one server process' : `a primary and ${workers} workers`;
+  console.log(`realtime sessions (${shape}): ${runs} runs per count, ${seconds} s measured after ${RAMP_SECONDS + WARMUP_SECONDS} s of ramp-up and warm-up; medians over runs`);
   const rows: RunResult[] = [];
   for (const count of counts) {
     const results: RunResult[] = [];
-    for (let i = 0; i < runs; i++) results.push(await run(count, seconds, frames));
+    for (let i = 0; i < runs; i++) results.push(await run(count, seconds, frames, workers));
     const row: RunResult = {
       sessions: count,
       cpuPercent: median(results.map((result) => result.cpuPercent)),
+      cpuMicrosPerFrame: median(results.map((result) => result.cpuMicrosPerFrame)),
       rssPerSessionMb: median(results.map((result) => result.rssPerSessionMb)),
       lateFrameShare: median(results.map((result) => result.lateFrameShare)),
       loopDelayP99Ms: median(results.map((result) => result.loopDelayP99Ms)),
@@ -307,7 +377,7 @@ async function main(): Promise<void> {
     };
     rows.push(row);
     console.log(
-      `${String(count).padStart(5)} sessions | server CPU ${row.cpuPercent.toFixed(1).padStart(6)} % of a core | RSS ${row.rssPerSessionMb.toFixed(2)} MB/session | ` +
+      `${String(count).padStart(5)} sessions | server CPU ${row.cpuPercent.toFixed(1).padStart(6)} % of a core, ${row.cpuMicrosPerFrame.toFixed(0)} µs per frame per session | RSS ${row.rssPerSessionMb.toFixed(2)} MB/session | ` +
         `late frames ${(row.lateFrameShare * 100).toFixed(2)} % | loop delay p99 ${row.loopDelayP99Ms.toFixed(1)} ms | ` +
         `added latency p50 ${row.latencyP50Ms.toFixed(1)} ms, p99 ${row.latencyP99Ms.toFixed(1)} ms | ${row.responses} responses`,
     );
@@ -320,7 +390,13 @@ async function main(): Promise<void> {
         `latency p50 ×${(row.latencyP50Ms / base.latencyP50Ms).toFixed(2)}, p99 ×${(row.latencyP99Ms / base.latencyP99Ms).toFixed(2)}`,
     );
   }
+  const held = rows.filter((row) => row.lateFrameShare < HELD_LATE_SHARE && row.latencyP99Ms <= HELD_LATENCY_P99_MS);
+  console.log(
+    held.length > 0
+      ? `held (< ${HELD_LATE_SHARE * 100} % late frames, p99 added latency ≤ ${HELD_LATENCY_P99_MS} ms): up to ${Math.max(...held.map((row) => row.sessions))} sessions of those tried`
+      : `held (< ${HELD_LATE_SHARE * 100} % late frames, p99 added latency ≤ ${HELD_LATENCY_P99_MS} ms): none of the counts tried`,
+  );
 }
 
-if (process.argv.includes('--server')) await runServer();
+if (process.argv.includes('--server')) await runServer(parseArgs(process.argv.slice(2)).workers);
 else await main();

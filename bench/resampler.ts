@@ -1,7 +1,10 @@
 /**
  * Resampler throughput: seconds of audio per second of CPU (x real-time) over 60 s of speech,
  * whole-buffer and streamed in 20 ms chunks (the realtime hop), median of 7 runs after a
- * warm-up. Run: node --import tsx bench/resampler.ts
+ * warm-up; then, per Speex quality, the cost of one 20 ms frame streamed 24k → 16k (the way
+ * to the recognizer) and the pass band measured with sine sweeps: the -3 dB point and the
+ * gain at 7.6 kHz, and the rejection of a tone above the 8 kHz Nyquist.
+ * Run: node --import tsx bench/resampler.ts
  */
 import { readFileSync } from 'node:fs';
 import { createStreamResamplerSync, DEFAULT_RESAMPLER_QUALITY, initResampler, resampleSync } from '../src/audio/resample.ts';
@@ -60,16 +63,44 @@ function wholeBuffer(input: PcmAudio, toRate: number, quality: number): () => nu
   return () => resampleSync(input, toRate, { quality }).samples.length;
 }
 
-function streamed(input: PcmAudio, toRate: number): () => number {
+function streamed(input: PcmAudio, toRate: number, quality = DEFAULT_RESAMPLER_QUALITY): () => number {
   const chunk = Math.round((input.sampleRate * CHUNK_MS) / 1000);
   return () => {
-    const stream = createStreamResamplerSync(input.sampleRate, toRate);
+    const stream = createStreamResamplerSync(input.sampleRate, toRate, { quality });
     let produced = 0;
     for (let offset = 0; offset < input.samples.length; offset += chunk) produced += stream.push(input.samples.subarray(offset, offset + chunk)).length;
     produced += stream.flush().length;
     stream.close();
     return produced;
   };
+}
+
+const SWEEP_STEP_HZ = 10;
+
+/** Output/input power of a 1 s sine at `hz` through fromRate → toRate, in dB, away from the edges. */
+function toneGainDb(hz: number, fromRate: number, toRate: number, quality: number): number {
+  const input = new Int16Array(fromRate);
+  for (let i = 0; i < input.length; i++) input[i] = Math.round(16000 * Math.sin((2 * Math.PI * hz * i) / fromRate));
+  const output = resampleSync({ samples: input, sampleRate: fromRate }, toRate, { quality }).samples;
+  const power = (samples: Int16Array, rate: number) => {
+    const margin = Math.round(rate * 0.05);
+    let sum = 0;
+    for (let i = margin; i < samples.length - margin; i++) sum += samples[i] * samples[i];
+    return sum / (samples.length - 2 * margin);
+  };
+  return 10 * Math.log10(power(output, toRate) / power(input, fromRate));
+}
+
+/** The first sweep frequency (from 6 kHz up) more than 3 dB down, the gain at 7.6 kHz, and at 8.5 kHz (above Nyquist). */
+function passBand(fromRate: number, toRate: number, quality: number): { minus3dbHz: number; gainAt7600Db: number; stopGainDb: number } {
+  let minus3dbHz = toRate / 2;
+  for (let hz = 6000; hz < toRate / 2; hz += SWEEP_STEP_HZ) {
+    if (toneGainDb(hz, fromRate, toRate, quality) < -3) {
+      minus3dbHz = hz;
+      break;
+    }
+  }
+  return { minus3dbHz, gainAt7600Db: toneGainDb(7600, fromRate, toRate, quality), stopGainDb: toneGainDb(8500, fromRate, toRate, quality) };
 }
 
 function format(value: number, width: number, digits = 0): string {
@@ -95,10 +126,15 @@ for (const [from, to] of PAIRS) {
 }
 
 console.log('');
-console.log('quality cost, 24k → 16k whole buffer');
-console.log('quality   x RT   vs quality ' + DEFAULT_RESAMPLER_QUALITY);
-const baseline = measure(wholeBuffer(inputs.get(24000)!, 16000, DEFAULT_RESAMPLER_QUALITY)).realtime;
-for (const quality of [3, 5, 6, 7, 8, 10]) {
-  const result = measure(wholeBuffer(inputs.get(24000)!, 16000, quality));
-  console.log(`${String(quality).padStart(7)} ${format(result.realtime, 6)} ${format(result.realtime / baseline, 13, 2)}`);
+console.log(`Speex quality, 24k → 16k: cost of a 20 ms frame streamed, and the pass band from sine sweeps (${SWEEP_STEP_HZ} Hz steps)`);
+console.log('quality   µs / 20 ms frame   vs quality 6   -3 dB point   gain at 7.6 kHz   gain at 8.5 kHz');
+const speech24k = inputs.get(24000)!;
+const frames = (AUDIO_SECONDS * 1000) / CHUNK_MS;
+const rows = [3, 5, 6, 7, 8, 9, 10].map((quality) => ({ quality, cpuMs: measure(streamed(speech24k, 16000, quality)).cpuMs, band: passBand(24000, 16000, quality) }));
+const quality6CpuMs = rows.find((row) => row.quality === 6)!.cpuMs;
+for (const { quality, cpuMs, band } of rows) {
+  const stop = band.stopGainDb === -Infinity ? '< -96 dB' : `${band.stopGainDb.toFixed(1)} dB`;
+  console.log(
+    `${String(quality).padStart(7)} ${format((cpuMs * 1000) / frames, 18, 2)} ${format(cpuMs / quality6CpuMs, 14, 2)} ${format(band.minus3dbHz, 10)} Hz ${format(band.gainAt7600Db, 14, 2)} dB ${stop.padStart(17)}`,
+  );
 }

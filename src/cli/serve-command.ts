@@ -1,12 +1,21 @@
 /**
  * `speechbridge serve`: start the gateway (what `npm start` runs). At start-up it says, once
  * each: which engines run (and why, when the offline fallback does), where it listens and
- * where the demo page is, and with --tls-self-signed how a Node client trusts the certificate.
+ * where the demo page is, how many worker processes serve the port, and with
+ * --tls-self-signed how a Node client trusts the certificate.
+ *
+ * With more than one worker (WORKERS / --workers, default one per core) this process is the
+ * primary (src/server/cluster-primary.ts) and each worker runs this same command again
+ * (src/server/cluster-worker.ts); WORKERS=1 is a single process, as before. With TLS it is one
+ * process: the primary routes a connection by its first request line, which TLS hides.
  */
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { SpeechbridgeError } from '../errors/registry.ts';
+import type { Config } from '../server/config.ts';
+import type { Logger } from '../server/logging.ts';
 import { ENGINE_FLAGS, configFromCommand } from './environment.ts';
 import { engineOptions } from './engine-options.ts';
 
@@ -17,11 +26,12 @@ export function registerServeCommand(program: Command): void {
     .addOption(new Option('--host <host>', 'address to listen on (SERVER_NAME)'))
     .addOption(new Option('-p, --port <port>', 'port to listen on, 0 for any free port (SERVER_PORT)'))
     .addOption(new Option('--max-upload-mb <mb>', 'largest accepted upload (MAX_UPLOAD_MB)'))
+    .addOption(new Option('--workers <count>', 'processes serving the port, 1 for a single process (WORKERS; default one per core)'))
     .addOption(new Option('--tls-self-signed', 'serve https/wss with a local certificate for localhost, 127.0.0.1 and ::1, made once and kept (see speechbridge cert)'))
     .addOption(new Option('--log-format <format>', 'log lines: pretty on a terminal, JSON otherwise (LOG_FORMAT)').choices(['auto', 'json', 'pretty']));
   engineOptions(command);
   command.action(async (options: { tlsSelfSigned?: boolean }) => {
-    const flags = { ...ENGINE_FLAGS, host: 'SERVER_NAME', port: 'SERVER_PORT', maxUploadMb: 'MAX_UPLOAD_MB', logFormat: 'LOG_FORMAT' };
+    const flags = { ...ENGINE_FLAGS, host: 'SERVER_NAME', port: 'SERVER_PORT', maxUploadMb: 'MAX_UPLOAD_MB', logFormat: 'LOG_FORMAT', workers: 'WORKERS' };
     let config = await configFromCommand(command, flags);
     let certificate: import('../server/self-signed-cert.ts').LocalCertificate | undefined;
     if (options.tlsSelfSigned) {
@@ -30,6 +40,8 @@ export function registerServeCommand(program: Command): void {
       certificate = await ensureLocalCertificate();
       config = await configFromCommand(command, flags, { TLS_CERT: certificate.certPath, TLS_KEY: certificate.keyPath });
     }
+    const { isClusterWorker } = await import('../server/cluster-worker.ts');
+    if (isClusterWorker()) return serveAsWorker(config);
     // What can fail fast does, before the engines take their seconds to load.
     const { probeListen } = await import('../server/port-probe.ts');
     if (config.server.tls) for (const file of [config.server.tls.certPath, config.server.tls.keyPath]) await access(file, constants.R_OK);
@@ -48,17 +60,16 @@ export function registerServeCommand(program: Command): void {
     for (const warning of config.warnings) logger.warn(warning);
     const ffmpeg = await checkFfmpeg();
     logger.debug({ ffmpeg: ffmpeg.version }, `ffmpeg ${ffmpeg.version} found`);
+    const workers = workerCount(config, logger);
+    if (workers > 1) return servePrimary(config, workers, logger);
     const engines = await createEngines(config, logger);
     logger.info({ engines: engines.summary }, `engines: ${describeEngines(engines.summary)}`);
     const server = await startServer({ config, engines, logger }).catch(async (error: unknown) => {
       await engines.close();
       throw error;
     });
-    const auth = config.apiTokens.length > 0 ? 'token' : 'open';
-    logger.info(
-      { url: server.url, auth, tls: Boolean(config.server.tls) },
-      `speechbridge listening on ${server.url} (${auth === 'token' ? 'API_TOKENS required' : 'no token needed'}) — demo page: ${server.url}${DEMO_PATH}`,
-    );
+    if (server.gateway) logger.info({ url: server.gateway.url }, `gateway protocol also on ${server.gateway.url}`);
+    logListening(logger, config, server.url, DEMO_PATH);
     if (certificate) {
       logger.info(
         { certificate: certificate.certPath, names: certificate.names, validTo: certificate.validTo.toISOString(), created: certificate.created },
@@ -81,4 +92,88 @@ export function registerServeCommand(program: Command): void {
     process.once('SIGINT', () => void stop('SIGINT'));
     process.once('SIGTERM', () => void stop('SIGTERM'));
   });
+}
+
+/** WORKERS, or 1 with TLS (said when WORKERS asked for more). */
+function workerCount(config: Config, logger: Logger): number {
+  const { count, chosenByDefault } = config.server.workers;
+  if (count === 1 || !config.server.tls) return count;
+  if (!chosenByDefault) {
+    logger.warn(
+      `WORKERS=${count} is not used with TLS: the server runs as one process (its workers are routed by the first request line, which TLS hides); ` +
+        'terminate TLS at a load balancer or proxy in front to use every core',
+    );
+  }
+  return 1;
+}
+
+function logListening(logger: Logger, config: Config, url: string, demoPath: string): void {
+  const auth = config.apiTokens.length > 0 ? 'token' : 'open';
+  logger.info(
+    { url, auth, tls: Boolean(config.server.tls) },
+    `speechbridge listening on ${url} (${auth === 'token' ? 'API_TOKENS required' : 'no token needed'}) — demo page: ${url}${demoPath}`,
+  );
+}
+
+/** The primary: starts the workers, routes the port's connections to them, stops them on SIGTERM / SIGINT. */
+async function servePrimary(config: Config, workers: number, logger: Logger): Promise<void> {
+  const [{ startClusterPrimary }, { describeEngines }, { DEMO_PATH }] = await Promise.all([
+    import('../server/cluster-primary.ts'),
+    import('../server/engines.ts'),
+    import('../server/web-routes.ts'),
+  ]);
+  // Without SECRET_KEY each process would sign client secrets with its own random key, and a
+  // secret minted by one worker would be refused by the others: the workers share one.
+  const workerEnvironment: Record<string, string> = config.secretKeys ? {} : { SECRET_KEY: randomBytes(48).toString('base64') };
+  const primary = await startClusterPrimary({ workers, host: config.server.host, port: config.server.port, logger, workerEnvironment });
+  logger.info({ engines: primary.first.engines }, `engines: ${describeEngines(primary.first.engines)}`);
+  if (primary.first.gatewayUrl) logger.info({ url: primary.first.gatewayUrl }, `gateway protocol also on ${primary.first.gatewayUrl}`);
+  logListening(logger, config, primary.url, DEMO_PATH);
+  const byDefault = config.server.workers.chosenByDefault ? ', one per core' : '';
+  logger.info({ workers, pids: primary.pids() }, `${workers} worker processes serve the port${byDefault} (WORKERS or --workers to change)`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await primary.close();
+    logger.flush();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/**
+ * A worker: loads the engines (quietly, unless it is the first: start-up lines come once),
+ * serves the connections the primary hands it, and reports a start-up failure to the
+ * primary, which prints it.
+ */
+async function serveAsWorker(config: Config): Promise<void> {
+  const [worker, { startServer }, { createEngines }, { createLogger, resolveLogFormat }, { watchProcessFaults }] = await Promise.all([
+    import('../server/cluster-worker.ts'),
+    import('../server/app.ts'),
+    import('../server/engine-factory.ts'),
+    import('../server/logging.ts'),
+    import('../server/process-faults.ts'),
+  ]);
+  const logger = createLogger(config.logLevel, resolveLogFormat(config.logFormat));
+  const assignment = worker.workerAssignment();
+  try {
+    const engines = await createEngines(config, assignment.announces ? logger : logger.child({}, { level: 'error' }));
+    const server = await startServer({ config, engines, logger, ...worker.workerServerOptions(assignment) }).catch(async (error: unknown) => {
+      await engines.close();
+      throw error;
+    });
+    watchProcessFaults({ logger, counter: server.metrics.processFaults });
+    worker.joinCluster(server, { engines: engines.summary, ...(server.gateway && { gatewayUrl: server.gateway.url }) }, async () => {
+      await server.close();
+      await engines.close();
+      logger.flush();
+    });
+  } catch (error) {
+    await worker.reportStartFailure(error);
+    process.exit(1);
+  }
 }

@@ -76,6 +76,13 @@ export interface SessionConfig {
    */
   interimTranscripts: boolean;
   /**
+   * With a batch recognizer, whether those partials come from interim passes (the turn so far
+   * transcribed again every 700 ms): 'auto' (the server's default unless INTERIM_PASSES says
+   * otherwise) runs them on embedded engines and not on upstreams billed per use; 'on', 'off'.
+   * A streaming recognizer needs no passes: its partials come from the turn's live stream.
+   */
+  interimPasses: InterimPasses;
+  /**
    * Send each answered turn's stage timings (turn.timings) to the client too, for doors that
    * show them. The engine emits turn.timings for metrics either way; this says whether the
    * client asked to see them.
@@ -89,6 +96,8 @@ export interface SessionConfig {
 }
 
 /** A partial update; absent fields keep their value. turnDetection may be partial too. */
+export type InterimPasses = 'auto' | 'on' | 'off';
+
 export type SessionUpdate = Partial<Omit<SessionConfig, 'turnDetection'>> & {
   turnDetection?: Partial<TurnDetectionConfig> | null;
 };

@@ -16,7 +16,7 @@
 import { resampleSync } from '../audio/resample.ts';
 import type { PcmAudio } from '../audio/pcm.ts';
 import type { TranscribeOptions, Transcriber } from '../providers/contracts.ts';
-import type { EngineEvent, TranscriptionConfig } from './events.ts';
+import type { EngineEvent, InterimPasses, TranscriptionConfig } from './events.ts';
 
 /**
  * 700 ms between passes: about two words of speech, so the text visibly grows, while a CPU
@@ -25,6 +25,17 @@ import type { EngineEvent, TranscriptionConfig } from './events.ts';
 export const INTERIM_STEP_MS = 700;
 /** Under 300 ms a turn holds at most a syllable: no pass. */
 export const INTERIM_MIN_MS = 300;
+
+/**
+ * Whether interim passes run under `setting`: 'auto' runs them on an embedded engine and not on
+ * a recognizer that sends its audio to an upstream (it declares `upstream`), where each pass is
+ * billed: measured on Socket.IO, the gateway and /v1/transcriptions, the passes send an upstream
+ * about 4.2× the audio spoken (README, "Interim transcripts and cost").
+ */
+export function interimPassesRun(setting: InterimPasses, transcriber: Transcriber): boolean {
+  if (setting === 'auto') return transcriber.upstream === undefined;
+  return setting === 'on';
+}
 
 export interface InterimTranscriptsOptions {
   transcriber: Transcriber;

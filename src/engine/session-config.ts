@@ -6,7 +6,7 @@
  */
 import { defaultUpstreamLimits } from '../providers/upstream-limits.ts';
 import { SpeechbridgeError } from '../errors/registry.ts';
-import type { Modality, ResponseMode, SessionConfig, SessionKind, SessionUpdate, ToolChoiceConfig, ToolConfig, TurnDetectionConfig } from './events.ts';
+import type { InterimPasses, Modality, ResponseMode, SessionConfig, SessionKind, SessionUpdate, ToolChoiceConfig, ToolConfig, TurnDetectionConfig } from './events.ts';
 import { AGGRESSIVENESS_RANGE, TURN_OPTION_RANGES, thresholdToAggressiveness, type TurnOptions } from '../vad/turn-options.ts';
 import type { Aggressiveness, VoiceDetectorOptions } from '../vad/voice-detector.ts';
 
@@ -86,6 +86,8 @@ export interface SessionDefaults {
   targetLanguage?: string;
   transcription?: SessionConfig['transcription'];
   maxOutputTokens?: number | null;
+  /** INTERIM_PASSES; default 'auto'. */
+  interimPasses?: InterimPasses;
   limits?: Partial<EngineLimits>;
 }
 
@@ -150,6 +152,7 @@ export function initialSessionConfig(defaults: SessionDefaults, responderModes?:
     },
     transcription: {},
     interimTranscripts: false,
+    interimPasses: 'auto',
     turnTimings: false,
     tools: [],
     toolChoice: 'auto',
@@ -169,6 +172,7 @@ export function initialSessionConfig(defaults: SessionDefaults, responderModes?:
       ...(defaults.targetLanguage !== undefined && { targetLanguage: defaults.targetLanguage }),
       transcription: defaults.transcription ?? {},
       maxOutputTokens: defaults.maxOutputTokens ?? null,
+      interimPasses: defaults.interimPasses ?? 'auto',
       turnDetection: {
         type: defaults.turnDetection ?? 'server_vad',
         engine: vad.engine,
@@ -218,6 +222,7 @@ export function applySessionUpdate(config: SessionConfig, update: SessionUpdate,
   if (update.outputSampleRate !== undefined) next.outputSampleRate = checkInteger(update.outputSampleRate, SAMPLE_RATE_RANGE[0], SAMPLE_RATE_RANGE[1], 'session.outputSampleRate');
   if (update.transcription !== undefined) next.transcription = checkTranscription(update.transcription);
   if (update.interimTranscripts !== undefined) next.interimTranscripts = checkBoolean(update.interimTranscripts, 'session.interimTranscripts');
+  if (update.interimPasses !== undefined) next.interimPasses = checkEnum(update.interimPasses, ['auto', 'on', 'off'] as const, 'session.interimPasses');
   if (update.turnTimings !== undefined) next.turnTimings = checkBoolean(update.turnTimings, 'session.turnTimings');
   if (update.tools !== undefined) next.tools = checkTools(update.tools, 'session.tools');
   if (update.toolChoice !== undefined) next.toolChoice = checkToolChoice(update.toolChoice, 'session.toolChoice');

@@ -23,7 +23,8 @@ import { SpeechbridgeError, toSpeechbridgeError } from '../errors/registry.ts';
 import type { ConversationItem, EngineEvent, EngineInput, ResponseMode, ResponseRequest, SessionConfig, SessionUpdate } from './events.ts';
 import { randomIds, type IdGenerator } from './ids.ts';
 import { BUFFER_SAMPLE_RATE, InputBuffer } from './input-buffer.ts';
-import { InterimTranscripts } from './interim-transcripts.ts';
+import { InterimTranscripts, interimPassesRun } from './interim-transcripts.ts';
+import { LiveTranscription, type LiveTurnStream } from './live-transcription.ts';
 import { buildResponseContext } from './response-context.ts';
 import { resolveResponsePlan } from './response-plan.ts';
 import { ResponseRunner, snapshot, type ResponseSummary, type ResponseTrigger } from './response-runner.ts';
@@ -91,6 +92,9 @@ export class SessionEngine {
   readonly #conversation: Conversation;
   readonly #turns: TurnTracker;
   readonly #interim: InterimTranscripts;
+  readonly #live: LiveTranscription;
+  /** The session's recognizer: its own openSession handle where the provider has one. */
+  readonly #transcriber: Transcriber;
   #config: SessionConfig;
   #state: EngineState = { kind: 'created' };
   #openTurn: OpenTurn | null = null;
@@ -129,11 +133,13 @@ export class SessionEngine {
     this.#config = options.session ? applySessionUpdate(initial, options.session, modes) : initial;
     this.#conversation = new Conversation(this.limits.maxItems);
     this.#turns = new TurnTracker(options.createVoiceDetector, this.#config.turnDetection, (error) => this.#emitError(error));
+    this.#transcriber = options.providers.transcriber.openSession?.() ?? options.providers.transcriber;
     this.#interim = new InterimTranscripts({
-      transcriber: options.providers.transcriber,
+      transcriber: this.#transcriber,
       emit: (event) => this.#emit(event),
       track: (task) => this.#track(task),
     });
+    this.#live = new LiveTranscription({ transcriber: this.#transcriber, emit: (event) => this.#emit(event), track: (task) => this.#track(task) });
   }
 
   /** The current configuration (replaced, never mutated, by session.update). */
@@ -233,10 +239,12 @@ export class SessionEngine {
         { param: 'audio' },
       );
     }
+    // Before the turn events: a stream opened by this frame's speech.started has it in its prefix.
+    this.#live.push(audio, buffer.inputSampleRate, chunk);
     const events = this.#turns.push(chunk);
     for (let i = 0; i < events.length; i++) this.#onTurnEvent(buffer, events[i]);
     const turn = this.#openTurn;
-    if (turn && this.#config.interimTranscripts) {
+    if (turn && this.#interimPasses()) {
       const fromMs = turn.audioStartMs - this.#config.turnDetection.padMs;
       this.#interim.advance(buffer.endMs, () => buffer.peek(fromMs).audio, this.#config.transcription);
     }
@@ -248,7 +256,10 @@ export class SessionEngine {
       const turn: OpenTurn = { itemId: this.ids.next('item'), audioStartMs: event.audioStartMs };
       this.#openTurn = turn;
       buffer.retainFrom(event.audioStartMs - detection.padMs);
-      if (this.#config.interimTranscripts) this.#interim.begin(turn.itemId, event.audioStartMs);
+      if (this.#live.enabled) {
+        const { transcription, interimTranscripts } = this.#config;
+        this.#live.begin(turn.itemId, buffer.peek(event.audioStartMs - detection.padMs).audio, { transcription, interim: interimTranscripts });
+      } else if (this.#interimPasses()) this.#interim.begin(turn.itemId, event.audioStartMs);
       this.#emit({ type: 'speech.started', audioStartMs: event.audioStartMs, itemId: turn.itemId });
       if (detection.interruptResponse) this.#bargeIn();
       this.#clearIdleTimer();
@@ -328,6 +339,7 @@ export class SessionEngine {
     if (this.#openTurn) {
       this.#openTurn = null;
       this.#interim.end();
+      this.#live.abort();
       this.#turns.reset();
     }
     this.#retainForTurnDetection(buffer);
@@ -346,7 +358,7 @@ export class SessionEngine {
     const previousItemId = this.#conversation.insert(item);
     this.#emit({ type: 'item.added', item: snapshot(item), previousItemId });
     this.#emit({ type: 'item.done', item: snapshot(item), previousItemId });
-    const transcription = this.#transcribe(itemId, 0, committed.audio.samples);
+    const transcription = this.#transcribe(itemId, 0, committed.audio.samples, this.#live.take(itemId));
     const { mode, targetLanguage } = this.#config;
     const trigger: TurnTrigger = { itemId, stoppedAtMs: this.#clock.now(), transcription, mode, ...(targetLanguage !== undefined && { targetLanguage }) };
     this.#unanswered = trigger;
@@ -354,12 +366,14 @@ export class SessionEngine {
   }
 
   /** Starts the transcription of a user item's audio (16 kHz) and keeps the item's transcript in step. */
-  #transcribe(itemId: string, contentIndex: number, samples: Int16Array): TranscriptionJob {
+  #transcribe(itemId: string, contentIndex: number, samples: Int16Array, live: LiveTurnStream | null = null): TranscriptionJob {
     const job = new TranscriptionJob({
       itemId,
       contentIndex,
       audio: { samples, sampleRate: BUFFER_SAMPLE_RATE },
-      transcriber: this.#providers.transcriber,
+      transcriber: this.#transcriber,
+      live,
+      interim: this.#config.interimTranscripts,
       settings: this.#config.transcription,
       clock: this.#clock,
       timeoutMs: this.limits.transcriptionTimeoutMs,
@@ -576,7 +590,7 @@ export class SessionEngine {
   }
 
   async #transcribeInline(audio: Int16Array, signal: AbortSignal): Promise<string> {
-    const transcriber = this.#providers.transcriber;
+    const transcriber = this.#transcriber;
     const pcm = resampleSync({ samples: audio, sampleRate: this.#config.inputSampleRate }, transcriber.capabilities.sampleRate);
     const transcription = await abortable(transcriber.transcribe(pcm, { signal, ...this.#config.transcription }), signal);
     return transcription.text.trim();
@@ -624,11 +638,32 @@ export class SessionEngine {
     this.#callOffAutoResponses();
     this.#active?.cancel('disconnected');
     this.#interim.end();
+    this.#live.abort();
     for (const job of this.#jobs) job.abort();
     while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+    if (this.#transcriber !== this.#providers.transcriber) await this.#closeTranscriberSession();
     await this.#turns.close();
     if (state.kind === 'running') state.buffer.close();
     this.#state = { kind: 'closed' };
+  }
+
+  /** The session's own recognizer handle; a failure to close it is logged as the session's error, not thrown. */
+  async #closeTranscriberSession(): Promise<void> {
+    try {
+      await this.#transcriber.close?.();
+    } catch (error) {
+      this.#emitError(error);
+    }
+  }
+
+  /**
+   * Interim passes (a batch recognizer transcribing the turn so far every 700 ms) run when the
+   * session shows partials and its interimPasses allow them: 'auto' runs them on an embedded
+   * engine and not on one that sends audio to an upstream (billed per use: the passes would
+   * send it about 4× the audio spoken), 'on' and 'off' decide alone.
+   */
+  #interimPasses(): boolean {
+    return !this.#live.enabled && this.#config.interimTranscripts && interimPassesRun(this.#config.interimPasses, this.#transcriber);
   }
 
   /** Holds a task until it settles, so none floats and close() can wait for all. */

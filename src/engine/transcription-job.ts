@@ -4,8 +4,10 @@
  * timeout and the session closing all end as transcript.failed. `result` never rejects, so a
  * response can await the transcript of each user item in its context.
  *
- * A streaming transcriber gets the turn in 100 ms chunks and its partial text goes out as
- * transcript.delta events; a batch transcriber gets the whole turn in one call.
+ * A turn whose live stream ran while it was spoken (live-transcription.ts) only waits for that
+ * stream's final text. Otherwise a streaming transcriber gets the turn in 100 ms chunks and its
+ * partial text goes out as transcript.delta events (and transcript.interim, the text so far,
+ * when the session shows partials); a batch transcriber gets the whole turn in one call.
  */
 import { resampleSync } from '../audio/resample.ts';
 import { durationMs, type PcmAudio } from '../audio/pcm.ts';
@@ -14,6 +16,7 @@ import type { TranscribeOptions, Transcriber } from '../providers/contracts.ts';
 import type { Clock, TimerHandle } from './clock.ts';
 import { SpeechbridgeError, toSpeechbridgeError, type ErrorCode } from '../errors/registry.ts';
 import type { EngineEvent, TranscriptionConfig } from './events.ts';
+import type { LiveTurnStream } from './live-transcription.ts';
 
 export type TranscriptOutcome =
   | { status: 'completed'; transcript: string; language?: string; audioMs: number }
@@ -38,6 +41,10 @@ export interface TranscriptionJobOptions {
   clock: Clock;
   timeoutMs: number;
   emit: (event: EngineEvent) => void;
+  /** The turn's live stream, fed while it was spoken; the job finishes it and takes its final text. */
+  live?: LiveTurnStream | null;
+  /** Emit transcript.interim (the text so far) with each streamed piece. */
+  interim?: boolean;
   /** Called with the outcome just before its event, so the item holds the text when listeners see it. */
   onOutcome?: (outcome: TranscriptOutcome) => void;
 }
@@ -80,7 +87,10 @@ export class TranscriptionJob {
   async #run(): Promise<TranscriptOutcome> {
     const { audio, clock, timeoutMs } = this.#options;
     const audioMs = durationMs(audio);
-    if (audioMs < MIN_TRANSCRIBED_MS) return this.#settle({ status: 'completed', transcript: '', audioMs });
+    if (audioMs < MIN_TRANSCRIBED_MS) {
+      this.#options.live?.abort();
+      return this.#settle({ status: 'completed', transcript: '', audioMs });
+    }
     this.#timer = clock.setTimeout(() => {
       if (this.#stop.kind !== 'running') return;
       this.#stop = { kind: 'timeout' };
@@ -96,7 +106,11 @@ export class TranscriptionJob {
   }
 
   async #transcribe(audioMs: number): Promise<TranscriptOutcome> {
-    const { transcriber, settings, itemId } = this.#options;
+    const { transcriber, settings, itemId, live } = this.#options;
+    if (live) {
+      const transcription = await live.finish(this.#controller.signal);
+      return { status: 'completed', transcript: transcription.text.trim(), language: transcription.language, audioMs };
+    }
     const audio = resampleSync(this.#options.audio, transcriber.capabilities.sampleRate);
     const options: TranscribeOptions = {
       signal: this.#controller.signal,
@@ -108,10 +122,14 @@ export class TranscriptionJob {
       const transcription = await transcriber.transcribe(audio, options);
       return { status: 'completed', transcript: transcription.text.trim(), language: transcription.language, audioMs };
     }
+    let text = '';
     for await (const event of transcriber.transcribeStream(chunks(audio), options)) {
       if (this.#stop.kind !== 'running') break;
       if (event.type === 'delta') {
-        if (event.text) this.#options.emit({ type: 'transcript.delta', itemId, contentIndex: this.contentIndex, delta: event.text });
+        if (!event.text) continue;
+        text += event.text;
+        this.#options.emit({ type: 'transcript.delta', itemId, contentIndex: this.contentIndex, delta: event.text });
+        if (this.#options.interim && text.trim() !== '') this.#options.emit({ type: 'transcript.interim', itemId, text: text.trim() });
       } else {
         return { status: 'completed', transcript: event.transcription.text.trim(), language: event.transcription.language, audioMs };
       }

@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
+import type { Server as EngineServer } from 'engine.io';
 import Fastify, { LogController, type FastifyInstance, type RouteOptions } from 'fastify';
+import type { ServerOptions as SocketIoOptions } from 'socket.io';
 import { SpeechbridgeError } from '../errors/registry.ts';
 import { registerBodyLimit } from '../protocols/http/body-limit.ts';
 import { errorHandler } from '../protocols/http/error-reply.ts';
@@ -47,6 +49,19 @@ export interface AppOptions {
   logger: Logger;
   /** The server's metrics (GET /metrics); default: a new registry. */
   metrics?: Metrics;
+  /** What GET /metrics answers (a cluster worker: every worker's metrics summed); default: `metrics`' registry. */
+  metricsText?: () => Promise<string>;
+  /** The Socket.IO adapter between processes (a cluster worker's). */
+  socketIoAdapter?: SocketIoOptions['adapter'];
+}
+
+export interface StartOptions extends AppOptions {
+  /**
+   * A Unix socket to listen on instead of SERVER_NAME:SERVER_PORT: a cluster worker's, whose
+   * connections the primary hands over (src/server/cluster-primary.ts). It listens all the
+   * same, so its connections get the server's timeouts and its close waits for them.
+   */
+  listenPath?: string;
 }
 
 export interface RunningServer {
@@ -58,6 +73,8 @@ export interface RunningServer {
   gateway?: { port: number; url: string };
   /** What GET /metrics serves; the serve command counts process faults here. */
   metrics: Metrics;
+  /** The Socket.IO door's engine.io server (a cluster worker reports its connections to the primary). */
+  socketIoEngine: EngineServer;
   close(): Promise<void>;
 }
 
@@ -84,7 +101,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 }
 
 /** The app and its WebSocket router, which an extra listener shares. */
-async function buildApp({ config, engines, logger, metrics = createMetrics() }: AppOptions): Promise<{ app: FastifyInstance; upgrades: UpgradeRouter }> {
+async function buildApp({ config, engines, logger, metrics = createMetrics(), metricsText, socketIoAdapter }: AppOptions): Promise<{ app: FastifyInstance; upgrades: UpgradeRouter; socketIoEngine: EngineServer }> {
   const tls = config.server.tls;
   const app = Fastify({
     loggerInstance: logger,
@@ -151,20 +168,23 @@ async function buildApp({ config, engines, logger, metrics = createMetrics() }: 
   const upgrades = createUpgradeRouter({ config, engines, logger, auth, sessions, admission }).attach(app.server);
   served.upgrades = upgrades;
   const requests = new RequestRouter().attach(app.server);
-  registerSocketIoDoor(upgrades, requests, {
+  // With Redis the Redis Streams adapter spans every instance and worker; else a worker's cluster adapter spans its workers.
+  const adapter = redis ? createRedisStreamsAdapter(redis.adapterClient(), { streamName: 'speechbridge:socket.io', channelPrefix: 'speechbridge:socket.io' }) : socketIoAdapter;
+  const socketIo = registerSocketIoDoor(upgrades, requests, {
     config,
     engines,
     logger,
     auth,
     sessions,
     admission,
-    ...(redis && { adapter: createRedisStreamsAdapter(redis.adapterClient(), { streamName: 'speechbridge:socket.io', channelPrefix: 'speechbridge:socket.io' }) }),
+    ...(adapter && { adapter }),
   });
   app.addHook('preClose', async () => upgrades.close());
 
   app.get('/', { config: { public: true } }, async () => ({ status: 'ok', name: 'speechbridge', version: VERSION, engines: engines.summary }));
   registerHealthRoutes(app, { redis, closing: () => closing });
-  app.get('/metrics', { config: { public: config.metricsPublic } }, async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  const exposition = metricsText ?? (() => metrics.registry.metrics());
+  app.get('/metrics', { config: { public: config.metricsPublic } }, async (_request, reply) => reply.type(metrics.registry.contentType).send(await exposition()));
   registerTranscriptionsRoute(app, engines.transcriber, config.maxUploadBytes);
   registerSpeechRoute(app, engines.synthesizer, config.tts.voice, config.limits.maxResponseAudioMs);
   registerModelsRoute(app, engines.summary);
@@ -184,22 +204,22 @@ async function buildApp({ config, engines, logger, metrics = createMetrics() }: 
     ownerOf: (headers) => auth.ownerOf({ headers }),
   });
   await registerWebRoutes(app);
-  return { app, upgrades };
+  return { app, upgrades, socketIoEngine: socketIo.engineServer };
 }
 
 /** How long a shutdown waits for HTTP requests in flight before it closes their connections. */
 const SHUTDOWN_GRACE_MS = 5000;
 
-export async function startServer(options: AppOptions): Promise<RunningServer> {
+export async function startServer(options: StartOptions): Promise<RunningServer> {
   const metrics = options.metrics ?? createMetrics();
-  const { app, upgrades } = await buildApp({ ...options, metrics });
+  const { app, upgrades, socketIoEngine } = await buildApp({ ...options, metrics });
   const { server: serverConfig } = options.config;
   // Fastify logs a "Server listening at" line per network interface at info level; the caller
   // prints the one URL clients use, so only warnings and errors pass while it listens.
   const level = app.log.level;
   app.log.level = 'warn';
   try {
-    await app.listen({ host: serverConfig.host, port: serverConfig.port });
+    await app.listen(options.listenPath === undefined ? { host: serverConfig.host, port: serverConfig.port } : { path: options.listenPath, exclusive: true });
   } catch (error) {
     // Its Redis connection (and whatever else it opened) must not outlive it.
     await app.close().catch(() => undefined);
@@ -207,7 +227,8 @@ export async function startServer(options: AppOptions): Promise<RunningServer> {
   } finally {
     app.log.level = level;
   }
-  const address = app.server.address() as AddressInfo;
+  // A worker's Unix socket has no port: the primary's address is the one clients use.
+  const address = (options.listenPath === undefined ? app.server.address() : { address: serverConfig.host, port: serverConfig.port, family: 'IPv4' }) as AddressInfo;
   const scheme = serverConfig.tls ? 'https' : 'http';
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const clientHost = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
@@ -220,12 +241,12 @@ export async function startServer(options: AppOptions): Promise<RunningServer> {
       await app.close();
       throw error;
     }
-    options.logger.info({ url: gateway.url }, `gateway protocol also on ${gateway.url}`);
   }
   return {
     app,
     port: address.port,
     metrics,
+    socketIoEngine,
     url,
     ...(gateway && { gateway: { port: gateway.port, url: gateway.url } }),
     close: async () => {

@@ -38,6 +38,8 @@ export const ENV_SCHEMA = z.object({
   /** An extra listener serving the gateway protocol on `/` (the Gradium gateway's names). */
   GATEWAY_HOST: optionalText,
   GATEWAY_PORT: int(0, 65535).optional(),
+  /** Processes serving the one port (src/server/cluster-primary.ts); unset: one per core. */
+  WORKERS: int(1, 1024).optional(),
   API_TOKENS: text.default(''),
   /** Serve GET /metrics without a token even when API_TOKENS is set (a scraper on a private network). */
   METRICS_PUBLIC: flag.default(false),
@@ -86,6 +88,8 @@ export const ENV_SCHEMA = z.object({
   WHISPER_URL: optionalText,
   AUDIO_API_KEY: optionalText,
   WHISPER_API_MODEL: text.default('whisper-1'),
+  /** Interim passes of a batch recognizer (partials while the user speaks): auto = on for embedded engines, off for upstreams billed per use. */
+  INTERIM_PASSES: z.enum(['auto', 'on', 'off']).default('auto'),
   /** ASR_ENGINE=openai-realtime: the upstream's realtime endpoint (or API root), its transcription model and whose VAD commits. */
   OPENAI_REALTIME_URL: optionalText,
   OPENAI_REALTIME_TRANSCRIBE_MODEL: text.default('gpt-4o-transcribe'),
@@ -175,6 +179,8 @@ export interface Config {
     tls?: { certPath: string; keyPath: string };
     /** An extra listener where the gateway protocol is served on `/` (GATEWAY_HOST / GATEWAY_PORT). */
     gatewayListener?: { host: string; port: number };
+    /** Worker processes on the one port (WORKERS); 1 is a single process. */
+    workers: { count: number; chosenByDefault: boolean };
   };
   /** '*' = any origin, [] = none (no CORS headers), else the allowed origins. */
   corsOrigins: '*' | string[];
@@ -189,6 +195,8 @@ export interface Config {
   maxUploadBytes: number;
   asr: {
     engine: 'whisper' | 'pocketsphinx' | 'openai' | 'gradium' | 'wyoming' | 'openai-realtime';
+    /** INTERIM_PASSES: the sessions' default for interim passes of a batch recognizer. */
+    interimPasses: 'auto' | 'on' | 'off';
     /** True when the engine was chosen by default rather than asked for. */
     chosenByDefault: boolean;
     whisperModel: string;
@@ -325,6 +333,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       port: resolved.serverPort,
       tls: env.TLS_CERT && env.TLS_KEY ? { certPath: env.TLS_CERT, keyPath: env.TLS_KEY } : undefined,
       ...(gatewayListener && { gatewayListener }),
+      workers: { count: env.WORKERS ?? os.availableParallelism(), chosenByDefault: env.WORKERS === undefined },
     },
     corsOrigins: corsOrigins as '*' | string[],
     apiTokens: env.API_TOKENS.split(',').map((token) => token.trim()).filter(Boolean),
@@ -336,6 +345,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     maxUploadBytes: Math.round(env.MAX_UPLOAD_MB * 1024 * 1024),
     asr: {
       engine: asrEngine,
+      interimPasses: env.INTERIM_PASSES,
       chosenByDefault: env.ASR_ENGINE === 'auto' && asrEngine === 'whisper',
       whisperModel: resolved.whisperModel,
       modelCacheDir: env.MODEL_CACHE_DIR,

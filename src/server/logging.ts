@@ -42,7 +42,7 @@ export function createLogger(level: string, format: LogFormat = 'json', destinat
 }
 
 /** Fields of the start-up lines (engines, listening URL, certificate) that their message already tells. */
-const STARTUP_FIELDS = ['engines', 'url', 'auth', 'tls', 'certificate', 'names', 'validTo', 'created'];
+const STARTUP_FIELDS = ['engines', 'url', 'auth', 'tls', 'certificate', 'names', 'validTo', 'created', 'workers', 'pids'];
 
 type PrettyFactory = (options: Record<string, unknown>) => DestinationStream;
 

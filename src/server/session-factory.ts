@@ -3,7 +3,7 @@
  * configuration's session defaults: voice (DEFAULT_TTS_VOICE), system prompt
  * (DEFAULT_SYSTEM_PROMPT), LLM model (OPENAI_API_MODEL, when an OpenAI-compatible LLM is
  * configured), turn detection (VAD_ENGINE, VAD_AGGR, VAD_THRESHOLD, DEFAULT_VAD_*) and the
- * response bounds (RESPONSE_TIMEOUT, MAX_SENTENCE_AUDIO_SECONDS, MAX_RESPONSE_AUDIO_SECONDS).
+ * interim passes (INTERIM_PASSES) and the response bounds (RESPONSE_TIMEOUT, MAX_SENTENCE_AUDIO_SECONDS, MAX_RESPONSE_AUDIO_SECONDS).
  */
 import type { SessionDefaults } from '../engine/session-config.ts';
 import { SessionEngine } from '../engine/session-engine.ts';
@@ -29,6 +29,7 @@ export function sessionDefaultsOf(config: Config): SessionDefaults {
     ...(config.llm.systemPrompt !== undefined && { instructions: config.llm.systemPrompt }),
     voice: config.tts.voice,
     vad: { ...config.vad },
+    interimPasses: config.asr.interimPasses,
     limits: {
       responseTimeoutMs: config.limits.responseTimeoutMs,
       maxSentenceAudioMs: config.limits.maxSentenceAudioMs,

@@ -53,6 +53,8 @@ export function createSessionMetrics(registry?: Registry): SessionMetrics {
     name: 'speechbridge_outbound_backlog_peak_bytes',
     help: 'Largest outbound backlog (bytes written and not yet taken by the network) of any session, by door.',
     labelNames: ['door'],
+    // Across workers the peak is the largest of theirs, not their sum.
+    aggregator: 'max',
     registers,
   });
   const dropped = new Counter({

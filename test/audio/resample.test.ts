@@ -110,6 +110,30 @@ describe('resample: whole buffer', () => {
     assert.ok(Math.abs(gainDb) < 0.5, `gain ${gainDb.toFixed(2)} dB`);
   });
 
+  test('24 → 16 kHz, the way to the recognizer, keeps the band to 7.6 kHz (within 3 dB) and rejects what lies above 8 kHz', async () => {
+    const gainDb = (input: Int16Array, output: Int16Array) => {
+      const [start, end] = interior(16000, output.length);
+      return 20 * Math.log10(rms(output, start, end) / rms(input));
+    };
+    const high = sineTone(24000, 0.5, [{ hz: 7600, amplitude: 16000 }]);
+    const whole = await resample({ samples: high, sampleRate: 24000 }, 16000);
+    assert.ok(gainDb(high, whole.samples) > -3, `7.6 kHz gain ${gainDb(high, whole.samples).toFixed(2)} dB`);
+    // The realtime path: the session's input is streamed through in 20 ms hops at the default quality.
+    const stream = createStreamResamplerSync(24000, 16000);
+    const parts: Int16Array[] = [];
+    for (let offset = 0; offset < high.length; offset += 480) parts.push(stream.push(high.subarray(offset, offset + 480)));
+    parts.push(stream.flush());
+    stream.close();
+    const streamed = concatPcm(parts);
+    assert.ok(gainDb(high, streamed) > -3, `7.6 kHz gain, streamed, ${gainDb(high, streamed).toFixed(2)} dB`);
+
+    const aboveNyquist = sineTone(24000, 0.5, [{ hz: 8600, amplitude: 16000 }]);
+    const rejected = await resample({ samples: aboveNyquist, sampleRate: 24000 }, 16000);
+    const [start, end] = interior(16000, rejected.samples.length);
+    const attenuationDb = 20 * Math.log10(rms(aboveNyquist) / Math.max(rms(rejected.samples, start, end), 1e-9));
+    assert.ok(attenuationDb >= 60, `8.6 kHz attenuation ${attenuationDb.toFixed(1)} dB`);
+  });
+
   test('equal rates return the same object; empty input gives empty output', async () => {
     const audio = { samples: new Int16Array([1, 2, 3]), sampleRate: 16000 };
     assert.equal(await resample(audio, 16000), audio);

@@ -101,8 +101,16 @@ test('the Gradium audio gateway\'s client on /: start → ready → stt_partial�
   const ready = await client.next('ready');
   assert.equal(ready.stt_input_format, 'pcm_24000');
   assert.equal(ready.tts_output_format, 'pcm_48000');
+  // A microphone: 20 ms binary frames in real time, then `end`.
   const speech = await recording('en_harvard_birch_canoe.wav', 24000, 1000);
-  client.sendFrames(Buffer.from(int16ToBytes(speech.samples)), 48);
+  const bytes = Buffer.from(int16ToBytes(speech.samples));
+  const startedAt = performance.now();
+  for (let index = 0; index * 960 < bytes.byteLength; index++) {
+    const wait = startedAt + index * 20 - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    client.sendBinary(bytes.subarray(index * 960, (index + 1) * 960));
+  }
+  const beforeEnd = client.sequence();
   client.send({ type: 'end' });
   const closed = await client.closed;
   assert.equal(closed.code, 1000, client.sequence().join(', '));
@@ -117,6 +125,13 @@ test('the Gradium audio gateway\'s client on /: start → ready → stt_partial�
   // The partials before stt_final are Gradium's deltas, adding up to its text.
   const partials = client.messages.filter((message) => message.type === 'stt_partial');
   assert.ok(partials.length > 0);
+  // Gradium's text streams while the user speaks: partials came before the client said `end`,
+  // each the text so far, growing word by word.
+  assert.ok(beforeEnd.includes('stt_partial'), `stt_partial before end: ${beforeEnd.join(', ')}`);
+  assert.equal(client.sequence().indexOf('stt_partial'), 1, 'the first message after ready is a partial');
+  partials.forEach((partial, index) => index > 0 && assert.ok(partial.text.startsWith(partials[index - 1].text), `growing: ${partials.map((each) => each.text).join(' | ')}`));
+  assert.equal(new Set(partials.map((partial) => partial.turn_id)).size, 1);
+  assert.equal(partials[0].turn_id, client.messages.find((message) => message.type === 'stt_final')?.turn_id);
   assert.equal(partials.at(-1)?.text, BIRCH_CANOE);
   assert.equal(client.messages.find((message) => message.type === 'stt_final')?.text, BIRCH_CANOE);
   assert.equal(client.messages.find((message) => message.type === 'text_final')?.text, BIRCH_CANOE);

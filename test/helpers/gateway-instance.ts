@@ -1,7 +1,7 @@
 /**
  * A speechbridge instance as an operator runs it: the real `speechbridge serve` command (its
  * own process group) on a free loopback port, with embedded engines that start in a moment
- * (pocketsphinx, echo replies, espeak-ng), and the environment given. Its URL comes from its
+ * (pocketsphinx, echo replies, espeak-ng), one process, and the environment given. Its URL comes from its
  * "listening on" log line.
  */
 import { startServe, type ServeProcess } from '../cli/serve-process.ts';
@@ -19,7 +19,9 @@ export interface GatewayInstance {
 
 export async function startGatewayInstance(env: Record<string, string>): Promise<GatewayInstance> {
   await requireTool('pocketsphinx_continuous', 'apt-get install pocketsphinx pocketsphinx-en-us');
-  const serve = startServe(['--port', '0', '--host', '127.0.0.1', '--asr', 'pocketsphinx'], env);
+  // One process per instance: these tests count instances (adapter consumers, log lines); workers
+  // inside one instance are test/cli/serve-workers.test.ts's.
+  const serve = startServe(['--port', '0', '--host', '127.0.0.1', '--asr', 'pocketsphinx', '--workers', '1'], env);
   const line = await serve.waitForLine((entry) => entry.msg.startsWith('speechbridge listening on '));
   const url = String(line.url);
   return {

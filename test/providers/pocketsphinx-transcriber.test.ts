@@ -15,6 +15,7 @@ import {
   parsePocketsphinxOutput,
   type PocketsphinxTranscriber,
 } from '../../src/providers/local/pocketsphinx-transcriber.ts';
+import { PocketsphinxLiveText, toTranscription, type PocketsphinxTextSource } from '../../src/providers/local/pocketsphinx-output.ts';
 import { sharedAudioPath } from '../helpers/shared.ts';
 
 const run = promisify(execFile);
@@ -25,6 +26,14 @@ const PHRASES = ['turn on the light', 'turn off the radio', 'turn on the heater'
 let workDir: string;
 let previousTmpdir: string | undefined;
 let grammarTranscriber: PocketsphinxTranscriber;
+const opened: PocketsphinxTranscriber[] = [];
+
+/** Every transcriber made here, so the last test can close them all and see no file left. */
+async function create(options: Parameters<typeof createPocketsphinxTranscriber>[0]): Promise<PocketsphinxTranscriber> {
+  const transcriber = await createPocketsphinxTranscriber(options);
+  opened.push(transcriber);
+  return transcriber;
+}
 /** espeak-ng output at its own rate (22050 Hz) and resampled by sox to 16 kHz, per phrase. */
 const spoken = new Map<string, { native: PcmAudio; resampled: PcmAudio }>();
 
@@ -58,7 +67,7 @@ before(async () => {
     await run('sox', [`${base}.native.wav`, '-r', '16000', '-c', '1', '-b', '16', `${base}.wav`]);
     spoken.set(phrase, { native: await readWavFile(`${base}.native.wav`), resampled: await readWavFile(`${base}.wav`) });
   }
-  grammarTranscriber = await createPocketsphinxTranscriber({ grammar: GRAMMAR, timeoutMs: 30_000 });
+  grammarTranscriber = await create({ grammar: GRAMMAR, timeoutMs: 30_000 });
 });
 
 after(async () => {
@@ -80,7 +89,7 @@ test('checkPocketsphinx finds the binary and the en-us model; a missing binary s
 });
 
 test('with a JSGF grammar, synthesized command phrases come back exactly', async () => {
-  assert.deepEqual(grammarTranscriber.capabilities, { streaming: false, languageDetection: false, segments: true, sampleRate: 16000, languages: ['en'] });
+  assert.deepEqual(grammarTranscriber.capabilities, { streaming: true, languageDetection: false, segments: true, sampleRate: 16000, languages: ['en'] });
   for (const phrase of PHRASES) {
     const audio = spoken.get(phrase)!.resampled;
     const result = await grammarTranscriber.transcribe(audio);
@@ -103,7 +112,7 @@ test('audio at another rate is resampled to 16 kHz by the transcriber', async ()
 });
 
 test('free dictation returns some text for a real recording', async () => {
-  const transcriber = await createPocketsphinxTranscriber({ timeoutMs: 30_000 });
+  const transcriber = await create({ timeoutMs: 30_000 });
   assert.equal(transcriber.mode.type, 'dictation');
   const audio = await readWavFile(sharedAudioPath('en_one_two_three.wav'));
   const result = await transcriber.transcribe(audio);
@@ -113,7 +122,7 @@ test('free dictation returns some text for a real recording', async () => {
 });
 
 test('keyword mode reports the spoken keyphrase with its time, and nothing where it is not said', async () => {
-  const transcriber = await createPocketsphinxTranscriber({ keywords: ['birch canoe', 'your country'], timeoutMs: 30_000 });
+  const transcriber = await create({ keywords: ['birch canoe', 'your country'], timeoutMs: 30_000 });
   const birch = await readWavFile(sharedAudioPath('en_harvard_birch_canoe.wav'));
   const found = await transcriber.transcribe(birch);
   assert.equal(found.text, 'birch canoe');
@@ -167,7 +176,7 @@ test('grammar and keywords together, or a language other than English, are refus
 
 test('an abort rejects with AbortError; a timeout gives upstream_timeout', async () => {
   const audio = await readWavFile(sharedAudioPath('en_jfk_inaugural.wav'));
-  const dictation = await createPocketsphinxTranscriber({ timeoutMs: 30_000 });
+  const dictation = await create({ timeoutMs: 30_000 });
   const controller = new AbortController();
   const pending = dictation.transcribe(audio, { signal: controller.signal });
   setImmediate(() => controller.abort());
@@ -177,7 +186,7 @@ test('an abort rejects with AbortError; a timeout gives upstream_timeout', async
   );
   assert.equal((aborted as Error).name, 'AbortError');
 
-  const hurried = await createPocketsphinxTranscriber({ timeoutMs: 50 });
+  const hurried = await create({ timeoutMs: 50 });
   const late = await hurried.transcribe(audio).then(
     () => assert.fail('an 11 s decode finished within 50 ms'),
     (caught: unknown) => caught,
@@ -187,7 +196,7 @@ test('an abort rejects with AbortError; a timeout gives upstream_timeout', async
 });
 
 test('decodes beyond maxConcurrent wait, and a call beyond maxQueue fails with engine_busy', async () => {
-  const single = await createPocketsphinxTranscriber({ grammar: GRAMMAR, timeoutMs: 30_000, maxConcurrent: 1, maxQueue: 1 });
+  const single = await create({ grammar: GRAMMAR, timeoutMs: 30_000, maxConcurrent: 1, maxQueue: 1 });
   const light = spoken.get('turn on the light')!.resampled;
   const radio = spoken.get('turn off the radio')!.resampled;
   const first = single.transcribe(light);
@@ -203,7 +212,7 @@ test('decodes beyond maxConcurrent wait, and a call beyond maxQueue fails with e
 });
 
 test('a best-effort call does not wait for a slot: engine_busy at once when all are taken', async () => {
-  const single = await createPocketsphinxTranscriber({ grammar: GRAMMAR, timeoutMs: 30_000, maxConcurrent: 1 });
+  const single = await create({ grammar: GRAMMAR, timeoutMs: 30_000, maxConcurrent: 1 });
   const light = spoken.get('turn on the light')!.resampled;
   const first = single.transcribe(light);
   const refused = await single.transcribe(light, { bestEffort: true }).then(
@@ -216,8 +225,11 @@ test('a best-effort call does not wait for a slot: engine_busy at once when all 
   assert.equal((await single.transcribe(light, { bestEffort: true })).text, 'turn on the light', 'accepted once the slot is free');
 });
 
-test('no temporary files are left behind', async () => {
+test('a grammar or keyword file lives as long as its transcriber: none is left after close()', async () => {
+  assert.ok((await readdir(process.env.TMPDIR!)).length > 0, 'the open grammar and keyword transcribers hold their files');
+  await Promise.all(opened.map((transcriber) => transcriber.close()));
   assert.deepEqual(await readdir(process.env.TMPDIR!), []);
+  for (const transcriber of opened) assert.deepEqual(transcriber.processIds, []);
 });
 
 test('parsePocketsphinxOutput reads hypotheses and their word times', () => {
@@ -233,4 +245,17 @@ test('parsePocketsphinxOutput reads hypotheses and their word times', () => {
       ],
     },
   ]);
+});
+
+test('the live pieces of text add up to the final text, in dictation and in keyword spotting', () => {
+  const cases: Array<[PocketsphinxTextSource, string, string[]]> = [
+    ['hypotheses', 'and then our\n<s> 0.000 0.040 0.998601\nand 0.050 0.160 0.016792\n</s> 2.420 2.440 1.000000\n\nand not\n<s> 3.170 3.280 0.999700\n', ['and then our', ' and not']],
+    ['keywords', 'your country \nyour country  5.570 6.430 0.853749\nyour country \nyour country  9.790 10.470 0.825041\n', ['your country', ' your country']],
+  ];
+  for (const [source, stdout, expected] of cases) {
+    const live = new PocketsphinxLiveText(source);
+    const pieces = stdout.split('\n').flatMap((line) => live.push(line) ?? []);
+    assert.deepEqual(pieces, expected);
+    assert.equal(pieces.join(''), toTranscription(parsePocketsphinxOutput(stdout), source, 11_000).text);
+  }
 });

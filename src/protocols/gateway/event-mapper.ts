@@ -23,8 +23,6 @@ interface TurnRecord {
   stage: 'transcribing' | 'awaiting_response';
   /** Its transcription failed (already reported); the response the engine still runs for it fails the same way. */
   transcriptFailed: boolean;
-  /** Text of a streaming transcriber's deltas so far. */
-  partial: string;
 }
 
 interface ActiveResponse {
@@ -77,16 +75,12 @@ export class GatewayEventMapper {
         return [];
       case 'input.committed':
         if (this.openTurn === event.itemId) this.openTurn = null;
-        this.turns.set(event.itemId, { stage: 'transcribing', transcriptFailed: false, partial: '' });
+        this.turns.set(event.itemId, { stage: 'transcribing', transcriptFailed: false });
         return [];
       case 'transcript.interim':
+        // The session shows partials (codec.ts), so a streaming recognizer's deltas come as
+        // transcript.interim too, with the text so far: that is what stt_partial carries.
         return [message({ type: 'stt_partial', turn_id: event.itemId, text: event.text })];
-      case 'transcript.delta': {
-        const turn = this.turns.get(event.itemId);
-        if (!turn) return [];
-        turn.partial += event.delta;
-        return [message({ type: 'stt_partial', turn_id: event.itemId, text: turn.partial })];
-      }
       case 'transcript.completed':
         this.transcribed(event.itemId, false);
         return [message({ type: 'stt_final', turn_id: event.itemId, text: event.transcript })];

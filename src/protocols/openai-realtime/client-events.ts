@@ -158,6 +158,8 @@ const speechbridgeExtension = z.strictObject({
   target_language: z.string().min(1).max(64).optional(),
   /** Partial text of the turn while it is spoken (conversation.item.input_audio_transcription.partial). */
   interim_transcripts: z.boolean().optional(),
+  /** With a batch recognizer, whether those partials come from interim passes; default the server's INTERIM_PASSES. */
+  interim_passes: z.enum(['auto', 'on', 'off']).optional(),
   /** Each answered turn's stage timings (speechbridge.turn.timings). */
   turn_timings: z.boolean().optional(),
 });

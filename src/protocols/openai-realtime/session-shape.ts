@@ -101,6 +101,7 @@ export function sessionUpdateFromWire(session: WireSession): WireSessionUpdate {
   if (session.speechbridge?.mode) update.mode = session.speechbridge.mode;
   if (session.speechbridge?.target_language) update.targetLanguage = session.speechbridge.target_language;
   if (session.speechbridge?.interim_transcripts !== undefined) update.interimTranscripts = session.speechbridge.interim_transcripts;
+  if (session.speechbridge?.interim_passes !== undefined) update.interimPasses = session.speechbridge.interim_passes;
   if (session.speechbridge?.turn_timings !== undefined) update.turnTimings = session.speechbridge.turn_timings;
 
   const gaTranscription = input?.transcription !== undefined;
@@ -384,7 +385,7 @@ export function betaModalities(modalities: readonly string[]): string[] {
 }
 
 function extensionToWire(config: SessionConfig): Record<string, unknown> {
-  return definedOnly({ mode: config.mode, target_language: config.targetLanguage, interim_transcripts: config.interimTranscripts, turn_timings: config.turnTimings });
+  return definedOnly({ mode: config.mode, target_language: config.targetLanguage, interim_transcripts: config.interimTranscripts, interim_passes: config.interimPasses, turn_timings: config.turnTimings });
 }
 
 /** A client's tool (`param`: where it is, `session.tools[0]`); only function tools are supported. */
@@ -466,6 +467,8 @@ export function wireParamOf(param: string | null, dialect: Dialect): string | nu
       return 'session.speechbridge.target_language';
     case 'interimTranscripts':
       return 'session.speechbridge.interim_transcripts';
+    case 'interimPasses':
+      return 'session.speechbridge.interim_passes';
     case 'turnTimings':
       return 'session.speechbridge.turn_timings';
     case 'turnDetection': {

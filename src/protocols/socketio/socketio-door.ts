@@ -95,6 +95,11 @@ export class SocketIoDoor implements UpgradeDoor, RequestDoor {
     });
   }
 
+  /** The engine.io server: a cluster worker reports its connections' ids to the primary, which routes their polling requests. */
+  get engineServer(): EngineServer {
+    return this.engine;
+  }
+
   get activeSessions(): number {
     return this.connections.size;
   }

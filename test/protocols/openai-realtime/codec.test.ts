@@ -38,6 +38,7 @@ const config: SessionConfig = {
   inputSampleRate: 24000,
   outputSampleRate: 24000,
   interimTranscripts: false,
+      interimPasses: 'auto',
   turnTimings: false,
   turnDetection: {
     type: 'server_vad',
@@ -403,9 +404,11 @@ test('interim transcripts: the speechbridge session flag, and the whole text so 
     transcript: 'turn on the',
   });
   const [created] = realtime.sessionCreated({ ...config, interimTranscripts: true });
-  assert.deepEqual((created.session as { speechbridge: unknown }).speechbridge, { mode: 'reply', interim_transcripts: true, turn_timings: false });
+  assert.deepEqual((created.session as { speechbridge: unknown }).speechbridge, { mode: 'reply', interim_transcripts: true, interim_passes: 'auto', turn_timings: false });
   const refused = wireError(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'c9', session: { speechbridge: { interim_transcripts: 'yes' } } })));
   assert.equal(refused.param, 'session.speechbridge.interim_transcripts');
+  const badPasses = wireError(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'c10', session: { speechbridge: { interim_passes: 'sometimes' } } })));
+  assert.equal(badPasses.param, 'session.speechbridge.interim_passes');
 });
 
 test('turn timings go out as speechbridge.turn.timings only to a session that asked (speechbridge.turn_timings)', () => {

@@ -91,11 +91,11 @@ test('our documented extensions stay accepted: speechbridge, the VAD knobs and 1
     audio: {
       input: { format: { type: 'audio/pcm', rate: 16000 }, turn_detection: { type: 'server_vad', aggressiveness: 3, start_ms: 80, end_ms: 700, pad_ms: 200, max_ms: 9000 } },
     },
-    speechbridge: { mode: 'reply', interim_transcripts: true, turn_timings: true },
+    speechbridge: { mode: 'reply', interim_transcripts: true, interim_passes: 'on', turn_timings: true },
   });
   assert.deepEqual(session.audio.input.format, { type: 'audio/pcm', rate: 16000 });
   assert.deepEqual([session.audio.input.turn_detection.aggressiveness, session.audio.input.turn_detection.silence_duration_ms], [3, 700]);
-  assert.deepEqual(session.speechbridge, { mode: 'reply', interim_transcripts: true, turn_timings: true });
+  assert.deepEqual(session.speechbridge, { mode: 'reply', interim_transcripts: true, interim_passes: 'on', turn_timings: true });
   await client.close();
 });
 

@@ -1,0 +1,253 @@
+/**
+ * Live transcription of the turn being spoken, for recognizers that declare they stream
+ * (capabilities.streaming with transcribeStream). One stream per VAD turn: opened at
+ * speech.started with the prefix padding already buffered, fed each input frame as it
+ * arrives, finished at the commit (the turn's TranscriptionJob then waits for its final text,
+ * with no second pass over the turn), and aborted when the turn's speech is discarded (a
+ * clear, a commit too short to transcribe) or the session closes. Its text goes out as it
+ * comes: each piece as transcript.delta (append-only, OpenAI's input_audio_transcription.delta)
+ * and, when the session shows partials, the whole text so far as transcript.interim.
+ *
+ * Audio: a frame already at the recognizer's rate (24 kHz input to a 24 kHz recognizer) goes
+ * on as the client sent it; otherwise the 16 kHz audio of the input buffer is resampled once to
+ * the recognizer's rate. The prefix comes from the input buffer (16 kHz).
+ *
+ * Bound: frames the recognizer has not taken yet (it is still connecting, or its upstream is
+ * far behind) wait in a queue of at most `maxPendingMs` of audio; past that the stream is
+ * stopped and the turn fails with upstream_timeout naming the upstream, rather than holding
+ * the audio of a stalled upstream without end.
+ */
+import { createStreamResamplerSync, resampleSync, type StreamResampler } from '../audio/resample.ts';
+import type { PcmAudio } from '../audio/pcm.ts';
+import { abortError } from '../errors/abort.ts';
+import { SpeechbridgeError } from '../errors/registry.ts';
+import type { TranscribeOptions, Transcriber, Transcription } from '../providers/contracts.ts';
+import type { EngineEvent, TranscriptionConfig } from './events.ts';
+import { BUFFER_SAMPLE_RATE } from './input-buffer.ts';
+
+/**
+ * 10 s of speech may wait for a recognizer that has not taken it: a connecting upstream is
+ * ready in 50–100 ms (Gradium) to ~1 s (a cold TLS handshake), so only a stalled one fills it.
+ * At 24 kHz that is 480 KB per session at most.
+ */
+export const MAX_PENDING_STREAM_MS = 10_000;
+
+export interface LiveTranscriptionOptions {
+  /** The session's recognizer (its openSession handle where it has one). */
+  transcriber: Transcriber;
+  emit: (event: EngineEvent) => void;
+  /** Holds the stream's task until it settles, so the session's close waits for it. */
+  track: (task: Promise<unknown>) => void;
+  maxPendingMs?: number;
+}
+
+export interface LiveTurnSettings {
+  transcription: TranscriptionConfig;
+  /** Also emit transcript.interim (the whole text so far) for each piece. */
+  interim: boolean;
+}
+
+/** True when the recognizer takes a live stream per turn. */
+export function streamsLive(transcriber: Transcriber): boolean {
+  return transcriber.capabilities.streaming && typeof transcriber.transcribeStream === 'function';
+}
+
+/** The manager of the session's one open stream (the turn being spoken). */
+export class LiveTranscription {
+  readonly #options: LiveTranscriptionOptions;
+  #open: LiveTurnStream | null = null;
+
+  constructor(options: LiveTranscriptionOptions) {
+    this.#options = options;
+  }
+
+  get enabled(): boolean {
+    return streamsLive(this.#options.transcriber);
+  }
+
+  /** A VAD turn started: opens its stream with `prefix` (16 kHz, the padding and the first frames). */
+  begin(itemId: string, prefix: PcmAudio, settings: LiveTurnSettings): void {
+    this.abort();
+    if (!this.enabled) return;
+    const stream = new LiveTurnStream(itemId, this.#options, settings);
+    this.#open = stream;
+    this.#options.track(stream.settled);
+    stream.push(null, prefix);
+  }
+
+  /** One input frame: `raw` at the client's rate `rawRate`, `chunk` the same audio at 16 kHz. Nothing is allocated between turns. */
+  push(raw: Int16Array, rawRate: number, chunk: Int16Array): void {
+    this.#open?.push({ samples: raw, sampleRate: rawRate }, { samples: chunk, sampleRate: BUFFER_SAMPLE_RATE });
+  }
+
+  /** The turn was committed: hands its stream over (the job finishes it), or null when none is open for it. */
+  take(itemId: string): LiveTurnStream | null {
+    const stream = this.#open;
+    if (!stream || stream.itemId !== itemId) return null;
+    this.#open = null;
+    return stream;
+  }
+
+  /** The open turn's speech is discarded (cleared, reset) or the session closes: its stream stops. */
+  abort(): void {
+    this.#open?.abort();
+    this.#open = null;
+  }
+}
+
+type StreamOutcome = { ok: true; transcription: Transcription } | { ok: false; error: unknown };
+
+/** One turn's live stream. */
+export class LiveTurnStream {
+  readonly itemId: string;
+  /** Settles when the stream has ended; never rejects. */
+  readonly settled: Promise<StreamOutcome>;
+  readonly #options: LiveTranscriptionOptions;
+  readonly #settings: LiveTurnSettings;
+  readonly #controller = new AbortController();
+  readonly #rate: number;
+  readonly #maxPendingSamples: number;
+  #resampler: StreamResampler | null = null;
+  #queue: PcmAudio[] = [];
+  #queuedSamples = 0;
+  #ended = false;
+  #wake: (() => void) | null = null;
+  #overflow: SpeechbridgeError | null = null;
+  #text = '';
+
+  constructor(itemId: string, options: LiveTranscriptionOptions, settings: LiveTurnSettings) {
+    this.itemId = itemId;
+    this.#options = options;
+    this.#settings = settings;
+    this.#rate = options.transcriber.capabilities.sampleRate;
+    this.#maxPendingSamples = Math.round(((options.maxPendingMs ?? MAX_PENDING_STREAM_MS) * this.#rate) / 1000);
+    this.settled = this.#run().then(
+      (transcription): StreamOutcome => ({ ok: true, transcription }),
+      (error: unknown): StreamOutcome => ({ ok: false, error }),
+    );
+  }
+
+  /** Queues a frame for the recognizer: `raw` as it is when already at its rate, else `at16k` resampled. */
+  push(raw: PcmAudio | null, at16k: PcmAudio): void {
+    if (this.#ended || at16k.samples.length === 0) return;
+    let frame: PcmAudio;
+    if (raw && raw.sampleRate === this.#rate) frame = { samples: raw.samples.slice(), sampleRate: this.#rate };
+    else if (at16k.sampleRate === this.#rate) frame = { samples: at16k.samples.slice(), sampleRate: this.#rate };
+    else if (!raw) frame = resampleSync(at16k, this.#rate);
+    else {
+      this.#resampler ??= createStreamResamplerSync(at16k.sampleRate, this.#rate);
+      frame = { samples: this.#resampler.push(at16k.samples), sampleRate: this.#rate };
+    }
+    if (frame.samples.length === 0) return;
+    if (this.#queuedSamples + frame.samples.length > this.#maxPendingSamples) {
+      const transcriber = this.#options.transcriber;
+      const capMs = Math.round((this.#maxPendingSamples * 1000) / this.#rate);
+      this.#overflow = new SpeechbridgeError(
+        'upstream_timeout',
+        `${transcriber.upstream ?? transcriber.name} took none of the last ${capMs} ms of speech (still connecting or stalled); the turn's live transcription is stopped`,
+      );
+      this.#stop();
+      return;
+    }
+    this.#queue.push(frame);
+    this.#queuedSamples += frame.samples.length;
+    this.#wakeReader();
+  }
+
+  /**
+   * The turn is committed: the audio ends here and the recognizer's final text is awaited.
+   * `signal` (the job's timeout or the session closing) aborts the stream.
+   */
+  async finish(signal: AbortSignal): Promise<Transcription> {
+    this.#end();
+    const onAbort = () => this.abort();
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const outcome = await this.settled;
+      if (outcome.ok) return outcome.transcription;
+      throw outcome.error;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  abort(): void {
+    this.#stop();
+  }
+
+  #stop(): void {
+    this.#end();
+    this.#queue = [];
+    this.#queuedSamples = 0;
+    this.#controller.abort();
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#resampler?.close();
+    this.#resampler = null;
+    this.#wakeReader();
+  }
+
+  #wakeReader(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  async *#audio(): AsyncIterable<PcmAudio> {
+    while (true) {
+      const frame = this.#queue.shift();
+      if (frame) {
+        this.#queuedSamples -= frame.samples.length;
+        yield frame;
+        continue;
+      }
+      if (this.#ended) return;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+    }
+  }
+
+  async #run(): Promise<Transcription> {
+    // Started on the next tick, so the prefix is queued before the recognizer first pulls.
+    await Promise.resolve();
+    const { transcriber, emit } = this.#options;
+    const { transcription: settings, interim } = this.#settings;
+    const options: TranscribeOptions = {
+      signal: this.#controller.signal,
+      ...(settings.language !== undefined && { language: settings.language }),
+      ...(settings.prompt !== undefined && { prompt: settings.prompt }),
+      ...(settings.model !== undefined && { model: settings.model }),
+    };
+    let completed = false;
+    try {
+      // Stopped before the recognizer was called (the cap, a clear in the same tick): no call at all.
+      if (this.#controller.signal.aborted) throw abortError();
+      for await (const event of transcriber.transcribeStream!(this.#audio(), options)) {
+        if (this.#controller.signal.aborted) break;
+        if (event.type === 'completed') {
+          completed = true;
+          return event.transcription;
+        }
+        if (!event.text) continue;
+        this.#text += event.text;
+        emit({ type: 'transcript.delta', itemId: this.itemId, contentIndex: 0, delta: event.text });
+        if (interim && this.#text.trim() !== '') emit({ type: 'transcript.interim', itemId: this.itemId, text: this.#text.trim() });
+      }
+    } catch (error) {
+      if (this.#overflow) throw this.#overflow;
+      throw error;
+    } finally {
+      // A completed stream has closed its upstream call itself; anything else is stopped.
+      if (completed) this.#end();
+      else this.#stop();
+    }
+    if (this.#overflow) throw this.#overflow;
+    if (this.#controller.signal.aborted) throw abortError();
+    throw new SpeechbridgeError('upstream_bad_response', `${transcriber.upstream ?? transcriber.name} ended its transcript stream without a result`);
+  }
+}
