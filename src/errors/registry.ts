@@ -75,6 +75,7 @@ export const ERROR_CODES = {
   session_expired: { category: 'invalid_request', description: 'The session reached its maximum duration and is closed.' },
   session_idle: { category: 'invalid_request', description: 'The session was closed after receiving nothing for the idle limit.' },
   slow_consumer: { category: 'rate_limit', description: 'The client reads events too slowly; output was dropped or the session closed.' },
+  too_many_early_messages: { category: 'rate_limit', description: 'More messages arrived while the session was starting than it holds for later (256, or twice REALTIME_MAX_MESSAGE_MB); the session is closed (1008).' },
   // Auth.
   invalid_api_key: { category: 'auth', description: 'The bearer token is missing or not one of API_TOKENS.' },
   rate_limit_exceeded: { category: 'rate_limit', description: 'The API token is over MAX_SESSIONS_PER_TOKEN concurrent sessions or MAX_REQUESTS_PER_MINUTE HTTP requests (across every instance sharing REDIS_URL); retry when a session ends or after `Retry-After` seconds.' },

@@ -31,4 +31,6 @@ export interface DoorLimits {
   idleTimeoutMs: number;
   maxBufferedBytes: number;
   slowConsumerMs: number;
+  /** Ping interval: a peer that answers none for a whole interval is dropped (REALTIME_HEARTBEAT_SECONDS). */
+  heartbeatMs: number;
 }

@@ -1,49 +1,77 @@
 /**
- * A WebSocket door: takes an HTTP upgrade on its path, checks the token before any WebSocket
- * exists (a refusal is a plain HTTP 401 with a JSON body; during shutdown a 503), and hands
- * each socket to a connection of the door's protocol. Tokens come as `Authorization: Bearer`,
- * `?token=`, or (browsers) the `openai-insecure-api-key.<token>` subprotocol; a browser fails
- * the handshake when it offered subprotocols and none is selected, so one is always selected
- * back (src/protocols/subprotocols.ts). Used by the gateway and /v1/transcriptions doors.
+ * A WebSocket door: takes an HTTP upgrade on its path, admits it before any WebSocket exists (a
+ * refusal is a plain HTTP error with a JSON body; during shutdown a 503), and hands each socket
+ * to a connection of the door's protocol. The door's `admit` checks the token and reads its
+ * handshake; tokenAdmission() is the plain token check. Tokens come as `Authorization:
+ * Bearer`, `?token=`, or (browsers) the `openai-insecure-api-key.<token>` subprotocol; a
+ * browser fails the handshake when it offered subprotocols and none is selected, so one is
+ * always selected back (src/protocols/subprotocols.ts, unless the door picks its own). Used by
+ * every plain WebSocket door: /v1/realtime, /v1/transcriptions and the gateway.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { rejectUpgrade } from './reject-upgrade.ts';
+import type { ErrorCode } from '../errors/registry.ts';
+import type { CloseReason } from './close-reasons.ts';
 import type { DoorAuth } from './door-auth.ts';
+import { rejectUpgrade } from './reject-upgrade.ts';
 import { admitUpgrade, type SessionAdmission } from './session-admission.ts';
 import { offeredSubprotocols, selectAnySubprotocol } from './subprotocols.ts';
 
 /** What the door needs of a connection: when it has ended, and how to end it at shutdown. */
 export interface DoorConnection {
   /** Settles (never rejects) once the socket and the session are both closed. */
-  readonly closed: Promise<unknown>;
-  close(reason: 'server_shutdown'): Promise<unknown>;
+  readonly closed: Promise<CloseReason>;
+  close(reason: 'server_shutdown'): Promise<CloseReason>;
 }
 
-export interface WebSocketDoorOptions {
-  auth: DoorAuth;
+export interface UpgradeRefusal {
+  status: number;
+  code: ErrorCode;
+  message: string;
+  param?: string;
+}
+
+/**
+ * An upgrade the door admits (with what it read from the handshake, and the token whose
+ * session limit it counts against when not the one presented: a client secret's minter), or
+ * its refusal.
+ */
+export type Admission<Handshake> = { admitted: Handshake; owner?: string } | { refused: UpgradeRefusal };
+
+export interface WebSocketDoorOptions<Handshake> {
   maxMessageBytes: number;
-  connect(socket: WebSocket): DoorConnection;
+  /** The subprotocol selected back; default: selectAnySubprotocol. */
+  selectProtocol?(protocols: Set<string>): string | false;
+  admit(request: IncomingMessage, protocols: string[]): Admission<Handshake>;
+  connect(socket: WebSocket, handshake: Handshake): DoorConnection;
   /** A connection could not be set up (its socket is closed with 1011). */
   onConnectFailure?(error: unknown): void;
   /** The per-token session limit (MAX_SESSIONS_PER_TOKEN); none when absent. */
-  admission?: SessionAdmission;
+  sessionLimit?: SessionAdmission;
 }
 
-export class WebSocketDoor {
+/** The plain token check as an admission: what the gateway and /v1/transcriptions need. */
+export function tokenAdmission(auth: DoorAuth): (request: IncomingMessage, protocols: string[]) => Admission<undefined> {
+  return (request, protocols) => {
+    const refusal = auth.check({ headers: request.headers, url: request.url, protocols });
+    return refusal === undefined ? { admitted: undefined } : { refused: { status: 401, code: 'invalid_api_key', message: refusal } };
+  };
+}
+
+export class WebSocketDoor<Handshake = undefined> {
   readonly #server: WebSocketServer;
   readonly #connections = new Set<DoorConnection>();
   #closing = false;
 
-  constructor(private readonly options: WebSocketDoorOptions) {
+  constructor(private readonly options: WebSocketDoorOptions<Handshake>) {
     this.#server = new WebSocketServer({
       noServer: true,
       clientTracking: false,
       perMessageDeflate: false,
       // Twice the message limit: messages in between get an error and the socket stays open.
       maxPayload: 2 * options.maxMessageBytes,
-      handleProtocols: (protocols) => selectAnySubprotocol(protocols),
+      handleProtocols: (protocols) => (options.selectProtocol ?? selectAnySubprotocol)(protocols),
     });
   }
 
@@ -56,16 +84,18 @@ export class WebSocketDoor {
       rejectUpgrade(socket, 503, 'engine_unavailable', 'the server is shutting down');
       return;
     }
-    const sources = { headers: request.headers, url: request.url, protocols: offeredSubprotocols(request) };
-    const refusal = this.options.auth.check(sources);
-    if (refusal) {
-      rejectUpgrade(socket, 401, 'invalid_api_key', refusal);
+    const protocols = offeredSubprotocols(request);
+    const admission = this.options.admit(request, protocols);
+    if ('refused' in admission) {
+      const { status, code, message, param } = admission.refused;
+      rejectUpgrade(socket, status, code, message, param);
       return;
     }
-    admitUpgrade(this.options.admission, socket, sources, undefined, () => this.#upgrade(request, socket, head));
+    const sources = { headers: request.headers, url: request.url, protocols };
+    admitUpgrade(this.options.sessionLimit, socket, sources, admission.owner, () => this.#upgrade(request, socket, head, admission.admitted));
   }
 
-  #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, handshake: Handshake): void {
     if (this.#closing) {
       rejectUpgrade(socket, 503, 'engine_unavailable', 'the server is shutting down');
       return;
@@ -73,7 +103,7 @@ export class WebSocketDoor {
     this.#server.handleUpgrade(request, socket, head, (websocket) => {
       let connection: DoorConnection;
       try {
-        connection = this.options.connect(websocket);
+        connection = this.options.connect(websocket, handshake);
       } catch (error) {
         // Before a connection (and its error boundary) exists: this socket ends, the process does not.
         this.options.onConnectFailure?.(error);

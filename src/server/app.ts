@@ -164,7 +164,7 @@ async function buildApp({ config, engines: built, logger, metrics = createMetric
 
   // WebSocket doors (/v1/realtime): closed before the HTTP server so their sessions end with 1001.
   const sessions = createSessionMetrics(metrics.registry);
-  const upgrades = createUpgradeRouter({ config, engines, logger, auth, registry: metrics.registry, sessions, admission }).attach(app.server);
+  const upgrades = createUpgradeRouter({ config, engines, logger, auth, sessions, admission }).attach(app.server);
   served.upgrades = upgrades;
   const requests = new RequestRouter().attach(app.server);
   // With Redis the Redis Streams adapter spans every instance and worker; else a worker's cluster adapter spans its workers.

@@ -135,12 +135,13 @@ export const ENV_SCHEMA = z.object({
   DEFAULT_VAD_AUTORESP: flag.default(true),
   DEFAULT_VAD_INTERRUPT_RESPONSE: flag.default(true),
 
-  /** /v1/realtime limits (src/protocols/openai-realtime/adapter.ts states each policy). */
+  /** Limits of every door's sessions (src/protocols/session-socket.ts states each policy). */
   REALTIME_MAX_MESSAGE_MB: number(0.001, 1024).default(16),
   REALTIME_MAX_SESSION_MINUTES: number(0.001, 1440).default(60),
   REALTIME_IDLE_TIMEOUT_SECONDS: number(0.1, 86400).default(300),
   REALTIME_MAX_BUFFERED_KB: number(1, 1048576).default(4096),
   REALTIME_SLOW_CONSUMER_SECONDS: number(0.1, 600).default(10),
+  REALTIME_HEARTBEAT_SECONDS: number(0.05, 3600).default(15),
 
   DIAR_URL: optionalText,
   DIARIZATION_TOKEN: optionalText,
@@ -265,7 +266,7 @@ export interface Config {
   };
   diarization: { url?: string; token?: string };
   maxCacheSize: number;
-  realtime: { maxMessageBytes: number; maxSessionMs: number; idleTimeoutMs: number; maxBufferedBytes: number; slowConsumerMs: number };
+  realtime: { maxMessageBytes: number; maxSessionMs: number; idleTimeoutMs: number; maxBufferedBytes: number; slowConsumerMs: number; heartbeatMs: number };
   /** Client secrets' signing keys: `current` signs, both verify; undefined = a random key per process. */
   secretKeys?: { current: string; previous?: string };
   /** REDIS_URL: where per-token limits and Socket.IO adapter traffic are shared between instances. */
@@ -404,6 +405,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       idleTimeoutMs: Math.round(env.REALTIME_IDLE_TIMEOUT_SECONDS * 1000),
       maxBufferedBytes: Math.round(env.REALTIME_MAX_BUFFERED_KB * 1024),
       slowConsumerMs: Math.round(env.REALTIME_SLOW_CONSUMER_SECONDS * 1000),
+      heartbeatMs: Math.round(env.REALTIME_HEARTBEAT_SECONDS * 1000),
     },
     ...(secretKeys && { secretKeys }),
     ...(env.REDIS_URL !== undefined && { redisUrl: env.REDIS_URL }),

@@ -4,11 +4,9 @@
  * session factory over the configured engines, the door limits from the configuration and the
  * metrics every door's sessions share.
  */
-import type { Registry } from 'prom-client';
 import type { ServerOptions as SocketIoServerOptions } from 'socket.io';
 import { GATEWAY_PATH, createGatewayDoor } from '../protocols/gateway/gateway-door.ts';
-import { createRealtimeMetrics } from '../protocols/openai-realtime/metrics.ts';
-import { REALTIME_PATH, RealtimeDoor } from '../protocols/openai-realtime/realtime-door.ts';
+import { REALTIME_PATH, createRealtimeDoor } from '../protocols/openai-realtime/realtime-door.ts';
 import { SOCKETIO_PATH, SocketIoDoor } from '../protocols/socketio/socketio-door.ts';
 import { TRANSCRIPTIONS_PATH, createTranscriptionsDoor } from '../protocols/transcriptions/transcriptions-door.ts';
 import type { SessionAdmission } from '../protocols/session-admission.ts';
@@ -26,8 +24,6 @@ export interface UpgradeRouterOptions {
   engines: Engines;
   logger: Logger;
   auth: TokenAuth;
-  /** The server's metrics registry; the doors register their metrics on it. */
-  registry?: Registry;
   /** Metrics every door's sessions share. */
   sessions?: SessionMetrics;
   /** MAX_SESSIONS_PER_TOKEN, on every door. */
@@ -36,27 +32,26 @@ export interface UpgradeRouterOptions {
 
 /** The router with every WebSocket door the server has: /v1/realtime, /v1/transcriptions, / (gateway). */
 export function createUpgradeRouter(options: UpgradeRouterOptions): UpgradeRouter {
-  const { config, engines, logger, auth, registry, sessions, admission } = options;
+  const { config, engines, logger, auth, sessions, admission } = options;
   const limited = admission ? { admission } : {};
   const factoryFor = (door: DoorName) => createSessionFactory({ config, engines, ...(sessions && { metrics: { door, sessions } }) });
-  const faultsOf = (door: DoorName) => (sessions ? { countFault: () => sessions.recordFault(door) } : {});
-  const realtime = new RealtimeDoor({
+  const metricsOf = (door: DoorName) => (sessions ? { metrics: sessions.forDoor(door) } : {});
+  const realtime = createRealtimeDoor({ auth, createSession: factoryFor('realtime'), limits: config.realtime, logger, ...metricsOf('realtime'), ...limited });
+  const transcriptions = createTranscriptionsDoor({
     auth,
-    createSession: factoryFor('realtime'),
+    createSession: factoryFor('transcriptions'),
     limits: config.realtime,
     logger,
-    metrics: createRealtimeMetrics(registry),
-    ...faultsOf('realtime'),
+    ...metricsOf('transcriptions'),
     ...limited,
   });
-  const transcriptions = createTranscriptionsDoor({ auth, createSession: factoryFor('transcriptions'), limits: config.realtime, logger, ...faultsOf('transcriptions'), ...limited });
   const gateway = createGatewayDoor({
     auth,
     createSession: factoryFor('gateway'),
     limits: config.realtime,
     logger,
     defaults: { rewritePrompt: config.llm.rewritePrompt },
-    ...faultsOf('gateway'),
+    ...metricsOf('gateway'),
     ...limited,
   });
   return new UpgradeRouter(auth).add(REALTIME_PATH, realtime).add(TRANSCRIPTIONS_PATH, transcriptions).add(GATEWAY_PATH, gateway);
@@ -84,7 +79,7 @@ export function registerSocketIoDoor(upgrades: UpgradeRouter, requests: RequestR
     logger,
     engineName: `${transcriber.engine}+${responder.engine}+${synthesizer.engine}`,
     corsOrigins: config.corsOrigins,
-    ...(sessions && { countFault: () => sessions.recordFault('socketio') }),
+    ...(sessions && { metrics: sessions.forDoor('socketio') }),
     ...(admission && { admission }),
     ...(adapter && { adapter }),
   });

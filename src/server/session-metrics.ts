@@ -1,22 +1,25 @@
 /**
- * Metrics every door's sessions share, labelled by door (realtime, socketio, gateway,
- * transcriptions): open sessions, each turn's stage timings (the engine's turn.timings:
- * speech stop → transcript → first token → first audio), how responses ended, the errors
- * sessions answered with, and the sessions an unexpected exception ended (their door's error
- * boundary, src/protocols/session-boundary.ts). Recorded where sessions are made (session-factory.ts), so a door
- * gets them without code of its own.
+ * The one set of session metrics, for every door, labelled by door (realtime, socketio,
+ * gateway, transcriptions): open sessions, each turn's stage timings (the engine's
+ * turn.timings: speech stop → transcript → first token → first audio), how responses ended,
+ * the errors sessions answered with, sessions closed by reason, the outbound backlog's peak,
+ * droppable messages skipped, and the sessions an unexpected exception ended (their door's
+ * error boundary, src/protocols/session-boundary.ts). Engine events are recorded where
+ * sessions are made (session-factory.ts); the rest by the shared socket lifecycle
+ * (src/protocols/session-socket.ts) through forDoor(), so a door gets them without code of its own.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { EngineEvent, TurnTimings } from '../engine/events.ts';
+import type { DoorMetrics, DoorName } from '../protocols/door-metrics.ts';
 
-export type DoorName = 'realtime' | 'socketio' | 'gateway' | 'transcriptions';
+export type { DoorName } from '../protocols/door-metrics.ts';
 
 export interface SessionMetrics {
   sessionsActive: Gauge<'door'>;
   /** Records what an engine event says about the session (turn timings, response ends, errors). */
   observe(door: DoorName, event: EngineEvent): void;
-  /** A session of `door` ended by an unexpected exception. */
-  recordFault(door: DoorName): void;
+  /** What the socket lifecycle of `door` records. */
+  forDoor(door: DoorName): DoorMetrics;
 }
 
 const STAGES: ReadonlyArray<[keyof TurnTimings, string]> = [
@@ -45,10 +48,36 @@ export function createSessionMetrics(registry?: Registry): SessionMetrics {
     labelNames: ['door'],
     registers,
   });
+  const closed = new Counter({ name: 'speechbridge_sessions_closed_total', help: 'Closed sessions by door and reason.', labelNames: ['door', 'reason'], registers });
+  const backlogPeak = new Gauge({
+    name: 'speechbridge_outbound_backlog_peak_bytes',
+    help: 'Largest outbound backlog (bytes written and not yet taken by the network) of any session, by door.',
+    labelNames: ['door'],
+    // Across workers the peak is the largest of theirs, not their sum.
+    aggregator: 'max',
+    registers,
+  });
+  const dropped = new Counter({
+    name: 'speechbridge_outbound_dropped_total',
+    help: 'Droppable messages (partial transcripts a later one supersedes) skipped because the client read slowly, by door.',
+    labelNames: ['door'],
+    registers,
+  });
+  const peaks = new Map<DoorName, number>();
   return {
     sessionsActive,
-    recordFault(door) {
-      faults.inc({ door });
+    forDoor(door) {
+      return {
+        fault: () => faults.inc({ door }),
+        closed: (reason) => closed.inc({ door, reason }),
+        backlog: (bytes) => {
+          if (bytes <= (peaks.get(door) ?? 0)) return;
+          peaks.set(door, bytes);
+          backlogPeak.set({ door }, bytes);
+        },
+        dropped: () => dropped.inc({ door }),
+        clientError: (code) => errors.inc({ door, code }),
+      };
     },
     observe(door, event) {
       switch (event.type) {

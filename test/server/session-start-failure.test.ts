@@ -1,7 +1,7 @@
 /**
  * A realtime session whose engine cannot start (its voice detector fails to load) still
- * leaves the active-session gauges at zero: the client gets the error and a 1011 close, and
- * both speechbridge_sessions_active and the door's own gauge go back down.
+ * leaves the active-session gauge at zero: the client gets the error and a 1011 close,
+ * speechbridge_sessions_active goes back down and the close is counted by its reason.
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -9,8 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import { WebSocket } from 'ws';
-import { createRealtimeMetrics } from '../../src/protocols/openai-realtime/metrics.ts';
-import { REALTIME_PATH, RealtimeDoor } from '../../src/protocols/openai-realtime/realtime-door.ts';
+import { REALTIME_PATH, createRealtimeDoor } from '../../src/protocols/openai-realtime/realtime-door.ts';
 import { TokenAuth } from '../../src/server/auth.ts';
 import { loadConfig } from '../../src/server/config.ts';
 import { createLogger } from '../../src/server/logging.ts';
@@ -23,7 +22,7 @@ test('a realtime session whose engine fails to start is counted out again', asyn
   const config = loadConfig({ LOG_LEVEL: 'silent' });
   const registry = new Registry();
   const sessions = createSessionMetrics(registry);
-  const door = new RealtimeDoor({
+  const door = createRealtimeDoor({
     auth: new TokenAuth([]),
     createSession: createSessionFactory({
       config,
@@ -35,7 +34,7 @@ test('a realtime session whose engine fails to start is counted out again', asyn
     }),
     limits: config.realtime,
     logger: createLogger('silent'),
-    metrics: createRealtimeMetrics(registry),
+    metrics: sessions.forDoor('realtime'),
   });
   const server = createServer();
   new UpgradeRouter().add(REALTIME_PATH, door).attach(server);
@@ -54,8 +53,9 @@ test('a realtime session whose engine fails to start is counted out again', asyn
     await door.close();
     const text = await registry.metrics();
     assert.match(text, /^speechbridge_sessions_active\{door="realtime"\} 0$/m);
-    assert.match(text, /^speechbridge_realtime_sessions_active 0$/m);
-    assert.match(text, /^speechbridge_realtime_sessions_closed_total\{reason="start_failed"\} 1$/m);
+    assert.match(text, /^speechbridge_sessions_closed_total\{door="realtime",reason="start_failed"\} 1$/m);
+    // One set of session metrics: no door registers its own copies.
+    assert.doesNotMatch(text, /speechbridge_realtime_/);
   } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }

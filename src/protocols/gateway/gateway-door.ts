@@ -6,10 +6,11 @@
  */
 import type { Logger } from 'pino';
 import type { DoorAuth } from '../door-auth.ts';
+import type { DoorMetrics } from '../door-metrics.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
 import type { SessionAdmission } from '../session-admission.ts';
 import { errorSummary } from '../session-boundary.ts';
-import { WebSocketDoor } from '../websocket-door.ts';
+import { tokenAdmission, WebSocketDoor } from '../websocket-door.ts';
 import type { GatewayDefaults } from './codec.ts';
 import { GatewayConnection } from './connection.ts';
 
@@ -21,20 +22,19 @@ export interface GatewayDoorOptions {
   limits: DoorLimits;
   logger: Logger;
   defaults?: GatewayDefaults;
-  /** Counts a session ended by an unexpected exception. */
-  countFault?: () => void;
+  metrics?: DoorMetrics;
   /** The per-token session limit; none when absent. */
   admission?: SessionAdmission;
 }
 
-export function createGatewayDoor({ auth, createSession, limits, logger, defaults, countFault, admission }: GatewayDoorOptions): WebSocketDoor {
+export function createGatewayDoor({ auth, createSession, limits, logger, defaults, metrics, admission }: GatewayDoorOptions): WebSocketDoor {
   return new WebSocketDoor({
-    auth,
-    ...(admission && { admission }),
     maxMessageBytes: limits.maxMessageBytes,
-    connect: (socket) => new GatewayConnection({ socket, createSession, limits, logger, defaults, countFault }),
+    admit: tokenAdmission(auth),
+    ...(admission && { sessionLimit: admission }),
+    connect: (socket) => new GatewayConnection({ socket, createSession, limits, logger, defaults, metrics }),
     onConnectFailure: (error) => {
-      countFault?.();
+      metrics?.fault();
       logger.error({ fault: errorSummary(error) }, 'gateway connection could not be set up');
     },
   });

@@ -22,6 +22,7 @@ import { parseBoundedJson } from '../bounded-json.ts';
 import { describeValue, quote } from '../client-values.ts';
 import { SESSION_RANGES } from '../../engine/ranges.ts';
 import { integerIn, numberIn } from '../range-schemas.ts';
+import { TURN_KNOB_FIELDS } from '../turn-knobs.ts';
 import { PCM_SAMPLE_RATES } from './audio-format.ts';
 
 /**
@@ -116,11 +117,7 @@ const serverVad = z.strictObject({
   /** 1 s to 10 min; OpenAI allows 5–30 s, shorter is useful in tests and kiosks. */
   idle_timeout_ms: integerIn(SESSION_RANGES.idleTimeoutMs).nullable().optional(),
   engine: z.enum(['webrtc', 'silero']).optional(),
-  aggressiveness: integerIn(SESSION_RANGES.aggressiveness).optional(),
-  start_ms: integerIn(SESSION_RANGES.startMs).optional(),
-  end_ms: integerIn(SESSION_RANGES.endMs).optional(),
-  pad_ms: integerIn(SESSION_RANGES.padMs).optional(),
-  max_ms: integerIn(SESSION_RANGES.maxMs).optional(),
+  ...TURN_KNOB_FIELDS,
 });
 const semanticVad = z.strictObject({
   type: z.literal('semantic_vad'),

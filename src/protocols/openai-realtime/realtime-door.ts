@@ -1,7 +1,8 @@
 /**
  * The /v1/realtime door: takes an HTTP upgrade, checks the token before any WebSocket exists
  * (a refusal is a plain HTTP 401 with a JSON body), picks the dialect and the subprotocol,
- * and hands the socket to a RealtimeConnection.
+ * and hands the socket to a RealtimeConnection (the connection handling is every WebSocket
+ * door's, src/protocols/websocket-door.ts).
  *
  * - `?model=` names the LLM model (and is what `session.model` reports); `?intent=transcription`
  *   opens a transcription session; `?call_id=` (a sideband connection to a WebRTC or SIP call)
@@ -16,22 +17,20 @@
  *   when none was offered.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../../errors/registry.ts';
 import type { SessionKind } from '../../engine/events.ts';
-import { rejectUpgrade } from '../reject-upgrade.ts';
 import type { DoorAuth, TokenSources } from '../door-auth.ts';
+import type { DoorMetrics } from '../door-metrics.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
-import { admitUpgrade, type SessionAdmission } from '../session-admission.ts';
+import type { SessionAdmission } from '../session-admission.ts';
 import { errorSummary } from '../session-boundary.ts';
-import { offeredSubprotocols, selectAnySubprotocol } from '../subprotocols.ts';
+import { selectAnySubprotocol } from '../subprotocols.ts';
+import { type Admission, WebSocketDoor } from '../websocket-door.ts';
 import type { ClientSecret } from './client-secret.ts';
 import { RealtimeConnection } from './adapter.ts';
 import { REALTIME_FIELD_LIMITS } from './client-events.ts';
 import { type Dialect, RealtimeCodec } from './codec.ts';
-import type { RealtimeMetrics } from './metrics.ts';
 import { isSpeechModelName, REALTIME_SESSION_DEFAULTS } from './session-shape.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
@@ -49,9 +48,7 @@ export interface RealtimeDoorOptions {
   createSession: DoorSessionFactory;
   limits: DoorLimits;
   logger: Logger;
-  metrics: RealtimeMetrics;
-  /** Counts a session ended by an unexpected exception. */
-  countFault?: () => void;
+  metrics?: DoorMetrics;
   /** The per-token session limit (MAX_SESSIONS_PER_TOKEN); none when absent. */
   admission?: SessionAdmission;
 }
@@ -65,56 +62,21 @@ export interface RealtimeHandshake {
   requestedModel?: string;
 }
 
-export class RealtimeDoor {
-  private readonly server: WebSocketServer;
-  private readonly connections = new Set<RealtimeConnection>();
-  private closing = false;
+/** What an admitted upgrade carries to its connection. */
+interface Admitted {
+  handshake: RealtimeHandshake;
+  /** Looked up once: a secret that expires during the handshake cannot open a session without its settings. */
+  secret: ClientSecret | undefined;
+}
 
-  constructor(private readonly options: RealtimeDoorOptions) {
-    this.server = new WebSocketServer({
-      noServer: true,
-      clientTracking: false,
-      perMessageDeflate: false,
-      // Twice the message limit: messages in between get an error event and the socket stays open.
-      maxPayload: 2 * options.limits.maxMessageBytes,
-      handleProtocols: (protocols) => selectSubprotocol(protocols),
-    });
-  }
-
-  get activeSessions(): number {
-    return this.connections.size;
-  }
-
-  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (this.closing) {
-      rejectUpgrade(socket, 503, 'engine_unavailable', 'the server is shutting down');
-      return;
-    }
-    const protocols = offeredSubprotocols(request);
-    const sources = { headers: request.headers, url: request.url, protocols };
-    // Looked up once: a secret that expires during the handshake cannot open a session without its settings.
-    const secret = this.options.auth.clientSecret(sources);
-    const refusal = secret ? undefined : this.options.auth.check(sources, { clientSecret: true });
-    if (refusal) {
-      rejectUpgrade(socket, 401, 'invalid_api_key', refusal);
-      return;
-    }
-    const handshake = readHandshake(request, protocols);
-    if ('error' in handshake) {
-      rejectUpgrade(socket, handshake.status ?? 400, handshake.code ?? 'invalid_value', handshake.error, handshake.param);
-      return;
-    }
-    // A session opened with a client secret counts against the token that minted it.
-    admitUpgrade(this.options.admission, socket, sources, secret?.owner, () => this.upgrade(request, socket, head, handshake, secret));
-  }
-
-  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, handshake: RealtimeHandshake, secret: ClientSecret | undefined): void {
-    if (this.closing) {
-      rejectUpgrade(socket, 503, 'engine_unavailable', 'the server is shutting down');
-      return;
-    }
-    this.server.handleUpgrade(request, socket, head, (websocket) => {
-      const { limits, logger, metrics, createSession, countFault } = this.options;
+export function createRealtimeDoor(options: RealtimeDoorOptions): WebSocketDoor<Admitted> {
+  const { auth, createSession, limits, logger, metrics, admission } = options;
+  return new WebSocketDoor<Admitted>({
+    maxMessageBytes: limits.maxMessageBytes,
+    selectProtocol: selectSubprotocol,
+    admit: (request, protocols) => admit(auth, request, protocols),
+    ...(admission && { sessionLimit: admission }),
+    connect: (websocket, { handshake, secret }) => {
       const boundKind = secret ? secretKind(secret.session) : undefined;
       const codec = new RealtimeCodec({
         dialect: handshake.dialect,
@@ -123,29 +85,28 @@ export class RealtimeDoor {
         expiresAtMs: Date.now() + limits.maxSessionMs,
         ...(handshake.requestedModel !== undefined && { requestedModel: handshake.requestedModel }),
       });
-      let connection: RealtimeConnection;
-      try {
-        connection = new RealtimeConnection({ socket: websocket, codec, createSession: withRealtimeDefaults(createSession), model: handshake.model, initialSession: secret?.session, limits, logger, metrics, countFault });
-      } catch (error) {
-        // Before a connection (and its error boundary) exists: this socket ends, the process does not.
-        countFault?.();
-        logger.error({ fault: errorSummary(error) }, 'realtime connection could not be set up');
-        websocket.close(1011, 'internal_error');
-        return;
-      }
-      this.connections.add(connection);
-      // `closed` never rejects.
-      void connection.closed.then(() => this.connections.delete(connection));
-      connection.start().catch((error: unknown) => logger.error({ err: String(error) }, 'realtime connection failed to start'));
-    });
-  }
+      const connection = new RealtimeConnection({ socket: websocket, codec, createSession: withRealtimeDefaults(createSession), model: handshake.model, initialSession: secret?.session, limits, logger, metrics });
+      void connection.start();
+      return connection;
+    },
+    onConnectFailure: (error) => {
+      metrics?.fault();
+      logger.error({ fault: errorSummary(error) }, 'realtime connection could not be set up');
+    },
+  });
+}
 
-  /** Closes every session (1001) and waits for their engines to close. */
-  async close(): Promise<void> {
-    this.closing = true;
-    await Promise.all([...this.connections].map((connection) => connection.close('server_shutdown')));
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+function admit(auth: RealtimeDoorAuth, request: IncomingMessage, protocols: string[]): Admission<Admitted> {
+  const sources = { headers: request.headers, url: request.url, protocols };
+  const secret = auth.clientSecret(sources);
+  const refusal = secret ? undefined : auth.check(sources, { clientSecret: true });
+  if (refusal) return { refused: { status: 401, code: 'invalid_api_key', message: refusal } };
+  const handshake = readHandshake(request, protocols);
+  if ('error' in handshake) {
+    return { refused: { status: handshake.status ?? 400, code: handshake.code ?? 'invalid_value', message: handshake.error, param: handshake.param } };
   }
+  // A session opened with a client secret counts against the token that minted it.
+  return { admitted: { handshake, secret }, ...(secret?.owner !== undefined && { owner: secret.owner }) };
 }
 
 /** The session kind a client secret was minted for (its GA `type`; the beta transcription endpoint records one too). */
@@ -157,7 +118,6 @@ function withRealtimeDefaults(createSession: DoorSessionFactory): DoorSessionFac
 function secretKind(session: Record<string, unknown>): SessionKind {
   return session.type === 'transcription' ? 'transcription' : 'conversation';
 }
-
 export function selectSubprotocol(protocols: Set<string>): string | false {
   if (protocols.has(GA_SUBPROTOCOL)) return GA_SUBPROTOCOL;
   if (protocols.has(BETA_SUBPROTOCOL)) return BETA_SUBPROTOCOL;

@@ -162,12 +162,7 @@ function gaSession(config: SessionConfig, state: SessionWireState): Record<strin
     output_modalities: config.outputModalities,
     instructions: config.instructions ?? '',
     audio: {
-      input: {
-        format: toGaFormat(state.input),
-        transcription: transcriptionToWire(config, state),
-        noise_reduction: state.echoed.noiseReduction,
-        turn_detection: turnDetectionToWire(config.turnDetection),
-      },
+      input: gaAudioInput(config, state),
       output: { format: toGaFormat(state.output), voice: config.voice, speed: config.speed ?? 1 },
     },
     tools: config.tools.map(toolToWire),
@@ -184,6 +179,16 @@ function gaSession(config: SessionConfig, state: SessionWireState): Record<strin
   };
 }
 
+/** GA `audio.input`, the same in a realtime and a transcription session. */
+function gaAudioInput(config: SessionConfig, state: SessionWireState): Record<string, unknown> {
+  return {
+    format: toGaFormat(state.input),
+    transcription: transcriptionToWire(config, state),
+    noise_reduction: state.echoed.noiseReduction,
+    turn_detection: turnDetectionToWire(config.turnDetection),
+  };
+}
+
 function gaTranscriptionSession(config: SessionConfig, state: SessionWireState): Record<string, unknown> {
   return {
     type: 'transcription',
@@ -192,12 +197,7 @@ function gaTranscriptionSession(config: SessionConfig, state: SessionWireState):
     expires_at: state.expiresAt,
     include: state.echoed.include,
     audio: {
-      input: {
-        format: toGaFormat(state.input),
-        transcription: transcriptionToWire(config, state),
-        noise_reduction: state.echoed.noiseReduction,
-        turn_detection: turnDetectionToWire(config.turnDetection),
-      },
+      input: gaAudioInput(config, state),
     },
   };
 }

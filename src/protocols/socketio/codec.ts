@@ -14,8 +14,7 @@ import { decodeBase64Audio, encodeBase64Audio } from '../../audio/base64.ts';
 import { bytesToInt16 } from '../../audio/pcm.ts';
 import { type ErrorCode, SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { EngineEvent, EngineInput, SessionUpdate, TurnDetectionConfig } from '../../engine/events.ts';
-import { SESSION_RANGES } from '../../engine/ranges.ts';
-import { integerIn } from '../range-schemas.ts';
+import { TURN_KNOB_FIELDS, turnKnobsFromWire } from '../turn-knobs.ts';
 import { describeValue as describe, quote } from '../client-values.ts';
 
 /** The wire's one audio format, both ways: PCM16 mono little-endian at 24 kHz. */
@@ -54,11 +53,7 @@ export type DecodeResult = { ok: true; inputs: EngineInput[] } | { ok: false; co
 const turnDetectionSchema = z
   .strictObject({
     type: z.enum(['server_vad', 'none']).optional(),
-    aggressiveness: integerIn(SESSION_RANGES.aggressiveness).optional(),
-    start_ms: integerIn(SESSION_RANGES.startMs).optional(),
-    end_ms: integerIn(SESSION_RANGES.endMs).optional(),
-    pad_ms: integerIn(SESSION_RANGES.padMs).optional(),
-    max_ms: integerIn(SESSION_RANGES.maxMs).optional(),
+    ...TURN_KNOB_FIELDS,
   })
   .nullable();
 
@@ -124,14 +119,7 @@ function decodeUpdateSession(payload: unknown): DecodeResult {
 }
 
 function turnDetectionFromWire(wire: NonNullable<z.infer<typeof turnDetectionSchema>>): Partial<TurnDetectionConfig> {
-  return {
-    ...(wire.type !== undefined && { type: wire.type }),
-    ...(wire.aggressiveness !== undefined && { aggressiveness: wire.aggressiveness }),
-    ...(wire.start_ms !== undefined && { startMs: wire.start_ms }),
-    ...(wire.end_ms !== undefined && { endMs: wire.end_ms }),
-    ...(wire.pad_ms !== undefined && { padMs: wire.pad_ms }),
-    ...(wire.max_ms !== undefined && { maxMs: wire.max_ms }),
-  };
+  return { ...(wire.type !== undefined && { type: wire.type }), ...turnKnobsFromWire(wire) };
 }
 
 function decodeAudio(payload: unknown): DecodeResult {

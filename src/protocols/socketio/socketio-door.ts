@@ -21,6 +21,7 @@ import { type ServerOptions, Server as SocketIoServer, type Socket } from 'socke
 import type { Logger } from 'pino';
 import { type ErrorCode, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { DoorAuth, TokenSources } from '../door-auth.ts';
+import type { DoorMetrics } from '../door-metrics.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
 import { rejectUpgrade } from '../reject-upgrade.ts';
 import type { SessionAdmission, SessionTicket } from '../session-admission.ts';
@@ -41,8 +42,7 @@ export interface SocketIoDoorOptions {
   engineName: string;
   /** Origins whose pages may use the polling transport (CORS_ORIGINS): '*', a list, or [] for none. */
   corsOrigins?: '*' | string[];
-  /** Counts a session ended by an unexpected exception. */
-  countFault?: () => void;
+  metrics?: DoorMetrics;
   /** The per-token session limit; none when absent. */
   admission?: SessionAdmission;
   /**
@@ -69,6 +69,10 @@ export class SocketIoDoor implements UpgradeDoor, RequestDoor {
       maxHttpBufferSize: options.limits.maxMessageBytes,
       transports: ['polling', 'websocket'],
       perMessageDeflate: false,
+      // The heartbeat (REALTIME_HEARTBEAT_SECONDS): a ping every interval, and a peer that has
+      // not answered one within another interval is closed ("ping timeout").
+      pingInterval: options.limits.heartbeatMs,
+      pingTimeout: options.limits.heartbeatMs,
       // Polling is plain HTTP: a page on another origin needs CORS headers, as for the HTTP API.
       ...((origins === '*' || origins.length > 0) && { cors: { origin: origins, methods: ['GET', 'POST'], allowedHeaders: ['Authorization'] } }),
     });
@@ -130,7 +134,7 @@ export class SocketIoDoor implements UpgradeDoor, RequestDoor {
 
   private async startSession(socket: Socket): Promise<void> {
     if (this.closing) throw connectError('engine_unavailable', 'the server is shutting down');
-    const { createSession, limits, logger, engineName, countFault, admission } = this.options;
+    const { createSession, limits, logger, engineName, metrics, admission } = this.options;
     let ticket: SessionTicket | undefined;
     try {
       ticket = await admission?.admit(tokenSources(socket.handshake));
@@ -142,7 +146,7 @@ export class SocketIoDoor implements UpgradeDoor, RequestDoor {
       ticket?.release();
       throw connectError('engine_unavailable', 'the server is shutting down');
     }
-    const connection = new SocketIoConnection({ socket, createSession, limits, logger, engineName, countFault });
+    const connection = new SocketIoConnection({ socket, createSession, limits, logger, engineName, metrics });
     this.connections.add(connection);
     // `closed` never rejects.
     void connection.closed.then(() => {

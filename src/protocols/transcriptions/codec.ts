@@ -9,7 +9,8 @@ import { z } from 'zod';
 import type { ErrorCode } from '../../errors/registry.ts';
 import type { EngineEvent, SessionUpdate, TurnDetectionConfig } from '../../engine/events.ts';
 import { SESSION_RANGES } from '../../engine/ranges.ts';
-import { integerIn, numberIn } from '../range-schemas.ts';
+import { integerIn } from '../range-schemas.ts';
+import { TURN_KNOB_FIELDS, turnKnobsFromWire } from '../turn-knobs.ts';
 import { parseBoundedJson } from '../bounded-json.ts';
 import { describeValue, quote } from '../client-values.ts';
 
@@ -29,12 +30,8 @@ export type AudioFormat = (typeof AUDIO_FORMATS)[number];
 
 const vad = z.object({
   engine: z.enum(['webrtc', 'silero']).optional(),
-  aggressiveness: integerIn(SESSION_RANGES.aggressiveness).optional(),
-  threshold: numberIn(SESSION_RANGES.threshold).optional(),
-  start_ms: integerIn(SESSION_RANGES.startMs).optional(),
-  end_ms: integerIn(SESSION_RANGES.endMs).optional(),
-  pad_ms: integerIn(SESSION_RANGES.padMs).optional(),
-  max_ms: integerIn(SESSION_RANGES.maxMs).optional(),
+  threshold: z.number().min(0).max(1).optional(),
+  ...TURN_KNOB_FIELDS,
 });
 
 const startMessage = z.object({
@@ -65,7 +62,7 @@ export type ServerMessage =
   | { final: string; language?: string; duration_ms: number }
   | { error: string; code: ErrorCode };
 
-export type ParsedClientMessage = { type: 'message'; message: ClientMessage } | { type: 'error'; message: ServerMessage & { error: string } };
+export type ParsedClientMessage = { type: 'message'; message: ClientMessage } | { type: 'error'; message: Extract<ServerMessage, { error: string }> };
 
 /** One text frame → a control message, or the error to send. Bounds: src/protocols/bounded-json.ts. */
 export function parseClientMessage(text: string): ParsedClientMessage {
@@ -99,12 +96,8 @@ export function sessionUpdateOf(start: StartRequest): SessionUpdate {
   const knobs = start.vad;
   if (knobs) {
     if (knobs.engine !== undefined) turnDetection.engine = knobs.engine;
-    if (knobs.aggressiveness !== undefined) turnDetection.aggressiveness = knobs.aggressiveness;
     if (knobs.threshold !== undefined) turnDetection.threshold = knobs.threshold;
-    if (knobs.start_ms !== undefined) turnDetection.startMs = knobs.start_ms;
-    if (knobs.end_ms !== undefined) turnDetection.endMs = knobs.end_ms;
-    if (knobs.pad_ms !== undefined) turnDetection.padMs = knobs.pad_ms;
-    if (knobs.max_ms !== undefined) turnDetection.maxMs = knobs.max_ms;
+    Object.assign(turnDetection, turnKnobsFromWire(knobs));
   }
   return {
     inputSampleRate: start.sample_rate,
@@ -114,7 +107,7 @@ export function sessionUpdateOf(start: StartRequest): SessionUpdate {
   };
 }
 
-export function errorMessage(code: ErrorCode, message: string): ServerMessage & { error: string } {
+export function errorMessage(code: ErrorCode, message: string): Extract<ServerMessage, { error: string }> {
   return { error: message, code };
 }
 

@@ -5,10 +5,11 @@
  */
 import type { Logger } from 'pino';
 import type { DoorAuth } from '../door-auth.ts';
-import type { SessionAdmission } from '../session-admission.ts';
+import type { DoorMetrics } from '../door-metrics.ts';
 import type { DoorSessionFactory } from '../door-session.ts';
+import type { SessionAdmission } from '../session-admission.ts';
 import { errorSummary } from '../session-boundary.ts';
-import { WebSocketDoor } from '../websocket-door.ts';
+import { tokenAdmission, WebSocketDoor } from '../websocket-door.ts';
 import { TranscriptionConnection, type TranscriptionLimits } from './transcription-connection.ts';
 
 export const TRANSCRIPTIONS_PATH = '/v1/transcriptions';
@@ -18,20 +19,19 @@ export interface TranscriptionsDoorOptions {
   createSession: DoorSessionFactory;
   limits: TranscriptionLimits;
   logger: Logger;
-  /** Counts a session ended by an unexpected exception. */
-  countFault?: () => void;
+  metrics?: DoorMetrics;
   /** The per-token session limit; none when absent. */
   admission?: SessionAdmission;
 }
 
-export function createTranscriptionsDoor({ auth, createSession, limits, logger, countFault, admission }: TranscriptionsDoorOptions): WebSocketDoor {
+export function createTranscriptionsDoor({ auth, createSession, limits, logger, metrics, admission }: TranscriptionsDoorOptions): WebSocketDoor {
   return new WebSocketDoor({
-    auth,
-    ...(admission && { admission }),
     maxMessageBytes: limits.maxMessageBytes,
-    connect: (socket) => new TranscriptionConnection({ socket, createSession, limits, logger, countFault }),
+    admit: tokenAdmission(auth),
+    ...(admission && { sessionLimit: admission }),
+    connect: (socket) => new TranscriptionConnection({ socket, createSession, limits, logger, metrics }),
     onConnectFailure: (error) => {
-      countFault?.();
+      metrics?.fault();
       logger.error({ fault: errorSummary(error) }, 'transcriptions connection could not be set up');
     },
   });

@@ -94,7 +94,7 @@ test('REALTIME_MAX_SESSION_MINUTES ends the session with session_expired, then a
     assert.deepEqual([closed.code, closed.reason], [1000, 'session_expired']);
     const last = client.events.at(-1)!;
     assert.deepEqual([last.type, last.error?.code], ['error', 'session_expired']);
-    assert.equal(await metric(server, 'speechbridge_realtime_sessions_closed_total', '{reason="session_expired"}'), 1);
+    assert.equal(await metric(server, 'speechbridge_sessions_closed_total', '{door="realtime",reason="session_expired"}'), 1);
   });
 });
 
@@ -133,11 +133,11 @@ test('a client that stops reading is cut off at the backlog limit: input paused,
     client.socket.pause();
 
     const deadline = Date.now() + 15_000;
-    while ((await metric(server, 'speechbridge_realtime_sessions_closed_total', '{reason="slow_consumer"}')) < 1) {
+    while ((await metric(server, 'speechbridge_sessions_closed_total', '{door="realtime",reason="slow_consumer"}')) < 1) {
       assert.ok(Date.now() < deadline, 'the server never applied its slow-consumer policy');
       await sleep(100);
     }
-    const peak = await metric(server, 'speechbridge_realtime_outbound_backlog_peak_bytes');
+    const peak = await metric(server, 'speechbridge_outbound_backlog_peak_bytes', '{door="realtime"}');
     assert.ok(peak > 64 * 1024, `the backlog passed the limit (${peak} bytes) before the policy acted`);
     assert.ok(peak <= 2 * 64 * 1024 + 64 * 1024, `the backlog stayed bounded by twice the limit plus one event, got ${peak} bytes`);
     assert.equal(synthesizer.calls[0].aborted, true, 'the response was cancelled upstream');
