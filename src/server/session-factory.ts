@@ -63,6 +63,7 @@ export function createSessionFactory(options: SessionFactoryOptions): DoorSessio
     return {
       start: () => engine.start(),
       handle: (input) => engine.handle(input),
+      finish: (options) => engine.finish(options),
       get config() {
         return engine.config;
       },

@@ -89,7 +89,6 @@ export class GatewayConnection {
   private readonly backlog: BacklogGuard;
   private sessionTimer: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
-  private settleCheck: NodeJS.Immediate | null = null;
   private readonly logger: Logger;
   private readonly boundary: SessionBoundary;
   private settling = false;
@@ -292,8 +291,10 @@ export class GatewayConnection {
     this.state = { phase: 'ending', live: state.live, audioRefused: false };
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
-    state.live.engine.handle({ type: 'turn.end', respond: true });
-    this.scheduleSettleCheck();
+    state.live.engine
+      .finish({ respond: true })
+      .then(this.boundary.guard('session finished', () => this.beginClose('finished')))
+      .catch(this.boundary.catcher('session finish'));
   }
 
   // ── Engine → client ─────────────────────────────────────────────────────────────────────
@@ -319,25 +320,6 @@ export class GatewayConnection {
 
   private forward(live: Live, event: EngineEvent): void {
     for (const outbound of live.mapper.map(event)) this.send(outbound);
-    this.scheduleSettleCheck();
-  }
-
-  /**
-   * After the engine's burst of events (a macrotask later, so responses it starts in promise
-   * callbacks have started): turns left unanswered get their error, and an ending session closes.
-   */
-  private scheduleSettleCheck(): void {
-    if (this.settleCheck) return;
-    this.settleCheck = setImmediate(
-      this.boundary.guard('settle check', () => {
-        this.settleCheck = null;
-        const state = this.state;
-        if (state.phase !== 'streaming' && state.phase !== 'ending') return;
-        if (!state.live.mapper.settled) return;
-        for (const message of state.live.mapper.takeUnanswered()) this.send({ kind: 'message', message });
-        if (state.phase === 'ending') this.beginClose('finished');
-      }),
-    );
   }
 
   private sendError(error: SpeechbridgeError): void {
@@ -463,10 +445,8 @@ export class GatewayConnection {
   private stopTimers(): void {
     if (this.sessionTimer) clearTimeout(this.sessionTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    if (this.settleCheck) clearImmediate(this.settleCheck);
     this.sessionTimer = null;
     this.idleTimer = null;
-    this.settleCheck = null;
     this.backlog.stop();
   }
 }

@@ -139,7 +139,7 @@ export class RealtimeConnection {
     const { codec, createSession, model, limits, metrics } = this.options;
     metrics.sessionsActive.inc();
     try {
-      this.engine = createSession({ kind: codec.kind, model, onEvent: this.boundary.guard('engine event', (event: EngineEvent) => this.onEngineEvent(event)) });
+      this.engine = this.createEngine(createSession, model);
       await this.engine.start();
     } catch (error) {
       const failure = toSpeechbridgeError(error, 'engine_unavailable');
@@ -151,7 +151,6 @@ export class RealtimeConnection {
       return;
     }
     if (this.state.phase !== 'starting') return;
-    this.applyInitialSession();
     this.state = { phase: 'open' };
     for (const event of codec.sessionCreated(this.engine.config)) this.send(event);
     for (const event of this.earlyEvents.splice(0)) this.forward(event);
@@ -172,21 +171,29 @@ export class RealtimeConnection {
   }
 
   /**
-   * A client secret's session settings, applied as a session.update before session.created,
-   * which then reports them; the update's own session.updated is not sent (it would repeat it).
+   * The session engine, created with a client secret's session settings when there are some,
+   * so session.created reports them. Settings refused (validated when minted, so only by a
+   * server whose defaults changed since) are reported with an error and left out.
    */
-  private applyInitialSession(): void {
+  private createEngine(createSession: DoorSessionFactory, model: string | undefined): DoorSession {
     const { initialSession, codec } = this.options;
-    if (!initialSession || !this.engine) return;
+    const request = { kind: codec.kind, model, onEvent: this.boundary.guard('engine event', (event: EngineEvent) => this.onEngineEvent(event)) };
+    if (!initialSession) return createSession(request);
     const decoded = codec.decodeMintedSession(initialSession);
-    if (decoded.type === 'error') {
-      // Validated when minted, so only a server whose defaults changed since can get here.
+    if (decoded.type === 'input' && decoded.input.type === 'session.update') {
+      try {
+        const engine = createSession({ ...request, session: decoded.input.session });
+        codec.handled({ accepted: true });
+        return engine;
+      } catch (error) {
+        const failure = toSpeechbridgeError(error);
+        codec.handled({ accepted: false, error: { code: failure.code, message: failure.message, param: failure.param } });
+        this.earlyEvents.push({ type: 'error', code: failure.code, message: failure.message, param: failure.param, eventId: null });
+      }
+    } else if (decoded.type === 'error') {
       this.send(decoded.event);
-      return;
     }
-    this.engine.handle(decoded.input);
-    const updated = this.earlyEvents.findIndex((event) => event.type === 'session.updated');
-    if (updated >= 0) this.earlyEvents.splice(updated, 1);
+    return createSession(request);
   }
 
   /** Closes the session (server shutdown, expiry); resolves once closed. */
@@ -232,7 +239,8 @@ export class RealtimeConnection {
       return;
     }
     // The engine promises never to throw; should it, the error boundary ends this session.
-    this.engine?.handle(decoded.input);
+    const engine = this.engine;
+    if (engine) codec.handled(engine.handle(decoded.input));
   }
 
   private onEngineEvent(event: EngineEvent): void {

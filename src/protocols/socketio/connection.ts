@@ -78,8 +78,6 @@ export class SocketIoConnection {
   private readonly timers: NodeJS.Timeout[] = [];
   private idleTimer: NodeJS.Timeout | null = null;
   private backlogBytes = 0;
-  /** The engine's refusal of the input being handled (errors come back synchronously from handle()). */
-  private refusal: { active: boolean; message: string | null } = { active: false, message: null };
   private readonly startedAtMs = Date.now();
   private readonly logger: Logger;
   private readonly boundary: SessionBoundary;
@@ -201,21 +199,16 @@ export class SocketIoConnection {
     return null;
   }
 
+  /** The engine's refusal (its error event has gone out), or null when it took the input. */
   private handleInput(input: EngineInput): string | null {
     const engine = this.engine;
     if (!engine) return null;
-    this.refusal = { active: true, message: null };
-    try {
-      // The engine promises never to throw; should it, the error boundary ends this session.
-      engine.handle(input);
-    } finally {
-      this.refusal.active = false;
-    }
-    return this.refusal.message;
+    // The engine promises never to throw; should it, the error boundary ends this session.
+    const result = engine.handle(input);
+    return result.accepted ? null : result.error.message;
   }
 
   private onEngineEvent(event: EngineEvent): void {
-    if (event.type === 'error' && this.refusal.active) this.refusal.message ??= event.message;
     switch (this.state.phase) {
       case 'starting':
         if (this.earlyEvents.length < MAX_EARLY_EVENTS) this.earlyEvents.push(event);

@@ -32,8 +32,7 @@ import type { DoorLimits, DoorSession, DoorSessionFactory } from '../door-sessio
 import { SessionBoundary } from '../session-boundary.ts';
 import { closeWebSocket } from '../socket-close.ts';
 import { AudioInput } from './audio-input.ts';
-import { encodeEngineEvent, errorMessage, parseClientMessage, sessionUpdateOf, type ServerMessage, type StartRequest } from './codec.ts';
-import { UtteranceTracker } from './utterance-tracker.ts';
+import { errorMessage, parseClientMessage, sessionUpdateOf, TranscriptEncoder, type ServerMessage, type StartRequest } from './codec.ts';
 
 export type TranscriptionLimits = DoorLimits;
 
@@ -63,7 +62,7 @@ const CLOSE_CODES: Record<CloseReason, number> = {
 interface Session {
   engine: DoorSession;
   input: AudioInput;
-  utterances: UtteranceTracker;
+  encoder: TranscriptEncoder;
   /** The engine's input sample rate; a compressed stream switches it to the decoder's rate once. */
   inputSampleRate: number;
 }
@@ -235,7 +234,7 @@ export class TranscriptionConnection {
         if (this.#phase.type === 'running' || this.#phase.type === 'stopping') this.#socket.resume();
       }),
     });
-    const session: Session = { engine, input, utterances: new UtteranceTracker(), inputSampleRate };
+    const session: Session = { engine, input, encoder: new TranscriptEncoder(), inputSampleRate };
     this.#phase = { type: 'running', session };
     this.#send({ session_id: this.sessionId });
     this.#logger.info({ language: request.language, sampleRate: inputSampleRate, format: request.format }, 'transcription session open');
@@ -263,14 +262,8 @@ export class TranscriptionConnection {
     clearTimeout(this.#idleTimer);
     await session.input.finish();
     if (this.#phase.type !== 'stopping') return;
-    if (session.utterances.speaking) {
-      // turn.end, not audio.commit: it commits the open turn however short (audio.commit refuses
-      // under 100 ms of buffered audio, an error this client did not cause).
-      session.engine.handle({ type: 'turn.end', respond: false });
-      // Should the engine still not have ended it, there is no utterance to wait for.
-      session.utterances.forgetSpeech();
-    }
-    await session.utterances.settled();
+    // The utterance in progress is committed however short, and every utterance gets its final (or error).
+    await session.engine.finish({ respond: false });
     this.#shutDown('stopped');
   }
 
@@ -279,12 +272,8 @@ export class TranscriptionConnection {
   #onEngineEvent(event: EngineEvent): void {
     const phase = this.#phase;
     if (phase.type !== 'running' && phase.type !== 'stopping') return;
-    const { utterances } = phase.session;
-    // An empty final clears a partial the client shows; with no partial before it, it says nothing.
-    const silentFinal = event.type === 'transcript.completed' && event.transcript.trim() === '' && !utterances.hadPartial(event.itemId);
-    utterances.observe(event);
-    const message = encodeEngineEvent(event);
-    if (message === null || silentFinal) return;
+    const message = phase.session.encoder.encode(event);
+    if (message === null) return;
     if (event.type === 'error' || event.type === 'transcript.failed') this.#logger.debug({ code: (message as { code: string }).code }, 'transcription error sent');
     this.#send(message, event.type === 'transcript.interim');
   }
@@ -340,7 +329,6 @@ export class TranscriptionConnection {
     if (phase.type === 'starting') engine = phase.engine;
     if (phase.type === 'running' || phase.type === 'stopping') {
       phase.session.input.close();
-      phase.session.utterances.release();
       engine = phase.session.engine;
     }
     this.#closeSocket(reason);
