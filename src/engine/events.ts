@@ -4,13 +4,14 @@
  * Audio is PCM16 mono (Int16Array) at the session's input / output sample rate.
  */
 import type { ErrorCode } from '../errors/registry.ts';
+import type { ResponseMode } from '../providers/contracts.ts';
+
+export { RESPONSE_MODES, type ResponseMode } from '../providers/contracts.ts';
 
 // ── Session configuration ───────────────────────────────────────────────────────────────
 
 export type SessionKind = 'conversation' | 'transcription';
 export type Modality = 'text' | 'audio';
-/** What the responder does with a user turn: answer it, translate it, or clean it up. */
-export type ResponseMode = 'reply' | 'translate' | 'rewrite';
 
 export interface TurnDetectionConfig {
   /** 'none' = manual commits only. semantic_vad is mapped onto server VAD by eagerness. */

@@ -4,7 +4,7 @@
  * The replies are spoken, so the prompts ask for short plain sentences: markdown would be read
  * out as symbols, and a long first sentence delays the first audio.
  */
-import type { RespondRequest, ResponderMode } from './contracts.ts';
+import type { RespondRequest } from './contracts.ts';
 
 export const DEFAULT_SYSTEM_PROMPT =
   'You are a helpful voice assistant. Your replies are spoken aloud, so answer in short, natural spoken sentences. ' +
@@ -53,8 +53,6 @@ export function systemPromptFor(
       return instructions || REWRITE_PROMPT;
   }
 }
-
-export const RESPONDER_MODES: readonly ResponderMode[] = ['reply', 'translate', 'rewrite'];
 
 /** "fr" → "French", "pt-BR" → "Brazilian Portuguese"; anything else is returned as given. */
 export function languageDisplayName(language: string): string {
