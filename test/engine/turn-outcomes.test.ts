@@ -64,6 +64,28 @@ describe('one turn.ended per committed turn, in every mode', () => {
     });
   }
 
+  test('reply: turns that wait together behind an answer are answered by one reply; the older end superseded', async () => {
+    const harness = await startHarness({
+      responder: new ScriptedResponder({ script: { text: 'Done.' }, firstTokenLatencyMs: 400 }),
+      session: { mode: 'reply', turnDetection: { interruptResponse: false } },
+    });
+    harness.feed(speech);
+    await harness.next('response.created');
+    harness.feed(speech);
+    harness.feed(speech);
+    const ended = await endsOfAllTurns(harness, 3);
+    await harness.close();
+    assert.deepEqual(
+      ended.map((end) => [end.outcome, end.reason]),
+      [
+        ['answered', null],
+        ['dropped', 'superseded'],
+        ['answered', null],
+      ],
+    );
+    assert.equal(harness.all('response.done').length, 2, 'one reply for the two waiting turns');
+  });
+
   test('transcription-only: each turn ends transcribed, and no response runs', async () => {
     const harness = await startHarness({ session: { kind: 'transcription' } });
     harness.feed(speech);
