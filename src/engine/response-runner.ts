@@ -6,7 +6,10 @@
  * sentences between the two holds the LLM back when synthesis falls behind). The audio leaves
  * in fixed hops (audio-hops.ts) as audio.delta, and each sentence's text leaves as an
  * audio_transcript.delta just before its first audio, so the transcript a client has always
- * matches the audio it has. Text-only responses stream the LLM's deltas as text.delta and call
+ * matches the audio it has. A synthesizer that takes text as it is written (textStreaming: Gradium,
+ * Wyoming's synthesize-chunk) instead gets the LLM's text piece by piece in one stream per
+ * response, and each piece handed to it leaves as an audio_transcript.delta just before the next
+ * audio. Text-only responses stream the LLM's deltas as text.delta and call
  * no synthesizer. Tool calls become function_call items whose arguments stream as they come.
  *
  * Every provider call gets the response's AbortSignal. Cancel (client, barge-in, disconnect),
@@ -19,7 +22,7 @@
  */
 import { isAbortError } from '../errors/abort.ts';
 import { SentenceChunker } from '../providers/sentences.ts';
-import { synthesizeAt } from '../providers/synthesize-at.ts';
+import { synthesizeAt, synthesizeStreamAt } from '../providers/synthesize-at.ts';
 import { formatMs, LIMIT_SETTINGS } from '../providers/upstream-limits.ts';
 import type { ChatMessage, FinishReason, RespondRequest, Responder, ResponderEvent, Synthesizer, TokenUsage } from '../providers/contracts.ts';
 import { AudioHops } from './audio-hops.ts';
@@ -48,6 +51,9 @@ import type { IdGenerator } from './ids.ts';
  * that falls that far behind holds the LLM stream back rather than queueing without limit.
  */
 const MAX_QUEUED_SENTENCES = 16;
+
+/** LLM text pieces waiting for a text-streaming synthesizer: a few hundred tokens, the same hold-back. */
+const MAX_QUEUED_PIECES = 256;
 
 /** A response's settings, resolved from the session config and the response.create overrides. */
 export interface ResponsePlan {
@@ -222,16 +228,19 @@ export class ResponseRunner {
       return;
     }
     this.#state = { kind: 'generating' };
-    const queue = this.#audio ? new BoundedQueue<string>(MAX_QUEUED_SENTENCES, this.#controller.signal) : null;
-    const reading = this.#read(messages, queue).catch((error: unknown) => this.#fail(error));
-    const speaking = queue ? this.#speak(queue).catch((error: unknown) => this.#fail(error)) : undefined;
+    const { synthesizer } = this.#options;
+    const textStreaming = this.#audio && synthesizer.capabilities.textStreaming === true && synthesizer.synthesizeStream !== undefined;
+    const queue = this.#audio ? new BoundedQueue<string>(textStreaming ? MAX_QUEUED_PIECES : MAX_QUEUED_SENTENCES, this.#controller.signal) : null;
+    const reading = this.#read(messages, queue, textStreaming).catch((error: unknown) => this.#fail(error));
+    const speak = textStreaming ? this.#speakAsWritten : this.#speak;
+    const speaking = queue ? speak.call(this, queue).catch((error: unknown) => this.#fail(error)) : undefined;
     await reading;
     await speaking;
     this.#complete();
   }
 
   /** Streams the responder: text to the chunker (audio) or to text.delta, tool calls to their items. */
-  async #read(messages: ChatMessage[], queue: BoundedQueue<string> | null): Promise<void> {
+  async #read(messages: ChatMessage[], queue: BoundedQueue<string> | null, textStreaming: boolean): Promise<void> {
     const { plan, responder } = this.#options;
     const request: RespondRequest = {
       mode: plan.mode,
@@ -247,7 +256,7 @@ export class ResponseRunner {
       ...(plan.temperature !== undefined && { temperature: plan.temperature }),
       ...(plan.maxOutputTokens !== null && { maxOutputTokens: plan.maxOutputTokens }),
     };
-    const chunker = queue ? new SentenceChunker() : null;
+    const chunker = queue && !textStreaming ? new SentenceChunker() : null;
     this.#llmStartedAtMs = this.#options.clock.now();
     this.#waiting.add('llm');
     try {
@@ -256,10 +265,8 @@ export class ResponseRunner {
       this.#waiting.delete('llm');
     }
     if (this.#isDone()) return;
-    if (chunker && queue) {
-      for (const sentence of chunker.flush()) await queue.push(sentence);
-      queue.close();
-    }
+    if (chunker && queue) for (const sentence of chunker.flush()) await queue.push(sentence);
+    queue?.close();
     const status = this.#finishReason === 'length' || this.#finishReason === 'content_filter' ? 'incomplete' : 'completed';
     for (const call of this.#calls.values()) this.#closeCall(call, status);
     if (this.#message && this.#message.part.type === 'output_text') this.#closeMessage(this.#message, status);
@@ -275,6 +282,8 @@ export class ResponseRunner {
           const message = this.#message ?? this.#openMessage();
           if (chunker && queue) {
             for (const sentence of chunker.push(event.text)) await queue.push(sentence);
+          } else if (queue) {
+            await queue.push(event.text);
           } else if (message.part.type === 'output_text') {
             message.part.text += event.text;
             this.#firstTextAtMs ??= this.#options.clock.now();
@@ -356,6 +365,71 @@ export class ResponseRunner {
       // A sentence with nothing to say ("...") still belongs to the transcript.
       if (!this.#isDone()) segment ??= begin();
     }
+    hops.flush(emitHop);
+  }
+
+  /**
+   * One synthesizer stream for the whole response, fed the LLM's text as it comes. The stream
+   * starts with the first piece of text (a response of tool calls only opens none); the text
+   * handed over since the last audio leaves as one audio_transcript.delta before that audio.
+   */
+  async #speakAsWritten(queue: BoundedQueue<string>): Promise<void> {
+    const { plan, synthesizer, conversation, clock } = this.#options;
+    const hops = new AudioHops(plan.outputSampleRate, this.#options.hopMs);
+    const msOf = (samples: number) => (samples * 1000) / plan.outputSampleRate;
+    const emitHop = (audio: Int16Array) => {
+      if (this.#isDone() || !this.#message) return;
+      this.#firstAudioAtMs ??= clock.now();
+      this.#audioSamples += audio.length;
+      this.#emit({ type: 'audio.delta', ...this.#ref(this.#message), audio });
+    };
+    const pieces = queue[Symbol.asyncIterator]();
+    const first = await pieces.next();
+    if (first.done || this.#isDone()) return;
+    const message = this.#message!;
+    let unsaid = '';
+    const handedOver = async function* (): AsyncIterable<string> {
+      unsaid += first.value;
+      yield first.value;
+      for (;;) {
+        const next = await pieces.next();
+        if (next.done) return;
+        unsaid += next.value;
+        yield next.value;
+      }
+    };
+    let segment: AudioSegment | null = null;
+    const say = (): void => {
+      const text = message.spoken.length === 0 ? unsaid.trimStart() : unsaid;
+      unsaid = '';
+      if (!text) return;
+      const startMs = msOf(hops.receivedSamples);
+      segment = { text, startMs, endMs: startMs };
+      message.spoken.push(text);
+      if (message.part.type === 'output_audio') message.part.transcript += text;
+      conversation?.addAudioSegment(message.item.id, segment);
+      this.#emit({ type: 'audio_transcript.delta', ...this.#ref(message), delta: text });
+    };
+    const request = {
+      voice: plan.voice,
+      signal: this.#controller.signal,
+      ...(plan.speed !== undefined && { speed: plan.speed }),
+      ...(plan.ttsModel !== undefined && { model: plan.ttsModel }),
+    };
+    const perResponse = { maxMs: this.#options.maxResponseAudioMs, per: 'one response', setting: LIMIT_SETTINGS.maxResponseAudioMs };
+    this.#waiting.add('speech');
+    try {
+      for await (const chunk of synthesizeStreamAt(synthesizer, plan.outputSampleRate, handedOver(), request, perResponse)) {
+        if (this.#isDone()) return;
+        if (unsaid) say();
+        hops.push(chunk, emitHop);
+        if (segment) (segment as AudioSegment).endMs = msOf(hops.receivedSamples);
+      }
+    } finally {
+      this.#waiting.delete('speech');
+    }
+    // Text with nothing to say still belongs to the transcript.
+    if (!this.#isDone()) say();
     hops.flush(emitHop);
   }
 

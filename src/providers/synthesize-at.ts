@@ -6,6 +6,7 @@
  */
 import { createStreamResampler } from '../audio/resample.ts';
 import { SpeechbridgeError } from '../errors/registry.ts';
+import type { PcmAudio } from '../audio/pcm.ts';
 import type { SynthesizeRequest, Synthesizer } from './contracts.ts';
 import { formatMs } from './upstream-limits.ts';
 
@@ -17,7 +18,27 @@ export interface AudioLimit {
   setting: string;
 }
 
-export async function* synthesizeAt(synthesizer: Synthesizer, sampleRate: number, request: SynthesizeRequest, limit?: AudioLimit): AsyncIterable<Int16Array> {
+export function synthesizeAt(synthesizer: Synthesizer, sampleRate: number, request: SynthesizeRequest, limit?: AudioLimit): AsyncIterable<Int16Array> {
+  return atRate(synthesizer, () => synthesizer.synthesize(request), sampleRate, limit);
+}
+
+/**
+ * The same for a response's text as it is written (Synthesizer.synthesizeStream): one stream of
+ * audio for the whole text. Only for synthesizers whose capabilities say textStreaming.
+ */
+export function synthesizeStreamAt(
+  synthesizer: Synthesizer,
+  sampleRate: number,
+  text: AsyncIterable<string>,
+  request: Omit<SynthesizeRequest, 'text'>,
+  limit?: AudioLimit,
+): AsyncIterable<Int16Array> {
+  const stream = synthesizer.synthesizeStream;
+  if (!synthesizer.capabilities.textStreaming || !stream) throw new Error(`synthesizer ${synthesizer.name} does not take streamed text`);
+  return atRate(synthesizer, () => stream.call(synthesizer, text, request), sampleRate, limit);
+}
+
+async function* atRate(synthesizer: Synthesizer, open: () => AsyncIterable<PcmAudio>, sampleRate: number, limit?: AudioLimit): AsyncIterable<Int16Array> {
   const sourceRate = synthesizer.capabilities.sampleRate;
   const maxSamples = limit ? Math.floor((limit.maxMs * sourceRate) / 1000) : Infinity;
   let received = 0;
@@ -31,7 +52,7 @@ export async function* synthesizeAt(synthesizer: Synthesizer, sampleRate: number
     }
   };
   if (sourceRate === sampleRate) {
-    for await (const chunk of synthesizer.synthesize(request)) {
+    for await (const chunk of open()) {
       check(chunk.samples.length);
       yield chunk.samples;
     }
@@ -39,7 +60,7 @@ export async function* synthesizeAt(synthesizer: Synthesizer, sampleRate: number
   }
   const resampler = await createStreamResampler(sourceRate, sampleRate);
   try {
-    for await (const chunk of synthesizer.synthesize(request)) {
+    for await (const chunk of open()) {
       if (chunk.sampleRate !== sourceRate) throw new Error(`synthesizer ${synthesizer.name} yielded ${chunk.sampleRate} Hz, declared ${sourceRate} Hz`);
       check(chunk.samples.length);
       const out = resampler.push(chunk.samples);

@@ -33,6 +33,8 @@ export interface ScriptedSynthesizerOptions {
   /** Accepted voices (others: unknown_voice); default OpenAI's. */
   voices?: readonly string[];
   failure?: ScriptedSynthesizerFailure;
+  /** Declares textStreaming and takes a response's text piece by piece (synthesizeStream); default false. */
+  textStreaming?: boolean;
 }
 
 export interface SynthesizerCall extends CallRecord {
@@ -42,6 +44,8 @@ export interface SynthesizerCall extends CallRecord {
   model?: string;
   /** Hops yielded. */
   hops: number;
+  /** synthesizeStream: the pieces of text in the order they came, each with the hops yielded before it. */
+  pieces?: Array<{ text: string; hopsBefore: number }>;
 }
 
 const TONE_AMPLITUDE = 0.25 * 32767;
@@ -55,7 +59,7 @@ export class ScriptedSynthesizer implements Synthesizer {
   constructor(options: ScriptedSynthesizerOptions = {}) {
     this.options = options;
     const voices = options.voices ?? OPENAI_VOICES;
-    this.capabilities = { streaming: true, sampleRate: options.sampleRate ?? 24000, voices, defaultVoice: voices[0] ?? 'alloy' };
+    this.capabilities = { streaming: true, textStreaming: options.textStreaming ?? false, sampleRate: options.sampleRate ?? 24000, voices, defaultVoice: voices[0] ?? 'alloy' };
   }
 
   /** Samples the fake yields for a text at a speed, for tests to compare against. */
@@ -90,6 +94,36 @@ export class ScriptedSynthesizer implements Synthesizer {
         await delay(call.hops === 0 ? (this.options.latencyMs ?? 0) : 0, request.signal);
         call.failedWith = failure.code;
         throw failure;
+      }
+      throwIfAborted(request.signal);
+      call.completed = true;
+    } finally {
+      unwatch();
+    }
+  }
+
+  /** One call for a response's text as it is written: each piece's audio as soon as the piece comes. */
+  async *synthesizeStream(text: AsyncIterable<string>, request: Omit<SynthesizeRequest, 'text'>): AsyncIterable<PcmAudio> {
+    const voice = request.voice ?? this.capabilities.defaultVoice;
+    const speed = request.speed ?? 1;
+    const pieces: NonNullable<SynthesizerCall['pieces']> = [];
+    const call: SynthesizerCall = { text: '', voice, speed, ...(request.model !== undefined && { model: request.model }), hops: 0, pieces, aborted: false, completed: false };
+    this.calls.push(call);
+    const unwatch = watchAbort(call, request.signal);
+    try {
+      const sampleRate = this.capabilities.sampleRate;
+      const hop = Math.max(1, Math.round(((this.options.hopMs ?? 20) * sampleRate) / 1000));
+      let offset = 0;
+      for await (const piece of text) {
+        pieces.push({ text: piece, hopsBefore: call.hops });
+        call.text += piece;
+        const total = this.expectedSamples(piece, speed);
+        for (let start = 0; start < total; start += hop) {
+          await delay(call.hops === 0 ? (this.options.latencyMs ?? 0) : (this.options.hopLatencyMs ?? 0), request.signal);
+          call.hops++;
+          yield { samples: this.render(offset + start, Math.min(hop, total - start)), sampleRate };
+        }
+        offset += total;
       }
       throwIfAborted(request.signal);
       call.completed = true;
