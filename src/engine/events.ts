@@ -4,7 +4,7 @@
  * Audio is PCM16 mono (Int16Array) at the session's input / output sample rate.
  */
 import type { ErrorCode } from '../errors/registry.ts';
-import type { ResponseMode } from '../providers/contracts.ts';
+import type { ResponseMode, TokenLogprob } from '../providers/contracts.ts';
 
 export { RESPONSE_MODES, type ResponseMode } from '../providers/contracts.ts';
 
@@ -12,6 +12,7 @@ export { RESPONSE_MODES, type ResponseMode } from '../providers/contracts.ts';
 
 export type SessionKind = 'conversation' | 'transcription';
 export type Modality = 'text' | 'audio';
+export type ReasoningEffort = 'minimal' | 'low' | 'medium' | 'high' | 'xhigh';
 
 export interface TurnDetectionConfig {
   /** 'none' = manual commits only. semantic_vad is mapped onto server VAD by eagerness. */
@@ -41,6 +42,11 @@ export interface TranscriptionConfig {
   model?: string;
   language?: string;
   prompt?: string;
+  /**
+   * Speaker segments for each committed turn (transcript.segment events), from the session's
+   * diarizer; refused with unsupported_feature when there is none.
+   */
+  diarize?: boolean;
 }
 
 export interface ToolConfig {
@@ -76,6 +82,21 @@ export interface SessionConfig {
    * that show live partial text. Off by default: each interim pass costs a transcription.
    */
   interimTranscripts: boolean;
+  /**
+   * The same interim passes as append-only transcript.delta events of the turn's item, for
+   * clients that know only OpenAI's delta event: a pass whose text does not extend the text
+   * sent so far sends nothing. Not used with a streaming recognizer, whose own deltas come.
+   */
+  interimDeltas: boolean;
+  /**
+   * Token log probabilities with each transcript (transcript.delta and .completed), where the
+   * recognizer gives them (capabilities.logprobs); refused with unsupported_feature otherwise.
+   */
+  transcriptLogprobs: boolean;
+  /** OpenAI's reasoning.effort, passed to the responder (an upstream's reasoning_effort). */
+  reasoningEffort?: ReasoningEffort;
+  /** OpenAI's parallel_tool_calls, passed to the responder; absent leaves the upstream's default. */
+  parallelToolCalls?: boolean;
   /**
    * With a batch recognizer, whether those partials come from interim passes (the turn so far
    * transcribed again every 700 ms): 'auto' (the server's default unless INTERIM_PASSES says
@@ -267,10 +288,17 @@ interface OutputRef {
 
 export type EngineEvent =
   | { type: 'session.updated'; session: SessionConfig }
-  | { type: 'speech.started'; audioStartMs: number; itemId: string }
-  | { type: 'speech.stopped'; audioEndMs: number; itemId: string }
+  /**
+   * Times are ms of input audio since the session started. As OpenAI defines them, audioStartMs
+   * is where the turn's audio begins, the prefix padding included (onset − padMs, at least 0),
+   * and audioEndMs where it ends, the end-of-turn silence included; speechStartMs and
+   * speechEndMs are the voiced onset and end the VAD heard.
+   */
+  | { type: 'speech.started'; audioStartMs: number; speechStartMs: number; itemId: string }
+  | { type: 'speech.stopped'; audioEndMs: number; speechEndMs: number; itemId: string }
   | { type: 'input.committed'; itemId: string; previousItemId: string | null }
   | { type: 'input.cleared' }
+  /** The idle window: input audio from when the last answer finished playing to the timeout. */
   | { type: 'input.timeout_triggered'; audioStartMs: number; audioEndMs: number; itemId: string }
   | { type: 'item.added'; item: ConversationItem; previousItemId: string | null }
   | { type: 'item.done'; item: ConversationItem; previousItemId: string | null }
@@ -279,8 +307,11 @@ export type EngineEvent =
   | { type: 'item.truncated'; itemId: string; contentIndex: number; audioEndMs: number }
   /** The text of the turn spoken so far, while speech goes on (interimTranscripts); the whole text each time, not a delta. */
   | { type: 'transcript.interim'; itemId: string; text: string }
-  | { type: 'transcript.delta'; itemId: string; contentIndex: number; delta: string }
-  | { type: 'transcript.completed'; itemId: string; contentIndex: number; transcript: string; language?: string; audioMs: number }
+  /** Append-only text of a user item's transcript: a streaming recognizer's, or the interim passes' (interimDeltas). */
+  | { type: 'transcript.delta'; itemId: string; contentIndex: number; delta: string; logprobs?: TokenLogprob[] }
+  | { type: 'transcript.completed'; itemId: string; contentIndex: number; transcript: string; language?: string; audioMs: number; logprobs?: TokenLogprob[] }
+  /** One speaker's stretch of a committed turn (transcription.diarize), before its transcript.completed; times in ms from the turn's start. */
+  | { type: 'transcript.segment'; itemId: string; contentIndex: number; segmentId: string; speaker: string; startMs: number; endMs: number; text: string }
   | { type: 'transcript.failed'; itemId: string; contentIndex: number; error: { code: ErrorCode; message: string } }
   | { type: 'response.created'; response: ResponseInfo }
   | { type: 'output_item.added'; responseId: string; outputIndex: number; item: ConversationItem }

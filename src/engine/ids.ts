@@ -1,11 +1,11 @@
 /**
  * Ids the engine hands out: `item_…` (conversation items), `resp_…` (responses), `event_…`
- * (protocol events) and `call_…` (tool calls the LLM sent without an id). Injectable so tests
- * can predict them.
+ * (protocol events), `call_…` (tool calls the LLM sent without an id) and `seg_…` (speaker
+ * segments of a turn). Injectable so tests can predict them.
  */
 import { randomBytes } from 'node:crypto';
 
-export type IdPrefix = 'item' | 'resp' | 'event' | 'call';
+export type IdPrefix = 'item' | 'resp' | 'event' | 'call' | 'seg';
 
 export interface IdGenerator {
   next(prefix: IdPrefix): string;

@@ -1,8 +1,10 @@
 /**
- * Live partial text of the turn being spoken (transcript.interim), for doors that show words
- * while the user still talks. Every INTERIM_STEP_MS of new audio in an open VAD turn, the
- * turn's audio so far is transcribed again and its text goes out whole; the committed turn's
- * own transcription (transcript.completed or .failed) stays the final word.
+ * Live partial text of the turn being spoken, for doors that show words while the user still
+ * talks. Every INTERIM_STEP_MS of new audio in an open VAD turn, the turn's audio so far is
+ * transcribed again; its text goes out whole (transcript.interim), or as the piece it adds to
+ * the text sent so far (transcript.delta, append-only as OpenAI's delta event is: a pass that
+ * revises earlier words sends nothing until a later one extends what was sent). The committed
+ * turn's own transcription (transcript.completed or .failed) stays the final word.
  *
  * Any transcriber works this way, batch or streaming, because each pass is an ordinary
  * transcribe() call over the audio so far. Bound: at most one pass in flight per session; a
@@ -15,7 +17,7 @@
  */
 import { resampleSync } from '../audio/resample.ts';
 import type { PcmAudio } from '../audio/pcm.ts';
-import type { TranscribeOptions, Transcriber } from '../providers/contracts.ts';
+import type { TokenLogprob, TranscribeOptions, Transcriber } from '../providers/contracts.ts';
 import type { EngineEvent, InterimPasses, TranscriptionConfig } from './events.ts';
 
 /**
@@ -44,11 +46,21 @@ export interface InterimTranscriptsOptions {
   track: (task: Promise<unknown>) => void;
 }
 
+/** What a turn's passes send: the whole text (transcript.interim), deltas, or both; logprobs with deltas. */
+export interface InterimOutput {
+  partials: boolean;
+  deltas: boolean;
+  logprobs: boolean;
+}
+
 interface OpenTurnPass {
   itemId: string;
+  output: InterimOutput;
   /** Stream position (ms) of the audio the last pass started from the end of. */
   passedMs: number;
   lastText: string;
+  /** The text the deltas have sent so far. */
+  sentText: string;
   controller: AbortController | null;
 }
 
@@ -61,9 +73,10 @@ export class InterimTranscripts {
   }
 
   /** A VAD turn started: partials follow for `itemId` from `startMs` (stream ms) on. */
-  begin(itemId: string, startMs: number): void {
+  begin(itemId: string, startMs: number, output: InterimOutput): void {
     this.end();
-    this.#turn = { itemId, passedMs: startMs, lastText: '', controller: null };
+    if (!output.partials && !output.deltas) return;
+    this.#turn = { itemId, output, passedMs: startMs, lastText: '', sentText: '', controller: null };
   }
 
   /**
@@ -95,11 +108,14 @@ export class InterimTranscripts {
       ...(settings.language !== undefined && { language: settings.language }),
       ...(settings.prompt !== undefined && { prompt: settings.prompt }),
       ...(settings.model !== undefined && { model: settings.model }),
+      ...(turn.output.deltas && turn.output.logprobs && { logprobs: true }),
     };
     let text: string;
+    let logprobs: TokenLogprob[] | undefined;
     try {
       const transcription = await transcriber.transcribe(resampleSync(audio, transcriber.capabilities.sampleRate), options);
       text = transcription.text.trim();
+      logprobs = transcription.logprobs;
     } catch {
       return;
     } finally {
@@ -107,6 +123,27 @@ export class InterimTranscripts {
     }
     if (signal.aborted || this.#turn !== turn || text === '' || text === turn.lastText) return;
     turn.lastText = text;
-    emit({ type: 'transcript.interim', itemId: turn.itemId, text });
+    if (turn.output.partials) emit({ type: 'transcript.interim', itemId: turn.itemId, text });
+    if (turn.output.deltas && text.startsWith(turn.sentText) && text.length > turn.sentText.length) {
+      const delta = text.slice(turn.sentText.length);
+      const pieceLogprobs = turn.output.logprobs ? tokensAfter(logprobs ?? [], turn.sentText.length) : undefined;
+      turn.sentText = text;
+      emit({ type: 'transcript.delta', itemId: turn.itemId, contentIndex: 0, delta, ...(pieceLogprobs && { logprobs: pieceLogprobs }) });
+    }
   }
+}
+
+/**
+ * The tokens of a transcript past its first `chars` characters (of the trimmed text: the
+ * first token's leading space, which recognizers' tokens often carry, is not counted).
+ */
+function tokensAfter(logprobs: readonly TokenLogprob[], chars: number): TokenLogprob[] {
+  let position = 0;
+  const out: TokenLogprob[] = [];
+  for (const [index, entry] of logprobs.entries()) {
+    const text = index === 0 ? entry.token.trimStart() : entry.token;
+    if (position + text.length > chars) out.push(entry);
+    position += text.length;
+  }
+  return out;
 }

@@ -69,6 +69,8 @@ export function resolveResponsePlan(
     ...(config.speed !== undefined && { speed: config.speed }),
     ...(temperature !== undefined && { temperature }),
     maxOutputTokens: request.maxOutputTokens !== undefined ? checkMaxOutputTokens(request.maxOutputTokens, 'response.maxOutputTokens') : config.maxOutputTokens,
+    ...(config.reasoningEffort !== undefined && { reasoningEffort: config.reasoningEffort }),
+    ...(config.parallelToolCalls !== undefined && { parallelToolCalls: config.parallelToolCalls }),
     metadata: request.metadata !== undefined ? checkMetadata(request.metadata) : null,
     outputSampleRate: config.outputSampleRate,
   };

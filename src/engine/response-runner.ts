@@ -35,6 +35,7 @@ import type {
   ConversationItem,
   EngineEvent,
   Modality,
+  ReasoningEffort,
   ResponseInfo,
   ResponseMode,
   ResponseStatus,
@@ -72,6 +73,8 @@ export interface ResponsePlan {
   speed?: number;
   temperature?: number;
   maxOutputTokens: number | null;
+  reasoningEffort?: ReasoningEffort;
+  parallelToolCalls?: boolean;
   metadata: Record<string, string> | null;
   outputSampleRate: number;
 }
@@ -255,6 +258,9 @@ export class ResponseRunner {
       }),
       ...(plan.temperature !== undefined && { temperature: plan.temperature }),
       ...(plan.maxOutputTokens !== null && { maxOutputTokens: plan.maxOutputTokens }),
+      ...(plan.reasoningEffort !== undefined && { reasoningEffort: plan.reasoningEffort }),
+      // Only with tools: an upstream refuses parallel_tool_calls on a request that has none.
+      ...(plan.parallelToolCalls !== undefined && plan.tools.length > 0 && { parallelToolCalls: plan.parallelToolCalls }),
     };
     const chunker = queue && !textStreaming ? new SentenceChunker() : null;
     this.#llmStartedAtMs = this.#options.clock.now();
@@ -554,9 +560,10 @@ export class ResponseRunner {
 
   #emitItemDone(output: MessageOutput | CallOutput): void {
     const emit = this.#options.emit;
-    emit({ type: 'output_item.done', responseId: this.id, outputIndex: output.outputIndex, item: snapshot(output.item) });
+    // OpenAI finalizes the conversation item (conversation.item.done) before the response's output item.
     const conversation = this.#options.conversation;
     if (conversation) emit({ type: 'item.done', item: snapshot(output.item), previousItemId: conversation.previousItemId(output.item.id) });
+    emit({ type: 'output_item.done', responseId: this.id, outputIndex: output.outputIndex, item: snapshot(output.item) });
   }
 
   #ref(message: MessageOutput): { responseId: string; itemId: string; outputIndex: number; contentIndex: number } {

@@ -144,6 +144,8 @@ export function initialSessionConfig(defaults: SessionDefaults, responderModes?:
     },
     transcription: {},
     interimTranscripts: false,
+    interimDeltas: false,
+    transcriptLogprobs: false,
     interimPasses: 'auto',
     turnTimings: false,
     tools: [],
@@ -213,6 +215,10 @@ export function applySessionUpdate(config: SessionConfig, update: SessionUpdate,
   if (update.outputSampleRate !== undefined) next.outputSampleRate = checkInteger(update.outputSampleRate, SAMPLE_RATE_RANGE[0], SAMPLE_RATE_RANGE[1], 'session.outputSampleRate');
   if (update.transcription !== undefined) next.transcription = checkTranscription(update.transcription);
   if (update.interimTranscripts !== undefined) next.interimTranscripts = checkBoolean(update.interimTranscripts, 'session.interimTranscripts');
+  if (update.interimDeltas !== undefined) next.interimDeltas = checkBoolean(update.interimDeltas, 'session.interimDeltas');
+  if (update.transcriptLogprobs !== undefined) next.transcriptLogprobs = checkBoolean(update.transcriptLogprobs, 'session.transcriptLogprobs');
+  if (update.reasoningEffort !== undefined) next.reasoningEffort = checkEnum(update.reasoningEffort, ['minimal', 'low', 'medium', 'high', 'xhigh'] as const, 'session.reasoningEffort');
+  if (update.parallelToolCalls !== undefined) next.parallelToolCalls = checkBoolean(update.parallelToolCalls, 'session.parallelToolCalls');
   if (update.interimPasses !== undefined) next.interimPasses = checkEnum(update.interimPasses, ['auto', 'on', 'off'] as const, 'session.interimPasses');
   if (update.turnTimings !== undefined) next.turnTimings = checkBoolean(update.turnTimings, 'session.turnTimings');
   if (update.tools !== undefined) next.tools = checkTools(update.tools, 'session.tools');
@@ -349,11 +355,12 @@ export function checkTemperature(value: unknown, param: string): number {
 
 function checkTranscription(value: unknown): SessionConfig['transcription'] {
   if (typeof value !== 'object' || value === null) throw invalid('session.transcription', 'session.transcription must be an object');
-  const { model, language, prompt } = value as Record<string, unknown>;
+  const { model, language, prompt, diarize } = value as Record<string, unknown>;
   return {
     ...(model !== undefined && { model: checkString(model, 'session.transcription.model', 200) }),
     ...(language !== undefined && { language: checkLanguage(language, 'session.transcription.language') }),
     ...(prompt !== undefined && { prompt: checkString(prompt, 'session.transcription.prompt', 10_000, true) }),
+    ...(diarize !== undefined && { diarize: checkBoolean(diarize, 'session.transcription.diarize') }),
   };
 }
 

@@ -23,7 +23,7 @@
  */
 import { resampleSync, initResampler } from '../audio/resample.ts';
 import { abortable } from '../errors/abort.ts';
-import type { Responder, Synthesizer, Transcriber } from '../providers/contracts.ts';
+import type { Diarizer, Responder, Synthesizer, Transcriber } from '../providers/contracts.ts';
 import type { TurnEvent } from '../vad/turn-detector.ts';
 import type { VoiceDetectorFactory } from '../vad/voice-detector.ts';
 import { systemClock, type Clock, type TimerHandle } from './clock.ts';
@@ -61,6 +61,8 @@ export interface SessionProviders {
   transcriber: Transcriber;
   responder: Responder;
   synthesizer: Synthesizer;
+  /** Speaker segments of committed turns, for sessions whose transcription asks for them (DIAR_URL). */
+  diarizer?: Diarizer;
 }
 
 export interface SessionEngineOptions {
@@ -132,6 +134,7 @@ export class SessionEngine {
     const modes = options.providers.responder.capabilities.modes;
     const initial = initialSessionConfig(options.defaults, modes);
     this.#config = options.session ? applySessionUpdate(initial, options.session, modes) : initial;
+    checkProviderSupport(this.#config, options.providers);
     this.#conversation = new Conversation(this.limits.maxItems);
     this.#turns = new TurnTracker(options.createVoiceDetector, this.#config.turnDetection, (error) => this.#emitError(error));
     this.#transcriber = options.providers.transcriber.openSession?.() ?? options.providers.transcriber;
@@ -292,8 +295,16 @@ export class SessionEngine {
       if (this.#live.enabled) {
         const { transcription, interimTranscripts } = this.#config;
         this.#live.begin(turn.itemId, buffer.peek(event.audioStartMs - detection.padMs).audio, { transcription, interim: interimTranscripts });
-      } else if (this.#interimPasses()) this.#interim.begin(turn.itemId, event.audioStartMs);
-      this.#emit({ type: 'speech.started', audioStartMs: event.audioStartMs, itemId: turn.itemId });
+      } else if (this.#interimPasses()) {
+        this.#interim.begin(turn.itemId, event.audioStartMs, {
+          partials: this.#config.interimTranscripts,
+          // A streaming recognizer sends its own deltas for the turn.
+          deltas: this.#config.interimDeltas && !this.#transcriber.capabilities.streaming,
+          logprobs: this.#config.transcriptLogprobs,
+        });
+      }
+      const audioStartMs = Math.max(0, event.audioStartMs - detection.padMs);
+      this.#emit({ type: 'speech.started', audioStartMs, speechStartMs: event.audioStartMs, itemId: turn.itemId });
       if (detection.interruptResponse) this.#bargeIn();
       this.#clearIdleTimer();
       return;
@@ -302,7 +313,12 @@ export class SessionEngine {
     if (!turn) return;
     this.#openTurn = null;
     this.#interim.end();
-    this.#emit({ type: 'speech.stopped', audioEndMs: event.audioEndMs, itemId: turn.itemId });
+    // The turn's audio runs on through the silence that ended it (the VAD heard it after the
+    // last voiced frame); a turn cut at its maximum length or by a settings change ends where
+    // the stream is.
+    const streamEndMs = Math.round(buffer.endMs);
+    const audioEndMs = event.reason === 'silence' ? Math.min(streamEndMs, event.audioEndMs + detection.endMs) : streamEndMs;
+    this.#emit({ type: 'speech.stopped', audioEndMs, speechEndMs: event.audioEndMs, itemId: turn.itemId });
     this.#commit(buffer, turn.itemId, turn.audioStartMs - detection.padMs, this.#config.kind === 'conversation' && detection.createResponse);
     this.#retainForTurnDetection(buffer);
     this.#scheduleStart();
@@ -358,7 +374,8 @@ export class SessionEngine {
     this.#openTurn = null;
     this.#interim.end();
     this.#turns.reset();
-    this.#emit({ type: 'speech.stopped', audioEndMs: Math.round(buffer.endMs), itemId: turn.itemId });
+    const endMs = Math.round(buffer.endMs);
+    this.#emit({ type: 'speech.stopped', audioEndMs: endMs, speechEndMs: endMs, itemId: turn.itemId });
     this.#commit(buffer, turn.itemId, turn.audioStartMs - this.#config.turnDetection.padMs, answer);
     this.#retainForTurnDetection(buffer);
     this.#scheduleStart();
@@ -426,6 +443,9 @@ export class SessionEngine {
       live,
       interim: this.#config.interimTranscripts,
       settings: this.#config.transcription,
+      logprobs: this.#config.transcriptLogprobs,
+      ...(this.#config.transcription.diarize && this.#providers.diarizer && { diarizer: this.#providers.diarizer }),
+      ids: this.ids,
       clock: this.#clock,
       timeoutMs: this.limits.transcriptionTimeoutMs,
       emit: (event) => {
@@ -462,6 +482,7 @@ export class SessionEngine {
 
   #updateSession(buffer: InputBuffer, update: SessionUpdate): void {
     const next = applySessionUpdate(this.#config, update, this.#providers.responder.capabilities.modes);
+    checkProviderSupport(next, this.#providers);
     const previous = this.#config;
     this.#config = next;
     if (next.inputSampleRate !== previous.inputSampleRate) buffer.setInputSampleRate(next.inputSampleRate);
@@ -673,7 +694,16 @@ export class SessionEngine {
     const { idleTimeoutMs, type } = this.#config.turnDetection;
     if (idleTimeoutMs === null || type === 'none' || this.#config.kind !== 'conversation' || this.#openTurn || this.#finishing) return;
     const playedAtMs = Math.max(summary.doneAtMs, (summary.firstAudioAtMs ?? summary.doneAtMs) + summary.audioMs);
-    this.#idleTimer = this.#clock.setTimeout(() => this.#onIdle(), playedAtMs + idleTimeoutMs - this.#clock.now());
+    // Two steps, so the idle window (timeout_triggered's audio_start_ms) starts at the input
+    // audio written when the answer finished playing, as OpenAI reports it.
+    this.#idleTimer = this.#clock.setTimeout(() => this.#startIdleWindow(idleTimeoutMs), playedAtMs - this.#clock.now());
+  }
+
+  #startIdleWindow(idleTimeoutMs: number): void {
+    const state = this.#state;
+    if (state.kind !== 'running') return;
+    const windowStartMs = state.buffer.endMs;
+    this.#idleTimer = this.#clock.setTimeout(() => this.#onIdle(windowStartMs), idleTimeoutMs);
   }
 
   #clearIdleTimer(): void {
@@ -682,13 +712,13 @@ export class SessionEngine {
   }
 
   /** Nobody spoke for idleTimeoutMs after the answer: commit what there is and respond. */
-  #onIdle(): void {
+  #onIdle(windowStartMs: number): void {
     this.#idleTimer = null;
     const state = this.#state;
     if (state.kind !== 'running' || this.#openTurn || this.#active) return;
     const { buffer } = state;
     const itemId = this.ids.next('item');
-    this.#emit({ type: 'input.timeout_triggered', audioStartMs: Math.round(buffer.startMs), audioEndMs: Math.round(buffer.endMs), itemId });
+    this.#emit({ type: 'input.timeout_triggered', audioStartMs: Math.round(windowStartMs), audioEndMs: Math.round(buffer.endMs), itemId });
     this.#commit(buffer, itemId, undefined, true);
     this.#retainForTurnDetection(buffer);
   }
@@ -724,12 +754,13 @@ export class SessionEngine {
 
   /**
    * Interim passes (a batch recognizer transcribing the turn so far every 700 ms) run when the
-   * session shows partials and its interimPasses allow them: 'auto' runs them on an embedded
-   * engine and not on one that sends audio to an upstream (billed per use: the passes would
-   * send it about 4× the audio spoken), 'on' and 'off' decide alone.
+   * session shows partials (or their deltas) and its interimPasses allow them: 'auto' runs them
+   * on an embedded engine and not on one that sends audio to an upstream (billed per use: the
+   * passes would send it about 4× the audio spoken), 'on' and 'off' decide alone.
    */
   #interimPasses(): boolean {
-    return !this.#live.enabled && this.#config.interimTranscripts && interimPassesRun(this.#config.interimPasses, this.#transcriber);
+    const wanted = this.#config.interimTranscripts || this.#config.interimDeltas;
+    return !this.#live.enabled && wanted && interimPassesRun(this.#config.interimPasses, this.#transcriber);
   }
 
   /** Holds a task until it settles, so none floats and close() can wait for all. */
@@ -779,5 +810,22 @@ function responseEnd({ info }: ResponseSummary): TurnEnd {
       return { outcome: 'failed', responseId: info.id, error: details?.type === 'failed' ? details.error : { code: 'internal_error', message: 'the response failed' } };
     case 'cancelled':
       return { outcome: 'dropped', responseId: info.id, reason: details?.type === 'cancelled' ? DROP_FOR_CANCEL[details.reason] : 'cancelled' };
+  }
+}
+
+/** Settings the configured providers cannot honour are refused by name, never silently dropped. */
+function checkProviderSupport(config: SessionConfig, providers: SessionProviders): void {
+  const { transcriber } = providers;
+  if (config.transcriptLogprobs && !transcriber.capabilities.logprobs) {
+    throw new SpeechbridgeError('unsupported_feature', `the recognizer ${transcriber.name} gives no token log probabilities; leave them out of the session's include`, {
+      param: 'session.transcriptLogprobs',
+    });
+  }
+  if (config.transcription.diarize && !providers.diarizer) {
+    throw new SpeechbridgeError(
+      'unsupported_feature',
+      `the transcription model ${JSON.stringify(config.transcription.model ?? '')} asks for speaker segments, and no diarizer is configured (DIAR_URL)`,
+      { param: 'session.transcription.model' },
+    );
   }
 }

@@ -8,18 +8,25 @@
  * stream's final text. Otherwise a streaming transcriber gets the turn in 100 ms chunks and its
  * partial text goes out as transcript.delta events (and transcript.interim, the text so far,
  * when the session shows partials); a batch transcriber gets the whole turn in one call.
+ *
+ * With a diarizer (a session asking for speaker segments), the turn goes to it alongside the
+ * recognizer, under the same deadline, and transcript.segment events precede the completed
+ * transcript. A failed diarization does not fail the transcript: it is reported as an error
+ * event naming the item, and the transcript completes without segments.
  */
 import { resampleSync } from '../audio/resample.ts';
 import { durationMs, type PcmAudio } from '../audio/pcm.ts';
 import { abortError, isAbortError } from '../errors/abort.ts';
-import type { TranscribeOptions, Transcriber } from '../providers/contracts.ts';
+import type { Diarizer, SpeakerTurn, TokenLogprob, TranscribeOptions, Transcriber, TranscriptSegment } from '../providers/contracts.ts';
 import type { Clock, TimerHandle } from './clock.ts';
 import { SpeechbridgeError, toSpeechbridgeError, type ErrorCode } from '../errors/registry.ts';
 import type { EngineEvent, TranscriptionConfig } from './events.ts';
+import type { IdGenerator } from './ids.ts';
+import { speakerSegments } from './speaker-segments.ts';
 import type { LiveTurnStream } from './live-transcription.ts';
 
 export type TranscriptOutcome =
-  | { status: 'completed'; transcript: string; language?: string; audioMs: number }
+  | { status: 'completed'; transcript: string; language?: string; audioMs: number; logprobs?: TokenLogprob[]; segments?: TranscriptSegment[] }
   | { status: 'failed'; error: { code: ErrorCode; message: string } };
 
 /**
@@ -38,6 +45,12 @@ export interface TranscriptionJobOptions {
   audio: PcmAudio;
   transcriber: Transcriber;
   settings: TranscriptionConfig;
+  /** Ask the recognizer for token log probabilities (the session's include). */
+  logprobs?: boolean;
+  /** Present when the session asks for speaker segments. */
+  diarizer?: Diarizer;
+  /** For the segments' ids. */
+  ids?: IdGenerator;
   clock: Clock;
   timeoutMs: number;
   emit: (event: EngineEvent) => void;
@@ -96,12 +109,54 @@ export class TranscriptionJob {
       this.#stop = { kind: 'timeout' };
       this.#controller.abort();
     }, timeoutMs);
+    // Its own controller: stopping a diarization that is no longer wanted must not touch the recognizer's call.
+    const diarizationStop = new AbortController();
+    const diarization = this.#diarize(AbortSignal.any([this.#controller.signal, diarizationStop.signal]));
     try {
-      return this.#settle(await this.#transcribe(audioMs));
+      const outcome = await this.#transcribe(audioMs);
+      if (outcome.status === 'completed') this.#emitSegments(outcome, await diarization);
+      return this.#settle(outcome);
     } catch (error) {
       return this.#settle({ status: 'failed', error: this.#describe(error) });
     } finally {
       clock.clearTimeout(this.#timer);
+      // The recognizer failed or the job was stopped: the diarization stops with it.
+      diarizationStop.abort();
+      await diarization;
+    }
+  }
+
+  /** Who spoke when, or null (no diarizer, or it failed: then an error event says why). Never rejects. */
+  async #diarize(signal: AbortSignal): Promise<SpeakerTurn[] | null> {
+    const { diarizer, audio, itemId, emit } = this.#options;
+    if (!diarizer) return null;
+    try {
+      return await diarizer.diarize(audio, { signal });
+    } catch (error) {
+      if (signal.aborted && this.#stop.kind !== 'timeout') return null;
+      const failure =
+        this.#stop.kind === 'timeout'
+          ? new SpeechbridgeError('upstream_timeout', `diarization at ${diarizer.upstream ?? diarizer.name} took longer than ${this.#options.timeoutMs} ms`)
+          : toSpeechbridgeError(error);
+      emit({ type: 'error', code: failure.code, message: `speaker segments of item ${itemId}: ${failure.message}`, param: null, eventId: null });
+      return null;
+    }
+  }
+
+  #emitSegments(outcome: Extract<TranscriptOutcome, { status: 'completed' }>, turns: SpeakerTurn[] | null): void {
+    if (!turns) return;
+    const { itemId, emit, ids } = this.#options;
+    for (const [index, segment] of speakerSegments(turns, outcome.transcript, outcome.segments ?? []).entries()) {
+      emit({
+        type: 'transcript.segment',
+        itemId,
+        contentIndex: this.contentIndex,
+        segmentId: ids ? ids.next('seg') : `seg_${index + 1}`,
+        speaker: segment.speaker,
+        startMs: segment.startMs,
+        endMs: segment.endMs,
+        text: segment.text,
+      });
     }
   }
 
@@ -109,7 +164,14 @@ export class TranscriptionJob {
     const { transcriber, settings, itemId, live } = this.#options;
     if (live) {
       const transcription = await live.finish(this.#controller.signal);
-      return { status: 'completed', transcript: transcription.text.trim(), language: transcription.language, audioMs };
+      return {
+        status: 'completed',
+        transcript: transcription.text.trim(),
+        language: transcription.language,
+        audioMs,
+        segments: transcription.segments,
+        ...(this.#options.logprobs && { logprobs: transcription.logprobs ?? [] }),
+      };
     }
     const audio = resampleSync(this.#options.audio, transcriber.capabilities.sampleRate);
     const options: TranscribeOptions = {
@@ -117,10 +179,18 @@ export class TranscriptionJob {
       ...(settings.language !== undefined && { language: settings.language }),
       ...(settings.prompt !== undefined && { prompt: settings.prompt }),
       ...(settings.model !== undefined && { model: settings.model }),
+      ...(this.#options.logprobs && { logprobs: true }),
     };
     if (!transcriber.capabilities.streaming || !transcriber.transcribeStream) {
       const transcription = await transcriber.transcribe(audio, options);
-      return { status: 'completed', transcript: transcription.text.trim(), language: transcription.language, audioMs };
+      return {
+        status: 'completed',
+        transcript: transcription.text.trim(),
+        language: transcription.language,
+        audioMs,
+        segments: transcription.segments,
+        ...(this.#options.logprobs && { logprobs: transcription.logprobs ?? [] }),
+      };
     }
     let text = '';
     for await (const event of transcriber.transcribeStream(chunks(audio), options)) {
@@ -131,7 +201,15 @@ export class TranscriptionJob {
         this.#options.emit({ type: 'transcript.delta', itemId, contentIndex: this.contentIndex, delta: event.text });
         if (this.#options.interim && text.trim() !== '') this.#options.emit({ type: 'transcript.interim', itemId, text: text.trim() });
       } else {
-        return { status: 'completed', transcript: event.transcription.text.trim(), language: event.transcription.language, audioMs };
+        const { transcription } = event;
+        return {
+          status: 'completed',
+          transcript: transcription.text.trim(),
+          language: transcription.language,
+          audioMs,
+          segments: transcription.segments,
+          ...(this.#options.logprobs && { logprobs: transcription.logprobs ?? [] }),
+        };
       }
     }
     if (this.#stop.kind !== 'running') throw abortError();
@@ -165,6 +243,7 @@ export class TranscriptionJob {
         transcript: outcome.transcript,
         ...(outcome.language !== undefined && { language: outcome.language }),
         audioMs: outcome.audioMs,
+        ...(outcome.logprobs && { logprobs: outcome.logprobs }),
       });
     } else {
       emit({ type: 'transcript.failed', itemId, contentIndex: this.contentIndex, error: outcome.error });

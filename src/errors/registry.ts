@@ -53,6 +53,11 @@ export const ERROR_CODES = {
   invalid_event: { category: 'invalid_request', description: 'A /v1/realtime WebSocket message that is not a text frame: client events are JSON text, so a binary frame is refused and not read.' },
   unsupported_content: { category: 'invalid_request', description: 'A /v1/realtime content part the gateway cannot take, such as `input_image`; `param` names the part.' },
   unsupported_tool_type: { category: 'invalid_request', description: 'A /v1/realtime tool (or tool choice) that is not a function, such as an MCP server; `param` names it.' },
+  unsupported_feature: {
+    category: 'invalid_request',
+    description:
+      'A session setting the configured engines cannot honour: transcription logprobs from a recognizer that gives none, or speaker segments (a diarize transcription model) without DIAR_URL; `param` names the setting.',
+  },
   message_too_large: { category: 'invalid_request', description: 'A realtime message is larger than the per-message limit.' },
   unexpected_message: { category: 'invalid_request', description: 'A gateway WebSocket message that does not fit the session state: audio before `start`, a second `start`, audio after `end`.' },
   // Realtime session state.

@@ -23,6 +23,8 @@ export interface TranscriberCapabilities {
   sampleRate: number;
   /** Language codes it accepts, or 'any'. */
   languages: readonly string[] | 'any';
+  /** Gives each token's log probability when asked (TranscribeOptions.logprobs); absent means no. */
+  logprobs?: boolean;
 }
 
 export interface TranscribeOptions {
@@ -39,6 +41,16 @@ export interface TranscribeOptions {
    * running, so previews never delay or crowd out the transcriptions that count.
    */
   bestEffort?: boolean;
+  /** Ask for the tokens' log probabilities (only where capabilities.logprobs). */
+  logprobs?: boolean;
+}
+
+/** One token of a transcript and its log probability, as OpenAI's transcription API gives them. */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  /** The token's UTF-8 bytes. */
+  bytes: number[];
 }
 
 export interface TranscriptSegment {
@@ -54,6 +66,8 @@ export interface Transcription {
   /** Audio duration in ms. */
   durationMs: number;
   segments: TranscriptSegment[];
+  /** Present when asked for and the recognizer gives them. */
+  logprobs?: TokenLogprob[];
 }
 
 /**
@@ -151,6 +165,10 @@ export interface RespondRequest {
   toolChoice?: ToolChoice;
   temperature?: number;
   maxOutputTokens?: number;
+  /** How hard a reasoning model thinks (OpenAI's reasoning_effort); ignored by responders that have no such knob. */
+  reasoningEffort?: 'minimal' | 'low' | 'medium' | 'high' | 'xhigh';
+  /** Whether the model may call several tools at once (parallel_tool_calls); absent: the upstream's default. */
+  parallelToolCalls?: boolean;
   signal?: AbortSignal;
 }
 
@@ -217,4 +235,20 @@ export interface Synthesizer {
    */
   synthesizeStream?(text: AsyncIterable<string>, request: Omit<SynthesizeRequest, 'text'>): AsyncIterable<PcmAudio>;
   close?(): Promise<void>;
+}
+
+// ── Diarizer (who spoke when) ───────────────────────────────────────────────────────────
+
+/** One speaker's stretch of the audio, ms from its start. */
+export interface SpeakerTurn {
+  speaker: string;
+  startMs: number;
+  endMs: number;
+}
+
+export interface Diarizer {
+  readonly name: string;
+  readonly upstream?: string;
+  /** The speaker turns of `audio`, in time order. */
+  diarize(audio: PcmAudio, options: { signal: AbortSignal }): Promise<SpeakerTurn[]>;
 }

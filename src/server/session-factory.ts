@@ -3,9 +3,11 @@
  * configuration's session defaults: voice (DEFAULT_TTS_VOICE), LLM model (OPENAI_API_MODEL,
  * when an OpenAI-compatible LLM is configured), turn detection (VAD_ENGINE, VAD_AGGR, VAD_THRESHOLD, DEFAULT_VAD_*),
  * the interim passes (INTERIM_PASSES) and the response bounds (RESPONSE_TIMEOUT, MAX_SENTENCE_AUDIO_SECONDS, MAX_RESPONSE_AUDIO_SECONDS).
+ * With DIAR_URL, sessions whose transcription asks for speaker segments get the diarizer.
  */
 import type { SessionDefaults } from '../engine/session-config.ts';
 import { SessionEngine } from '../engine/session-engine.ts';
+import { SpeakerDiarizer } from '../providers/speaker-diarizer.ts';
 import type { DoorSessionFactory } from '../protocols/door-session.ts';
 import { createVoiceDetector } from '../vad/voice-detector-factory.ts';
 import type { VoiceDetectorFactory } from '../vad/voice-detector.ts';
@@ -40,11 +42,13 @@ export function sessionDefaultsOf(config: Config): SessionDefaults {
 export function createSessionFactory(options: SessionFactoryOptions): DoorSessionFactory {
   const defaults = sessionDefaultsOf(options.config);
   const { transcriber, responder, synthesizer } = options.engines;
+  const { diarization, requestTimeoutMs } = options.config;
+  const diarizer = diarization.url ? new SpeakerDiarizer({ url: diarization.url, token: diarization.token, timeoutMs: requestTimeoutMs }) : undefined;
   const detectors = options.createVoiceDetector ?? createVoiceDetector;
   const metrics = options.metrics;
   return ({ kind, model, session, onEvent }) => {
     const engine = new SessionEngine({
-      providers: { transcriber, responder, synthesizer },
+      providers: { transcriber, responder, synthesizer, ...(diarizer && { diarizer }) },
       createVoiceDetector: detectors,
       defaults,
       session: { ...session, kind, ...(model !== undefined && { model }) },

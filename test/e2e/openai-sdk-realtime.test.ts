@@ -84,14 +84,20 @@ test('a spoken turn with server VAD: speech started/stopped, committed, the exac
       type: 'realtime',
       output_modalities: ['audio'],
       audio: {
-        input: { format: { type: 'audio/pcm', rate: 24000 }, transcription: { model: 'whisper-1', language: 'en' }, turn_detection: { type: 'server_vad', silence_duration_ms: 500 } },
+        input: {
+          format: { type: 'audio/pcm', rate: 24000 },
+          transcription: { model: 'whisper-1', language: 'en' },
+          turn_detection: { type: 'server_vad', silence_duration_ms: 500, prefix_padding_ms: 100 },
+        },
         output: { format: { type: 'audio/pcm', rate: 24000 }, voice: 'alloy' },
       },
     },
   });
   await log.next('session.updated');
   const phrase = PHRASES[0];
-  await streamRealtime((audio) => rt.send({ type: 'input_audio_buffer.append', audio }), await utterance(phrase));
+  const frames = await utterance(phrase);
+  await streamRealtime((audio) => rt.send({ type: 'input_audio_buffer.append', audio }), frames);
+  const sentMs = frames.length * 20;
 
   const started = await log.next('input_audio_buffer.speech_started');
   const stopped = await log.next('input_audio_buffer.speech_stopped');
@@ -100,7 +106,10 @@ test('a spoken turn with server VAD: speech started/stopped, committed, the exac
   const done = await log.next('response.done', 15_000);
   assert.deepEqual([stopped.item_id, committed.item_id, transcript.item_id], [started.item_id, started.item_id, started.item_id]);
   assert.ok(log.indexOf(started) < log.indexOf(stopped) && log.indexOf(stopped) < log.indexOf(committed));
-  assert.ok(started.audio_start_ms >= 200 && stopped.audio_end_ms > started.audio_start_ms, `speech at ${started.audio_start_ms}–${stopped.audio_end_ms} ms`);
+  // As OpenAI defines them: the start includes the 100 ms prefix padding (speech begins after 300 ms of
+  // silence), the end includes the 500 ms of silence that ended the turn, within the audio sent.
+  assert.ok(started.audio_start_ms >= 200 && started.audio_start_ms < 600, `speech_started.audio_start_ms ${started.audio_start_ms}`);
+  assert.ok(stopped.audio_end_ms >= started.audio_start_ms + 100 + 500 && stopped.audio_end_ms <= sentMs, `turn audio ${started.audio_start_ms}–${stopped.audio_end_ms} ms of ${sentMs} ms sent`);
   assert.equal(transcript.transcript, phrase);
 
   assert.equal(done.response.status, 'completed');

@@ -82,7 +82,8 @@ describe('InputBuffer', () => {
     const before = buffer.endMs;
     buffer.setInputSampleRate(8000);
     for (const frame of frames(25, 160)) buffer.append(frame);
-    assert.ok(buffer.endMs > before + 490 && buffer.endMs <= before + 500, `${buffer.endMs - before} ms added`);
+    // The stream resampler (speex quality 8) holds back up to ~20 ms of its filter's delay at 8 kHz.
+    assert.ok(buffer.endMs > before + 475 && buffer.endMs <= before + 500, `${buffer.endMs - before} ms added`);
     buffer.close();
   });
 });

@@ -85,4 +85,47 @@ describe('interim transcripts', () => {
     assert.equal(harness.all('error').length, 0, 'an interim failure is not a session error');
     assert.equal(completed.transcript, 'final words');
   });
+
+  test('as deltas: append-only pieces of the item, a revising pass sends nothing, logprobs of the new tokens only', async () => {
+    // Pass texts in order; the last entry is the committed turn's transcript.
+    const texts = ['the birch', 'the birch canoe', 'a birch canoe', 'the birch canoe slid', 'the birch canoe slid on the smooth planks'];
+    const transcriber = new ScriptedTranscriber({ texts, logprobs: true });
+    const harness = await startHarness({ transcriber, session: { interimDeltas: true, transcriptLogprobs: true, turnDetection: { createResponse: false } } });
+    await feedLive(harness, speech);
+    const completed = await harness.next('transcript.completed');
+    await harness.close();
+
+    const itemId = harness.all('speech.started')[0].itemId;
+    const passes = transcriber.calls.length - 1;
+    assert.ok(passes >= 4, `four interim passes on a 2.5 s turn; got ${passes}`);
+    const deltas = harness.all('transcript.delta');
+    // Passes past the fourth (and the final transcription) get the last text.
+    assert.deepEqual(
+      deltas.slice(0, 3).map((event) => [event.itemId, event.contentIndex, event.delta]),
+      [
+        [itemId, 0, 'the birch'],
+        [itemId, 0, ' canoe'],
+        [itemId, 0, ' slid'],
+      ],
+      'the revision ("a birch canoe") sends nothing; the next pass that extends what was sent does',
+    );
+    assert.ok(completed.transcript.startsWith(deltas.map((event) => event.delta).join('')), 'the deltas spell the start of the transcript');
+    assert.deepEqual(
+      deltas.slice(0, 3).map((event) => event.logprobs?.map((entry) => entry.token)),
+      [[' the', ' birch'], [' canoe'], [' slid']],
+    );
+    assert.equal(harness.all('transcript.interim').length, 0, 'no whole-text partials unless asked for');
+    assert.equal(completed.transcript, 'the birch canoe slid on the smooth planks');
+    assert.deepEqual(completed.logprobs?.map((entry) => entry.logprob), [-0.01, -0.02, -0.03, -0.04, -0.05, -0.06, -0.07, -0.08]);
+  });
+
+  test('as deltas: not with a streaming recognizer, which sends its own', async () => {
+    const transcriber = new ScriptedTranscriber({ texts: 'one two three', streaming: true });
+    const harness = await startHarness({ transcriber, session: { interimDeltas: true, turnDetection: { createResponse: false } } });
+    await feedLive(harness, speech);
+    await harness.next('transcript.completed');
+    await harness.close();
+    assert.equal(transcriber.calls.length, 1, 'no interim passes');
+    assert.equal(harness.all('transcript.delta').map((event) => event.delta).join(''), 'one two three');
+  });
 });

@@ -67,8 +67,8 @@ describe('response lifecycle', () => {
       'audio.done',
       'audio_transcript.done',
       'content_part.done',
-      'output_item.done',
       'item.done',
+      'output_item.done',
       'turn.timings',
       'response.done',
     ]);
@@ -230,8 +230,8 @@ describe('response output', () => {
       'text.delta',
       'text.done',
       'content_part.done',
-      'output_item.done',
       'item.done',
+      'output_item.done',
       'turn.timings',
       'response.done',
     ]);

@@ -81,7 +81,8 @@ describe('manual commits', () => {
     await harness.next('transcript.completed');
     await harness.close();
     const audioMs = harness.transcriber.calls[0].audioMs;
-    assert.ok(audioMs > 290 && audioMs <= 300, `${audioMs} ms committed`);
+    // Up to ~20 ms stays in the stream resampler's filter (speex quality 8 at 8 kHz).
+    assert.ok(audioMs > 275 && audioMs <= 300, `${audioMs} ms committed`);
   });
 });
 

@@ -51,7 +51,7 @@ describe('a spoken turn', () => {
       'audio_transcript.delta',
       'audio.delta',
     ];
-    const tail = ['audio.done', 'audio_transcript.done', 'content_part.done', 'output_item.done', 'item.done', 'turn.timings', 'response.done', 'turn.ended'];
+    const tail = ['audio.done', 'audio_transcript.done', 'content_part.done', 'item.done', 'output_item.done', 'turn.timings', 'response.done', 'turn.ended'];
     assert.deepEqual(sequence.slice(0, head.length), head);
     assert.deepEqual(sequence.slice(-tail.length), tail);
     const middle = sequence.slice(head.length, -tail.length);
@@ -59,8 +59,11 @@ describe('a spoken turn', () => {
 
     const started = harness.all('speech.started')[0];
     const stopped = harness.all('speech.stopped')[0];
-    assert.ok(Math.abs(started.audioStartMs - bounds.startMs) <= TOLERANCE_MS, `speech.started at ${started.audioStartMs} ms, speech begins at ${bounds.startMs} ms`);
-    assert.ok(Math.abs(stopped.audioEndMs - bounds.endMs) <= TOLERANCE_MS, `speech.stopped at ${stopped.audioEndMs} ms, speech ends at ${bounds.endMs} ms`);
+    assert.ok(Math.abs(started.speechStartMs - bounds.startMs) <= TOLERANCE_MS, `speech.started at ${started.speechStartMs} ms, speech begins at ${bounds.startMs} ms`);
+    assert.ok(Math.abs(stopped.speechEndMs - bounds.endMs) <= TOLERANCE_MS, `speech.stopped at ${stopped.speechEndMs} ms, speech ends at ${bounds.endMs} ms`);
+    // As OpenAI defines them: the turn's audio starts padMs before the onset and ends after the silence that ended it.
+    assert.equal(started.audioStartMs, Math.max(0, started.speechStartMs - VAD_DEFAULTS.padMs));
+    assert.equal(stopped.audioEndMs, stopped.speechEndMs + VAD_DEFAULTS.endMs);
 
     const itemId = started.itemId;
     assert.equal(stopped.itemId, itemId);
@@ -72,7 +75,9 @@ describe('a spoken turn', () => {
 
     // The committed audio runs from padMs before the start to the end of the buffer (endMs of silence after the stop).
     const committedMs = harness.transcriber.calls[0].audioMs;
-    const spokenMs = stopped.audioEndMs - started.audioStartMs;
+    const spokenMs = stopped.speechEndMs - started.speechStartMs;
+    // Within two frames: the VAD hears the silence out to a whole frame, and the resampler holds a few ms back.
+    assert.ok(Math.abs(committedMs - (stopped.audioEndMs - started.audioStartMs)) <= 40, `committed ${committedMs} ms, reported ${started.audioStartMs}–${stopped.audioEndMs} ms`);
     assert.ok(committedMs >= spokenMs + VAD_DEFAULTS.padMs, `committed ${committedMs} ms for ${spokenMs} ms of speech`);
     assert.ok(committedMs <= spokenMs + VAD_DEFAULTS.padMs + VAD_DEFAULTS.endMs + 100, `committed ${committedMs} ms for ${spokenMs} ms of speech`);
 
@@ -241,7 +246,7 @@ describe('a spoken turn', () => {
     const started = harness.all('speech.started');
     const stopped = harness.all('speech.stopped');
     assert.ok(stopped.length >= 2, `${stopped.length} turns`);
-    assert.ok(stopped[0].audioEndMs - started[0].audioStartMs <= 1000, `first turn ${stopped[0].audioEndMs - started[0].audioStartMs} ms`);
+    assert.ok(stopped[0].speechEndMs - started[0].speechStartMs <= 1000, `first turn ${stopped[0].speechEndMs - started[0].speechStartMs} ms`);
     assert.equal(harness.all('input.committed').length, stopped.length);
     assert.equal(harness.all('response.created').length, 0, 'createResponse off');
   });
@@ -273,7 +278,10 @@ describe('idle timeout', () => {
     const playMs = (audioSamples * 1000) / 24000;
     assert.ok(playMs > 0);
 
-    clock.advance(playMs + 5000 - 1);
+    // 300 ms of input while the answer plays, then the idle window: 5 s, in which 200 ms arrive.
+    harness.feed(silence(300));
+    clock.advance(playMs);
+    clock.advance(5000 - 1);
     assert.equal(harness.all('input.timeout_triggered').length, 0, 'not before the audio has played plus the timeout');
     harness.feed(silence(200));
     clock.advance(1);
@@ -283,7 +291,8 @@ describe('idle timeout', () => {
     await harness.close();
 
     assert.equal(committed.itemId, triggered.itemId);
-    assert.ok(triggered.audioEndMs > triggered.audioStartMs, 'the silence sent since the answer is committed');
+    // The 24 → 16 kHz resampler holds 3 ms back, so positions trail what was sent by that much.
+    assert.ok(Math.abs(triggered.audioStartMs - 300) <= 5 && Math.abs(triggered.audioEndMs - 500) <= 5, `idle window ${triggered.audioStartMs}–${triggered.audioEndMs} ms`);
     assert.ok(second.response.id);
   });
 

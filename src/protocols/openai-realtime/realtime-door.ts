@@ -31,7 +31,7 @@ import type { ClientSecret } from './client-secret.ts';
 import { RealtimeConnection } from './adapter.ts';
 import { REALTIME_FIELD_LIMITS } from './client-events.ts';
 import { type Dialect, RealtimeCodec } from './codec.ts';
-import { isSpeechModelName } from './session-shape.ts';
+import { isSpeechModelName, REALTIME_SESSION_DEFAULTS } from './session-shape.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 const GA_SUBPROTOCOL = 'realtime';
@@ -85,7 +85,7 @@ export function createRealtimeDoor(options: RealtimeDoorOptions): WebSocketDoor<
         expiresAtMs: Date.now() + limits.maxSessionMs,
         ...(handshake.requestedModel !== undefined && { requestedModel: handshake.requestedModel }),
       });
-      const connection = new RealtimeConnection({ socket: websocket, codec, createSession, model: handshake.model, initialSession: secret?.session, limits, logger, metrics });
+      const connection = new RealtimeConnection({ socket: websocket, codec, createSession: withRealtimeDefaults(createSession), model: handshake.model, initialSession: secret?.session, limits, logger, metrics });
       void connection.start();
       return connection;
     },
@@ -110,6 +110,11 @@ function admit(auth: RealtimeDoorAuth, request: IncomingMessage, protocols: stri
 }
 
 /** The session kind a client secret was minted for (its GA `type`; the beta transcription endpoint records one too). */
+/** Sessions of this door start with its defaults under whatever the request sets. */
+function withRealtimeDefaults(createSession: DoorSessionFactory): DoorSessionFactory {
+  return (request) => createSession({ ...request, session: { ...REALTIME_SESSION_DEFAULTS, ...request.session } });
+}
+
 function secretKind(session: Record<string, unknown>): SessionKind {
   return session.type === 'transcription' ? 'transcription' : 'conversation';
 }

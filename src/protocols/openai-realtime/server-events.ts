@@ -76,7 +76,27 @@ export function serverEventsFor(event: EngineEvent, context: ServerEventContext)
     case 'item.truncated':
       return [emit('conversation.item.truncated', { item_id: event.itemId, content_index: event.contentIndex, audio_end_ms: event.audioEndMs })];
     case 'transcript.delta':
-      return [emit('conversation.item.input_audio_transcription.delta', { item_id: event.itemId, content_index: event.contentIndex, delta: event.delta })];
+      return [
+        emit('conversation.item.input_audio_transcription.delta', {
+          item_id: event.itemId,
+          content_index: event.contentIndex,
+          delta: event.delta,
+          ...(event.logprobs && { logprobs: event.logprobs }),
+        }),
+      ];
+    case 'transcript.segment':
+      // OpenAI's diarization event: times in seconds from the start of the item's audio.
+      return [
+        emit('conversation.item.input_audio_transcription.segment', {
+          item_id: event.itemId,
+          content_index: event.contentIndex,
+          id: event.segmentId,
+          speaker: event.speaker,
+          start: Math.round(event.startMs) / 1000,
+          end: Math.round(event.endMs) / 1000,
+          text: event.text,
+        }),
+      ];
     case 'transcript.completed':
       return [
         emit('conversation.item.input_audio_transcription.completed', {
@@ -84,6 +104,7 @@ export function serverEventsFor(event: EngineEvent, context: ServerEventContext)
           content_index: event.contentIndex,
           transcript: event.transcript,
           ...(event.language && { language: event.language }),
+          ...(event.logprobs && { logprobs: event.logprobs }),
           // Embedded engines bill nothing; the audio length is what OpenAI's duration usage reports.
           usage: { type: 'duration', seconds: Math.round(event.audioMs) / 1000 },
         }),

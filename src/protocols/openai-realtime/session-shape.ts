@@ -15,9 +15,9 @@ type WireTranscription = NonNullable<WireSession['input_audio_transcription']>;
 
 /**
  * Fields the session reports back as the client set them, beside what the engine reports: ones
- * no engine here acts on (tracing, prompt, truncation, noise reduction, reasoning, parallel tool
- * calls; README says so), and the client's own spelling of ones it passes on changed (the model
- * it asked for by name, transcription keywords and languages).
+ * no engine here acts on (tracing, prompt, truncation, noise reduction; README says so), and
+ * the client's own spelling of ones it passes on changed (the model it asked for by name,
+ * reasoning and parallel tool calls for the LLM, include, transcription keywords and languages).
  */
 export interface EchoedSessionFields {
   tracing: unknown;
@@ -44,6 +44,13 @@ export const DEFAULT_ECHOED_FIELDS: Readonly<EchoedSessionFields> = Object.freez
   parallelToolCalls: null,
   transcription: null,
 });
+
+/**
+ * What a /v1/realtime session starts with over the server's defaults: OpenAI clients listen
+ * for conversation.item.input_audio_transcription.delta while the user speaks, so the interim
+ * passes run and go out as deltas unless the client picks speechbridge.interim_transcripts.
+ */
+export const REALTIME_SESSION_DEFAULTS: Readonly<SessionUpdate> = Object.freeze({ interimDeltas: true });
 
 /** `session.model` when the client asked for none and no LLM model is configured: the gateway's own pipeline. */
 export const DEFAULT_SESSION_MODEL = 'speechbridge';
@@ -100,7 +107,12 @@ export function sessionUpdateFromWire(session: WireSession): WireSessionUpdate {
   if (session.tool_choice !== undefined) update.toolChoice = toolChoiceFromWire(session.tool_choice, 'session.tool_choice');
   if (session.speechbridge?.mode) update.mode = session.speechbridge.mode;
   if (session.speechbridge?.target_language) update.targetLanguage = session.speechbridge.target_language;
-  if (session.speechbridge?.interim_transcripts !== undefined) update.interimTranscripts = session.speechbridge.interim_transcripts;
+  const interim = session.speechbridge?.interim_transcripts;
+  if (interim !== undefined) {
+    // true: our partial event (the whole text so far) instead of OpenAI's deltas; false: neither, no interim passes.
+    update.interimTranscripts = interim;
+    update.interimDeltas = false;
+  }
   if (session.speechbridge?.interim_passes !== undefined) update.interimPasses = session.speechbridge.interim_passes;
   if (session.speechbridge?.turn_timings !== undefined) update.turnTimings = session.speechbridge.turn_timings;
 
@@ -119,8 +131,15 @@ export function sessionUpdateFromWire(session: WireSession): WireSessionUpdate {
   if (session.tracing !== undefined) echoed.tracing = session.tracing;
   if (session.model !== undefined) echoed.model = session.model;
   if (session.reasoning !== undefined) echoed.reasoning = session.reasoning;
-  if (session.parallel_tool_calls !== undefined) echoed.parallelToolCalls = session.parallel_tool_calls;
-  if (session.include !== undefined) echoed.include = session.include;
+  if (session.reasoning?.effort !== undefined) update.reasoningEffort = session.reasoning.effort;
+  if (session.parallel_tool_calls !== undefined) {
+    echoed.parallelToolCalls = session.parallel_tool_calls;
+    update.parallelToolCalls = session.parallel_tool_calls;
+  }
+  if (session.include !== undefined) {
+    echoed.include = session.include;
+    update.transcriptLogprobs = session.include?.includes('item.input_audio_transcription.logprobs') ?? false;
+  }
   if (session.prompt !== undefined) echoed.prompt = session.prompt;
   if (session.truncation !== undefined) echoed.truncation = session.truncation;
   const noiseReduction = input?.noise_reduction !== undefined ? input.noise_reduction : session.input_audio_noise_reduction;
@@ -247,8 +266,12 @@ function transcriptionFromWire(wire: WireTranscription, param: string): NonNulla
       { param: `${param}.keywords` },
     );
   }
-  return definedOnly({ model: wire.model, language, prompt: keywords && keywords.length > 0 ? prompt : wire.prompt });
+  // A diarize model (gpt-4o-transcribe-diarize) asks for speaker segments, which the diarizer (DIAR_URL) gives.
+  const diarize = wire.model !== undefined && DIARIZE_MODEL.test(wire.model) ? true : undefined;
+  return definedOnly({ model: wire.model, language, prompt: keywords && keywords.length > 0 ? prompt : wire.prompt, diarize });
 }
+
+const DIARIZE_MODEL = /diariz/i;
 
 /**
  * The fields OpenAI's GA session object does not have: the beta spellings (each with its GA
@@ -466,7 +489,14 @@ export function wireParamOf(param: string | null, dialect: Dialect): string | nu
     case 'targetLanguage':
       return 'session.speechbridge.target_language';
     case 'interimTranscripts':
+    case 'interimDeltas':
       return 'session.speechbridge.interim_transcripts';
+    case 'transcriptLogprobs':
+      return 'session.include';
+    case 'reasoningEffort':
+      return 'session.reasoning.effort';
+    case 'parallelToolCalls':
+      return 'session.parallel_tool_calls';
     case 'interimPasses':
       return 'session.speechbridge.interim_passes';
     case 'turnTimings':

@@ -158,6 +158,8 @@ export class WhisperTranscriber implements Transcriber {
       segments: true,
       sampleRate: WHISPER_SAMPLE_RATE,
       languages: model.multilingual ? languages : ['en'],
+      // @napi-rs/whisper 0.0.4 hands back each segment's text and times, not its tokens' probabilities.
+      logprobs: false,
     };
     worker.on('message', (reply: WorkerReply) => this.onReply(reply));
     worker.on('error', (error) => this.onWorkerLost(`the whisper worker failed: ${error.message}`));

@@ -71,6 +71,9 @@ type TokenField = 'max_tokens' | 'max_completion_tokens';
 interface CallShape {
   includeUsage: boolean;
   tokenField: TokenField;
+  /** reasoning_effort and parallel_tool_calls go up while the upstream accepts them (chat models refuse reasoning_effort). */
+  reasoningEffort: boolean;
+  parallelToolCalls: boolean;
 }
 
 export class OpenAIResponder implements Responder {
@@ -85,7 +88,7 @@ export class OpenAIResponder implements Responder {
   private readonly maxOutputTokens: number;
   private readonly defaultSystemPrompt?: string;
   private readonly context: UpstreamContext;
-  private shape: CallShape = { includeUsage: true, tokenField: 'max_tokens' };
+  private shape: CallShape = { includeUsage: true, tokenField: 'max_tokens', reasoningEffort: true, parallelToolCalls: true };
 
   constructor(options: OpenAIResponderOptions) {
     const defaults = defaultUpstreamLimits(options.timeoutMs);
@@ -182,6 +185,8 @@ export class OpenAIResponder implements Responder {
       } catch (error) {
         if (!isRejectedParameter(error) || signal.aborted) throw error;
         if (shape.tokenField === 'max_tokens' && 'max_tokens' in params && asksForNewTokenField(error)) shape.tokenField = 'max_completion_tokens';
+        else if ('reasoning_effort' in params && namesParameter(error, 'reasoning_effort')) shape.reasoningEffort = false;
+        else if ('parallel_tool_calls' in params && namesParameter(error, 'parallel_tool_calls')) shape.parallelToolCalls = false;
         else if (shape.includeUsage) shape.includeUsage = false;
         else throw error;
       }
@@ -199,7 +204,9 @@ export class OpenAIResponder implements Responder {
       ...(shape.includeUsage ? { stream_options: { include_usage: true } } : {}),
       ...(tools ? { tools } : {}),
       ...(tools && request.toolChoice ? { tool_choice: toToolChoice(request.toolChoice) } : {}),
+      ...(tools && shape.parallelToolCalls && request.parallelToolCalls !== undefined ? { parallel_tool_calls: request.parallelToolCalls } : {}),
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+      ...(shape.reasoningEffort && request.reasoningEffort !== undefined ? { reasoning_effort: request.reasoningEffort } : {}),
       // max_tokens first: every compatible server (vLLM, llama.cpp, Ollama) knows it, and
       // OpenAI still accepts it for its chat models; its reasoning models want the newer name.
       ...(maxTokens !== undefined ? { [shape.tokenField]: maxTokens } : {}),
@@ -217,6 +224,13 @@ export class OpenAIResponder implements Responder {
  * OpenAI's refusal of max_tokens for its reasoning models says "Use 'max_completion_tokens'
  * instead"; a refusal of the value (too many for the context) does not, and is not retried.
  */
+/** An upstream's refusal that names the parameter (OpenAI: "Unrecognized request argument supplied: reasoning_effort", or `param`). */
+function namesParameter(error: unknown, name: string): boolean {
+  if (!(error instanceof APIError)) return false;
+  const param = (error.error as { param?: unknown } | undefined)?.param;
+  return param === name || error.message.includes(name);
+}
+
 function asksForNewTokenField(error: unknown): boolean {
   return error instanceof APIError && error.message.includes('max_completion_tokens');
 }

@@ -7,6 +7,10 @@
  * it (gpt-4o-transcribe models, some servers) get one retry with `json`; once that works, this
  * instance asks for `json` from then on instead of paying the failed call every time.
  *
+ * Token log probabilities: OpenAI gives them for its gpt-4o transcribe models, with `json`
+ * only, when asked with `include[]=logprobs`; the capability is declared from the configured
+ * model, and a request that asks for them is sent that way.
+ *
  * The whole call, upload and answer, takes at most REQUEST_TIMEOUT, and the answer's body at
  * most MAX_TRANSCRIPTION_KB (read through a bounded fetch, so a larger one is cut off and its
  * request aborted rather than parsed).
@@ -18,7 +22,7 @@ import { durationMs } from '../../audio/pcm.ts';
 import { writeWav } from '../../audio/wav.ts';
 import { throwIfAborted } from '../../errors/abort.ts';
 import { SpeechbridgeError } from '../../errors/registry.ts';
-import type { TranscribeOptions, Transcriber, TranscriberCapabilities, Transcription, TranscriptSegment } from '../contracts.ts';
+import type { TokenLogprob, TranscribeOptions, Transcriber, TranscriberCapabilities, Transcription, TranscriptSegment } from '../contracts.ts';
 import { startDeadline } from '../deadline.ts';
 import { languageCode } from '../languages.ts';
 import { defaultUpstreamLimits, formatBytes, LIMIT_SETTINGS } from '../upstream-limits.ts';
@@ -43,15 +47,14 @@ export interface OpenAITranscriberOptions {
 
 type ResponseFormat = 'verbose_json' | 'json';
 
+/** OpenAI's transcription models that give logprobs (gpt-4o-transcribe, gpt-4o-mini-transcribe and their dated versions; not the diarize one). */
+export function modelGivesLogprobs(model: string): boolean {
+  return /^gpt-4o(-mini)?-transcribe(?!-diarize)/.test(model);
+}
+
 export class OpenAITranscriber implements Transcriber {
   readonly name = 'openai-transcriber';
-  readonly capabilities: TranscriberCapabilities = {
-    streaming: false,
-    languageDetection: true,
-    segments: true,
-    sampleRate: 16000,
-    languages: 'any',
-  };
+  readonly capabilities: TranscriberCapabilities;
   readonly upstream: string;
   private readonly client: OpenAI;
   private readonly model: string;
@@ -72,6 +75,14 @@ export class OpenAITranscriber implements Transcriber {
     };
     this.client = createOpenAIClient({ ...options, bodyLimit });
     this.model = options.model ?? 'whisper-1';
+    this.capabilities = {
+      streaming: false,
+      languageDetection: true,
+      segments: true,
+      sampleRate: 16000,
+      languages: 'any',
+      logprobs: modelGivesLogprobs(this.model),
+    };
     this.timeoutMs = options.timeoutMs;
     this.context = {
       baseURL: options.baseURL,
@@ -85,6 +96,10 @@ export class OpenAITranscriber implements Transcriber {
   async transcribe(audio: PcmAudio, options: TranscribeOptions = {}): Promise<Transcription> {
     throwIfAborted(options.signal);
     const wav = writeWav(audio);
+    // Logprobs come only with json.
+    if (options.logprobs) return this.request(wav, audio, options, 'json').catch((error: unknown) => {
+      throw upstreamError(error, this.context);
+    });
     try {
       return await this.request(wav, audio, options, this.format);
     } catch (error) {
@@ -110,6 +125,7 @@ export class OpenAITranscriber implements Transcriber {
           ...(options.language ? { language: options.language } : {}),
           ...(options.prompt ? { prompt: options.prompt } : {}),
           ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+          ...(options.logprobs ? { include: ['logprobs' as const] } : {}),
         },
         { signal: deadline.signal },
       );
@@ -127,15 +143,29 @@ export class OpenAITranscriber implements Transcriber {
       const got = typeof body === 'string' ? `text starting "${body.replace(/\s+/g, ' ').trim().slice(0, 60)}"` : `a ${typeof body} without a text field`;
       throw badResponse(this.context, `expected JSON with a "text" field, got ${got}`);
     }
-    const verbose = body as { text: string; language?: unknown; segments?: unknown };
+    const verbose = body as { text: string; language?: unknown; segments?: unknown; logprobs?: unknown };
     const detected = typeof verbose.language === 'string' ? languageCode(verbose.language) : undefined;
+    const logprobs = parseLogprobs(verbose.logprobs);
     return {
       text: verbose.text.trim(),
       language: detected ?? requestedLanguage,
       durationMs: durationMs(audio),
       segments: parseSegments(verbose.segments),
+      ...(logprobs && { logprobs }),
     };
   }
+}
+
+function parseLogprobs(logprobs: unknown): TokenLogprob[] | undefined {
+  if (!Array.isArray(logprobs)) return undefined;
+  const out: TokenLogprob[] = [];
+  for (const entry of logprobs) {
+    const { token, logprob, bytes } = (entry ?? {}) as { token?: unknown; logprob?: unknown; bytes?: unknown };
+    if (typeof token !== 'string' || typeof logprob !== 'number') continue;
+    const byteList = Array.isArray(bytes) && bytes.every((byte) => Number.isInteger(byte)) ? (bytes as number[]) : [...Buffer.from(token, 'utf8')];
+    out.push({ token, logprob, bytes: byteList });
+  }
+  return out;
 }
 
 function parseSegments(segments: unknown): TranscriptSegment[] {

@@ -7,6 +7,7 @@
 import type { PcmAudio } from '../../audio/pcm.ts';
 import { durationMs } from '../../audio/pcm.ts';
 import type {
+  TokenLogprob,
   TranscribeOptions,
   Transcriber,
   TranscriberCapabilities,
@@ -31,6 +32,8 @@ export interface ScriptedTranscriberOptions {
   failure?: InjectedFailure;
   /** Declared input rate; default 16000. */
   sampleRate?: number;
+  /** Declares logprobs: each word of the text is a token (with its leading space), logprob −0.01 × its position. */
+  logprobs?: boolean;
 }
 
 export interface TranscriberCall extends CallRecord {
@@ -54,6 +57,7 @@ export class ScriptedTranscriber implements Transcriber {
       segments: true,
       sampleRate: options.sampleRate ?? 16000,
       languages: 'any',
+      logprobs: options.logprobs ?? false,
     };
     if (options.streaming) this.transcribeStream = (audio, streamOptions) => this.stream(audio, streamOptions);
   }
@@ -68,7 +72,7 @@ export class ScriptedTranscriber implements Transcriber {
       const text = pickScripted(this.options.texts ?? 'hello world', audio, callIndex);
       call.text = text;
       call.completed = true;
-      return this.transcription(text, call.audioMs, options.language);
+      return this.transcription(text, call.audioMs, options.language, options.logprobs);
     } finally {
       unwatch();
     }
@@ -99,7 +103,7 @@ export class ScriptedTranscriber implements Transcriber {
       throwIfAborted(options.signal);
       call.text = text;
       call.completed = true;
-      yield { type: 'completed', transcription: this.transcription(text, call.audioMs, options.language) };
+      yield { type: 'completed', transcription: this.transcription(text, call.audioMs, options.language, options.logprobs) };
     } finally {
       unwatch();
     }
@@ -119,12 +123,23 @@ export class ScriptedTranscriber implements Transcriber {
     throw error;
   }
 
-  private transcription(text: string, audioMs: number, language: string | undefined): Transcription {
+  private transcription(text: string, audioMs: number, language: string | undefined, logprobs = false): Transcription {
     return {
       text,
       language: language ?? this.options.language ?? 'en',
       durationMs: audioMs,
       segments: text ? [{ startMs: 0, endMs: Math.round(audioMs), text }] : [],
+      ...(logprobs && this.options.logprobs && { logprobs: wordTokens(text) }),
     };
   }
+}
+
+function wordTokens(text: string): TokenLogprob[] {
+  return text
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((word, index) => {
+      const token = ` ${word}`;
+      return { token, logprob: -0.01 * (index + 1), bytes: [...Buffer.from(token, 'utf8')] };
+    });
 }

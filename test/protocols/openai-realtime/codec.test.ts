@@ -38,7 +38,9 @@ const config: SessionConfig = {
   inputSampleRate: 24000,
   outputSampleRate: 24000,
   interimTranscripts: false,
-      interimPasses: 'auto',
+  interimDeltas: true,
+  transcriptLogprobs: false,
+  interimPasses: 'auto',
   turnTimings: false,
   turnDetection: {
     type: 'server_vad',
@@ -108,8 +110,8 @@ const responseEvents: EngineEvent[] = [
 /** One engine event of every kind outside responses. */
 const sessionEvents: EngineEvent[] = [
   { type: 'session.updated', session: config },
-  { type: 'speech.started', audioStartMs: 120, itemId: 'item_u' },
-  { type: 'speech.stopped', audioEndMs: 980, itemId: 'item_u' },
+  { type: 'speech.started', audioStartMs: 120, speechStartMs: 420, itemId: 'item_u' },
+  { type: 'speech.stopped', audioEndMs: 980, speechEndMs: 480, itemId: 'item_u' },
   { type: 'input.committed', itemId: 'item_u', previousItemId: null },
   { type: 'input.cleared' },
   { type: 'item.retrieved', item: { id: 'item_u', type: 'message', role: 'user', status: 'completed', content: [{ type: 'input_audio', transcript: null }] } },
@@ -174,6 +176,8 @@ test('a GA session.update maps every field onto the engine update and switches t
       mode: 'translate',
       targetLanguage: 'de',
       interimTranscripts: true,
+      interimDeltas: false,
+      transcriptLogprobs: true,
       transcription: { model: 'whisper-1', language: 'fr', prompt: 'bonjour' },
       turnDetection: {
         type: 'server_vad',
