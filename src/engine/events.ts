@@ -4,14 +4,14 @@
  * Audio is PCM16 mono (Int16Array) at the session's input / output sample rate.
  */
 import type { ErrorCode } from '../errors/registry.ts';
-import type { TokenLogprob } from '../providers/contracts.ts';
+import type { ResponseMode, TokenLogprob } from '../providers/contracts.ts';
+
+export { RESPONSE_MODES, type ResponseMode } from '../providers/contracts.ts';
 
 // ── Session configuration ───────────────────────────────────────────────────────────────
 
 export type SessionKind = 'conversation' | 'transcription';
 export type Modality = 'text' | 'audio';
-/** What the responder does with a user turn: answer it, translate it, or clean it up. */
-export type ResponseMode = 'reply' | 'translate' | 'rewrite';
 export type ReasoningEffort = 'minimal' | 'low' | 'medium' | 'high' | 'xhigh';
 
 export interface TurnDetectionConfig {
@@ -220,6 +220,41 @@ export interface TurnTimings {
   totalMs: number | null;
 }
 
+/**
+ * How a committed turn ended:
+ * - answered: its response completed (or stopped at max tokens or a content filter);
+ * - transcribed: no answer was asked for (a transcription session, create_response off, a
+ *   manual commit) and its transcript arrived;
+ * - failed: its transcription failed (and no answer was asked for), or its response failed;
+ * - dropped: its answer was not given (see TurnDropReason).
+ */
+export type TurnOutcome = 'answered' | 'transcribed' | 'failed' | 'dropped';
+
+/**
+ * Why a turn's answer was not given: the user spoke over it (barge-in), a newer reply or the
+ * client's own response answers the conversation instead, the client cancelled the response,
+ * too many turns were waiting (turn_queue_full), the client deleted the item, or the session
+ * closed first.
+ */
+export type TurnDropReason = 'interrupted' | 'superseded' | 'cancelled' | 'queue_full' | 'deleted' | 'closed';
+
+export interface TurnEnded {
+  type: 'turn.ended';
+  itemId: string;
+  outcome: TurnOutcome;
+  /** The turn's transcript; null when its transcription failed. */
+  transcript: string | null;
+  /** The response that answered it (or failed, or was cancelled), when one ran. */
+  responseId: string | null;
+  /** For dropped turns. */
+  reason: TurnDropReason | null;
+  /** For failed turns (the transcription's or the response's error) and turn_queue_full. */
+  error: { code: ErrorCode; message: string } | null;
+}
+
+/** What handle() says of an input: taken, or refused (its error event has gone out too). */
+export type HandleResult = { accepted: true } | { accepted: false; error: { code: ErrorCode; message: string; param: string | null } };
+
 // ── Inputs (client → engine) ────────────────────────────────────────────────────────────
 
 /** `eventId` is the client's event id, echoed in any error the input causes. */
@@ -293,6 +328,12 @@ export type EngineEvent =
   | { type: 'function_call.arguments.done'; responseId: string; itemId: string; outputIndex: number; callId: string; name: string; arguments: string }
   | { type: 'response.done'; response: ResponseInfo }
   | { type: 'turn.timings'; timings: TurnTimings }
+  /**
+   * A committed user turn's one terminal event, in the order the turns were spoken (after its
+   * transcript.completed or .failed). What ended it: its answer, its transcript alone (no
+   * answer was asked for), a failure, or the engine dropping its answer.
+   */
+  | TurnEnded
   | { type: 'error'; code: ErrorCode; message: string; param: string | null; eventId: string | null };
 
 export type EngineEventType = EngineEvent['type'];

@@ -6,7 +6,7 @@
  */
 import { defaultUpstreamLimits } from '../providers/upstream-limits.ts';
 import { checkBoolean, checkEnum, checkInteger, checkNumber, checkString, invalidField as invalid } from '../errors/field-checks.ts';
-import type { InterimPasses, Modality, ResponseMode, SessionConfig, SessionKind, SessionUpdate, ToolChoiceConfig, ToolConfig, TurnDetectionConfig } from './events.ts';
+import { RESPONSE_MODES, type InterimPasses, type Modality, type ResponseMode, type SessionConfig, type SessionKind, type SessionUpdate, type ToolChoiceConfig, type ToolConfig, type TurnDetectionConfig } from './events.ts';
 import { thresholdToAggressiveness, type TurnOptions } from '../vad/turn-options.ts';
 import { SESSION_RANGES } from './ranges.ts';
 import type { Aggressiveness, VoiceDetectorOptions } from '../vad/voice-detector.ts';
@@ -68,8 +68,6 @@ export interface SessionDefaults {
   kind?: SessionKind;
   /** The LLM model (OPENAI_API_MODEL). */
   model?: string;
-  /** DEFAULT_SYSTEM_PROMPT; absent lets the responder use its own default for the mode. */
-  instructions?: string;
   /** DEFAULT_TTS_VOICE. */
   voice: string;
   vad: VadDefaults;
@@ -159,7 +157,6 @@ export function initialSessionConfig(defaults: SessionDefaults, responderModes?:
     {
       kind: defaults.kind ?? 'conversation',
       ...(defaults.model !== undefined && { model: defaults.model }),
-      ...(defaults.instructions !== undefined && { instructions: defaults.instructions }),
       voice: defaults.voice,
       inputSampleRate: defaults.inputSampleRate ?? DEFAULT_SAMPLE_RATE,
       outputSampleRate: defaults.outputSampleRate ?? DEFAULT_SAMPLE_RATE,
@@ -205,7 +202,7 @@ export function applySessionUpdate(config: SessionConfig, update: SessionUpdate,
   if (update.instructions !== undefined) next.instructions = checkString(update.instructions, 'session.instructions', 100_000, true);
   if (update.outputModalities !== undefined) next.outputModalities = checkModalities(update.outputModalities, 'session.outputModalities');
   if (update.mode !== undefined) {
-    next.mode = checkEnum(update.mode, ['reply', 'translate', 'rewrite'] as const, 'session.mode');
+    next.mode = checkEnum(update.mode, RESPONSE_MODES, 'session.mode');
     if (responderModes && !responderModes.includes(next.mode)) {
       throw invalid('session.mode', `the responder does not support mode "${next.mode}"; it supports ${responderModes.join(', ')}`);
     }

@@ -8,9 +8,18 @@
  *   active response) → speech.stopped → commit (input.committed, item.added/done) →
  *   transcription (transcript.completed or .failed) → response (response.created … done).
  *
+ * Every committed turn ends in exactly one turn.ended (answered, transcribed, failed or
+ * dropped), and turns end in the order they were spoken; their transcripts go out in that
+ * order too (turn-outcomes.ts). Automatic answers wait in the answer queue (answer-queue.ts).
+ * A streaming recognizer hears each turn live from speech start (live-transcription.ts); the
+ * commit hands that stream to the turn's transcription, whose final text still goes out in
+ * spoken order, and a turn whose speech is discarded (a clear, a commit too short to
+ * transcribe, the session closing) stops its stream.
+ *
  * handle() never throws: every bad input becomes an error event with code, message, param
- * and the input's eventId, and the session keeps working. It is synchronous; the async work
- * (transcription, responses) runs in tasks that close() aborts and waits for.
+ * and the input's eventId, handle() returns that refusal, and the session keeps working. It is
+ * synchronous; the async work (transcription, responses) runs in tasks that close() aborts and
+ * waits for. finish() ends the turn in progress and resolves once every turn has ended.
  */
 import { resampleSync, initResampler } from '../audio/resample.ts';
 import { abortable } from '../errors/abort.ts';
@@ -20,26 +29,33 @@ import type { VoiceDetectorFactory } from '../vad/voice-detector.ts';
 import { systemClock, type Clock, type TimerHandle } from './clock.ts';
 import { Conversation, itemFromNew, validateNewItem } from './conversation.ts';
 import { SpeechbridgeError, toSpeechbridgeError } from '../errors/registry.ts';
-import type { ConversationItem, EngineEvent, EngineInput, ResponseMode, ResponseRequest, SessionConfig, SessionUpdate } from './events.ts';
+import { AnswerQueue, MAX_DEFERRED_TURNS, type TurnTrigger } from './answer-queue.ts';
+import type { ConversationItem, EngineEvent, EngineInput, HandleResult, ResponseRequest, SessionConfig, SessionUpdate, TurnDropReason } from './events.ts';
 import { randomIds, type IdGenerator } from './ids.ts';
 import { BUFFER_SAMPLE_RATE, InputBuffer } from './input-buffer.ts';
 import { InterimTranscripts, interimPassesRun } from './interim-transcripts.ts';
 import { LiveTranscription, type LiveTurnStream } from './live-transcription.ts';
 import { buildResponseContext } from './response-context.ts';
 import { resolveResponsePlan } from './response-plan.ts';
-import { ResponseRunner, snapshot, type ResponseSummary, type ResponseTrigger } from './response-runner.ts';
+import { ResponseRunner, snapshot, type CancelReason, type ResponseSummary, type ResponseTrigger } from './response-runner.ts';
 import { applySessionUpdate, initialSessionConfig, resolveLimits, type EngineLimits, type SessionDefaults } from './session-config.ts';
 import { TranscriptionJob } from './transcription-job.ts';
+import { TurnOutcomes, type TurnEnd } from './turn-outcomes.ts';
 import { TurnTracker } from './turn-tracker.ts';
+
+export { MAX_DEFERRED_TURNS } from './answer-queue.ts';
 
 /** A commit needs 100 ms of audio, as OpenAI's input_audio_buffer.commit does. */
 export const MIN_COMMIT_MS = 100;
-/**
- * Turns waiting for a per-turn answer (translate, rewrite) while another is answered. 16 turns
- * is over a minute of speech queued behind a stalled LLM; past that the oldest is dropped
- * with a turn_queue_full error, so memory stays bounded and the turn still ends explicitly.
- */
-export const MAX_DEFERRED_TURNS = 16;
+
+const ACCEPTED: HandleResult = Object.freeze({ accepted: true });
+
+/** How a turn whose response was cancelled ends. */
+const DROP_FOR_CANCEL: Record<CancelReason, TurnDropReason> = {
+  turn_detected: 'interrupted',
+  client_cancelled: 'cancelled',
+  disconnected: 'closed',
+};
 
 export interface SessionProviders {
   transcriber: Transcriber;
@@ -70,19 +86,6 @@ interface OpenTurn {
   audioStartMs: number;
 }
 
-/**
- * A committed user turn, as an automatic response answers it. The mode (and target language)
- * are the ones the turn was committed under: a session.update between commit and answer does
- * not turn a translation waiting in the queue into a reply, or into another language.
- */
-type TurnTrigger = ResponseTrigger & { transcription: TranscriptionJob; mode: ResponseMode; targetLanguage?: string };
-
-/** An automatic response waiting for its turn's transcript; a barge-in may call it off. */
-interface PendingAutoResponse {
-  trigger: TurnTrigger;
-  calledOff: boolean;
-}
-
 export class SessionEngine {
   /** The engine's id generator; protocols take their `event_…` ids from it. */
   readonly ids: IdGenerator;
@@ -101,15 +104,13 @@ export class SessionEngine {
   #state: EngineState = { kind: 'created' };
   #openTurn: OpenTurn | null = null;
   #active: ResponseRunner | null = null;
-  /** Automatic responses waiting for their turns' transcripts. */
-  readonly #pendingAutos = new Set<PendingAutoResponse>();
-  /**
-   * Automatic responses that found another response active (or, with interruptResponse, the
-   * user speaking), oldest first; the next starts when that ends. Of reply turns only the
-   * newest is kept (it answers the whole conversation, earlier turns included); a turn of a
-   * per-turn mode waits for its own answer.
-   */
-  #deferredAutos: TurnTrigger[] = [];
+  /** Committed turns not yet ended, and the order their results go out in. */
+  readonly #outcomes: TurnOutcomes;
+  /** Automatic answers owed to committed turns, oldest first. */
+  readonly #answers = new AnswerQueue();
+  #startScheduled = false;
+  /** finish() was called: no idle-timeout turn is started any more. */
+  #finishing = false;
   /** The newest committed user turn no response has answered yet, for turn timings. */
   #unanswered: ResponseTrigger | null = null;
   #idleTimer: TimerHandle | null = null;
@@ -143,6 +144,10 @@ export class SessionEngine {
       track: (task) => this.#track(task),
     });
     this.#live = new LiveTranscription({ transcriber: this.#transcriber, emit: (event) => this.#emit(event), track: (task) => this.#track(task) });
+    this.#outcomes = new TurnOutcomes({
+      emit: (event) => this.#emit(event),
+      onTranscriptReleased: (itemId) => this.#onTranscriptReleased(itemId),
+    });
   }
 
   /** The current configuration (replaced, never mutated, by session.update). */
@@ -177,44 +182,72 @@ export class SessionEngine {
     return this.#state.kind === 'created';
   }
 
-  /** Takes one client input. Never throws; problems become error events. */
-  handle(input: EngineInput): void {
+  /** Takes one client input. Never throws; a refused input gets an error event and the same refusal as the result. */
+  handle(input: EngineInput): HandleResult {
     const state = this.#state;
     if (state.kind !== 'running') {
-      if (state.kind === 'created') this.#emitError(new SpeechbridgeError('engine_unavailable', 'the session is still starting'), input.eventId);
-      return;
+      const error =
+        state.kind === 'created'
+          ? new SpeechbridgeError('engine_unavailable', 'the session is still starting')
+          : new SpeechbridgeError('engine_unavailable', 'the session is closing');
+      if (state.kind === 'created') this.#emitError(error, input.eventId);
+      return { accepted: false, error: { code: error.code, message: error.message, param: error.param } };
     }
     try {
-      switch (input.type) {
-        case 'audio.append':
-          return this.#appendAudio(state.buffer, input.audio);
-        case 'audio.commit':
-          return this.#commitByClient(state.buffer);
-        case 'turn.end':
-          return this.#endTurn(state.buffer, input.respond);
-        case 'audio.clear':
-          return this.#clearAudio(state.buffer);
-        case 'session.update':
-          return this.#updateSession(state.buffer, input.session);
-        case 'item.create':
-          return this.#createItem(input.item, input.previousItemId);
-        case 'item.retrieve':
-          return this.#emit({ type: 'item.retrieved', item: snapshot(this.#conversation.retrieve(input.itemId)) });
-        case 'item.delete':
-          this.#conversation.delete(input.itemId);
-          return this.#emit({ type: 'item.deleted', itemId: input.itemId });
-        case 'item.truncate':
-          this.#conversation.truncate(input.itemId, input.contentIndex, input.audioEndMs);
-          return this.#emit({ type: 'item.truncated', itemId: input.itemId, contentIndex: input.contentIndex, audioEndMs: input.audioEndMs });
-        case 'response.create':
-          return this.#createResponseByClient(input.response ?? {});
-        case 'response.cancel':
-          return this.#cancelResponse(input.responseId);
-        default:
-          throw new SpeechbridgeError('unknown_event', `unknown input type ${JSON.stringify((input as { type?: unknown }).type)}`, { param: 'type' });
-      }
+      this.#apply(state.buffer, input);
+      return ACCEPTED;
     } catch (error) {
-      this.#emitError(error, input.eventId);
+      const refusal = this.#emitError(error, input.eventId);
+      return { accepted: false, error: refusal };
+    }
+  }
+
+  /**
+   * Ends the session's turns: the turn being spoken is committed (and answered when `respond`
+   * and the session answers turns), and this resolves once every committed turn has its
+   * turn.ended, or once the session is closed. Input taken meanwhile still counts; the caller
+   * stops sending it.
+   */
+  async finish(options: { respond: boolean }): Promise<void> {
+    const state = this.#state;
+    if (state.kind !== 'running') return this.#outcomes.settled();
+    this.#finishing = true;
+    this.#clearIdleTimer();
+    // With VAD off, what is buffered is the turn; under 100 ms of it holds no word and is left.
+    if (this.#openTurn || (this.#config.turnDetection.type === 'none' && state.buffer.durationMs >= MIN_COMMIT_MS)) {
+      this.handle({ type: 'turn.end', respond: options.respond });
+    }
+    // Closing ends every turn still open, so this resolves then too.
+    await this.#outcomes.settled();
+  }
+
+  #apply(buffer: InputBuffer, input: EngineInput): void {
+    switch (input.type) {
+      case 'audio.append':
+        return this.#appendAudio(buffer, input.audio);
+      case 'audio.commit':
+        return this.#commitByClient(buffer);
+      case 'turn.end':
+        return this.#endTurn(buffer, input.respond);
+      case 'audio.clear':
+        return this.#clearAudio(buffer);
+      case 'session.update':
+        return this.#updateSession(buffer, input.session);
+      case 'item.create':
+        return this.#createItem(input.item, input.previousItemId);
+      case 'item.retrieve':
+        return this.#emit({ type: 'item.retrieved', item: snapshot(this.#conversation.retrieve(input.itemId)) });
+      case 'item.delete':
+        return this.#deleteItem(input.itemId);
+      case 'item.truncate':
+        this.#conversation.truncate(input.itemId, input.contentIndex, input.audioEndMs);
+        return this.#emit({ type: 'item.truncated', itemId: input.itemId, contentIndex: input.contentIndex, audioEndMs: input.audioEndMs });
+      case 'response.create':
+        return this.#createResponseByClient(input.response ?? {});
+      case 'response.cancel':
+        return this.#cancelResponse(input.responseId);
+      default:
+        throw new SpeechbridgeError('unknown_event', `unknown input type ${JSON.stringify((input as { type?: unknown }).type)}`, { param: 'type' });
     }
   }
 
@@ -286,10 +319,9 @@ export class SessionEngine {
     const streamEndMs = Math.round(buffer.endMs);
     const audioEndMs = event.reason === 'silence' ? Math.min(streamEndMs, event.audioEndMs + detection.endMs) : streamEndMs;
     this.#emit({ type: 'speech.stopped', audioEndMs, speechEndMs: event.audioEndMs, itemId: turn.itemId });
-    const trigger = this.#commit(buffer, turn.itemId, turn.audioStartMs - detection.padMs);
+    this.#commit(buffer, turn.itemId, turn.audioStartMs - detection.padMs, this.#config.kind === 'conversation' && detection.createResponse);
     this.#retainForTurnDetection(buffer);
-    if (this.#config.kind === 'conversation' && detection.createResponse) this.#respondWhenTranscribed(trigger);
-    this.#startDeferred();
+    this.#scheduleStart();
   }
 
   /**
@@ -299,7 +331,7 @@ export class SessionEngine {
    */
   #bargeIn(): void {
     if (this.#config.kind !== 'conversation') return;
-    this.#callOffAutoResponses((trigger) => trigger.mode === 'reply');
+    this.#dropAnswers(this.#answers.callOff((trigger) => trigger.mode === 'reply'), 'interrupted');
     this.#active?.cancel('turn_detected');
   }
 
@@ -316,39 +348,37 @@ export class SessionEngine {
     this.#checkCommitLength(buffer);
     const turn = this.#openTurn;
     if (turn) {
-      this.#commitOpenTurn(buffer, turn);
+      this.#commitOpenTurn(buffer, turn, false);
       return;
     }
-    this.#commit(buffer, this.ids.next('item'), undefined);
+    this.#commit(buffer, this.ids.next('item'), undefined, false);
     this.#retainForTurnDetection(buffer);
   }
 
   /** The client says the user is done: end the turn in progress now, and answer it if asked. */
   #endTurn(buffer: InputBuffer, respond: boolean): void {
     const turn = this.#openTurn;
-    let trigger: TurnTrigger;
-    if (turn) trigger = this.#commitOpenTurn(buffer, turn);
+    const answer = respond && this.#config.kind === 'conversation';
+    if (turn) this.#commitOpenTurn(buffer, turn, answer);
     // With VAD on and no turn in progress, every spoken turn is committed already.
     else if (this.#config.turnDetection.type !== 'none') return;
     else {
       this.#checkCommitLength(buffer);
-      trigger = this.#commit(buffer, this.ids.next('item'), undefined);
+      this.#commit(buffer, this.ids.next('item'), undefined, answer);
       this.#retainForTurnDetection(buffer);
     }
-    if (respond && this.#config.kind === 'conversation') this.#respondWhenTranscribed(trigger);
   }
 
   /** A VAD turn ended by the client, not the VAD: committed here, under the id speech.started announced. */
-  #commitOpenTurn(buffer: InputBuffer, turn: OpenTurn): TurnTrigger {
+  #commitOpenTurn(buffer: InputBuffer, turn: OpenTurn, answer: boolean): void {
     this.#openTurn = null;
     this.#interim.end();
     this.#turns.reset();
     const endMs = Math.round(buffer.endMs);
     this.#emit({ type: 'speech.stopped', audioEndMs: endMs, speechEndMs: endMs, itemId: turn.itemId });
-    const trigger = this.#commit(buffer, turn.itemId, turn.audioStartMs - this.#config.turnDetection.padMs);
+    this.#commit(buffer, turn.itemId, turn.audioStartMs - this.#config.turnDetection.padMs, answer);
     this.#retainForTurnDetection(buffer);
-    this.#startDeferred();
-    return trigger;
+    this.#scheduleStart();
   }
 
   #clearAudio(buffer: InputBuffer): void {
@@ -361,29 +391,50 @@ export class SessionEngine {
     }
     this.#retainForTurnDetection(buffer);
     this.#emit({ type: 'input.cleared' });
-    this.#startDeferred();
+    this.#scheduleStart();
   }
 
   /**
-   * Commits the buffered audio from `fromMs` as a user item and starts its transcription:
-   * input.committed, item.added, item.done, then (later) transcript.completed or .failed.
+   * Commits the buffered audio from `fromMs` as a user turn and starts its transcription:
+   * input.committed, item.added, item.done, then (later, in spoken order) transcript.completed
+   * or .failed and the turn's turn.ended. `answer`: the turn gets an automatic response, and
+   * ends with it; otherwise it ends with its transcript.
    */
-  #commit(buffer: InputBuffer, itemId: string, fromMs: number | undefined): TurnTrigger {
+  #commit(buffer: InputBuffer, itemId: string, fromMs: number | undefined, answer: boolean): void {
     const committed = buffer.commit(fromMs);
     const item: ConversationItem = { id: itemId, type: 'message', role: 'user', status: 'completed', content: [{ type: 'input_audio', transcript: null }] };
     this.#emit({ type: 'input.committed', itemId, previousItemId: this.#conversation.lastItemId });
     const previousItemId = this.#conversation.insert(item);
     this.#emit({ type: 'item.added', item: snapshot(item), previousItemId });
     this.#emit({ type: 'item.done', item: snapshot(item), previousItemId });
-    const transcription = this.#transcribe(itemId, 0, committed.audio.samples, this.#live.take(itemId));
+    this.#outcomes.open(itemId);
+    const stoppedAtMs = this.#clock.now();
+    const transcription = this.#transcribe(itemId, 0, committed.audio.samples, answer, this.#live.take(itemId));
     const { mode, targetLanguage } = this.#config;
-    const trigger: TurnTrigger = { itemId, stoppedAtMs: this.#clock.now(), transcription, mode, ...(targetLanguage !== undefined && { targetLanguage }) };
+    const trigger: TurnTrigger = { itemId, stoppedAtMs, transcription, mode, ...(targetLanguage !== undefined && { targetLanguage }) };
+    if (answer) this.#queueAnswer(trigger);
     this.#unanswered = trigger;
-    return trigger;
   }
 
-  /** Starts the transcription of a user item's audio (16 kHz) and keeps the item's transcript in step. */
-  #transcribe(itemId: string, contentIndex: number, samples: Int16Array, live: LiveTurnStream | null = null): TranscriptionJob {
+  #queueAnswer(trigger: TurnTrigger): void {
+    const dropped = this.#answers.add(trigger);
+    // A turn too short to transcribe has its transcript already.
+    if (this.#outcomes.transcriptReleased(trigger.itemId)) this.#onTranscriptReleased(trigger.itemId);
+    if (!dropped) return;
+    const error = new SpeechbridgeError('turn_queue_full', `${MAX_DEFERRED_TURNS} turns were waiting for an answer; turn ${dropped.itemId} is not answered`, {
+      param: dropped.itemId,
+    });
+    this.#emitError(error);
+    this.#outcomes.end(dropped.itemId, { outcome: 'dropped', reason: 'queue_full', error: { code: error.code, message: error.message } });
+  }
+
+  /**
+   * Starts the transcription of a user item's audio (16 kHz) and keeps the item's transcript in
+   * step. A committed turn's result goes out through the turn ledger, in spoken order; when the
+   * turn is not to be answered, its transcript ends it. `live`: the turn's live recognition
+   * stream, opened at speech start, which the job finishes instead of a batch pass.
+   */
+  #transcribe(itemId: string, contentIndex: number, samples: Int16Array, answer = false, live: LiveTurnStream | null = null): TranscriptionJob {
     const job = new TranscriptionJob({
       itemId,
       contentIndex,
@@ -397,7 +448,13 @@ export class SessionEngine {
       ids: this.ids,
       clock: this.#clock,
       timeoutMs: this.limits.transcriptionTimeoutMs,
-      emit: (event) => this.#emit(event),
+      emit: (event) => {
+        if ((event.type === 'transcript.completed' || event.type === 'transcript.failed') && contentIndex === 0 && this.#outcomes.transcribed(event)) {
+          if (!answer) this.#outcomes.end(itemId, transcriptEnd(event));
+          return;
+        }
+        this.#emit(event);
+      },
       onOutcome: (outcome) => {
         const item = this.#conversation.get(itemId);
         const part = item?.type === 'message' ? item.content[contentIndex] : undefined;
@@ -440,6 +497,16 @@ export class SessionEngine {
     this.#startDeferred();
   }
 
+  #deleteItem(itemId: string): void {
+    this.#conversation.delete(itemId);
+    this.#emit({ type: 'item.deleted', itemId });
+    // A per-turn answer of a deleted item has nothing left to answer (a reply answers the rest of the conversation).
+    this.#dropAnswers(
+      this.#answers.callOff((trigger) => trigger.mode !== 'reply' && trigger.itemId === itemId),
+      'deleted',
+    );
+  }
+
   #createItem(newItem: Parameters<typeof itemFromNew>[0], previousItemId: string | null | undefined): void {
     validateNewItem(newItem, 'item');
     const id = newItem.id ?? this.ids.next('item');
@@ -470,52 +537,62 @@ export class SessionEngine {
     }
     const inConversation = request.inConversation !== false && request.input === undefined;
     const answered = inConversation ? this.#unanswered : null;
+    this.#startResponse(request, answered);
     if (inConversation) {
       // The client answers the conversation itself: a waiting reply would answer it twice, and so
-      // would a per-turn answer of the turn this response names. Other turns keep theirs.
-      this.#callOffAutoResponses((trigger) => trigger.mode === 'reply' || trigger.itemId === answered?.itemId);
+      // would a per-turn answer of the turn this response names (which now ends with this
+      // response). Other turns keep theirs.
+      const calledOff = this.#answers.callOff((trigger) => trigger.mode === 'reply' || trigger.itemId === answered?.itemId);
+      this.#dropAnswers(
+        calledOff.filter((trigger) => trigger.itemId !== answered?.itemId),
+        'superseded',
+      );
     }
-    this.#startResponse(request, answered);
   }
 
-  /** The automatic response of a VAD turn (or idle timeout), once its transcript has arrived. */
-  #respondWhenTranscribed(trigger: TurnTrigger): void {
-    const pending: PendingAutoResponse = { trigger, calledOff: false };
-    this.#pendingAutos.add(pending);
-    this.#track(
-      trigger.transcription.result.then(() => {
-        this.#pendingAutos.delete(pending);
-        if (pending.calledOff || this.#state.kind !== 'running') return;
-        this.#deferAutoResponse(trigger);
-        this.#startDeferred();
-      }),
-    );
+  /** Turns whose automatic answers were called off end as dropped. */
+  #dropAnswers(triggers: readonly TurnTrigger[], reason: TurnDropReason): void {
+    for (const trigger of triggers) this.#outcomes.end(trigger.itemId, { outcome: 'dropped', reason });
   }
 
-  /** Barge-in or a client's own response.create (the turns `which` picks), or the session closing (all): these are not to be answered. */
-  #callOffAutoResponses(which: (trigger: TurnTrigger) => boolean = () => true): void {
-    for (const pending of this.#pendingAutos) {
-      if (!which(pending.trigger)) continue;
-      pending.calledOff = true;
-      this.#pendingAutos.delete(pending);
-    }
-    this.#deferredAutos = this.#deferredAutos.filter((trigger) => !which(trigger));
+  /** A committed turn's transcript went out: its automatic answer may start. */
+  #onTranscriptReleased(itemId: string): void {
+    this.#dropAnswers(this.#answers.ready(itemId), 'superseded');
+    this.#scheduleStart();
+  }
+
+  /**
+   * Starts waiting answers a microtask later (as a transcript's promise would), so an answer
+   * never starts inside the commit or the event that made it ready.
+   */
+  #scheduleStart(): void {
+    if (this.#startScheduled) return;
+    this.#startScheduled = true;
+    queueMicrotask(() => {
+      this.#startScheduled = false;
+      this.#startDeferred();
+    });
   }
 
   /**
    * Starts waiting automatic responses, oldest first, while no response is active and the user
    * is not speaking over them (with interruptResponse, speech would cancel them anyway). One
-   * that cannot start (its error is emitted) does not hold up the turns behind it.
+   * that cannot start (its error is emitted, and its turn fails) does not hold up the turns behind it.
    */
   #startDeferred(): void {
-    while (this.#deferredAutos.length > 0 && !this.#active && this.#state.kind === 'running' && !this.#userHoldsAnswers()) {
-      const trigger = this.#deferredAutos.shift()!;
-      // A per-turn answer of an item the client deleted has nothing to answer; item.deleted ended that turn.
-      if (trigger.mode !== 'reply' && !this.#conversation.has(trigger.itemId)) continue;
+    while (!this.#active && this.#state.kind === 'running' && !this.#userHoldsAnswers()) {
+      const trigger = this.#answers.takeReady();
+      if (!trigger) return;
+      // A per-turn answer of an item the client deleted has nothing to answer.
+      if (trigger.mode !== 'reply' && !this.#conversation.has(trigger.itemId)) {
+        this.#outcomes.end(trigger.itemId, { outcome: 'dropped', reason: 'deleted' });
+        continue;
+      }
       try {
         this.#startResponse(this.#autoRequest(trigger), trigger);
       } catch (error) {
-        this.#emitError(error);
+        const failure = this.#emitError(error);
+        this.#outcomes.end(trigger.itemId, { outcome: 'failed', error: { code: failure.code, message: failure.message } });
       }
     }
   }
@@ -536,20 +613,6 @@ export class SessionEngine {
       ...(trigger.targetLanguage !== undefined && { targetLanguage: trigger.targetLanguage }),
       input: [{ type: 'item_reference', id: trigger.itemId }],
     };
-  }
-
-  #deferAutoResponse(trigger: TurnTrigger): void {
-    if (trigger.mode === 'reply') {
-      this.#deferredAutos = [...this.#deferredAutos.filter((waiting) => waiting.mode !== 'reply'), trigger];
-      return;
-    }
-    if (this.#deferredAutos.length >= MAX_DEFERRED_TURNS) {
-      const dropped = this.#deferredAutos.shift()!;
-      this.#emitError(
-        new SpeechbridgeError('turn_queue_full', `${MAX_DEFERRED_TURNS} turns were waiting for an answer; turn ${dropped.itemId} is not answered`, { param: dropped.itemId }),
-      );
-    }
-    this.#deferredAutos.push(trigger);
   }
 
   #startResponse(request: ResponseRequest, trigger: ResponseTrigger | null): void {
@@ -592,6 +655,8 @@ export class SessionEngine {
 
   #onResponseDone(runner: ResponseRunner, summary: ResponseSummary): void {
     if (this.#active === runner) this.#active = null;
+    const answered = summary.info.answersItemId;
+    if (answered !== null) this.#outcomes.end(answered, responseEnd(summary));
     if (this.#state.kind !== 'running') return;
     this.#armIdleTimer(summary);
     this.#startDeferred();
@@ -627,7 +692,7 @@ export class SessionEngine {
   #armIdleTimer(summary: ResponseSummary): void {
     this.#clearIdleTimer();
     const { idleTimeoutMs, type } = this.#config.turnDetection;
-    if (idleTimeoutMs === null || type === 'none' || this.#config.kind !== 'conversation' || this.#openTurn) return;
+    if (idleTimeoutMs === null || type === 'none' || this.#config.kind !== 'conversation' || this.#openTurn || this.#finishing) return;
     const playedAtMs = Math.max(summary.doneAtMs, (summary.firstAudioAtMs ?? summary.doneAtMs) + summary.audioMs);
     // Two steps, so the idle window (timeout_triggered's audio_start_ms) starts at the input
     // audio written when the answer finished playing, as OpenAI reports it.
@@ -654,9 +719,8 @@ export class SessionEngine {
     const { buffer } = state;
     const itemId = this.ids.next('item');
     this.#emit({ type: 'input.timeout_triggered', audioStartMs: Math.round(windowStartMs), audioEndMs: Math.round(buffer.endMs), itemId });
-    const trigger = this.#commit(buffer, itemId, undefined);
+    this.#commit(buffer, itemId, undefined, true);
     this.#retainForTurnDetection(buffer);
-    this.#respondWhenTranscribed(trigger);
   }
 
   // ── Plumbing ────────────────────────────────────────────────────────────────────────────
@@ -665,13 +729,15 @@ export class SessionEngine {
     const state = this.#state;
     this.#state = { kind: 'closing' };
     this.#clearIdleTimer();
-    this.#callOffAutoResponses();
+    this.#dropAnswers(this.#answers.callOff(), 'closed');
     this.#active?.cancel('disconnected');
     this.#interim.end();
     this.#live.abort();
     for (const job of this.#jobs) job.abort();
     while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
     if (this.#transcriber !== this.#providers.transcriber) await this.#closeTranscriberSession();
+    // Every job has ended by now; this only ends what nothing else could.
+    this.#outcomes.endAll({ outcome: 'dropped', reason: 'closed' });
     await this.#turns.close();
     if (state.kind === 'running') state.buffer.close();
     this.#state = { kind: 'closed' };
@@ -711,9 +777,10 @@ export class SessionEngine {
     this.#tasks.add(held);
   }
 
-  #emitError(error: unknown, eventId?: string): void {
+  #emitError(error: unknown, eventId?: string): { code: SpeechbridgeError['code']; message: string; param: string | null } {
     const wrapped = toSpeechbridgeError(error);
     this.#emit({ type: 'error', code: wrapped.code, message: wrapped.message, param: wrapped.param, eventId: eventId ?? null });
+    return { code: wrapped.code, message: wrapped.message, param: wrapped.param };
   }
 
   #emit(event: EngineEvent): void {
@@ -723,6 +790,26 @@ export class SessionEngine {
     } catch (error) {
       this.#onListenerError(error, event);
     }
+  }
+}
+
+/** How a turn that was not to be answered ends: with its transcript. */
+function transcriptEnd(event: Extract<EngineEvent, { type: 'transcript.completed' | 'transcript.failed' }>): TurnEnd {
+  return event.type === 'transcript.completed' ? { outcome: 'transcribed' } : { outcome: 'failed', error: event.error };
+}
+
+/** How a turn ends with the response that answered it. */
+function responseEnd({ info }: ResponseSummary): TurnEnd {
+  const details = info.statusDetails;
+  switch (info.status) {
+    case 'completed':
+    case 'incomplete':
+    case 'in_progress':
+      return { outcome: 'answered', responseId: info.id };
+    case 'failed':
+      return { outcome: 'failed', responseId: info.id, error: details?.type === 'failed' ? details.error : { code: 'internal_error', message: 'the response failed' } };
+    case 'cancelled':
+      return { outcome: 'dropped', responseId: info.id, reason: details?.type === 'cancelled' ? DROP_FOR_CANCEL[details.reason] : 'cancelled' };
   }
 }
 

@@ -4,12 +4,14 @@
  * session factory (src/server/session-factory.ts) makes these sessions; no door knows more of
  * the engine than this.
  */
-import type { EngineEvent, EngineInput, SessionConfig, SessionKind, SessionUpdate } from '../engine/events.ts';
+import type { EngineEvent, EngineInput, HandleResult, SessionConfig, SessionKind, SessionUpdate } from '../engine/events.ts';
 
 export interface DoorSession {
   start(): Promise<void>;
-  /** Never throws: bad input becomes an `error` event. */
-  handle(input: EngineInput): void;
+  /** Never throws: bad input becomes an `error` event, and the result says it was refused. */
+  handle(input: EngineInput): HandleResult;
+  /** Ends the turn being spoken (answered when `respond`); resolves once every committed turn has its turn.ended. */
+  finish(options: { respond: boolean }): Promise<void>;
   readonly config: SessionConfig;
   close(): Promise<void>;
 }

@@ -127,7 +127,9 @@ export interface TranscriberSession extends Transcriber {
 
 // ── Responder (LLM) ─────────────────────────────────────────────────────────────────────
 
-export type ResponderMode = 'reply' | 'translate' | 'rewrite';
+/** What a responder does with a user turn: answer it, translate it, or clean it up. */
+export const RESPONSE_MODES = ['reply', 'translate', 'rewrite'] as const;
+export type ResponseMode = (typeof RESPONSE_MODES)[number];
 
 export interface ToolCall {
   callId: string;
@@ -151,7 +153,7 @@ export interface ToolDefinition {
 export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
 
 export interface RespondRequest {
-  mode: ResponderMode;
+  mode: ResponseMode;
   /** The conversation so far, oldest first, without the system prompt. */
   messages: ChatMessage[];
   /** System prompt; absent means the configured default for the mode. */
@@ -185,7 +187,7 @@ export type ResponderEvent =
 
 export interface ResponderCapabilities {
   tools: boolean;
-  modes: readonly ResponderMode[];
+  modes: readonly ResponseMode[];
 }
 
 export interface Responder {

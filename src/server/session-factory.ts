@@ -1,9 +1,8 @@
 /**
  * Builds one SessionEngine per realtime connection from the server's engines and the
- * configuration's session defaults: voice (DEFAULT_TTS_VOICE), system prompt
- * (DEFAULT_SYSTEM_PROMPT), LLM model (OPENAI_API_MODEL, when an OpenAI-compatible LLM is
- * configured), turn detection (VAD_ENGINE, VAD_AGGR, VAD_THRESHOLD, DEFAULT_VAD_*) and the
- * interim passes (INTERIM_PASSES) and the response bounds (RESPONSE_TIMEOUT, MAX_SENTENCE_AUDIO_SECONDS, MAX_RESPONSE_AUDIO_SECONDS).
+ * configuration's session defaults: voice (DEFAULT_TTS_VOICE), LLM model (OPENAI_API_MODEL,
+ * when an OpenAI-compatible LLM is configured), turn detection (VAD_ENGINE, VAD_AGGR, VAD_THRESHOLD, DEFAULT_VAD_*),
+ * the interim passes (INTERIM_PASSES) and the response bounds (RESPONSE_TIMEOUT, MAX_SENTENCE_AUDIO_SECONDS, MAX_RESPONSE_AUDIO_SECONDS).
  * With DIAR_URL, sessions whose transcription asks for speaker segments get the diarizer.
  */
 import type { SessionDefaults } from '../engine/session-config.ts';
@@ -28,7 +27,6 @@ export interface SessionFactoryOptions {
 export function sessionDefaultsOf(config: Config): SessionDefaults {
   return {
     ...(config.llm.engine === 'openai' && { model: config.llm.model }),
-    ...(config.llm.systemPrompt !== undefined && { instructions: config.llm.systemPrompt }),
     voice: config.tts.voice,
     vad: { ...config.vad },
     interimPasses: config.asr.interimPasses,
@@ -68,6 +66,7 @@ export function createSessionFactory(options: SessionFactoryOptions): DoorSessio
     return {
       start: () => engine.start(),
       handle: (input) => engine.handle(input),
+      finish: (options) => engine.finish(options),
       get config() {
         return engine.config;
       },

@@ -298,8 +298,8 @@ describe('response output', () => {
 
   test('the LLM gets the session settings and the conversation as messages', async () => {
     const harness = await startHarness({
-      defaults: { ...MANUAL, instructions: 'Be brief.', model: 'test-model' },
-      session: { temperature: 0.7, mode: 'translate', targetLanguage: 'fr' },
+      defaults: { ...MANUAL, model: 'test-model' },
+      session: { instructions: 'Be brief.', temperature: 0.7, mode: 'translate', targetLanguage: 'fr' },
     });
     harness.handle({ type: 'item.create', item: { type: 'message', role: 'system', content: [{ type: 'input_text', text: 'Context.' }] } });
     ask(harness, 'good morning');

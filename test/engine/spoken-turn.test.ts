@@ -51,7 +51,7 @@ describe('a spoken turn', () => {
       'audio_transcript.delta',
       'audio.delta',
     ];
-    const tail = ['audio.done', 'audio_transcript.done', 'content_part.done', 'item.done', 'output_item.done', 'turn.timings', 'response.done'];
+    const tail = ['audio.done', 'audio_transcript.done', 'content_part.done', 'item.done', 'output_item.done', 'turn.timings', 'response.done', 'turn.ended'];
     assert.deepEqual(sequence.slice(0, head.length), head);
     assert.deepEqual(sequence.slice(-tail.length), tail);
     const middle = sequence.slice(head.length, -tail.length);
@@ -120,7 +120,8 @@ describe('a spoken turn', () => {
     assert.equal(harness.all('response.done').length, 2);
     // No audio of the cancelled response after its response.done.
     const cancelledAt = harness.events.indexOf(cancelled);
-    const late = harness.events.slice(cancelledAt + 1).filter((event) => 'responseId' in event && event.responseId === firstCreated.response.id);
+    // (The interrupted turn's turn.ended names the response that was cancelled; it carries no output.)
+    const late = harness.events.slice(cancelledAt + 1).filter((event) => event.type !== 'turn.ended' && 'responseId' in event && event.responseId === firstCreated.response.id);
     assert.deepEqual(late, []);
     // The interrupted assistant item is incomplete and its transcript holds only the sentences sent as audio.
     const interrupted = cancelled.response.output[0];

@@ -65,6 +65,7 @@ export async function startDoors(env: Record<string, string> = {}, gated = false
           await session.start();
         },
         handle: (input) => session.handle(input),
+        finish: (options) => session.finish(options),
         get config() {
           return session.config;
         },

@@ -94,7 +94,8 @@ function fakeSession(emit: (event: EngineEvent) => void, early = 0): DoorSession
     start: async () => {
       for (let i = 0; i < early; i++) emit({ type: 'speech.started', itemId: `item_${i}`, audioStartMs: 0 } as EngineEvent);
     },
-    handle: () => {},
+    handle: () => ({ accepted: true as const }),
+    finish: async () => {},
     config: {} as DoorSession['config'],
     close: async () => {
       session.closes++;

@@ -8,7 +8,6 @@
 import { z } from 'zod';
 import { type ErrorCode, SpeechbridgeError } from '../../errors/registry.ts';
 import type { SessionUpdate } from '../../engine/events.ts';
-import { REWRITE_PROMPT } from '../../providers/prompts.ts';
 import { parseBoundedJson } from '../bounded-json.ts';
 import { describeValue, quote } from '../client-values.ts';
 import { DEFAULT_PCM_SAMPLE_RATE, type GatewayAudioFormat, parseAudioFormat, pcm } from './formats.ts';
@@ -91,25 +90,25 @@ export interface GatewaySession {
 
 /** Server-wide settings for gateway sessions. */
 export interface GatewayDefaults {
-  /** The rewrite prompt when `start` gives none (OPENAI_PROMPT); else REWRITE_PROMPT. */
+  /** The rewrite prompt when `start` gives none (OPENAI_PROMPT); else the responder's own rewrite prompt. */
   rewritePrompt?: string;
 }
 
 /**
  * The session a `start` asks for; throws unsupported_format for an unknown format name.
  * The engine runs in mode 'rewrite' with the prompt given, else the server's rewrite prompt,
- * else the default one (set explicitly, so a server-wide reply prompt from
- * DEFAULT_SYSTEM_PROMPT does not replace it).
+ * else none, so the responder uses its rewrite prompt (DEFAULT_SYSTEM_PROMPT, the server-wide
+ * reply prompt, is the responder's reply default and never reaches a rewrite).
  * Each turn is answered on its own: VAD ends turns and starts their responses, and a new turn
  * does not cancel the previous turn's answer (no barge-in), so every turn gets its result.
  */
 export function sessionOf(start: StartMessage, defaults: GatewayDefaults = {}): GatewaySession {
   const input = start.input_format ? parseAudioFormat(start.input_format, 'input_format') : pcm(DEFAULT_PCM_SAMPLE_RATE);
   const output = start.output_format ? parseAudioFormat(start.output_format, 'output_format') : pcm(DEFAULT_PCM_SAMPLE_RATE);
-  const prompt = start.prompt?.trim();
+  const instructions = start.prompt?.trim() || defaults.rewritePrompt?.trim();
   const session: SessionUpdate = {
     mode: 'rewrite',
-    instructions: prompt || defaults.rewritePrompt?.trim() || REWRITE_PROMPT,
+    ...(instructions && { instructions }),
     outputModalities: ['audio'],
     inputSampleRate: input.sampleRate,
     outputSampleRate: output.sampleRate,

@@ -44,7 +44,6 @@ export class GatewayConnection {
   #stage: Stage = { stage: 'awaiting_start' };
   readonly #socket: SessionSocket<WireFrame>;
   readonly #logger: Logger;
-  #settleCheck: NodeJS.Immediate | null = null;
 
   constructor(private readonly options: GatewayConnectionOptions) {
     this.#logger = options.logger.child({ door: 'gateway' });
@@ -53,10 +52,6 @@ export class GatewayConnection {
       tooLargeAdvice: 'send audio in smaller frames',
       onMessage: (data, isBinary) => this.#onMessage(data, isBinary),
       onEvent: (event) => this.#onEngineEvent(event),
-      onClosing: () => {
-        if (this.#settleCheck) clearImmediate(this.#settleCheck);
-        this.#settleCheck = null;
-      },
     });
   }
 
@@ -182,8 +177,12 @@ export class GatewayConnection {
     if (stage.stage !== 'streaming') return;
     this.#stage = { stage: 'ending', live: stage.live, audioRefused: false };
     this.#socket.stopIdleTimer();
-    this.#socket.session?.handle({ type: 'turn.end', respond: true });
-    this.#scheduleSettleCheck();
+    const session = this.#socket.session;
+    if (!session) return;
+    session.finish({ respond: true }).then(
+      this.#socket.boundary.guard('session finished', () => void this.#socket.close('finished')),
+      this.#socket.boundary.catcher('session finish'),
+    );
   }
 
   // ── Engine → client ─────────────────────────────────────────────────────────────────────
@@ -192,25 +191,6 @@ export class GatewayConnection {
     const stage = this.#stage;
     if (stage.stage === 'awaiting_start') return;
     for (const outbound of stage.live.mapper.map(event)) this.#send(outbound);
-    this.#scheduleSettleCheck();
-  }
-
-  /**
-   * After the engine's burst of events (a macrotask later, so responses it starts in promise
-   * callbacks have started): turns left unanswered get their error, and an ending session closes.
-   */
-  #scheduleSettleCheck(): void {
-    if (this.#settleCheck || !this.#socket.accepting) return;
-    this.#settleCheck = setImmediate(
-      this.#socket.boundary.guard('settle check', () => {
-        this.#settleCheck = null;
-        const stage = this.#stage;
-        if (stage.stage === 'awaiting_start' || this.#socket.phase !== 'open') return;
-        if (!stage.live.mapper.settled) return;
-        for (const message of stage.live.mapper.takeUnanswered()) this.#send({ kind: 'message', message });
-        if (stage.stage === 'ending') void this.#socket.close('finished');
-      }),
-    );
   }
 
   #send(outbound: Outbound): void {

@@ -1,29 +1,21 @@
 /**
- * Engine events → gateway messages, for one session. Besides the mapping it keeps the ledger
- * of turns the engine has committed, so the connection can tell when every turn has its
- * result (`end` waits for that) and so that no turn ends silently:
+ * Engine events → gateway messages, for one session:
  *
  *   speech.started → (transcript.interim → stt_partial)* → input.committed →
  *   transcript.completed → stt_final (or transcript.failed → error) → response.created →
  *   first audio.delta → tts_start, audio.delta → binary frame … → response.done →
- *   text_final, tts_end (or error).
+ *   text_final, tts_end → turn.ended (an error when the turn failed or was not answered).
  *
  * text_final is the response's whole text (the transcript of its audio), known once the
  * response is done; the audio before it streams sentence by sentence as the LLM writes.
- * A response names the turn it answers from response.created on (answersItemId).
+ * A response names the turn it answers from response.created on (answersItemId). Which turns
+ * are open and when they end is the engine's to say (turn.ended); this only translates.
  */
-import type { ConversationItem, EngineEvent, ResponseInfo } from '../../engine/events.ts';
+import type { ConversationItem, EngineEvent, ResponseInfo, TurnEnded } from '../../engine/events.ts';
 import { errorMessage, type ServerMessage } from './codec.ts';
 import { encodeAudioBytes, type GatewayAudioFormat } from './formats.ts';
 
 export type Outbound = { kind: 'message'; message: ServerMessage } | { kind: 'audio'; bytes: Buffer };
-
-/** Where a committed turn is: being transcribed, or transcribed and waiting for its response. */
-interface TurnRecord {
-  stage: 'transcribing' | 'awaiting_response';
-  /** Its transcription failed (already reported); the response the engine still runs for it fails the same way. */
-  transcriptFailed: boolean;
-}
 
 interface ActiveResponse {
   id: string;
@@ -33,59 +25,19 @@ interface ActiveResponse {
 }
 
 export class GatewayEventMapper {
-  private openTurn: string | null = null;
-  private readonly turns = new Map<string, TurnRecord>();
   private active: ActiveResponse | null = null;
 
   constructor(private readonly output: GatewayAudioFormat) {}
 
-  /** No open turn, no transcription running and no response running. */
-  get settled(): boolean {
-    if (this.openTurn !== null || this.active !== null) return false;
-    for (const turn of this.turns.values()) if (turn.stage === 'transcribing') return false;
-    return true;
-  }
-
-  /**
-   * Turns transcribed but never answered, once the engine is settled: each gets an error so it
-   * does not end silently, and leaves the ledger. Empty while the engine still works.
-   */
-  takeUnanswered(): ServerMessage[] {
-    if (!this.settled) return [];
-    const messages: ServerMessage[] = [];
-    for (const [turnId, turn] of this.turns) {
-      if (!turn.transcriptFailed) {
-        messages.push(errorMessage({ code: 'internal_error', message: `turn ${turnId} was transcribed but the engine made no response for it` }, turnId));
-      }
-    }
-    this.turns.clear();
-    return messages;
-  }
-
   map(event: EngineEvent): Outbound[] {
     switch (event.type) {
-      case 'speech.started':
-        this.openTurn = event.itemId;
-        return [];
-      case 'speech.stopped':
-        if (this.openTurn === event.itemId) this.openTurn = null;
-        return [];
-      case 'input.cleared':
-        this.openTurn = null;
-        return [];
-      case 'input.committed':
-        if (this.openTurn === event.itemId) this.openTurn = null;
-        this.turns.set(event.itemId, { stage: 'transcribing', transcriptFailed: false });
-        return [];
       case 'transcript.interim':
         // The session shows partials (codec.ts), so a streaming recognizer's deltas come as
         // transcript.interim too, with the text so far: that is what stt_partial carries.
         return [message({ type: 'stt_partial', turn_id: event.itemId, text: event.text })];
       case 'transcript.completed':
-        this.transcribed(event.itemId, false);
         return [message({ type: 'stt_final', turn_id: event.itemId, text: event.transcript })];
       case 'transcript.failed':
-        this.transcribed(event.itemId, true);
         return [message(errorMessage({ code: event.error.code, message: `the turn could not be transcribed: ${event.error.message}` }, event.itemId))];
       case 'response.created':
         this.active = { id: event.response.id, turnId: event.response.answersItemId, ttsStarted: false };
@@ -94,22 +46,37 @@ export class GatewayEventMapper {
         return this.audio(event.responseId, event.audio);
       case 'response.done':
         return this.responseDone(event.response);
+      case 'turn.ended':
+        return this.turnEnded(event);
       case 'error':
-        // A turn dropped from the engine's answer queue ends with this error, named by its id.
-        if (event.code === 'turn_queue_full' && event.param !== null && this.turns.delete(event.param)) {
-          return [message(errorMessage(event, event.param))];
-        }
+        // A turn dropped from the engine's answer queue is reported by its turn.ended, named by its id.
+        if (event.code === 'turn_queue_full') return [];
         return [message(errorMessage(event))];
       default:
         return [];
     }
   }
 
-  private transcribed(itemId: string, failed: boolean): void {
-    const turn = this.turns.get(itemId);
-    if (!turn) return;
-    turn.stage = 'awaiting_response';
-    turn.transcriptFailed = failed;
+  /** Every turn not answered says why, under its id; an answered one has had its text_final. */
+  private turnEnded(event: TurnEnded): Outbound[] {
+    const turnId = event.itemId;
+    switch (event.outcome) {
+      case 'answered':
+      case 'transcribed':
+        return [];
+      case 'failed': {
+        // A turn whose transcription failed has had its error; its response fails for the same reason.
+        if (event.transcript === null) return [];
+        const failure = event.error ?? { code: 'internal_error' as const, message: 'the response failed' };
+        return [message(errorMessage({ code: failure.code, message: `the response failed: ${failure.message}` }, turnId))];
+      }
+      case 'dropped': {
+        if (event.error) return [message(errorMessage(event.error, turnId))];
+        // Only the session closing drops a turn here (no barge-in, no response.cancel): shutdown or a session limit.
+        const what = event.responseId !== null ? 'the response finished' : 'the turn was answered';
+        return [message(errorMessage({ code: 'engine_unavailable', message: `the session closed before ${what} (${event.reason ?? 'closed'})` }, turnId))];
+      }
+    }
   }
 
   private audio(responseId: string, samples: Int16Array): Outbound[] {
@@ -128,37 +95,18 @@ export class GatewayEventMapper {
     return message({ type: 'tts_start', turn_id: turnId, format: this.output.name, sample_rate: this.output.sampleRate });
   }
 
+  /** A failed or cancelled response's error goes out with its turn's turn.ended. */
   private responseDone(response: ResponseInfo): Outbound[] {
     const ttsStarted = this.active?.id === response.id && this.active.ttsStarted;
     if (this.active?.id === response.id) this.active = null;
     const turnId = response.answersItemId;
-    const turn = turnId === null ? undefined : this.turns.get(turnId);
-    if (turnId !== null) this.turns.delete(turnId);
     const out: Outbound[] = [];
-    const details = response.statusDetails;
-    switch (response.status) {
-      case 'completed':
-      case 'incomplete':
-        out.push(message({ type: 'text_final', turn_id: turnId, text: responseText(response.output) }));
-        if (!ttsStarted) out.push(this.ttsStart(turnId));
-        break;
-      case 'failed':
-        // A turn whose transcription failed has had its error; its response fails for the same reason.
-        if (!turn?.transcriptFailed) {
-          const failure = details?.type === 'failed' ? details.error : { code: 'internal_error' as const, message: 'the response failed' };
-          out.push(message(errorMessage({ code: failure.code, message: `the response failed: ${failure.message}` }, turnId)));
-        }
-        break;
-      case 'cancelled': {
-        // Only the session closing cancels a response here (no barge-in, no response.cancel): shutdown or a session limit.
-        const reason = details?.type === 'cancelled' ? details.reason : 'cancelled';
-        out.push(message(errorMessage({ code: 'engine_unavailable', message: `the session closed before the response finished (${reason})` }, turnId)));
-        break;
-      }
-      case 'in_progress':
-        break;
+    const answered = response.status === 'completed' || response.status === 'incomplete';
+    if (answered) {
+      out.push(message({ type: 'text_final', turn_id: turnId, text: responseText(response.output) }));
+      if (!ttsStarted) out.push(this.ttsStart(turnId));
     }
-    if (ttsStarted || response.status === 'completed' || response.status === 'incomplete') out.push(message({ type: 'tts_end', turn_id: turnId }));
+    if (ttsStarted || answered) out.push(message({ type: 'tts_end', turn_id: turnId }));
     return out;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * One /v1/realtime connection: decoded client events go to the session engine, encoded engine
  * events come back. The session starts as the socket opens; `session.created` is the first
- * event (after the settings of a client secret, when the client used one, are applied).
+ * event (the engine is created with a client secret's settings, when the client used one, so
+ * session.created reports them).
  *
  * Every event out is essential: OpenAI's deltas add to what came before rather than replace it,
  * so none may be skipped. The socket's life — early buffering while the engine starts, the
@@ -14,7 +15,7 @@ import type { Logger } from 'pino';
 import { SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { CloseReason } from '../close-reasons.ts';
-import type { DoorSession } from '../door-session.ts';
+import type { DoorSession, DoorSessionFactory } from '../door-session.ts';
 import type { SessionSocket } from '../session-socket.ts';
 import { type WsConnectionOptions, wsSessionSocket } from '../ws-session-socket.ts';
 import type { WireFrame } from '../ws-transport.ts';
@@ -31,8 +32,6 @@ export interface RealtimeConnectionOptions extends WsConnectionOptions {
 export class RealtimeConnection {
   readonly #socket: SessionSocket<WireFrame>;
   readonly #logger: Logger;
-  /** The client secret's settings were applied: their own session.updated is not sent (session.created reports them). */
-  #skipSessionUpdated = false;
 
   constructor(private readonly options: RealtimeConnectionOptions) {
     const { codec } = options;
@@ -67,8 +66,9 @@ export class RealtimeConnection {
   async #startSession(): Promise<void> {
     const { codec, createSession, model } = this.options;
     let session: DoorSession;
+    let refusal: ServerEvent | null;
     try {
-      session = createSession({ kind: codec.kind, model, onEvent: this.#socket.onEngineEvent });
+      ({ session, refusal } = this.#createSession(createSession, model));
     } catch (error) {
       const failure = toSpeechbridgeError(error, 'engine_unavailable');
       this.#logger.error({ err: failure.message, code: failure.code }, 'realtime session could not be created');
@@ -77,30 +77,34 @@ export class RealtimeConnection {
     }
     const outcome = await this.#socket.startSession(session);
     if (outcome.type !== 'started') return;
-    this.#applyInitialSession(session);
     this.#socket.open(() => {
       for (const event of codec.sessionCreated(session.config)) this.#send(event);
+      if (refusal) this.#send(refusal);
       this.#logger.info({ kind: codec.kind, dialect: codec.dialect, model }, 'realtime session open');
     });
-    // Only the update's own event, replayed by open() from the early buffer, is skipped.
-    this.#skipSessionUpdated = false;
   }
 
   /**
-   * A client secret's session settings, applied as a session.update before session.created,
-   * which then reports them; the update's own session.updated is not sent (it would repeat it).
+   * The session engine, created with a client secret's session settings when there are some,
+   * so session.created reports them. Settings refused (validated when minted, so only by a
+   * server whose defaults changed since) are reported with an error and left out.
    */
-  #applyInitialSession(session: DoorSession): void {
+  #createSession(createSession: DoorSessionFactory, model: string | undefined): { session: DoorSession; refusal: ServerEvent | null } {
     const { initialSession, codec } = this.options;
-    if (!initialSession) return;
+    const request = { kind: codec.kind, model, onEvent: this.#socket.onEngineEvent };
+    if (!initialSession) return { session: createSession(request), refusal: null };
     const decoded = codec.decodeMintedSession(initialSession);
-    if (decoded.type === 'error') {
-      // Validated when minted, so only a server whose defaults changed since can get here.
-      this.#send(decoded.event);
-      return;
+    if (decoded.type === 'error') return { session: createSession(request), refusal: decoded.event };
+    if (decoded.input.type !== 'session.update') return { session: createSession(request), refusal: null };
+    try {
+      const session = createSession({ ...request, session: decoded.input.session });
+      codec.handled({ accepted: true });
+      return { session, refusal: null };
+    } catch (error) {
+      const failure = toSpeechbridgeError(error);
+      codec.handled({ accepted: false, error: { code: failure.code, message: failure.message, param: failure.param } });
+      return { session: createSession(request), refusal: codec.error(failure.code, failure.message, failure.param) };
     }
-    this.#skipSessionUpdated = true;
-    session.handle(decoded.input);
   }
 
   #onMessage(data: Buffer, isBinary: boolean): void {
@@ -116,14 +120,11 @@ export class RealtimeConnection {
       return;
     }
     // The engine promises never to throw; should it, the error boundary ends this session.
-    this.#socket.session?.handle(decoded.input);
+    const session = this.#socket.session;
+    if (session) codec.handled(session.handle(decoded.input));
   }
 
   #onEngineEvent(event: EngineEvent): void {
-    if (event.type === 'session.updated' && this.#skipSessionUpdated) {
-      this.#skipSessionUpdated = false;
-      return;
-    }
     for (const wire of this.options.codec.encode(event)) this.#send(wire);
   }
 

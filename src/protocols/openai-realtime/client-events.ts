@@ -18,6 +18,7 @@
  */
 import { z } from 'zod';
 import type { ErrorCode } from '../../errors/registry.ts';
+import { RESPONSE_MODES } from '../../engine/events.ts';
 import { parseBoundedJson } from '../bounded-json.ts';
 import { describeValue, quote } from '../client-values.ts';
 import { SESSION_RANGES } from '../../engine/ranges.ts';
@@ -155,7 +156,7 @@ const metadata = z
   .refine((value) => Object.keys(value).length <= 16, 'at most 16 metadata pairs')
   .nullable();
 const speechbridgeExtension = z.strictObject({
-  mode: z.enum(['reply', 'translate', 'rewrite']).optional(),
+  mode: z.enum(RESPONSE_MODES).optional(),
   target_language: z.string().min(1).max(64).optional(),
   /** Partial text of the turn while it is spoken (conversation.item.input_audio_transcription.partial). */
   interim_transcripts: z.boolean().optional(),

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type ErrorCode, SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
-import type { EngineEvent, EngineInput, SessionConfig, SessionKind } from '../../engine/events.ts';
+import type { EngineEvent, EngineInput, HandleResult, SessionConfig, SessionKind } from '../../engine/events.ts';
 import { type AudioFormat, DEFAULT_AUDIO_FORMAT, decodeClientAudio, formatForRate } from './audio-format.ts';
 import { type ClientEvent, eventIdFromHead, parseClientEvent } from './client-events.ts';
 import { itemFromWire } from './item-shape.ts';
@@ -39,15 +39,14 @@ export interface RealtimeCodecOptions {
 
 export type DecodeResult = { type: 'input'; input: EngineInput } | { type: 'error'; event: ServerEvent };
 
+/** The formats before a session.update that changed them, restored should the engine refuse it. */
 interface PendingFormatChange {
-  eventId: string | null;
   input: AudioFormat;
   output: AudioFormat;
 }
 
 /** Reported fields of a session.update the engine has not answered yet: kept once session.updated says it took the update. */
 interface PendingEcho {
-  eventId: string | null;
   fields: Partial<EchoedSessionFields>;
 }
 
@@ -66,7 +65,7 @@ export class RealtimeCodec {
   private readonly boundKind: SessionKind | undefined;
   private readonly state: SessionWireState;
   private readonly context: ServerEventContext;
-  /** The formats before the last session.update, kept until the engine accepts or refuses it. */
+  /** The formats before the session.update being handled, kept until the engine accepts or refuses it. */
   private pendingFormatChange: PendingFormatChange | null = null;
   private pendingEcho: PendingEcho | null = null;
   /** The voice the engine last reported, and whether audio has gone out in it (OpenAI then keeps it). */
@@ -133,9 +132,22 @@ export class RealtimeCodec {
   /** The server events for one engine event. */
   encode(event: EngineEvent): ServerEvent[] {
     if (event.type === 'session.updated') this.settleFormats(event.session);
-    else if (event.type === 'error') this.revertFormatsOnRefusal(event.eventId, event.param);
     this.track(event);
     return serverEventsFor(event, this.context);
+  }
+
+  /**
+   * What the engine said of the input just decoded: a refused session.update leaves the audio
+   * formats and the reported fields as they were before it.
+   */
+  handled(result: HandleResult): void {
+    const formats = this.pendingFormatChange;
+    this.pendingFormatChange = null;
+    if (result.accepted) return;
+    this.pendingEcho = null;
+    if (!formats) return;
+    this.state.input = formats.input;
+    this.state.output = formats.output;
   }
 
   /** session.created (+ conversation.created): the first events of every connection. */
@@ -204,12 +216,12 @@ export class RealtimeCodec {
     this.checkKindKept(update.kind);
     this.checkVoiceKept(update.voice);
     if (input || output) {
-      this.pendingFormatChange = { eventId: event.event_id ?? null, input: this.state.input, output: this.state.output };
+      this.pendingFormatChange = { input: this.state.input, output: this.state.output };
       // Applied now, not on session.updated, so audio appended right behind the update decodes in the new format.
       if (input) this.state.input = input;
       if (output) this.state.output = output;
     }
-    this.pendingEcho = { eventId: event.event_id ?? null, fields: echoed };
+    this.pendingEcho = { fields: echoed };
     return { type: 'session.update', eventId: event.event_id, session: update };
   }
 
@@ -235,11 +247,10 @@ export class RealtimeCodec {
     });
   }
 
-  /** What the codec learns from the events it sends: the session's voice, whether audio went out, and the fate of a pending update. */
+  /** What the codec learns from the events it sends: the session's voice, whether audio went out, and that a pending update was taken. */
   private track(event: EngineEvent): void {
     if (event.type === 'audio.delta') this.audioSent = true;
     else if (event.type === 'session.updated') this.keepEcho(event.session);
-    else if (event.type === 'error' && this.pendingEcho && refusesUpdate(this.pendingEcho.eventId, event.eventId, event.param)) this.pendingEcho = null;
   }
 
   /** The engine took the pending update (or reports the session): its reported fields stand. */
@@ -258,24 +269,9 @@ export class RealtimeCodec {
     this.state.output = formatForRate(config.outputSampleRate, this.state.output);
   }
 
-  private revertFormatsOnRefusal(eventId: string | null, param: string | null): void {
-    const pending = this.pendingFormatChange;
-    if (!pending) return;
-    const sameEvent = eventId !== null ? eventId === pending.eventId : pending.eventId === null && (param ?? '').startsWith('session');
-    if (!sameEvent) return;
-    this.state.input = pending.input;
-    this.state.output = pending.output;
-    this.pendingFormatChange = null;
-  }
-
   private errorResult(code: ErrorCode, message: string, param: string | null, clientEventId: string | null): DecodeResult {
     return { type: 'error', event: errorEvent(code, message, param, clientEventId, this.context) };
   }
-}
-
-/** Whether an error answers the pending session.update: its event id, or, without one, a session field. */
-function refusesUpdate(pendingEventId: string | null, eventId: string | null, param: string | null): boolean {
-  return eventId !== null ? eventId === pendingEventId : pendingEventId === null && (param ?? '').startsWith('session');
 }
 
 function randomId(): string {

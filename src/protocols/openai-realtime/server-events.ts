@@ -190,6 +190,9 @@ export function serverEventsFor(event: EngineEvent, context: ServerEventContext)
     }
     case 'error':
       return [errorEvent(event.code, event.message, wireParamOf(event.param, dialect), event.eventId, context)];
+    case 'turn.ended':
+      // The OpenAI protocol names every item in its events; a turn's end has no event of its own.
+      return [];
   }
 }
 

@@ -39,8 +39,6 @@ export interface SocketIoConnectionOptions {
 export class SocketIoConnection {
   readonly #socket: SessionSocket<ServerMessage>;
   readonly #logger: Logger;
-  /** The engine's refusal of the input being handled (errors come back synchronously from handle()). */
-  #refusal: { active: boolean; message: string | null } = { active: false, message: null };
 
   constructor(private readonly options: SocketIoConnectionOptions) {
     this.#logger = options.logger.child({ door: 'socketio', socketio: options.socket.id });
@@ -65,7 +63,7 @@ export class SocketIoConnection {
   async start(): Promise<void> {
     let session: DoorSession;
     try {
-      session = this.options.createSession({ kind: 'conversation', session: socketIoSession(), onEvent: (event) => this.#onEngineEvent(event) });
+      session = this.options.createSession({ kind: 'conversation', session: socketIoSession(), onEvent: this.#socket.onEngineEvent });
     } catch (error) {
       void this.#socket.close('start_failed');
       throw error;
@@ -125,22 +123,13 @@ export class SocketIoConnection {
     return null;
   }
 
+  /** The engine's refusal (its error event has gone out), or null when it took the input. */
   #handleInput(input: EngineInput): string | null {
     const engine = this.#socket.session;
     if (!engine) return null;
-    this.#refusal = { active: true, message: null };
-    try {
-      // The engine promises never to throw; should it, the error boundary ends this session.
-      engine.handle(input);
-    } finally {
-      this.#refusal.active = false;
-    }
-    return this.#refusal.message;
-  }
-
-  #onEngineEvent(event: EngineEvent): void {
-    if (event.type === 'error' && this.#refusal.active) this.#refusal.message ??= event.message;
-    this.#socket.onEngineEvent(event);
+    // The engine promises never to throw; should it, the error boundary ends this session.
+    const result = engine.handle(input);
+    return result.accepted ? null : result.error.message;
   }
 
   #forward(event: EngineEvent): void {

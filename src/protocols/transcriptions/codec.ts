@@ -112,20 +112,36 @@ export function errorMessage(code: ErrorCode, message: string): Extract<ServerMe
 }
 
 /**
- * The message an engine event becomes, or null for events this protocol does not show (speech
- * boundaries, items, session updates). An empty interim text is not sent: it carries nothing.
+ * Engine events → messages, for one connection. Speech boundaries, items and session updates
+ * are not shown; an empty interim text is not sent (it carries nothing). An empty final clears
+ * a partial the client shows, so it goes out after a partial and says nothing otherwise: the
+ * encoder remembers which utterances showed a partial until their final (at most the
+ * utterances being transcribed).
  */
-export function encodeEngineEvent(event: EngineEvent): ServerMessage | null {
-  switch (event.type) {
-    case 'transcript.interim':
-      return event.text.trim() === '' ? null : { partial: event.text.trim() };
-    case 'transcript.completed':
-      return { final: event.transcript.trim(), ...(event.language !== undefined && { language: event.language }), duration_ms: Math.round(event.audioMs) };
-    case 'transcript.failed':
-      return errorMessage(event.error.code, `the transcription of an utterance failed: ${event.error.message}`);
-    case 'error':
-      return errorMessage(event.code, event.message);
-    default:
-      return null;
+export class TranscriptEncoder {
+  readonly #withPartial = new Set<string>();
+
+  encode(event: EngineEvent): ServerMessage | null {
+    switch (event.type) {
+      case 'transcript.interim': {
+        const text = event.text.trim();
+        if (text === '') return null;
+        this.#withPartial.add(event.itemId);
+        return { partial: text };
+      }
+      case 'transcript.completed': {
+        const hadPartial = this.#withPartial.delete(event.itemId);
+        const text = event.transcript.trim();
+        if (text === '' && !hadPartial) return null;
+        return { final: text, ...(event.language !== undefined && { language: event.language }), duration_ms: Math.round(event.audioMs) };
+      }
+      case 'transcript.failed':
+        this.#withPartial.delete(event.itemId);
+        return errorMessage(event.error.code, `the transcription of an utterance failed: ${event.error.message}`);
+      case 'error':
+        return errorMessage(event.code, event.message);
+      default:
+        return null;
+    }
   }
 }

@@ -28,15 +28,14 @@ import type { SessionSocket, StartOutcome } from '../session-socket.ts';
 import { type WsConnectionOptions, wsSessionSocket } from '../ws-session-socket.ts';
 import type { WireFrame } from '../ws-transport.ts';
 import { AudioInput } from './audio-input.ts';
-import { encodeEngineEvent, errorMessage, parseClientMessage, sessionUpdateOf, type ServerMessage, type StartRequest } from './codec.ts';
-import { UtteranceTracker } from './utterance-tracker.ts';
+import { errorMessage, parseClientMessage, sessionUpdateOf, TranscriptEncoder, type ServerMessage, type StartRequest } from './codec.ts';
 
 export type TranscriptionLimits = DoorLimits;
 
 interface Session {
   engine: DoorSession;
   input: AudioInput;
-  utterances: UtteranceTracker;
+  encoder: TranscriptEncoder;
   /** The engine's input sample rate; a compressed stream switches it to the decoder's rate once. */
   inputSampleRate: number;
 }
@@ -62,7 +61,6 @@ export class TranscriptionConnection {
         const stage = this.#stage;
         if (stage.stage !== 'running' && stage.stage !== 'stopping') return;
         stage.session.input.close();
-        stage.session.utterances.release();
         this.#logger.debug({ format: stage.session.input.format ?? undefined, droppedAudioBytes: stage.session.input.droppedBytes || undefined }, 'transcription input closed');
       },
     });
@@ -146,7 +144,7 @@ export class TranscriptionConnection {
       pause: boundary.guard('audio input', () => this.#socket.holdReading('decoder')),
       resume: boundary.guard('audio input', () => this.#socket.releaseReading('decoder')),
     });
-    this.#stage = { stage: 'running', session: { engine, input, utterances: new UtteranceTracker(), inputSampleRate: request.sample_rate } };
+    this.#stage = { stage: 'running', session: { engine, input, encoder: new TranscriptEncoder(), inputSampleRate: request.sample_rate } };
     this.#send({ session_id: this.sessionId });
     this.#logger.info({ language: request.language, sampleRate: request.sample_rate, format: request.format }, 'transcription session open');
   }
@@ -172,14 +170,8 @@ export class TranscriptionConnection {
     this.#socket.stopIdleTimer();
     await session.input.finish();
     if (this.#stage !== stopping || !this.#socket.accepting) return;
-    if (session.utterances.speaking) {
-      // turn.end, not audio.commit: it commits the open turn however short (audio.commit refuses
-      // under 100 ms of buffered audio, an error this client did not cause).
-      session.engine.handle({ type: 'turn.end', respond: false });
-      // Should the engine still not have ended it, there is no utterance to wait for.
-      session.utterances.forgetSpeech();
-    }
-    await session.utterances.settled();
+    // The utterance in progress is committed however short, and every utterance gets its final (or error).
+    await session.engine.finish({ respond: false });
     await this.#socket.close('stopped');
   }
 
@@ -188,12 +180,8 @@ export class TranscriptionConnection {
   #onEngineEvent(event: EngineEvent): void {
     const stage = this.#stage;
     if (stage.stage !== 'running' && stage.stage !== 'stopping') return;
-    const { utterances } = stage.session;
-    // An empty final clears a partial the client shows; with no partial before it, it says nothing.
-    const silentFinal = event.type === 'transcript.completed' && event.transcript.trim() === '' && !utterances.hadPartial(event.itemId);
-    utterances.observe(event);
-    const message = encodeEngineEvent(event);
-    if (message === null || silentFinal) return;
+    const message = stage.session.encoder.encode(event);
+    if (message === null) return;
     if (event.type === 'error' || event.type === 'transcript.failed') this.#logger.debug({ code: (message as { code: string }).code }, 'transcription error sent');
     // A partial is superseded by the next one: droppable when the client reads slowly.
     this.#send(message, event.type === 'transcript.interim');

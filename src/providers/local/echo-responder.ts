@@ -8,11 +8,11 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { throwIfAborted } from '../../errors/abort.ts';
-import type { ChatMessage, RespondRequest, Responder, ResponderCapabilities, ResponderEvent } from '../contracts.ts';
+import { RESPONSE_MODES, type ChatMessage, type RespondRequest, type Responder, type ResponderCapabilities, type ResponderEvent } from '../contracts.ts';
 
 export class EchoResponder implements Responder {
   readonly name = 'echo';
-  readonly capabilities: ResponderCapabilities = { tools: false, modes: ['reply', 'translate', 'rewrite'] };
+  readonly capabilities: ResponderCapabilities = { tools: false, modes: RESPONSE_MODES };
 
   async *respond(request: RespondRequest): AsyncIterable<ResponderEvent> {
     const { signal } = request;

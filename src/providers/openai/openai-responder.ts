@@ -37,6 +37,7 @@ import type {
   ToolChoice,
   ToolDefinition,
 } from '../contracts.ts';
+import { RESPONSE_MODES } from '../contracts.ts';
 import { systemPromptFor } from '../prompts.ts';
 import { CHAT_STREAM_BYTES_PER_CHAR, defaultUpstreamLimits, formatBytes, LIMIT_SETTINGS } from '../upstream-limits.ts';
 import { createOpenAIClient } from './client.ts';
@@ -77,7 +78,7 @@ interface CallShape {
 
 export class OpenAIResponder implements Responder {
   readonly name = 'openai-responder';
-  readonly capabilities: ResponderCapabilities = { tools: true, modes: ['reply', 'translate', 'rewrite'] };
+  readonly capabilities: ResponderCapabilities = { tools: true, modes: RESPONSE_MODES };
   readonly upstream: string;
   private readonly client: OpenAI;
   private readonly model: string;

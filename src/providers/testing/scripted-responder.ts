@@ -5,7 +5,7 @@
  * then its arguments in `deltaChars`-sized pieces.
  */
 import { throwIfAborted } from '../../errors/abort.ts';
-import type { FinishReason, RespondRequest, Responder, ResponderCapabilities, ResponderEvent } from '../contracts.ts';
+import { RESPONSE_MODES, type FinishReason, type RespondRequest, type Responder, type ResponderCapabilities, type ResponderEvent } from '../contracts.ts';
 import { delay, injectedError, pickScripted, watchAbort, type CallRecord, type InjectedFailure, type Scripted } from './script.ts';
 
 export interface ScriptedToolCall {
@@ -54,7 +54,7 @@ export class ScriptedResponder implements Responder {
 
   constructor(options: ScriptedResponderOptions = {}) {
     this.options = options;
-    this.capabilities = { tools: true, modes: ['reply', 'translate', 'rewrite'], ...options.capabilities };
+    this.capabilities = { tools: true, modes: RESPONSE_MODES, ...options.capabilities };
   }
 
   /** The requests received, oldest first. */

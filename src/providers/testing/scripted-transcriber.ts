@@ -20,8 +20,11 @@ import { delay, injectedError, pickScripted, watchAbort, type CallRecord, type I
 export interface ScriptedTranscriberOptions {
   /** The text per call (default 'hello world'); a function gets the audio (absent when streaming). */
   texts?: Scripted<string, PcmAudio | undefined>;
-  /** Wait before the result (after the audio ends when streaming); default 0. */
-  latencyMs?: number;
+  /**
+   * Wait before the result (after the audio ends when streaming); default 0. A function gets
+   * the audio's length in ms, for a recognizer that takes longer on longer turns (batch calls).
+   */
+  latencyMs?: number | ((audioMs: number) => number);
   /** Reported language; default 'en'. */
   language?: string;
   /** Declares streaming and provides transcribeStream. */
@@ -64,7 +67,7 @@ export class ScriptedTranscriber implements Transcriber {
     const callIndex = this.calls.length - 1;
     const unwatch = watchAbort(call, options.signal);
     try {
-      await delay(this.options.latencyMs ?? 0, options.signal);
+      await delay(this.latencyFor(call.audioMs), options.signal);
       this.failIfScripted(call);
       const text = pickScripted(this.options.texts ?? 'hello world', audio, callIndex);
       call.text = text;
@@ -73,6 +76,11 @@ export class ScriptedTranscriber implements Transcriber {
     } finally {
       unwatch();
     }
+  }
+
+  private latencyFor(audioMs: number): number {
+    const latency = this.options.latencyMs ?? 0;
+    return typeof latency === 'function' ? latency(audioMs) : latency;
   }
 
   private async *stream(audio: AsyncIterable<PcmAudio>, options: TranscribeOptions = {}): AsyncIterable<TranscriptStreamEvent> {
@@ -89,7 +97,7 @@ export class ScriptedTranscriber implements Transcriber {
         call.audioMs += durationMs(chunk);
         if (released < words.length) yield delta();
       }
-      await delay(this.options.latencyMs ?? 0, options.signal);
+      await delay(this.latencyFor(call.audioMs), options.signal);
       this.failIfScripted(call);
       while (released < words.length) yield delta();
       throwIfAborted(options.signal);

@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { aLawEncode, muLawEncode } from '../../../src/audio/g711.ts';
 import { SpeechbridgeError } from '../../../src/errors/registry.ts';
-import { REWRITE_PROMPT } from '../../../src/providers/prompts.ts';
 import { parseClientMessage, sessionOf } from '../../../src/protocols/gateway/codec.ts';
 import { decodeAudioBytes, encodeAudioBytes, parseAudioFormat } from '../../../src/protocols/gateway/formats.ts';
 
@@ -72,7 +71,8 @@ test('parseClientMessage: the three types, and errors that name the problem', ()
 test('sessionOf: mode rewrite with the default prompt or the client\'s, formats as rates, names mapped', () => {
   const plain = sessionOf({ type: 'start' });
   assert.equal(plain.session.mode, 'rewrite');
-  assert.equal(plain.session.instructions, REWRITE_PROMPT);
+  // No prompt: the responder's rewrite prompt (the session sets none, so no server-wide prompt replaces it).
+  assert.equal(plain.session.instructions, undefined);
   assert.deepEqual([plain.session.inputSampleRate, plain.session.outputSampleRate], [24000, 24000]);
   assert.equal(plain.session.interimTranscripts, true);
   assert.deepEqual(plain.session.turnDetection, { type: 'server_vad', createResponse: true, interruptResponse: false });
@@ -91,7 +91,7 @@ test('sessionOf: mode rewrite with the default prompt or the client\'s, formats 
 test('sessionOf: the server\'s rewrite prompt (OPENAI_PROMPT) replaces the default; a start prompt replaces both', () => {
   assert.equal(sessionOf({ type: 'start' }, { rewritePrompt: 'Fix the grammar.' }).session.instructions, 'Fix the grammar.');
   assert.equal(sessionOf({ type: 'start', prompt: 'Summarize.' }, { rewritePrompt: 'Fix the grammar.' }).session.instructions, 'Summarize.');
-  assert.equal(sessionOf({ type: 'start', prompt: '  ' }, { rewritePrompt: '' }).session.instructions, REWRITE_PROMPT);
+  assert.equal(sessionOf({ type: 'start', prompt: '  ' }, { rewritePrompt: '' }).session.instructions, undefined);
 });
 
 test('model names "default" (what Gradium gateway clients send) mean the server\'s own models', () => {

@@ -283,7 +283,7 @@ test('a refused session.update restores the previous audio format', () => {
   const realtime = codec();
   input(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'fmt', session: { type: 'realtime', audio: { input: { format: { type: 'audio/pcmu' } }, output: { voice: 'nobody' } } } })));
   assert.equal(realtime.inputFormat.encoding, 'g711_ulaw');
-  realtime.encode({ type: 'error', code: 'unknown_voice', message: 'no voice nobody', param: 'session.voice', eventId: 'fmt' });
+  realtime.handled({ accepted: false, error: { code: 'unknown_voice', message: 'no voice nobody', param: 'session.voice' } });
   assert.deepEqual(realtime.inputFormat, { encoding: 'pcm16', sampleRate: 24000 });
 });
 
@@ -548,7 +548,7 @@ test('reported-only fields stand once the engine takes the update; an update it 
   realtime.sessionCreated(config);
   const reported = () => realtime.encode({ type: 'session.updated', session: config })[0].session as Record<string, unknown>;
   input(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'u1', session: { type: 'realtime', reasoning: { effort: 'high' }, tracing: 'auto' } })));
-  realtime.encode({ type: 'error', code: 'invalid_value', message: 'the responder does not support mode "x"', param: 'session.mode', eventId: 'u1' });
+  realtime.handled({ accepted: false, error: { code: 'invalid_value', message: 'the responder does not support mode "x"', param: 'session.mode' } });
   assert.deepEqual([reported().reasoning, reported().tracing], [undefined, null], 'the refused update reported nothing');
   input(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'u2', session: { type: 'realtime', reasoning: { effort: 'low' }, parallel_tool_calls: true } })));
   const taken = realtime.encode({ type: 'session.updated', session: config })[0].session as Record<string, unknown>;
