@@ -55,4 +55,7 @@ console.log(`speechbridge command line, median of ${RUNS} runs, node ${process.v
 console.log(`${'command'.padEnd(40)} ${'first out ms'.padStart(12)} ${'total ms'.padStart(10)}`);
 await measure('speechbridge --help', ['--help']);
 await measure('speechbridge say "hello there" | …', ['say', 'hello there']);
-await measure('speechbridge say (3 sentences) | …', ['say', 'The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background. It is easy to tell the depth of a well.']);
+await measure('speechbridge say (3 sentences) | …', [
+  'say',
+  'The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background. It is easy to tell the depth of a well.',
+]);

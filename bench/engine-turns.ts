@@ -87,7 +87,17 @@ async function run(sessions: number, stream: Int16Array): Promise<RunResult> {
       createVoiceDetector,
       defaults: {
         voice: 'alloy',
-        vad: { engine: 'webrtc', aggressiveness: 2, threshold: 0.5, startMs: 120, endMs: 450, padMs: 180, maxMs: 15_000, createResponse: true, interruptResponse: false },
+        vad: {
+          engine: 'webrtc',
+          aggressiveness: 2,
+          threshold: 0.5,
+          startMs: 120,
+          endMs: 450,
+          padMs: 180,
+          maxMs: 15_000,
+          createResponse: true,
+          interruptResponse: false,
+        },
       },
       onEvent: (event) => {
         if (event.type === 'response.done') responses++;

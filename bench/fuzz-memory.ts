@@ -41,11 +41,16 @@ if (process.argv[2] === '--server') {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { messages: { type: 'string', default: '100000' }, 'max-old-space-size': { type: 'string' }, seed: { type: 'string', default: '24301' } } });
+  const { values } = parseArgs({
+    options: { messages: { type: 'string', default: '100000' }, 'max-old-space-size': { type: 'string' }, seed: { type: 'string', default: '24301' } },
+  });
   const total = Number(values.messages);
   const heapFlag = values['max-old-space-size'] ? [`--max-old-space-size=${values['max-old-space-size']}`] : [];
   const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--expose-gc', ...heapFlag, '--import', 'tsx', self, '--server'], { cwd: path.resolve(path.dirname(self), '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--expose-gc', ...heapFlag, '--import', 'tsx', self, '--server'], {
+    cwd: path.resolve(path.dirname(self), '..'),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const [line] = (await once(child.stdout.setEncoding('utf8'), 'data')) as [string];
   const url = line.trim();
   const fuzz = new Fuzz(Number(values.seed));
@@ -54,7 +59,7 @@ async function main(): Promise<void> {
   console.log(`fuzzing ${url} with ${total} messages${heapFlag.length ? ` (${heapFlag[0]})` : ''}`);
   console.log('messages   rss MB  heap MB  external MB');
   await sample(url, 0);
-  for (let sent = 0; sent < total; ) {
+  for (let sent = 0; sent < total;) {
     const batch = Math.min(SESSION_MESSAGES, total - sent);
     const door = (['realtime', 'gateway', 'transcriptions', 'socketio'] as const)[(sent / SESSION_MESSAGES) % 4];
     await fuzzSession(url, door, pools, fuzz, batch);
@@ -97,7 +102,13 @@ async function fuzzSession(url: string, door: 'realtime' | 'gateway' | 'transcri
     for (let sent = 0; sent < count; sent += IN_FLIGHT) {
       const replies = Array.from({ length: Math.min(IN_FLIGHT, count - sent) }, () => {
         const deep = JSON.parse(fuzz.deep(fuzz.int(65, 400))) as unknown;
-        const payload = fuzz.pick([deep, { audio: 5 }, { session: { voice: 'x'.repeat(200) } }, { audio: new Uint8Array(3) }, 'x'.repeat(fuzz.int(1, 100_000))]);
+        const payload = fuzz.pick([
+          deep,
+          { audio: 5 },
+          { session: { voice: 'x'.repeat(200) } },
+          { audio: new Uint8Array(3) },
+          'x'.repeat(fuzz.int(1, 100_000)),
+        ]);
         return client.socket.timeout(10_000).emitWithAck(fuzz.pick(['audio', 'update_session', 'nope']), payload);
       });
       await Promise.all(replies);
@@ -115,7 +126,7 @@ async function fuzzSession(url: string, door: 'realtime' | 'gateway' | 'transcri
     if (waiting && errors >= waiting.target) waiting.resolve();
   });
   const pool = pools[door];
-  for (let sent = 0; sent < count; ) {
+  for (let sent = 0; sent < count;) {
     const batch = Math.min(IN_FLIGHT, count - sent);
     for (let i = 0; i < batch; i++) socket.send(fuzz.pick(pool).frame);
     sent += batch;

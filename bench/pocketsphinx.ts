@@ -152,12 +152,17 @@ async function startUp(binary: string): Promise<{ wallMs: number; cpuMs: number 
 
 const { binary } = await checkPocketsphinx();
 const transcriber = await createPocketsphinxTranscriber({ timeoutMs: 120_000 });
-const loadAverage = os.loadavg().map((value) => value.toFixed(1)).join(' / ');
+const loadAverage = os
+  .loadavg()
+  .map((value) => value.toFixed(1))
+  .join(' / ');
 console.log(`pocketsphinx per turn: ${os.cpus().length} cores, load average ${loadAverage} (1 / 5 / 15 min) at the start; ${RUNS} runs per recording, medians`);
 
 const startUps = [];
 for (let index = 0; index < RUNS; index++) startUps.push(await startUp(binary));
-console.log(`start-up alone (load the models, decode 0.5 s of silence): ${median(startUps.map((s) => s.wallMs)).toFixed(0)} ms wall, ${median(startUps.map((s) => s.cpuMs)).toFixed(0)} ms CPU`);
+console.log(
+  `start-up alone (load the models, decode 0.5 s of silence): ${median(startUps.map((s) => s.wallMs)).toFixed(0)} ms wall, ${median(startUps.map((s) => s.cpuMs)).toFixed(0)} ms CPU`,
+);
 console.log('');
 console.log('recording                      audio    way                       final after end   first text from start   CPU / turn   text');
 for (const name of RECORDINGS) {
@@ -178,5 +183,10 @@ for (const name of RECORDINGS) {
   }
 }
 console.log('');
-console.log(`load average at the end: ${os.loadavg().map((value) => value.toFixed(1)).join(' / ')}`);
+console.log(
+  `load average at the end: ${os
+    .loadavg()
+    .map((value) => value.toFixed(1))
+    .join(' / ')}`,
+);
 await transcriber.close();

@@ -179,7 +179,10 @@ class ServerProcess {
   ) {}
 
   static async start(workers: number): Promise<ServerProcess> {
-    const child = fork(fileURLToPath(import.meta.url), ['--server', '--workers', String(workers)], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(fileURLToPath(import.meta.url), ['--server', '--workers', String(workers)], {
+      execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : [])],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     const [message] = (await once(child, 'message')) as [ServerMessage];
     if (message.type !== 'ready') throw new Error('the server process did not start');
     return new ServerProcess(child, message.url);
@@ -359,7 +362,9 @@ async function main(): Promise<void> {
   const { counts, runs, seconds, workers } = parseArgs(process.argv.slice(2));
   const frames = await clipFrames();
   const shape = workers === 1 ? 'one server process' : `a primary and ${workers} workers`;
-  console.log(`realtime sessions (${shape}): ${runs} runs per count, ${seconds} s measured after ${RAMP_SECONDS + WARMUP_SECONDS} s of ramp-up and warm-up; medians over runs`);
+  console.log(
+    `realtime sessions (${shape}): ${runs} runs per count, ${seconds} s measured after ${RAMP_SECONDS + WARMUP_SECONDS} s of ramp-up and warm-up; medians over runs`,
+  );
   const rows: RunResult[] = [];
   for (const count of counts) {
     const results: RunResult[] = [];

@@ -130,7 +130,11 @@ console.log(`Speex quality, 24k → 16k: cost of a 20 ms frame streamed, and the
 console.log('quality   µs / 20 ms frame   vs quality 6   -3 dB point   gain at 7.6 kHz   gain at 8.5 kHz');
 const speech24k = inputs.get(24000)!;
 const frames = (AUDIO_SECONDS * 1000) / CHUNK_MS;
-const rows = [3, 5, 6, 7, 8, 9, 10].map((quality) => ({ quality, cpuMs: measure(streamed(speech24k, 16000, quality)).cpuMs, band: passBand(24000, 16000, quality) }));
+const rows = [3, 5, 6, 7, 8, 9, 10].map((quality) => ({
+  quality,
+  cpuMs: measure(streamed(speech24k, 16000, quality)).cpuMs,
+  band: passBand(24000, 16000, quality),
+}));
 const quality6CpuMs = rows.find((row) => row.quality === 6)!.cpuMs;
 for (const { quality, cpuMs, band } of rows) {
   const stop = band.stopGainDb === -Infinity ? '< -96 dB' : `${band.stopGainDb.toFixed(1)} dB`;

@@ -75,7 +75,15 @@ async function oneTurn(server: RunningServer, frames: string[]): Promise<{ final
 }
 
 const espeak = await EspeakSynthesizer.create({ workers: 1 });
-const upstream = await startGradiumUpstream({ synthesizer: espeak, transcript: TEXT, msPerWord: 300, readyDelayMs: 75, textDelayMs: 560, flushDelayMs: 250, ttsFirstAudioDelayMs: 250 });
+const upstream = await startGradiumUpstream({
+  synthesizer: espeak,
+  transcript: TEXT,
+  msPerWord: 300,
+  readyDelayMs: 75,
+  textDelayMs: 560,
+  flushDelayMs: 250,
+  ttsFirstAudioDelayMs: 250,
+});
 const config = loadConfig({
   SERVER_NAME: '127.0.0.1',
   SERVER_PORT: '0',

@@ -78,7 +78,13 @@ const webrtc = detectors[2];
 const table: number[] = [];
 runEngine({ ...webrtc, probability: (frame) => (table.push(webrtc.probability(frame)), 0), reset: () => webrtc.reset() })();
 let cursor = 0;
-const replay: VoiceDetector = { name: 'replay', sampleRate: 16000, frameSamples: 320, probability: () => table[cursor++ % table.length], reset: () => (cursor = 0) };
+const replay: VoiceDetector = {
+  name: 'replay',
+  sampleRate: 16000,
+  frameSamples: 320,
+  probability: () => table[cursor++ % table.length],
+  reset: () => (cursor = 0),
+};
 for (const chunkSamples of [samples.length, 320, 7]) {
   const label = chunkSamples === samples.length ? 'whole-file push' : `${chunkSamples}-sample pushes`;
   rows.push({

@@ -26,11 +26,9 @@ export function decodeBase64Audio(text: string, format: AudioWireFormat, param =
   switch (format) {
     case 'pcm16':
       if (bytes.byteLength % 2 !== 0) {
-        throw new SpeechbridgeError(
-          'invalid_audio',
-          `${param} decodes to ${bytes.byteLength} bytes, but pcm16 needs an even count (2 bytes per sample)`,
-          { param },
-        );
+        throw new SpeechbridgeError('invalid_audio', `${param} decodes to ${bytes.byteLength} bytes, but pcm16 needs an even count (2 bytes per sample)`, {
+          param,
+        });
       }
       return bytesToInt16(bytes);
     case 'g711_ulaw':
@@ -96,5 +94,7 @@ function findBadCharacter(text: string): string {
 }
 
 function unknownFormat(format: never, param: string): never {
-  throw new SpeechbridgeError('unsupported_format', `unknown audio format ${JSON.stringify(format)}; expected one of ${AUDIO_WIRE_FORMATS.join(', ')}`, { param });
+  throw new SpeechbridgeError('unsupported_format', `unknown audio format ${JSON.stringify(format)}; expected one of ${AUDIO_WIRE_FORMATS.join(', ')}`, {
+    param,
+  });
 }

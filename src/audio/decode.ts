@@ -13,7 +13,6 @@ import type { PcmAudio } from './pcm.ts';
 import { resample } from './resample.ts';
 import { readWav } from './wav.ts';
 
-
 /**
  * Longest audio decodeAudio returns unless told otherwise: 1 hour, 115 MB of PCM16 at 16 kHz.
  * Past it the call fails with payload_too_large instead of growing the buffer further.

@@ -44,10 +44,7 @@ function encoderArgs(format: Exclude<EncodeFormat, 'wav'>, sampleRate: number): 
     case 'opus':
       // 100 ms Ogg pages instead of the 1 s default, so the first audio leaves sooner; each page
       // costs about 30 bytes, 2.4 kbps at this page rate.
-      return [
-        ...(OPUS_RATES.has(sampleRate) ? [] : ['-ar', '48000']),
-        ...['-c:a', 'libopus', '-b:a', '32k', '-page_duration', '100000', '-f', 'ogg'],
-      ];
+      return [...(OPUS_RATES.has(sampleRate) ? [] : ['-ar', '48000']), ...['-c:a', 'libopus', '-b:a', '32k', '-page_duration', '100000', '-f', 'ogg']];
     case 'webm':
       // 100 ms clusters instead of the muxer's default (5 s), for the same reason as the Ogg
       // pages; live mode writes no seek index, which would need the whole stream first.
@@ -72,9 +69,13 @@ function encoderArgs(format: Exclude<EncodeFormat, 'wav'>, sampleRate: number): 
 export function encodeAudio(pcm: AsyncIterable<Int16Array>, options: EncodeOptions): AsyncIterable<Buffer> {
   checkSampleRate(options.sampleRate);
   if (!(options.format in ENCODE_CONTENT_TYPES)) {
-    throw new SpeechbridgeError('unsupported_format', `unknown output format ${JSON.stringify(options.format)}; expected one of ${Object.keys(ENCODE_CONTENT_TYPES).join(', ')}`, {
-      param: 'response_format',
-    });
+    throw new SpeechbridgeError(
+      'unsupported_format',
+      `unknown output format ${JSON.stringify(options.format)}; expected one of ${Object.keys(ENCODE_CONTENT_TYPES).join(', ')}`,
+      {
+        param: 'response_format',
+      },
+    );
   }
   return options.format === 'wav' ? encodeWav(pcm, options) : encodeWithFfmpeg(pcm, options, options.format);
 }

@@ -14,9 +14,7 @@ const STDERR_TAIL_CHARS = 4096;
 
 export const FFMPEG_INSTALL_HINT = 'install it with `apt-get install ffmpeg` (Debian/Ubuntu) or `brew install ffmpeg` (macOS)';
 
-export type FfmpegExit =
-  | { type: 'exited'; code: number | null; signal: NodeJS.Signals | null }
-  | { type: 'spawn_failed'; error: SpeechbridgeError };
+export type FfmpegExit = { type: 'exited'; code: number | null; signal: NodeJS.Signals | null } | { type: 'spawn_failed'; error: SpeechbridgeError };
 
 export interface FfmpegProcess {
   child: ChildProcessWithoutNullStreams;
@@ -67,7 +65,10 @@ export function spawnFfmpeg(args: readonly string[]): FfmpegProcess {
     child,
     exited,
     lastStderrLine() {
-      const lines = stderr.split('\n').map((line) => line.trim()).filter((line) => line.length > 0);
+      const lines = stderr
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line.length > 0);
       return lines.at(-1) ?? '';
     },
     stderrTail: () => stderr,

@@ -7,7 +7,6 @@ import { SpeechbridgeError } from '../errors/registry.ts';
 import { sniffContainer, SNIFF_BYTES } from './container.ts';
 import { checkSampleRate, QUIET_ARGS, readStdout, spawnFfmpeg, unreadable, type FfmpegProcess } from './ffmpeg-process.ts';
 
-
 /**
  * Stream decoder stdin bounds. Above 64 KB queued (4 s of 128 kbps Opus, 16 s at 32 kbps) write()
  * returns false: the caller should pause its source until drain(). Above 1 MB (65 s at 128 kbps)

@@ -14,7 +14,9 @@ export function registerCertCommand(program: Command): void {
     const certificate = await ensureLocalCertificate();
     if (options.json) {
       const { certPath, keyPath, names, validTo, created } = certificate;
-      process.stdout.write(`${JSON.stringify({ cert: certPath, key: keyPath, names, valid_to: validTo.toISOString(), created, trust: trustLine(certPath) })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ cert: certPath, key: keyPath, names, valid_to: validTo.toISOString(), created, trust: trustLine(certPath) })}\n`,
+      );
       return;
     }
     process.stdout.write(

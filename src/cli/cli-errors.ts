@@ -22,7 +22,10 @@ export function describeCliError(error: unknown): CliFailure {
   }
   const system = error as SystemError;
   if (system?.syscall === 'listen') return { message: describeListenError(system), exitCode: FAILURE_EXIT_CODE };
-  if (system?.path && (system.code === 'ENOENT' || system.code === 'EACCES' || system.code === 'EISDIR' || system.code === 'ENOTDIR' || system.code === 'EPERM')) {
+  if (
+    system?.path &&
+    (system.code === 'ENOENT' || system.code === 'EACCES' || system.code === 'EISDIR' || system.code === 'ENOTDIR' || system.code === 'EPERM')
+  ) {
     return { message: `cannot open ${system.path}: ${FILE_PROBLEMS[system.code]}`, exitCode: USAGE_EXIT_CODE };
   }
   const message = error instanceof Error ? error.message : String(error);

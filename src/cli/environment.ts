@@ -17,7 +17,7 @@ export type FlagMap = Record<string, string>;
 export function environmentFromCommand(command: Command, flags: FlagMap, extra: Record<string, string> = {}): Record<string, string | undefined> {
   const globalOptions = command.optsWithGlobals() as Record<string, unknown>;
   const envFile = typeof globalOptions.envFile === 'string' ? globalOptions.envFile : '.env';
-  const fromFile = existsSync(envFile) ? dotenv.config({ path: envFile, processEnv: {}, quiet: true }).parsed ?? {} : {};
+  const fromFile = existsSync(envFile) ? (dotenv.config({ path: envFile, processEnv: {}, quiet: true }).parsed ?? {}) : {};
   if (typeof globalOptions.envFile === 'string' && !existsSync(envFile)) {
     throw new SpeechbridgeError('invalid_config', `--env-file ${envFile}: no such file`);
   }

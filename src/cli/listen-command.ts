@@ -34,7 +34,12 @@ export function registerListenCommand(program: Command): void {
   const command = program
     .command('listen')
     .description('talk to a running speechbridge through the microphone: live transcripts, spoken replies')
-    .addOption(new Option('--device <name-or-number>', 'capture device: a card number (2, or 2,1 for card 2 device 1), an ALSA name (hw:1,0, default) or a card name; default: the system default'))
+    .addOption(
+      new Option(
+        '--device <name-or-number>',
+        'capture device: a card number (2, or 2,1 for card 2 device 1), an ALSA name (hw:1,0, default) or a card name; default: the system default',
+      ),
+    )
     .addOption(new Option('--list-devices', 'list the capture devices and exit'))
     .addOption(new Option('--recorder <tool>', 'microphone recorder').choices(['auto', 'sox', 'arecord']).default('auto'))
     .addOption(new Option('--duration <seconds>', 'stop listening after this long').argParser(positiveNumber('--duration')))
@@ -130,7 +135,15 @@ Examples:
       clearTimeout(duration);
     }
     await speaker?.close({ immediately: quit.signal.aborted });
-    const ended = quit.signal.aborted ? 'interrupted' : interrupts > 0 ? 'Ctrl+C' : stopInput.signal.aborted ? 'duration reached' : end.type === 'finished' && input !== undefined ? 'end of input' : describeEnd(end, false);
+    const ended = quit.signal.aborted
+      ? 'interrupted'
+      : interrupts > 0
+        ? 'Ctrl+C'
+        : stopInput.signal.aborted
+          ? 'duration reached'
+          : end.type === 'finished' && input !== undefined
+            ? 'end of input'
+            : describeEnd(end, false);
     if (end.type === 'server_closed') report.notice(`the server closed the connection (${end.code}${end.reason ? `: ${end.reason}` : ''})`);
     if (replyFile && !replyFile.written) report.notice(`no reply audio came: ${replyFile.path} was not written`);
     report.printSummary({ ended, ...(replyFile?.written && { replyFile: replyFile.path }) });

@@ -39,7 +39,10 @@ function usageLine(text: string): string {
   const command = program.commands.find((candidate) => candidate.name() === words[0]);
   const sub = command?.commands.find((candidate) => candidate.name() === words[1]);
   const help = ['speechbridge', command?.name(), sub?.name(), '--help'].filter(Boolean).join(' ');
-  return `speechbridge: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} — see ${help}`;
+  return `speechbridge: ${text
+    .replace(/^error: /, '')
+    .trim()
+    .replace(/\s*\n\s*/g, ' ')} — see ${help}`;
 }
 
 try {

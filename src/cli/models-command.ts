@@ -6,7 +6,11 @@ export function registerModelsCommand(program: Command): void {
   const models = program.command('models').description('list, download or import whisper models (cached in MODEL_CACHE_DIR)');
   const cacheOption = () => new Option('--model-cache-dir <dir>', 'model cache folder (MODEL_CACHE_DIR)');
 
-  const list = models.command('list').description('list cached models and the names that can be pulled').addOption(cacheOption()).addOption(new Option('--json', 'print JSON'));
+  const list = models
+    .command('list')
+    .description('list cached models and the names that can be pulled')
+    .addOption(cacheOption())
+    .addOption(new Option('--json', 'print JSON'));
   list.action(async (options: { json?: boolean }) => {
     const config = await configFromCommand(list, { modelCacheDir: 'MODEL_CACHE_DIR' });
     const { listModels } = await import('../providers/model-store.ts');
@@ -17,8 +21,10 @@ export function registerModelsCommand(program: Command): void {
     }
     process.stdout.write(`cache: ${listing.cacheDir}\n`);
     if (listing.cached.length === 0) process.stdout.write('  no cached models\n');
-    for (const model of listing.cached) process.stdout.write(`  ${model.name.padEnd(22)} ${(model.sizeBytes / 1e6).toFixed(1).padStart(8)} MB  ${model.file}\n`);
-    for (const model of listing.partial) process.stdout.write(`  ${model.name.padEnd(22)} ${(model.sizeBytes / 1e6).toFixed(1).padStart(8)} MB  (partial download; pull resumes it)\n`);
+    for (const model of listing.cached)
+      process.stdout.write(`  ${model.name.padEnd(22)} ${(model.sizeBytes / 1e6).toFixed(1).padStart(8)} MB  ${model.file}\n`);
+    for (const model of listing.partial)
+      process.stdout.write(`  ${model.name.padEnd(22)} ${(model.sizeBytes / 1e6).toFixed(1).padStart(8)} MB  (partial download; pull resumes it)\n`);
     process.stdout.write(`can be pulled: ${listing.known.join(', ')}\n`);
   });
 
@@ -33,7 +39,12 @@ export function registerModelsCommand(program: Command): void {
     const { cliProgress, resolveModel } = await import('../providers/model-store.ts');
     const bar = cliProgress(`ggml-${name}.bin`);
     try {
-      const file = await resolveModel(name, { cacheDir: config.asr.modelCacheDir, baseUrl: config.asr.modelBaseUrl, download: true, onProgress: bar.onProgress });
+      const file = await resolveModel(name, {
+        cacheDir: config.asr.modelCacheDir,
+        baseUrl: config.asr.modelBaseUrl,
+        download: true,
+        onProgress: bar.onProgress,
+      });
       bar.stop();
       process.stdout.write(`${file}\n`);
     } catch (error) {
@@ -49,16 +60,23 @@ export function registerModelsCommand(program: Command): void {
     .addOption(new Option('--name <name>', 'the name to use it by (WHISPER_MODEL=<name>); needed when the file is not a published model'))
     .addOption(cacheOption())
     .addOption(new Option('--json', 'print JSON'));
-  add.addHelpText('after', '\nExample, with a file fetched on another machine:\n  speechbridge models add ~/Downloads/ggml-base.en.bin\n  WHISPER_MODEL=base.en speechbridge serve');
+  add.addHelpText(
+    'after',
+    '\nExample, with a file fetched on another machine:\n  speechbridge models add ~/Downloads/ggml-base.en.bin\n  WHISPER_MODEL=base.en speechbridge serve',
+  );
   add.action(async (file: string, options: { name?: string; json?: boolean }) => {
     const config = await configFromCommand(add, { modelCacheDir: 'MODEL_CACHE_DIR' });
     const { importModel } = await import('../providers/model-import.ts');
     const imported = await importModel(file, { cacheDir: config.asr.modelCacheDir, name: options.name });
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ name: imported.name, file: imported.file, size_bytes: imported.sizeBytes, sha1: imported.sha1, published: imported.published ?? null, already_cached: imported.alreadyCached })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ name: imported.name, file: imported.file, size_bytes: imported.sizeBytes, sha1: imported.sha1, published: imported.published ?? null, already_cached: imported.alreadyCached })}\n`,
+      );
       return;
     }
     const how = imported.published ? `whisper.cpp's ${imported.published} (SHA-1 matches)` : `named ${imported.name}`;
-    process.stdout.write(`${imported.alreadyCached ? 'already in the cache' : 'added'}: ${imported.file}, ${how}\nuse it with WHISPER_MODEL=${imported.name} (or --whisper-model ${imported.name})\n`);
+    process.stdout.write(
+      `${imported.alreadyCached ? 'already in the cache' : 'added'}: ${imported.file}, ${how}\nuse it with WHISPER_MODEL=${imported.name} (or --whisper-model ${imported.name})\n`,
+    );
   });
 }

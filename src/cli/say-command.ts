@@ -24,12 +24,17 @@ export function registerSayCommand(program: Command): void {
   command.action(async (text: string, options: { output?: string; speed?: number; rate: number }) => {
     const environment = environmentFromCommand(command, ENGINE_FLAGS, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
     if (!options.output && process.stdout.isTTY) {
-      throw new SpeechbridgeError('invalid_value', 'stdout is a terminal: give -o out.wav, or pipe the raw PCM (e.g. | play -t raw -r 24000 -e signed -b 16 -c 1 -)');
+      throw new SpeechbridgeError(
+        'invalid_value',
+        'stdout is a terminal: give -o out.wav, or pipe the raw PCM (e.g. | play -t raw -r 24000 -e signed -b 16 -c 1 -)',
+      );
     }
     const extension = options.output?.split('.').pop()?.toLowerCase();
     const format = extension === 'ogg' || extension === 'opus' ? 'opus' : extension;
     if (options.output && !OUTPUT_FORMATS.includes(format ?? '')) {
-      throw new SpeechbridgeError('invalid_value', `unknown output extension .${extension}: use .wav, .mp3, .ogg, .opus, .webm, .flac, .aac or .pcm`, { param: 'output' });
+      throw new SpeechbridgeError('invalid_value', `unknown output extension .${extension}: use .wav, .mp3, .ogg, .opus, .webm, .flac, .aac or .pcm`, {
+        param: 'output',
+      });
     }
     const { buildSynthesizer, choosesEspeak, startEspeakPool } = await import('../server/synthesizer-factory.ts');
     // espeak-ng takes about 0.4 s to load on its worker thread. When the settings choose it
@@ -39,7 +44,10 @@ export function registerSayCommand(program: Command): void {
     const espeakPool = choosesEspeak(environment) ? startEspeakPool({ workers: 1, warmUp: false }) : undefined;
     espeakPool?.catch(() => undefined);
     const config = await configFromEnvironment(environment).catch((error: unknown) => {
-      void espeakPool?.then((pool) => pool.close(), () => undefined);
+      void espeakPool?.then(
+        (pool) => pool.close(),
+        () => undefined,
+      );
       throw error;
     });
     const [{ createCliLogger }, { synthesizeAt }, { concatPcm, int16ToBytes }, { writeWav }, { initResampler }] = await Promise.all([
@@ -50,7 +58,10 @@ export function registerSayCommand(program: Command): void {
       import('../audio/resample.ts'),
     ]);
     // The resampler's wasm (espeak-ng speaks at 22050 Hz) loads alongside the engine, not after it.
-    const [synthesizer] = await Promise.all([buildSynthesizer(config, createCliLogger(config.logLevel), { workers: 1, warmUp: false, espeakPool }), initResampler()]);
+    const [synthesizer] = await Promise.all([
+      buildSynthesizer(config, createCliLogger(config.logLevel), { workers: 1, warmUp: false, espeakPool }),
+      initResampler(),
+    ]);
     const request = { text, voice: config.tts.voice, speed: options.speed };
     try {
       if (!options.output) {

@@ -27,7 +27,9 @@ export function registerServeCommand(program: Command): void {
     .addOption(new Option('-p, --port <port>', 'port to listen on, 0 for any free port (SERVER_PORT)'))
     .addOption(new Option('--max-upload-mb <mb>', 'largest accepted upload (MAX_UPLOAD_MB)'))
     .addOption(new Option('--workers <count>', 'processes serving the port, 1 for a single process (WORKERS; default one per core)'))
-    .addOption(new Option('--tls-self-signed', 'serve https/wss with a local certificate for localhost, 127.0.0.1 and ::1, made once and kept (see speechbridge cert)'))
+    .addOption(
+      new Option('--tls-self-signed', 'serve https/wss with a local certificate for localhost, 127.0.0.1 and ::1, made once and kept (see speechbridge cert)'),
+    )
     .addOption(new Option('--log-format <format>', 'log lines: pretty on a terminal, JSON otherwise (LOG_FORMAT)').choices(['auto', 'json', 'pretty']));
   engineOptions(command);
   command.action(async (options: { tlsSelfSigned?: boolean }) => {
@@ -46,15 +48,16 @@ export function registerServeCommand(program: Command): void {
     const { probeListen } = await import('../server/port-probe.ts');
     if (config.server.tls) for (const file of [config.server.tls.certPath, config.server.tls.keyPath]) await access(file, constants.R_OK);
     await probeListen(config.server.host, config.server.port);
-    const [{ checkFfmpeg }, { startServer }, { createEngines }, { createLogger, resolveLogFormat }, { describeEngines }, { DEMO_PATH }, { trustLine }] = await Promise.all([
-      import('../audio/ffmpeg-probe.ts'),
-      import('../server/app.ts'),
-      import('../server/engine-factory.ts'),
-      import('../server/logging.ts'),
-      import('../server/engines.ts'),
-      import('../server/web-routes.ts'),
-      import('../server/self-signed-cert.ts'),
-    ]);
+    const [{ checkFfmpeg }, { startServer }, { createEngines }, { createLogger, resolveLogFormat }, { describeEngines }, { DEMO_PATH }, { trustLine }] =
+      await Promise.all([
+        import('../audio/ffmpeg-probe.ts'),
+        import('../server/app.ts'),
+        import('../server/engine-factory.ts'),
+        import('../server/logging.ts'),
+        import('../server/engines.ts'),
+        import('../server/web-routes.ts'),
+        import('../server/self-signed-cert.ts'),
+      ]);
     const { watchProcessFaults } = await import('../server/process-faults.ts');
     const logger = createLogger(config.logLevel, resolveLogFormat(config.logFormat));
     for (const warning of config.warnings) logger.warn(warning);

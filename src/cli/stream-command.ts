@@ -19,7 +19,9 @@ interface StreamFlags extends ClientFlags {
 export function registerStreamCommand(program: Command): void {
   const command = program
     .command('stream')
-    .description('send an audio file (WAV, MP3, WebM/Opus, Ogg, M4A, FLAC…) to a running speechbridge in real time and print the transcripts and replies as they arrive')
+    .description(
+      'send an audio file (WAV, MP3, WebM/Opus, Ogg, M4A, FLAC…) to a running speechbridge in real time and print the transcripts and replies as they arrive',
+    )
     .argument('<file>', 'audio file')
     .addOption(new Option('--fast', 'send the audio as fast as the connection takes it instead of in real time'));
   clientFlags(command, 30);
@@ -82,11 +84,14 @@ Examples:
       process.off('SIGTERM', onSigterm);
     }
     if (end.type === 'server_closed') {
-      report.notice(`the server closed the connection ${end.finishing ? 'before the last results came' : 'before the file was sent'} (${end.code}${end.reason ? `: ${end.reason}` : ''})`);
+      report.notice(
+        `the server closed the connection ${end.finishing ? 'before the last results came' : 'before the file was sent'} (${end.code}${end.reason ? `: ${end.reason}` : ''})`,
+      );
     }
     if (replyFile && !replyFile.written) report.notice(`no reply audio came: ${replyFile.path} was not written`);
     report.printSummary({ ended: describeEnd(end, interrupted.signal.aborted), ...(replyFile?.written && { replyFile: replyFile.path }) });
-    if (end.type !== 'finished' || report.summary().errors > 0) process.exitCode = stdoutClosed ? STDOUT_CLOSED_EXIT_CODE : interrupted.signal.aborted ? (terminated ? 143 : 130) : 1;
+    if (end.type !== 'finished' || report.summary().errors > 0)
+      process.exitCode = stdoutClosed ? STDOUT_CLOSED_EXIT_CODE : interrupted.signal.aborted ? (terminated ? 143 : 130) : 1;
   });
 }
 

@@ -20,7 +20,9 @@ export function registerTranscribeCommand(program: Command): void {
     const config = await configFromCommand(command, ENGINE_FLAGS, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
     const language = options.language ? languageCode(options.language) : undefined;
     if (options.language && !language) {
-      throw new SpeechbridgeError('invalid_value', `unknown language ${JSON.stringify(options.language)}: use an ISO-639-1 code such as en or fr`, { param: 'language' });
+      throw new SpeechbridgeError('invalid_value', `unknown language ${JSON.stringify(options.language)}: use an ISO-639-1 code such as en or fr`, {
+        param: 'language',
+      });
     }
     // Every file is checked before the model loads, so a typo fails at once.
     for (const file of files) await checkAudioFile(file);
@@ -48,9 +50,13 @@ export function registerTranscribeCommand(program: Command): void {
           real_time_factor: Number(((finishedAt - decodedAt) / durationMs(audio)).toFixed(3)),
         };
         if (options.json) {
-          process.stdout.write(`${JSON.stringify({ file, text: result.text, language: result.language ?? null, engine: summary.engine, model: summary.model ?? null, segments: result.segments, timings, model_load_ms: Math.round(loadMs) })}\n`);
+          process.stdout.write(
+            `${JSON.stringify({ file, text: result.text, language: result.language ?? null, engine: summary.engine, model: summary.model ?? null, segments: result.segments, timings, model_load_ms: Math.round(loadMs) })}\n`,
+          );
         } else {
-          process.stdout.write(`${file}\n  text: ${result.text}\n  language: ${result.language ?? 'unknown'}\n  engine: ${summary.engine}${summary.model ? ` (${summary.model})` : ''}\n  audio ${timings.audio_ms} ms, decode ${timings.decode_ms} ms, transcribe ${timings.transcribe_ms} ms, RTF ${timings.real_time_factor}\n`);
+          process.stdout.write(
+            `${file}\n  text: ${result.text}\n  language: ${result.language ?? 'unknown'}\n  engine: ${summary.engine}${summary.model ? ` (${summary.model})` : ''}\n  audio ${timings.audio_ms} ms, decode ${timings.decode_ms} ms, transcribe ${timings.transcribe_ms} ms, RTF ${timings.real_time_factor}\n`,
+          );
         }
       }
     } finally {

@@ -42,7 +42,9 @@ export function registerVadCommand(program: Command): void {
     });
     const totalMs = Math.round(durationMs(audio));
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ file, duration_ms: totalMs, engine: vad.engine, segments: segments.map((s) => ({ start_ms: s.startMs, end_ms: s.endMs, reason: s.reason })) })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ file, duration_ms: totalMs, engine: vad.engine, segments: segments.map((s) => ({ start_ms: s.startMs, end_ms: s.endMs, reason: s.reason })) })}\n`,
+      );
       return;
     }
     process.stdout.write(`${file}: ${(totalMs / 1000).toFixed(2)} s, ${segments.length} speech segment${segments.length === 1 ? '' : 's'} (${vad.engine})\n`);

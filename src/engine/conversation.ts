@@ -157,7 +157,9 @@ export class Conversation {
     const segments = entry.segments ?? [];
     const totalMs = segments.at(-1)?.endMs ?? 0;
     if (!Number.isFinite(audioEndMs) || audioEndMs < 0 || audioEndMs > totalMs) {
-      throw new SpeechbridgeError('invalid_value', `audioEndMs ${audioEndMs} is outside the item's ${Math.round(totalMs)} ms of audio`, { param: 'audioEndMs' });
+      throw new SpeechbridgeError('invalid_value', `audioEndMs ${audioEndMs} is outside the item's ${Math.round(totalMs)} ms of audio`, {
+        param: 'audioEndMs',
+      });
     }
     const kept = segments.filter((segment) => segment.startMs < audioEndMs);
     const last = kept.at(-1);
@@ -250,14 +252,16 @@ export function validateNewItem(item: NewItem, param: string): void {
   }
   switch (item.type) {
     case 'message': {
-      if (item.role !== 'user' && item.role !== 'assistant' && item.role !== 'system') throw invalid('role', `${param}.role must be "user", "assistant" or "system"`);
+      if (item.role !== 'user' && item.role !== 'assistant' && item.role !== 'system')
+        throw invalid('role', `${param}.role must be "user", "assistant" or "system"`);
       if (!Array.isArray(item.content)) throw invalid('content', `${param}.content must be an array`);
       item.content.forEach((part, index) => {
         const at = `content[${index}]`;
         if (part?.type === 'input_audio') {
           if (item.role !== 'user') throw invalid(`${at}.type`, `only user messages can hold input_audio`);
           if (part.audio !== undefined && !(part.audio instanceof Int16Array)) throw invalid(`${at}.audio`, `${param}.${at}.audio must be PCM16 samples`);
-          if (part.transcript !== undefined && typeof part.transcript !== 'string') throw invalid(`${at}.transcript`, `${param}.${at}.transcript must be a string`);
+          if (part.transcript !== undefined && typeof part.transcript !== 'string')
+            throw invalid(`${at}.transcript`, `${param}.${at}.transcript must be a string`);
         } else if (part?.type === 'input_text' || part?.type === 'output_text' || part?.type === 'text') {
           if (typeof part.text !== 'string') throw invalid(`${at}.text`, `${param}.${at}.text must be a string`);
         } else {

@@ -142,7 +142,12 @@ export type ConversationItem =
 
 /** An item as a client creates it (the id is optional: the engine assigns one). */
 export type NewItem =
-  | { id?: string; type: 'message'; role: 'user' | 'assistant' | 'system'; content: Array<{ type: 'input_text' | 'output_text' | 'text'; text: string } | { type: 'input_audio'; audio?: Int16Array; transcript?: string }> }
+  | {
+      id?: string;
+      type: 'message';
+      role: 'user' | 'assistant' | 'system';
+      content: Array<{ type: 'input_text' | 'output_text' | 'text'; text: string } | { type: 'input_audio'; audio?: Int16Array; transcript?: string }>;
+    }
   | { id?: string; type: 'function_call'; callId: string; name: string; arguments: string }
   | { id?: string; type: 'function_call_output'; callId: string; output: string };
 

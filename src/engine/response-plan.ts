@@ -10,14 +10,7 @@ import { SpeechbridgeError } from '../errors/registry.ts';
 import type { ResponseRequest, SessionConfig } from './events.ts';
 import type { ResponsePlan } from './response-runner.ts';
 import { checkString } from '../errors/field-checks.ts';
-import {
-  checkMaxOutputTokens,
-  checkModalities,
-  checkTemperature,
-  checkToolChoice,
-  checkToolChoiceNames,
-  checkTools,
-} from './session-config.ts';
+import { checkMaxOutputTokens, checkModalities, checkTemperature, checkToolChoice, checkToolChoiceNames, checkTools } from './session-config.ts';
 
 /** OpenAI's limit: 16 metadata pairs, keys up to 64 and values up to 512 characters. */
 const MAX_METADATA_KEYS = 16;
@@ -30,13 +23,16 @@ export function resolveResponsePlan(
   responder: ResponderCapabilities,
   hasItem: (itemId: string) => boolean,
 ): ResponsePlan {
-  const outputModalities = request.outputModalities !== undefined ? checkModalities(request.outputModalities, 'response.outputModalities') : config.outputModalities;
+  const outputModalities =
+    request.outputModalities !== undefined ? checkModalities(request.outputModalities, 'response.outputModalities') : config.outputModalities;
   const tools = request.tools !== undefined ? checkTools(request.tools, 'response.tools') : config.tools;
   const toolChoice = request.toolChoice !== undefined ? checkToolChoice(request.toolChoice, 'response.toolChoice') : config.toolChoice;
   if (request.tools !== undefined || request.toolChoice !== undefined) checkToolChoiceNames(toolChoice, tools, 'response.toolChoice');
   const mode = request.mode ?? config.mode;
   if (!responder.modes.includes(mode)) {
-    throw new SpeechbridgeError('invalid_value', `the responder does not support mode "${mode}"; it supports ${responder.modes.join(', ')}`, { param: 'response.mode' });
+    throw new SpeechbridgeError('invalid_value', `the responder does not support mode "${mode}"; it supports ${responder.modes.join(', ')}`, {
+      param: 'response.mode',
+    });
   }
   if (request.inConversation !== undefined && typeof request.inConversation !== 'boolean') {
     throw new SpeechbridgeError('invalid_value', 'response.inConversation must be true or false', { param: 'response.inConversation' });
@@ -47,7 +43,9 @@ export function resolveResponsePlan(
       const param = `response.input[${index}]`;
       if (item?.type !== 'item_reference') return validateNewItem(item, param);
       if (typeof item.id !== 'string' || !hasItem(item.id)) {
-        throw new SpeechbridgeError('item_not_found', `${param} names item ${JSON.stringify(item.id)}, which is not in the conversation`, { param: `${param}.id` });
+        throw new SpeechbridgeError('item_not_found', `${param} names item ${JSON.stringify(item.id)}, which is not in the conversation`, {
+          param: `${param}.id`,
+        });
       }
     });
   }
@@ -78,12 +76,15 @@ export function resolveResponsePlan(
 
 function checkMetadata(value: unknown): Record<string, string> {
   const param = 'response.metadata';
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new SpeechbridgeError('invalid_value', `${param} must be an object of strings`, { param });
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new SpeechbridgeError('invalid_value', `${param} must be an object of strings`, { param });
   const entries = Object.entries(value);
   if (entries.length > MAX_METADATA_KEYS) throw new SpeechbridgeError('invalid_value', `${param} holds at most ${MAX_METADATA_KEYS} keys`, { param });
   for (const [key, entry] of entries) {
     if (key.length > 64 || typeof entry !== 'string' || entry.length > 512) {
-      throw new SpeechbridgeError('invalid_value', `${param}.${key} must be a string of at most 512 characters under a key of at most 64`, { param: `${param}.${key}` });
+      throw new SpeechbridgeError('invalid_value', `${param}.${key} must be a string of at most 512 characters under a key of at most 64`, {
+        param: `${param}.${key}`,
+      });
     }
   }
   return { ...(value as Record<string, string>) };

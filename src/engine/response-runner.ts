@@ -253,7 +253,11 @@ export class ResponseRunner {
       ...(plan.targetLanguage !== undefined && { targetLanguage: plan.targetLanguage }),
       ...(plan.model !== undefined && { model: plan.model }),
       ...(plan.tools.length > 0 && {
-        tools: plan.tools.map(({ name, description, parameters }) => ({ name, ...(description !== undefined && { description }), ...(parameters && { parameters }) })),
+        tools: plan.tools.map(({ name, description, parameters }) => ({
+          name,
+          ...(description !== undefined && { description }),
+          ...(parameters && { parameters }),
+        })),
         toolChoice: typeof plan.toolChoice === 'object' ? { name: plan.toolChoice.name } : plan.toolChoice,
       }),
       ...(plan.temperature !== undefined && { temperature: plan.temperature }),
@@ -455,7 +459,10 @@ export class ResponseRunner {
     if (this.#waiting.has('llm')) running.push(`the LLM at ${responder.upstream ?? responder.name}`);
     if (this.#waiting.has('speech')) running.push(`speech synthesis at ${synthesizer.upstream ?? synthesizer.name}`);
     const still = running.length > 0 ? `; still waiting for ${running.join(' and ')}` : '';
-    return new SpeechbridgeError('upstream_timeout', `the response took longer than ${formatMs(timeoutMs)} in total (${LIMIT_SETTINGS.responseTimeoutMs})${still}`);
+    return new SpeechbridgeError(
+      'upstream_timeout',
+      `the response took longer than ${formatMs(timeoutMs)} in total (${LIMIT_SETTINGS.responseTimeoutMs})${still}`,
+    );
   }
 
   /** Both tasks ended: close the message and end the response as the LLM finished it. */
@@ -487,7 +494,12 @@ export class ResponseRunner {
     const info = this.#info(status, details);
     emit({ type: 'turn.timings', timings: this.#timings() });
     emit({ type: 'response.done', response: info });
-    this.#options.onDone({ info, doneAtMs: clock.now(), firstAudioAtMs: this.#firstAudioAtMs, audioMs: (this.#audioSamples * 1000) / this.plan.outputSampleRate });
+    this.#options.onDone({
+      info,
+      doneAtMs: clock.now(),
+      firstAudioAtMs: this.#firstAudioAtMs,
+      audioMs: (this.#audioSamples * 1000) / this.plan.outputSampleRate,
+    });
   }
 
   #openMessage(): MessageOutput {
@@ -553,7 +565,15 @@ export class ResponseRunner {
     call.item.status = status;
     if (status === 'completed') {
       const { id, callId, name, arguments: args } = call.item;
-      this.#options.emit({ type: 'function_call.arguments.done', responseId: this.id, itemId: id, outputIndex: call.outputIndex, callId, name, arguments: args });
+      this.#options.emit({
+        type: 'function_call.arguments.done',
+        responseId: this.id,
+        itemId: id,
+        outputIndex: call.outputIndex,
+        callId,
+        name,
+        arguments: args,
+      });
     }
     this.#emitItemDone(call);
   }

@@ -6,7 +6,18 @@
  */
 import { defaultUpstreamLimits } from '../providers/upstream-limits.ts';
 import { checkBoolean, checkEnum, checkInteger, checkNumber, checkString, invalidField as invalid } from '../errors/field-checks.ts';
-import { RESPONSE_MODES, type InterimPasses, type Modality, type ResponseMode, type SessionConfig, type SessionKind, type SessionUpdate, type ToolChoiceConfig, type ToolConfig, type TurnDetectionConfig } from './events.ts';
+import {
+  RESPONSE_MODES,
+  type InterimPasses,
+  type Modality,
+  type ResponseMode,
+  type SessionConfig,
+  type SessionKind,
+  type SessionUpdate,
+  type ToolChoiceConfig,
+  type ToolConfig,
+  type TurnDetectionConfig,
+} from './events.ts';
 import { thresholdToAggressiveness, type TurnOptions } from '../vad/turn-options.ts';
 import { SESSION_RANGES } from './ranges.ts';
 import type { Aggressiveness, VoiceDetectorOptions } from '../vad/voice-detector.ts';
@@ -211,13 +222,16 @@ export function applySessionUpdate(config: SessionConfig, update: SessionUpdate,
   if (update.voice !== undefined) next.voice = checkString(update.voice, 'session.voice', 100);
   if (update.ttsModel !== undefined) next.ttsModel = checkString(update.ttsModel, 'session.ttsModel', 200);
   if (update.speed !== undefined) next.speed = checkNumber(update.speed, SPEED_RANGE[0], SPEED_RANGE[1], 'session.speed');
-  if (update.inputSampleRate !== undefined) next.inputSampleRate = checkInteger(update.inputSampleRate, SAMPLE_RATE_RANGE[0], SAMPLE_RATE_RANGE[1], 'session.inputSampleRate');
-  if (update.outputSampleRate !== undefined) next.outputSampleRate = checkInteger(update.outputSampleRate, SAMPLE_RATE_RANGE[0], SAMPLE_RATE_RANGE[1], 'session.outputSampleRate');
+  if (update.inputSampleRate !== undefined)
+    next.inputSampleRate = checkInteger(update.inputSampleRate, SAMPLE_RATE_RANGE[0], SAMPLE_RATE_RANGE[1], 'session.inputSampleRate');
+  if (update.outputSampleRate !== undefined)
+    next.outputSampleRate = checkInteger(update.outputSampleRate, SAMPLE_RATE_RANGE[0], SAMPLE_RATE_RANGE[1], 'session.outputSampleRate');
   if (update.transcription !== undefined) next.transcription = checkTranscription(update.transcription);
   if (update.interimTranscripts !== undefined) next.interimTranscripts = checkBoolean(update.interimTranscripts, 'session.interimTranscripts');
   if (update.interimDeltas !== undefined) next.interimDeltas = checkBoolean(update.interimDeltas, 'session.interimDeltas');
   if (update.transcriptLogprobs !== undefined) next.transcriptLogprobs = checkBoolean(update.transcriptLogprobs, 'session.transcriptLogprobs');
-  if (update.reasoningEffort !== undefined) next.reasoningEffort = checkEnum(update.reasoningEffort, ['minimal', 'low', 'medium', 'high', 'xhigh'] as const, 'session.reasoningEffort');
+  if (update.reasoningEffort !== undefined)
+    next.reasoningEffort = checkEnum(update.reasoningEffort, ['minimal', 'low', 'medium', 'high', 'xhigh'] as const, 'session.reasoningEffort');
   if (update.parallelToolCalls !== undefined) next.parallelToolCalls = checkBoolean(update.parallelToolCalls, 'session.parallelToolCalls');
   if (update.interimPasses !== undefined) next.interimPasses = checkEnum(update.interimPasses, ['auto', 'on', 'off'] as const, 'session.interimPasses');
   if (update.turnTimings !== undefined) next.turnTimings = checkBoolean(update.turnTimings, 'session.turnTimings');
@@ -366,6 +380,7 @@ function checkTranscription(value: unknown): SessionConfig['transcription'] {
 
 function checkLanguage(value: unknown, param: string): string {
   const language = checkString(value, param, 20);
-  if (!/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(language)) throw invalid(param, `${param} must be an ISO-639-1 code such as "en" or "pt-BR", got ${JSON.stringify(language)}`);
+  if (!/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(language))
+    throw invalid(param, `${param} must be an ISO-639-1 code such as "en" or "pt-BR", got ${JSON.stringify(language)}`);
   return language;
 }

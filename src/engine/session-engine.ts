@@ -331,7 +331,10 @@ export class SessionEngine {
    */
   #bargeIn(): void {
     if (this.#config.kind !== 'conversation') return;
-    this.#dropAnswers(this.#answers.callOff((trigger) => trigger.mode === 'reply'), 'interrupted');
+    this.#dropAnswers(
+      this.#answers.callOff((trigger) => trigger.mode === 'reply'),
+      'interrupted',
+    );
     this.#active?.cancel('turn_detected');
   }
 
@@ -617,7 +620,9 @@ export class SessionEngine {
 
   #startResponse(request: ResponseRequest, trigger: ResponseTrigger | null): void {
     const conversation = this.#conversation;
-    const plan = resolveResponsePlan(this.ids.next('resp'), this.#config, request, this.#providers.responder.capabilities, (itemId) => conversation.has(itemId));
+    const plan = resolveResponsePlan(this.ids.next('resp'), this.#config, request, this.#providers.responder.capabilities, (itemId) =>
+      conversation.has(itemId),
+    );
     if (trigger && trigger === this.#unanswered) this.#unanswered = null;
     this.#clearIdleTimer();
     const runner: ResponseRunner = new ResponseRunner({
@@ -807,7 +812,11 @@ function responseEnd({ info }: ResponseSummary): TurnEnd {
     case 'in_progress':
       return { outcome: 'answered', responseId: info.id };
     case 'failed':
-      return { outcome: 'failed', responseId: info.id, error: details?.type === 'failed' ? details.error : { code: 'internal_error', message: 'the response failed' } };
+      return {
+        outcome: 'failed',
+        responseId: info.id,
+        error: details?.type === 'failed' ? details.error : { code: 'internal_error', message: 'the response failed' },
+      };
     case 'cancelled':
       return { outcome: 'dropped', responseId: info.id, reason: details?.type === 'cancelled' ? DROP_FOR_CANCEL[details.reason] : 'cancelled' };
   }
@@ -817,9 +826,13 @@ function responseEnd({ info }: ResponseSummary): TurnEnd {
 function checkProviderSupport(config: SessionConfig, providers: SessionProviders): void {
   const { transcriber } = providers;
   if (config.transcriptLogprobs && !transcriber.capabilities.logprobs) {
-    throw new SpeechbridgeError('unsupported_feature', `the recognizer ${transcriber.name} gives no token log probabilities; leave them out of the session's include`, {
-      param: 'session.transcriptLogprobs',
-    });
+    throw new SpeechbridgeError(
+      'unsupported_feature',
+      `the recognizer ${transcriber.name} gives no token log probabilities; leave them out of the session's include`,
+      {
+        param: 'session.transcriptLogprobs',
+      },
+    );
   }
   if (config.transcription.diarize && !providers.diarizer) {
     throw new SpeechbridgeError(

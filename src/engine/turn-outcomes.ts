@@ -102,7 +102,12 @@ export class TurnOutcomes {
       if (turn.transcript.state === 'pending') {
         turn.transcript = {
           state: 'held',
-          event: { type: 'transcript.failed', itemId: turn.itemId, contentIndex: 0, error: { code: 'internal_error', message: 'the session closed before the transcription finished' } },
+          event: {
+            type: 'transcript.failed',
+            itemId: turn.itemId,
+            contentIndex: 0,
+            error: { code: 'internal_error', message: 'the session closed before the transcription finished' },
+          },
         };
       }
       turn.end ??= end;

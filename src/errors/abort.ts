@@ -15,10 +15,7 @@ export function abortError(cause?: unknown, message = ABORTED): Error {
 
 /** True for our AbortError, Node's (`ABORT_ERR`) and the openai SDK's APIUserAbortError. */
 export function isAbortError(error: unknown): boolean {
-  return (
-    error instanceof Error &&
-    (error.name === 'AbortError' || (error as { code?: string }).code === 'ABORT_ERR' || error.name === 'APIUserAbortError')
-  );
+  return error instanceof Error && (error.name === 'AbortError' || (error as { code?: string }).code === 'ABORT_ERR' || error.name === 'APIUserAbortError');
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {

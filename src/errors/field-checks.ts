@@ -10,7 +10,8 @@ import { SpeechbridgeError } from './registry.ts';
 export type Range = readonly [min: number, max: number];
 
 export function checkNumber(value: unknown, min: number, max: number, param: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalidField(param, `${param} must be a number from ${min} to ${max}, got ${describeValue(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw invalidField(param, `${param} must be a number from ${min} to ${max}, got ${describeValue(value)}`);
   if (value < min || value > max) throw invalidField(param, `${param} must be from ${min} to ${max}, got ${value}`);
   return value;
 }

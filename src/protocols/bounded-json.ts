@@ -72,7 +72,9 @@ function scanJsonText(text: string, limits: JsonLimits): SpeechbridgeError | nul
         const top = stack.at(-1);
         if (top?.kind === 'object' && top.expectKey) {
           if (end - i - 1 > limits.maxKeyChars) {
-            return new SpeechbridgeError('invalid_value', `an object key of ${end - i - 1} characters; keys may have at most ${limits.maxKeyChars}`, { param: paramOf(stack) });
+            return new SpeechbridgeError('invalid_value', `an object key of ${end - i - 1} characters; keys may have at most ${limits.maxKeyChars}`, {
+              param: paramOf(stack),
+            });
           }
           top.at = keyText(text.slice(i + 1, end));
           top.expectKey = false;
@@ -97,7 +99,9 @@ function scanJsonText(text: string, limits: JsonLimits): SpeechbridgeError | nul
         values++;
         if (values > limits.maxValues) {
           const param = paramOf(stack);
-          return new SpeechbridgeError('invalid_value', `the message holds more than ${limits.maxValues} JSON values${param ? ` (in ${param})` : ''}`, { param });
+          return new SpeechbridgeError('invalid_value', `the message holds more than ${limits.maxValues} JSON values${param ? ` (in ${param})` : ''}`, {
+            param,
+          });
         }
         const top = stack.at(-1);
         if (top?.kind === 'array') top.at = (top.at as number) + 1;
@@ -185,7 +189,9 @@ export function checkJsonValue(root: unknown, limits: JsonLimits = JSON_LIMITS):
     }
     for (const key of Object.keys(value)) {
       if (key.length > limits.maxKeyChars) {
-        return new SpeechbridgeError('invalid_value', `an object key of ${key.length} characters; keys may have at most ${limits.maxKeyChars}`, { param: formatPath(truncatePath(path)) });
+        return new SpeechbridgeError('invalid_value', `an object key of ${key.length} characters; keys may have at most ${limits.maxKeyChars}`, {
+          param: formatPath(truncatePath(path)),
+        });
       }
       pending.push({ value: (value as Record<string, unknown>)[key], path: [...path, key] });
     }

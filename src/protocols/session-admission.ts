@@ -27,7 +27,13 @@ export interface SessionAdmission {
  * the ticket until the socket closes, however the session ends. A refusal answers the upgrade
  * with 429 and the JSON error body; a client gone while waiting gives its ticket back.
  */
-export function admitUpgrade(admission: SessionAdmission | undefined, socket: Duplex, sources: TokenSources, owner: string | undefined, open: () => void): void {
+export function admitUpgrade(
+  admission: SessionAdmission | undefined,
+  socket: Duplex,
+  sources: TokenSources,
+  owner: string | undefined,
+  open: () => void,
+): void {
   if (!admission) {
     open();
     return;

@@ -122,7 +122,9 @@ export class SessionSocket<Out> {
       limits.maxSessionMs,
     );
     this.#idleTimer = setTimeout(
-      boundary.guard('idle timer', () => this.expire('session_idle', `nothing was received for ${limits.idleTimeoutMs / 1000} s (REALTIME_IDLE_TIMEOUT_SECONDS)`)),
+      boundary.guard('idle timer', () =>
+        this.expire('session_idle', `nothing was received for ${limits.idleTimeoutMs / 1000} s (REALTIME_IDLE_TIMEOUT_SECONDS)`),
+      ),
       limits.idleTimeoutMs,
     );
   }

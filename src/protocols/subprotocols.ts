@@ -11,7 +11,10 @@ export const TOKEN_SUBPROTOCOL_PREFIX = 'openai-insecure-api-key.';
 export function offeredSubprotocols(request: IncomingMessage): string[] {
   const header = request.headers['sec-websocket-protocol'];
   if (typeof header !== 'string') return [];
-  return header.split(',').map((protocol) => protocol.trim()).filter(Boolean);
+  return header
+    .split(',')
+    .map((protocol) => protocol.trim())
+    .filter(Boolean);
 }
 
 /**

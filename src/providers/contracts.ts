@@ -76,9 +76,7 @@ export interface Transcription {
  * ended. A failure is thrown from the iterator (a SpeechbridgeError naming the upstream); an
  * abort through the signal ends it with an AbortError.
  */
-export type TranscriptStreamEvent =
-  | { type: 'delta'; text: string }
-  | { type: 'completed'; transcription: Transcription };
+export type TranscriptStreamEvent = { type: 'delta'; text: string } | { type: 'completed'; transcription: Transcription };
 
 export interface Transcriber {
   readonly name: string;

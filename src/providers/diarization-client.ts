@@ -43,7 +43,11 @@ export class DiarizationClient {
     try {
       const form = new FormData();
       // Uploads are plain Buffers, never backed by a SharedArrayBuffer, so the view is passed without a copy.
-      form.append('file', new Blob([audio.bytes as Uint8Array<ArrayBuffer>], { type: audio.mimetype || 'application/octet-stream' }), audio.filename || 'audio');
+      form.append(
+        'file',
+        new Blob([audio.bytes as Uint8Array<ArrayBuffer>], { type: audio.mimetype || 'application/octet-stream' }),
+        audio.filename || 'audio',
+      );
       let response: Response;
       try {
         response = await fetch(this.options.url, {
@@ -53,24 +57,36 @@ export class DiarizationClient {
           signal: deadline.signal,
         });
       } catch (error) {
-        throw this.failure(error, deadline, () => new SpeechbridgeError('upstream_unreachable', `could not reach the diarization upstream ${url}: ${reasonOf(error)}`, { cause: error }));
+        throw this.failure(
+          error,
+          deadline,
+          () => new SpeechbridgeError('upstream_unreachable', `could not reach the diarization upstream ${url}: ${reasonOf(error)}`, { cause: error }),
+        );
       }
       const body = await readBounded(response, deadline.signal).catch((error: unknown) => {
         throw this.failure(error, deadline, () =>
-          error instanceof SpeechbridgeError ? error : new SpeechbridgeError('upstream_bad_response', `the diarization upstream ${url} broke off its answer: ${reasonOf(error)}`, { cause: error }),
+          error instanceof SpeechbridgeError
+            ? error
+            : new SpeechbridgeError('upstream_bad_response', `the diarization upstream ${url} broke off its answer: ${reasonOf(error)}`, { cause: error }),
         );
       });
       if (!response.ok) {
         const quoted = quote(body);
         if (response.status === 401 || response.status === 403) {
-          throw new SpeechbridgeError('upstream_error', `the diarization upstream ${url} rejected the credentials (HTTP ${response.status}); check DIARIZATION_TOKEN`);
+          throw new SpeechbridgeError(
+            'upstream_error',
+            `the diarization upstream ${url} rejected the credentials (HTTP ${response.status}); check DIARIZATION_TOKEN`,
+          );
         }
         throw new SpeechbridgeError('upstream_error', `the diarization upstream ${url} answered HTTP ${response.status}${quoted ? `: ${quoted}` : ''}`);
       }
       try {
         return JSON.parse(body) as unknown;
       } catch {
-        throw new SpeechbridgeError('upstream_bad_response', `the diarization upstream ${url} answered with a body that is not JSON${body ? `: ${quote(body)}` : ' (empty)'}`);
+        throw new SpeechbridgeError(
+          'upstream_bad_response',
+          `the diarization upstream ${url} answered with a body that is not JSON${body ? `: ${quote(body)}` : ' (empty)'}`,
+        );
       }
     } finally {
       deadline.dispose();
@@ -80,7 +96,11 @@ export class DiarizationClient {
   /** A deliberate abort stays an AbortError, the deadline's becomes upstream_timeout, anything else `otherwise()`. */
   private failure(error: unknown, deadline: ReturnType<typeof startDeadline>, otherwise: () => SpeechbridgeError): Error {
     if (deadline.timedOut()) {
-      return new SpeechbridgeError('upstream_timeout', `the diarization upstream ${displayURL(this.options.url)} did not answer within ${this.options.timeoutMs} ms (REQUEST_TIMEOUT)`, { cause: error });
+      return new SpeechbridgeError(
+        'upstream_timeout',
+        `the diarization upstream ${displayURL(this.options.url)} did not answer within ${this.options.timeoutMs} ms (REQUEST_TIMEOUT)`,
+        { cause: error },
+      );
     }
     if (deadline.signal.aborted || isAbortError(error)) {
       return abortError();
@@ -113,7 +133,10 @@ async function readBounded(response: Response, signal: AbortSignal): Promise<str
 }
 
 function quote(text: string): string {
-  const flat = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  const flat = text
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return flat.length > MAX_QUOTED_CHARS ? `${flat.slice(0, MAX_QUOTED_CHARS)}…` : flat;
 }
 

@@ -28,9 +28,7 @@ export interface WhisperHyperparameters {
   fileType: number;
 }
 
-export type GgmlCheck =
-  | { ok: true; hparams: WhisperHyperparameters; tensors: number; sizeBytes: number }
-  | { ok: false; problem: string };
+export type GgmlCheck = { ok: true; hparams: WhisperHyperparameters; tensors: number; sizeBytes: number } | { ok: false; problem: string };
 
 /** Bytes per block and elements per block of the ggml types whisper.cpp models use. */
 const TYPE_SIZES: Record<number, { bytes: number; elements: number }> = {
@@ -52,7 +50,18 @@ const TYPE_SIZES: Record<number, { bytes: number; elements: number }> = {
 const QUANTIZATION_VERSION_FACTOR = 1000;
 
 /** ggml ftype → the suffix whisper.cpp's published quantized files carry. */
-const FILE_TYPE_SUFFIX: Record<number, string> = { 2: 'q4_0', 3: 'q4_1', 7: 'q8_0', 8: 'q5_0', 9: 'q5_1', 10: 'q2_k', 11: 'q3_k', 12: 'q4_k', 13: 'q5_k', 14: 'q6_k' };
+const FILE_TYPE_SUFFIX: Record<number, string> = {
+  2: 'q4_0',
+  3: 'q4_1',
+  7: 'q8_0',
+  8: 'q5_0',
+  9: 'q5_1',
+  10: 'q2_k',
+  11: 'q3_k',
+  12: 'q4_k',
+  13: 'q5_k',
+  14: 'q6_k',
+};
 
 /** Sizes (encoder layers, width) of the published model families. */
 const FAMILIES: Array<{ name: string; layers: number; state: number }> = [
@@ -71,7 +80,8 @@ export async function checkGgmlModel(file: string): Promise<GgmlCheck> {
   try {
     const sizeBytes = (await handle.stat()).size;
     const reader = new HeaderReader(handle, sizeBytes);
-    if (sizeBytes < 48 || (await reader.int32()) !== GGML_MAGIC) return { ok: false, problem: 'it does not start with the ggml magic, so it is not a whisper.cpp ggml model (.bin)' };
+    if (sizeBytes < 48 || (await reader.int32()) !== GGML_MAGIC)
+      return { ok: false, problem: 'it does not start with the ggml magic, so it is not a whisper.cpp ggml model (.bin)' };
     const values = await reader.int32s(11);
     const hparams: WhisperHyperparameters = {
       vocabulary: values[0],
@@ -99,18 +109,25 @@ export async function checkGgmlModel(file: string): Promise<GgmlCheck> {
       const shape = await reader.int32s(dimensions);
       const size = TYPE_SIZES[type];
       if (dimensions < 1 || dimensions > 4 || nameLength <= 0 || nameLength > 256 || !size || shape.some((extent) => extent <= 0)) {
-        return { ok: false, problem: `tensor ${tensors + 1}'s header at byte ${reader.offset} is not valid (ggml type ${type}, ${dimensions} dimensions); the file is damaged or of an unknown kind` };
+        return {
+          ok: false,
+          problem: `tensor ${tensors + 1}'s header at byte ${reader.offset} is not valid (ggml type ${type}, ${dimensions} dimensions); the file is damaged or of an unknown kind`,
+        };
       }
       reader.skip(nameLength);
       reader.skip((shape.reduce((product, extent) => product * extent, 1) / size.elements) * size.bytes);
       tensors++;
       if (reader.offset > sizeBytes) {
-        return { ok: false, problem: `it is incomplete: ${sizeBytes} bytes, and tensor ${tensors} alone needs the file to reach ${reader.offset} (a download that broke off?)` };
+        return {
+          ok: false,
+          problem: `it is incomplete: ${sizeBytes} bytes, and tensor ${tensors} alone needs the file to reach ${reader.offset} (a download that broke off?)`,
+        };
       }
     }
     return { ok: true, hparams, tensors, sizeBytes };
   } catch (error) {
-    if (error instanceof TruncatedHeader) return { ok: false, problem: `it is incomplete: it ends inside its headers at ${error.offset} bytes (a download that broke off?)` };
+    if (error instanceof TruncatedHeader)
+      return { ok: false, problem: `it is incomplete: it ends inside its headers at ${error.offset} bytes (a download that broke off?)` };
     throw error;
   } finally {
     await handle.close();

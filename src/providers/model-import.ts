@@ -48,10 +48,15 @@ export async function importModel(source: string, options: ImportModelOptions): 
 
   const sha1 = await sha1Of(source);
   const checksums = { ...KNOWN_MODELS, ...options.checksums };
-  const published = Object.entries(checksums).find(([, sum]) => sum.sha1?.toLowerCase() === sha1 && (sum.sizeBytes === undefined || sum.sizeBytes === info.size))?.[0];
+  const published = Object.entries(checksums).find(
+    ([, sum]) => sum.sha1?.toLowerCase() === sha1 && (sum.sizeBytes === undefined || sum.sizeBytes === info.size),
+  )?.[0];
   const looksLike = modelNameFor(check.hparams);
   if (options.name && options.name in checksums && options.name !== published) {
-    throw refuse(`--name ${options.name} is the name of whisper.cpp's published model, and this file is not it (SHA-1 ${sha1}); choose another name, e.g. --name ${looksLike}-custom`, 'name');
+    throw refuse(
+      `--name ${options.name} is the name of whisper.cpp's published model, and this file is not it (SHA-1 ${sha1}); choose another name, e.g. --name ${looksLike}-custom`,
+      'name',
+    );
   }
   const name = options.name ?? published;
   if (!name) {

@@ -181,7 +181,11 @@ async function downloadToPart(url: string, partFile: string, context: DownloadCo
   const hashes = resumed ? prefixHashes : hashersFor(context.expected);
   const length = Number(response.headers.get('content-length') ?? NaN);
   let received = resumed ? offset : 0;
-  const total = resumed ? (contentRangeTotal(response) ?? (Number.isFinite(length) ? offset + length : undefined)) : Number.isFinite(length) ? length : undefined;
+  const total = resumed
+    ? (contentRangeTotal(response) ?? (Number.isFinite(length) ? offset + length : undefined))
+    : Number.isFinite(length)
+      ? length
+      : undefined;
 
   const handle = await open(partFile, resumed ? 'a' : 'w');
   const reader = response.body.getReader();

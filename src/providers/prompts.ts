@@ -37,10 +37,7 @@ export interface PromptDefaults {
  * 'translate' the target language is always stated, also after custom instructions, because
  * the request carries it separately.
  */
-export function systemPromptFor(
-  request: Pick<RespondRequest, 'mode' | 'instructions' | 'targetLanguage'>,
-  defaults: PromptDefaults = {},
-): string {
+export function systemPromptFor(request: Pick<RespondRequest, 'mode' | 'instructions' | 'targetLanguage'>, defaults: PromptDefaults = {}): string {
   const instructions = request.instructions?.trim();
   switch (request.mode) {
     case 'reply':

@@ -33,7 +33,11 @@ export class SpeakerDiarizer implements Diarizer {
 
 export function speakerTurnsOf(answer: unknown, upstream: string): SpeakerTurn[] {
   const list = Array.isArray(answer) ? answer : listIn(answer);
-  if (!list) throw new SpeechbridgeError('upstream_bad_response', `the diarization upstream ${upstream} answered without a list of segments ("segments", "diarization" or an array)`);
+  if (!list)
+    throw new SpeechbridgeError(
+      'upstream_bad_response',
+      `the diarization upstream ${upstream} answered without a list of segments ("segments", "diarization" or an array)`,
+    );
   const turns: SpeakerTurn[] = [];
   for (const entry of list.slice(0, MAX_TURNS)) {
     const { start, end, speaker, label } = (entry ?? {}) as Record<string, unknown>;

@@ -19,7 +19,9 @@ export class TranslationCache {
 
   constructor(maxEntries: number) {
     this.entries =
-      maxEntries > 0 ? new LRUCache<string, string>({ max: maxEntries, maxSize: MAX_CACHED_CHARS, sizeCalculation: (value) => Math.max(1, value.length) }) : undefined;
+      maxEntries > 0
+        ? new LRUCache<string, string>({ max: maxEntries, maxSize: MAX_CACHED_CHARS, sizeCalculation: (value) => Math.max(1, value.length) })
+        : undefined;
   }
 
   get(text: string, language: string): string | undefined {

@@ -40,7 +40,10 @@ export class Translator {
       translation += event.text;
       if (translation.length > limit) {
         const source = this.responder.upstream ?? this.responder.name;
-        throw new SpeechbridgeError('upstream_response_too_large', `${source} wrote a translation into ${language} of more than ${limit} characters for a ${text.length}-character text; stopped`);
+        throw new SpeechbridgeError(
+          'upstream_response_too_large',
+          `${source} wrote a translation into ${language} of more than ${limit} characters for a ${text.length}-character text; stopped`,
+        );
       }
     }
     const result = translation.trim();

@@ -91,14 +91,19 @@ const servedPathSources = new WeakMap<FastifyInstance, { routes: RouteOptions[];
 export function servedPaths(app: FastifyInstance): ServedPaths {
   const sources = servedPathSources.get(app);
   if (!sources) throw new Error('not an app made by startServer');
-  const http = sources.routes.flatMap((route) =>
-    [route.method].flat().map((method) => ({ method, url: route.url, public: route.config?.public === true })),
-  );
+  const http = sources.routes.flatMap((route) => [route.method].flat().map((method) => ({ method, url: route.url, public: route.config?.public === true })));
   return { http, websocket: sources.upgrades?.paths ?? [] };
 }
 
 /** The app and its WebSocket router, which an extra listener shares. */
-async function buildApp({ config, engines: built, logger, metrics = createMetrics(), metricsText, socketIoAdapter }: AppOptions): Promise<{ app: FastifyInstance; upgrades: UpgradeRouter; socketIoEngine: EngineServer }> {
+async function buildApp({
+  config,
+  engines: built,
+  logger,
+  metrics = createMetrics(),
+  metricsText,
+  socketIoAdapter,
+}: AppOptions): Promise<{ app: FastifyInstance; upgrades: UpgradeRouter; socketIoEngine: EngineServer }> {
   // Every provider call the server makes is timed here, once (speechbridge_provider_seconds).
   const engines = timedEngines(built, metrics.registry);
   const tls = config.server.tls;
@@ -168,7 +173,9 @@ async function buildApp({ config, engines: built, logger, metrics = createMetric
   served.upgrades = upgrades;
   const requests = new RequestRouter().attach(app.server);
   // With Redis the Redis Streams adapter spans every instance and worker; else a worker's cluster adapter spans its workers.
-  const adapter = redis ? createRedisStreamsAdapter(redis.adapterClient(), { streamName: 'speechbridge:socket.io', channelPrefix: 'speechbridge:socket.io' }) : socketIoAdapter;
+  const adapter = redis
+    ? createRedisStreamsAdapter(redis.adapterClient(), { streamName: 'speechbridge:socket.io', channelPrefix: 'speechbridge:socket.io' })
+    : socketIoAdapter;
   const socketIo = registerSocketIoDoor(upgrades, requests, {
     config,
     engines,
@@ -183,7 +190,9 @@ async function buildApp({ config, engines: built, logger, metrics = createMetric
   app.get('/', { config: { public: true } }, async () => ({ status: 'ok', name: 'speechbridge', version: VERSION, engines: engines.summary }));
   registerHealthRoutes(app, { redis, closing: () => closing });
   const exposition = metricsText ?? (() => metrics.registry.metrics());
-  app.get('/metrics', { config: { public: config.metricsPublic } }, async (_request, reply) => reply.type(metrics.registry.contentType).send(await exposition()));
+  app.get('/metrics', { config: { public: config.metricsPublic } }, async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await exposition()),
+  );
   registerTranscriptionsRoute(app, engines.transcriber, config.maxUploadBytes);
   registerSpeechRoute(app, engines.synthesizer, config.tts.voice, config.limits.maxResponseAudioMs);
   registerModelsRoute(app, engines.summary);
@@ -227,7 +236,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     app.log.level = level;
   }
   // A worker's Unix socket has no port: the primary's address is the one clients use.
-  const address = (options.listenPath === undefined ? app.server.address() : { address: serverConfig.host, port: serverConfig.port, family: 'IPv4' }) as AddressInfo;
+  const address = (
+    options.listenPath === undefined ? app.server.address() : { address: serverConfig.host, port: serverConfig.port, family: 'IPv4' }
+  ) as AddressInfo;
   const scheme = serverConfig.tls ? 'https' : 'http';
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const clientHost = host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;

@@ -99,7 +99,10 @@ export class ClientSecretSigner implements ClientSecretMinter {
     const payload = parsePayload(body);
     if (!payload) return { ok: false, reason: INVALID };
     if (payload.exp * 1000 <= this.#now()) {
-      return { ok: false, reason: `the client secret expired at ${new Date(payload.exp * 1000).toISOString()}; mint a new one (POST /v1/realtime/client_secrets)` };
+      return {
+        ok: false,
+        reason: `the client secret expired at ${new Date(payload.exp * 1000).toISOString()}; mint a new one (POST /v1/realtime/client_secrets)`,
+      };
     }
     return { ok: true, secret: { value, expiresAt: payload.exp, session: payload.ses, owner: payload.own } };
   }

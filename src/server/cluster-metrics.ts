@@ -144,7 +144,10 @@ export function serveWorkerMetrics(registry: Registry, workerId: number): Worker
     registers: [registry],
     async collect() {
       const sessions = await registry.getSingleMetric('speechbridge_sessions_active')?.get();
-      this.set({ worker: String(workerId), pid: String(process.pid) }, (sessions?.values ?? []).reduce((sum, value) => sum + value.value, 0));
+      this.set(
+        { worker: String(workerId), pid: String(process.pid) },
+        (sessions?.values ?? []).reduce((sum, value) => sum + value.value, 0),
+      );
     },
   });
 

@@ -99,7 +99,11 @@ export async function startClusterPrimary(options: ClusterPrimaryOptions): Promi
 
   const fork = (announces: boolean): Worker => {
     forks++;
-    const worker = cluster.fork({ ...options.workerEnvironment, [WORKER_SOCKET_VARIABLE]: path.join(socketDir, `worker-${forks}.sock`), [WORKER_ANNOUNCES_VARIABLE]: announces ? '1' : '0' });
+    const worker = cluster.fork({
+      ...options.workerEnvironment,
+      [WORKER_SOCKET_VARIABLE]: path.join(socketDir, `worker-${forks}.sock`),
+      [WORKER_ANNOUNCES_VARIABLE]: announces ? '1' : '0',
+    });
     entries.set(worker.id, { worker, state: 'starting' });
     // A message to a worker that is exiting fails with EPIPE; its exit is handled below, and an
     // unhandled 'error' would end the primary, and every worker with it.
@@ -137,8 +141,7 @@ export async function startClusterPrimary(options: ClusterPrimaryOptions): Promi
       const waiters = sessionWaiters.get(message.data);
       sessionWaiters.delete(message.data);
       for (const wake of waiters ?? []) wake(worker);
-    }
-    else if (message.type === 'sticky:disconnection' && sessions.get(message.data) === worker.id) sessions.delete(message.data);
+    } else if (message.type === 'sticky:disconnection' && sessions.get(message.data) === worker.id) sessions.delete(message.data);
   };
 
   const replace = () => {
@@ -149,7 +152,9 @@ export async function startClusterPrimary(options: ClusterPrimaryOptions): Promi
     metrics.workerRestarts.inc();
     started(worker).then(
       () => phase === 'running' && logger.info({ worker: worker.id, pid: worker.process.pid }, `worker ${worker.id} (pid ${worker.process.pid}) is ready`),
-      (error: unknown) => phase === 'running' && logger.error({ worker: worker.id, err: error instanceof Error ? error.message : String(error) }, `worker ${worker.id} could not start`),
+      (error: unknown) =>
+        phase === 'running' &&
+        logger.error({ worker: worker.id, err: error instanceof Error ? error.message : String(error) }, `worker ${worker.id} could not start`),
     );
     scheduleRestart();
   };

@@ -78,7 +78,9 @@ export async function openClusterRouter(options: ClusterRouterOptions): Promise<
   const handOver = (socket: Socket, head: Buffer, worker: Worker | undefined) => {
     waiting.delete(socket);
     if (!worker) {
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(NO_WORKER_BODY)}\r\n\r\n${NO_WORKER_BODY}`);
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(NO_WORKER_BODY)}\r\n\r\n${NO_WORKER_BODY}`,
+      );
       return;
     }
     worker.send({ type: 'sticky:connection', data: head }, socket, { keepOpen: false }, (error: Error | null) => {

@@ -24,9 +24,7 @@ const text = z.string().trim();
 const optionalText = text.optional().transform((value) => (value === '' ? undefined : value));
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const number = (min: number, max: number) => z.coerce.number().min(min).max(max);
-const flag = z
-  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
-  .transform((value) => ['1', 'true', 'yes', 'on'].includes(value));
+const flag = z.enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off']).transform((value) => ['1', 'true', 'yes', 'on'].includes(value));
 
 /** Python logging's level names that pino spells otherwise. */
 const PYTHON_LOG_LEVELS: Readonly<Record<string, string>> = { warning: 'warn', critical: 'fatal' };
@@ -45,7 +43,10 @@ export const ENV_SCHEMA = z.object({
   METRICS_PUBLIC: flag.default(false),
   /** Any case, and Python's names too (WARNING, CRITICAL): the .env files of Python services carry them. */
   LOG_LEVEL: z
-    .preprocess((value) => (typeof value === 'string' ? (PYTHON_LOG_LEVELS[value.trim().toLowerCase()] ?? value.trim().toLowerCase()) : value), z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .preprocess(
+      (value) => (typeof value === 'string' ? (PYTHON_LOG_LEVELS[value.trim().toLowerCase()] ?? value.trim().toLowerCase()) : value),
+      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    )
     .default('info'),
   /**
    * Signs client secrets (ek_…) so any instance with the same key opens their sessions; unset =
@@ -278,7 +279,17 @@ export interface Config {
 }
 
 /** Variable names whose values are secrets: never logged. */
-export const SECRET_VARIABLES = ['API_TOKENS', 'SECRET_KEY', 'SECRET_KEY_PREVIOUS', 'REDIS_URL', 'AUDIO_API_KEY', 'OPENAI_API_KEY', 'TTS_API_KEY', 'GRADIUM_API_KEY', 'DIARIZATION_TOKEN'] as const;
+export const SECRET_VARIABLES = [
+  'API_TOKENS',
+  'SECRET_KEY',
+  'SECRET_KEY_PREVIOUS',
+  'REDIS_URL',
+  'AUDIO_API_KEY',
+  'OPENAI_API_KEY',
+  'TTS_API_KEY',
+  'GRADIUM_API_KEY',
+  'DIARIZATION_TOKEN',
+] as const;
 
 export function loadConfig(environment: Record<string, string | undefined>): Config {
   const known = Object.fromEntries(Object.keys(ENV_SCHEMA.shape).map((key) => [key, emptyToUndefined(environment[key])]));
@@ -295,25 +306,37 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
   const resolved = resolveAliases(env, warnings);
   const problems: string[] = [];
   if ((env.TLS_CERT === undefined) !== (env.TLS_KEY === undefined)) problems.push('  TLS_CERT and TLS_KEY: set both (PEM file paths) or neither.');
-  const whisperUrl = upstreamUrl('WHISPER_URL', env.WHISPER_URL, ['/audio/transcriptions', '/audio/translations'], 'https://api.openai.com/v1/audio/transcriptions', problems);
+  const whisperUrl = upstreamUrl(
+    'WHISPER_URL',
+    env.WHISPER_URL,
+    ['/audio/transcriptions', '/audio/translations'],
+    'https://api.openai.com/v1/audio/transcriptions',
+    problems,
+  );
   const ttsUrl = upstreamUrl('TTS_API_URL', env.TTS_API_URL, ['/audio/speech'], 'https://api.openai.com/v1/audio/speech', problems);
   const llmBase = upstreamUrl(resolved.llmBaseName, resolved.llmBase, [], 'https://api.openai.com/v1', problems);
-  if (env.ASR_ENGINE === 'openai' && !env.WHISPER_URL) problems.push('  WHISPER_URL: ASR_ENGINE=openai needs the upstream base URL, e.g. https://api.openai.com/v1.');
+  if (env.ASR_ENGINE === 'openai' && !env.WHISPER_URL)
+    problems.push('  WHISPER_URL: ASR_ENGINE=openai needs the upstream base URL, e.g. https://api.openai.com/v1.');
   const realtime = realtimeOf(env, problems);
   if (env.LLM_ENGINE === 'openai' && !resolved.llmBase && !env.OPENAI_API_KEY) {
     problems.push('  OPENAI_API_BASE or OPENAI_API_KEY: LLM_ENGINE=openai needs an upstream (a base URL, or a key for api.openai.com).');
   }
   const corsOrigins = parseCorsOrigins(env.CORS_ORIGINS);
   if (typeof corsOrigins === 'string' && corsOrigins !== '*') problems.push(`  CORS_ORIGINS: ${corsOrigins}.`);
-  if (env.TTS_ENGINE === 'openai' && !env.TTS_API_URL) problems.push('  TTS_API_URL: TTS_ENGINE=openai needs the upstream base URL, e.g. https://api.openai.com/v1.');
+  if (env.TTS_ENGINE === 'openai' && !env.TTS_API_URL)
+    problems.push('  TTS_API_URL: TTS_ENGINE=openai needs the upstream base URL, e.g. https://api.openai.com/v1.');
   if (env.RESPONSE_TIMEOUT !== undefined && env.RESPONSE_TIMEOUT < env.REQUEST_TIMEOUT) {
-    problems.push(`  RESPONSE_TIMEOUT: ${env.RESPONSE_TIMEOUT} s is shorter than REQUEST_TIMEOUT (${env.REQUEST_TIMEOUT} s); a whole answer cannot take less than its first chunk.`);
+    problems.push(
+      `  RESPONSE_TIMEOUT: ${env.RESPONSE_TIMEOUT} s is shorter than REQUEST_TIMEOUT (${env.REQUEST_TIMEOUT} s); a whole answer cannot take less than its first chunk.`,
+    );
   }
   const gradiumBase = gradiumProblems(env, problems);
   const wyomingAsr = wyomingAddressOf('WYOMING_ASR_URI', env.WYOMING_ASR_URI, WYOMING_ASR_PORT, problems);
   const wyomingTts = wyomingAddressOf('WYOMING_TTS_URI', env.WYOMING_TTS_URI, WYOMING_TTS_PORT, problems);
-  if (env.ASR_ENGINE === 'wyoming' && !env.WYOMING_ASR_URI) problems.push(`  WYOMING_ASR_URI: ASR_ENGINE=wyoming needs the Wyoming speech-to-text server's address, e.g. tcp://127.0.0.1:${WYOMING_ASR_PORT}.`);
-  if (env.TTS_ENGINE === 'wyoming' && !env.WYOMING_TTS_URI) problems.push(`  WYOMING_TTS_URI: TTS_ENGINE=wyoming needs the Wyoming text-to-speech server's address, e.g. tcp://127.0.0.1:${WYOMING_TTS_PORT}.`);
+  if (env.ASR_ENGINE === 'wyoming' && !env.WYOMING_ASR_URI)
+    problems.push(`  WYOMING_ASR_URI: ASR_ENGINE=wyoming needs the Wyoming speech-to-text server's address, e.g. tcp://127.0.0.1:${WYOMING_ASR_PORT}.`);
+  if (env.TTS_ENGINE === 'wyoming' && !env.WYOMING_TTS_URI)
+    problems.push(`  WYOMING_TTS_URI: TTS_ENGINE=wyoming needs the Wyoming text-to-speech server's address, e.g. tcp://127.0.0.1:${WYOMING_TTS_PORT}.`);
   const gatewayListener = gatewayListenerOf(env, resolved.serverPort, problems);
   const secretKeys = secretKeysOf(env, problems, warnings);
   if (env.REDIS_URL !== undefined && !/^(redis|rediss|unix):/.test(env.REDIS_URL)) {
@@ -325,7 +348,9 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
   const llmEngine = env.LLM_ENGINE === 'auto' ? (llmBase || env.OPENAI_API_KEY ? 'openai' : 'echo') : env.LLM_ENGINE;
   const ttsEngine = env.TTS_ENGINE === 'auto' ? (ttsUrl ? 'openai' : wyomingTts ? 'wyoming' : 'espeak') : env.TTS_ENGINE;
   if (env.GRADIUM_API_KEY && asrEngine !== 'gradium' && ttsEngine !== 'gradium') {
-    warnings.push('GRADIUM_API_KEY is set but neither ASR_ENGINE nor TTS_ENGINE is gradium, so Gradium is not used; set ASR_ENGINE=gradium and/or TTS_ENGINE=gradium to use it.');
+    warnings.push(
+      'GRADIUM_API_KEY is set but neither ASR_ENGINE nor TTS_ENGINE is gradium, so Gradium is not used; set ASR_ENGINE=gradium and/or TTS_ENGINE=gradium to use it.',
+    );
   }
   return {
     server: {
@@ -336,7 +361,9 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       workers: { count: env.WORKERS ?? os.availableParallelism(), chosenByDefault: env.WORKERS === undefined },
     },
     corsOrigins: corsOrigins as '*' | string[],
-    apiTokens: env.API_TOKENS.split(',').map((token) => token.trim()).filter(Boolean),
+    apiTokens: env.API_TOKENS.split(',')
+      .map((token) => token.trim())
+      .filter(Boolean),
     metricsPublic: env.METRICS_PUBLIC,
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
@@ -356,7 +383,9 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       apiKey: env.AUDIO_API_KEY,
       apiModel: env.WHISPER_API_MODEL,
       pocketsphinxGrammarPath: env.POCKETSPHINX_GRAMMAR,
-      pocketsphinxKeywords: env.POCKETSPHINX_KEYWORDS?.split(',').map((word) => word.trim()).filter(Boolean),
+      pocketsphinxKeywords: env.POCKETSPHINX_KEYWORDS?.split(',')
+        .map((word) => word.trim())
+        .filter(Boolean),
       ...(wyomingAsr && { wyoming: wyomingAsr }),
       realtime,
     },
@@ -431,7 +460,9 @@ function secretKeysOf(env: EnvConfig, problems: string[], warnings: string[]): C
   if (env.SECRET_KEY === undefined) {
     if (env.SECRET_KEY_PREVIOUS !== undefined) problems.push('  SECRET_KEY: SECRET_KEY_PREVIOUS is set without it; set SECRET_KEY to the new key.');
     if (env.REDIS_URL !== undefined) {
-      warnings.push('REDIS_URL is set (several instances share state) but SECRET_KEY is not: a client secret minted by one instance is refused by the others; set the same SECRET_KEY on every instance.');
+      warnings.push(
+        'REDIS_URL is set (several instances share state) but SECRET_KEY is not: a client secret minted by one instance is refused by the others; set the same SECRET_KEY on every instance.',
+      );
     }
     return undefined;
   }
@@ -470,7 +501,9 @@ function resolveAliases(env: EnvConfig, warnings: string[]): ResolvedAliases {
     const own = env[entry.name] as T | undefined;
     const other = env[entry.alias] as T | undefined;
     if (own !== undefined && other !== undefined && own !== other) {
-      warnings.push(`${entry.name}=${String(own)} and ${entry.alias}=${String(other)} are both set; ${entry.name} is used (${entry.alias} is ${entry.from}'s name for it).`);
+      warnings.push(
+        `${entry.name}=${String(own)} and ${entry.alias}=${String(other)} are both set; ${entry.name} is used (${entry.alias} is ${entry.from}'s name for it).`,
+      );
     }
     return own ?? other ?? fallback;
   };
@@ -529,17 +562,26 @@ function wyomingAddressOf(name: string, value: string | undefined, defaultPort: 
  */
 function gradiumProblems(env: EnvConfig, problems: string[]): string {
   const uses = [env.ASR_ENGINE === 'gradium' && 'ASR_ENGINE=gradium', env.TTS_ENGINE === 'gradium' && 'TTS_ENGINE=gradium'].filter(Boolean);
-  if (uses.length > 0 && !env.GRADIUM_API_KEY) problems.push(`  GRADIUM_API_KEY: ${uses.join(' and ')} ${uses.length > 1 ? 'need' : 'needs'} the Gradium API key (from the API keys page of Gradium's studio).`);
+  if (uses.length > 0 && !env.GRADIUM_API_KEY)
+    problems.push(
+      `  GRADIUM_API_KEY: ${uses.join(' and ')} ${uses.length > 1 ? 'need' : 'needs'} the Gradium API key (from the API keys page of Gradium's studio).`,
+    );
   const streamable = (formats: Readonly<Record<string, unknown>>) => Object.keys(formats).join(', ');
   if (!(env.GRADIUM_STT_INPUT_FORMAT in STT_INPUT_FORMATS)) {
-    problems.push(`  GRADIUM_STT_INPUT_FORMAT=${JSON.stringify(env.GRADIUM_STT_INPUT_FORMAT)}: use one of ${streamable(STT_INPUT_FORMATS)} (speechbridge streams raw frames, so not wav or opus).`);
+    problems.push(
+      `  GRADIUM_STT_INPUT_FORMAT=${JSON.stringify(env.GRADIUM_STT_INPUT_FORMAT)}: use one of ${streamable(STT_INPUT_FORMATS)} (speechbridge streams raw frames, so not wav or opus).`,
+    );
   }
   if (!(env.GRADIUM_TTS_OUTPUT_FORMAT in TTS_OUTPUT_FORMATS)) {
-    problems.push(`  GRADIUM_TTS_OUTPUT_FORMAT=${JSON.stringify(env.GRADIUM_TTS_OUTPUT_FORMAT)}: use one of ${streamable(TTS_OUTPUT_FORMATS)} (speechbridge streams raw frames, so not wav or opus).`);
+    problems.push(
+      `  GRADIUM_TTS_OUTPUT_FORMAT=${JSON.stringify(env.GRADIUM_TTS_OUTPUT_FORMAT)}: use one of ${streamable(TTS_OUTPUT_FORMATS)} (speechbridge streams raw frames, so not wav or opus).`,
+    );
   }
   const base = gradiumBaseUrl(env.GRADIUM_BASE_URL);
   if ('problem' in base) {
-    problems.push(`  GRADIUM_BASE_URL=${JSON.stringify(env.GRADIUM_BASE_URL)}: ${base.problem}; e.g. ${DEFAULT_GRADIUM_BASE_URL}, or a region: wss://eu.api.gradium.ai/api, wss://us.api.gradium.ai/api.`);
+    problems.push(
+      `  GRADIUM_BASE_URL=${JSON.stringify(env.GRADIUM_BASE_URL)}: ${base.problem}; e.g. ${DEFAULT_GRADIUM_BASE_URL}, or a region: wss://eu.api.gradium.ai/api, wss://us.api.gradium.ai/api.`,
+    );
     return DEFAULT_GRADIUM_BASE_URL;
   }
   return base.url;
@@ -557,11 +599,20 @@ function realtimeOf(env: EnvConfig, problems: string[]): Config['asr']['realtime
   if ('problem' in normal) problems.push(`  OPENAI_REALTIME_URL=${JSON.stringify(configured)}: ${normal.problem}.`);
   const url = 'url' in normal ? normal.url : DEFAULT_REALTIME_URL;
   const apiKey = env.AUDIO_API_KEY ?? env.OPENAI_API_KEY;
-  const apiKeyName = env.AUDIO_API_KEY !== undefined ? 'AUDIO_API_KEY' : env.OPENAI_API_KEY !== undefined ? 'OPENAI_API_KEY' : 'AUDIO_API_KEY or OPENAI_API_KEY';
+  const apiKeyName =
+    env.AUDIO_API_KEY !== undefined ? 'AUDIO_API_KEY' : env.OPENAI_API_KEY !== undefined ? 'OPENAI_API_KEY' : 'AUDIO_API_KEY or OPENAI_API_KEY';
   if (env.ASR_ENGINE === 'openai-realtime' && !apiKey && 'url' in normal && new URL(normal.url).hostname === 'api.openai.com') {
-    problems.push('  AUDIO_API_KEY or OPENAI_API_KEY: ASR_ENGINE=openai-realtime on api.openai.com needs an OpenAI key (or set OPENAI_REALTIME_URL to another upstream).');
+    problems.push(
+      '  AUDIO_API_KEY or OPENAI_API_KEY: ASR_ENGINE=openai-realtime on api.openai.com needs an OpenAI key (or set OPENAI_REALTIME_URL to another upstream).',
+    );
   }
-  return { url, ...(apiKey !== undefined && { apiKey }), apiKeyName, model: env.OPENAI_REALTIME_TRANSCRIBE_MODEL, turnDetection: env.OPENAI_REALTIME_TURN_DETECTION };
+  return {
+    url,
+    ...(apiKey !== undefined && { apiKey }),
+    apiKeyName,
+    model: env.OPENAI_REALTIME_TRANSCRIBE_MODEL,
+    turnDetection: env.OPENAI_REALTIME_TURN_DETECTION,
+  };
 }
 
 /**
@@ -587,7 +638,10 @@ function gatewayListenerOf(env: EnvConfig, serverPort: number, problems: string[
 function parseCorsOrigins(value: string): '*' | string[] | string {
   if (value === '*') return '*';
   if (value.toLowerCase() === 'none') return [];
-  const origins = value.split(',').map((origin) => origin.trim()).filter(Boolean);
+  const origins = value
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
   for (const origin of origins) {
     let parsed: URL | null;
     try {
@@ -595,7 +649,8 @@ function parseCorsOrigins(value: string): '*' | string[] | string {
     } catch {
       parsed = null;
     }
-    if (!parsed || parsed.origin !== origin.replace(/\/$/, '')) return `"${origin}" is not an origin; give scheme://host[:port] entries separated by commas, * for any, or none`;
+    if (!parsed || parsed.origin !== origin.replace(/\/$/, ''))
+      return `"${origin}" is not an origin; give scheme://host[:port] entries separated by commas, * for any, or none`;
   }
   return origins.map((origin) => origin.replace(/\/$/, ''));
 }

@@ -70,7 +70,11 @@ export interface SocketIoWiring {
 }
 
 /** Creates the door, routes its WebSocket upgrades (UpgradeRouter) and polling requests (RequestRouter, ahead of fastify), and returns it. */
-export function registerSocketIoDoor(upgrades: UpgradeRouter, requests: RequestRouter, { config, engines, logger, auth, sessions, admission, adapter }: SocketIoWiring): SocketIoDoor {
+export function registerSocketIoDoor(
+  upgrades: UpgradeRouter,
+  requests: RequestRouter,
+  { config, engines, logger, auth, sessions, admission, adapter }: SocketIoWiring,
+): SocketIoDoor {
   const { transcriber, responder, synthesizer } = engines.summary;
   const door = new SocketIoDoor({
     auth,

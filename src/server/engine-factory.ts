@@ -73,7 +73,12 @@ export async function buildTranscriber(config: Config, logger: Logger): Promise<
       const model = transcriber.model?.name ?? transcriber.program.name;
       // Debug: the engines line says which server and model; this adds what it can stream.
       logger.debug(
-        { upstream: transcriber.upstream, program: transcriber.program.name, models: transcriber.program.models.map((entry) => entry.name), transcriptStreaming: transcriber.program.supportsTranscriptStreaming },
+        {
+          upstream: transcriber.upstream,
+          program: transcriber.program.name,
+          models: transcriber.program.models.map((entry) => entry.name),
+          transcriptStreaming: transcriber.program.supportsTranscriptStreaming,
+        },
         `Wyoming speech recognition at ${transcriber.upstream}: ${transcriber.program.name} ${model}` +
           (transcriber.program.supportsTranscriptStreaming ? ', partial transcripts while speaking' : ', transcript at the end of each turn'),
       );

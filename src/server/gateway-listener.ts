@@ -65,6 +65,11 @@ export async function openGatewayListener(options: GatewayListenerOptions): Prom
 function upgradeRequired(response: ServerResponse, apiUrl: string): void {
   const message = `this port serves the gateway WebSocket protocol on / (start, audio, end); the HTTP API is at ${apiUrl}`;
   const body = JSON.stringify(new SpeechbridgeError('not_found', message, { status: 426 }).toBody());
-  response.writeHead(426, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), upgrade: 'websocket', connection: 'Upgrade' });
+  response.writeHead(426, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    upgrade: 'websocket',
+    connection: 'Upgrade',
+  });
   response.end(body);
 }

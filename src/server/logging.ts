@@ -94,7 +94,8 @@ export function boundForLog(value: unknown, depth = 0): unknown {
       const copy = Object.create(Object.getPrototypeOf(value) as object) as Error;
       Object.defineProperty(copy, 'message', { value: boundForLog(String(value.message), depth + 1), enumerable: false });
       if (typeof value.stack === 'string') Object.defineProperty(copy, 'stack', { value: boundForLog(value.stack, depth + 1), enumerable: false });
-      for (const key of Object.keys(value).slice(0, LOG_BOUNDS.objectKeys)) (copy as unknown as Record<string, unknown>)[key] = boundForLog((value as unknown as Record<string, unknown>)[key], depth + 1);
+      for (const key of Object.keys(value).slice(0, LOG_BOUNDS.objectKeys))
+        (copy as unknown as Record<string, unknown>)[key] = boundForLog((value as unknown as Record<string, unknown>)[key], depth + 1);
       return copy;
     }
     if (ArrayBuffer.isView(value)) return `[${value.byteLength} bytes]`;

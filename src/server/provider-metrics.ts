@@ -19,7 +19,7 @@ export function createProviderObserver(registry: Registry): ProviderObserver {
   });
   const firstChunk = new Histogram({
     name: 'speechbridge_provider_first_chunk_seconds',
-    help: "Time from a streaming provider call to its first chunk (partial transcript, LLM text, audio), by kind and provider name.",
+    help: 'Time from a streaming provider call to its first chunk (partial transcript, LLM text, audio), by kind and provider name.',
     labelNames: ['kind', 'name'],
     buckets: SECONDS_BUCKETS,
     registers: [registry],

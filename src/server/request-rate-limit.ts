@@ -68,7 +68,10 @@ export function registerRequestRateLimit(app: FastifyInstance, { auth, perMinute
       if (!(rejection instanceof RateLimiterRes)) return; // The store failed with no insurance left: fail open.
       const retryAfterS = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
       reply.header('retry-after', String(retryAfterS));
-      throw new SpeechbridgeError('rate_limit_exceeded', `this API token made ${perMinute} requests this minute (MAX_REQUESTS_PER_MINUTE); retry in ${retryAfterS} s`);
+      throw new SpeechbridgeError(
+        'rate_limit_exceeded',
+        `this API token made ${perMinute} requests this minute (MAX_REQUESTS_PER_MINUTE); retry in ${retryAfterS} s`,
+      );
     }
   });
 }

@@ -77,7 +77,10 @@ export class SessionLeases implements SessionAdmission {
     const id = randomBytes(12).toString('base64url');
     const admitted = await this.#acquire(key, id);
     if (!admitted) {
-      throw new SpeechbridgeError('rate_limit_exceeded', `this API token already has ${maxSessions} open sessions (MAX_SESSIONS_PER_TOKEN); close one and retry`);
+      throw new SpeechbridgeError(
+        'rate_limit_exceeded',
+        `this API token already has ${maxSessions} open sessions (MAX_SESSIONS_PER_TOKEN); close one and retry`,
+      );
     }
     let leases = this.#local.get(key);
     if (!leases) this.#local.set(key, (leases = new Set()));

@@ -40,15 +40,30 @@ export function createSessionMetrics(registry?: Registry): SessionMetrics {
     buckets: [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
     registers,
   });
-  const responses = new Counter({ name: 'speechbridge_responses_total', help: 'Responses by door and final status.', labelNames: ['door', 'status'], registers });
-  const errors = new Counter({ name: 'speechbridge_session_errors_total', help: 'Errors sessions answered with, by door and code.', labelNames: ['door', 'code'], registers });
+  const responses = new Counter({
+    name: 'speechbridge_responses_total',
+    help: 'Responses by door and final status.',
+    labelNames: ['door', 'status'],
+    registers,
+  });
+  const errors = new Counter({
+    name: 'speechbridge_session_errors_total',
+    help: 'Errors sessions answered with, by door and code.',
+    labelNames: ['door', 'code'],
+    registers,
+  });
   const faults = new Counter({
     name: 'speechbridge_session_faults_total',
     help: 'Sessions ended by an unexpected exception (error internal_error, close 1011), by door; other sessions go on.',
     labelNames: ['door'],
     registers,
   });
-  const closed = new Counter({ name: 'speechbridge_sessions_closed_total', help: 'Closed sessions by door and reason.', labelNames: ['door', 'reason'], registers });
+  const closed = new Counter({
+    name: 'speechbridge_sessions_closed_total',
+    help: 'Closed sessions by door and reason.',
+    labelNames: ['door', 'reason'],
+    registers,
+  });
   const backlogPeak = new Gauge({
     name: 'speechbridge_outbound_backlog_peak_bytes',
     help: 'Largest outbound backlog (bytes written and not yet taken by the network) of any session, by door.',

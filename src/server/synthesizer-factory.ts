@@ -76,7 +76,13 @@ export async function buildSynthesizer(config: Config, logger: Logger, options: 
   }
   const { EspeakSynthesizer } = await import('../providers/local/espeak-synthesizer.ts');
   const pool = options.espeakPool ? await options.espeakPool : undefined;
-  return EspeakSynthesizer.create({ defaultVoice: config.tts.voice, timeoutMs: config.requestTimeoutMs, workers: options.workers, warmUp: options.warmUp, pool });
+  return EspeakSynthesizer.create({
+    defaultVoice: config.tts.voice,
+    timeoutMs: config.requestTimeoutMs,
+    workers: options.workers,
+    warmUp: options.warmUp,
+    pool,
+  });
 }
 
 /**

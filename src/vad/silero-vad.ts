@@ -93,9 +93,13 @@ function loadModule(): Promise<OrtWasmModule> {
   })().catch((error: unknown) => {
     // A failed load is not cached, so a later session can try again.
     modulePromise = undefined;
-    throw new SpeechbridgeError('engine_unavailable', 'Silero VAD: ONNX Runtime (onnxruntime-web) failed to load; reinstall the package or use the WebRTC VAD', {
-      cause: error,
-    });
+    throw new SpeechbridgeError(
+      'engine_unavailable',
+      'Silero VAD: ONNX Runtime (onnxruntime-web) failed to load; reinstall the package or use the WebRTC VAD',
+      {
+        cause: error,
+      },
+    );
   });
   return modulePromise;
 }
@@ -252,7 +256,9 @@ function allocateBuffers(session: SharedSession): Buffers {
   } catch (error) {
     for (const tensor of tensors) ort._OrtReleaseTensor(tensor);
     for (const pointer of pointers) ort._free(pointer);
-    throw new SpeechbridgeError('engine_failed', `Silero VAD could not set up a detector: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new SpeechbridgeError('engine_failed', `Silero VAD could not set up a detector: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
   }
 }
 
@@ -289,7 +295,16 @@ export class SileroVad implements VoiceDetector {
     input.copyWithin(0, FRAME_SAMPLES);
     for (let i = 0; i < FRAME_SAMPLES; i++) input[CONTEXT_SAMPLES + i] = frame[i] / 32768;
     const inputs = slots + SLOT_ORDERS + this.#order * SLOT_ORDER_SIZE;
-    const status = ort._OrtRun(handle, slots + SLOT_INPUT_NAMES, inputs, INPUT_NAMES.length, slots + SLOT_OUTPUT_NAMES, OUTPUT_NAMES.length, inputs + SLOT_ORDER_OUTPUTS, 0);
+    const status = ort._OrtRun(
+      handle,
+      slots + SLOT_INPUT_NAMES,
+      inputs,
+      INPUT_NAMES.length,
+      slots + SLOT_OUTPUT_NAMES,
+      OUTPUT_NAMES.length,
+      inputs + SLOT_ORDER_OUTPUTS,
+      0,
+    );
     if (status !== 0) throw new SpeechbridgeError('engine_failed', `Silero VAD inference failed: ${lastError(ort)}`);
     this.#order = this.#order === 0 ? 1 : 0;
     return this.#views().output[0];

@@ -42,9 +42,7 @@ export type TurnState = 'silence' | 'speech';
  * was unvoiced) and `loud` whether a frame of the run stood minSnrDb above the background.
  * In speech, frames are counted from the turn's first voiced frame.
  */
-type Phase =
-  | { kind: 'silence'; runStart: number; loud: boolean }
-  | { kind: 'speech'; startFrame: number; lastVoicedFrame: number };
+type Phase = { kind: 'silence'; runStart: number; loud: boolean } | { kind: 'speech'; startFrame: number; lastVoicedFrame: number };
 
 function silence(): Phase {
   return { kind: 'silence', runStart: -1, loud: false };
@@ -127,7 +125,7 @@ export class TurnDetector {
     const frameLength = frame.length;
     let filled = this.#filled;
     try {
-      for (let offset = 0; offset < samples.length; ) {
+      for (let offset = 0; offset < samples.length;) {
         // Copying keeps one frame buffer for every chunk size, instead of a view per frame.
         const take = Math.min(frameLength - filled, samples.length - offset);
         for (let i = 0; i < take; i++) frame[filled + i] = samples[offset + i];

@@ -60,9 +60,11 @@ interface Edge {
 }
 
 function readEdges(files: string[]): Edge[] {
-  return files.flatMap((file) => readModuleImports(readFileSync(file, 'utf8'))
-    .filter((found) => found.specifier.startsWith('.') || found.specifier === '<computed>')
-    .map((found) => ({ from: file, to: path.resolve(path.dirname(file), found.specifier), line: found.line, specifier: found.specifier })));
+  return files.flatMap((file) =>
+    readModuleImports(readFileSync(file, 'utf8'))
+      .filter((found) => found.specifier.startsWith('.') || found.specifier === '<computed>')
+      .map((found) => ({ from: file, to: path.resolve(path.dirname(file), found.specifier), line: found.line, specifier: found.specifier })),
+  );
 }
 
 const rel = (file: string): string => path.relative(repoRoot, file);
@@ -81,7 +83,8 @@ function violation(edge: Edge): string | undefined {
   if (LAYER_RANK[fromLayer] <= LAYER_RANK[toLayer]) return `${fromLayer}/ must not import ${toLayer}/`;
   if (fromLayer === 'engine' && toLayer === 'providers') {
     const target = path.relative(path.join(srcRoot, 'providers'), edge.to).split(path.sep).join('/');
-    if (!(target in ENGINE_MAY_IMPORT_FROM_PROVIDERS)) return `engine/ imports from providers/ only their contracts (ENGINE_MAY_IMPORT_FROM_PROVIDERS), not providers/${target}`;
+    if (!(target in ENGINE_MAY_IMPORT_FROM_PROVIDERS))
+      return `engine/ imports from providers/ only their contracts (ENGINE_MAY_IMPORT_FROM_PROVIDERS), not providers/${target}`;
   }
   return undefined;
 }
@@ -134,22 +137,25 @@ test('the import reader sees static, type-only, re-export and dynamic imports bu
     "const f = await import('./f.ts');",
     "// import { g } from './g.ts';",
     "/* import('./h.ts') */",
-    "const text = \"import { i } from './i.ts'\";",
+    'const text = "import { i } from \'./i.ts\'";',
     "const tpl = `import('./j.ts') ${await import('./k.ts')}`;",
     "const re = /'/g; import {",
-    "  l,",
+    '  l,',
     "} from './l.ts';",
   ].join('\n');
-  assert.deepEqual(readModuleImports(source).map((found) => [found.specifier, found.line, found.kind]), [
-    ['./a.ts', 1, 'static'],
-    ['../b/b.ts', 2, 'static'],
-    ['./c.ts', 3, 'static'],
-    ['./d.ts', 4, 'static'],
-    ['./e.ts', 5, 'static'],
-    ['./l.ts', 11, 'static'],
-    ['./f.ts', 6, 'dynamic'],
-    ['./k.ts', 10, 'dynamic'],
-  ]);
+  assert.deepEqual(
+    readModuleImports(source).map((found) => [found.specifier, found.line, found.kind]),
+    [
+      ['./a.ts', 1, 'static'],
+      ['../b/b.ts', 2, 'static'],
+      ['./c.ts', 3, 'static'],
+      ['./d.ts', 4, 'static'],
+      ['./e.ts', 5, 'static'],
+      ['./l.ts', 11, 'static'],
+      ['./f.ts', 6, 'dynamic'],
+      ['./k.ts', 10, 'dynamic'],
+    ],
+  );
 });
 
 test('the order refuses upward, sideways and non-contract engine imports, and allows the rest', () => {

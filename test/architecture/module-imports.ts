@@ -32,8 +32,14 @@ function blankCommentsAndStrings(source: string): { code: string; strings: Map<n
   const scanTemplate = (start: number): number => {
     let j = start;
     while (j < source.length) {
-      if (source[j] === '\\') { j += 2; continue; }
-      if (source[j] === '`') { blank(start, j, 's'); return j + 1; }
+      if (source[j] === '\\') {
+        j += 2;
+        continue;
+      }
+      if (source[j] === '`') {
+        blank(start, j, 's');
+        return j + 1;
+      }
       if (source[j] === '$' && source[j + 1] === '{') {
         blank(start, j, 's');
         templateDepths.push(braceDepth);
@@ -68,7 +74,7 @@ function blankCommentsAndStrings(source: string): { code: string; strings: Map<n
       }
       blank(i + 1, j, 's');
       i = j + 1;
-    } else if (ch === '\'' || ch === '"') {
+    } else if (ch === "'" || ch === '"') {
       let j = i + 1;
       while (j < source.length && source[j] !== ch && source[j] !== '\n') j += source[j] === '\\' ? 2 : 1;
       strings.set(i, source.slice(i + 1, j));
@@ -108,7 +114,7 @@ export function readModuleImports(source: string): ModuleImport[] {
   for (const match of code.matchAll(DYNAMIC_IMPORT)) {
     const quote = match[1];
     const quoteAt = match.index + match[0].length - 1;
-    const specifier = quote === '\'' || quote === '"' ? strings.get(quoteAt) : undefined;
+    const specifier = quote === "'" || quote === '"' ? strings.get(quoteAt) : undefined;
     // A computed specifier cannot be checked, so it is reported as one to make literal.
     imports.push({ specifier: specifier ?? '<computed>', line: lineOf(match.index), kind: 'dynamic' });
   }

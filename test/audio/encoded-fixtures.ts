@@ -48,9 +48,7 @@ export async function makeFixtures(recording: string): Promise<Fixtures> {
   const source = sharedAudioPath(recording);
   const folder = await mkdtemp(path.join(os.tmpdir(), 'speechbridge-audio-test-'));
   await Promise.all(
-    Object.values(FIXTURE_RECIPES).map((recipe) =>
-      run(ffmpegPath(), ['-v', 'error', '-y', '-i', source, ...recipe.args, path.join(folder, recipe.file)]),
-    ),
+    Object.values(FIXTURE_RECIPES).map((recipe) => run(ffmpegPath(), ['-v', 'error', '-y', '-i', source, ...recipe.args, path.join(folder, recipe.file)])),
   );
   return {
     folder,

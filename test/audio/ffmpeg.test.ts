@@ -300,7 +300,10 @@ describe('createStreamDecoder', () => {
     const reading = collect(aborting);
     controller.abort();
     await assert.rejects(reading, (error: unknown) => isAbortError(error));
-    assert.throws(() => aborting.write(bytes), (error: unknown) => isAbortError(error));
+    assert.throws(
+      () => aborting.write(bytes),
+      (error: unknown) => isAbortError(error),
+    );
   });
 
   test('ending without any input gives empty output', async () => {
@@ -399,7 +402,10 @@ describe('encodeAudio', () => {
 
   test('an unknown format is unsupported_format', () => {
     async function* none(): AsyncGenerator<Int16Array> {}
-    assert.throws(() => encodeAudio(none(), { sampleRate: 24000, format: 'ogg' as EncodeFormat }), isCode('unsupported_format', /mp3, opus, webm, aac, flac, wav/));
+    assert.throws(
+      () => encodeAudio(none(), { sampleRate: 24000, format: 'ogg' as EncodeFormat }),
+      isCode('unsupported_format', /mp3, opus, webm, aac, flac, wav/),
+    );
   });
 });
 

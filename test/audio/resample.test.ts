@@ -2,13 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SpeechbridgeError } from '../../src/errors/registry.ts';
 import { concatPcm, type PcmAudio } from '../../src/audio/pcm.ts';
-import {
-  createStreamResampler,
-  createStreamResamplerSync,
-  initResampler,
-  resample,
-  resampleSync,
-} from '../../src/audio/resample.ts';
+import { createStreamResampler, createStreamResamplerSync, initResampler, resample, resampleSync } from '../../src/audio/resample.ts';
 import { loadSharedRecording, rms, sineTone, snrDb } from './signal-metrics.ts';
 
 /** Two in-band tones, well inside the pass band of every rate pair below (lowest Nyquist 4 kHz). */
@@ -227,6 +221,9 @@ describe('resample: stream', () => {
     const stream = await createStreamResampler(16000, 8000);
     stream.close();
     stream.close();
-    assert.throws(() => stream.push(chunk), (error: unknown) => error instanceof SpeechbridgeError && /after close/.test(error.message));
+    assert.throws(
+      () => stream.push(chunk),
+      (error: unknown) => error instanceof SpeechbridgeError && /after close/.test(error.message),
+    );
   });
 });

@@ -62,7 +62,11 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
   for (const [key, value] of Object.entries({ ...process.env, LOG_LEVEL: 'warn', ...env })) if (value !== undefined) fullEnv[key] = value;
   delete fullEnv.SPEECHBRIDGE_TOKEN;
   if (env.SPEECHBRIDGE_TOKEN !== undefined) fullEnv.SPEECHBRIDGE_TOKEN = env.SPEECHBRIDGE_TOKEN;
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/speechbridge.js'), ...args], { cwd: repoRoot, env: fullEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/speechbridge.js'), ...args], {
+    cwd: repoRoot,
+    env: fullEnv,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const watchers: Array<{ pattern: RegExp; resolve: () => void }> = [];
@@ -99,7 +103,10 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
           resolve();
           return;
         }
-        const timer = setTimeout(() => reject(new Error(`stdout did not match ${pattern} within ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`stdout did not match ${pattern} within ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`)),
+          timeoutMs,
+        );
         watchers.push({
           pattern,
           resolve: () => {

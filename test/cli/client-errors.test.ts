@@ -38,7 +38,10 @@ for (const protocol of ['realtime', 'gateway', 'transcriptions']) {
     const url = `ws://127.0.0.1:${closedPort}`;
     const exit = await runCli(['stream', phrase, '--url', url, '--protocol', protocol, '--fast']).exited;
     assert.equal(exit.code, 1, `exit code; stderr: ${exit.stderr}`);
-    assert.match(exit.stderr, new RegExp(`^speechbridge: cannot reach speechbridge at ws://127\\.0\\.0\\.1:${closedPort}/\\S*: is it running\\? \\(ECONNREFUSED`, 'm'));
+    assert.match(
+      exit.stderr,
+      new RegExp(`^speechbridge: cannot reach speechbridge at ws://127\\.0\\.0\\.1:${closedPort}/\\S*: is it running\\? \\(ECONNREFUSED`, 'm'),
+    );
     assert.equal(exit.stdout, '');
   });
 }
@@ -54,7 +57,10 @@ test('listen --input - to a server that is not running: the same message, exit 1
 test('stream without a token to a server that requires one: "the server refused the token", how to give one, exit 1', async () => {
   const exit = await runCli(['stream', phrase, '--url', cli.wsUrl, '--fast']).exited;
   assert.equal(exit.code, 1, `exit code; stderr: ${exit.stderr}`);
-  assert.match(exit.stderr, /^speechbridge: the server refused the token \(HTTP 401: missing API token.*\); the server requires a token: pass --token <token> or set SPEECHBRIDGE_TOKEN$/m);
+  assert.match(
+    exit.stderr,
+    /^speechbridge: the server refused the token \(HTTP 401: missing API token.*\); the server requires a token: pass --token <token> or set SPEECHBRIDGE_TOKEN$/m,
+  );
 });
 
 test('stream with a wrong token from SPEECHBRIDGE_TOKEN, over each protocol: refused, exit 1', async () => {
@@ -82,11 +88,13 @@ test('the right token from SPEECHBRIDGE_TOKEN is accepted', async () => {
 test('stream --help and listen --help list their options and say where the token comes from', async () => {
   const stream = await runCli(['stream', '--help']).exited;
   assert.equal(stream.code, 0);
-  for (const flag of ['--url', '--protocol', '--mode', '--token', '--fast', '--json', '--output', '--timeout']) assert.match(stream.stdout, new RegExp(flag), flag);
+  for (const flag of ['--url', '--protocol', '--mode', '--token', '--fast', '--json', '--output', '--timeout'])
+    assert.match(stream.stdout, new RegExp(flag), flag);
   assert.match(stream.stdout, /SPEECHBRIDGE_TOKEN/);
   const listen = await runCli(['listen', '--help']).exited;
   assert.equal(listen.code, 0);
-  for (const flag of ['--device', '--duration', '--mode', '--list-devices', '--input', '--no-play', '--token']) assert.match(listen.stdout, new RegExp(flag), flag);
+  for (const flag of ['--device', '--duration', '--mode', '--list-devices', '--input', '--no-play', '--token'])
+    assert.match(listen.stdout, new RegExp(flag), flag);
   assert.match(listen.stdout, /SPEECHBRIDGE_TOKEN/);
 });
 

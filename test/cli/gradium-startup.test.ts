@@ -26,7 +26,14 @@ after(async () => {
 });
 
 function gradiumEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return { ASR_ENGINE: 'gradium', TTS_ENGINE: 'gradium', GRADIUM_API_KEY: GRADIUM_TEST_KEY, GRADIUM_BASE_URL: upstream.baseUrl, REQUEST_TIMEOUT: '5', ...extra };
+  return {
+    ASR_ENGINE: 'gradium',
+    TTS_ENGINE: 'gradium',
+    GRADIUM_API_KEY: GRADIUM_TEST_KEY,
+    GRADIUM_BASE_URL: upstream.baseUrl,
+    REQUEST_TIMEOUT: '5',
+    ...extra,
+  };
 }
 
 /** Exit 1 for an upstream that fails, 2 for a setting it refuses (an unknown voice: a bad value). */
@@ -47,9 +54,15 @@ test('configured right: both endpoints are probed once (setup → ready → end)
   try {
     await upstream.settled();
     const probes = upstream.connections.slice(from);
-    assert.deepEqual(probes.map((connection) => connection.path), ['/api/speech/asr', '/api/speech/tts']);
+    assert.deepEqual(
+      probes.map((connection) => connection.path),
+      ['/api/speech/asr', '/api/speech/tts'],
+    );
     assert.deepEqual(probes[0].received, [{ type: 'setup', model_name: 'default', input_format: 'pcm' }, { type: 'end_of_stream' }]);
-    assert.deepEqual(probes[1].received, [{ type: 'setup', model_name: 'default', voice_id: 'YTpq7expH9539ERJ', output_format: 'pcm' }, { type: 'end_of_stream' }]);
+    assert.deepEqual(probes[1].received, [
+      { type: 'setup', model_name: 'default', voice_id: 'YTpq7expH9539ERJ', output_format: 'pcm' },
+      { type: 'end_of_stream' },
+    ]);
     const health = (await (await fetch(`${server.url}/`)).json()) as { engines: Record<string, unknown> };
     assert.deepEqual(health.engines.transcriber, { engine: 'gradium', model: 'default' });
     assert.deepEqual(health.engines.synthesizer, { engine: 'gradium', model: 'default', voice: 'YTpq7expH9539ERJ' });
@@ -73,12 +86,17 @@ test('a dead host stops start-up: one line naming the URL and GRADIUM_BASE_URL, 
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   await oneLineStartFailure(
     gradiumEnv({ GRADIUM_BASE_URL: `ws://127.0.0.1:${port}/api` }),
-    new RegExp(`^speechbridge: start-up check failed: could not reach Gradium speech-to-text \\(ws://127\\.0\\.0\\.1:${port}/api/speech/asr\\): ECONNREFUSED; check GRADIUM_BASE_URL and the network$`),
+    new RegExp(
+      `^speechbridge: start-up check failed: could not reach Gradium speech-to-text \\(ws://127\\.0\\.0\\.1:${port}/api/speech/asr\\): ECONNREFUSED; check GRADIUM_BASE_URL and the network$`,
+    ),
   );
 });
 
 test('an unknown text-to-speech model or voice stops start-up naming its variable', async () => {
-  await oneLineStartFailure(gradiumEnv({ ASR_ENGINE: 'pocketsphinx', GRADIUM_TTS_MODEL: 'no-such-tts' }), /^speechbridge: start-up check failed: Gradium text-to-speech \(.*\) has no model "no-such-tts": .*; check GRADIUM_TTS_MODEL$/);
+  await oneLineStartFailure(
+    gradiumEnv({ ASR_ENGINE: 'pocketsphinx', GRADIUM_TTS_MODEL: 'no-such-tts' }),
+    /^speechbridge: start-up check failed: Gradium text-to-speech \(.*\) has no model "no-such-tts": .*; check GRADIUM_TTS_MODEL$/,
+  );
   await oneLineStartFailure(
     gradiumEnv({ ASR_ENGINE: 'pocketsphinx', GRADIUM_TTS_VOICE_ID: 'noSuchVoice00000' }),
     /^speechbridge: start-up check failed: Gradium text-to-speech \(.*\) has no voice "noSuchVoice00000": .*GRADIUM_TTS_VOICE_ID is the default one\)$/,

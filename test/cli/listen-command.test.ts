@@ -125,7 +125,9 @@ test('listen plays the replies: the player gets the reply audio as raw PCM16 at 
   const tools = await mkdtemp(path.join(workDir, 'player-'));
   const played = path.join(tools, 'played.raw');
   await writeFile(path.join(tools, 'play'), `#!/bin/sh\necho "$@" > "${played}.args"\ncat > "${played}"\n`, { mode: 0o755 });
-  const run = runCli(['listen', '--input', '-', '--player', 'play', '--url', cli.wsUrl, '--json'], { PATH: `${tools}${path.delimiter}${process.env.PATH ?? ''}` });
+  const run = runCli(['listen', '--input', '-', '--player', 'play', '--url', cli.wsUrl, '--json'], {
+    PATH: `${tools}${path.delimiter}${process.env.PATH ?? ''}`,
+  });
   run.child.stdin.end(pcm24k);
   const exit = await run.exited;
   assert.equal(exit.code, 0, `exit code; stderr: ${exit.stderr}`);
@@ -135,7 +137,10 @@ test('listen plays the replies: the player gets the reply audio as raw PCM16 at 
   const bytes = await readFile(played);
   // The summary rounds to the millisecond: 24 samples at 24 kHz.
   const expectedSamples = summary?.reply_audio_seconds * 24_000;
-  assert.ok(Math.abs(bytes.length / 2 - expectedSamples) <= 24, `every reply sample reached the player: ${bytes.length / 2} samples, expected ${expectedSamples}`);
+  assert.ok(
+    Math.abs(bytes.length / 2 - expectedSamples) <= 24,
+    `every reply sample reached the player: ${bytes.length / 2} samples, expected ${expectedSamples}`,
+  );
 });
 
 test('listen records the microphone through sox (--device 1 is ALSA plughw:1,0), and Ctrl+C stops the recorder', async () => {
@@ -144,7 +149,9 @@ test('listen records the microphone through sox (--device 1 is ALSA plughw:1,0),
   const pcmFile = path.join(tools, 'phrase.pcm');
   await writeFile(pcmFile, pcm24k);
   await writeFile(path.join(tools, 'sox'), `#!/bin/sh\necho "$@" > "${tools}/args"\ncat "${pcmFile}"\nexec sleep 60\n`, { mode: 0o755 });
-  const run = runCli(['listen', '--recorder', 'sox', '--device', '1', '--url', cli.wsUrl, '--no-play'], { PATH: `${tools}${path.delimiter}${process.env.PATH ?? ''}` });
+  const run = runCli(['listen', '--recorder', 'sox', '--device', '1', '--url', cli.wsUrl, '--no-play'], {
+    PATH: `${tools}${path.delimiter}${process.env.PATH ?? ''}`,
+  });
   await run.waitForStdout(new RegExp(`^you: ${PHRASE}$`, 'm'));
   run.child.kill('SIGINT');
   const exit = await run.exited;
@@ -164,7 +171,10 @@ test('listen with no recorder installed says which tools to install and exits no
 test('listen with a capture device that does not exist names the recorder and the device, and exits non-zero', async () => {
   const exit = await runCli(['listen', '--recorder', 'sox', '--device', 'hw:97,0', '--url', cli.wsUrl, '--no-play']).exited;
   assert.equal(exit.code, 1, `exit code; stderr: ${exit.stderr}`);
-  assert.match(exit.stderr, /^speechbridge: sox could not record from device hw:97,0 \(.+\): connect a microphone or pick another with --device \(see listen --list-devices\)/m);
+  assert.match(
+    exit.stderr,
+    /^speechbridge: sox could not record from device hw:97,0 \(.+\): connect a microphone or pick another with --device \(see listen --list-devices\)/m,
+  );
   assert.doesNotMatch(exit.stdout, /connected/, 'the recorder is checked before connecting');
 });
 
@@ -172,7 +182,9 @@ test('listen: SIGTERM during reply playback stops the player at once, prints the
   // A stand-in for sox's `play` that holds what it is fed (a sound card is not something CI has).
   const tools = await mkdtemp(path.join(workDir, 'term-player-'));
   await writeFile(path.join(tools, 'play'), `#!/bin/sh\nexec cat > "${tools}/played.raw"\n`, { mode: 0o755 });
-  const run = runCli(['listen', '--input', '-', '--player', 'play', '--url', cli.wsUrl, '--json'], { PATH: `${tools}${path.delimiter}${process.env.PATH ?? ''}` });
+  const run = runCli(['listen', '--input', '-', '--player', 'play', '--url', cli.wsUrl, '--json'], {
+    PATH: `${tools}${path.delimiter}${process.env.PATH ?? ''}`,
+  });
   // stdin stays open: only the signal ends this session.
   run.child.stdin.write(pcm24k);
   await run.waitForStdout(/"type":"reply\.audio"/);
@@ -192,7 +204,14 @@ test('listen: Ctrl+C before the microphone gave any audio ends at once without c
   await writeFile(path.join(tools, 'sox'), `#!/bin/sh\ntouch "${tools}/started"\nexec sleep 60\n`, { mode: 0o755 });
   const run = runCli(['listen', '--recorder', 'sox', '--url', 'ws://127.0.0.1:9', '--no-play'], { PATH: `${tools}${path.delimiter}${process.env.PATH ?? ''}` });
   // The recorder runs once listen is waiting for its first audio (and handles Ctrl+C).
-  for (let waited = 0; !(await readFile(path.join(tools, 'started')).then(() => true, () => false)); waited += 50) {
+  for (
+    let waited = 0;
+    !(await readFile(path.join(tools, 'started')).then(
+      () => true,
+      () => false,
+    ));
+    waited += 50
+  ) {
     assert.ok(waited < 20_000, `the recorder was not started; stderr: ${run.stderr()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

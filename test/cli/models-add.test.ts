@@ -23,7 +23,9 @@ let tinyEnSha1: string;
 before(async () => {
   workDir = await mkdtemp(path.join(os.tmpdir(), 'speechbridge-models-add-'));
   tinyEn = await zeroWhisperModel('tiny.en');
-  tinyEnSha1 = createHash('sha1').update(await readFile(tinyEn)).digest('hex');
+  tinyEnSha1 = createHash('sha1')
+    .update(await readFile(tinyEn))
+    .digest('hex');
 });
 
 after(async () => {
@@ -50,7 +52,12 @@ test('--name imports it: copied into the cache, listed, and found by that name; 
   const target = path.join(cache, 'ggml-zero-tiny.en.bin');
   assert.equal(exit.stdout, `added: ${target}, named zero-tiny.en\nuse it with WHISPER_MODEL=zero-tiny.en (or --whisper-model zero-tiny.en)\n`);
   assert.equal((await stat(target)).size, (await stat(tinyEn)).size);
-  assert.equal(createHash('sha1').update(await readFile(target)).digest('hex'), tinyEnSha1);
+  assert.equal(
+    createHash('sha1')
+      .update(await readFile(target))
+      .digest('hex'),
+    tinyEnSha1,
+  );
 
   assert.equal(await resolveModel('zero-tiny.en', { cacheDir: cache, download: false }), target);
   const listing = await runCli(['models', 'list', '--json', '--model-cache-dir', cache]).exited;
@@ -75,7 +82,10 @@ test('a file whose SHA-1 is a published model’s takes that name', async () => 
 test('a published name is never given to another file; names must not be paths', async () => {
   const taken = await runCli(['models', 'add', tinyEn, '--name', 'base.en', '--model-cache-dir', cacheDir('taken')]).exited;
   assert.equal(taken.code, 2);
-  assert.match(taken.stderr, /^speechbridge: --name base\.en is the name of whisper\.cpp's published model, and this file is not it \(SHA-1 [0-9a-f]{40}\); choose another name, e.g\. --name tiny\.en-custom\n$/);
+  assert.match(
+    taken.stderr,
+    /^speechbridge: --name base\.en is the name of whisper\.cpp's published model, and this file is not it \(SHA-1 [0-9a-f]{40}\); choose another name, e.g\. --name tiny\.en-custom\n$/,
+  );
   const pathLike = await runCli(['models', 'add', tinyEn, '--name', '../evil', '--model-cache-dir', cacheDir('taken')]).exited;
   assert.equal(pathLike.code, 2);
   assert.match(pathLike.stderr, /^speechbridge: --name "\.\.\/evil": use letters, digits, dots, dashes and underscores/);
@@ -86,14 +96,20 @@ test('not a model, a truncated download, a folder: refused with the reason, noth
   const wav = sharedAudioPath('en_one_two_three.wav');
   const notModel = await runCli(['models', 'add', wav, '--name', 'x', '--model-cache-dir', cache]).exited;
   assert.equal(notModel.code, 2);
-  assert.equal(notModel.stderr, `speechbridge: ${wav} cannot be used as a whisper model: it does not start with the ggml magic, so it is not a whisper.cpp ggml model (.bin)\n`);
+  assert.equal(
+    notModel.stderr,
+    `speechbridge: ${wav} cannot be used as a whisper model: it does not start with the ggml magic, so it is not a whisper.cpp ggml model (.bin)\n`,
+  );
 
   const partial = path.join(workDir, 'ggml-tiny.en.bin');
   await copyFile(tinyEn, partial);
   await truncate(partial, 40_000_000);
   const truncated = await runCli(['models', 'add', partial, '--name', 'half', '--model-cache-dir', cache]).exited;
   assert.equal(truncated.code, 2);
-  assert.match(truncated.stderr, /^speechbridge: .*ggml-tiny\.en\.bin cannot be used as a whisper model: it is incomplete: 40000000 bytes, and tensor \d+ alone needs the file to reach \d+ \(a download that broke off\?\)\n$/);
+  assert.match(
+    truncated.stderr,
+    /^speechbridge: .*ggml-tiny\.en\.bin cannot be used as a whisper model: it is incomplete: 40000000 bytes, and tensor \d+ alone needs the file to reach \d+ \(a download that broke off\?\)\n$/,
+  );
 
   const folder = await runCli(['models', 'add', workDir, '--name', 'x', '--model-cache-dir', cache]).exited;
   assert.equal(folder.code, 2);
@@ -108,7 +124,10 @@ test('the header reader: the published names files of each size would have; a cu
   assert.equal(modelNameFor(check.hparams), 'base.en');
   const multilingual = await checkGgmlModel(await zeroWhisperModel('tiny'));
   assert.ok(multilingual.ok && modelNameFor(multilingual.hparams) === 'tiny');
-  assert.equal(modelNameFor({ ...check.hparams, audioLayers: 32, audioState: 1280, mels: 128, textLayers: 4, vocabulary: 51_866, fileType: 8 }), 'large-v3-turbo-q5_0');
+  assert.equal(
+    modelNameFor({ ...check.hparams, audioLayers: 32, audioState: 1280, mels: 128, textLayers: 4, vocabulary: 51_866, fileType: 8 }),
+    'large-v3-turbo-q5_0',
+  );
 
   const head = path.join(workDir, 'head.bin');
   const handle = await open(head, 'w');

@@ -26,11 +26,26 @@ export interface ServeProcess {
 }
 
 /** Variables that would pick other engines than the embedded ones, removed from the child's environment. */
-const UPSTREAM_VARIABLES = ['OPENAI_API_KEY', 'OPENAI_API_BASE', 'WHISPER_URL', 'AUDIO_API_KEY', 'OPENAI_REALTIME_URL', 'TTS_API_URL', 'ASR_ENGINE', 'LLM_ENGINE', 'TTS_ENGINE', 'API_TOKENS', 'TLS_CERT', 'TLS_KEY', 'NODE_EXTRA_CA_CERTS'];
+const UPSTREAM_VARIABLES = [
+  'OPENAI_API_KEY',
+  'OPENAI_API_BASE',
+  'WHISPER_URL',
+  'AUDIO_API_KEY',
+  'OPENAI_REALTIME_URL',
+  'TTS_API_URL',
+  'ASR_ENGINE',
+  'LLM_ENGINE',
+  'TTS_ENGINE',
+  'API_TOKENS',
+  'TLS_CERT',
+  'TLS_KEY',
+  'NODE_EXTRA_CA_CERTS',
+];
 
 export function startServe(args: string[], env: Record<string, string | undefined> = {}): ServeProcess {
   const fullEnv: Record<string, string> = {};
-  for (const [key, value] of Object.entries({ ...process.env, LOG_LEVEL: 'info', LOG_FORMAT: 'json' })) if (value !== undefined && !UPSTREAM_VARIABLES.includes(key)) fullEnv[key] = value;
+  for (const [key, value] of Object.entries({ ...process.env, LOG_LEVEL: 'info', LOG_FORMAT: 'json' }))
+    if (value !== undefined && !UPSTREAM_VARIABLES.includes(key)) fullEnv[key] = value;
   for (const [key, value] of Object.entries(env)) {
     if (value === undefined) delete fullEnv[key];
     else fullEnv[key] = value;

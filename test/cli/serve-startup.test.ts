@@ -80,10 +80,17 @@ test('LOG_FORMAT=pretty: readable lines with time and level, no JSON; auto picks
   const serve = startServe(['--port', '0', '--asr', 'pocketsphinx', '--log-format', 'pretty'], { LOG_FORMAT: undefined });
   try {
     const deadline = Date.now() + 60_000;
-    while (!/listening on/.test(serve.stderr()) && Date.now() < deadline && serve.child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50));
+    while (!/listening on/.test(serve.stderr()) && Date.now() < deadline && serve.child.exitCode === null)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     const text = serve.stderr();
-    assert.match(text, /^\[\d\d:\d\d:\d\d\] INFO: engines: speech recognition pocketsphinx en-us · replies echo · speech synthesis espeak-ng \(voice alloy\) · VAD webrtc-vad \(aggressiveness 2\)$/m);
-    assert.match(text, /^\[\d\d:\d\d:\d\d\] INFO: speechbridge listening on http:\/\/127\.0\.0\.1:\d+ \(no token needed\) — demo page: http:\/\/127\.0\.0\.1:\d+\/demo\/$/m);
+    assert.match(
+      text,
+      /^\[\d\d:\d\d:\d\d\] INFO: engines: speech recognition pocketsphinx en-us · replies echo · speech synthesis espeak-ng \(voice alloy\) · VAD webrtc-vad \(aggressiveness 2\)$/m,
+    );
+    assert.match(
+      text,
+      /^\[\d\d:\d\d:\d\d\] INFO: speechbridge listening on http:\/\/127\.0\.0\.1:\d+ \(no token needed\) — demo page: http:\/\/127\.0\.0\.1:\d+\/demo\/$/m,
+    );
     assert.doesNotMatch(text, /^\{"level"/m, 'no JSON lines');
     assert.doesNotMatch(text, new RegExp(String.raw`\u001b\[`), 'no colour codes when stderr is not a terminal');
   } finally {

@@ -105,7 +105,10 @@ test('realtime sessions spread over both workers, and /metrics from any worker c
     const pids = (serve.lines().find((line) => /worker processes/.test(line.msg))!.pids as number[]).sort();
     assert.deepEqual([...byPid.keys()].sort(), pids, 'each worker reports its own sessions');
     for (const [pid, sessions] of byPid) assert.ok(sessions > 0, `worker ${pid} holds sessions: ${JSON.stringify([...byPid])}`);
-    assert.equal([...byPid.values()].reduce((sum, value) => sum + value, 0), 8);
+    assert.equal(
+      [...byPid.values()].reduce((sum, value) => sum + value, 0),
+      8,
+    );
     // Each /metrics request is a new connection, handed to either worker: every answer is the whole server's.
     for (let i = 0; i < 4; i++) {
       const samples = await metrics();
@@ -127,7 +130,9 @@ test('a client secret minted through one worker opens sessions on every worker (
   const secret = ((await response.json()) as { value: string }).value;
   assert.match(secret, /^ek_/);
   // Round-robin hands these to both workers; a secret is checked even on an open server.
-  const clients = await Promise.all(Array.from({ length: 6 }, () => RealtimeClient.connect(wsUrl(), { protocols: ['realtime', `openai-insecure-api-key.${secret}`] })));
+  const clients = await Promise.all(
+    Array.from({ length: 6 }, () => RealtimeClient.connect(wsUrl(), { protocols: ['realtime', `openai-insecure-api-key.${secret}`] })),
+  );
   try {
     for (const client of clients) assert.equal((await client.next('session.created', 30_000)).session.instructions, 'Minted once.');
     const byPid = await sessionsByPid();
@@ -189,7 +194,13 @@ test('a large upload goes through a worker whole; one over the limit is refused 
   // 10 MB announced, 64 KB sent: the answer comes while the client still holds the rest.
   const refused = await new Promise<{ status: number; body: string }>((resolve, reject) => {
     const { hostname, port } = new URL(url);
-    const outgoing = request({ hostname, port, method: 'POST', path: '/v1/audio/transcriptions', headers: { 'content-type': 'multipart/form-data; boundary=x', 'content-length': String(10 * 1024 * 1024) } });
+    const outgoing = request({
+      hostname,
+      port,
+      method: 'POST',
+      path: '/v1/audio/transcriptions',
+      headers: { 'content-type': 'multipart/form-data; boundary=x', 'content-length': String(10 * 1024 * 1024) },
+    });
     outgoing.on('response', (response) => {
       let body = '';
       response.setEncoding('utf8');

@@ -34,7 +34,8 @@ before(async () => {
 
 after(async () => {
   await cli?.close();
-  for (const dir of [workDir, webm && path.dirname(webm), mp3 && path.dirname(mp3), slowMp3 && path.dirname(slowMp3)]) if (dir) await rm(dir, { recursive: true, force: true });
+  for (const dir of [workDir, webm && path.dirname(webm), mp3 && path.dirname(mp3), slowMp3 && path.dirname(slowMp3)])
+    if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 /** What the reply WAV says, by the server's own recognizer. */

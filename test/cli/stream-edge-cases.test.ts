@@ -46,7 +46,23 @@ async function exists(file: string): Promise<boolean> {
 
 test('stream of a recording over an hour long (stereo FLAC) is decoded as it is sent, not refused for its length', async () => {
   const file = path.join(workDir, 'hour.flac');
-  await run('ffmpeg', ['-loglevel', 'error', '-i', phraseFile, '-f', 'lavfi', '-t', '3700', '-i', 'anullsrc=r=44100:cl=stereo', '-filter_complex', '[0:a]aformat=channel_layouts=stereo,aresample=44100[p];[p][1:a]concat=n=2:v=0:a=1', '-c:a', 'flac', file]);
+  await run('ffmpeg', [
+    '-loglevel',
+    'error',
+    '-i',
+    phraseFile,
+    '-f',
+    'lavfi',
+    '-t',
+    '3700',
+    '-i',
+    'anullsrc=r=44100:cl=stereo',
+    '-filter_complex',
+    '[0:a]aformat=channel_layouts=stereo,aresample=44100[p];[p][1:a]concat=n=2:v=0:a=1',
+    '-c:a',
+    'flac',
+    file,
+  ]);
   const exit = await runCli(['stream', file, '--url', cli.wsUrl, '--protocol', 'transcriptions', '--fast', '--json']).exited;
   assert.equal(exit.code, 0, `exit code; stderr: ${exit.stderr}`);
   const summary = jsonEvents(exit.stdout).at(-1);
@@ -76,7 +92,10 @@ test('stream -o: refused with --mode transcribe before connecting; a file with n
 
 test('stream -o into a folder that does not exist, a missing file, a directory: refused before connecting, with a message and no stack trace', async () => {
   const cases: Array<{ args: string[]; message: RegExp }> = [
-    { args: [phraseFile, '-o', path.join(workDir, 'missing', 'reply.wav')], message: /^speechbridge: cannot write the reply audio to .*reply\.wav: the folder .*missing does not exist$/m },
+    {
+      args: [phraseFile, '-o', path.join(workDir, 'missing', 'reply.wav')],
+      message: /^speechbridge: cannot write the reply audio to .*reply\.wav: the folder .*missing does not exist$/m,
+    },
     { args: [path.join(workDir, 'nope.wav')], message: /^speechbridge: cannot read .*nope\.wav: no such file$/m },
     { args: [workDir], message: /^speechbridge: cannot read .*: it is a directory, not an audio file$/m },
   ];
@@ -89,9 +108,19 @@ test('stream -o into a folder that does not exist, a missing file, a directory: 
   }
 });
 
-test('stream --url copied with another protocol\'s endpoint, or given as host:port, reaches --protocol\'s endpoint', async () => {
+test("stream --url copied with another protocol's endpoint, or given as host:port, reaches --protocol's endpoint", async () => {
   const port = new URL(cli.wsUrl).port;
-  const copied = await runCli(['stream', phraseFile, '--url', `http://127.0.0.1:${port}/v1/realtime`, '--protocol', 'transcriptions', '--fast', '--timeout', '10']).exited;
+  const copied = await runCli([
+    'stream',
+    phraseFile,
+    '--url',
+    `http://127.0.0.1:${port}/v1/realtime`,
+    '--protocol',
+    'transcriptions',
+    '--fast',
+    '--timeout',
+    '10',
+  ]).exited;
   assert.equal(copied.code, 0, `exit code; stderr: ${copied.stderr}`);
   assert.match(copied.stdout, new RegExp(`^you: ${PHRASE}$`, 'm'));
   const bare = await runCli(['stream', phraseFile, '--url', `127.0.0.1:${port}`, '--protocol', 'gateway', '--fast', '--timeout', '10']).exited;
@@ -107,7 +136,10 @@ test('stream to a server that takes the socket but never starts a session gives 
     const url = `ws://127.0.0.1:${(silent.address() as AddressInfo).port}`;
     const exit = await runCli(['stream', phraseFile, '--url', url, '--fast', '--timeout', '2']).exited;
     assert.equal(exit.code, 1, `exit code; stderr: ${exit.stderr}`);
-    assert.match(exit.stderr, /^speechbridge: the server took the connection but did not start a session within 2 s \(--timeout\): check --url and --protocol$/m);
+    assert.match(
+      exit.stderr,
+      /^speechbridge: the server took the connection but did not start a session within 2 s \(--timeout\): check --url and --protocol$/m,
+    );
   } finally {
     for (const client of silent.clients) client.terminate();
     await new Promise<void>((resolve) => silent.close(() => resolve()));
@@ -117,7 +149,23 @@ test('stream to a server that takes the socket but never starts a session gives 
 test('stream over wss:// to a self-signed certificate: says how to trust it, and NODE_EXTRA_CA_CERTS does', async () => {
   const key = path.join(workDir, 'key.pem');
   const cert = path.join(workDir, 'cert.pem');
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost,IP:127.0.0.1',
+  ]);
   const upstreamPort = Number(new URL(cli.wsUrl).port);
   // TLS in front of the real server, as a reverse proxy terminating TLS would be.
   const proxy: TlsServer = createTlsServer({ key: await readFile(key), cert: await readFile(cert) }, (socket) => {
@@ -131,7 +179,10 @@ test('stream over wss:// to a self-signed certificate: says how to trust it, and
     const url = `wss://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     const untrusted = await runCli(['stream', phraseFile, '--url', url, '--mode', 'transcribe', '--fast']).exited;
     assert.equal(untrusted.code, 1, `exit code; stderr: ${untrusted.stderr}`);
-    assert.match(untrusted.stderr, /^speechbridge: cannot connect to wss:.*: the server's TLS certificate is not trusted \(self[- ]signed certificate\); .*NODE_EXTRA_CA_CERTS=/m);
+    assert.match(
+      untrusted.stderr,
+      /^speechbridge: cannot connect to wss:.*: the server's TLS certificate is not trusted \(self[- ]signed certificate\); .*NODE_EXTRA_CA_CERTS=/m,
+    );
     const trusted = await runCli(['stream', phraseFile, '--url', url, '--mode', 'transcribe', '--fast'], { NODE_EXTRA_CA_CERTS: cert }).exited;
     assert.equal(trusted.code, 0, `exit code; stderr: ${trusted.stderr}`);
     assert.match(trusted.stdout, new RegExp(`^you: ${PHRASE}$`, 'm'));

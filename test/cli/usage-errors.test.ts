@@ -34,11 +34,19 @@ async function oneLineFailure(args: string[], exitCode: number, line: RegExp, en
 
 test('an unknown flag: one line naming it, the nearest flag and where the help is; exit 2', async () => {
   await oneLineFailure(['serve', '--prot', '8080'], 2, /^speechbridge: unknown option '--prot' \(Did you mean --port\?\) — see speechbridge serve --help$/);
-  await oneLineFailure(['models', 'add', 'x.bin', '--nam', 'y'], 2, /^speechbridge: unknown option '--nam' \(Did you mean --name\?\) — see speechbridge models add --help$/);
+  await oneLineFailure(
+    ['models', 'add', 'x.bin', '--nam', 'y'],
+    2,
+    /^speechbridge: unknown option '--nam' \(Did you mean --name\?\) — see speechbridge models add --help$/,
+  );
 });
 
 test('a value outside a flag’s choices, an unknown command, a missing argument: one line each, exit 2', async () => {
-  await oneLineFailure(['say', 'hi', '--tts', 'festival'], 2, /^speechbridge: option '--tts <engine>' argument 'festival' is invalid\. Allowed choices are auto, espeak, openai, gradium, wyoming\. — see speechbridge say --help$/);
+  await oneLineFailure(
+    ['say', 'hi', '--tts', 'festival'],
+    2,
+    /^speechbridge: option '--tts <engine>' argument 'festival' is invalid\. Allowed choices are auto, espeak, openai, gradium, wyoming\. — see speechbridge say --help$/,
+  );
   await oneLineFailure(['transcibe', 'a.wav'], 2, /^speechbridge: unknown command 'transcibe' \(Did you mean transcribe\?\) — see speechbridge --help$/);
   await oneLineFailure(['vad'], 2, /^speechbridge: missing required argument 'file' — see speechbridge vad --help$/);
 });
@@ -58,7 +66,10 @@ test('a missing input file, a folder, a missing TLS file: one line naming it, ex
   await oneLineFailure(['vad', workDir], 2, /^speechbridge: cannot read .*: it is a directory, not an audio file$/);
   await oneLineFailure(['models', 'add', missing], 2, new RegExp(`^speechbridge: cannot read ${missing}: no such file$`));
   const cert = path.join(workDir, 'cert.pem');
-  await oneLineFailure(['serve', '--port', '0'], 2, new RegExp(`^speechbridge: cannot open ${cert}: no such file or folder$`), { TLS_CERT: cert, TLS_KEY: path.join(workDir, 'key.pem') });
+  await oneLineFailure(['serve', '--port', '0'], 2, new RegExp(`^speechbridge: cannot open ${cert}: no such file or folder$`), {
+    TLS_CERT: cert,
+    TLS_KEY: path.join(workDir, 'key.pem'),
+  });
 });
 
 test('say with an output extension it cannot write: one line, exit 2, before any engine loads', async () => {
@@ -74,7 +85,9 @@ test('serve on a port in use: one line saying so and how to pick another, exit 1
     await oneLineFailure(
       ['serve', '--host', '127.0.0.1', '--port', String(port)],
       1,
-      new RegExp(`^speechbridge: port ${port} is already in use on 127\\.0\\.0\\.1: stop the program listening there, or pick another port with --port \\(SERVER_PORT\\)$`),
+      new RegExp(
+        `^speechbridge: port ${port} is already in use on 127\\.0\\.0\\.1: stop the program listening there, or pick another port with --port \\(SERVER_PORT\\)$`,
+      ),
     );
     // Before the engines: whisper's model would otherwise be looked for (and downloaded) first.
     assert.ok(Date.now() - started < 30_000);
@@ -85,7 +98,11 @@ test('serve on a port in use: one line saying so and how to pick another, exit 1
 
 test('serve on an address that is not this machine’s: one line, exit 1', async () => {
   // 198.51.100.0/24 is TEST-NET-2 (RFC 5737): documentation only, no machine has it.
-  await oneLineFailure(['serve', '--host', '198.51.100.123', '--port', '18999'], 1, /^speechbridge: cannot listen on 198\.51\.100\.123: it is not an address of this machine; check --host \(SERVER_NAME\)$/);
+  await oneLineFailure(
+    ['serve', '--host', '198.51.100.123', '--port', '18999'],
+    1,
+    /^speechbridge: cannot listen on 198\.51\.100\.123: it is not an address of this machine; check --host \(SERVER_NAME\)$/,
+  );
 });
 
 test('a bad setting in the environment names the variable; exit 2', async () => {

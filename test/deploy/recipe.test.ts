@@ -99,7 +99,8 @@ test('compose.yaml: two gateway replicas on Redis behind HAProxy with the shippe
   const compose = await read('compose.yaml');
   const haproxy = await read('deploy/haproxy.cfg');
   const services = [...compose.matchAll(/^ {2}#? ?([a-z][\w-]*):$/gm)].map((match) => match[1]);
-  for (const service of ['gateway', 'redis', 'haproxy', 'wyoming-whisper', 'llm']) assert.ok(services.includes(service), `service ${service} (optional ones commented in)`);
+  for (const service of ['gateway', 'redis', 'haproxy', 'wyoming-whisper', 'llm'])
+    assert.ok(services.includes(service), `service ${service} (optional ones commented in)`);
   assert.match(compose, /^ {6}replicas: 2$/m);
   assert.match(compose, /^ {4}build: \.$/m);
   assert.ok(existsSync(path.join(repoRoot, 'Dockerfile')));
@@ -108,7 +109,8 @@ test('compose.yaml: two gateway replicas on Redis behind HAProxy with the shippe
   assert.ok(variables.length >= 8, `variables found: ${variables.join(', ')}`);
   for (const name of variables) assert.ok(KNOWN_VARIABLES.has(name), `${name} is a variable the server reads`);
   // Addresses in the variables name services of this file.
-  for (const [, host] of compose.matchAll(/^ {6}#? ?[A-Z][A-Z0-9_]+: (?:redis|tcp|http):\/\/([\w-]+):\d+/gm)) assert.ok(services.includes(host), `${host} is a service`);
+  for (const [, host] of compose.matchAll(/^ {6}#? ?[A-Z][A-Z0-9_]+: (?:redis|tcp|http):\/\/([\w-]+):\d+/gm))
+    assert.ok(services.includes(host), `${host} is a service`);
   // Files it mounts exist; HAProxy gets the shipped configuration.
   for (const [, source] of compose.matchAll(/^ {6}- (\.\/[^:]+):/gm)) assert.ok(existsSync(path.join(repoRoot, source)), `${source} exists`);
   assert.match(compose, /- \.\/deploy\/haproxy\.cfg:\/usr\/local\/etc\/haproxy\/haproxy\.cfg:ro/);

@@ -38,7 +38,11 @@ interface AgentRun {
 }
 
 async function connectAgent(server: TestServer, agent: RealtimeAgent): Promise<AgentRun> {
-  const session = new RealtimeSession(agent, { transport: new OpenAIRealtimeWebSocket({ url: server.realtimeUrl }), model: 'gpt-realtime', tracingDisabled: true });
+  const session = new RealtimeSession(agent, {
+    transport: new OpenAIRealtimeWebSocket({ url: server.realtimeUrl }),
+    model: 'gpt-realtime',
+    tracingDisabled: true,
+  });
   const log = new EventLog();
   const errors: unknown[] = [];
   session.on('transport_event', (event) => log.push(event as unknown as WireEvent));
@@ -67,14 +71,20 @@ test('a voice turn: the history the SDK builds from our events holds the user tr
   const phrase = 'turn on the kitchen lights';
   const synthesizer = await EspeakSynthesizer.create({ workers: 1 });
   cleanups.push(() => synthesizer.close());
-  const transcriber = await createPocketsphinxTranscriber({ grammar: `public <command> = ${phrase} | open the garage door | what time is it;`, timeoutMs: 20_000 });
+  const transcriber = await createPocketsphinxTranscriber({
+    grammar: `public <command> = ${phrase} | open the garage door | what time is it;`,
+    timeoutMs: 20_000,
+  });
   const server = await serve(assembleEngines({ transcriber, responder: new EchoResponder(), synthesizer }));
   const { session, log, errors } = await connectAgent(server, new RealtimeAgent({ name: 'Echo', instructions: 'Repeat what you hear.' }));
 
   const speech = withSilence(await spoken(synthesizer, phrase), 300, 1200);
   const audioFrames = frames(speech.samples);
   let index = 0;
-  await streamRealtime(() => session.sendAudio(audioFrames[index++]), audioFrames.map(() => ''));
+  await streamRealtime(
+    () => session.sendAudio(audioFrames[index++]),
+    audioFrames.map(() => ''),
+  );
 
   const done = await log.next('response.done', 15_000);
   assert.equal(done.response.status, 'completed');
@@ -82,8 +92,14 @@ test('a voice turn: the history the SDK builds from our events holds the user tr
   const [user] = messages(history, 'user');
   const [assistant] = messages(history, 'assistant');
   assert.ok(user && assistant, `history has a user and an assistant message: ${JSON.stringify(history)}`);
-  assert.deepEqual(user.content.map((part) => (part.type === 'input_audio' ? part.transcript : null)), [phrase]);
-  assert.deepEqual(assistant.content.map((part) => (part.type === 'output_audio' ? part.transcript : null)), [phrase]);
+  assert.deepEqual(
+    user.content.map((part) => (part.type === 'input_audio' ? part.transcript : null)),
+    [phrase],
+  );
+  assert.deepEqual(
+    assistant.content.map((part) => (part.type === 'output_audio' ? part.transcript : null)),
+    [phrase],
+  );
   assert.equal(assistant.status, 'completed');
   assert.ok(history.indexOf(user) < history.indexOf(assistant), 'the user turn comes first');
   assert.deepEqual(errors, []);
@@ -121,10 +137,20 @@ test('a tool call round trip: the scripted LLM calls the agent tool, its output 
   assert.deepEqual(asked, ['Paris'], 'the agent ran its tool once with the arguments the LLM sent');
   assert.equal(answer.response.output[0].content[0].transcript, 'It is sunny in Paris.');
   const toolMessage = responder.requests[1].messages.find((message) => message.role === 'tool');
-  assert.ok(toolMessage && toolMessage.role === 'tool' && toolMessage.callId === 'call_weather_1' && toolMessage.content.includes('sunny'), 'the tool output reached the LLM');
-  assert.deepEqual(responder.requests[0].tools?.map((definition) => definition.name), ['get_weather'], 'the agent tools reached the LLM');
+  assert.ok(
+    toolMessage && toolMessage.role === 'tool' && toolMessage.callId === 'call_weather_1' && toolMessage.content.includes('sunny'),
+    'the tool output reached the LLM',
+  );
+  assert.deepEqual(
+    responder.requests[0].tools?.map((definition) => definition.name),
+    ['get_weather'],
+    'the agent tools reached the LLM',
+  );
   const call = session.history.find((item) => item.type === 'function_call');
-  assert.ok(call && call.type === 'function_call' && call.name === 'get_weather' && call.output?.includes('sunny'), `history records the call: ${JSON.stringify(session.history)}`);
+  assert.ok(
+    call && call.type === 'function_call' && call.name === 'get_weather' && call.output?.includes('sunny'),
+    `history records the call: ${JSON.stringify(session.history)}`,
+  );
   assert.deepEqual(errors, []);
 });
 
@@ -132,7 +158,13 @@ test('an interruption: speech during a spoken answer cancels it and the SDK trun
   // Ten sentences paced in real time (one 20 ms hop per 20 ms): the answer is still playing when the user speaks.
   const story = 'This is one sentence of a long story. '.repeat(10).trim();
   const synthesizer = new ScriptedSynthesizer({ hopLatencyMs: 20 });
-  const server = await serve(assembleEngines({ transcriber: new ScriptedTranscriber({ texts: 'stop please' }), responder: new ScriptedResponder({ script: { text: story } }), synthesizer }));
+  const server = await serve(
+    assembleEngines({
+      transcriber: new ScriptedTranscriber({ texts: 'stop please' }),
+      responder: new ScriptedResponder({ script: { text: story } }),
+      synthesizer,
+    }),
+  );
   const { session, log, errors } = await connectAgent(server, new RealtimeAgent({ name: 'Storyteller', instructions: 'Tell stories.' }));
   session.sendMessage('Tell me a story.');
   const firstAudio = await log.next('response.output_audio.delta', 10_000);
@@ -151,6 +183,10 @@ test('an interruption: speech during a spoken answer cancels it and the SDK trun
   assert.ok(truncated.audio_end_ms >= 0 && truncated.audio_end_ms <= receivedMs + 1, `truncated at ${truncated.audio_end_ms} ms of ${receivedMs} ms received`);
   assert.deepEqual([cancelled.response.status, cancelled.response.status_details], ['cancelled', { type: 'cancelled', reason: 'turn_detected' }]);
   assert.ok(log.indexOf(started) < log.indexOf(truncated));
-  assert.equal(synthesizer.calls.some((call) => call.aborted), true, 'the cancelled answer stopped upstream');
+  assert.equal(
+    synthesizer.calls.some((call) => call.aborted),
+    true,
+    'the cancelled answer stopped upstream',
+  );
   assert.deepEqual(errors, []);
 });

@@ -47,7 +47,10 @@ test('a secret minted with the SDK opens an SDK realtime session that starts wit
   assert.equal((secret.session as { instructions?: string }).instructions, 'Answer in one sentence.');
 
   // The client holds only the secret.
-  const rt = new OpenAIRealtimeWS({ model: 'gpt-realtime', options: { ca: certificate.cert } }, new OpenAI({ apiKey: secret.value, baseURL: `${server.url}/v1` }));
+  const rt = new OpenAIRealtimeWS(
+    { model: 'gpt-realtime', options: { ca: certificate.cert } },
+    new OpenAI({ apiKey: secret.value, baseURL: `${server.url}/v1` }),
+  );
   const log = new EventLog();
   rt.on('event', (event) => log.push(event as unknown as WireEvent));
   await once(rt.socket, 'open');
@@ -95,12 +98,18 @@ test('the beta /v1/realtime/sessions shape: session fields on top, client_secret
   assert.match(body.client_secret.value, /^ek_/);
   assert.equal(body.input_audio_transcription?.language, 'en');
 
-  const client = await RealtimeClient.connect(server.realtimeUrl, { protocols: ['realtime', `openai-insecure-api-key.${body.client_secret.value}`], ca: certificate.cert });
+  const client = await RealtimeClient.connect(server.realtimeUrl, {
+    protocols: ['realtime', `openai-insecure-api-key.${body.client_secret.value}`],
+    ca: certificate.cert,
+  });
   const created = await client.next('session.created');
   assert.equal(created.session.type, 'transcription', 'a transcription secret opens a transcription session');
   await client.close();
 
-  await assert.rejects(RealtimeClient.connect(server.realtimeUrl, { protocols: ['realtime', 'openai-insecure-api-key.ek_forged'], ca: certificate.cert }), /HTTP 401/);
+  await assert.rejects(
+    RealtimeClient.connect(server.realtimeUrl, { protocols: ['realtime', 'openai-insecure-api-key.ek_forged'], ca: certificate.cert }),
+    /HTTP 401/,
+  );
 });
 
 test('a transcription secret cannot be turned into a realtime session: session.update to type realtime is refused', async () => {
@@ -110,7 +119,11 @@ test('a transcription secret cannot be turned into a realtime session: session.u
   const client = await RealtimeClient.connect(server.realtimeUrl, { protocols: ['realtime', `openai-insecure-api-key.${secret.value}`], ca: certificate.cert });
   const created = await client.next('session.created');
   assert.equal(created.session.type, 'transcription');
-  client.send({ type: 'session.update', event_id: 'escalate', session: { type: 'realtime', instructions: 'Talk to me.', audio: { input: { format: { type: 'audio/pcmu' } } } } });
+  client.send({
+    type: 'session.update',
+    event_id: 'escalate',
+    session: { type: 'realtime', instructions: 'Talk to me.', audio: { input: { format: { type: 'audio/pcmu' } } } },
+  });
   const refused = await client.next('error');
   assert.equal(refused.error.event_id, 'escalate');
   assert.equal(refused.error.param, 'session.type');
@@ -134,7 +147,8 @@ test('every secret’s session names its model; a GA secret needs session.type; 
   assert.equal((unnamed.session as { model?: string }).model, 'speechbridge', 'no model asked for and none configured: the gateway’s own');
   await assert.rejects(
     backend(TOKEN).realtime.clientSecrets.create({ session: { instructions: 'No type.' } as never }),
-    (error: Error & { status?: number; code?: string; param?: string }) => error.status === 400 && error.code === 'missing_required_parameter' && error.param === 'session.type',
+    (error: Error & { status?: number; code?: string; param?: string }) =>
+      error.status === 400 && error.code === 'missing_required_parameter' && error.param === 'session.type',
   );
 
   const response = await insecureFetch(`${server.url}/v1/realtime/sessions`, {
@@ -146,9 +160,15 @@ test('every secret’s session names its model; a GA secret needs session.type; 
   const beta = (await response.json()) as { model?: string; modalities?: string[]; client_secret: { value: string } };
   assert.deepEqual([beta.model, beta.modalities], ['speechbridge', ['text']]);
   // The beta spellings were validated when minted; a GA client opening the session gets them in GA shape.
-  const client = await RealtimeClient.connect(server.realtimeUrl, { protocols: ['realtime', `openai-insecure-api-key.${beta.client_secret.value}`], ca: certificate.cert });
+  const client = await RealtimeClient.connect(server.realtimeUrl, {
+    protocols: ['realtime', `openai-insecure-api-key.${beta.client_secret.value}`],
+    ca: certificate.cert,
+  });
   const created = await client.next('session.created');
-  assert.deepEqual([created.session.instructions, created.session.output_modalities, created.session.audio.output.voice], ['Minted in beta.', ['text'], 'verse']);
+  assert.deepEqual(
+    [created.session.instructions, created.session.output_modalities, created.session.audio.output.voice],
+    ['Minted in beta.', ['text'], 'verse'],
+  );
   assert.equal(client.types().includes('error'), false);
   await client.close();
 });

@@ -124,10 +124,16 @@ test('(a) the realtime Whisper + TTS bridge .env: endpoint-form upstream URLs re
     assert.match(health.engines.vad.engine, /aggressiveness 3/);
 
     // The bridge's clients: an OpenAI Realtime client with a bearer token, PCM16 at 24 kHz.
-    const client = await RealtimeClient.connect(`${server.url.replace(/^http/, 'ws')}/v1/realtime`, { headers: { Authorization: 'Bearer bridge-client-token' } });
+    const client = await RealtimeClient.connect(`${server.url.replace(/^http/, 'ws')}/v1/realtime`, {
+      headers: { Authorization: 'Bearer bridge-client-token' },
+    });
     const created = await client.next('session.created');
     const turnDetection = created.session.audio.input.turn_detection;
-    assert.deepEqual([turnDetection.aggressiveness, turnDetection.silence_duration_ms], [3, 500], 'DEFAULT_VAD_AGGR and DEFAULT_VAD_END_MS are the session defaults');
+    assert.deepEqual(
+      [turnDetection.aggressiveness, turnDetection.silence_duration_ms],
+      [3, 500],
+      'DEFAULT_VAD_AGGR and DEFAULT_VAD_END_MS are the session defaults',
+    );
     client.send({ type: 'session.update', session: { type: 'realtime', speechbridge: { turn_timings: true } } });
     await client.next('session.updated');
 
@@ -150,7 +156,11 @@ test('(a) the realtime Whisper + TTS bridge .env: endpoint-form upstream URLs re
     // The upstreams saw the paths, keys and models the bridge's .env gives, never a doubled endpoint.
     const transcriptions = audio.requests.filter((request) => request.path === '/v1/audio/transcriptions');
     const speechRequests = audio.requests.filter((request) => request.path === '/v1/audio/speech');
-    assert.deepEqual(audio.requests.filter((request) => request.status !== 200), [], 'every upstream request found its endpoint');
+    assert.deepEqual(
+      audio.requests.filter((request) => request.status !== 200),
+      [],
+      'every upstream request found its endpoint',
+    );
     assert.equal(transcriptions.length, 1);
     assert.equal(transcriptions[0].authorization, 'Bearer sk-bridge-audio');
     assert.equal(transcriptions[0].model, 'whisper-1');
@@ -191,8 +201,8 @@ test('(b) the Gradium audio gateway .env: its client speaks start → ready → 
         'OPENAI_MODEL=gpt-4o-mini-rewriter',
         `OPENAI_PROMPT="${prompt}"`,
         'LOG_LEVEL=DEBUG',
-        '# Here: the LLM is the test\'s local server (the OpenAI SDK\'s own variable), the recognizer',
-        '# pocketsphinx instead of Gradium\'s, and the main HTTP port any free one.',
+        "# Here: the LLM is the test's local server (the OpenAI SDK's own variable), the recognizer",
+        "# pocketsphinx instead of Gradium's, and the main HTTP port any free one.",
         `OPENAI_BASE_URL=${llm.baseURL}`,
         'ASR_ENGINE=pocketsphinx',
         `POCKETSPHINX_GRAMMAR=${grammarFile}`,
@@ -225,7 +235,10 @@ test('(b) the Gradium audio gateway .env: its client speaks start → ready → 
     assert.equal(start?.sample_rate, 24000);
     assert.ok(client.audioBytes().byteLength > 2 * 24000 * 0.5, `the rewrite was spoken (${client.audioBytes().byteLength} bytes)`);
     assert.equal(client.messages.at(-1)?.type, 'tts_end');
-    assert.deepEqual(client.messages.filter((message) => message.type === 'error'), []);
+    assert.deepEqual(
+      client.messages.filter((message) => message.type === 'error'),
+      [],
+    );
 
     assert.equal(llm.requests.length, 1);
     assert.equal(llm.requests[0].model, 'gpt-4o-mini-rewriter', 'OPENAI_MODEL is the LLM model');
@@ -247,7 +260,15 @@ test('(c) the live transcription service .env: PORT and MODEL_NAME; its client s
   const port = await freePort();
   const { config } = await envFile(
     'live-transcription.env',
-    ['# The live transcription service.', `PORT=${port}`, 'MODEL_NAME=tiny.en', '# Here: where named models are.', `MODEL_CACHE_DIR=${cacheDir}`, 'WHISPER_AUDIO_CTX=512', ''].join('\n'),
+    [
+      '# The live transcription service.',
+      `PORT=${port}`,
+      'MODEL_NAME=tiny.en',
+      '# Here: where named models are.',
+      `MODEL_CACHE_DIR=${cacheDir}`,
+      'WHISPER_AUDIO_CTX=512',
+      '',
+    ].join('\n'),
   );
   const server = await serve(config);
   assert.equal(server.port, port, 'PORT is the listen port');

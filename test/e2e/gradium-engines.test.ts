@@ -58,7 +58,7 @@ test('GET / names the Gradium engines', async () => {
   assert.deepEqual(health.engines.synthesizer, { engine: 'gradium', model: 'default', voice: 'YTpq7expH9539ERJ' });
 });
 
-test('/v1/realtime: a spoken turn is transcribed by Gradium and answered in Gradium\'s voice', async () => {
+test("/v1/realtime: a spoken turn is transcribed by Gradium and answered in Gradium's voice", async () => {
   const from = upstream.connections.length;
   const client = await RealtimeClient.connect(`${server.url.replace(/^http/, 'ws')}/v1/realtime`);
   try {
@@ -76,9 +76,15 @@ test('/v1/realtime: a spoken turn is transcribed by Gradium and answered in Grad
     const seconds = audio.samples.length / audio.sampleRate;
     assert.ok(seconds > 1 && seconds < 8, `${seconds.toFixed(2)} s of answer audio at 24 kHz`);
     assert.ok(rmsDbfs(audio.samples) > -35, `the answer is not silent (${rmsDbfs(audio.samples).toFixed(1)} dBFS)`);
-    const transcript = client.events.filter((event) => event.type === 'response.output_audio_transcript.delta').map((event) => event.delta).join('');
+    const transcript = client.events
+      .filter((event) => event.type === 'response.output_audio_transcript.delta')
+      .map((event) => event.delta)
+      .join('');
     assert.equal(transcript, BIRCH_CANOE, 'the echo responder repeated the transcript, which was spoken');
-    assert.deepEqual(client.events.filter((event) => event.type === 'error'), []);
+    assert.deepEqual(
+      client.events.filter((event) => event.type === 'error'),
+      [],
+    );
   } finally {
     await client.close();
   }
@@ -86,7 +92,10 @@ test('/v1/realtime: a spoken turn is transcribed by Gradium and answered in Grad
   const used = upstream.connections.slice(from);
   const stt = used.filter((connection) => connection.path === '/api/speech/asr');
   assert.equal(stt.length, 1);
-  assert.deepEqual(stt[0].received.slice(-2).map((message) => message.type), ['flush', 'end_of_stream']);
+  assert.deepEqual(
+    stt[0].received.slice(-2).map((message) => message.type),
+    ['flush', 'end_of_stream'],
+  );
   // One text-to-speech request for the answer, fed word by word as the LLM wrote it.
   const ttsReceived = used.filter((connection) => connection.path === '/api/speech/tts').flatMap((connection) => connection.received);
   assert.equal(ttsReceived.filter((message) => message.type === 'setup').length, 1, 'one request per response');
@@ -95,7 +104,7 @@ test('/v1/realtime: a spoken turn is transcribed by Gradium and answered in Grad
   assert.equal(ttsTexts.join(' '), BIRCH_CANOE);
 });
 
-test('the Gradium audio gateway\'s client on /: start → ready → stt_partial… → stt_final → tts_start, audio, text_final, tts_end', async () => {
+test("the Gradium audio gateway's client on /: start → ready → stt_partial… → stt_final → tts_start, audio, text_final, tts_end", async () => {
   const client = await GatewayClient.connect(gatewayUrl(server.url));
   client.send({ type: 'start', input_format: 'pcm', output_format: 'pcm_48000', stt_model: 'default', tts_model: 'default', voice_id: 'YTpq7expH9539ERJ' });
   const ready = await client.next('ready');
@@ -129,7 +138,9 @@ test('the Gradium audio gateway\'s client on /: start → ready → stt_partial�
   // each the text so far, growing word by word.
   assert.ok(beforeEnd.includes('stt_partial'), `stt_partial before end: ${beforeEnd.join(', ')}`);
   assert.equal(client.sequence().indexOf('stt_partial'), 1, 'the first message after ready is a partial');
-  partials.forEach((partial, index) => index > 0 && assert.ok(partial.text.startsWith(partials[index - 1].text), `growing: ${partials.map((each) => each.text).join(' | ')}`));
+  partials.forEach(
+    (partial, index) => index > 0 && assert.ok(partial.text.startsWith(partials[index - 1].text), `growing: ${partials.map((each) => each.text).join(' | ')}`),
+  );
   assert.equal(new Set(partials.map((partial) => partial.turn_id)).size, 1);
   assert.equal(partials[0].turn_id, client.messages.find((message) => message.type === 'stt_final')?.turn_id);
   assert.equal(partials.at(-1)?.text, BIRCH_CANOE);

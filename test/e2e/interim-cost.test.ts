@@ -33,7 +33,10 @@ let upstream: AudioUpstream;
 let speech: PcmAudio;
 
 before(async () => {
-  upstream = await startAudioUpstream({ transcriber: new ScriptedTranscriber({ texts: 'the birch canoe slid on the smooth planks' }), synthesizer: new ScriptedSynthesizer() });
+  upstream = await startAudioUpstream({
+    transcriber: new ScriptedTranscriber({ texts: 'the birch canoe slid on the smooth planks' }),
+    synthesizer: new ScriptedSynthesizer(),
+  });
   speech = await recording('en_harvard_birch_canoe.wav', 24000);
 });
 
@@ -42,7 +45,14 @@ after(async () => {
 });
 
 async function serve(env: Record<string, string>): Promise<{ server: RunningServer; engines: Engines }> {
-  const config = loadConfig({ SERVER_NAME: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: 'silent', WHISPER_URL: upstream.baseURL, AUDIO_API_KEY: 'sk-test', ...env });
+  const config = loadConfig({
+    SERVER_NAME: '127.0.0.1',
+    SERVER_PORT: '0',
+    LOG_LEVEL: 'silent',
+    WHISPER_URL: upstream.baseURL,
+    AUDIO_API_KEY: 'sk-test',
+    ...env,
+  });
   const logger = createLogger('silent');
   const engines = await createEngines(config, logger);
   return { server: await startServer({ config, engines, logger }), engines };
@@ -99,7 +109,10 @@ for (const [label, env, expectPasses] of [
       for (const door of ['socketio', 'transcriptions'] as const) {
         const { partials, uploadedSeconds } = await measure(door, server);
         const ratio = uploadedSeconds / spokenSeconds;
-        if (process.env.SHOW_COST) console.log(`${label} ${door}: ${uploadedSeconds.toFixed(2)} s sent for ${spokenSeconds.toFixed(2)} s spoken = ${ratio.toFixed(2)}×, ${partials} partials`);
+        if (process.env.SHOW_COST)
+          console.log(
+            `${label} ${door}: ${uploadedSeconds.toFixed(2)} s sent for ${spokenSeconds.toFixed(2)} s spoken = ${ratio.toFixed(2)}×, ${partials} partials`,
+          );
         if (expectPasses) {
           assert.ok(ratio > 2, `${door}: ${ratio.toFixed(2)}× the audio spoken`);
           assert.ok(partials > 0, `${door}: partials shown`);

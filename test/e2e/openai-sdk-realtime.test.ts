@@ -13,7 +13,18 @@ import { resample } from '../../src/audio/resample.ts';
 import { EchoResponder } from '../../src/providers/local/echo-responder.ts';
 import { EspeakSynthesizer } from '../../src/providers/local/espeak-synthesizer.ts';
 import { createPocketsphinxTranscriber, type PocketsphinxTranscriber } from '../../src/providers/local/pocketsphinx-transcriber.ts';
-import { EventLog, insecureFetch, joinedPcm, pcmFrames, selfSignedCertificate, spoken, streamRealtime, withSilence, type SelfSignedCertificate, type WireEvent } from './realtime-harness.ts';
+import {
+  EventLog,
+  insecureFetch,
+  joinedPcm,
+  pcmFrames,
+  selfSignedCertificate,
+  spoken,
+  streamRealtime,
+  withSilence,
+  type SelfSignedCertificate,
+  type WireEvent,
+} from './realtime-harness.ts';
 import { assembleEngines, startTestServer, type TestServer } from '../helpers/server.ts';
 
 const TOKEN = 'sdk-test-token';
@@ -109,7 +120,10 @@ test('a spoken turn with server VAD: speech started/stopped, committed, the exac
   // As OpenAI defines them: the start includes the 100 ms prefix padding (speech begins after 300 ms of
   // silence), the end includes the 500 ms of silence that ended the turn, within the audio sent.
   assert.ok(started.audio_start_ms >= 200 && started.audio_start_ms < 600, `speech_started.audio_start_ms ${started.audio_start_ms}`);
-  assert.ok(stopped.audio_end_ms >= started.audio_start_ms + 100 + 500 && stopped.audio_end_ms <= sentMs, `turn audio ${started.audio_start_ms}–${stopped.audio_end_ms} ms of ${sentMs} ms sent`);
+  assert.ok(
+    stopped.audio_end_ms >= started.audio_start_ms + 100 + 500 && stopped.audio_end_ms <= sentMs,
+    `turn audio ${started.audio_start_ms}–${stopped.audio_end_ms} ms of ${sentMs} ms sent`,
+  );
   assert.equal(transcript.transcript, phrase);
 
   assert.equal(done.response.status, 'completed');
@@ -143,7 +157,8 @@ test('a text-only turn: conversation.item.create with input_text, then response.
   assert.equal(textDone.text, 'what time is it');
   const deltas = log.events.filter((event) => event.type === 'response.output_text.delta');
   assert.equal(deltas.map((event) => event.delta).join(''), 'what time is it');
-  for (const delta of deltas) assert.deepEqual([delta.response_id, delta.item_id, delta.output_index, delta.content_index], [done.response.id, textDone.item_id, 0, 0]);
+  for (const delta of deltas)
+    assert.deepEqual([delta.response_id, delta.item_id, delta.output_index, delta.content_index], [done.response.id, textDone.item_id, 0, 0]);
   assert.equal(log.types().includes('response.output_audio.delta'), false, 'no audio in a text response');
   assert.deepEqual(session.errors, []);
   await close(session);
@@ -160,7 +175,13 @@ test('a transcription session: speech in, the exact transcript out, no responses
     type: 'session.update',
     session: {
       type: 'transcription',
-      audio: { input: { format: { type: 'audio/pcm', rate: 24000 }, transcription: { model: 'gpt-4o-transcribe', language: 'en' }, turn_detection: { type: 'server_vad', silence_duration_ms: 500 } } },
+      audio: {
+        input: {
+          format: { type: 'audio/pcm', rate: 24000 },
+          transcription: { model: 'gpt-4o-transcribe', language: 'en' },
+          turn_detection: { type: 'server_vad', silence_duration_ms: 500 },
+        },
+      },
     },
   });
   const updated = await log.next('session.updated');

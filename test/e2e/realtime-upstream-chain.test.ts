@@ -77,7 +77,10 @@ test('a /v1/realtime transcription session on the gateway gets the upstream spee
   await client.next('session.created');
   client.send({
     type: 'session.update',
-    session: { type: 'transcription', audio: { input: { format: { type: 'audio/pcm', rate: 24000 }, transcription: { model: 'gpt-4o-transcribe', language: 'en' } } } },
+    session: {
+      type: 'transcription',
+      audio: { input: { format: { type: 'audio/pcm', rate: 24000 }, transcription: { model: 'gpt-4o-transcribe', language: 'en' } } },
+    },
   });
   await client.next('session.updated');
   const speech = withSilence(await recording('en_harvard_birch_canoe.wav'), 300, 1200);
@@ -95,7 +98,7 @@ test('a /v1/realtime transcription session on the gateway gets the upstream spee
 });
 
 test('a browser-style WebM/Opus stream on /v1/transcriptions comes back as {"final"} with the upstream speechbridge’s text', async () => {
-  const speech = withSilence(await resample((await recording('en_harvard_birch_canoe.wav')), 16000), 300, 200);
+  const speech = withSilence(await resample(await recording('en_harvard_birch_canoe.wav'), 16000), 300, 200);
   const webm = await mediaRecorderWebm(speech.samples);
   const client = await TranscriptionClient.started(`${gateway.url.replace(/^http/, 'ws')}/v1/transcriptions`);
   await streamChunks(client, chunksOf(webm, 4096), 20);
@@ -112,7 +115,9 @@ test('speechbridge serve stops at start-up when the realtime upstream refuses th
   assert.equal(code, 1, serve.stderr());
   assert.match(
     serve.stderr(),
-    new RegExp(`speechbridge: the speech recognition upstream \\(ASR_ENGINE=openai-realtime\\) failed its start-up check: ${fakeOpenAI.url} rejected the credentials for realtime transcription \\(HTTP 401\\).*; check AUDIO_API_KEY`),
+    new RegExp(
+      `speechbridge: the speech recognition upstream \\(ASR_ENGINE=openai-realtime\\) failed its start-up check: ${fakeOpenAI.url} rejected the credentials for realtime transcription \\(HTTP 401\\).*; check AUDIO_API_KEY`,
+    ),
   );
   assert.ok(!serve.stderr().includes('sk-a-wrong-key-123456'), 'the key is not printed');
   assert.equal(serve.lines().filter((line) => line.msg.startsWith('speechbridge listening')).length, 0);
@@ -122,5 +127,8 @@ test('speechbridge serve stops at start-up when the realtime upstream cannot be 
   const serve = startServe(['--port', '0'], { ASR_ENGINE: 'openai-realtime', OPENAI_REALTIME_URL: `ws://127.0.0.1:${closedPort}/v1/realtime` });
   const code = await new Promise<number | null>((resolve) => serve.child.once('exit', (exitCode) => resolve(exitCode)));
   assert.equal(code, 1, serve.stderr());
-  assert.match(serve.stderr(), new RegExp(`could not reach ws://127.0.0.1:${closedPort}/v1/realtime for realtime transcription: ECONNREFUSED; check OPENAI_REALTIME_URL`));
+  assert.match(
+    serve.stderr(),
+    new RegExp(`could not reach ws://127.0.0.1:${closedPort}/v1/realtime for realtime transcription: ECONNREFUSED; check OPENAI_REALTIME_URL`),
+  );
 });

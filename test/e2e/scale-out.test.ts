@@ -105,7 +105,13 @@ test('a client secret minted through instance A opens a session through instance
 });
 
 test('Socket.IO through the balancer: long-polling first, then the upgrade to WebSocket, on one instance', async () => {
-  const socket = io(`${haproxy.url}/realtime`, { transports: ['polling', 'websocket'], withCredentials: true, auth: { token: TOKEN }, reconnection: false, forceNew: true });
+  const socket = io(`${haproxy.url}/realtime`, {
+    transports: ['polling', 'websocket'],
+    withCredentials: true,
+    auth: { token: TOKEN },
+    reconnection: false,
+    forceNew: true,
+  });
   try {
     const messages: Array<{ type: string; code?: string }> = [];
     socket.on('message', (message) => messages.push(message));
@@ -158,7 +164,13 @@ test('the per-token session limit holds across both instances: the third session
       assert.equal(third.status, 429);
       assert.deepEqual([third.body.error?.code, third.body.error?.type], ['rate_limit_exceeded', 'rate_limit_error']);
     }
-    const socket = io(`${haproxy.url}/realtime`, { transports: ['polling', 'websocket'], withCredentials: true, auth: { token: TOKEN }, reconnection: false, forceNew: true });
+    const socket = io(`${haproxy.url}/realtime`, {
+      transports: ['polling', 'websocket'],
+      withCredentials: true,
+      auth: { token: TOKEN },
+      reconnection: false,
+      forceNew: true,
+    });
     const refusal = await new Promise<Error & { data?: { code?: string } }>((resolve, reject) => {
       socket.once('connect_error', resolve);
       socket.once('connect', () => reject(new Error('a third session opened over Socket.IO')));

@@ -93,7 +93,12 @@ test('Socket.IO: transcript_final of a 5 s force-cut turn comes before the next 
 test('/v1/transcriptions: {"final"} in spoken order, and stop closes only after the last final', async () => {
   recognised.length = 0;
   const url = `${server.url.replace(/^http/, 'ws')}/v1/transcriptions`;
-  const client = await TranscriptionClient.started(url, { sample_rate: 16000, format: 'pcm16', interim_results: false, vad: { end_ms: END_MS, max_ms: MAX_MS } });
+  const client = await TranscriptionClient.started(url, {
+    sample_rate: 16000,
+    format: 'pcm16',
+    interim_results: false,
+    vad: { end_ms: END_MS, max_ms: MAX_MS },
+  });
   const audio = await sentence(16000);
   // No trailing silence: stop has to commit the short turn, which is still being spoken.
   for (const frame of frames(audio.samples.subarray(0, audio.samples.length - 16 * (END_MS + 1000)), 320)) client.sendBinary(frame);

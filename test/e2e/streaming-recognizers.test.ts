@@ -177,8 +177,15 @@ async function streamOn(door: Door, server: RunningServer, audio: PcmAudio): Pro
     const client = await RealtimeClient.connect(`${wsBase}/v1/realtime`);
     try {
       await client.next('session.created');
-      const marks = await paced(frames, (index) => client.send({ type: 'input_audio_buffer.append', audio: encodeBase64Audio(frameOf(audio, index), 'pcm16') }), () => client.events.length);
-      await client.next((event) => event.type.startsWith('conversation.item.input_audio_transcription.') && ['completed', 'failed'].includes(event.type.split('.').at(-1)!), 20_000);
+      const marks = await paced(
+        frames,
+        (index) => client.send({ type: 'input_audio_buffer.append', audio: encodeBase64Audio(frameOf(audio, index), 'pcm16') }),
+        () => client.events.length,
+      );
+      await client.next(
+        (event) => event.type.startsWith('conversation.item.input_audio_transcription.') && ['completed', 'failed'].includes(event.type.split('.').at(-1)!),
+        20_000,
+      );
       return collect(client.events, marks, (event) => {
         if (event.type === 'conversation.item.input_audio_transcription.delta') return { kind: 'partial', text: event.delta };
         if (event.type === 'conversation.item.input_audio_transcription.completed') return { kind: 'final', text: event.transcript };
@@ -193,7 +200,11 @@ async function streamOn(door: Door, server: RunningServer, audio: PcmAudio): Pro
   if (door === 'socketio') {
     const client = await RealtimeSocket.connect(server.url);
     try {
-      const marks = await paced(frames, (index) => client.emit('audio', { audio: encodeBase64Audio(frameOf(audio, index), 'pcm16') }), () => client.messages.length);
+      const marks = await paced(
+        frames,
+        (index) => client.emit('audio', { audio: encodeBase64Audio(frameOf(audio, index), 'pcm16') }),
+        () => client.messages.length,
+      );
       await client.next((message) => message.type === 'transcript_final' || message.type === 'error', 20_000);
       return collect(client.messages, marks, (message) => {
         if (message.type === 'transcript_temp') return { kind: 'partial', text: message.content };
@@ -210,7 +221,11 @@ async function streamOn(door: Door, server: RunningServer, audio: PcmAudio): Pro
     try {
       client.send({ type: 'start' });
       await client.next('ready');
-      const marks = await paced(frames, (index) => client.sendBinary(Buffer.from(int16ToBytes(frameOf(audio, index)))), () => client.messages.length);
+      const marks = await paced(
+        frames,
+        (index) => client.sendBinary(Buffer.from(int16ToBytes(frameOf(audio, index)))),
+        () => client.messages.length,
+      );
       await client.next((message) => message.type === 'stt_final' || message.type === 'error', 20_000);
       return collect(client.messages, marks, (message) => {
         if (message.type === 'stt_partial') return { kind: 'partial', text: message.text };
@@ -224,7 +239,11 @@ async function streamOn(door: Door, server: RunningServer, audio: PcmAudio): Pro
   }
   const client = await TranscriptionClient.started(`${wsBase}/v1/transcriptions`, { format: 'pcm16', sample_rate: audio.sampleRate });
   try {
-    const marks = await paced(frames, (index) => client.sendBinary(int16ToBytes(frameOf(audio, index))), () => client.messages.length);
+    const marks = await paced(
+      frames,
+      (index) => client.sendBinary(int16ToBytes(frameOf(audio, index))),
+      () => client.messages.length,
+    );
     await client.next((message) => 'final' in message || 'error' in message, 20_000);
     return collect(client.messages, marks, (message) => {
       if ('partial' in message) return { kind: 'partial', text: message.partial };
@@ -278,7 +297,11 @@ for (const [name, make] of RECOGNIZERS) {
         const turnsBefore = recognizer.turnsSeen();
         const run = await streamOn(door, server, withSilence(speech, 300, TRAILING_SILENCE_MS));
         const finals = run.observed.filter((seen) => seen.kind === 'final');
-        assert.deepEqual(finals.map((seen) => seen.text), [CANOE], describeRun(run));
+        assert.deepEqual(
+          finals.map((seen) => seen.text),
+          [CANOE],
+          describeRun(run),
+        );
         assert.equal(run.observed.filter((seen) => seen.kind === 'failed').length, 0, describeRun(run));
         const partials = run.observed.filter((seen) => seen.kind === 'partial');
         assert.ok(partials.length > 0, `partials: ${describeRun(run)}`);
@@ -289,7 +312,8 @@ for (const [name, make] of RECOGNIZERS) {
         if (recognizer.textDuringSpeech) {
           // +15 frames: the 300 ms of silence before the speech.
           assert.ok(partials[0].framesSent <= run.speechFrames + 15, `the first partial came while the recording was still being sent: ${describeRun(run)}`);
-          if (stopped) assert.ok(run.observed.indexOf(partials[0]) < run.observed.indexOf(stopped), `a partial came before speech_stopped: ${describeRun(run)}`);
+          if (stopped)
+            assert.ok(run.observed.indexOf(partials[0]) < run.observed.indexOf(stopped), `a partial came before speech_stopped: ${describeRun(run)}`);
         } else if (stopped) {
           assert.ok(run.observed.indexOf(partials[0]) > run.observed.indexOf(stopped), `OpenAI's deltas follow the commit: ${describeRun(run)}`);
         }
@@ -311,15 +335,26 @@ for (const [name, make] of RECOGNIZERS) {
         try {
           await client.next('session.created');
           const audio = withSilence(speech, 300, TRAILING_SILENCE_MS);
-          await paced(frameCount(audio), (index) => client.send({ type: 'input_audio_buffer.append', audio: encodeBase64Audio(frameOf(audio, index), 'pcm16') }), () => 0);
+          await paced(
+            frameCount(audio),
+            (index) => client.send({ type: 'input_audio_buffer.append', audio: encodeBase64Audio(frameOf(audio, index), 'pcm16') }),
+            () => 0,
+          );
           // REQUEST_TIMEOUT is 3 s: the failure comes within it after the end of the audio.
           const failed = await client.next('conversation.item.input_audio_transcription.failed', 15_000);
           if (process.env.SHOW_FAILURES) console.log(`${recognizer.name}, ${fault}: ${failed.error.code}: ${failed.error.message}`);
           assert.ok(String(failed.error.message).includes(recognizer.address), `the error names the upstream ${recognizer.address}: ${failed.error.message}`);
-          assert.equal(client.events.filter((event) => event.type === 'conversation.item.input_audio_transcription.completed' && event.item_id === failed.item_id).length, 0);
+          assert.equal(
+            client.events.filter((event) => event.type === 'conversation.item.input_audio_transcription.completed' && event.item_id === failed.item_id).length,
+            0,
+          );
           recognizer.clearFaults();
           const from = client.events.length;
-          await paced(frameCount(audio), (index) => client.send({ type: 'input_audio_buffer.append', audio: encodeBase64Audio(frameOf(audio, index), 'pcm16') }), () => 0);
+          await paced(
+            frameCount(audio),
+            (index) => client.send({ type: 'input_audio_buffer.append', audio: encodeBase64Audio(frameOf(audio, index), 'pcm16') }),
+            () => 0,
+          );
           const completed = await client.next('conversation.item.input_audio_transcription.completed', 20_000, from);
           assert.equal(completed.transcript, CANOE);
           const outcomes = client.events.filter((event) => /^conversation\.item\.input_audio_transcription\.(completed|failed)$/.test(event.type));

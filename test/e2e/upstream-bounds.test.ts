@@ -79,7 +79,10 @@ before(async () => {
   const config = loadConfig(env);
   const logger = createLogger(config.logLevel);
   engines = await createEngines(config, logger);
-  assert.deepEqual([engines.transcriber.name, engines.responder.name, engines.synthesizer.name], ['openai-transcriber', 'openai-responder', 'openai-synthesizer']);
+  assert.deepEqual(
+    [engines.transcriber.name, engines.responder.name, engines.synthesizer.name],
+    ['openai-transcriber', 'openai-responder', 'openai-synthesizer'],
+  );
   server = await startServer({ config, engines, logger });
   realtimeUrl = `${server.url.replace(/^http/, 'ws')}/v1/realtime`;
 });
@@ -112,11 +115,18 @@ function watchMemory(): { stop(): { rss: number; heap: number } } {
 }
 
 /** The misbehaving answer was ended by the gateway (unless it was empty), having read only a bounded part, and no socket is left. */
-async function assertUpstreamReleased(records: AnswerRecord[], upstream: { connections: { drained(ms: number): Promise<void>; open(): number } }, behaviour: Misbehaviour): Promise<void> {
+async function assertUpstreamReleased(
+  records: AnswerRecord[],
+  upstream: { connections: { drained(ms: number): Promise<void>; open(): number } },
+  behaviour: Misbehaviour,
+): Promise<void> {
   const record = records.at(-1);
   assert.ok(record, 'the upstream was never called');
   assert.deepEqual(record.behaviour, behaviour);
-  await Promise.race([record.finished, new Promise((_, reject) => setTimeout(() => reject(new Error('the upstream answer is still being written')), SLACK_MS))]);
+  await Promise.race([
+    record.finished,
+    new Promise((_, reject) => setTimeout(() => reject(new Error('the upstream answer is still being written')), SLACK_MS)),
+  ]);
   if (behaviour.kind !== 'empty') assert.equal(record.closedByClient, true, 'the gateway did not abort the upstream call');
   assert.ok(record.bytesWritten < READ_BOUND_BYTES, `the upstream got ${record.bytesWritten} bytes out before the gateway stopped reading`);
   await upstream.connections.drained(SLACK_MS);
@@ -139,7 +149,10 @@ async function session(): Promise<RealtimeClient> {
 }
 
 /** One second of a 440 Hz tone at 24 kHz: the fake transcriber does not listen, the gateway only needs a turn. */
-const TURN_AUDIO = encodeBase64Audio(Int16Array.from({ length: 24_000 }, (_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / 24_000))), 'pcm16');
+const TURN_AUDIO = encodeBase64Audio(
+  Int16Array.from({ length: 24_000 }, (_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / 24_000))),
+  'pcm16',
+);
 
 /** Commits a spoken turn; its transcription's outcome event and how long it took. */
 async function spokenTurn(client: RealtimeClient): Promise<{ event: WireEvent; ms: number }> {
@@ -148,7 +161,8 @@ async function spokenTurn(client: RealtimeClient): Promise<{ event: WireEvent; m
   const started = performance.now();
   client.send({ type: 'input_audio_buffer.commit' });
   const event = await client.next(
-    (candidate) => candidate.type === 'conversation.item.input_audio_transcription.completed' || candidate.type === 'conversation.item.input_audio_transcription.failed',
+    (candidate) =>
+      candidate.type === 'conversation.item.input_audio_transcription.completed' || candidate.type === 'conversation.item.input_audio_transcription.failed',
     REQUEST_TIMEOUT_MS + SLACK_MS + 5000,
     from,
   );
@@ -197,7 +211,12 @@ describe('realtime turns against misbehaving upstreams', () => {
         const { event, ms } = await spokenTurn(client);
         assertMemory(memory.stop(), `${name} transcription`);
         assert.equal(event.type, 'conversation.item.input_audio_transcription.failed');
-        const expected = { huge: 'upstream_response_too_large', endless: 'upstream_response_too_large', drip: 'upstream_timeout', empty: 'upstream_bad_response' }[behaviour.kind];
+        const expected = {
+          huge: 'upstream_response_too_large',
+          endless: 'upstream_response_too_large',
+          drip: 'upstream_timeout',
+          empty: 'upstream_bad_response',
+        }[behaviour.kind];
         assert.equal(event.error.code, expected, event.error.message);
         assert.ok(event.error.message.includes(audio.baseURL), `"${event.error.message}" does not name the upstream`);
         // The whole transcription call is bounded by REQUEST_TIMEOUT.
@@ -221,12 +240,20 @@ describe('realtime turns against misbehaving upstreams', () => {
         const { done, ms } = await textTurn(client, 'Talk to me.', ['text']);
         assertMemory(memory.stop(), `${name} chat stream`);
         const error = failureOf(done);
-        const expected = { huge: 'upstream_response_too_large', endless: 'upstream_response_too_large', drip: 'upstream_timeout', empty: 'upstream_bad_response' }[behaviour.kind];
+        const expected = {
+          huge: 'upstream_response_too_large',
+          endless: 'upstream_response_too_large',
+          drip: 'upstream_timeout',
+          empty: 'upstream_bad_response',
+        }[behaviour.kind];
         assert.equal(error.code, expected, error.message);
         assert.ok(error.message.includes(chat.baseURL), `"${error.message}" does not name the upstream`);
         if (behaviour.kind === 'huge' || behaviour.kind === 'endless') {
           assert.match(error.message, /MAX_RESPONSE_CHARS/);
-          const text = client.events.filter((event) => event.type === 'response.output_text.delta' && event.response_id === done.response.id).map((event) => event.delta).join('');
+          const text = client.events
+            .filter((event) => event.type === 'response.output_text.delta' && event.response_id === done.response.id)
+            .map((event) => event.delta)
+            .join('');
           assert.ok(text.length <= 16_000, `${text.length} characters reached the client`);
         }
         if (behaviour.kind === 'drip') assert.match(error.message, /RESPONSE_TIMEOUT/);
@@ -249,13 +276,18 @@ describe('realtime turns against misbehaving upstreams', () => {
         const { done, ms, audioBytes } = await textTurn(client, 'Say something.');
         assertMemory(memory.stop(), `${name} speech stream`);
         const error = failureOf(done);
-        const expected = { huge: 'upstream_response_too_large', endless: 'upstream_response_too_large', drip: 'upstream_timeout', empty: 'upstream_bad_response' }[behaviour.kind];
+        const expected = {
+          huge: 'upstream_response_too_large',
+          endless: 'upstream_response_too_large',
+          drip: 'upstream_timeout',
+          empty: 'upstream_bad_response',
+        }[behaviour.kind];
         assert.equal(error.code, expected, error.message);
         assert.ok(error.message.includes(audio.baseURL), `"${error.message}" does not name the upstream`);
         if (behaviour.kind === 'huge' || behaviour.kind === 'endless') assert.match(error.message, /MAX_SENTENCE_AUDIO_SECONDS/);
         if (behaviour.kind === 'drip') assert.match(error.message, /RESPONSE_TIMEOUT/);
         // 24 kHz PCM16: 48 bytes a millisecond; no sentence gets past its bound.
-        assert.ok(audioBytes <= (MAX_SENTENCE_AUDIO_MS * 48), `${audioBytes} bytes of audio reached the client`);
+        assert.ok(audioBytes <= MAX_SENTENCE_AUDIO_MS * 48, `${audioBytes} bytes of audio reached the client`);
         assert.ok(ms < RESPONSE_TIMEOUT_MS + SLACK_MS, `response.done came after ${Math.round(ms)} ms`);
         await assertUpstreamReleased(audio.answers, audio, behaviour);
         await assertNextTurnWorks(client);
@@ -274,7 +306,10 @@ interface ErrorBody {
 }
 
 /** One second of 16 kHz tone as a WAV file: over /upload's 16 KB minimum, and ffmpeg reads it. */
-const WAV = writeWav({ samples: Int16Array.from({ length: 16_000 }, (_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / 16_000))), sampleRate: 16_000 });
+const WAV = writeWav({
+  samples: Int16Array.from({ length: 16_000 }, (_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / 16_000))),
+  sampleRate: 16_000,
+});
 
 function form(fields: Record<string, string> = {}): FormData {
   const body = new FormData();
@@ -306,7 +341,12 @@ async function drain(response: Response): Promise<{ bytes: number; complete: boo
 
 describe('HTTP routes against misbehaving upstreams', () => {
   const statusOf = { huge: 502, endless: 502, drip: 504, empty: 502 } as const;
-  const codeOf = { huge: 'upstream_response_too_large', endless: 'upstream_response_too_large', drip: 'upstream_timeout', empty: 'upstream_bad_response' } as const;
+  const codeOf = {
+    huge: 'upstream_response_too_large',
+    endless: 'upstream_response_too_large',
+    drip: 'upstream_timeout',
+    empty: 'upstream_bad_response',
+  } as const;
 
   for (const [name, behaviour] of MISBEHAVIOURS) {
     test(`POST /v1/audio/transcriptions answers a ${name} upstream body with ${statusOf[behaviour.kind]}, then works again`, { timeout: 60_000 }, async () => {
@@ -351,7 +391,12 @@ describe('HTTP routes against misbehaving upstreams', () => {
 
   for (const route of ['/v1/audio/speech', '/tts-proxy']) {
     test(`POST ${route}: an empty upstream answer is a 502 and a huge or dripping one is cut at its bound`, { timeout: 60_000 }, async () => {
-      const speak = () => fetch(`${server.url}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tts-1', input: 'Hello there.', voice: 'alloy', response_format: 'pcm' }) });
+      const speak = () =>
+        fetch(`${server.url}${route}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'tts-1', input: 'Hello there.', voice: 'alloy', response_format: 'pcm' }),
+        });
       try {
         plan.speech = { kind: 'empty' };
         const empty = await speak();
@@ -393,41 +438,53 @@ describe('HTTP routes against misbehaving upstreams', () => {
     });
   }
 
-  test('POST /upload reports an endless or dripping translation and a huge or dripping diarization in its body, then works again', { timeout: 60_000 }, async () => {
-    const upload = async () => {
-      const response = await fetch(`${server.url}/upload`, { method: 'POST', body: form({ target_lang: 'fr', primary_lang: 'fr' }) });
-      assert.equal(response.status, 200);
-      return (await response.json()) as Record<string, unknown>;
-    };
-    try {
-      plan.chat = { misbehave: { kind: 'endless' } };
-      plan.diarization = { kind: 'huge', bytes: OFFERED_BYTES };
-      const memory = watchMemory();
-      const first = await upload();
-      assertMemory(memory.stop(), 'endless translation and huge diarization');
-      assert.equal(first.transcription, 'hello there');
-      assert.match(String(first.translation_fr_error), new RegExp(`${chat.baseURL}.*more than \\d+ characters`));
-      assert.match(String(first.diarization_error), /more than 8388608 bytes/);
-      await assertUpstreamReleased(chat.misbehaved, chat, { kind: 'endless' });
-      await assertUpstreamReleased(audio.answers.filter((answer) => answer.route === '/diarize'), audio, { kind: 'huge', bytes: OFFERED_BYTES });
+  test(
+    'POST /upload reports an endless or dripping translation and a huge or dripping diarization in its body, then works again',
+    { timeout: 60_000 },
+    async () => {
+      const upload = async () => {
+        const response = await fetch(`${server.url}/upload`, { method: 'POST', body: form({ target_lang: 'fr', primary_lang: 'fr' }) });
+        assert.equal(response.status, 200);
+        return (await response.json()) as Record<string, unknown>;
+      };
+      try {
+        plan.chat = { misbehave: { kind: 'endless' } };
+        plan.diarization = { kind: 'huge', bytes: OFFERED_BYTES };
+        const memory = watchMemory();
+        const first = await upload();
+        assertMemory(memory.stop(), 'endless translation and huge diarization');
+        assert.equal(first.transcription, 'hello there');
+        assert.match(String(first.translation_fr_error), new RegExp(`${chat.baseURL}.*more than \\d+ characters`));
+        assert.match(String(first.diarization_error), /more than 8388608 bytes/);
+        await assertUpstreamReleased(chat.misbehaved, chat, { kind: 'endless' });
+        await assertUpstreamReleased(
+          audio.answers.filter((answer) => answer.route === '/diarize'),
+          audio,
+          { kind: 'huge', bytes: OFFERED_BYTES },
+        );
 
-      plan.chat = { misbehave: { kind: 'drip', everyMs: 200 } };
-      plan.diarization = { kind: 'drip', everyMs: 200 };
-      const started = performance.now();
-      const second = await upload();
-      assert.ok(performance.now() - started < RESPONSE_TIMEOUT_MS + SLACK_MS, 'the upload waited past RESPONSE_TIMEOUT');
-      assert.match(String(second.translation_fr_error), /RESPONSE_TIMEOUT/);
-      assert.ok(String(second.translation_fr_error).includes(chat.baseURL));
-      assert.match(String(second.diarization_error), /REQUEST_TIMEOUT/);
-      await assertUpstreamReleased(chat.misbehaved, chat, { kind: 'drip', everyMs: 200 });
-      await assertUpstreamReleased(audio.answers.filter((answer) => answer.route === '/diarize'), audio, { kind: 'drip', everyMs: 200 });
+        plan.chat = { misbehave: { kind: 'drip', everyMs: 200 } };
+        plan.diarization = { kind: 'drip', everyMs: 200 };
+        const started = performance.now();
+        const second = await upload();
+        assert.ok(performance.now() - started < RESPONSE_TIMEOUT_MS + SLACK_MS, 'the upload waited past RESPONSE_TIMEOUT');
+        assert.match(String(second.translation_fr_error), /RESPONSE_TIMEOUT/);
+        assert.ok(String(second.translation_fr_error).includes(chat.baseURL));
+        assert.match(String(second.diarization_error), /REQUEST_TIMEOUT/);
+        await assertUpstreamReleased(chat.misbehaved, chat, { kind: 'drip', everyMs: 200 });
+        await assertUpstreamReleased(
+          audio.answers.filter((answer) => answer.route === '/diarize'),
+          audio,
+          { kind: 'drip', everyMs: 200 },
+        );
 
-      normal();
-      const third = await upload();
-      assert.equal(third.translation_fr, 'Fine, thanks.');
-      assert.deepEqual(third.diarization, { segments: [{ start: 0, end: 1, speaker: 'SPEAKER_00' }] });
-    } finally {
-      normal();
-    }
-  });
+        normal();
+        const third = await upload();
+        assert.equal(third.translation_fr, 'Fine, thanks.');
+        assert.deepEqual(third.diarization, { segments: [{ start: 0, end: 1, speaker: 'SPEAKER_00' }] });
+      } finally {
+        normal();
+      }
+    },
+  );
 });

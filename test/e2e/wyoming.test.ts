@@ -76,7 +76,7 @@ after(async () => {
   await espeak?.close();
 });
 
-test('GET / names the Wyoming engines with the servers\' model and voice', async () => {
+test("GET / names the Wyoming engines with the servers' model and voice", async () => {
   const body = (await (await fetch(`${server.url}/`)).json()) as { engines: Record<string, unknown> };
   assert.deepEqual(body.engines.transcriber, { engine: 'wyoming', model: 'base-int8' });
   assert.deepEqual(body.engines.synthesizer, { engine: 'wyoming', model: 'piper', voice: 'en_US-lessac-medium' });
@@ -104,8 +104,13 @@ test('a /v1/realtime client speaks a real recording: the Wyoming transcript come
     assert.deepEqual(turn.format, { rate: 16_000, width: 2, channels: 1 });
     const turnMs = (turn.samples.length * 1000) / 16_000;
     assert.ok(turnMs > 2500 && turnMs < durationMs(speech) + 500, `the turn sent was ${Math.round(turnMs)} ms`);
-    const spokenTexts = tts.connections.flatMap((connection) => connection.events.filter((event) => event.type === 'synthesize').map((event) => event.data.text));
-    assert.ok(spokenTexts.some((text) => typeof text === 'string' && text.includes('birch canoe')), JSON.stringify(spokenTexts));
+    const spokenTexts = tts.connections.flatMap((connection) =>
+      connection.events.filter((event) => event.type === 'synthesize').map((event) => event.data.text),
+    );
+    assert.ok(
+      spokenTexts.some((text) => typeof text === 'string' && text.includes('birch canoe')),
+      JSON.stringify(spokenTexts),
+    );
   } finally {
     await client.close();
   }
@@ -146,7 +151,12 @@ test('speechbridge serve with WYOMING_ASR_URI at a dead host stops at start-up s
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
   const port = (probe.address() as { port: number }).port;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
-  const serve = startServe(['--port', '0'], { ASR_ENGINE: 'wyoming', WYOMING_ASR_URI: `tcp://127.0.0.1:${port}`, TTS_ENGINE: 'wyoming', WYOMING_TTS_URI: tts.uri });
+  const serve = startServe(['--port', '0'], {
+    ASR_ENGINE: 'wyoming',
+    WYOMING_ASR_URI: `tcp://127.0.0.1:${port}`,
+    TTS_ENGINE: 'wyoming',
+    WYOMING_TTS_URI: tts.uri,
+  });
   const [code] = (await Promise.race([
     once(serve.child, 'exit'),
     new Promise((_, reject) => setTimeout(() => reject(new Error(`still running; stderr:\n${serve.stderr()}`)), 30_000)),

@@ -25,9 +25,15 @@ describe('Conversation', () => {
   test('keeps at most maxItems, dropping the oldest and counting them', () => {
     const conversation = new Conversation(3);
     for (const id of ['a', 'b', 'c', 'd', 'e']) conversation.insert(user(id, id));
-    assert.deepEqual(conversation.items().map((item) => item.id), ['c', 'd', 'e']);
+    assert.deepEqual(
+      conversation.items().map((item) => item.id),
+      ['c', 'd', 'e'],
+    );
     assert.equal(conversation.droppedItems, 2);
-    assert.equal(codeOf(() => conversation.require('a')), 'item_not_found:itemId');
+    assert.equal(
+      codeOf(() => conversation.require('a')),
+      'item_not_found:itemId',
+    );
   });
 
   test('truncate keeps the sentences whose audio started before audioEndMs', () => {
@@ -54,13 +60,29 @@ describe('Conversation', () => {
     assert.deepEqual(transcriptAt(501), ['One. Two.', 501]);
     assert.deepEqual(transcriptAt(2000), ['One. Two. Three.', 2000]);
     const conversation = spoken();
-    assert.equal(codeOf(() => conversation.truncate('r', 0, 2001)), 'invalid_value:audioEndMs');
-    assert.equal(codeOf(() => conversation.truncate('r', 0, -1)), 'invalid_value:audioEndMs');
-    assert.equal(codeOf(() => conversation.truncate('r', 1, 0)), 'invalid_value:contentIndex');
+    assert.equal(
+      codeOf(() => conversation.truncate('r', 0, 2001)),
+      'invalid_value:audioEndMs',
+    );
+    assert.equal(
+      codeOf(() => conversation.truncate('r', 0, -1)),
+      'invalid_value:audioEndMs',
+    );
+    assert.equal(
+      codeOf(() => conversation.truncate('r', 1, 0)),
+      'invalid_value:contentIndex',
+    );
     conversation.truncate('r', 0, 700);
-    assert.equal(codeOf(() => conversation.truncate('r', 0, 701)), 'invalid_value:audioEndMs', 'the cut audio is gone');
+    assert.equal(
+      codeOf(() => conversation.truncate('r', 0, 701)),
+      'invalid_value:audioEndMs',
+      'the cut audio is gone',
+    );
     conversation.insert(user('u', 'hi'));
-    assert.equal(codeOf(() => conversation.truncate('u', 0, 0)), 'invalid_value:itemId');
+    assert.equal(
+      codeOf(() => conversation.truncate('u', 0, 0)),
+      'invalid_value:itemId',
+    );
   });
 
   test('chat messages: audio by transcript, tool calls joined to the assistant turn, outputs as tool messages', () => {

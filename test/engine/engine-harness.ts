@@ -95,7 +95,7 @@ export class Harness<T extends Transcriber = ScriptedTranscriber, R extends Resp
    */
   async next<K extends EngineEventType>(type: K, where: (event: EventOf<K>) => boolean = () => true, from = 0): Promise<EventOf<K>> {
     const deadline = Date.now() + 10_000;
-    for (let index = from; ; ) {
+    for (let index = from; ;) {
       for (; index < this.events.length; index++) {
         const event = this.events[index];
         if (event.type === type && where(event as EventOf<K>)) return event as EventOf<K>;
@@ -137,9 +137,11 @@ export class Harness<T extends Transcriber = ScriptedTranscriber, R extends Resp
   }
 }
 
-export async function startHarness<T extends Transcriber = ScriptedTranscriber, R extends Responder = ScriptedResponder, S extends Synthesizer = ScriptedSynthesizer>(
-  options: HarnessOptions<T, R, S> = {},
-): Promise<Harness<T, R, S>> {
+export async function startHarness<
+  T extends Transcriber = ScriptedTranscriber,
+  R extends Responder = ScriptedResponder,
+  S extends Synthesizer = ScriptedSynthesizer,
+>(options: HarnessOptions<T, R, S> = {}): Promise<Harness<T, R, S>> {
   return new Harness(options).start();
 }
 

@@ -31,7 +31,10 @@ function measuringTranscriber(latencyMs = 0): ScriptedTranscriber {
 
 describe('interim transcripts', () => {
   test('grow while the turn is spoken, carry its item id, and stop at speech stop', async () => {
-    const harness = await startHarness({ transcriber: measuringTranscriber(), session: { interimTranscripts: true, turnDetection: { createResponse: false } } });
+    const harness = await startHarness({
+      transcriber: measuringTranscriber(),
+      session: { interimTranscripts: true, turnDetection: { createResponse: false } },
+    });
     await feedLive(harness, speech);
     const completed = await harness.next('transcript.completed');
     await harness.close();
@@ -40,7 +43,10 @@ describe('interim transcripts', () => {
     assert.equal(started.length, 1, 'one turn');
     const interims = harness.all('transcript.interim');
     assert.ok(interims.length >= 2, `a 2.5 s sentence gives several partials; got ${interims.length}`);
-    assert.ok(interims.every((event) => event.itemId === started[0].itemId), 'partials name the turn speech.started announced');
+    assert.ok(
+      interims.every((event) => event.itemId === started[0].itemId),
+      'partials name the turn speech.started announced',
+    );
     const heard = interims.map((event) => Number(/heard (\d+) ms/.exec(event.text)?.[1]));
     for (let index = 1; index < heard.length; index++) {
       assert.ok(heard[index] - heard[index - 1] >= INTERIM_STEP_MS - 20, `each pass covers ${INTERIM_STEP_MS} ms more audio: ${heard.join(', ')}`);
@@ -116,7 +122,10 @@ describe('interim transcripts', () => {
     );
     assert.equal(harness.all('transcript.interim').length, 0, 'no whole-text partials unless asked for');
     assert.equal(completed.transcript, 'the birch canoe slid on the smooth planks');
-    assert.deepEqual(completed.logprobs?.map((entry) => entry.logprob), [-0.01, -0.02, -0.03, -0.04, -0.05, -0.06, -0.07, -0.08]);
+    assert.deepEqual(
+      completed.logprobs?.map((entry) => entry.logprob),
+      [-0.01, -0.02, -0.03, -0.04, -0.05, -0.06, -0.07, -0.08],
+    );
   });
 
   test('as deltas: not with a streaming recognizer, which sends its own', async () => {
@@ -126,6 +135,12 @@ describe('interim transcripts', () => {
     await harness.next('transcript.completed');
     await harness.close();
     assert.equal(transcriber.calls.length, 1, 'no interim passes');
-    assert.equal(harness.all('transcript.delta').map((event) => event.delta).join(''), 'one two three');
+    assert.equal(
+      harness
+        .all('transcript.delta')
+        .map((event) => event.delta)
+        .join(''),
+      'one two three',
+    );
   });
 });

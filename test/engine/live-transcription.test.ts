@@ -40,7 +40,10 @@ test('a streaming recognizer gets the turn live: deltas before speech.stopped, o
     assert.ok(log.indexOf('transcript.delta') > log.indexOf('speech.started'));
     assert.ok(log.indexOf('transcript.delta') < log.indexOf('speech.stopped'), `deltas while speaking: ${log.join(' ')}`);
     assert.ok(log.indexOf('transcript.interim') < log.indexOf('speech.stopped'), 'the text so far too, for doors that show partials');
-    const deltas = harness.all('transcript.delta').map((event) => event.delta).join('');
+    const deltas = harness
+      .all('transcript.delta')
+      .map((event) => event.delta)
+      .join('');
     assert.equal(deltas, completed.transcript);
     assert.equal(transcriber.calls.length, 1, 'one live stream, no second pass over the turn');
     // The stream got the turn's audio: prefix padding included, as the committed turn.
@@ -180,7 +183,11 @@ for (const [label, upstream, setting, expectPasses] of [
 ] as const) {
   test(`interim passes of a batch recognizer: ${label} → ${expectPasses ? 'run' : 'none'}`, async () => {
     const transcriber = batch(upstream);
-    const harness = await startHarness({ transcriber, defaults: { interimPasses: setting }, session: { interimTranscripts: true, turnDetection: { createResponse: false } } });
+    const harness = await startHarness({
+      transcriber,
+      defaults: { interimPasses: setting },
+      session: { interimTranscripts: true, turnDetection: { createResponse: false } },
+    });
     try {
       const { samples } = await speechAt24k(RECORDING, 300, 1200);
       await feedPaced(harness, samples);

@@ -235,9 +235,17 @@ describe('response output', () => {
       'turn.timings',
       'response.done',
     ]);
-    assert.equal(harness.all('text.delta').map((event) => event.delta).join(''), 'Just text. Two sentences.');
+    assert.equal(
+      harness
+        .all('text.delta')
+        .map((event) => event.delta)
+        .join(''),
+      'Just text. Two sentences.',
+    );
     assert.equal(harness.all('text.done')[0].text, 'Just text. Two sentences.');
-    assert.deepEqual(done.response.output[0].type === 'message' && done.response.output[0].content, [{ type: 'output_text', text: 'Just text. Two sentences.' }]);
+    assert.deepEqual(done.response.output[0].type === 'message' && done.response.output[0].content, [
+      { type: 'output_text', text: 'Just text. Two sentences.' },
+    ]);
     assert.equal(harness.synthesizer.calls.length, 0);
   });
 
@@ -249,16 +257,25 @@ describe('response output', () => {
     await harness.close();
     const hops = harness.all('audio.delta').map((event) => event.audio.length);
     const hopSamples = (24000 * 50) / 1000;
-    assert.ok(hops.slice(0, -1).every((length) => length === hopSamples), `hops ${hops.join(',')}`);
+    assert.ok(
+      hops.slice(0, -1).every((length) => length === hopSamples),
+      `hops ${hops.join(',')}`,
+    );
     assert.ok(hops.at(-1)! > 0 && hops.at(-1)! <= hopSamples);
     const sentences = ['A first sentence.', 'Then a second one, longer than the first.', 'End.'];
     const expected = sentences.reduce((sum, sentence) => sum + harness.synthesizer.expectedSamples(sentence), 0);
-    assert.equal(hops.reduce((sum, length) => sum + length, 0), expected);
+    assert.equal(
+      hops.reduce((sum, length) => sum + length, 0),
+      expected,
+    );
     assert.deepEqual(
       harness.synthesizer.calls.map((call) => call.text),
       sentences,
     );
-    assert.deepEqual(harness.all('audio_transcript.delta').map((event) => event.delta), ['A first sentence.', ' Then a second one, longer than the first.', ' End.']);
+    assert.deepEqual(
+      harness.all('audio_transcript.delta').map((event) => event.delta),
+      ['A first sentence.', ' Then a second one, longer than the first.', ' End.'],
+    );
   });
 
   test('hop length follows limits.audioHopMs and the output rate', async () => {
@@ -268,7 +285,10 @@ describe('response output', () => {
     await harness.close();
     const hops = harness.all('audio.delta').map((event) => event.audio.length);
     assert.ok(hops.length > 2);
-    assert.ok(hops.slice(0, -1).every((length) => length === 320), `hops ${hops.join(',')}`);
+    assert.ok(
+      hops.slice(0, -1).every((length) => length === 320),
+      `hops ${hops.join(',')}`,
+    );
   });
 
   test('the first audio leaves before the LLM has finished when it streams several sentences', async () => {
@@ -307,7 +327,13 @@ describe('response output', () => {
     await harness.close();
     const request = harness.responder.requests[0];
     assert.deepEqual(
-      { mode: request.mode, targetLanguage: request.targetLanguage, instructions: request.instructions, model: request.model, temperature: request.temperature },
+      {
+        mode: request.mode,
+        targetLanguage: request.targetLanguage,
+        instructions: request.instructions,
+        model: request.model,
+        temperature: request.temperature,
+      },
       { mode: 'translate', targetLanguage: 'fr', instructions: 'Be brief.', model: 'test-model', temperature: 0.7 },
     );
     assert.deepEqual(request.messages, [
@@ -337,7 +363,10 @@ describe('tool calls', () => {
     assert.ok(call.type === 'function_call');
     assert.deepEqual([call.name, call.callId, call.arguments, call.status], ['get_weather', 'call_abc', '{"city":"Paris"}', 'completed']);
     assert.equal(
-      harness.all('function_call.arguments.delta').map((event) => event.delta).join(''),
+      harness
+        .all('function_call.arguments.delta')
+        .map((event) => event.delta)
+        .join(''),
       '{"city":"Paris"}',
     );
     const argumentsDone = harness.all('function_call.arguments.done')[0];
@@ -386,8 +415,13 @@ describe('truncate', () => {
         ['not_audio', 'invalid_value', 'contentIndex'],
       ],
     );
-    assert.deepEqual(harness.all('item.truncated').map((event) => event.audioEndMs), [secondStartsMs + 1, secondStartsMs]);
-    const transcripts = harness.all('item.retrieved').map((event) => event.item.type === 'message' && event.item.content[0].type === 'output_audio' && event.item.content[0].transcript);
+    assert.deepEqual(
+      harness.all('item.truncated').map((event) => event.audioEndMs),
+      [secondStartsMs + 1, secondStartsMs],
+    );
+    const transcripts = harness
+      .all('item.retrieved')
+      .map((event) => event.item.type === 'message' && event.item.content[0].type === 'output_audio' && event.item.content[0].transcript);
     assert.deepEqual(transcripts, ['Alpha one. Bravo two is longer.', 'Alpha one.']);
     // The next response reads the truncated text.
     const lastItem = harness.engine.items.at(-1)!;
@@ -420,10 +454,16 @@ describe('out-of-band responses', () => {
     const harness = await startHarness({ defaults: MANUAL, responder: new ScriptedResponder({ script: { text: 'Ok.' } }) });
     harness.handle({ type: 'item.create', item: { ...userText('remember me'), id: 'item_keep' } });
     harness.handle({ type: 'response.create', eventId: 'bad', response: { inConversation: false, input: [{ type: 'item_reference', id: 'item_gone' }] } });
-    harness.handle({ type: 'response.create', response: { inConversation: false, input: [{ type: 'item_reference', id: 'item_keep' }, userText('and this')] } });
+    harness.handle({
+      type: 'response.create',
+      response: { inConversation: false, input: [{ type: 'item_reference', id: 'item_keep' }, userText('and this')] },
+    });
     await harness.next('response.done');
     await harness.close();
-    assert.deepEqual(harness.all('error').map((error) => [error.eventId, error.code, error.param]), [['bad', 'item_not_found', 'response.input[0].id']]);
+    assert.deepEqual(
+      harness.all('error').map((error) => [error.eventId, error.code, error.param]),
+      [['bad', 'item_not_found', 'response.input[0].id']],
+    );
     assert.deepEqual(harness.responder.requests[0].messages, [
       { role: 'user', content: 'remember me' },
       { role: 'user', content: 'and this' },

@@ -96,7 +96,10 @@ describe('items', () => {
     harness.handle({ type: 'item.create', eventId: 'bad', previousItemId: 'nope', item: userText('e', 'E') });
     harness.handle({ type: 'item.create', eventId: 'dup', item: userText('again', 'A') });
     await harness.close();
-    assert.deepEqual(harness.engine.items.map((item) => item.id), ['C', 'A', 'D', 'B']);
+    assert.deepEqual(
+      harness.engine.items.map((item) => item.id),
+      ['C', 'A', 'D', 'B'],
+    );
     assert.deepEqual(
       harness.all('item.added').map((event) => [event.item.id, event.previousItemId]),
       [
@@ -134,8 +137,14 @@ describe('items', () => {
         ['gone', 'item_retrieve_invalid_item_id', 'itemId'],
       ],
     );
-    assert.deepEqual(harness.all('item.retrieved').map((event) => event.item.id), ['item_x']);
-    assert.deepEqual(harness.all('item.deleted').map((event) => event.itemId), ['item_x']);
+    assert.deepEqual(
+      harness.all('item.retrieved').map((event) => event.item.id),
+      ['item_x'],
+    );
+    assert.deepEqual(
+      harness.all('item.deleted').map((event) => event.itemId),
+      ['item_x'],
+    );
     assert.deepEqual(harness.engine.items, []);
   });
 

@@ -44,6 +44,15 @@ test('diarization answers are read in the usual shapes; entries without times or
   const expected = [{ speaker: 'SPEAKER_00', startMs: 500, endMs: 1250 }];
   assert.deepEqual(speakerTurnsOf({ segments: [{ start: 0.5, end: 1.25, speaker: 'SPEAKER_00' }, { start: 'x' }] }, 'u'), expected);
   assert.deepEqual(speakerTurnsOf({ diarization: [{ start: 0.5, end: 1.25, label: 'SPEAKER_00' }] }, 'u'), expected);
-  assert.deepEqual(speakerTurnsOf([{ start: 0.5, end: 1.25, speaker: 'SPEAKER_00' }, { start: 2, end: 1, speaker: 'X' }], 'u'), expected);
+  assert.deepEqual(
+    speakerTurnsOf(
+      [
+        { start: 0.5, end: 1.25, speaker: 'SPEAKER_00' },
+        { start: 2, end: 1, speaker: 'X' },
+      ],
+      'u',
+    ),
+    expected,
+  );
   assert.throws(() => speakerTurnsOf({ text: 'no list' }, 'http://diarizer'), { code: 'upstream_bad_response' });
 });

@@ -55,11 +55,17 @@ describe('a spoken turn', () => {
     assert.deepEqual(sequence.slice(0, head.length), head);
     assert.deepEqual(sequence.slice(-tail.length), tail);
     const middle = sequence.slice(head.length, -tail.length);
-    assert.ok(middle.every((type) => type === 'audio.delta' || type === 'audio_transcript.delta'), `between the first and last audio: ${middle.join(' ')}`);
+    assert.ok(
+      middle.every((type) => type === 'audio.delta' || type === 'audio_transcript.delta'),
+      `between the first and last audio: ${middle.join(' ')}`,
+    );
 
     const started = harness.all('speech.started')[0];
     const stopped = harness.all('speech.stopped')[0];
-    assert.ok(Math.abs(started.speechStartMs - bounds.startMs) <= TOLERANCE_MS, `speech.started at ${started.speechStartMs} ms, speech begins at ${bounds.startMs} ms`);
+    assert.ok(
+      Math.abs(started.speechStartMs - bounds.startMs) <= TOLERANCE_MS,
+      `speech.started at ${started.speechStartMs} ms, speech begins at ${bounds.startMs} ms`,
+    );
     assert.ok(Math.abs(stopped.speechEndMs - bounds.endMs) <= TOLERANCE_MS, `speech.stopped at ${stopped.speechEndMs} ms, speech ends at ${bounds.endMs} ms`);
     // As OpenAI defines them: the turn's audio starts padMs before the onset and ends after the silence that ended it.
     assert.equal(started.audioStartMs, Math.max(0, started.speechStartMs - VAD_DEFAULTS.padMs));
@@ -77,7 +83,10 @@ describe('a spoken turn', () => {
     const committedMs = harness.transcriber.calls[0].audioMs;
     const spokenMs = stopped.speechEndMs - started.speechStartMs;
     // Within two frames: the VAD hears the silence out to a whole frame, and the resampler holds a few ms back.
-    assert.ok(Math.abs(committedMs - (stopped.audioEndMs - started.audioStartMs)) <= 40, `committed ${committedMs} ms, reported ${started.audioStartMs}–${stopped.audioEndMs} ms`);
+    assert.ok(
+      Math.abs(committedMs - (stopped.audioEndMs - started.audioStartMs)) <= 40,
+      `committed ${committedMs} ms, reported ${started.audioStartMs}–${stopped.audioEndMs} ms`,
+    );
     assert.ok(committedMs >= spokenMs + VAD_DEFAULTS.padMs, `committed ${committedMs} ms for ${spokenMs} ms of speech`);
     assert.ok(committedMs <= spokenMs + VAD_DEFAULTS.padMs + VAD_DEFAULTS.endMs + 100, `committed ${committedMs} ms for ${spokenMs} ms of speech`);
 
@@ -121,7 +130,9 @@ describe('a spoken turn', () => {
     // No audio of the cancelled response after its response.done.
     const cancelledAt = harness.events.indexOf(cancelled);
     // (The interrupted turn's turn.ended names the response that was cancelled; it carries no output.)
-    const late = harness.events.slice(cancelledAt + 1).filter((event) => event.type !== 'turn.ended' && 'responseId' in event && event.responseId === firstCreated.response.id);
+    const late = harness.events
+      .slice(cancelledAt + 1)
+      .filter((event) => event.type !== 'turn.ended' && 'responseId' in event && event.responseId === firstCreated.response.id);
     assert.deepEqual(late, []);
     // The interrupted assistant item is incomplete and its transcript holds only the sentences sent as audio.
     const interrupted = cancelled.response.output[0];
@@ -292,7 +303,10 @@ describe('idle timeout', () => {
 
     assert.equal(committed.itemId, triggered.itemId);
     // The 24 → 16 kHz resampler holds 3 ms back, so positions trail what was sent by that much.
-    assert.ok(Math.abs(triggered.audioStartMs - 300) <= 5 && Math.abs(triggered.audioEndMs - 500) <= 5, `idle window ${triggered.audioStartMs}–${triggered.audioEndMs} ms`);
+    assert.ok(
+      Math.abs(triggered.audioStartMs - 300) <= 5 && Math.abs(triggered.audioEndMs - 500) <= 5,
+      `idle window ${triggered.audioStartMs}–${triggered.audioEndMs} ms`,
+    );
     assert.ok(second.response.id);
   });
 

@@ -36,7 +36,10 @@ test('one synthesizer stream per response, fed while the LLM writes; the transcr
   const firstAudio = harness.log.indexOf('audio.delta');
   const firstTranscript = harness.log.indexOf('audio_transcript.delta');
   assert.ok(firstTranscript >= 0 && firstTranscript < firstAudio, 'a transcript delta precedes the first audio');
-  const transcript = harness.all('audio_transcript.delta').map((event) => event.delta).join('');
+  const transcript = harness
+    .all('audio_transcript.delta')
+    .map((event) => event.delta)
+    .join('');
   assert.equal(transcript, REPLY);
   assert.equal(harness.all('audio_transcript.done')[0].transcript, REPLY);
   const audioSamples = harness.all('audio.delta').reduce((sum, event) => sum + event.audio.length, 0);

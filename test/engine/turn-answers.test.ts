@@ -125,7 +125,11 @@ describe('per-turn answers', () => {
 
   test(`past ${MAX_DEFERRED_TURNS} waiting turns the oldest is dropped with turn_queue_full`, async () => {
     const responder = new ScriptedResponder({ script: { text: 'ok' }, firstTokenLatencyMs: 60_000 });
-    const harness = await startHarness({ transcriber: countingTranscriber(), responder, session: { mode: 'rewrite', turnDetection: { interruptResponse: false } } });
+    const harness = await startHarness({
+      transcriber: countingTranscriber(),
+      responder,
+      session: { mode: 'rewrite', turnDetection: { interruptResponse: false } },
+    });
     harness.feed(speech);
     await harness.next('response.created');
     for (let turn = 0; turn <= MAX_DEFERRED_TURNS; turn++) {
@@ -254,7 +258,11 @@ describe('per-turn answers under races: every committed turn ends in an answer o
 
   test('translate: a client’s response.cancel ends only the answer it names; the next waiting turn is answered', async () => {
     const responder = echoingResponder(300);
-    const harness = await startHarness({ transcriber: countingTranscriber(), responder, session: { ...translate, turnDetection: { interruptResponse: false } } });
+    const harness = await startHarness({
+      transcriber: countingTranscriber(),
+      responder,
+      session: { ...translate, turnDetection: { interruptResponse: false } },
+    });
     harness.feed(speech);
     const first = await harness.next('response.created');
     harness.feed(speech);
@@ -267,7 +275,11 @@ describe('per-turn answers under races: every committed turn ends in an answer o
 
   test('a session.update while translations wait: turns committed in translate are still translated, each alone, into the language they were spoken for', async () => {
     const responder = echoingResponder(300);
-    const harness = await startHarness({ transcriber: countingTranscriber(), responder, session: { ...translate, turnDetection: { interruptResponse: false } } });
+    const harness = await startHarness({
+      transcriber: countingTranscriber(),
+      responder,
+      session: { ...translate, turnDetection: { interruptResponse: false } },
+    });
     harness.feed(speech);
     await harness.next('response.created');
     harness.feed(speech);
@@ -279,13 +291,21 @@ describe('per-turn answers under races: every committed turn ends in an answer o
     assert.deepEqual(userTexts(responder), [['turn 1'], ['turn 2'], ['turn 3']]);
     assert.deepEqual(
       responder.requests.map((request) => [request.mode, request.targetLanguage]),
-      [['translate', translate.targetLanguage], ['translate', translate.targetLanguage], ['translate', translate.targetLanguage]],
+      [
+        ['translate', translate.targetLanguage],
+        ['translate', translate.targetLanguage],
+        ['translate', translate.targetLanguage],
+      ],
     );
   });
 
   test('a waiting turn the client deleted is skipped, and the turns behind it are still answered', async () => {
     const responder = echoingResponder(300);
-    const harness = await startHarness({ transcriber: countingTranscriber(), responder, session: { ...translate, turnDetection: { interruptResponse: false } } });
+    const harness = await startHarness({
+      transcriber: countingTranscriber(),
+      responder,
+      session: { ...translate, turnDetection: { interruptResponse: false } },
+    });
     harness.feed(speech);
     await harness.next('response.created');
     harness.feed(speech);

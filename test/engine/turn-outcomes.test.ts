@@ -21,7 +21,10 @@ before(async () => {
 
 /** Waits until every committed turn has a turn.ended, then checks there is exactly one each, in commit order. */
 async function endsOfAllTurns(harness: Harness, turns: number): Promise<Array<Extract<EngineEvent, { type: 'turn.ended' }>>> {
-  await harness.until(() => harness.all('input.committed').length >= turns && harness.all('turn.ended').length >= harness.all('input.committed').length, 'every committed turn ended');
+  await harness.until(
+    () => harness.all('input.committed').length >= turns && harness.all('turn.ended').length >= harness.all('input.committed').length,
+    'every committed turn ended',
+  );
   const committed = harness.all('input.committed').map((event) => event.itemId);
   const ended = harness.all('turn.ended');
   assert.deepEqual(
@@ -30,7 +33,9 @@ async function endsOfAllTurns(harness: Harness, turns: number): Promise<Array<Ex
     'one turn.ended per committed turn, in the order they were committed',
   );
   for (const end of ended) {
-    const transcriptAt = harness.events.findIndex((event) => (event.type === 'transcript.completed' || event.type === 'transcript.failed') && event.itemId === end.itemId);
+    const transcriptAt = harness.events.findIndex(
+      (event) => (event.type === 'transcript.completed' || event.type === 'transcript.failed') && event.itemId === end.itemId,
+    );
     assert.ok(transcriptAt >= 0 && transcriptAt < harness.events.indexOf(end), `turn ${end.itemId} ends after its transcript`);
   }
   return ended;
@@ -229,7 +234,10 @@ describe('spoken order', () => {
 
 describe('finish()', () => {
   test('commits the turn being spoken and resolves once every turn has ended', async () => {
-    const harness = await startHarness({ responder: new ScriptedResponder({ script: { text: 'Fine.' }, firstTokenLatencyMs: 200 }), session: { mode: 'rewrite', turnDetection: { interruptResponse: false } } });
+    const harness = await startHarness({
+      responder: new ScriptedResponder({ script: { text: 'Fine.' }, firstTokenLatencyMs: 200 }),
+      session: { mode: 'rewrite', turnDetection: { interruptResponse: false } },
+    });
     harness.feed(speech);
     // The second turn is still being spoken when finish() is called.
     harness.feed((await speechAt24k(CLIP, 300, 0)).samples);

@@ -58,9 +58,7 @@ test('streams a ScriptedResponder reply to the real OpenAIResponder and records 
 test('a function of the request decides the reply, tool calls included', async () => {
   const upstream = await started({
     reply: (request, index) =>
-      index === 0
-        ? { toolCalls: [{ name: 'lookup', arguments: '{"city":"Paris"}', callId: 'call_a' }] }
-        : `you said: ${messagesOf(request, 'user').at(-1)}`,
+      index === 0 ? { toolCalls: [{ name: 'lookup', arguments: '{"city":"Paris"}', callId: 'call_a' }] } : `you said: ${messagesOf(request, 'user').at(-1)}`,
   });
   const responder = responderFor(upstream);
   const first = await collect(

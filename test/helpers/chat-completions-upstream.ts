@@ -279,7 +279,9 @@ async function sendWhole(events: AsyncIterable<ResponderEvent>, model: string, r
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model,
-    choices: [{ index: 0, message: { role: 'assistant', content: text, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) }, finish_reason: finishReason }],
+    choices: [
+      { index: 0, message: { role: 'assistant', content: text, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) }, finish_reason: finishReason },
+    ],
     usage,
   };
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));

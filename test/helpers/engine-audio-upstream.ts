@@ -46,7 +46,13 @@ export async function startAudioUpstream(engines: { transcriber: Transcriber; sy
   await app.register(multipart, { limits: { fileSize: 25 * 1024 * 1024, files: 1 } });
   app.addHook('onResponse', async (request, reply) => {
     const recorded = (request as { recorded?: Partial<RecordedAudioRequest> }).recorded ?? {};
-    requests.push({ method: request.method, path: request.url.split('?')[0], authorization: request.headers.authorization, ...recorded, status: reply.statusCode });
+    requests.push({
+      method: request.method,
+      path: request.url.split('?')[0],
+      authorization: request.headers.authorization,
+      ...recorded,
+      status: reply.statusCode,
+    });
   });
   const fail = (reply: FastifyReply, status: number, message: string) =>
     reply.status(status).send({ error: { message, type: 'invalid_request_error', param: null, code: null } });

@@ -72,7 +72,13 @@ export interface TextCase {
 }
 
 /** Every field of `schema` given each value it must refuse, and deep nesting, on top of `base`. */
-export function fieldCases(fuzz: Fuzz, name: string, schema: z.ZodType, base: Record<string, unknown>, extra: (message: unknown) => unknown = (message) => message): TextCase[] {
+export function fieldCases(
+  fuzz: Fuzz,
+  name: string,
+  schema: z.ZodType,
+  base: Record<string, unknown>,
+  extra: (message: unknown) => unknown = (message) => message,
+): TextCase[] {
   const cases: TextCase[] = [];
   for (const field of fieldsOf(schema)) {
     const at = field.path.join('.') || '(message)';
@@ -88,7 +94,13 @@ export function fieldCases(fuzz: Fuzz, name: string, schema: z.ZodType, base: Re
 }
 
 /** Text that is not a message: truncated JSON, not JSON, unknown types, oversize, deep at the top. */
-export function garbageCases(fuzz: Fuzz, typeField: 'type' | 'action', valid: Array<Record<string, unknown>>, count: number, maxMessageBytes: number): TextCase[] {
+export function garbageCases(
+  fuzz: Fuzz,
+  typeField: 'type' | 'action',
+  valid: Array<Record<string, unknown>>,
+  count: number,
+  maxMessageBytes: number,
+): TextCase[] {
   const cases: TextCase[] = [];
   for (let i = 0; i < count; i++) {
     const kind = fuzz.int(0, 5);
@@ -96,7 +108,11 @@ export function garbageCases(fuzz: Fuzz, typeField: 'type' | 'action', valid: Ar
       const text = JSON.stringify(fuzz.pick(valid));
       cases.push({ label: 'truncated JSON', frame: text.slice(0, fuzz.int(1, text.length - 1)) });
     } else if (kind === 1) {
-      cases.push({ label: 'not JSON', frame: fuzz.pick(['hello', '{{}', '{"type":', 'undefined', '{type:"x"}', "{'a':1}", '\u0000\u0001', '']) + fuzz.bytes(fuzz.int(0, 20)).toString('latin1') });
+      cases.push({
+        label: 'not JSON',
+        frame:
+          fuzz.pick(['hello', '{{}', '{"type":', 'undefined', '{type:"x"}', "{'a':1}", '\u0000\u0001', '']) + fuzz.bytes(fuzz.int(0, 20)).toString('latin1'),
+      });
     } else if (kind === 2) {
       const name = fuzz.pick(['', 'START', 'session.updat', 'x'.repeat(fuzz.int(1, 100_000)), '\u202e', 'constructor', '__proto__', 'toString']);
       cases.push({ label: 'unknown message type', frame: JSON.stringify({ [typeField]: name }) });
@@ -106,7 +122,10 @@ export function garbageCases(fuzz: Fuzz, typeField: 'type' | 'action', valid: Ar
       cases.push({ label: 'nested deep at the top', frame: fuzz.deep(fuzz.deepDepth()) });
     } else if (fuzz.int(0, 9) === 0) {
       // Rarely: each oversize message is 0.3 MB on the wire.
-      cases.push({ label: 'over REALTIME_MAX_MESSAGE_MB', frame: JSON.stringify({ [typeField]: 'x', pad: 'p'.repeat(maxMessageBytes + fuzz.int(1, 50_000)) }) });
+      cases.push({
+        label: 'over REALTIME_MAX_MESSAGE_MB',
+        frame: JSON.stringify({ [typeField]: 'x', pad: 'p'.repeat(maxMessageBytes + fuzz.int(1, 50_000)) }),
+      });
     } else {
       cases.push({ label: 'a JSON value that is not an object', frame: fuzz.pick(['1', '"start"', 'null', 'true', '[{"type":"start"}]', '[]']) });
     }

@@ -239,11 +239,29 @@ class Session {
         if (!(this.#options.sttModels ?? ['default']).includes(model)) return this.#refuse(`Unknown model_name: ${model}`, 1008);
         const format = STT_FORMATS[(message.input_format ?? 'wav') as keyof typeof STT_FORMATS];
         if (!format) return this.#refuse(`Unsupported input_format: ${message.input_format}`, 1008);
-        const transcript = typeof this.#options.transcript === 'function' ? this.#options.transcript(this.#sttIndex) : (this.#options.transcript ?? 'hello world');
-        this.#stt = { format, receivedSamples: 0, processedSteps: 0, onsetMs: null, words: transcript.split(/\s+/).filter(Boolean), firstWord: 0, released: 0, audioMessages: 0 };
+        const transcript =
+          typeof this.#options.transcript === 'function' ? this.#options.transcript(this.#sttIndex) : (this.#options.transcript ?? 'hello world');
+        this.#stt = {
+          format,
+          receivedSamples: 0,
+          processedSteps: 0,
+          onsetMs: null,
+          words: transcript.split(/\s+/).filter(Boolean),
+          firstWord: 0,
+          released: 0,
+          audioMessages: 0,
+        };
         this.#later(this.#options.readyDelayMs ?? 75, () => {
           const frameSize = Math.round((format.sampleRate * FRAME_MS) / 1000);
-          this.#send({ type: 'ready', request_id: randomUUID(), model_name: model, sample_rate: format.sampleRate, frame_size: frameSize, delay_in_frames: 7, text_stream_names: [] });
+          this.#send({
+            type: 'ready',
+            request_id: randomUUID(),
+            model_name: model,
+            sample_rate: format.sampleRate,
+            frame_size: frameSize,
+            delay_in_frames: 7,
+            text_stream_names: [],
+          });
           this.#garbageAfterReady();
         });
         return;
@@ -354,10 +372,24 @@ class Session {
         if (!(this.#options.voices ?? [GRADIUM_DEFAULT_VOICE]).includes(voice)) return this.#requestError(id, `Voice not found: ${voice}`);
         const format = TTS_FORMATS[(message.output_format ?? 'wav') as keyof typeof TTS_FORMATS];
         if (!format) return this.#requestError(id, `Unsupported output_format: ${message.output_format}`);
-        const request: TtsRequest = { id, format, closeOnEos, chain: new Promise<void>((resolve) => this.#later(this.#options.readyDelayMs ?? 75, () => resolve())), firstTextAt: null, startS: 0 };
+        const request: TtsRequest = {
+          id,
+          format,
+          closeOnEos,
+          chain: new Promise<void>((resolve) => this.#later(this.#options.readyDelayMs ?? 75, () => resolve())),
+          firstTextAt: null,
+          startS: 0,
+        };
         this.#tts.set(key, request);
         request.chain = request.chain.then(() => {
-          this.#send({ type: 'ready', request_id: randomUUID(), model_name: model, sample_rate: format.sampleRate, frame_size: (format.sampleRate * FRAME_MS) / 1000, ...stamp });
+          this.#send({
+            type: 'ready',
+            request_id: randomUUID(),
+            model_name: model,
+            sample_rate: format.sampleRate,
+            frame_size: (format.sampleRate * FRAME_MS) / 1000,
+            ...stamp,
+          });
           this.#garbageAfterReady();
         });
         return;

@@ -27,7 +27,10 @@ export async function haproxyConfigFor(port: number, backends: string[]): Promis
     .replace(/^(\s*)bind :8080$/m, `$1bind 127.0.0.1:${port}`)
     .replace(/^\s*server-template .*$/m, servers)
     .replace(/inter 2s fall 2 rise 2/, 'inter 250ms fall 1 rise 1');
-  for (const [before, after] of [[shipped.match(/bind :8080/), adapted.includes(`bind 127.0.0.1:${port}`)], [shipped.match(/server-template/), adapted.includes('server gateway1')]] as const) {
+  for (const [before, after] of [
+    [shipped.match(/bind :8080/), adapted.includes(`bind 127.0.0.1:${port}`)],
+    [shipped.match(/server-template/), adapted.includes('server gateway1')],
+  ] as const) {
     if (!before || !after) throw new Error(`${HAPROXY_CONFIG} changed shape: the tests adapt its "bind :8080" and "server-template" lines`);
   }
   return adapted;

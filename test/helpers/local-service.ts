@@ -19,7 +19,8 @@ export async function freePort(): Promise<number> {
 /** Throws "install … (apt-get install …)" when the binary is not on PATH. */
 export function requireBinary(binary: string, aptPackage: string): void {
   const found = spawnSync('sh', ['-c', `command -v ${binary}`], { encoding: 'utf8' });
-  if (found.status !== 0) throw new Error(`${binary} not found: install ${aptPackage} (apt-get install ${aptPackage}), or run scripts/install-system-packages.sh`);
+  if (found.status !== 0)
+    throw new Error(`${binary} not found: install ${aptPackage} (apt-get install ${aptPackage}), or run scripts/install-system-packages.sh`);
 }
 
 export interface GroupProcess {

@@ -145,19 +145,31 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
 
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
   const server: Server = createServer((_request, response) => {
-    response.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found', type: 'invalid_request_error', param: null, code: null } }));
+    response
+      .writeHead(404, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ error: { message: 'not found', type: 'invalid_request_error', param: null, code: null } }));
   });
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const refuse = (status: number, body: Record<string, unknown>) => {
       const text = JSON.stringify(body);
-      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+      );
     };
-    if (url.pathname !== '/v1/realtime') return refuse(404, { error: { message: `Invalid URL (GET ${url.pathname})`, type: 'invalid_request_error', param: null, code: null } });
+    if (url.pathname !== '/v1/realtime')
+      return refuse(404, { error: { message: `Invalid URL (GET ${url.pathname})`, type: 'invalid_request_error', param: null, code: null } });
     const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
     const keyOk = options.apiKey === undefined || given === options.apiKey;
     if (!keyOk && (options.authFailure ?? 'upgrade') === 'upgrade') {
-      return refuse(401, { error: { message: `Incorrect API key provided: ${given ?? '(none)'}. You can find your API key at https://platform.openai.com/account/api-keys.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+      return refuse(401, {
+        error: {
+          message: `Incorrect API key provided: ${given ?? '(none)'}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+          type: 'invalid_request_error',
+          param: null,
+          code: 'invalid_api_key',
+        },
+      });
     }
     if (url.searchParams.get('intent') !== 'transcription' && !url.searchParams.has('model')) {
       return refuse(400, { error: { message: 'You must provide a model parameter', type: 'invalid_request_error', param: null, code: 'missing_model' } });
@@ -249,7 +261,9 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
           });
           return;
         }
-        deltas.forEach((delta, position) => at(position * interval, () => send({ type: 'conversation.item.input_audio_transcription.delta', item_id: item.itemId, content_index: 0, delta })));
+        deltas.forEach((delta, position) =>
+          at(position * interval, () => send({ type: 'conversation.item.input_audio_transcription.delta', item_id: item.itemId, content_index: 0, delta })),
+        );
         at(deltas.length * interval, () =>
           send({
             type: 'conversation.item.input_audio_transcription.completed',
@@ -266,7 +280,15 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
       const audio = Buffer.concat(buffer);
       buffer = [];
       bufferedBytes = 0;
-      const item: CommittedItem = { index: items.length, itemId, previousItemId: lastItemId, connection: index, by, audio, audioMs: audio.length / bytesPerMs() };
+      const item: CommittedItem = {
+        index: items.length,
+        itemId,
+        previousItemId: lastItemId,
+        connection: index,
+        by,
+        audio,
+        audioMs: audio.length / bytesPerMs(),
+      };
       items.push(item);
       send({ type: 'input_audio_buffer.committed', item_id: itemId, previous_item_id: lastItemId });
       send({
@@ -295,7 +317,11 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
           silentMs = 0;
           if (!speechItemId) {
             speechItemId = `item_${randomBytes(8).toString('hex')}`;
-            send({ type: 'input_audio_buffer.speech_started', audio_start_ms: Math.max(0, writtenMs - 20 - (detection.prefix_padding_ms ?? 300)), item_id: speechItemId });
+            send({
+              type: 'input_audio_buffer.speech_started',
+              audio_start_ms: Math.max(0, writtenMs - 20 - (detection.prefix_padding_ms ?? 300)),
+              item_id: speechItemId,
+            });
           }
         } else if (speechItemId) {
           silentMs += 20;
@@ -335,7 +361,8 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
           if (conversationSession && update.type === 'transcription') {
             return error('invalid_parameter', 'Passing a transcription session update event to a realtime session is not allowed.', eventId, 'session.type');
           }
-          if (update.type !== 'transcription') return error('invalid_value', `Invalid value: '${update.type}'. Supported values are: 'transcription'.`, eventId, 'session.type');
+          if (update.type !== 'transcription')
+            return error('invalid_value', `Invalid value: '${update.type}'. Supported values are: 'transcription'.`, eventId, 'session.type');
           const input = update.audio?.input ?? {};
           const model = input.transcription?.model;
           if (model !== undefined && !models.includes(model)) {
@@ -368,9 +395,11 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
           return;
         }
         case 'input_audio_buffer.append': {
-          if (typeof event.audio !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(event.audio)) return error('invalid_value', 'Invalid base64 audio.', eventId, 'audio');
+          if (typeof event.audio !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(event.audio))
+            return error('invalid_value', 'Invalid base64 audio.', eventId, 'audio');
           const bytes = Buffer.from(event.audio, 'base64');
-          if (session.audio.input.format.type === 'audio/pcm' && bytes.length % 2 !== 0) return error('invalid_value', 'PCM16 audio needs an even byte count.', eventId, 'audio');
+          if (session.audio.input.format.type === 'audio/pcm' && bytes.length % 2 !== 0)
+            return error('invalid_value', 'PCM16 audio needs an even byte count.', eventId, 'audio');
           entry.bytes = bytes.length;
           buffer.push(bytes);
           bufferedBytes += bytes.length;

@@ -28,8 +28,17 @@ export async function rawRequest(port: number, request: RawRequest): Promise<Raw
     socket.once('error', reject);
   });
   const body = request.body ?? '';
-  const headers = { host: `127.0.0.1:${port}`, connection: 'close', ...(request.method === 'GET' || request.method === 'HEAD' ? {} : { 'content-length': String(Buffer.byteLength(body)) }), ...request.headers };
-  socket.write(`${request.method} ${request.target} HTTP/1.1\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}`).join('\r\n')}\r\n\r\n${body}`);
+  const headers = {
+    host: `127.0.0.1:${port}`,
+    connection: 'close',
+    ...(request.method === 'GET' || request.method === 'HEAD' ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
+    ...request.headers,
+  };
+  socket.write(
+    `${request.method} ${request.target} HTTP/1.1\r\n${Object.entries(headers)
+      .map(([name, value]) => `${name}: ${value}`)
+      .join('\r\n')}\r\n\r\n${body}`,
+  );
   await ended;
   return parseResponse(Buffer.concat(chunks).toString('utf8'));
 }
@@ -59,7 +68,11 @@ export async function rawUpgrade(port: number, target: string, headers: Record<s
         'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
         ...headers,
       };
-      socket.write(`GET ${target} HTTP/1.1\r\n${Object.entries(lines).map(([name, value]) => `${name}: ${value}`).join('\r\n')}\r\n\r\n`);
+      socket.write(
+        `GET ${target} HTTP/1.1\r\n${Object.entries(lines)
+          .map(([name, value]) => `${name}: ${value}`)
+          .join('\r\n')}\r\n\r\n`,
+      );
     });
   } finally {
     socket.destroy();

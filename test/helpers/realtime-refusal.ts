@@ -4,7 +4,8 @@
  */
 import WebSocket from 'ws';
 
-export type UpgradeOutcome = { opened: true; socket: WebSocket } | { opened: false; status: number; body: { error?: { code?: string; type?: string; message?: string } } };
+export type UpgradeOutcome =
+  { opened: true; socket: WebSocket } | { opened: false; status: number; body: { error?: { code?: string; type?: string; message?: string } } };
 
 export function tryUpgrade(url: string, token: string, protocols: string[] = ['realtime']): Promise<UpgradeOutcome> {
   return new Promise((resolve, reject) => {

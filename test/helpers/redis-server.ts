@@ -22,7 +22,20 @@ export async function startRedis(): Promise<TestRedis> {
   const port = await freePort();
   let process: GroupProcess | undefined;
   const start = async () => {
-    process = startGroupProcess('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'notice']);
+    process = startGroupProcess('redis-server', [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'notice',
+    ]);
     await process.waitFor(/Ready to accept connections/);
   };
   await start();

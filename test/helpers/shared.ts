@@ -23,7 +23,11 @@ function mustExist(file: string, what: string, hint: string): string {
 
 /** A recording from test/fixtures/audio (see its README for what each is and its licence). */
 export function sharedAudioPath(name: string): string {
-  return mustExist(path.join(fixturesDir, 'audio', name), `recording ${name}`, 'the recordings are part of the repository (test/fixtures/audio); restore it with git');
+  return mustExist(
+    path.join(fixturesDir, 'audio', name),
+    `recording ${name}`,
+    'the recordings are part of the repository (test/fixtures/audio); restore it with git',
+  );
 }
 
 /** A model file from the shared folder, for benchmarks; undefined when there is none. */

@@ -296,12 +296,17 @@ class Session {
       }
     }
     if (payload && payload.byteLength > 0) header.payload_length = payload.byteLength;
-    const bytes = Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), ...(section ? [section] : []), ...(payload && payload.byteLength > 0 ? [payload] : [])]);
+    const bytes = Buffer.concat([
+      Buffer.from(`${JSON.stringify(header)}\n`),
+      ...(section ? [section] : []),
+      ...(payload && payload.byteLength > 0 ? [payload] : []),
+    ]);
     this.#record.bytesWritten += bytes.byteLength;
-    if (!this.#socket.write(bytes)) await new Promise<void>((resolve) => {
-      this.#socket.once('drain', resolve);
-      this.#socket.once('close', resolve);
-    });
+    if (!this.#socket.write(bytes))
+      await new Promise<void>((resolve) => {
+        this.#socket.once('drain', resolve);
+        this.#socket.once('close', resolve);
+      });
   }
 
   /** Applies the connection's fault to its first answer; true when it took over. */
@@ -390,7 +395,13 @@ class Session {
           installed: true,
           description: 'Faster Whisper transcription with CTranslate2',
           version: '2.5.0',
-          models: (asr.models ?? [{ name: 'base-int8', languages: ['en', 'fr', 'de'] }]).map((model) => ({ ...model, attribution, installed: true, description: model.name, version: null })),
+          models: (asr.models ?? [{ name: 'base-int8', languages: ['en', 'fr', 'de'] }]).map((model) => ({
+            ...model,
+            attribution,
+            installed: true,
+            description: model.name,
+            version: null,
+          })),
           supports_transcript_streaming: asr.streaming === true,
         },
       ];

@@ -135,7 +135,10 @@ function vocabulary(): Buffer[] {
 
 function makeVocabulary(): Buffer[] {
   const printable = (byte: number) => (byte >= 33 && byte <= 126) || (byte >= 161 && byte <= 172) || (byte >= 174 && byte <= 255);
-  const bytes = [...Array.from({ length: 256 }, (_, byte) => byte).filter(printable), ...Array.from({ length: 256 }, (_, byte) => byte).filter((byte) => !printable(byte))];
+  const bytes = [
+    ...Array.from({ length: 256 }, (_, byte) => byte).filter(printable),
+    ...Array.from({ length: 256 }, (_, byte) => byte).filter((byte) => !printable(byte)),
+  ];
   const words = bytes.map((byte) => Buffer.of(byte));
   while (words.length < FILE_WORDS - 1) words.push(Buffer.from(` w${words.length}`));
   words.push(Buffer.from('<|endoftext|>'));

@@ -142,7 +142,8 @@ export function badValuesOf(field: Field): unknown[] {
   const values: unknown[] = [];
   for (const kind of KINDS) if (!field.accepts.has(kind)) values.push(SAMPLES[kind]);
   if (field.accepts.has('string') && field.maxLength !== undefined) values.push('x'.repeat(field.maxLength + 1));
-  if (field.options && !field.accepts.has('object') && field.options.every((option) => typeof option === 'string' || option === null)) values.push('not-one-of-the-options');
+  if (field.options && !field.accepts.has('object') && field.options.every((option) => typeof option === 'string' || option === null))
+    values.push('not-one-of-the-options');
   if (field.accepts.has('number') && !field.options) {
     if (field.maxValue !== undefined) values.push(field.maxValue + 1);
     if (field.minValue !== undefined) values.push(field.minValue - 1);

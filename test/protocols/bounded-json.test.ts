@@ -55,7 +55,7 @@ test('strings are skipped whole: brackets and escaped quotes inside them do not 
   assert.deepEqual(escapedKey.ok && escapedKey.value, { 'a"b': { c: 1 } });
 });
 
-test('what is not JSON is invalid_json, with the parser\'s reason', () => {
+test("what is not JSON is invalid_json, with the parser's reason", () => {
   const refused = refusal('{"type": "start", oops');
   assert.equal(refused.code, 'invalid_json');
   assert.match(refused.message, /not valid JSON/);
@@ -83,7 +83,14 @@ test('client values in messages are quoted short, whatever their size', () => {
 test('log lines are bounded: depth, string length, array items, and values that throw when read', () => {
   let deep: unknown = 'bottom';
   for (let i = 0; i < 10_000; i++) deep = { next: deep };
-  const unreadable = new Proxy({}, { ownKeys: () => { throw new Error('no'); } });
+  const unreadable = new Proxy(
+    {},
+    {
+      ownKeys: () => {
+        throw new Error('no');
+      },
+    },
+  );
   const bounded = boundForLog({ deep, big: 'x'.repeat(100_000), many: new Array(1000).fill(1), unreadable }) as Record<string, unknown>;
   const serialised = JSON.stringify(bounded);
   assert.ok(serialised.length < 5000, `${serialised.length} characters`);

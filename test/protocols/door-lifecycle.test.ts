@@ -29,7 +29,9 @@ function observe(socket: WebSocket): Observed {
   socket.on('message', (data: RawData, isBinary: boolean) => {
     if (!isBinary) messages.push(data.toString());
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   return { messages, closed };
 }
 
@@ -113,7 +115,11 @@ describe('early messages are bounded while a session starts', () => {
     for (let i = 0; i < FLOOD; i++) raw.send(`42/realtime,["audio",{"audio":"${audio}"}]`);
     // Socket.IO itself ends a client that sends to a namespace it has not joined.
     await seen.closed;
-    assert.equal(seen.messages.some((message) => message.includes('"connected"')), false, 'the flooded session never opened');
+    assert.equal(
+      seen.messages.some((message) => message.includes('"connected"')),
+      false,
+      'the flooded session never opened',
+    );
     doors.openGate();
     await eventually(
       async () => metricValue(await doors.metrics(), 'speechbridge_sessions_closed_total', '{door="socketio",reason="client_closed"}') === 1,

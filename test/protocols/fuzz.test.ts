@@ -98,12 +98,33 @@ test(`gateway door: ${MESSAGES_PER_DOOR} fuzzed messages each get an error, and 
   const fuzz = new Fuzz(SEED);
   const valid = [{ type: 'start' }, { type: 'audio', audio: '' }, { type: 'end' }];
   const fields = (messages: Array<keyof typeof GATEWAY_SCHEMAS>) =>
-    messages.flatMap((type) => fieldCases(fuzz, type, GATEWAY_SCHEMAS[type], valid.find((message) => message.type === type)!));
+    messages.flatMap((type) =>
+      fieldCases(
+        fuzz,
+        type,
+        GATEWAY_SCHEMAS[type],
+        valid.find((message) => message.type === type)!,
+      ),
+    );
   const garbage = (count: number) => garbageCases(fuzz, 'type', valid, count, MAX_MESSAGE_BYTES);
   // Before start: any field of any message, and binary frames (audio before start).
-  const beforeStart = planOf(fuzz, [...fields(['start', 'audio', 'end']), ...Array.from({ length: 50 }, () => ({ label: 'binary before start', frame: fuzz.bytes(fuzz.int(1, 4000)) }))], garbage, MESSAGES_PER_DOOR / 2);
+  const beforeStart = planOf(
+    fuzz,
+    [...fields(['start', 'audio', 'end']), ...Array.from({ length: 50 }, () => ({ label: 'binary before start', frame: fuzz.bytes(fuzz.int(1, 4000)) }))],
+    garbage,
+    MESSAGES_PER_DOOR / 2,
+  );
   // Streaming: a second start (valid or not) and bad audio; binary frames are audio now.
-  const streaming = planOf(fuzz, [...fields(['start', 'audio']), { label: 'a second valid start', frame: '{"type":"start"}' }, { label: 'odd base64 audio', frame: '{"type":"audio","audio":"AA=="}' }], garbage, MESSAGES_PER_DOOR / 2);
+  const streaming = planOf(
+    fuzz,
+    [
+      ...fields(['start', 'audio']),
+      { label: 'a second valid start', frame: '{"type":"start"}' },
+      { label: 'odd base64 audio', frame: '{"type":"audio","audio":"AA=="}' },
+    ],
+    garbage,
+    MESSAGES_PER_DOOR / 2,
+  );
 
   const bystander = await GatewayClient.connect(gatewayUrl(server.url));
   bystander.send({ type: 'start' });
@@ -152,7 +173,12 @@ test(`/v1/transcriptions door: ${MESSAGES_PER_DOOR} fuzzed messages each get an 
   const valid = [start, { action: 'stop' }, { action: 'end' }];
   const fields = fieldCases(fuzz, 'message', transcriptionsSchema, start);
   const garbage = (count: number) => garbageCases(fuzz, 'action', valid, count, MAX_MESSAGE_BYTES);
-  const beforeStart = planOf(fuzz, [...fields, ...Array.from({ length: 50 }, () => ({ label: 'binary before start', frame: fuzz.bytes(fuzz.int(1, 4000)) }))], garbage, MESSAGES_PER_DOOR / 2);
+  const beforeStart = planOf(
+    fuzz,
+    [...fields, ...Array.from({ length: 50 }, () => ({ label: 'binary before start', frame: fuzz.bytes(fuzz.int(1, 4000)) }))],
+    garbage,
+    MESSAGES_PER_DOOR / 2,
+  );
   const running = planOf(fuzz, [...fields, { label: 'a second valid start', frame: JSON.stringify(start) }], garbage, MESSAGES_PER_DOOR / 2);
   const url = `${server.url.replace(/^http/, 'ws')}/v1/transcriptions`;
 
@@ -215,7 +241,9 @@ test(`/v1/realtime door: ${MESSAGES_PER_DOOR} fuzzed events each get an error, a
   let eventIds = 0;
   const cases = Object.entries(CLIENT_EVENT_SCHEMAS).flatMap(([type, schema]) =>
     fieldCases(fuzz, type, schema, bases[type], (message) =>
-      typeof message === 'object' && message !== null && !Array.isArray(message) && !('event_id' in message) ? { event_id: `fuzz_${eventIds++}`, ...message } : message,
+      typeof message === 'object' && message !== null && !Array.isArray(message) && !('event_id' in message)
+        ? { event_id: `fuzz_${eventIds++}`, ...message }
+        : message,
     ),
   );
   // Events that parse but name what does not exist, and binary frames (refused unread: invalid_event).
@@ -278,7 +306,11 @@ test(`Socket.IO door: ${MESSAGES_PER_DOOR} fuzzed events each get an error, and 
   const fieldEvents = (event: string, schema: z.ZodType, base: Record<string, unknown>): EventCase[] =>
     fieldsOf(schema).flatMap((field) => [
       ...badValuesOf(field)
-        .map((bad) => ({ label: `${event} ${field.path.join('.') || '(payload)'} = ${JSON.stringify(bad).slice(0, 40)}`, event, payload: withValueAt(base, field.path, bad) }))
+        .map((bad) => ({
+          label: `${event} ${field.path.join('.') || '(payload)'} = ${JSON.stringify(bad).slice(0, 40)}`,
+          event,
+          payload: withValueAt(base, field.path, bad),
+        }))
         .filter(({ payload }) => !schema.safeParse(payload).success),
       // Socket.IO's client serialises recursively: a few hundred levels, past the 64 the server takes.
       { label: `${event} ${field.path.join('.')} nested deep`, event, payload: withValueAt(base, field.path, JSON.parse(fuzz.deep(fuzz.int(65, 400)))) },
@@ -289,13 +321,19 @@ test(`Socket.IO door: ${MESSAGES_PER_DOOR} fuzzed events each get an error, and 
     { label: 'update_session with an unknown field', event: 'update_session', payload: { session: {}, extra: 1 } },
     { label: 'odd base64 audio', event: 'audio', payload: { audio: 'AA==' } },
     ...Array.from({ length: 50 }, () => ({ label: 'odd binary audio', event: 'audio', payload: { audio: fuzz.bytes(2 * fuzz.int(0, 2000) + 1) } })),
-    ...[1, true, null, ['a'], { text: 7 }, { other: 'x' }, 'x'.repeat(100_001)].map((payload) => ({ label: `system_prompt ${JSON.stringify(payload).slice(0, 30)}`, event: 'system_prompt', payload })),
+    ...[1, true, null, ['a'], { text: 7 }, { other: 'x' }, 'x'.repeat(100_001)].map((payload) => ({
+      label: `system_prompt ${JSON.stringify(payload).slice(0, 30)}`,
+      event: 'system_prompt',
+      payload,
+    })),
   ];
   const garbage = (count: number): EventCase[] =>
     Array.from({ length: count }, () => {
       const kind = fuzz.int(0, 2);
-      if (kind === 0) return { label: 'unknown event', event: fuzz.pick(['Audio', 'commit ', 'x'.repeat(fuzz.int(1, 5000)), 'message', '__proto__']), payload: {} };
-      if (kind === 1) return { label: 'deep payload', event: fuzz.pick(['audio', 'update_session', 'system_prompt']), payload: JSON.parse(fuzz.deep(fuzz.int(65, 400))) };
+      if (kind === 0)
+        return { label: 'unknown event', event: fuzz.pick(['Audio', 'commit ', 'x'.repeat(fuzz.int(1, 5000)), 'message', '__proto__']), payload: {} };
+      if (kind === 1)
+        return { label: 'deep payload', event: fuzz.pick(['audio', 'update_session', 'system_prompt']), payload: JSON.parse(fuzz.deep(fuzz.int(65, 400))) };
       return { label: 'wrong payload', event: fuzz.pick(['audio', 'update_session']), payload: fuzz.pick([0, 'x', [], null, { audio: 5 }]) };
     });
   const plan = fuzz.shuffle([...cases, ...garbage(Math.max(0, MESSAGES_PER_DOOR - cases.length))]);

@@ -77,7 +77,10 @@ export async function startDoors(env: Record<string, string> = {}, gated = false
   const limits = config.realtime;
   const upgrades = new UpgradeRouter(auth)
     .add(REALTIME_PATH, createRealtimeDoor({ auth, createSession: factoryFor('realtime'), limits, logger, metrics: sessions.forDoor('realtime') }))
-    .add(TRANSCRIPTIONS_PATH, createTranscriptionsDoor({ auth, createSession: factoryFor('transcriptions'), limits, logger, metrics: sessions.forDoor('transcriptions') }))
+    .add(
+      TRANSCRIPTIONS_PATH,
+      createTranscriptionsDoor({ auth, createSession: factoryFor('transcriptions'), limits, logger, metrics: sessions.forDoor('transcriptions') }),
+    )
     .add(GATEWAY_PATH, createGatewayDoor({ auth, createSession: factoryFor('gateway'), limits, logger, metrics: sessions.forDoor('gateway') }));
   const socketio = new SocketIoDoor({ auth, createSession: factoryFor('socketio'), limits, logger, engineName: 'test', metrics: sessions.forDoor('socketio') });
   upgrades.add(SOCKETIO_PATH, socketio);

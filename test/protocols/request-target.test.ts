@@ -43,7 +43,13 @@ test('escapes of reserved characters stay escaped (upper-case hex), and letter c
 });
 
 test('the trailing slash is dropped and reported, after dot segments are resolved', () => {
-  for (const [raw, trailingSlash] of [['/demo/', true], ['/demo', false], ['/demo/.', true], ['/demo/x/..', true], ['/', false]] as const) {
+  for (const [raw, trailingSlash] of [
+    ['/demo/', true],
+    ['/demo', false],
+    ['/demo/.', true],
+    ['/demo/x/..', true],
+    ['/', false],
+  ] as const) {
     const outcome = normalizeRequestTarget(raw);
     assert.ok(outcome.ok);
     assert.equal(outcome.target.trailingSlash, trailingSlash, raw);

@@ -67,7 +67,9 @@ async function connected(limits: DoorLimits, metrics: DoorMetrics, onEvent: (soc
     }),
   );
   const client = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`);
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => client.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    client.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   const texts: string[] = [];
   client.on('message', (data, isBinary) => {
     if (!isBinary) texts.push(data.toString());
@@ -110,7 +112,10 @@ test('a slow reader: droppable messages are skipped and counted while congested,
   try {
     const session = fakeSession(socket.onEngineEvent);
     assert.equal((await socket.startSession(session)).type, 'started');
-    assert.equal(socket.open(() => {}), true);
+    assert.equal(
+      socket.open(() => {}),
+      true,
+    );
     client.pause();
     const frame = Buffer.alloc(16 * 1024, 1);
     // Essential frames until the backlog is over the limit (the kernel's buffers fill first).
@@ -136,8 +141,15 @@ test('a slow reader: droppable messages are skipped and counted while congested,
     client.resume();
     const close = await closed;
     assert.deepEqual([close.code, close.reason], [1008, 'slow_consumer']);
-    assert.equal(texts.some((text) => text.includes('superseded')), false, 'no dropped message arrived');
-    assert.ok(texts.some((text) => text.includes('"slow_consumer"')), 'the client was told why');
+    assert.equal(
+      texts.some((text) => text.includes('superseded')),
+      false,
+      'no dropped message arrived',
+    );
+    assert.ok(
+      texts.some((text) => text.includes('"slow_consumer"')),
+      'the client was told why',
+    );
   } finally {
     await stop();
   }
@@ -155,7 +167,10 @@ test('an engine that emits more than 100 events before the session opens ends th
     assert.equal(close.code, 1011);
     assert.equal(metrics.faultCount, 1);
     assert.equal(forwarded.length, 0, 'nothing of the early events was sent');
-    assert.ok(texts.some((text) => text.includes('internal_error')), texts.join('\n'));
+    assert.ok(
+      texts.some((text) => text.includes('internal_error')),
+      texts.join('\n'),
+    );
     await eventually(() => session.closes === 1, 'the engine closed');
   } finally {
     await stop();

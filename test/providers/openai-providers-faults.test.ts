@@ -153,7 +153,10 @@ test('a stream that stalls after its first data times out too', { timeout: 10_00
     })(),
     isCode('upstream_timeout'),
   );
-  assert.equal(received.reduce((sum, part) => sum + part.samples.length, 0), 480);
+  assert.equal(
+    received.reduce((sum, part) => sum + part.samples.length, 0),
+    480,
+  );
 });
 
 test('connection refused gives upstream_unreachable naming the upstream', async () => {
@@ -222,7 +225,14 @@ test('a chat completion stream gives text deltas, tool call deltas, finish reaso
       chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }),
       chunk({ tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }),
       chunk({}, 'tool_calls'),
-      { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'test-model', choices: [], usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 } },
+      {
+        id: 'chatcmpl-1',
+        object: 'chat.completion.chunk',
+        created: 1,
+        model: 'test-model',
+        choices: [],
+        usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 },
+      },
     ]),
   );
   const events = await collect(
@@ -260,7 +270,10 @@ test('a chat completion stream gives text deltas, tool call deltas, finish reaso
     { role: 'tool', tool_call_id: 'call_0', content: '12:00' },
   ]);
   assert.deepEqual(sent.tools, [
-    { type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } } },
+    {
+      type: 'function',
+      function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+    },
   ]);
   assert.equal(sent.tool_choice, 'auto');
 });
@@ -351,7 +364,14 @@ test('the synthesizer streams PCM across odd chunk boundaries and applies defaul
   assert.deepEqual(received, samples);
   const sent = JSON.parse(server.requests[0].body.toString('utf8'));
   assert.equal(server.requests[0].url, '/v1/audio/speech');
-  assert.deepEqual(sent, { model: 'gpt-4o-mini-tts', voice: 'coral', input: 'Hello there.', response_format: 'pcm', speed: 1.25, instructions: 'Speak calmly.' });
+  assert.deepEqual(sent, {
+    model: 'gpt-4o-mini-tts',
+    voice: 'coral',
+    input: 'Hello there.',
+    response_format: 'pcm',
+    speed: 1.25,
+    instructions: 'Speak calmly.',
+  });
 });
 
 test('the transcriber sends a WAV and reads language and segments from verbose_json', async () => {
@@ -378,7 +398,8 @@ test('the transcriber sends a WAV and reads language and segments from verbose_j
 
 test('the transcriber falls back to json when verbose_json is rejected, and remembers it', async () => {
   const server = await upstream((request, response) => {
-    if (request.body.toString('latin1').includes('verbose_json')) json(response, 400, { error: { message: "response_format 'verbose_json' is not supported" } });
+    if (request.body.toString('latin1').includes('verbose_json'))
+      json(response, 400, { error: { message: "response_format 'verbose_json' is not supported" } });
     else json(response, 200, { text: 'plain text' });
   });
   const transcriber = new OpenAITranscriber({ baseURL: server.baseURL, timeoutMs: 5000 });
@@ -394,7 +415,11 @@ test('the transcriber falls back to json when verbose_json is rejected, and reme
 // ── Bounds on what an upstream may send ─────────────────────────────────────────────────
 
 /** An upstream request whose answer streams body pieces (misbehaviour.ts) after `head`, recording what it wrote. */
-async function streaming(contentType: string, parts: Parameters<typeof writeBody>[2], extraHeaders: Record<string, string> = {}): Promise<{ server: Upstream; answers: AnswerRecord[] }> {
+async function streaming(
+  contentType: string,
+  parts: Parameters<typeof writeBody>[2],
+  extraHeaders: Record<string, string> = {},
+): Promise<{ server: Upstream; answers: AnswerRecord[] }> {
   const answers: AnswerRecord[] = [];
   const server = await upstream((_, response) => {
     const record = recordAnswer('upstream', 'normal', response);
@@ -421,7 +446,11 @@ test('a transcription body past its bound is cut off with upstream_response_too_
 });
 
 test('a transcription body that declares a length past the bound is refused before it is read', { timeout: 15_000 }, async () => {
-  const { server, answers } = await streaming('application/json', { head: '{"text":"aaaa', piece: () => Buffer.from('a'), everyMs: 1000 }, { 'content-length': String(50 * MB) });
+  const { server, answers } = await streaming(
+    'application/json',
+    { head: '{"text":"aaaa', piece: () => Buffer.from('a'), everyMs: 1000 },
+    { 'content-length': String(50 * MB) },
+  );
   const transcriber = new OpenAITranscriber({ baseURL: server.baseURL, timeoutMs: 10_000, maxResponseBytes: MB });
   const started = performance.now();
   await assert.rejects(transcriber.transcribe(second), isCode('upstream_response_too_large', '1 MB'));
@@ -503,12 +532,21 @@ test('an upstream that wants max_completion_tokens gets one retry with it, then 
     const sent = JSON.parse(request.body.toString('utf8'));
     if ('max_tokens' in sent) {
       json(response, 400, {
-        error: { message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", type: 'invalid_request_error', param: 'max_tokens', code: 'unsupported_parameter' },
+        error: {
+          message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+          type: 'invalid_request_error',
+          param: 'max_tokens',
+          code: 'unsupported_parameter',
+        },
       });
     } else sse(response, [chunk({ content: 'ok' }), chunk({}, 'stop')]);
   });
   const provider = responder(server.baseURL);
-  for (let i = 0; i < 2; i++) assert.deepEqual(await collect(provider.respond(hello())), [{ type: 'text.delta', text: 'ok' }, { type: 'done', finishReason: 'stop' }]);
+  for (let i = 0; i < 2; i++)
+    assert.deepEqual(await collect(provider.respond(hello())), [
+      { type: 'text.delta', text: 'ok' },
+      { type: 'done', finishReason: 'stop' },
+    ]);
   assert.deepEqual(
     server.requests.map((request) => {
       const sent = JSON.parse(request.body.toString('utf8'));

@@ -115,7 +115,9 @@ function bytesOf(samples: Int16Array): number {
 }
 
 test('a turn goes up as 24 kHz PCM16 appends and one commit, and comes back as deltas then one completed', async () => {
-  const upstream = await upstreamWith({ script: () => ({ transcript: 'The birch canoe slid on the smooth planks.', deltas: ['The birch', ' canoe slid', ' on the smooth planks.'] }) });
+  const upstream = await upstreamWith({
+    script: () => ({ transcript: 'The birch canoe slid on the smooth planks.', deltas: ['The birch', ' canoe slid', ' on the smooth planks.'] }),
+  });
   const transcriber = transcriberFor(upstream);
   assert.deepEqual(transcriber.capabilities, { streaming: true, languageDetection: true, segments: false, sampleRate: 24000, languages: 'any' });
   const result = await collect(transcriber.transcribeStream(frames(speech.samples), { language: 'en', prompt: 'boats' }));
@@ -137,7 +139,13 @@ test('a turn goes up as 24 kHz PCM16 appends and one commit, and comes back as d
   const update = upstream.received.find((event) => event.type === 'session.update');
   assert.deepEqual(update?.session, {
     type: 'transcription',
-    audio: { input: { format: { type: 'audio/pcm', rate: 24000 }, transcription: { model: 'gpt-4o-transcribe', language: 'en', prompt: 'boats' }, turn_detection: null } },
+    audio: {
+      input: {
+        format: { type: 'audio/pcm', rate: 24000 },
+        transcription: { model: 'gpt-4o-transcribe', language: 'en', prompt: 'boats' },
+        turn_detection: null,
+      },
+    },
   });
   const appended = upstream.received.filter((event) => event.type === 'input_audio_buffer.append');
   assert.equal(
@@ -164,7 +172,11 @@ test('frames at another rate are resampled to 24 kHz on the way up', async () =>
 
 test('the turns of one session share one upstream connection, and each gets its own text when completions come back out of order', async () => {
   const upstream = await upstreamWith({
-    script: (item) => [{ transcript: 'first turn', delayMs: 600 }, { transcript: 'second turn', delayMs: 0 }][item.index] ?? { transcript: `item ${item.index}` },
+    script: (item) =>
+      [
+        { transcript: 'first turn', delayMs: 600 },
+        { transcript: 'second turn', delayMs: 0 },
+      ][item.index] ?? { transcript: `item ${item.index}` },
   });
   const transcriber = transcriberFor(upstream);
   const session = transcriber.openSession();
@@ -208,7 +220,9 @@ test("with the upstream's VAD, a turn it cut in two is put together in previous_
     ['server_vad', 'client'],
   );
   assert.equal(upstream.items[1].previousItemId, upstream.items[0].itemId);
-  const completions = upstream.connections[0].sent.filter((event) => event.type === 'conversation.item.input_audio_transcription.completed').map((event) => event.item_id);
+  const completions = upstream.connections[0].sent
+    .filter((event) => event.type === 'conversation.item.input_audio_transcription.completed')
+    .map((event) => event.item_id);
   assert.deepEqual(completions, [upstream.items[1].itemId, upstream.items[0].itemId], 'the upstream completed the items out of order');
   assert.equal(upstream.received.find((event) => event.type === 'session.update')?.session.audio.input.turn_detection.type, 'server_vad');
 });
@@ -290,7 +304,9 @@ test('an unreachable host and a path with no realtime endpoint say to check OPEN
   assert.match(unreachable.message, new RegExp(`could not reach ws://127.0.0.1:${closedPort}/v1/realtime .*ECONNREFUSED; check OPENAI_REALTIME_URL`));
 
   const upstream = await upstreamWith();
-  const wrongPath = await failureOf(new OpenAIRealtimeTranscriber({ url: upstream.url.replace('/v1/realtime', '/v2/realtime'), apiKey: KEY, timeoutMs: 5000 }).check());
+  const wrongPath = await failureOf(
+    new OpenAIRealtimeTranscriber({ url: upstream.url.replace('/v1/realtime', '/v2/realtime'), apiKey: KEY, timeoutMs: 5000 }).check(),
+  );
   assert.match(wrongPath.message, /has no realtime endpoint \(HTTP 404\).*check OPENAI_REALTIME_URL/);
 });
 
@@ -309,7 +325,9 @@ test('close 1011 in the middle of a turn fails that turn naming the upstream; th
 });
 
 test('slow answers: a slow session.updated is waited for; a missing one and a missing transcript fail within REQUEST_TIMEOUT, and the session goes on', async () => {
-  const upstream = await upstreamWith({ script: (item) => (item.index === 0 ? { transcript: 'never sent', silent: true } : { transcript: 'answered', delayMs: 150 }) });
+  const upstream = await upstreamWith({
+    script: (item) => (item.index === 0 ? { transcript: 'never sent', silent: true } : { transcript: 'answered', delayMs: 150 }),
+  });
   upstream.faults.sessionUpdatedDelayMs = 200;
   const transcriber = transcriberFor(upstream, { timeoutMs: 700 });
   assert.deepEqual(await transcriber.check(), { upstream: upstream.url, model: 'gpt-4o-transcribe' });
@@ -335,7 +353,10 @@ test('slow answers: a slow session.updated is waited for; a missing one and a mi
 
 test('a transcription the upstream reports as failed fails that turn with its message; the next turn works', async () => {
   const upstream = await upstreamWith({
-    script: (item) => (item.index === 0 ? { transcript: '', fail: { code: 'audio_unintelligible', message: 'Input transcription failed for item.' } } : { transcript: 'fine again' }),
+    script: (item) =>
+      item.index === 0
+        ? { transcript: '', fail: { code: 'audio_unintelligible', message: 'Input transcription failed for item.' } }
+        : { transcript: 'fine again' },
   });
   const session = transcriberFor(upstream).openSession();
   const error = await failureOf(collect(session.transcribeStream!(frames(tone(300)))));
@@ -393,7 +414,10 @@ test('a G.711 μ-law session declares 8 kHz and sends the G.711 bytes up with no
   assert.equal(sent.length, clientBytes.length);
   // The same bytes, but for μ-law's negative zero (0x7F), which comes back as positive zero (0xFF): the same sample.
   const differing = [...clientBytes].filter((byte, index) => byte !== sent[index]);
-  assert.ok(differing.every((byte) => byte === 0x7f), `only 0x7F may differ, got ${[...new Set(differing)]}`);
+  assert.ok(
+    differing.every((byte) => byte === 0x7f),
+    `only 0x7F may differ, got ${[...new Set(differing)]}`,
+  );
   await session.close();
 });
 

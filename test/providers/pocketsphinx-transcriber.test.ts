@@ -233,7 +233,9 @@ test('a grammar or keyword file lives as long as its transcriber: none is left a
 });
 
 test('parsePocketsphinxOutput reads hypotheses and their word times', () => {
-  const utterances = parsePocketsphinxOutput('and not\n<s> 3.170 3.280 0.999700\nand(2) 3.290 3.820 0.980589\nnot 3.990 4.300 0.732394\n</s> 4.310 4.760 1.000000\n');
+  const utterances = parsePocketsphinxOutput(
+    'and not\n<s> 3.170 3.280 0.999700\nand(2) 3.290 3.820 0.980589\nnot 3.990 4.300 0.732394\n</s> 4.310 4.760 1.000000\n',
+  );
   assert.deepEqual(utterances, [
     {
       hypothesis: 'and not',
@@ -249,7 +251,11 @@ test('parsePocketsphinxOutput reads hypotheses and their word times', () => {
 
 test('the live pieces of text add up to the final text, in dictation and in keyword spotting', () => {
   const cases: Array<[PocketsphinxTextSource, string, string[]]> = [
-    ['hypotheses', 'and then our\n<s> 0.000 0.040 0.998601\nand 0.050 0.160 0.016792\n</s> 2.420 2.440 1.000000\n\nand not\n<s> 3.170 3.280 0.999700\n', ['and then our', ' and not']],
+    [
+      'hypotheses',
+      'and then our\n<s> 0.000 0.040 0.998601\nand 0.050 0.160 0.016792\n</s> 2.420 2.440 1.000000\n\nand not\n<s> 3.170 3.280 0.999700\n',
+      ['and then our', ' and not'],
+    ],
     ['keywords', 'your country \nyour country  5.570 6.430 0.853749\nyour country \nyour country  9.790 10.470 0.825041\n', ['your country', ' your country']],
   ];
   for (const [source, stdout, expected] of cases) {

@@ -25,14 +25,20 @@ test('ScriptedTranscriber returns scripted texts in order, repeats the last and 
   const transcriber = new ScriptedTranscriber({ texts: ['one', 'two'], language: 'fr' });
   const results = [];
   for (let i = 0; i < 3; i++) results.push(await transcriber.transcribe(second, { prompt: `p${i}` }));
-  assert.deepEqual(results.map((result) => result.text), ['one', 'two', 'two']);
+  assert.deepEqual(
+    results.map((result) => result.text),
+    ['one', 'two', 'two'],
+  );
   assert.equal(results[0].language, 'fr');
   assert.equal(results[0].durationMs, 1000);
-  assert.deepEqual(transcriber.calls.map((call) => [call.options.prompt, call.audioMs, call.completed]), [
-    ['p0', 1000, true],
-    ['p1', 1000, true],
-    ['p2', 1000, true],
-  ]);
+  assert.deepEqual(
+    transcriber.calls.map((call) => [call.options.prompt, call.audioMs, call.completed]),
+    [
+      ['p0', 1000, true],
+      ['p1', 1000, true],
+      ['p2', 1000, true],
+    ],
+  );
 });
 
 test('ScriptedTranscriber texts can be a function of the audio', async () => {
@@ -45,7 +51,10 @@ test('ScriptedTranscriber fails on the scripted call only, or on every call', as
   await third.transcribe(second);
   await assert.rejects(third.transcribe(second), (error: unknown) => error instanceof SpeechbridgeError && error.code === 'upstream_timeout');
   await third.transcribe(second);
-  assert.deepEqual(third.calls.map((call) => call.failedWith), [undefined, 'upstream_timeout', undefined]);
+  assert.deepEqual(
+    third.calls.map((call) => call.failedWith),
+    [undefined, 'upstream_timeout', undefined],
+  );
 
   const always = new ScriptedTranscriber({ failure: { code: 'engine_failed', message: 'boom' } });
   for (let i = 0; i < 2; i++) await assert.rejects(always.transcribe(second), { code: 'engine_failed', message: 'boom' });
@@ -166,10 +175,13 @@ test('ScriptedSynthesizer yields a tone whose length follows the text and speed,
   assert.ok(normal.slice(0, -1).every((part) => part.samples.length === 480 && part.sampleRate === 24000));
   const level = rmsDbfs(normal[1].samples);
   assert.ok(level > -20 && level < -10, `tone at ${level} dBFS`);
-  assert.deepEqual(synthesizer.calls.map((call) => [call.voice, call.speed, call.completed, call.hops]), [
-    ['coral', 1, true, normal.length],
-    ['coral', 2, true, fast.length],
-  ]);
+  assert.deepEqual(
+    synthesizer.calls.map((call) => [call.voice, call.speed, call.completed, call.hops]),
+    [
+      ['coral', 1, true, normal.length],
+      ['coral', 2, true, fast.length],
+    ],
+  );
 });
 
 test('ScriptedSynthesizer silence is silent and unknown voices are refused', async () => {
@@ -214,5 +226,8 @@ test('ScriptedTranscriber stream consumes chunked audio and counts its duration'
   const transcriber = new ScriptedTranscriber({ streaming: true, texts: 'ok' });
   const events = await collect(transcriber.transcribeStream!(chunks(5)));
   assert.equal(transcriber.calls[0].audioMs, 500);
-  assert.deepEqual(events.map((event) => event.type), ['delta', 'completed']);
+  assert.deepEqual(
+    events.map((event) => event.type),
+    ['delta', 'completed'],
+  );
 });

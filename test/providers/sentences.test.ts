@@ -68,7 +68,10 @@ test('a long clause without a sentence end is cut at a comma, else a space, near
 
   // No space at all: a hard cut keeps the buffer bounded.
   const unbroken = 'x'.repeat(450);
-  assert.deepEqual(splitSentences(unbroken).map((piece) => piece.length), [200, 200, 50]);
+  assert.deepEqual(
+    splitSentences(unbroken).map((piece) => piece.length),
+    [200, 200, 50],
+  );
 });
 
 test('a streamed long clause is released before its end arrives', () => {

@@ -57,5 +57,10 @@ test('a synthesizer stream times its first chunk once; a consumer that stops ear
     assert.ok(chunk.samples.length > 0);
     break;
   }
-  assert.deepEqual(observer.seen, ['synthesizer scripted-synthesizer first', 'synthesizer scripted-synthesizer ok', 'synthesizer scripted-synthesizer first', 'synthesizer scripted-synthesizer aborted']);
+  assert.deepEqual(observer.seen, [
+    'synthesizer scripted-synthesizer first',
+    'synthesizer scripted-synthesizer ok',
+    'synthesizer scripted-synthesizer first',
+    'synthesizer scripted-synthesizer aborted',
+  ]);
 });

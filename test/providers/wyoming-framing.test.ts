@@ -35,7 +35,7 @@ function parseAll(pieces: Buffer[]): WyomingEvent[] {
   return events;
 }
 
-test('the reference writer\'s bytes split in two at every byte boundary read back as the same three events', () => {
+test("the reference writer's bytes split in two at every byte boundary read back as the same three events", () => {
   const bytes = pythonStyle();
   for (let cut = 0; cut <= bytes.byteLength; cut++) {
     assert.deepEqual(parseAll([bytes.subarray(0, cut), bytes.subarray(cut)]), EXPECTED, `cut at byte ${cut}`);
@@ -48,9 +48,13 @@ test('one byte at a time, and all at once', () => {
   assert.deepEqual(parseAll([bytes]), EXPECTED);
 });
 
-test('the data section is merged over the header\'s data (its keys win), and the payload follows it', () => {
+test("the data section is merged over the header's data (its keys win), and the payload follows it", () => {
   const extra = Buffer.from('{"b": 3, "c": {"d": 4}}');
-  const bytes = Buffer.concat([Buffer.from(`{"type": "x", "data": {"a": 1, "b": 2}, "data_length": ${extra.byteLength}, "payload_length": 3}\n`), extra, Buffer.from('xyz')]);
+  const bytes = Buffer.concat([
+    Buffer.from(`{"type": "x", "data": {"a": 1, "b": 2}, "data_length": ${extra.byteLength}, "payload_length": 3}\n`),
+    extra,
+    Buffer.from('xyz'),
+  ]);
   for (let cut = 0; cut <= bytes.byteLength; cut++) {
     const [event] = parseAll([bytes.subarray(0, cut), bytes.subarray(cut)]);
     assert.deepEqual(event.data, { a: 1, b: 3, c: { d: 4 } });
@@ -94,7 +98,10 @@ function refusal(bytes: Buffer | Buffer[], pattern: RegExp, limits = {}): void {
   assert.ok(thrown instanceof WyomingFramingError, `expected a framing error, got ${String(thrown)}`);
   assert.match(thrown.message, pattern);
   // Once broken, the stream has no trustworthy boundary: every later push fails the same way.
-  assert.throws(() => parser.push(Buffer.from('{"type":"describe"}\n')), (error: unknown) => error === thrown);
+  assert.throws(
+    () => parser.push(Buffer.from('{"type":"describe"}\n')),
+    (error: unknown) => error === thrown,
+  );
 }
 
 test('garbage is refused with what arrived: not JSON, not UTF-8, no type, a negative length, data that is not an object', () => {
@@ -128,7 +135,9 @@ test('a header line that never ends is refused once it passes the limit, holding
   assert.match(thrown.message, /^a header line longer than 4096 bytes \(no newline yet\), starting "aaaa/);
   assert.ok(pushed <= limit, `refused after ${pushed + chunk.byteLength} bytes, limit ${limit}`);
   // A complete line over the limit is refused as well.
-  refusal(Buffer.from(`{"type": "x", "data": {"pad": "${'p'.repeat(200)}"}}\n`), /a header line of \d+ bytes, longer than the 100-byte limit/, { maxHeaderBytes: 100 });
+  refusal(Buffer.from(`{"type": "x", "data": {"pad": "${'p'.repeat(200)}"}}\n`), /a header line of \d+ bytes, longer than the 100-byte limit/, {
+    maxHeaderBytes: 100,
+  });
 });
 
 test('data and payload announced over their limits are refused at the header, before any of them is read', () => {
@@ -140,7 +149,10 @@ test('data and payload announced over their limits are refused at the header, be
 test('a payload arriving in pieces is assembled into its own buffer, later events unaffected', () => {
   const payload = Buffer.alloc(100_000);
   for (let i = 0; i < payload.length; i++) payload[i] = i % 251;
-  const bytes = Buffer.concat([encodeEvent({ type: 'audio-chunk', data: { rate: 16000, width: 2, channels: 1 }, payload }), encodeEvent({ type: 'audio-stop' })]);
+  const bytes = Buffer.concat([
+    encodeEvent({ type: 'audio-chunk', data: { rate: 16000, width: 2, channels: 1 }, payload }),
+    encodeEvent({ type: 'audio-stop' }),
+  ]);
   const pieces: Buffer[] = [];
   for (let offset = 0; offset < bytes.byteLength; offset += 1337) pieces.push(bytes.subarray(offset, offset + 1337));
   const events = parseAll(pieces);

@@ -102,7 +102,7 @@ describe('a server that takes whole texts (as wyoming-piper without streaming)',
     synthesizer = await create(server);
   });
 
-  test('start-up reads the program and voices; OpenAI names and the server\'s are offered', () => {
+  test("start-up reads the program and voices; OpenAI names and the server's are offered", () => {
     assert.equal(synthesizer.program.name, 'piper');
     assert.equal(synthesizer.capabilities.textStreaming, false);
     assert.equal(synthesizer.capabilities.sampleRate, 22_050);
@@ -110,7 +110,7 @@ describe('a server that takes whole texts (as wyoming-piper without streaming)',
     assert.ok(synthesizer.capabilities.voices.includes('alloy') && synthesizer.capabilities.voices.includes('de_DE-thorsten-medium'));
   });
 
-  test('synthesize: the server\'s audio comes back sample for sample (22050 Hz 16-bit mono passes through)', async () => {
+  test("synthesize: the server's audio comes back sample for sample (22050 Hz 16-bit mono passes through)", async () => {
     const from = server.connections.length;
     const audio = await collect(synthesizer.synthesize({ text: 'The birch canoe slid on the smooth planks.' }));
     assert.ok(durationMs(audio) > 1500, `${durationMs(audio)} ms of audio`);
@@ -118,7 +118,11 @@ describe('a server that takes whole texts (as wyoming-piper without streaming)',
     // espeak-ng varies its timing a little from one call to the next: compared with what the server said.
     assert.deepEqual(audio.samples, concatPcm(server.connections[from].spoken));
     // alloy (an OpenAI name) is the server's first installed voice.
-    assert.deepEqual(server.connections[from].events[0], { type: 'synthesize', data: { text: 'The birch canoe slid on the smooth planks.', voice: { name: 'en_US-lessac-medium' } }, payloadBytes: 0 });
+    assert.deepEqual(server.connections[from].events[0], {
+      type: 'synthesize',
+      data: { text: 'The birch canoe slid on the smooth planks.', voice: { name: 'en_US-lessac-medium' } },
+      payloadBytes: 0,
+    });
   });
 
   test('voices: a server voice by name, voice:speaker, a language code; an unknown name is refused before connecting', async () => {
@@ -137,7 +141,12 @@ describe('a server that takes whole texts (as wyoming-piper without streaming)',
     const { error } = await failure(collect(synthesizer.synthesize({ text: 'Hello.', voice: 'nosuchvoice' })));
     assert.equal(error.code, 'unknown_voice');
     assert.equal(error.param, 'voice');
-    assert.match(error.message, new RegExp(`^the Wyoming speech synthesis server at ${server.uri} \\(piper\\) has no voice "nosuchvoice"; its voices: en_US-lessac-medium, en_GB-alan-medium, `));
+    assert.match(
+      error.message,
+      new RegExp(
+        `^the Wyoming speech synthesis server at ${server.uri} \\(piper\\) has no voice "nosuchvoice"; its voices: en_US-lessac-medium, en_GB-alan-medium, `,
+      ),
+    );
     assert.equal(server.connections.length, connections, 'no connection for a voice that cannot be');
   });
 
@@ -159,7 +168,10 @@ describe('a server that takes whole texts (as wyoming-piper without streaming)',
       ),
     );
     assert.equal(spoken.at(-1)?.text, 'Hello there.');
-    assert.deepEqual(server.connections[from].events.map((event) => event.type), ['synthesize']);
+    assert.deepEqual(
+      server.connections[from].events.map((event) => event.type),
+      ['synthesize'],
+    );
     assert.deepEqual(audio.samples, concatPcm(server.connections[from].spoken));
   });
 });
@@ -183,7 +195,7 @@ describe('a server that announces supports_synthesize_streaming', () => {
     synthesizer = await create(server, 'en_GB-alan-medium');
   });
 
-  test('text goes out as it is written; the first sentence\'s audio comes back before the text ends', async () => {
+  test("text goes out as it is written; the first sentence's audio comes back before the text ends", async () => {
     const from = server.connections.length;
     let firstAudio!: () => void;
     const heardFirst = new Promise<void>((resolve) => (firstAudio = resolve));
@@ -206,7 +218,11 @@ describe('a server that announces supports_synthesize_streaming', () => {
       firstAudio();
     }
     assert.ok(audioBeforeTextEnded > 0, 'audio came before the text ended');
-    assert.deepEqual(spoken.slice(-2).map((entry) => entry.text), ['Hello there.', 'How are you today?'], 'each sentence spoken as the server cut it');
+    assert.deepEqual(
+      spoken.slice(-2).map((entry) => entry.text),
+      ['Hello there.', 'How are you today?'],
+      'each sentence spoken as the server cut it',
+    );
     assert.equal(server.connections[from].spoken.length, 2);
     assert.deepEqual(concatPcm(parts), concatPcm(server.connections[from].spoken));
     const events = server.connections[from].events;
@@ -229,10 +245,15 @@ describe('a server that announces supports_synthesize_streaming', () => {
 
   test('a text stream with nothing in it opens no connection', async () => {
     const connections = server.connections.length;
-    const audio = await collect(synthesizer.synthesizeStream((async function* () {
-      yield '';
-      yield '  ';
-    })(), {}));
+    const audio = await collect(
+      synthesizer.synthesizeStream(
+        (async function* () {
+          yield '';
+          yield '  ';
+        })(),
+        {},
+      ),
+    );
     assert.equal(audio.samples.length, 0);
     assert.equal(server.connections.length, connections);
   });
@@ -242,11 +263,14 @@ describe('a server that announces supports_synthesize_streaming', () => {
     const from = server.connections.length;
     let thrown: unknown;
     try {
-      for await (const chunk of synthesizer.synthesizeStream((async function* () {
-        yield 'This is a long first sentence that takes a while to say.';
-        yield ' And another one follows it.';
-        await new Promise((resolve) => setTimeout(resolve, 10_000));
-      })(), { signal: controller.signal })) {
+      for await (const chunk of synthesizer.synthesizeStream(
+        (async function* () {
+          yield 'This is a long first sentence that takes a while to say.';
+          yield ' And another one follows it.';
+          await new Promise((resolve) => setTimeout(resolve, 10_000));
+        })(),
+        { signal: controller.signal },
+      )) {
         assert.ok(chunk.samples.length > 0);
         controller.abort();
       }
@@ -296,7 +320,10 @@ describe('faults', () => {
     await withFault('stall', async () => {
       const { error, ms } = await failure(collect(synthesizer.synthesize({ text: TEXT })));
       assert.equal(error.code, 'upstream_timeout');
-      assert.equal(error.message, `the Wyoming speech synthesis server at ${server.uri} sent nothing for ${TIMEOUT_MS} ms while the gateway waited for audio (REQUEST_TIMEOUT)`);
+      assert.equal(
+        error.message,
+        `the Wyoming speech synthesis server at ${server.uri} sent nothing for ${TIMEOUT_MS} ms while the gateway waited for audio (REQUEST_TIMEOUT)`,
+      );
       assert.ok(ms >= TIMEOUT_MS - 50 && ms < TIMEOUT_MS + SLACK_MS, `failed after ${Math.round(ms)} ms`);
     });
   });
@@ -322,11 +349,14 @@ describe('faults', () => {
     });
   });
 
-  test('an error event: upstream_error with the server\'s words', async () => {
+  test("an error event: upstream_error with the server's words", async () => {
     await withFault('error-event', async () => {
       const { error } = await failure(collect(synthesizer.synthesize({ text: TEXT })));
       assert.equal(error.code, 'upstream_error');
-      assert.equal(error.message, `the Wyoming speech synthesis server at ${server.uri} reported an error during speech synthesis: the model could not be loaded (RuntimeError)`);
+      assert.equal(
+        error.message,
+        `the Wyoming speech synthesis server at ${server.uri} reported an error during speech synthesis: the model could not be loaded (RuntimeError)`,
+      );
     });
   });
 

@@ -39,7 +39,9 @@ after(async () => {
   await Promise.all(servers.map((server) => server.close()));
 });
 
-async function serverWith(options: { streaming?: boolean; dataInHeader?: boolean; infoDelayMs?: number; tts?: boolean; asr?: boolean } = {}): Promise<WyomingServer> {
+async function serverWith(
+  options: { streaming?: boolean; dataInHeader?: boolean; infoDelayMs?: number; tts?: boolean; asr?: boolean } = {},
+): Promise<WyomingServer> {
   const server = await startWyomingServer({
     ...(options.asr !== false && {
       asr: {
@@ -112,7 +114,13 @@ describe('a server that answers at the end (as wyoming-faster-whisper does)', ()
     assert.equal(transcriber.program.name, 'faster-whisper');
     assert.equal(transcriber.model?.name, 'base-int8');
     assert.equal(transcriber.upstream, server.uri);
-    assert.deepEqual(transcriber.capabilities, { streaming: true, languageDetection: true, segments: false, sampleRate: 16_000, languages: ['en', 'fr', 'de'] });
+    assert.deepEqual(transcriber.capabilities, {
+      streaming: true,
+      languageDetection: true,
+      segments: false,
+      sampleRate: 16_000,
+      languages: ['en', 'fr', 'de'],
+    });
     assert.equal(server.connections[0].events.map((event) => event.type).join(), 'describe');
   });
 
@@ -137,7 +145,7 @@ describe('a server that answers at the end (as wyoming-faster-whisper does)', ()
     await connection.closed;
   });
 
-  test('a model the server lists is sent as the transcribe event\'s name', async () => {
+  test("a model the server lists is sent as the transcribe event's name", async () => {
     const from = server.connections.length;
     await transcriber.transcribe(speech, { model: 'base-int8' });
     assert.deepEqual(server.connections[from].events[0].data, { name: 'base-int8' });
@@ -151,7 +159,10 @@ describe('a server that answers at the end (as wyoming-faster-whisper does)', ()
       // Frame 10 is not handed over until the server has received the first ten: audio
       // streams as it is spoken, it is not held until the end.
       if (index === 9) {
-        await until(() => (server.connections[from]?.events.filter((event) => event.type === 'audio-chunk').length ?? 0) >= 10, 'the first ten chunks at the server');
+        await until(
+          () => (server.connections[from]?.events.filter((event) => event.type === 'audio-chunk').length ?? 0) >= 10,
+          'the first ten chunks at the server',
+        );
         sentBeforeEnd.push(server.connections[from].events.length);
       }
     });
@@ -175,7 +186,12 @@ describe('a server that answers at the end (as wyoming-faster-whisper does)', ()
     const narrow = await resample(speech, 8000);
     const { error } = await failure(transcriber.transcribe(narrow));
     assert.equal(error.code, 'upstream_error');
-    assert.match(error.message, new RegExp(`^the Wyoming speech recognition server at ${server.uri} reported an error during transcription: expected .*"rate":16000.*got .*"rate":8000.* \\(ValueError\\)$`));
+    assert.match(
+      error.message,
+      new RegExp(
+        `^the Wyoming speech recognition server at ${server.uri} reported an error during transcription: expected .*"rate":16000.*got .*"rate":8000.* \\(ValueError\\)$`,
+      ),
+    );
   });
 
   test('a turn without audio gives empty text without troubling the server', async () => {
@@ -184,11 +200,17 @@ describe('a server that answers at the end (as wyoming-faster-whisper does)', ()
     assert.equal(none.text, '');
     const events: TranscriptStreamEvent[] = [];
     for await (const event of transcriber.transcribeStream((async function* () {})())) events.push(event);
-    assert.deepEqual(events.map((event) => event.type), ['completed']);
+    assert.deepEqual(
+      events.map((event) => event.type),
+      ['completed'],
+    );
     assert.equal(events[0].type === 'completed' && events[0].transcription.text, '');
     // transcribe() did not connect; the stream connected (before it knew) and sent nothing.
-    await until(() => server.connections.length > from && server.open() === 0, 'the stream\'s connection to close');
-    assert.deepEqual(server.connections.slice(from).map((connection) => connection.events.length), [0]);
+    await until(() => server.connections.length > from && server.open() === 0, "the stream's connection to close");
+    assert.deepEqual(
+      server.connections.slice(from).map((connection) => connection.events.length),
+      [0],
+    );
   });
 });
 
@@ -258,7 +280,10 @@ describe('faults', () => {
     await withFault('garbage', async () => {
       const { error } = await failure(transcriber.transcribe(speech));
       assert.equal(error.code, 'upstream_bad_response');
-      assert.match(error.message, /sent a header line that is not (JSON|UTF-8 text): ".*HTTP\/1\.1 400 Bad Request, not Wyoming.*"; it does not speak the Wyoming protocol here$/);
+      assert.match(
+        error.message,
+        /sent a header line that is not (JSON|UTF-8 text): ".*HTTP\/1\.1 400 Bad Request, not Wyoming.*"; it does not speak the Wyoming protocol here$/,
+      );
     });
   });
 
@@ -301,18 +326,24 @@ describe('faults', () => {
         })(),
       );
       assert.equal(error.code, 'upstream_timeout');
-      assert.equal(error.message, `the Wyoming speech recognition server at ${server.uri} sent nothing for ${TIMEOUT_MS} ms while the gateway waited for the transcript (REQUEST_TIMEOUT)`);
+      assert.equal(
+        error.message,
+        `the Wyoming speech recognition server at ${server.uri} sent nothing for ${TIMEOUT_MS} ms while the gateway waited for the transcript (REQUEST_TIMEOUT)`,
+      );
       const waited = performance.now() - endedAt;
       assert.ok(endedAt > started && waited >= TIMEOUT_MS - 50 && waited < TIMEOUT_MS + SLACK_MS, `failed ${Math.round(waited)} ms after the audio ended`);
       assert.deepEqual(events, []);
     });
   });
 
-  test('an error event: upstream_error with the server\'s words', async () => {
+  test("an error event: upstream_error with the server's words", async () => {
     await withFault('error-event', async () => {
       const { error } = await failure(transcriber.transcribe(speech));
       assert.equal(error.code, 'upstream_error');
-      assert.equal(error.message, `the Wyoming speech recognition server at ${server.uri} reported an error during transcription: the model could not be loaded (RuntimeError)`);
+      assert.equal(
+        error.message,
+        `the Wyoming speech recognition server at ${server.uri} reported an error during transcription: the model could not be loaded (RuntimeError)`,
+      );
     });
   });
 
@@ -321,7 +352,10 @@ describe('faults', () => {
     const from = server.connections.length;
     let thrown: unknown;
     try {
-      for await (const event of transcriber.transcribeStream(frames(speech, 5, (index) => (index === 20 ? controller.abort() : undefined)), { signal: controller.signal })) {
+      for await (const event of transcriber.transcribeStream(
+        frames(speech, 5, (index) => (index === 20 ? controller.abort() : undefined)),
+        { signal: controller.signal },
+      )) {
         assert.notEqual(event.type, 'completed');
       }
     } catch (error) {
@@ -341,7 +375,9 @@ describe('start-up checks', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const port = (probe.address() as { port: number }).port;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const { error } = await failure(WyomingTranscriber.create({ address: parseWyomingUri(`tcp://127.0.0.1:${port}`, 10300) as WyomingAddress, timeoutMs: TIMEOUT_MS }));
+    const { error } = await failure(
+      WyomingTranscriber.create({ address: parseWyomingUri(`tcp://127.0.0.1:${port}`, 10300) as WyomingAddress, timeoutMs: TIMEOUT_MS }),
+    );
     assert.equal(error.code, 'upstream_unreachable');
     assert.equal(
       error.message,
@@ -355,7 +391,10 @@ describe('start-up checks', () => {
     const { error } = await failure(transcriberFor(server));
     faults = new Map();
     assert.equal(error.code, 'upstream_bad_response');
-    assert.match(error.message, /^WYOMING_ASR_URI: the Wyoming speech recognition server at tcp:\/\/127\.0\.0\.1:\d+ sent a header line that is not .*; check that WYOMING_ASR_URI names a Wyoming speech recognition server \(wyoming-faster-whisper, port 10300\), not another service$/);
+    assert.match(
+      error.message,
+      /^WYOMING_ASR_URI: the Wyoming speech recognition server at tcp:\/\/127\.0\.0\.1:\d+ sent a header line that is not .*; check that WYOMING_ASR_URI names a Wyoming speech recognition server \(wyoming-faster-whisper, port 10300\), not another service$/,
+    );
   });
 
   test('a server that answers describe with an error event: upstream_error with its words', async () => {
@@ -364,7 +403,10 @@ describe('start-up checks', () => {
     const { error } = await failure(transcriberFor(server));
     faults = new Map();
     assert.equal(error.code, 'upstream_error');
-    assert.equal(error.message, `WYOMING_ASR_URI: the Wyoming speech recognition server at ${server.uri} reported an error during "describe": the model could not be loaded (RuntimeError); the server itself failed: its log says why`);
+    assert.equal(
+      error.message,
+      `WYOMING_ASR_URI: the Wyoming speech recognition server at ${server.uri} reported an error during "describe": the model could not be loaded (RuntimeError); the server itself failed: its log says why`,
+    );
   });
 
   test('a server with only speech synthesis: engine_unavailable naming what it offers', async () => {
@@ -381,7 +423,10 @@ describe('start-up checks', () => {
     const slow = await serverWith({ infoDelayMs: TIMEOUT_MS + 1500 });
     const { error, ms } = await failure(transcriberFor(slow));
     assert.equal(error.code, 'upstream_timeout');
-    assert.match(error.message, /^WYOMING_ASR_URI: the Wyoming speech recognition server at .* sent nothing for 1500 ms while the gateway waited for its answer to "describe" .*or raise REQUEST_TIMEOUT$/);
+    assert.match(
+      error.message,
+      /^WYOMING_ASR_URI: the Wyoming speech recognition server at .* sent nothing for 1500 ms while the gateway waited for its answer to "describe" .*or raise REQUEST_TIMEOUT$/,
+    );
     assert.ok(ms < TIMEOUT_MS + SLACK_MS, `failed after ${Math.round(ms)} ms`);
     const late = await serverWith({ infoDelayMs: TIMEOUT_MS / 3 });
     assert.equal((await transcriberFor(late)).program.name, 'faster-whisper');

@@ -19,7 +19,12 @@ test('a secret minted by one signer opens on another with the same key, carrying
   assert.match(secret.value, /^ek_[\w-]+\.[\w-]+$/);
   const checked = other.check(secret.value);
   assert.ok(checked.ok);
-  assert.deepEqual(checked.secret, { value: secret.value, expiresAt: 1_700_000_060, session: { type: 'realtime', instructions: 'Be brief.' }, owner: 'token:abc' });
+  assert.deepEqual(checked.secret, {
+    value: secret.value,
+    expiresAt: 1_700_000_060,
+    session: { type: 'realtime', instructions: 'Be brief.' },
+    owner: 'token:abc',
+  });
   assert.notEqual(minter.mint(60, {}, 'x').value, minter.mint(60, {}, 'x').value, 'two secrets with the same contents differ');
 });
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { SpeechbridgeError } from '../../src/errors/registry.ts';
 import { loadConfig } from '../../src/server/config.ts';
 
-test('with nothing configured the gateway runs on its embedded engines with the seeds\' defaults', () => {
+test("with nothing configured the gateway runs on its embedded engines with the seeds' defaults", () => {
   const config = loadConfig({});
   assert.equal(config.server.host, '0.0.0.0');
   assert.equal(config.server.port, 8080);
@@ -12,10 +12,7 @@ test('with nothing configured the gateway runs on its embedded engines with the 
   assert.equal(config.llm.engine, 'echo');
   assert.equal(config.tts.engine, 'espeak');
   assert.equal(config.vad.engine, 'webrtc');
-  assert.deepEqual(
-    [config.vad.aggressiveness, config.vad.startMs, config.vad.endMs, config.vad.padMs, config.vad.maxMs],
-    [2, 120, 450, 180, 5000],
-  );
+  assert.deepEqual([config.vad.aggressiveness, config.vad.startMs, config.vad.endMs, config.vad.padMs, config.vad.maxMs], [2, 120, 450, 180, 5000]);
   assert.deepEqual(config.apiTokens, []);
   assert.equal(config.metricsPublic, false, '/metrics is behind the token unless asked');
   assert.equal(config.requestTimeoutMs, 30_000);
@@ -89,11 +86,22 @@ test('upstream answer bounds have documented defaults, scale with REQUEST_TIMEOU
       MAX_SENTENCE_AUDIO_SECONDS: '20',
       MAX_RESPONSE_AUDIO_SECONDS: '90',
     }).limits,
-    { requestTimeoutMs: 5000, responseTimeoutMs: 7500, maxTranscriptionBytes: 256 * 1024, maxResponseChars: 2000, maxResponseTokens: 0, maxSentenceAudioMs: 20_000, maxResponseAudioMs: 90_000 },
+    {
+      requestTimeoutMs: 5000,
+      responseTimeoutMs: 7500,
+      maxTranscriptionBytes: 256 * 1024,
+      maxResponseChars: 2000,
+      maxResponseTokens: 0,
+      maxSentenceAudioMs: 20_000,
+      maxResponseAudioMs: 90_000,
+    },
   );
   assert.throws(
     () => loadConfig({ REQUEST_TIMEOUT: '30', RESPONSE_TIMEOUT: '10' }),
-    (error: unknown) => error instanceof SpeechbridgeError && error.code === 'invalid_config' && /RESPONSE_TIMEOUT: 10 s is shorter than REQUEST_TIMEOUT \(30 s\)/.test(error.message),
+    (error: unknown) =>
+      error instanceof SpeechbridgeError &&
+      error.code === 'invalid_config' &&
+      /RESPONSE_TIMEOUT: 10 s is shorter than REQUEST_TIMEOUT \(30 s\)/.test(error.message),
   );
   assert.throws(() => loadConfig({ MAX_RESPONSE_CHARS: 'lots' }), /MAX_RESPONSE_CHARS/);
 });
@@ -127,7 +135,7 @@ test('an upstream URL that is not an http(s) URL is refused at start-up, naming 
   );
 });
 
-test('other deployments\' names are read as aliases: PORT, MODEL_NAME, DEFAULT_VAD_AGGR, OPENAI_MODEL, OPENAI_BASE_URL', () => {
+test("other deployments' names are read as aliases: PORT, MODEL_NAME, DEFAULT_VAD_AGGR, OPENAI_MODEL, OPENAI_BASE_URL", () => {
   const config = loadConfig({ PORT: '9001', MODEL_NAME: 'small.en', DEFAULT_VAD_AGGR: '3', OPENAI_MODEL: 'llama3', OPENAI_BASE_URL: 'http://llm:8000/v1' });
   assert.equal(config.server.port, 9001);
   assert.equal(config.asr.whisperModel, 'small.en');
@@ -138,8 +146,17 @@ test('other deployments\' names are read as aliases: PORT, MODEL_NAME, DEFAULT_V
   assert.deepEqual(config.warnings, []);
 });
 
-test('when both names are set, speechbridge\'s own wins and a warning names both', () => {
-  const config = loadConfig({ SERVER_PORT: '8080', PORT: '3000', VAD_AGGR: '1', DEFAULT_VAD_AGGR: '3', WHISPER_MODEL: 'tiny.en', MODEL_NAME: 'large-v3', OPENAI_API_MODEL: 'a', OPENAI_MODEL: 'b' });
+test("when both names are set, speechbridge's own wins and a warning names both", () => {
+  const config = loadConfig({
+    SERVER_PORT: '8080',
+    PORT: '3000',
+    VAD_AGGR: '1',
+    DEFAULT_VAD_AGGR: '3',
+    WHISPER_MODEL: 'tiny.en',
+    MODEL_NAME: 'large-v3',
+    OPENAI_API_MODEL: 'a',
+    OPENAI_MODEL: 'b',
+  });
   assert.equal(config.server.port, 8080);
   assert.equal(config.vad.aggressiveness, 1);
   assert.equal(config.asr.whisperModel, 'tiny.en');
@@ -152,13 +169,16 @@ test('when both names are set, speechbridge\'s own wins and a warning names both
 });
 
 test('an invalid alias is reported under the name that was set', () => {
-  assert.throws(() => loadConfig({ DEFAULT_VAD_AGGR: '9', PORT: 'http' }), (error: unknown) => {
-    assert.ok(error instanceof SpeechbridgeError);
-    assert.match(error.message, /DEFAULT_VAD_AGGR="9"/);
-    assert.match(error.message, /PORT="http"/);
-    assert.doesNotMatch(error.message, /\sVAD_AGGR=|SERVER_PORT/);
-    return true;
-  });
+  assert.throws(
+    () => loadConfig({ DEFAULT_VAD_AGGR: '9', PORT: 'http' }),
+    (error: unknown) => {
+      assert.ok(error instanceof SpeechbridgeError);
+      assert.match(error.message, /DEFAULT_VAD_AGGR="9"/);
+      assert.match(error.message, /PORT="http"/);
+      assert.doesNotMatch(error.message, /\sVAD_AGGR=|SERVER_PORT/);
+      return true;
+    },
+  );
 });
 
 test('GATEWAY_HOST / GATEWAY_PORT open the extra gateway listener (port 8765 by default); the main port is refused', () => {
@@ -169,12 +189,12 @@ test('GATEWAY_HOST / GATEWAY_PORT open the extra gateway listener (port 8765 by 
   assert.throws(() => loadConfig({ GATEWAY_PORT: '70000' }), /GATEWAY_PORT="70000"/);
 });
 
-test('OPENAI_PROMPT is the gateway door\'s rewrite prompt', () => {
+test("OPENAI_PROMPT is the gateway door's rewrite prompt", () => {
   assert.equal(loadConfig({ OPENAI_PROMPT: 'Fix the grammar.' }).llm.rewritePrompt, 'Fix the grammar.');
   assert.equal(loadConfig({}).llm.rewritePrompt, undefined);
 });
 
-test('LOG_LEVEL in any case, with Python\'s names (a Python service\'s .env says LOG_LEVEL=DEBUG or WARNING)', () => {
+test("LOG_LEVEL in any case, with Python's names (a Python service's .env says LOG_LEVEL=DEBUG or WARNING)", () => {
   assert.equal(loadConfig({ LOG_LEVEL: 'DEBUG' }).logLevel, 'debug');
   assert.equal(loadConfig({ LOG_LEVEL: 'WARNING' }).logLevel, 'warn');
   assert.equal(loadConfig({ LOG_LEVEL: 'Critical' }).logLevel, 'fatal');
@@ -208,10 +228,19 @@ test('Gradium: ASR_ENGINE / TTS_ENGINE=gradium with its variables and documented
 });
 
 test('Gradium: a missing key, a container format or a bad base URL is refused by name', () => {
-  assert.throws(() => loadConfig({ ASR_ENGINE: 'gradium', TTS_ENGINE: 'gradium' }), /GRADIUM_API_KEY: ASR_ENGINE=gradium and TTS_ENGINE=gradium need the Gradium API key/);
-  assert.throws(() => loadConfig({ TTS_ENGINE: 'gradium', GRADIUM_API_KEY: 'k', GRADIUM_TTS_OUTPUT_FORMAT: 'opus' }), /GRADIUM_TTS_OUTPUT_FORMAT="opus": use one of pcm, pcm_8000, pcm_16000, pcm_24000, ulaw_8000, alaw_8000/);
+  assert.throws(
+    () => loadConfig({ ASR_ENGINE: 'gradium', TTS_ENGINE: 'gradium' }),
+    /GRADIUM_API_KEY: ASR_ENGINE=gradium and TTS_ENGINE=gradium need the Gradium API key/,
+  );
+  assert.throws(
+    () => loadConfig({ TTS_ENGINE: 'gradium', GRADIUM_API_KEY: 'k', GRADIUM_TTS_OUTPUT_FORMAT: 'opus' }),
+    /GRADIUM_TTS_OUTPUT_FORMAT="opus": use one of pcm, pcm_8000, pcm_16000, pcm_24000, ulaw_8000, alaw_8000/,
+  );
   assert.throws(() => loadConfig({ ASR_ENGINE: 'gradium', GRADIUM_API_KEY: 'k', GRADIUM_STT_INPUT_FORMAT: 'wav' }), /GRADIUM_STT_INPUT_FORMAT="wav"/);
-  assert.throws(() => loadConfig({ ASR_ENGINE: 'gradium', GRADIUM_API_KEY: 'k', GRADIUM_BASE_URL: 'ftp://x/api' }), /GRADIUM_BASE_URL="ftp:\/\/x\/api": must be a wss:\/\/ \(or https:\/\/\) URL/);
+  assert.throws(
+    () => loadConfig({ ASR_ENGINE: 'gradium', GRADIUM_API_KEY: 'k', GRADIUM_BASE_URL: 'ftp://x/api' }),
+    /GRADIUM_BASE_URL="ftp:\/\/x\/api": must be a wss:\/\/ \(or https:\/\/\) URL/,
+  );
   // A key alone changes no engine: the start-up warning says how to use it.
   const keyOnly = loadConfig({ GRADIUM_API_KEY: 'k' });
   assert.deepEqual([keyOnly.asr.engine, keyOnly.tts.engine], ['whisper', 'espeak']);
@@ -239,7 +268,10 @@ test('Wyoming: a missing or malformed address is reported by name with an exampl
       return true;
     },
   );
-  assert.throws(() => loadConfig({ WYOMING_ASR_URI: 'http://whisper:10300' }), /WYOMING_ASR_URI="http:\/\/whisper:10300": must be a tcp:\/\/ URI \(only TCP is supported\), e\.g\. tcp:\/\/127\.0\.0\.1:10300\./);
+  assert.throws(
+    () => loadConfig({ WYOMING_ASR_URI: 'http://whisper:10300' }),
+    /WYOMING_ASR_URI="http:\/\/whisper:10300": must be a tcp:\/\/ URI \(only TCP is supported\), e\.g\. tcp:\/\/127\.0\.0\.1:10300\./,
+  );
   assert.throws(() => loadConfig({ WYOMING_TTS_URI: 'piper:10200' }), /WYOMING_TTS_URI="piper:10200": must be a tcp:\/\/ URI/);
   assert.throws(() => loadConfig({ WYOMING_TTS_URI: 'tcp://piper:10200/voices' }), /must be just tcp:\/\/host:port/);
   assert.throws(() => loadConfig({ WYOMING_TTS_URI: 'nonsense' }), /WYOMING_TTS_URI="nonsense": not a URI/);
@@ -264,7 +296,13 @@ test('ASR_ENGINE=openai-realtime: OPENAI_REALTIME_URL as endpoint or API root, t
     OPENAI_REALTIME_TRANSCRIBE_MODEL: 'gpt-4o-mini-transcribe',
     OPENAI_REALTIME_TURN_DETECTION: 'server_vad',
   });
-  assert.deepEqual(local.asr.realtime, { url: 'ws://127.0.0.1:8080/v1/realtime', apiKey: 'sk-audio', apiKeyName: 'AUDIO_API_KEY', model: 'gpt-4o-mini-transcribe', turnDetection: 'server_vad' });
+  assert.deepEqual(local.asr.realtime, {
+    url: 'ws://127.0.0.1:8080/v1/realtime',
+    apiKey: 'sk-audio',
+    apiKeyName: 'AUDIO_API_KEY',
+    model: 'gpt-4o-mini-transcribe',
+    turnDetection: 'server_vad',
+  });
   // Another speechbridge or LocalAI may need no key at all.
   assert.equal(loadConfig({ ASR_ENGINE: 'openai-realtime', OPENAI_REALTIME_URL: 'ws://10.0.0.5:8080/v1/realtime' }).asr.realtime.apiKey, undefined);
   // auto never picks it: it is a choice.
@@ -272,8 +310,14 @@ test('ASR_ENGINE=openai-realtime: OPENAI_REALTIME_URL as endpoint or API root, t
 });
 
 test('ASR_ENGINE=openai-realtime refuses a URL that is not ws/http, a ?model= in it, and OpenAI without a key, naming the variables', () => {
-  assert.throws(() => loadConfig({ ASR_ENGINE: 'openai-realtime' }), /AUDIO_API_KEY or OPENAI_API_KEY: ASR_ENGINE=openai-realtime on api\.openai\.com needs an OpenAI key/);
-  assert.throws(() => loadConfig({ OPENAI_REALTIME_URL: 'ftp://example.com/v1/realtime' }), /OPENAI_REALTIME_URL="ftp:\/\/example.com\/v1\/realtime": must be a ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL/);
+  assert.throws(
+    () => loadConfig({ ASR_ENGINE: 'openai-realtime' }),
+    /AUDIO_API_KEY or OPENAI_API_KEY: ASR_ENGINE=openai-realtime on api\.openai\.com needs an OpenAI key/,
+  );
+  assert.throws(
+    () => loadConfig({ OPENAI_REALTIME_URL: 'ftp://example.com/v1/realtime' }),
+    /OPENAI_REALTIME_URL="ftp:\/\/example.com\/v1\/realtime": must be a ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL/,
+  );
   assert.throws(
     () => loadConfig({ ASR_ENGINE: 'openai-realtime', AUDIO_API_KEY: 'k', OPENAI_REALTIME_URL: 'wss://api.openai.com/v1/realtime?model=gpt-realtime' }),
     /remove \?model=: it opens a conversation session; the transcription model is OPENAI_REALTIME_TRANSCRIBE_MODEL/,
@@ -283,7 +327,13 @@ test('ASR_ENGINE=openai-realtime refuses a URL that is not ws/http, a ?model= in
 
 test('several instances: SECRET_KEY needs 32 characters, REDIS_URL a Redis URL, and REDIS_URL without SECRET_KEY warns', () => {
   const key = 'x'.repeat(32);
-  const config = loadConfig({ SECRET_KEY: key, SECRET_KEY_PREVIOUS: 'y'.repeat(40), REDIS_URL: 'redis://redis:6379', MAX_SESSIONS_PER_TOKEN: '5', MAX_REQUESTS_PER_MINUTE: '100' });
+  const config = loadConfig({
+    SECRET_KEY: key,
+    SECRET_KEY_PREVIOUS: 'y'.repeat(40),
+    REDIS_URL: 'redis://redis:6379',
+    MAX_SESSIONS_PER_TOKEN: '5',
+    MAX_REQUESTS_PER_MINUTE: '100',
+  });
   assert.deepEqual(config.secretKeys, { current: key, previous: 'y'.repeat(40) });
   assert.equal(config.redisUrl, 'redis://redis:6379');
   assert.deepEqual(config.tokenLimits, { maxSessions: 5, maxRequestsPerMinute: 100, sessionLeaseMs: 30_000 });
@@ -291,6 +341,9 @@ test('several instances: SECRET_KEY needs 32 characters, REDIS_URL a Redis URL, 
   assert.throws(() => loadConfig({ SECRET_KEY: 'short' }), /SECRET_KEY: 5 characters; use at least 32/);
   assert.throws(() => loadConfig({ SECRET_KEY_PREVIOUS: key }), /SECRET_KEY: SECRET_KEY_PREVIOUS is set without it/);
   assert.throws(() => loadConfig({ REDIS_URL: 'http://redis:6379' }), /REDIS_URL: not a Redis URL/);
-  assert.match(loadConfig({ REDIS_URL: 'redis://redis:6379' }).warnings.join('\n'), /SECRET_KEY is not: a client secret minted by one instance is refused by the others/);
+  assert.match(
+    loadConfig({ REDIS_URL: 'redis://redis:6379' }).warnings.join('\n'),
+    /SECRET_KEY is not: a client secret minted by one instance is refused by the others/,
+  );
   assert.deepEqual(loadConfig({}).tokenLimits, { maxSessions: 0, maxRequestsPerMinute: 0, sessionLeaseMs: 30_000 });
 });

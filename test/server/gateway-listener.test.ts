@@ -17,7 +17,10 @@ import { GatewayClient } from '../protocols/gateway/gateway-harness.ts';
 const TOKEN = 'gateway-listener-token';
 
 test('with a token set, the extra port refuses a gateway client without it (401) and serves one with it', async () => {
-  const server = await startTestServer({ transcriber: new ScriptedTranscriber({ texts: 'hello world' }) }, { API_TOKENS: TOKEN, GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: '0' });
+  const server = await startTestServer(
+    { transcriber: new ScriptedTranscriber({ texts: 'hello world' }) },
+    { API_TOKENS: TOKEN, GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: '0' },
+  );
   try {
     assert.ok(server.gateway, 'the extra listener is open');
     assert.notEqual(server.gateway.port, server.port);
@@ -53,7 +56,7 @@ test('only the gateway protocol is on the extra port: plain HTTP gets 426 naming
   }
 });
 
-test('shutdown ends the extra port\'s sessions with 1001 and stops it accepting connections', async () => {
+test("shutdown ends the extra port's sessions with 1001 and stops it accepting connections", async () => {
   const server = await startTestServer({}, { GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: '0' });
   const port = server.gateway?.port;
   const client = await GatewayClient.connect(`ws://127.0.0.1:${port}/`);
@@ -72,14 +75,11 @@ test('shutdown ends the extra port\'s sessions with 1001 and stops it accepting 
 test('a port in use is a start-up error naming GATEWAY_HOST / GATEWAY_PORT', async () => {
   const first = await startTestServer({}, { GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: '0' });
   try {
-    await assert.rejects(
-      startTestServer({}, { GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(first.gateway?.port) }),
-      (error: Error & { code?: string }) => {
-        assert.equal(error.code, 'EADDRINUSE');
-        assert.match(error.message, /cannot open the gateway listener on 127\.0\.0\.1:\d+ \(GATEWAY_HOST \/ GATEWAY_PORT\): the port is in use/);
-        return true;
-      },
-    );
+    await assert.rejects(startTestServer({}, { GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(first.gateway?.port) }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'EADDRINUSE');
+      assert.match(error.message, /cannot open the gateway listener on 127\.0\.0\.1:\d+ \(GATEWAY_HOST \/ GATEWAY_PORT\): the port is in use/);
+      return true;
+    });
   } finally {
     await first.close();
   }
@@ -95,7 +95,9 @@ test('with TLS_CERT / TLS_KEY the extra port speaks wss too', async () => {
     await client.next('ready');
     await client.close();
     const status = await new Promise<number | undefined>((resolve, reject) => {
-      httpsRequest(`https://127.0.0.1:${server.gateway?.port}/`, { ca: certificate.cert }, (response) => (response.resume(), resolve(response.statusCode))).on('error', reject).end();
+      httpsRequest(`https://127.0.0.1:${server.gateway?.port}/`, { ca: certificate.cert }, (response) => (response.resume(), resolve(response.statusCode)))
+        .on('error', reject)
+        .end();
     });
     assert.equal(status, 426);
   } finally {

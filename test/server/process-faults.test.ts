@@ -23,11 +23,18 @@ test('an uncaught exception and an unhandled rejection are logged and counted, a
     assert.match(metrics, /speechbridge_process_faults_total\{kind="uncaught_exception"\} 1/);
     assert.match(metrics, /speechbridge_process_faults_total\{kind="unhandled_rejection"\} 1/);
 
-    const records = stderr.trim().split('\n').filter(Boolean).map((row) => JSON.parse(row) as { level: number; kind: string; fault: { type: string; message: string } });
-    assert.deepEqual(records.map((record) => [record.level, record.kind, record.fault.type]), [
-      [60, 'uncaught_exception', 'RangeError'],
-      [60, 'unhandled_rejection', 'Error'],
-    ]);
+    const records = stderr
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((row) => JSON.parse(row) as { level: number; kind: string; fault: { type: string; message: string } });
+    assert.deepEqual(
+      records.map((record) => [record.level, record.kind, record.fault.type]),
+      [
+        [60, 'uncaught_exception', 'RangeError'],
+        [60, 'unhandled_rejection', 'Error'],
+      ],
+    );
     assert.equal(child.exitCode, null, 'still running');
   } finally {
     child.kill('SIGTERM');

@@ -57,7 +57,20 @@ async function concretePath(url: string): Promise<string> {
   return url.replace('*', 'app.js');
 }
 
-const PUBLIC_ROUTES = ['GET /', 'HEAD /', 'GET /healthz', 'HEAD /healthz', 'GET /readyz', 'HEAD /readyz', 'GET /demo', 'HEAD /demo', 'GET /demo/*', 'HEAD /demo/*', 'GET /static/*', 'HEAD /static/*'];
+const PUBLIC_ROUTES = [
+  'GET /',
+  'HEAD /',
+  'GET /healthz',
+  'HEAD /healthz',
+  'GET /readyz',
+  'HEAD /readyz',
+  'GET /demo',
+  'HEAD /demo',
+  'GET /demo/*',
+  'HEAD /demo/*',
+  'GET /static/*',
+  'HEAD /static/*',
+];
 
 test('the public routes are exactly the health checks and the demo page; everything else needs a token', () => {
   const routes = servedPaths(server.app).http;
@@ -88,7 +101,19 @@ test('every protected HTTP route, under every spelling, answers 401 without a to
 });
 
 test('other letter case, an escaped slash and unknown paths are no route: 401 without a token, 404 with one', async () => {
-  const targets = ['/V1/models', '/v1/MODELS', '/Metrics', '/UPLOAD', '/v1%2Fmodels', '/v1/models%2F', '/demo/..%2Fv1%2Fmodels', '/DEMO/', '/nowhere', '/v1/realtime', '/socket.io/x'];
+  const targets = [
+    '/V1/models',
+    '/v1/MODELS',
+    '/Metrics',
+    '/UPLOAD',
+    '/v1%2Fmodels',
+    '/v1/models%2F',
+    '/demo/..%2Fv1%2Fmodels',
+    '/DEMO/',
+    '/nowhere',
+    '/v1/realtime',
+    '/socket.io/x',
+  ];
   for (const target of targets) {
     const refused = await rawRequest(server.port, { method: 'GET', target });
     // An escaped slash under /demo/ stays a file name there (public), which the file server does not have.
@@ -215,7 +240,9 @@ test('/metrics needs a token unless METRICS_PUBLIC=true', async () => {
 
   const open = await startTestServer({}, { API_TOKENS: TOKEN, METRICS_PUBLIC: 'true' });
   try {
-    const publicRoutes = servedPaths(open.app).http.filter((route) => route.public).map((route) => `${route.method} ${route.url}`);
+    const publicRoutes = servedPaths(open.app)
+      .http.filter((route) => route.public)
+      .map((route) => `${route.method} ${route.url}`);
     assert.deepEqual(publicRoutes.sort(), [...PUBLIC_ROUTES, 'GET /metrics', 'HEAD /metrics'].sort());
     for (const target of ['/metrics', '/%6detrics', '/metrics/', 'http://evil.example/metrics']) {
       assert.equal((await rawRequest(open.port, { method: 'GET', target })).status, 200, target);
@@ -240,7 +267,12 @@ test('tokens sent in the query, right or wrong, never appear in the logs', async
   try {
     for (const query of [`token=${secret}`, `access_token=${secret}`, 'token=log-secret-wrong']) {
       await rawRequest(logged.port, { method: 'GET', target: `/v1/models?${query}` });
-      await rawRequest(logged.port, { method: 'POST', target: `/v1/audio/transcriptions?${query}`, headers: { 'content-type': 'multipart/form-data; boundary=b' }, body: '--b--\r\n' });
+      await rawRequest(logged.port, {
+        method: 'POST',
+        target: `/v1/audio/transcriptions?${query}`,
+        headers: { 'content-type': 'multipart/form-data; boundary=b' },
+        body: '--b--\r\n',
+      });
       await rawRequest(logged.port, { method: 'GET', target: `/nowhere?${query}` });
       await rawRequest(logged.port, { method: 'GET', target: `/%zz?${query}` });
       await rawUpgrade(logged.port, `/v1/realtime?${query}`);
@@ -248,7 +280,12 @@ test('tokens sent in the query, right or wrong, never appear in the logs', async
       await rawUpgrade(logged.port, `/?${query}`);
     }
     // With a right bearer header too, so the routes log their own lines.
-    await rawRequest(logged.port, { method: 'POST', target: '/v1/audio/transcriptions', headers: { authorization: `Bearer ${secret}`, 'content-type': 'multipart/form-data; boundary=b' }, body: '--b--\r\n' });
+    await rawRequest(logged.port, {
+      method: 'POST',
+      target: '/v1/audio/transcriptions',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'multipart/form-data; boundary=b' },
+      body: '--b--\r\n',
+    });
   } finally {
     await logged.close();
   }

@@ -68,7 +68,10 @@ test('an https server with it is trusted by a client given the certificate, unde
       const body = await new Promise<string>((resolve, reject) => {
         const outgoing = request(`https://${host}:${port}/`, { ca }, (response) => {
           let text = '';
-          response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve(text));
+          response
+            .setEncoding('utf8')
+            .on('data', (chunk: string) => (text += chunk))
+            .on('end', () => resolve(text));
         });
         outgoing.on('error', reject);
         outgoing.end();

@@ -39,7 +39,13 @@ function gauge(text: string, door: string): number {
 async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`${what} did not happen within 10 s; metrics:\n${(await metricsText()).split('\n').filter((line) => line.includes('door=')).join('\n')}`);
+    if (Date.now() > deadline)
+      assert.fail(
+        `${what} did not happen within 10 s; metrics:\n${(await metricsText())
+          .split('\n')
+          .filter((line) => line.includes('door='))
+          .join('\n')}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -74,7 +80,10 @@ test('each door’s sessions are counted under its label, a turn records its sta
   gateway.socket.send(Buffer.alloc(24000 * 2));
   gateway.socket.send(JSON.stringify({ type: 'end' }));
   await once(gateway.socket, 'close');
-  assert.ok(gateway.messages.some((message) => message.includes('"tts_end"')), `the gateway turn finished: ${gateway.messages.join(' ')}`);
+  assert.ok(
+    gateway.messages.some((message) => message.includes('"tts_end"')),
+    `the gateway turn finished: ${gateway.messages.join(' ')}`,
+  );
   const afterTurn = await metricsText();
   assert.match(afterTurn, /speechbridge_turn_stage_seconds_count\{door="gateway",stage="transcription"\} 1/);
   assert.match(afterTurn, /speechbridge_responses_total\{door="gateway",status="completed"\} 1/);

@@ -85,7 +85,11 @@ test('without Redis: the session limit per token in this process, on every door,
     const other = await openRealtime(server, OTHER);
     await other.close();
     // A client secret's sessions count against the token that minted it.
-    const minted = await fetch(`${server.url}/v1/realtime/client_secrets`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: '{}' });
+    const minted = await fetch(`${server.url}/v1/realtime/client_secrets`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
     const { value } = (await minted.json()) as { value: string };
     await assertRefused(realtime(server), value);
     await first.close();
@@ -145,7 +149,10 @@ test('with Redis: session and request limits hold across two servers; losing Red
   const env = { REDIS_URL: redis.url, MAX_SESSIONS_PER_TOKEN: '2', MAX_REQUESTS_PER_MINUTE: '4', SESSION_LEASE_SECONDS: '5' };
   [serverA, serverB] = await Promise.all([start(env), start(env)]);
   const models = (server: RunningServer) => fetch(`${server.url}/v1/models`, { headers: { authorization: `Bearer ${OTHER}` } });
-  assert.deepEqual([(await models(serverA)).status, (await models(serverB)).status, (await models(serverA)).status, (await models(serverB)).status], [200, 200, 200, 200]);
+  assert.deepEqual(
+    [(await models(serverA)).status, (await models(serverB)).status, (await models(serverA)).status, (await models(serverB)).status],
+    [200, 200, 200, 200],
+  );
   assert.equal((await models(serverA)).status, 429, 'the fifth request this minute, whichever server takes it');
 
   const onA = await openRealtime(serverA, TOKEN);

@@ -42,7 +42,10 @@ for (const engine of [{ engine: 'webrtc', aggressiveness: 2 }, { engine: 'silero
 
 test('default maxMs (5000) splits the 4.9 s and 6.5 s turns, each piece at most maxMs + one frame', async () => {
   const segments = await findSpeechSegments(loadClip('multi_en_3spk_leopard_diarization.wav'));
-  assert.ok(segments.some((segment) => segment.reason === 'max_duration'), JSON.stringify(segments));
+  assert.ok(
+    segments.some((segment) => segment.reason === 'max_duration'),
+    JSON.stringify(segments),
+  );
   for (const segment of segments) assert.ok(segment.endMs - segment.startMs <= 5000 + 20, JSON.stringify(segment));
 });
 

@@ -18,7 +18,10 @@ test('20 ms frames at 16 kHz by default; 10 and 30 ms on request', async () => {
   assert.equal(vad.aggressiveness, 2);
   assert.equal(vad.name, 'webrtc-vad-2');
   vad.close();
-  for (const [frameMs, frameSamples] of [[10, 160], [30, 480]] as const) {
+  for (const [frameMs, frameSamples] of [
+    [10, 160],
+    [30, 480],
+  ] as const) {
     const other = await createWebRtcVad({ frameMs, aggressiveness: 3 });
     assert.equal(other.frameSamples, frameSamples);
     assert.equal(other.probability(new Int16Array(frameSamples)), 0);
@@ -30,9 +33,15 @@ test('answers 0 on silence and 1 on most frames of a spoken sentence', async () 
   const vad = await createWebRtcVad({ aggressiveness: 2 });
   const clip = loadClip('en_lj_LJ001-0004.wav');
   const silence = decisions(vad, new Int16Array(msToSamples(1000)));
-  assert.ok(silence.every((p) => p === 0), 'digital silence is never voiced');
+  assert.ok(
+    silence.every((p) => p === 0),
+    'digital silence is never voiced',
+  );
   const speech = decisions(vad, clip.samples);
-  assert.ok(speech.every((p) => p === 0 || p === 1), 'WebRTC VAD answers 0 or 1');
+  assert.ok(
+    speech.every((p) => p === 0 || p === 1),
+    'WebRTC VAD answers 0 or 1',
+  );
   const voicedShare = speech.filter((p) => p === 1).length / speech.length;
   assert.ok(voicedShare > 0.7, `only ${Math.round(voicedShare * 100)}% of a continuous sentence was voiced`);
   vad.close();

@@ -187,11 +187,18 @@ function streamMicrophone(page: Page, options: { url: string; protocols: string[
 
 function assertTranscribedStream(result: StreamResult, recordings: number): void {
   const seen = JSON.stringify(result.messages);
-  assert.ok(result.chunksSent.every((count) => count >= 4), `each recording sent its chunks (${result.chunksSent.join(', ')})`);
+  assert.ok(
+    result.chunksSent.every((count) => count >= 4),
+    `each recording sent its chunks (${result.chunksSent.join(', ')})`,
+  );
   assert.equal(typeof result.messages[0]?.session_id, 'string', `the session started: ${seen}`);
   const finals = result.messages.filter((message) => 'final' in message).map((message) => message.final);
   assert.deepEqual(finals, Array(recordings).fill(PHRASE), `pocketsphinx heard the phrase of each recording through ${result.mimeType}: ${seen}`);
-  assert.deepEqual(result.messages.filter((message) => 'error' in message), [], 'no errors');
+  assert.deepEqual(
+    result.messages.filter((message) => 'error' in message),
+    [],
+    'no errors',
+  );
   // Interim passes run every 700 ms of an open turn; the phrase and its trailing pad last longer.
   assert.ok(
     result.messages.some((message) => typeof message.partial === 'string' && message.partial !== ''),
@@ -244,16 +251,19 @@ test('with API_TOKENS, the browser’s token travels as the openai-insecure-api-
 
 test('/v1/realtime from a browser offering only the token subprotocol: the handshake succeeds and the session starts', async () => {
   const { page, errors } = await openPage(tokenServer.url);
-  const opened = await page.evaluate(async ({ url, token }) => {
-    const socket = new WebSocket(url, [`openai-insecure-api-key.${token}`]);
-    return new Promise<{ protocol: string; first: string } | { failed: number }>((resolve) => {
-      socket.onmessage = (event) => {
-        resolve({ protocol: socket.protocol, first: JSON.parse(String(event.data)).type });
-        socket.close();
-      };
-      socket.onclose = (event) => resolve({ failed: event.code });
-    });
-  }, { url: tokenServer.realtimeUrl, token: TOKEN });
+  const opened = await page.evaluate(
+    async ({ url, token }) => {
+      const socket = new WebSocket(url, [`openai-insecure-api-key.${token}`]);
+      return new Promise<{ protocol: string; first: string } | { failed: number }>((resolve) => {
+        socket.onmessage = (event) => {
+          resolve({ protocol: socket.protocol, first: JSON.parse(String(event.data)).type });
+          socket.close();
+        };
+        socket.onclose = (event) => resolve({ failed: event.code });
+      });
+    },
+    { url: tokenServer.realtimeUrl, token: TOKEN },
+  );
   assert.deepEqual(opened, { protocol: `openai-insecure-api-key.${TOKEN}`, first: 'session.created' });
   assert.deepEqual(errors, []);
   await page.context().close();
@@ -288,7 +298,9 @@ test('raw PCM16 from an AudioWorklet at the AudioContext’s own rate (a Blob-UR
         messages.push(message);
         if (message.final === phrase) heard();
       };
-      const closed = new Promise<{ code: number; reason: string }>((resolve) => (socket.onclose = (event) => resolve({ code: event.code, reason: event.reason })));
+      const closed = new Promise<{ code: number; reason: string }>(
+        (resolve) => (socket.onclose = (event) => resolve({ code: event.code, reason: event.reason })),
+      );
       await new Promise<void>((resolve, reject) => {
         socket.onopen = () => resolve();
         socket.onerror = () => reject(new Error('the WebSocket failed to open'));
@@ -319,7 +331,10 @@ test('raw PCM16 from an AudioWorklet at the AudioContext’s own rate (a Blob-UR
       source.disconnect();
       stream.getTracks().forEach((track) => track.stop());
       if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ action: 'stop' }));
-      const close = await Promise.race([closed, new Promise<{ code: number; reason: string }>((resolve) => setTimeout(() => resolve({ code: -1, reason: 'no close within 10 s' }), 10_000))]);
+      const close = await Promise.race([
+        closed,
+        new Promise<{ code: number; reason: string }>((resolve) => setTimeout(() => resolve({ code: -1, reason: 'no close within 10 s' }), 10_000)),
+      ]);
       const sampleRate = context.sampleRate;
       await context.close();
       return { messages, sampleRate, bytesSent, close };
@@ -328,8 +343,15 @@ test('raw PCM16 from an AudioWorklet at the AudioContext’s own rate (a Blob-UR
   );
   const seen = JSON.stringify(result.messages);
   assert.ok(result.bytesSent > result.sampleRate, `PCM16 went out (${result.bytesSent} bytes at ${result.sampleRate} Hz)`);
-  assert.deepEqual(result.messages.filter((message) => 'error' in message), [], `no errors: ${seen}`);
-  assert.ok(result.messages.some((message) => message.final === PHRASE), `the phrase was heard at ${result.sampleRate} Hz: ${seen}`);
+  assert.deepEqual(
+    result.messages.filter((message) => 'error' in message),
+    [],
+    `no errors: ${seen}`,
+  );
+  assert.ok(
+    result.messages.some((message) => message.final === PHRASE),
+    `the phrase was heard at ${result.sampleRate} Hz: ${seen}`,
+  );
   assert.deepEqual(result.close, { code: 1000, reason: 'stopped' });
   assert.deepEqual(errors, []);
   await page.context().close();
@@ -381,7 +403,10 @@ test('MediaRecorder Blobs (WebM/Opus and Safari’s MP4) posted with fetch + For
     },
     { token: TOKEN, constraints: RAW_CAPTURE },
   );
-  assert.deepEqual(results.map((result) => result.blobType.split(';')[0]), ['audio/webm', 'audio/mp4']);
+  assert.deepEqual(
+    results.map((result) => result.blobType.split(';')[0]),
+    ['audio/webm', 'audio/mp4'],
+  );
   for (const result of results) {
     const name = result.blobType;
     assert.ok(result.blobBytes > 16 * 1024, `${name}: a real recording (${result.blobBytes} bytes)`);
@@ -426,7 +451,17 @@ test('/v1/audio/speech and /tts-proxy audio (mp3, Ogg/Opus, WebM/Opus, wav, flac
           body: JSON.stringify({ model: 'tts-1', voice: 'alloy', input: 'The light in the kitchen is on now.', response_format: format }),
         });
         const bytes = await response.arrayBuffer();
-        const result: DecodedSpeech = { route, format, status: response.status, contentType: response.headers.get('content-type'), bytes: bytes.byteLength, durationSeconds: 0, peak: 0, rms: 0, error: null };
+        const result: DecodedSpeech = {
+          route,
+          format,
+          status: response.status,
+          contentType: response.headers.get('content-type'),
+          bytes: bytes.byteLength,
+          durationSeconds: 0,
+          peak: 0,
+          rms: 0,
+          error: null,
+        };
         try {
           const audio = await context.decodeAudioData(bytes);
           const samples = audio.getChannelData(0);
@@ -453,7 +488,10 @@ test('/v1/audio/speech and /tts-proxy audio (mp3, Ogg/Opus, WebM/Opus, wav, flac
     assert.equal(result.status, 200, `${name}: HTTP ${result.status}`);
     assert.equal(result.error, null, `${name} (${result.contentType}, ${result.bytes} bytes) decodes in Chromium`);
     assert.ok(result.durationSeconds > 0.5, `${name}: ${result.durationSeconds.toFixed(2)} s decoded`);
-    assert.ok(result.peak > 0.05 && result.rms > 0.005, `${name}: the decoded audio is not silent (peak ${result.peak.toFixed(3)}, rms ${result.rms.toFixed(4)})`);
+    assert.ok(
+      result.peak > 0.05 && result.rms > 0.005,
+      `${name}: the decoded audio is not silent (peak ${result.peak.toFixed(3)}, rms ${result.rms.toFixed(4)})`,
+    );
   }
   assert.deepEqual(errors, []);
   await page.context().close();
@@ -496,7 +534,17 @@ test('speech streamed into a MediaSource plays to its end: /tts-proxy’s WebM/O
           audio.onended = resolve;
           setTimeout(resolve, 5000);
         });
-        results.push({ route, format, status: response.status, contentType: response.headers.get('content-type'), chunks, durationSeconds: source.duration, playedSeconds: audio.currentTime, ended: audio.ended, failures });
+        results.push({
+          route,
+          format,
+          status: response.status,
+          contentType: response.headers.get('content-type'),
+          chunks,
+          durationSeconds: source.duration,
+          playedSeconds: audio.currentTime,
+          ended: audio.ended,
+          failures,
+        });
       }
       return results;
     },
@@ -526,7 +574,12 @@ test('a Stop button: a long /v1/audio/speech or /tts-proxy stream aborted after 
         ['/tts-proxy', 'opus'],
       ]) {
         const controller = new AbortController();
-        const response = await fetch(route, { method: 'POST', headers, signal: controller.signal, body: JSON.stringify({ input: long, response_format: format }) });
+        const response = await fetch(route, {
+          method: 'POST',
+          headers,
+          signal: controller.signal,
+          body: JSON.stringify({ input: long, response_format: format }),
+        });
         const reader = (response.body as ReadableStream<Uint8Array>).getReader();
         const first = await reader.read();
         controller.abort();
@@ -595,7 +648,9 @@ test('the gateway protocol on / from a browser WebSocket: binary PCM16 frames of
         if (message.type === 'ready') readied();
         if (message.type === 'tts_end' || message.type === 'error') ttsEnded();
       };
-      const closed = new Promise<{ code: number; reason: string }>((resolve) => (socket.onclose = (event) => resolve({ code: event.code, reason: event.reason })));
+      const closed = new Promise<{ code: number; reason: string }>(
+        (resolve) => (socket.onclose = (event) => resolve({ code: event.code, reason: event.reason })),
+      );
       await new Promise<void>((resolve, reject) => {
         socket.onopen = () => resolve();
         socket.onerror = () => reject(new Error('the gateway WebSocket failed to open'));
@@ -610,7 +665,10 @@ test('the gateway protocol on / from a browser WebSocket: binary PCM16 frames of
       }
       await Promise.race([ttsEnd, closed, new Promise((resolve) => setTimeout(resolve, 20_000))]);
       socket.send(JSON.stringify({ type: 'end' }));
-      const close = await Promise.race([closed, new Promise<{ code: number; reason: string }>((resolve) => setTimeout(() => resolve({ code: -1, reason: 'no close within 10 s' }), 10_000))]);
+      const close = await Promise.race([
+        closed,
+        new Promise<{ code: number; reason: string }>((resolve) => setTimeout(() => resolve({ code: -1, reason: 'no close within 10 s' }), 10_000)),
+      ]);
       return { messages, audioBytes, audioFrames, oddFrames, close };
     },
     { url, wavPath: PHRASE_WAV_PATH },
@@ -624,8 +682,15 @@ test('the gateway protocol on / from a browser WebSocket: binary PCM16 frames of
   assert.ok(types.includes('tts_start') && types.includes('tts_end'), `the reply was spoken: ${seen}`);
   assert.ok(types.indexOf('stt_final') < types.indexOf('tts_start'));
   assert.equal(result.oddFrames, 0, 'every binary frame holds whole PCM16 samples');
-  assert.ok(result.audioBytes > 2 * 24000 * 0.5, `at least half a second of 24 kHz PCM16 came back in ${result.audioFrames} binary frames (${result.audioBytes} bytes)`);
-  assert.deepEqual(result.messages.filter((message) => message.type === 'error'), [], 'no errors');
+  assert.ok(
+    result.audioBytes > 2 * 24000 * 0.5,
+    `at least half a second of 24 kHz PCM16 came back in ${result.audioFrames} binary frames (${result.audioBytes} bytes)`,
+  );
+  assert.deepEqual(
+    result.messages.filter((message) => message.type === 'error'),
+    [],
+    'no errors',
+  );
   assert.deepEqual(result.close, { code: 1000, reason: 'finished' }, 'end closes the session once its turn has its result');
   assert.deepEqual(errors, []);
   await page.context().close();
@@ -652,7 +717,14 @@ test('a page on another origin: a preflighted fetch to /v1/audio/speech with an 
             durationSeconds = (await context.decodeAudioData(bytes)).duration;
             await context.close();
           }
-          return { status: response.status, contentType: response.headers.get('content-type'), bytes: bytes.byteLength, durationSeconds, body: response.ok ? null : new TextDecoder().decode(bytes), error: null };
+          return {
+            status: response.status,
+            contentType: response.headers.get('content-type'),
+            bytes: bytes.byteLength,
+            durationSeconds,
+            body: response.ok ? null : new TextDecoder().decode(bytes),
+            error: null,
+          };
         } catch (error) {
           return { status: 0, contentType: null, bytes: 0, durationSeconds: 0, body: null, error: String(error) };
         }
@@ -683,7 +755,10 @@ test('a page on another origin: a preflighted fetch to /v1/audio/speech with an 
 });
 
 test('CORS_ORIGINS names the origins allowed: a page of another origin is blocked by the browser, the listed origin’s preflight is allowed', async () => {
-  const server = await startTestServer(assembleEngines({ transcriber, responder: new EchoResponder(), synthesizer }), { API_TOKENS: TOKEN, CORS_ORIGINS: 'https://app.example.com' });
+  const server = await startTestServer(assembleEngines({ transcriber, responder: new EchoResponder(), synthesizer }), {
+    API_TOKENS: TOKEN,
+    CORS_ORIGINS: 'https://app.example.com',
+  });
   try {
     const { page, errors } = await openPage(otherOriginUrl);
     const blocked = await page.evaluate(
@@ -766,7 +841,10 @@ test('Socket.IO /realtime from a page on another origin (the socket.io client’
   const seen = JSON.stringify(result.messages);
   assert.equal(result.connected, 'connected', 'the cross-origin handshake over long-polling succeeded');
   const polling = requests.filter((request) => request.includes(`${tokenServer.url}/socket.io/`) && request.includes('transport=polling'));
-  assert.ok(polling.some((request) => request.startsWith('GET ')) && polling.some((request) => request.startsWith('POST ')), `the connection began with long-polling, plain cross-origin HTTP: ${polling.join(', ')}`);
+  assert.ok(
+    polling.some((request) => request.startsWith('GET ')) && polling.some((request) => request.startsWith('POST ')),
+    `the connection began with long-polling, plain cross-origin HTTP: ${polling.join(', ')}`,
+  );
   assert.equal(result.finalTransport, 'websocket', 'and upgraded to a WebSocket');
   assert.equal(result.messages[0]?.type, 'connected', seen);
   const final = result.messages.find((message) => message.type === 'transcript_final');
@@ -774,7 +852,10 @@ test('Socket.IO /realtime from a page on another origin (the socket.io client’
   const audioBytes = result.messages.filter((message) => message.type === 'audio').reduce((sum, message) => sum + Number(message.content), 0);
   assert.ok(audioBytes > 0, `the answer came back as audio: ${seen}`);
   assert.equal(result.messages.at(-1)?.type, 'turn_done', seen);
-  assert.deepEqual(result.messages.filter((message) => message.type === 'error'), []);
+  assert.deepEqual(
+    result.messages.filter((message) => message.type === 'error'),
+    [],
+  );
   assert.deepEqual(errors, []);
   await page.context().close();
 });

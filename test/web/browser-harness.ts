@@ -40,7 +40,19 @@ export async function microphoneFile(dir: string, phrase: string, options: Micro
   const spoken = await speakPhrase(phrase, 'wav', options.wordsPerMinute);
   const file = path.join(dir, 'microphone.wav');
   try {
-    await run('sox', [spoken.file, '-r', '48000', '-b', '16', '-c', '1', file, 'pad', String(options.beforeSeconds ?? 0.5), String(options.afterSeconds ?? 3.5)]);
+    await run('sox', [
+      spoken.file,
+      '-r',
+      '48000',
+      '-b',
+      '16',
+      '-c',
+      '1',
+      file,
+      'pad',
+      String(options.beforeSeconds ?? 0.5),
+      String(options.afterSeconds ?? 3.5),
+    ]);
   } finally {
     await rm(path.dirname(spoken.file), { recursive: true, force: true });
   }

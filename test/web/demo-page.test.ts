@@ -25,7 +25,8 @@ import { launchChromium, microphoneFile, requireBrowserTools } from './browser-h
 const TOKEN = 'demo-page-token';
 const PHRASE = 'turn on the light';
 /** Long enough (about 15 s spoken) that the looping microphone speaks again while it plays. */
-const LONG_ANSWER = 'Here is a long answer to your request. '.repeat(3) + 'It goes on for a while, one sentence after another, so that you can interrupt it. '.repeat(4);
+const LONG_ANSWER =
+  'Here is a long answer to your request. '.repeat(3) + 'It goes on for a while, one sentence after another, so that you can interrupt it. '.repeat(4);
 const ARTIFACTS = path.join(repoRoot, 'test-artifacts');
 const FALLBACK = { from: 'whisper base.en', reason: 'the model base.en is not in the model cache and could not be downloaded' };
 
@@ -38,12 +39,27 @@ interface DemoStats {
   lastTruncate: { itemId: string; audioEndMs: number; receivedMs: number } | null;
   errors: number;
   lastError: string | null;
-  session: { type: string; turnDetection: string | null; voice: string | null; aggressiveness: number | null; endMs: number | null; mode: string | null; targetLanguage: string | null } | null;
+  session: {
+    type: string;
+    turnDetection: string | null;
+    voice: string | null;
+    aggressiveness: number | null;
+    endMs: number | null;
+    mode: string | null;
+    targetLanguage: string | null;
+  } | null;
   transcripts: number;
   speechStarted: number;
   typedMessages: number;
   talkTurns: number;
-  lastTimings: { itemId: string | null; responseId: string; transcriptionMs: number | null; firstTokenMs: number | null; firstAudioMs: number | null; totalMs: number | null } | null;
+  lastTimings: {
+    itemId: string | null;
+    responseId: string;
+    transcriptionMs: number | null;
+    firstTokenMs: number | null;
+    firstAudioMs: number | null;
+    totalMs: number | null;
+  } | null;
   partials: number;
   connects: number;
   sessionsCreated: number;
@@ -173,7 +189,11 @@ test('the capture worklet, run at 48 kHz (Firefox’s path), resamples to 24 kHz
   const chunks = await page.evaluate(async () => {
     const context = new OfflineAudioContext({ numberOfChannels: 1, length: 48000, sampleRate: 48000 });
     await context.audioWorklet.addModule('./capture-worklet.js');
-    const node = new AudioWorkletNode(context, 'speechbridge-capture', { numberOfOutputs: 1, outputChannelCount: [1], processorOptions: { targetRate: 24000 } });
+    const node = new AudioWorkletNode(context, 'speechbridge-capture', {
+      numberOfOutputs: 1,
+      outputChannelCount: [1],
+      processorOptions: { targetRate: 24000 },
+    });
     const received: number[][] = [];
     node.port.onmessage = (event) => received.push(Array.from(event.data.samples as Int16Array));
     const buffer = context.createBuffer(1, 48000, 48000);
@@ -192,9 +212,15 @@ test('the capture worklet, run at 48 kHz (Firefox’s path), resamples to 24 kHz
     return received;
   });
   assert.ok(chunks.length >= 23, `about a second of 40 ms chunks came out (${chunks.length})`);
-  assert.ok(chunks.every((chunk) => chunk.length === 960), 'each chunk is 40 ms at 24 kHz');
+  assert.ok(
+    chunks.every((chunk) => chunk.length === 960),
+    'each chunk is 40 ms at 24 kHz',
+  );
   // Skip the first chunk (the filter filling up); the rest holds whole cycles of both tones.
-  const output = chunks.slice(1).flat().map((value) => value / 32768);
+  const output = chunks
+    .slice(1)
+    .flat()
+    .map((value) => value / 32768);
   const amplitude = (frequency: number) => {
     let re = 0;
     let im = 0;
@@ -251,10 +277,18 @@ test('the fake microphone’s phrase comes back as a final transcript, the echoe
 
   // The gateway's own timings of the turn: the latency line, and the same under the reply.
   const timed = await waitForStats(page, 'speechbridge.turn.timings', (s) => s.lastTimings !== null);
-  assert.ok(timed.lastTimings && [timed.lastTimings.transcriptionMs, timed.lastTimings.firstTokenMs, timed.lastTimings.firstAudioMs, timed.lastTimings.totalMs].every((ms) => typeof ms === 'number' && ms >= 0));
+  assert.ok(
+    timed.lastTimings &&
+      [timed.lastTimings.transcriptionMs, timed.lastTimings.firstTokenMs, timed.lastTimings.firstAudioMs, timed.lastTimings.totalMs].every(
+        (ms) => typeof ms === 'number' && ms >= 0,
+      ),
+  );
   const latencyText = (await page.locator('#latency').textContent()) ?? '';
   assert.match(latencyText, /^Last turn: speech end → transcript \d+ ms → first token \d+ ms → first audio \d+ ms \(\d+ ms in all\)$/);
-  assert.match((await reply.locator('.latency').textContent()) ?? '', /^speech end → transcript \d+ ms → first token \d+ ms → first audio \d+ ms \(\d+ ms in all\)$/);
+  assert.match(
+    (await reply.locator('.latency').textContent()) ?? '',
+    /^speech end → transcript \d+ ms → first token \d+ ms → first audio \d+ ms \(\d+ ms in all\)$/,
+  );
 
   // The event log, folded until opened: what the page sent and received, audio runs on one line each.
   assert.equal(await page.locator('#events').isVisible(), false);
@@ -264,7 +298,13 @@ test('the fake microphone’s phrase comes back as a final transcript, the echoe
   assert.equal(await log.locator('li[data-direction="received"][data-type="session.created"]').count(), 1);
   assert.ok((await log.locator('li[data-direction="sent"][data-type="session.update"]').count()) >= 1);
   assert.ok((await log.locator('li[data-direction="received"][data-type="speechbridge.turn.timings"]').count()) >= 1);
-  assert.ok((await log.locator('li[data-type="input_audio_buffer.append"] .count').filter({ hasText: /^×\d+$/ }).count()) >= 1, 'a run of appends is one line with its count');
+  assert.ok(
+    (await log
+      .locator('li[data-type="input_audio_buffer.append"] .count')
+      .filter({ hasText: /^×\d+$/ })
+      .count()) >= 1,
+    'a run of appends is one line with its count',
+  );
   // Read at one instant: events keep arriving while the microphone loops.
   const counts = await page.evaluate(() => ({
     logged: (window as unknown as { speechbridgeDemo: { eventsLogged: number } }).speechbridgeDemo.eventsLogged,
@@ -300,7 +340,15 @@ test('the fake microphone’s phrase comes back as a final transcript, the echoe
   await page.getByLabel('Translate', { exact: true }).check();
   await page.getByLabel('Translate into').selectOption('de');
   const updated = await waitForStats(page, 'the new settings in session.updated', (s) => s.session?.targetLanguage === 'de' && s.session.endMs === 1600, 5000);
-  assert.deepEqual(updated.session, { type: 'realtime', turnDetection: 'server_vad', voice: 'coral', aggressiveness: 3, endMs: 1600, mode: 'translate', targetLanguage: 'de' });
+  assert.deepEqual(updated.session, {
+    type: 'realtime',
+    turnDetection: 'server_vad',
+    voice: 'coral',
+    aggressiveness: 3,
+    endMs: 1600,
+    mode: 'translate',
+    targetLanguage: 'de',
+  });
   assert.equal(updated.errors, 0, `the gateway accepted every update (${updated.lastError})`);
   // The session had spoken, and OpenAI's rule keeps a session's voice once it has: the new voice came with a new session.
   assert.equal(updated.connects, 2, 'the page reconnected for the new voice');
@@ -382,7 +430,10 @@ test('a server restart: the page shows reconnecting, then live again on the new 
   assert.match((await statusOf(page)).text, /Reconnecting/);
   const beforeRestart = await stats(page);
 
-  echoServer = await startTestServer(assembleEngines({ transcriber, responder: new EchoResponder(), synthesizer }), { API_TOKENS: TOKEN, SERVER_PORT: String(port) });
+  echoServer = await startTestServer(assembleEngines({ transcriber, responder: new EchoResponder(), synthesizer }), {
+    API_TOKENS: TOKEN,
+    SERVER_PORT: String(port),
+  });
   await page.locator('#status[data-state="live"]').waitFor({ timeout: 20_000 });
   const live = await stats(page);
   assert.equal(live.sessionsCreated, beforeRestart.sessionsCreated + 1, 'a new session on the new server');

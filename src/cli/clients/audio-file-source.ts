@@ -45,7 +45,11 @@ export async function* decodeAudioFile(file: string, sampleRate: number, signal:
     if (signal.aborted) return;
     if (exit.type === 'spawn_failed') throw exit.error;
     if (exit.code !== 0) {
-      throw new SpeechbridgeError('unreadable_audio', `${file} could not be decoded: ${ffmpeg.lastStderrLine().replace(`${input}: `, '') || `ffmpeg exited with ${exit.code ?? exit.signal}`}`, { param: 'file' });
+      throw new SpeechbridgeError(
+        'unreadable_audio',
+        `${file} could not be decoded: ${ffmpeg.lastStderrLine().replace(`${input}: `, '') || `ffmpeg exited with ${exit.code ?? exit.signal}`}`,
+        { param: 'file' },
+      );
     }
   } finally {
     signal.removeEventListener('abort', onAbort);

@@ -33,7 +33,11 @@ export async function onPath(name: string): Promise<boolean> {
 /** The recorder to use: the one asked for (it must be installed), else sox, else arecord. */
 export async function chooseRecorder(requested: RecorderTool | 'auto'): Promise<RecorderTool> {
   if (requested !== 'auto') {
-    if (!(await onPath(requested))) throw new SpeechbridgeError('engine_unavailable', `the recorder ${requested} is not installed (not on PATH): ${INSTALL_HINT}, or pipe raw PCM with --input -`);
+    if (!(await onPath(requested)))
+      throw new SpeechbridgeError(
+        'engine_unavailable',
+        `the recorder ${requested} is not installed (not on PATH): ${INSTALL_HINT}, or pipe raw PCM with --input -`,
+      );
     return requested;
   }
   if (await onPath('sox')) return 'sox';
@@ -71,7 +75,12 @@ export async function listCaptureDevices(): Promise<CaptureDevice[]> {
     const match = /^(\d+)-(\d+):\s*([^:]*):\s*([^:]*):(.*)$/.exec(line);
     if (!match || !/capture/.test(match[5])) continue;
     const card = Number(match[1]);
-    devices.push({ card, device: Number(match[2]), id: ids.get(card) ?? String(card), description: `${match[3].trim()}${match[4].trim() ? ` (${match[4].trim()})` : ''}` });
+    devices.push({
+      card,
+      device: Number(match[2]),
+      id: ids.get(card) ?? String(card),
+      description: `${match[3].trim()}${match[4].trim() ? ` (${match[4].trim()})` : ''}`,
+    });
   }
   return devices;
 }
@@ -108,8 +117,13 @@ export async function alsaDevice(device: string): Promise<string> {
   if (trimmed.includes(':') || ['default', 'pulse', 'pipewire', 'sysdefault'].includes(trimmed)) return trimmed;
   const devices = await listCaptureDevices();
   const lower = trimmed.toLowerCase();
-  const found = devices.find((candidate) => candidate.id.toLowerCase() === lower) ?? devices.find((candidate) => `${candidate.id} ${candidate.description}`.toLowerCase().includes(lower));
+  const found =
+    devices.find((candidate) => candidate.id.toLowerCase() === lower) ??
+    devices.find((candidate) => `${candidate.id} ${candidate.description}`.toLowerCase().includes(lower));
   if (found) return `plughw:${found.card},${found.device}`;
-  const known = devices.length > 0 ? `capture devices: ${devices.map((candidate) => `${candidate.card} (${candidate.id}: ${candidate.description})`).join(', ')}` : 'ALSA lists no capture device on this machine';
+  const known =
+    devices.length > 0
+      ? `capture devices: ${devices.map((candidate) => `${candidate.card} (${candidate.id}: ${candidate.description})`).join(', ')}`
+      : 'ALSA lists no capture device on this machine';
   throw new SpeechbridgeError('engine_unavailable', `no capture device matches --device ${JSON.stringify(device)}; ${known} (see listen --list-devices)`);
 }

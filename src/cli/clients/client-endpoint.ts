@@ -44,16 +44,24 @@ export function endpointUrl(base: string, protocol: Protocol): string {
 export function modeFor(protocol: Protocol, requested: ClientMode | undefined): ClientMode {
   if (protocol === 'transcriptions') {
     if (requested !== undefined && requested !== 'transcribe') {
-      throw new SpeechbridgeError('invalid_value', `--protocol transcriptions only transcribes: use --mode transcribe, or --protocol realtime|gateway for --mode ${requested}`, {
-        param: 'mode',
-      });
+      throw new SpeechbridgeError(
+        'invalid_value',
+        `--protocol transcriptions only transcribes: use --mode transcribe, or --protocol realtime|gateway for --mode ${requested}`,
+        {
+          param: 'mode',
+        },
+      );
     }
     return 'transcribe';
   }
   if (protocol === 'gateway' && requested === 'transcribe') {
-    throw new SpeechbridgeError('invalid_value', '--protocol gateway answers every turn with text and speech: for transcripts only use --protocol transcriptions or realtime', {
-      param: 'mode',
-    });
+    throw new SpeechbridgeError(
+      'invalid_value',
+      '--protocol gateway answers every turn with text and speech: for transcripts only use --protocol transcriptions or realtime',
+      {
+        param: 'mode',
+      },
+    );
   }
   return requested ?? 'assistant';
 }

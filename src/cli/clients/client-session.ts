@@ -114,7 +114,10 @@ async function connect(client: SpeechClient, timeoutMs: number, signal: AbortSig
     await client.connect(deadline.signal);
   } catch (error) {
     if (!signal.aborted && (error as Error).name === 'TimeoutError') {
-      throw new SpeechbridgeError('upstream_timeout', `the server took the connection but did not start a session within ${timeoutMs / 1000} s (--timeout): check --url and --protocol`);
+      throw new SpeechbridgeError(
+        'upstream_timeout',
+        `the server took the connection but did not start a session within ${timeoutMs / 1000} s (--timeout): check --url and --protocol`,
+      );
     }
     throw error;
   } finally {

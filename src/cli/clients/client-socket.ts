@@ -125,9 +125,13 @@ export class ClientSocket {
 function connectFailure(url: string, error: NodeJS.ErrnoException): SpeechbridgeError {
   const code = error.code ?? '';
   if (UNREACHABLE_CODES.has(code) || /ECONNREFUSED|ENOTFOUND/.test(error.message)) {
-    return new SpeechbridgeError('upstream_unreachable', `cannot reach speechbridge at ${url}: is it running? (${code || error.message}; start it with \`speechbridge serve\`, or give --url)`, {
-      cause: error,
-    });
+    return new SpeechbridgeError(
+      'upstream_unreachable',
+      `cannot reach speechbridge at ${url}: is it running? (${code || error.message}; start it with \`speechbridge serve\`, or give --url)`,
+      {
+        cause: error,
+      },
+    );
   }
   if (TLS_TRUST_CODES.has(code)) {
     return new SpeechbridgeError(
@@ -137,7 +141,11 @@ function connectFailure(url: string, error: NodeJS.ErrnoException): Speechbridge
     );
   }
   if (/handshake timed out/i.test(error.message)) {
-    return new SpeechbridgeError('upstream_unreachable', `cannot reach speechbridge at ${url}: the WebSocket handshake took more than ${HANDSHAKE_TIMEOUT_MS / 1000} s`, { cause: error });
+    return new SpeechbridgeError(
+      'upstream_unreachable',
+      `cannot reach speechbridge at ${url}: the WebSocket handshake took more than ${HANDSHAKE_TIMEOUT_MS / 1000} s`,
+      { cause: error },
+    );
   }
   return new SpeechbridgeError('upstream_unreachable', `cannot connect to ${url}: ${error.message}`, { cause: error });
 }
@@ -147,12 +155,14 @@ function refusal(url: string, status: number, body: string, gaveToken: boolean):
   const detail = said ? `: ${said}` : '';
   if (status === 401 || status === 403) {
     const fix = gaveToken
-      ? 'check --token or SPEECHBRIDGE_TOKEN: it must be one of the server\'s API_TOKENS'
+      ? "check --token or SPEECHBRIDGE_TOKEN: it must be one of the server's API_TOKENS"
       : 'the server requires a token: pass --token <token> or set SPEECHBRIDGE_TOKEN';
     return new SpeechbridgeError('invalid_api_key', `the server refused the token (HTTP ${status}${detail}); ${fix}`, { status });
   }
   if (status === 404) {
-    return new SpeechbridgeError('not_found', `${url} has no WebSocket endpoint there (HTTP 404${detail}): check --url and --protocol, or update the server`, { status });
+    return new SpeechbridgeError('not_found', `${url} has no WebSocket endpoint there (HTTP 404${detail}): check --url and --protocol, or update the server`, {
+      status,
+    });
   }
   return new SpeechbridgeError('upstream_error', `the server refused the connection to ${url} (HTTP ${status}${detail})`, { status });
 }
@@ -176,4 +186,3 @@ function serverMessage(body: string): string {
   }
   return body.split('\n')[0]?.trim().slice(0, 200) ?? '';
 }
-

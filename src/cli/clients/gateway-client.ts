@@ -142,7 +142,10 @@ export class GatewayClient implements SpeechClient {
   private onClose(code: number, reason: string): void {
     const previous = this.state;
     this.state = { phase: 'closed' };
-    if (previous.phase === 'starting') previous.ready.reject(new SpeechbridgeError('upstream_error', `the server closed the session before it was ready (${code}${reason ? ` ${reason}` : ''})`));
+    if (previous.phase === 'starting')
+      previous.ready.reject(
+        new SpeechbridgeError('upstream_error', `the server closed the session before it was ready (${code}${reason ? ` ${reason}` : ''})`),
+      );
     this.closed.resolve();
     this.emit({ type: 'closed', code, reason });
   }

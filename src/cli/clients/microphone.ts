@@ -56,7 +56,10 @@ export async function* recordMicrophone(options: MicrophoneOptions): AsyncGenera
     if (signal.aborted) return;
     if (exit.error) {
       const missing = exit.error.code === 'ENOENT';
-      throw new SpeechbridgeError('engine_unavailable', missing ? `the recorder ${tool} is not installed: ${INSTALL_HINT}, or pipe raw PCM with --input -` : `${tool} could not start: ${exit.error.message}`);
+      throw new SpeechbridgeError(
+        'engine_unavailable',
+        missing ? `the recorder ${tool} is not installed: ${INSTALL_HINT}, or pipe raw PCM with --input -` : `${tool} could not start: ${exit.error.message}`,
+      );
     }
     const said = lastLine(stderr);
     throw new SpeechbridgeError(
@@ -72,7 +75,10 @@ export async function* recordMicrophone(options: MicrophoneOptions): AsyncGenera
 
 /** The most telling stderr line: sox's and arecord's own message, not ALSA's library chatter before it. */
 function lastLine(stderr: string): string {
-  const lines = stderr.split('\n').map((line) => line.trim()).filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
   const own = lines.filter((line) => !line.startsWith('ALSA lib'));
   return (own.at(-1) ?? lines.at(-1) ?? '').slice(0, 300);
 }

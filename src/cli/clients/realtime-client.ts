@@ -45,11 +45,7 @@ const audioDelta = z.looseObject({ delta: z.string() });
 const textDone = z.looseObject({ text: z.string().optional(), transcript: z.string().optional() });
 const errorEvent = z.looseObject({ error: z.looseObject({ message: z.string().optional(), code: z.string().nullable().optional() }) });
 
-type Phase =
-  | { phase: 'idle' }
-  | { phase: 'connecting'; created: Deferred<void> }
-  | { phase: 'open' }
-  | { phase: 'closed' };
+type Phase = { phase: 'idle' } | { phase: 'connecting'; created: Deferred<void> } | { phase: 'open' } | { phase: 'closed' };
 
 export class RealtimeClient implements SpeechClient {
   readonly protocol = 'realtime';
@@ -291,7 +287,10 @@ export class RealtimeClient implements SpeechClient {
   private onClose(code: number, reason: string): void {
     const previous = this.state;
     this.state = { phase: 'closed' };
-    if (previous.phase === 'connecting') previous.created.reject(new SpeechbridgeError('upstream_error', `the server closed the session before it started (${code}${reason ? ` ${reason}` : ''})`));
+    if (previous.phase === 'connecting')
+      previous.created.reject(
+        new SpeechbridgeError('upstream_error', `the server closed the session before it started (${code}${reason ? ` ${reason}` : ''})`),
+      );
     this.barrier?.reject(new SpeechbridgeError('upstream_error', `the server closed the connection (${code}${reason ? ` ${reason}` : ''})`));
     this.settledCheck?.();
     this.emit({ type: 'closed', code, reason });

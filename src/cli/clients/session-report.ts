@@ -90,7 +90,13 @@ export class SessionReport {
   }
 
   summary(): SessionSummary {
-    return { turns: this.turns, transcripts: [...this.transcripts], replies: this.replies, replyAudioSeconds: round(this.replyAudioSeconds), errors: this.errors };
+    return {
+      turns: this.turns,
+      transcripts: [...this.transcripts],
+      replies: this.replies,
+      replyAudioSeconds: round(this.replyAudioSeconds),
+      errors: this.errors,
+    };
   }
 
   /** Prints the closing summary; `extra` adds fields (the reply WAV path, the end reason). */

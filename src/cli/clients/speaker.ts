@@ -76,8 +76,14 @@ export class Speaker implements ReplySink {
     // A player that ends while it is still the one in use failed or was killed (close() and a rate change let go of it first).
     child.once('close', (code, signal) => {
       if ((code !== 0 || signal !== null) && this.child === child) {
-        const said = stderr.split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('ALSA lib')).at(-1);
-        this.fail(`cannot play replies with ${this.tool}${said ? ` (${said})` : ` (${signal ? `killed by ${signal}` : `exit code ${code}`})`}: check the sound output, or use --no-play (-o reply.wav keeps them)`);
+        const said = stderr
+          .split('\n')
+          .map((line) => line.trim())
+          .filter((line) => line && !line.startsWith('ALSA lib'))
+          .at(-1);
+        this.fail(
+          `cannot play replies with ${this.tool}${said ? ` (${said})` : ` (${signal ? `killed by ${signal}` : `exit code ${code}`})`}: check the sound output, or use --no-play (-o reply.wav keeps them)`,
+        );
       }
     });
     this.child = child;

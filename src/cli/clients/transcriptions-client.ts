@@ -89,7 +89,8 @@ export class TranscriptionsClient implements SpeechClient {
       this.emit({ type: 'transcript.final', turn: `turn_${this.turn}`, text: final.data.final.trim() });
       this.turn++;
     } else if (error.success) {
-      if (this.state.phase === 'starting') this.state.started.reject(new SpeechbridgeError('invalid_value', `the server refused the session: ${error.data.error}`));
+      if (this.state.phase === 'starting')
+        this.state.started.reject(new SpeechbridgeError('invalid_value', `the server refused the session: ${error.data.error}`));
       else this.emit({ type: 'error', message: error.data.error, ...(error.data.code && { code: error.data.code }) });
     }
   }
@@ -97,7 +98,10 @@ export class TranscriptionsClient implements SpeechClient {
   private onClose(code: number, reason: string): void {
     const previous = this.state;
     this.state = { phase: 'closed' };
-    if (previous.phase === 'starting') previous.started.reject(new SpeechbridgeError('upstream_error', `the server closed the session before it started (${code}${reason ? ` ${reason}` : ''})`));
+    if (previous.phase === 'starting')
+      previous.started.reject(
+        new SpeechbridgeError('upstream_error', `the server closed the session before it started (${code}${reason ? ` ${reason}` : ''})`),
+      );
     this.closed.resolve();
     this.emit({ type: 'closed', code, reason });
   }

@@ -31,9 +31,11 @@ export class WavFileWriter {
 
   /** Queues a chunk; a write failure is reported by close(). */
   write(samples: Int16Array, sampleRate: number): void {
-    this.queue = this.queue.then(() => this.append(samples, sampleRate)).catch((error: unknown) => {
-      this.failure ??= error as Error;
-    });
+    this.queue = this.queue
+      .then(() => this.append(samples, sampleRate))
+      .catch((error: unknown) => {
+        this.failure ??= error as Error;
+      });
   }
 
   /** Whether any audio was written (the file exists). */
@@ -44,7 +46,8 @@ export class WavFileWriter {
   /** Fails now, before any connection, when the file could not be created: its folder is missing or not writable, or it is a folder. */
   async check(): Promise<void> {
     const existing = await stat(this.path).catch(() => undefined);
-    if (existing?.isDirectory()) throw new SpeechbridgeError('invalid_value', `-o ${this.path} is a directory: give a file name such as reply.wav`, { param: 'output' });
+    if (existing?.isDirectory())
+      throw new SpeechbridgeError('invalid_value', `-o ${this.path} is a directory: give a file name such as reply.wav`, { param: 'output' });
     const folder = path.dirname(path.resolve(this.path));
     await access(existing ? this.path : folder, constants.W_OK).catch((error: NodeJS.ErrnoException) => {
       const problem = error.code === 'ENOENT' ? `the folder ${folder} does not exist` : `it is not writable (${error.code ?? error.message})`;

@@ -96,7 +96,11 @@ export class GatewayConnection {
 
   #onStart(message: StartMessage): void {
     if (this.#stage.stage !== 'awaiting_start') {
-      this.#socket.sendError(new SpeechbridgeError('unexpected_message', 'start was already received: a connection runs one session; open a new connection for other settings', { param: 'type' }));
+      this.#socket.sendError(
+        new SpeechbridgeError('unexpected_message', 'start was already received: a connection runs one session; open a new connection for other settings', {
+          param: 'type',
+        }),
+      );
       return;
     }
     let live: Live;
@@ -141,21 +145,29 @@ export class GatewayConnection {
   #onAudio(bytes: Buffer | null, base64: string | null): void {
     const stage = this.#stage;
     if (stage.stage === 'awaiting_start') {
-      this.#socket.sendError(new SpeechbridgeError('unexpected_message', 'audio arrived before start: send {"type":"start", …} first, then the audio', { param: 'type' }));
+      this.#socket.sendError(
+        new SpeechbridgeError('unexpected_message', 'audio arrived before start: send {"type":"start", …} first, then the audio', { param: 'type' }),
+      );
       return;
     }
     if (stage.stage === 'ending') {
       // Once: a microphone that stops a little after `end` would otherwise get an error per frame.
       if (!stage.audioRefused) {
         stage.audioRefused = true;
-        this.#socket.sendError(new SpeechbridgeError('unexpected_message', 'audio arrived after end and is ignored (this is said once): the session is finishing its turns', { param: 'type' }));
+        this.#socket.sendError(
+          new SpeechbridgeError('unexpected_message', 'audio arrived after end and is ignored (this is said once): the session is finishing its turns', {
+            param: 'type',
+          }),
+        );
       }
       return;
     }
     let samples: Int16Array;
     try {
       const { input, carry } = stage.live;
-      samples = bytes ? decodeAudioBytes(input.encoding === 'pcm16' ? carry.take(bytes) : bytes, input, 'binary frame') : decodeBase64Audio(base64 ?? '', input.encoding, 'audio');
+      samples = bytes
+        ? decodeAudioBytes(input.encoding === 'pcm16' ? carry.take(bytes) : bytes, input, 'binary frame')
+        : decodeBase64Audio(base64 ?? '', input.encoding, 'audio');
     } catch (error) {
       this.#socket.sendError(toSpeechbridgeError(error));
       return;

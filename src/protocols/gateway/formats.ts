@@ -44,7 +44,8 @@ export function parseAudioFormat(name: string, param: string): GatewayAudioForma
     if ((PCM_SAMPLE_RATES as readonly number[]).includes(sampleRate)) return pcm(sampleRate);
     throw unsupported(name, param, `pcm rate ${sampleRate} is not offered; use one of ${PCM_SAMPLE_RATES.join(', ')}`);
   }
-  if (ULAW_NAMES.has(lower) || lower === 'ulaw_8000' || lower === 'mulaw_8000') return { encoding: 'g711_ulaw', sampleRate: G711_SAMPLE_RATE, name: 'ulaw_8000' };
+  if (ULAW_NAMES.has(lower) || lower === 'ulaw_8000' || lower === 'mulaw_8000')
+    return { encoding: 'g711_ulaw', sampleRate: G711_SAMPLE_RATE, name: 'ulaw_8000' };
   if (ALAW_NAMES.has(lower) || lower === 'alaw_8000') return { encoding: 'g711_alaw', sampleRate: G711_SAMPLE_RATE, name: 'alaw_8000' };
   if (ULAW_NAMES.has(base) || ALAW_NAMES.has(base)) throw unsupported(name, param, 'G.711 runs at 8000 Hz only');
   throw unsupported(name, param, `use ${FORMAT_HELP}`);
@@ -59,7 +60,9 @@ export function decodeAudioBytes(bytes: Uint8Array, format: GatewayAudioFormat, 
   switch (format.encoding) {
     case 'pcm16':
       if (bytes.byteLength % 2 !== 0) {
-        throw new SpeechbridgeError('invalid_audio', `${param} holds ${bytes.byteLength} bytes, but ${format.name} needs an even count (2 bytes per sample)`, { param });
+        throw new SpeechbridgeError('invalid_audio', `${param} holds ${bytes.byteLength} bytes, but ${format.name} needs an even count (2 bytes per sample)`, {
+          param,
+        });
       }
       return bytesToInt16(bytes);
     case 'g711_ulaw':

@@ -19,7 +19,11 @@ export function registerBodyLimit(app: FastifyInstance): void {
     if (Number.isFinite(declared) && limit !== undefined && declared > limit) {
       // The same words as the limits found while reading (multipart.ts, error-reply.ts).
       const which = request.isMultipart() ? 'for an upload (MAX_UPLOAD_MB and the form fields)' : 'for a JSON body';
-      throw new SpeechbridgeError('payload_too_large', `request body of ${declared} bytes (Content-Length) is larger than the limit of ${limit} bytes ${which}`, { status: 413 });
+      throw new SpeechbridgeError(
+        'payload_too_large',
+        `request body of ${declared} bytes (Content-Length) is larger than the limit of ${limit} bytes ${which}`,
+        { status: 413 },
+      );
     }
   });
 }

@@ -15,10 +15,15 @@ function fromFastifyError(error: FastifyError, maxUploadBytes: number, bodyLimit
       // JSON bodies have their own limit; MAX_UPLOAD_MB is for multipart files only.
       return new SpeechbridgeError('payload_too_large', `request body is larger than the limit of ${bodyLimit} bytes for a JSON body`, { status: 413 });
     case 'FST_REQ_FILE_TOO_LARGE':
-      return new SpeechbridgeError('payload_too_large', `request body is larger than the limit of ${maxUploadBytes} bytes (MAX_UPLOAD_MB)`, { status: 413, param: 'file' });
+      return new SpeechbridgeError('payload_too_large', `request body is larger than the limit of ${maxUploadBytes} bytes (MAX_UPLOAD_MB)`, {
+        status: 413,
+        param: 'file',
+      });
     // A count limit is not a size problem: saying "too large" would send the user looking at the file size.
     case 'FST_FILES_LIMIT':
-      return new SpeechbridgeError('invalid_value', 'the multipart body has more than one file part: send one audio file, as form field "file"', { param: 'file' });
+      return new SpeechbridgeError('invalid_value', 'the multipart body has more than one file part: send one audio file, as form field "file"', {
+        param: 'file',
+      });
     case 'FST_FIELDS_LIMIT':
     case 'FST_PARTS_LIMIT':
       return new SpeechbridgeError('invalid_value', 'the multipart body has more form fields than the server accepts: send only the documented fields');
@@ -32,7 +37,8 @@ function fromFastifyError(error: FastifyError, maxUploadBytes: number, bodyLimit
     default:
       if (error.statusCode === 413) return new SpeechbridgeError('payload_too_large', error.message, { status: 413 });
       if (error instanceof SyntaxError) return new SpeechbridgeError('invalid_json', `request body is not valid JSON: ${error.message}`);
-      if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return new SpeechbridgeError('invalid_value', error.message, { status: error.statusCode });
+      if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)
+        return new SpeechbridgeError('invalid_value', error.message, { status: error.statusCode });
       return undefined;
   }
 }

@@ -15,7 +15,16 @@ interface ModelEntry {
 }
 
 /** Names clients send to each endpoint; all of them reach the configured engine. */
-const ENDPOINT_MODELS = ['whisper-1', 'gpt-4o-transcribe', 'gpt-4o-mini-transcribe', 'tts-1', 'tts-1-hd', 'gpt-4o-mini-tts', 'gpt-realtime', 'gpt-4o-realtime-preview'];
+const ENDPOINT_MODELS = [
+  'whisper-1',
+  'gpt-4o-transcribe',
+  'gpt-4o-mini-transcribe',
+  'tts-1',
+  'tts-1-hd',
+  'gpt-4o-mini-tts',
+  'gpt-realtime',
+  'gpt-4o-realtime-preview',
+];
 
 /** The models the configured engines run, where they name one (the server's engine summary). */
 export interface ConfiguredModels {

@@ -57,9 +57,13 @@ export async function readMultipart(request: FastifyRequest, limits: UploadLimit
     request.raw.unpipe();
     request.raw.pause();
     refuseOversizedBody(
-      new SpeechbridgeError('payload_too_large', `request body passed ${bytes} bytes, over the limit of ${limits.maxBodyBytes} bytes (MAX_UPLOAD_MB and the form fields)`, {
-        status: 413,
-      }),
+      new SpeechbridgeError(
+        'payload_too_large',
+        `request body passed ${bytes} bytes, over the limit of ${limits.maxBodyBytes} bytes (MAX_UPLOAD_MB and the form fields)`,
+        {
+          status: 413,
+        },
+      ),
     );
   });
   const within = <T>(step: Promise<T>) => Promise.race([step, oversizedBody]);
@@ -87,7 +91,11 @@ export async function readMultipart(request: FastifyRequest, limits: UploadLimit
  * not when the part ends: busboy reads the rest of a cut file to its end and drops it.
  */
 async function readFilePart(stream: Readable & { truncated?: boolean }, maxFileBytes: number, within: <T>(step: Promise<T>) => Promise<T>): Promise<Buffer> {
-  const tooLarge = () => new SpeechbridgeError('payload_too_large', `the uploaded file is larger than the limit of ${maxFileBytes} bytes (MAX_UPLOAD_MB)`, { status: 413, param: 'file' });
+  const tooLarge = () =>
+    new SpeechbridgeError('payload_too_large', `the uploaded file is larger than the limit of ${maxFileBytes} bytes (MAX_UPLOAD_MB)`, {
+      status: 413,
+      param: 'file',
+    });
   let onLimit = () => {};
   const cut = new Promise<never>((_resolve, reject) => (onLimit = () => reject(tooLarge())));
   cut.catch(() => {});

@@ -43,4 +43,3 @@ async function* prepend(first: IteratorResult<Int16Array>, rest: AsyncIterator<I
 async function* rawPcm(samples: AsyncIterable<Int16Array>): AsyncIterable<Buffer> {
   for await (const chunk of samples) yield Buffer.from(int16ToBytes(chunk));
 }
-

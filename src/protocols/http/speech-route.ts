@@ -31,9 +31,7 @@ const CONTENT_TYPES: Record<SpeechFormat, string> = {
 
 const BODY = z.object({
   model: z.string().max(200).optional(),
-  input: z
-    .string({ error: 'input is required: the text to speak' })
-    .max(MAX_INPUT_CHARS, `input is longer than ${MAX_INPUT_CHARS} characters`),
+  input: z.string({ error: 'input is required: the text to speak' }).max(MAX_INPUT_CHARS, `input is longer than ${MAX_INPUT_CHARS} characters`),
   voice: z.string().max(100).optional(),
   response_format: z.enum(SPEECH_FORMATS).default('mp3'),
   speed: numberIn(SESSION_RANGES.speed).optional(),
@@ -48,14 +46,18 @@ export function registerSpeechRoute(app: FastifyInstance, synthesizer: Synthesiz
     if (body.input.trim() === '') throw new SpeechbridgeError('empty_input', 'input is empty: give the text to speak', { param: 'input' });
 
     const signal = abortOnDisconnect(reply);
-    const samples = await startSpeech(synthesizer, {
-      text: body.input,
-      voice: body.voice ?? defaultVoice,
-      speed: body.speed,
-      instructions: body.instructions,
-      model: body.model,
-      signal,
-    }, maxAudioMs);
+    const samples = await startSpeech(
+      synthesizer,
+      {
+        text: body.input,
+        voice: body.voice ?? defaultVoice,
+        speed: body.speed,
+        instructions: body.instructions,
+        model: body.model,
+        signal,
+      },
+      maxAudioMs,
+    );
 
     if (body.stream_format === 'sse') {
       return reply

@@ -56,9 +56,13 @@ export function registerTranscriptionsRoute(app: FastifyInstance, transcriber: T
     if (!parsed.success) throw zodFailure(parsed.error);
     const fields = parsed.data;
     if (fields.stream && !STREAMED_FORMATS.has(fields.response_format)) {
-      throw new SpeechbridgeError('unsupported_format', `stream "true" is available with response_format "json" or "text", not ${JSON.stringify(fields.response_format)}`, {
-        param: 'response_format',
-      });
+      throw new SpeechbridgeError(
+        'unsupported_format',
+        `stream "true" is available with response_format "json" or "text", not ${JSON.stringify(fields.response_format)}`,
+        {
+          param: 'response_format',
+        },
+      );
     }
     const file = requireAudioFile(upload);
 

@@ -38,9 +38,7 @@ const OUTPUT: Record<ProxyFormat, { encoding: SpeechEncoding; contentType: strin
 
 const BODY = z.object({
   model: z.string().max(200).optional(),
-  input: z
-    .string({ error: 'input is required: the text to speak' })
-    .max(MAX_INPUT_CHARS, `input is longer than ${MAX_INPUT_CHARS} characters`),
+  input: z.string({ error: 'input is required: the text to speak' }).max(MAX_INPUT_CHARS, `input is longer than ${MAX_INPUT_CHARS} characters`),
   voice: z.string().max(100).optional(),
   response_format: z.string().max(20).default('opus'),
   speed: numberIn(SESSION_RANGES.speed).optional(),
@@ -53,21 +51,29 @@ export function registerTtsProxyRoute(app: FastifyInstance, synthesizer: Synthes
     const body = parseJsonBody(request, BODY);
     const format = body.response_format.toLowerCase();
     if (!isProxyFormat(format)) {
-      throw new SpeechbridgeError('unsupported_format', `unknown response_format ${JSON.stringify(body.response_format)}; expected one of ${TTS_PROXY_FORMATS.join(', ')}`, {
-        param: 'response_format',
-      });
+      throw new SpeechbridgeError(
+        'unsupported_format',
+        `unknown response_format ${JSON.stringify(body.response_format)}; expected one of ${TTS_PROXY_FORMATS.join(', ')}`,
+        {
+          param: 'response_format',
+        },
+      );
     }
     if (body.input.trim() === '') throw new SpeechbridgeError('empty_input', 'input is empty: give the text to speak', { param: 'input' });
 
     const signal = abortOnDisconnect(reply);
-    const samples = await startSpeech(synthesizer, {
-      text: body.input,
-      voice: body.voice ?? defaultVoice,
-      speed: body.speed,
-      instructions: body.instructions,
-      model: body.model,
-      signal,
-    }, maxAudioMs);
+    const samples = await startSpeech(
+      synthesizer,
+      {
+        text: body.input,
+        voice: body.voice ?? defaultVoice,
+        speed: body.speed,
+        instructions: body.instructions,
+        model: body.model,
+        signal,
+      },
+      maxAudioMs,
+    );
     const output = OUTPUT[format];
     return reply.type(output.contentType).send(Readable.from(encodeSpeech(samples, output.encoding, signal)));
   });

@@ -40,7 +40,8 @@ const language = (field: string) =>
     .transform((value, context) => {
       if (value === undefined || value.trim() === '') return DEFAULT_LANGUAGE;
       const code = languageCode(value);
-      if (!code) context.addIssue({ code: 'custom', message: `unknown language ${JSON.stringify(value)} for ${field}: use an ISO-639-1 code such as "en" or "fr"` });
+      if (!code)
+        context.addIssue({ code: 'custom', message: `unknown language ${JSON.stringify(value)} for ${field}: use an ISO-639-1 code such as "en" or "fr"` });
       return code ?? DEFAULT_LANGUAGE;
     });
 

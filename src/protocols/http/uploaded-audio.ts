@@ -12,18 +12,25 @@ import type { MultipartBody, UploadedFile } from './multipart.ts';
 export function requireAudioFile(upload: MultipartBody): UploadedFile {
   if (!upload.file && upload.fields.file !== undefined) {
     // What curl sends for `-F file=speech.wav`: the name as text, where `-F file=@speech.wav` sends the file.
-    throw new SpeechbridgeError('missing_file', 'form field "file" is a text field, not a file: attach the audio as a file part (with curl, -F file=@speech.wav)', {
-      param: 'file',
-    });
+    throw new SpeechbridgeError(
+      'missing_file',
+      'form field "file" is a text field, not a file: attach the audio as a file part (with curl, -F file=@speech.wav)',
+      {
+        param: 'file',
+      },
+    );
   }
-  if (!upload.file) throw new SpeechbridgeError('missing_file', 'the multipart body has no "file" part: send the audio as form field "file"', { param: 'file' });
-  if (upload.file.bytes.length === 0) throw new SpeechbridgeError('empty_input', `uploaded file ${JSON.stringify(upload.file.filename)} is empty`, { param: 'file' });
+  if (!upload.file)
+    throw new SpeechbridgeError('missing_file', 'the multipart body has no "file" part: send the audio as form field "file"', { param: 'file' });
+  if (upload.file.bytes.length === 0)
+    throw new SpeechbridgeError('empty_input', `uploaded file ${JSON.stringify(upload.file.filename)} is empty`, { param: 'file' });
   return upload.file;
 }
 
 /** Decodes the file; unreadable bytes fail with unreadable_audio, a file without samples with empty_input. */
 export async function decodeUploadedAudio(file: UploadedFile, sampleRate: number, signal: AbortSignal): Promise<PcmAudio> {
   const audio = await decodeAudio(file.bytes, { sampleRate, signal });
-  if (audio.samples.length === 0) throw new SpeechbridgeError('empty_input', `uploaded file ${JSON.stringify(file.filename)} holds no audio samples`, { param: 'file' });
+  if (audio.samples.length === 0)
+    throw new SpeechbridgeError('empty_input', `uploaded file ${JSON.stringify(file.filename)} holds no audio samples`, { param: 'file' });
   return audio;
 }

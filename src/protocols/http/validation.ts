@@ -13,7 +13,9 @@ export function zodFailure(error: z.ZodError): SpeechbridgeError {
 /** A JSON request body checked against `schema`: 415 for another content type, 400 naming the first bad field. */
 export function parseJsonBody<T extends z.ZodType>(request: FastifyRequest, schema: T): z.infer<T> {
   if (!request.headers['content-type']?.includes('application/json')) {
-    throw new SpeechbridgeError('invalid_content_type', `expected Content-Type application/json, got ${request.headers['content-type'] ?? 'none'}`, { status: 415 });
+    throw new SpeechbridgeError('invalid_content_type', `expected Content-Type application/json, got ${request.headers['content-type'] ?? 'none'}`, {
+      status: 415,
+    });
   }
   const parsed = schema.safeParse(request.body);
   if (!parsed.success) throw zodFailure(parsed.error);

@@ -68,7 +68,9 @@ const text = (max: number) => z.string().max(max);
 /** Beta `modalities`: `["text","audio"]` is audio with its transcript, `["text"]` text alone. */
 const modalities = z.array(z.enum(['text', 'audio'])).min(1);
 /** GA `output_modalities`: one of them; OpenAI refuses both at once (audio always comes with its transcript). */
-const outputModalities = z.array(z.enum(['text', 'audio'])).length(1, 'give one modality: ["audio"] (speech with its transcript) or ["text"]; both at once is not possible');
+const outputModalities = z
+  .array(z.enum(['text', 'audio']))
+  .length(1, 'give one modality: ["audio"] (speech with its transcript) or ["text"]; both at once is not possible');
 const betaFormat = z.enum(['pcm16', 'g711_ulaw', 'g711_alaw']);
 const gaFormat = z.discriminatedUnion('type', [
   z.object({
@@ -188,8 +190,19 @@ const promptText = text(LIMITS.promptVariableChars);
 const promptVariable = z.union([
   promptText,
   z.strictObject({ type: z.literal('input_text'), text: promptText }),
-  z.strictObject({ type: z.literal('input_image'), detail: z.enum(['low', 'high', 'auto']).optional(), file_id: promptText.optional(), image_url: promptText.optional() }),
-  z.strictObject({ type: z.literal('input_file'), file_id: promptText.optional(), file_url: promptText.optional(), file_data: promptText.optional(), filename: promptText.optional() }),
+  z.strictObject({
+    type: z.literal('input_image'),
+    detail: z.enum(['low', 'high', 'auto']).optional(),
+    file_id: promptText.optional(),
+    image_url: promptText.optional(),
+  }),
+  z.strictObject({
+    type: z.literal('input_file'),
+    file_id: promptText.optional(),
+    file_url: promptText.optional(),
+    file_data: promptText.optional(),
+    filename: promptText.optional(),
+  }),
 ]);
 const prompt = z
   .strictObject({
@@ -383,7 +396,9 @@ export function parseClientEvent(message: string): ParsedClientEvent {
   if (!Object.hasOwn(CLIENT_EVENT_SCHEMAS, record.type)) {
     // OpenAI's answer to an unknown type: invalid_value on `type`, listing the supported ones.
     const hint = record.type === 'output_audio_buffer.clear' ? ' (output_audio_buffer.clear exists only on WebRTC and SIP connections)' : '';
-    const supported = Object.keys(CLIENT_EVENT_SCHEMAS).map((type) => `'${type}'`).join(', ');
+    const supported = Object.keys(CLIENT_EVENT_SCHEMAS)
+      .map((type) => `'${type}'`)
+      .join(', ');
     return failure('invalid_value', `Invalid value: ${quote(record.type)}${hint}. Supported values are: ${supported}.`, 'type', clientEventId);
   }
   const schema = CLIENT_EVENT_SCHEMAS[record.type as ClientEventType];

@@ -13,7 +13,14 @@ import { type AudioFormat, DEFAULT_AUDIO_FORMAT, decodeClientAudio, formatForRat
 import { type ClientEvent, eventIdFromHead, parseClientEvent } from './client-events.ts';
 import { itemFromWire } from './item-shape.ts';
 import { responseRequestFromWire } from './response-shape.ts';
-import { checkGaSession, DEFAULT_ECHOED_FIELDS, type Dialect, type EchoedSessionFields, type SessionWireState, sessionUpdateFromWire } from './session-shape.ts';
+import {
+  checkGaSession,
+  DEFAULT_ECHOED_FIELDS,
+  type Dialect,
+  type EchoedSessionFields,
+  type SessionWireState,
+  sessionUpdateFromWire,
+} from './session-shape.ts';
 import { type ServerEvent, type ServerEventContext, errorEvent, serverEventsFor, sessionCreatedEvents } from './server-events.ts';
 
 export type { Dialect } from './session-shape.ts';
@@ -126,7 +133,12 @@ export class RealtimeCodec {
    * text, searched for an event_id to echo.
    */
   binaryFrame(head: string): ServerEvent {
-    return this.error('invalid_event', 'a binary WebSocket frame: client events are JSON sent as text frames; this one was not read', null, eventIdFromHead(head));
+    return this.error(
+      'invalid_event',
+      'a binary WebSocket frame: client events are JSON sent as text frames; this one was not read',
+      null,
+      eventIdFromHead(head),
+    );
   }
 
   /** The server events for one engine event. */
@@ -209,9 +221,13 @@ export class RealtimeCodec {
     // Refused before any state here changes, so the refused update leaves the audio formats alone.
     if (this.boundKind !== undefined && update.kind !== undefined && update.kind !== this.boundKind) {
       const bound = this.boundKind === 'transcription' ? 'transcription' : 'realtime';
-      throw new SpeechbridgeError('invalid_value', `this session was opened with a client secret for a ${bound} session and stays one; mint a secret for the other type`, {
-        param: 'session.type',
-      });
+      throw new SpeechbridgeError(
+        'invalid_value',
+        `this session was opened with a client secret for a ${bound} session and stays one; mint a secret for the other type`,
+        {
+          param: 'session.type',
+        },
+      );
     }
     this.checkKindKept(update.kind);
     this.checkVoiceKept(update.voice);
@@ -234,17 +250,25 @@ export class RealtimeCodec {
     if (kind === undefined || kind === this.state.kind) return;
     const [current, asked] = this.state.kind === 'transcription' ? ['transcription', 'realtime'] : ['realtime', 'transcription'];
     const how = asked === 'transcription' ? 'open one with ?intent=transcription (or a transcription client secret)' : 'open one without ?intent=transcription';
-    throw new SpeechbridgeError('invalid_value', `this is a ${current} session and stays one: session.type cannot change to "${asked}"; for a ${asked} session, ${how}`, {
-      param: 'session.type',
-    });
+    throw new SpeechbridgeError(
+      'invalid_value',
+      `this is a ${current} session and stays one: session.type cannot change to "${asked}"; for a ${asked} session, ${how}`,
+      {
+        param: 'session.type',
+      },
+    );
   }
 
   /** OpenAI keeps the voice once the session has sent audio in it (cannot_update_voice); the same voice again is no change. */
   private checkVoiceKept(voice: string | undefined): void {
     if (voice === undefined || !this.audioSent || voice === this.voice) return;
-    throw new SpeechbridgeError('cannot_update_voice', `Cannot update a conversation's voice if assistant audio is present: the session has spoken in "${this.voice}", which it keeps`, {
-      param: this.dialect === 'ga' ? 'session.audio.output.voice' : 'session.voice',
-    });
+    throw new SpeechbridgeError(
+      'cannot_update_voice',
+      `Cannot update a conversation's voice if assistant audio is present: the session has spoken in "${this.voice}", which it keeps`,
+      {
+        param: this.dialect === 'ga' ? 'session.audio.output.voice' : 'session.voice',
+      },
+    );
   }
 
   /** What the codec learns from the events it sends: the session's voice, whether audio went out, and that a pending update was taken. */

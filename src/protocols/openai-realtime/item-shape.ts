@@ -82,9 +82,13 @@ export function itemFromWire(item: WireItem, inputFormat: AudioFormat, param: st
       const content = item.content.map((part, index): Extract<NewItem, { type: 'message' }>['content'][number] => {
         const partParam = `${param}.content[${index}]`;
         if (part.type === 'input_image') {
-          throw new SpeechbridgeError('unsupported_content', `${partParam}: input_image content is not supported; send text or audio (the LLM behind this gateway reads no images)`, {
-            param: `${partParam}.type`,
-          });
+          throw new SpeechbridgeError(
+            'unsupported_content',
+            `${partParam}: input_image content is not supported; send text or audio (the LLM behind this gateway reads no images)`,
+            {
+              param: `${partParam}.type`,
+            },
+          );
         }
         if (part.type === 'input_audio') {
           if (item.role !== 'user') {

@@ -85,7 +85,16 @@ export function createRealtimeDoor(options: RealtimeDoorOptions): WebSocketDoor<
         expiresAtMs: Date.now() + limits.maxSessionMs,
         ...(handshake.requestedModel !== undefined && { requestedModel: handshake.requestedModel }),
       });
-      const connection = new RealtimeConnection({ socket: websocket, codec, createSession: withRealtimeDefaults(createSession), model: handshake.model, initialSession: secret?.session, limits, logger, metrics });
+      const connection = new RealtimeConnection({
+        socket: websocket,
+        codec,
+        createSession: withRealtimeDefaults(createSession),
+        model: handshake.model,
+        initialSession: secret?.session,
+        limits,
+        logger,
+        metrics,
+      });
       void connection.start();
       return connection;
     },
@@ -124,7 +133,6 @@ export function selectSubprotocol(protocols: Set<string>): string | false {
   return selectAnySubprotocol(protocols);
 }
 
-
 export type HandshakeRefusal = { error: string; param: string; status?: number; code?: ErrorCode };
 
 export function readHandshake(request: IncomingMessage, protocols: string[]): RealtimeHandshake | HandshakeRefusal {
@@ -150,5 +158,10 @@ export function readHandshake(request: IncomingMessage, protocols: string[]): Re
     return { error: `?model= is ${requested.length} characters; a model name has at most ${REALTIME_FIELD_LIMITS.nameChars}`, param: 'model' };
   }
   const model = requested && !isSpeechModelName(requested) ? requested : undefined;
-  return { kind: intent === 'transcription' ? 'transcription' : 'conversation', dialect: beta ? 'beta' : 'ga', ...(model && { model }), ...(requested && { requestedModel: requested }) };
+  return {
+    kind: intent === 'transcription' ? 'transcription' : 'conversation',
+    dialect: beta ? 'beta' : 'ga',
+    ...(model && { model }),
+    ...(requested && { requestedModel: requested }),
+  };
 }

@@ -61,9 +61,7 @@ export function serverEventsFor(event: EngineEvent, context: ServerEventContext)
     case 'input.cleared':
       return [emit('input_audio_buffer.cleared')];
     case 'input.timeout_triggered':
-      return [
-        emit('input_audio_buffer.timeout_triggered', { audio_start_ms: event.audioStartMs, audio_end_ms: event.audioEndMs, item_id: event.itemId }),
-      ];
+      return [emit('input_audio_buffer.timeout_triggered', { audio_start_ms: event.audioStartMs, audio_end_ms: event.audioEndMs, item_id: event.itemId })];
     case 'item.added':
       return [emit('conversation.item.added', { previous_item_id: event.previousItemId, item: itemToWire(event.item, dialect) })];
     case 'item.done':

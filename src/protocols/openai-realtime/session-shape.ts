@@ -252,9 +252,13 @@ function betaTranscriptionSession(config: SessionConfig, state: SessionWireState
 function transcriptionFromWire(wire: WireTranscription, param: string): NonNullable<SessionUpdate['transcription']> {
   const languages = wire.languages;
   if (wire.language !== undefined && languages !== undefined && !languages.includes(wire.language)) {
-    throw new SpeechbridgeError('invalid_value', `${param}.language ${JSON.stringify(wire.language)} is not among ${param}.languages; give one of them, or leave language out`, {
-      param: `${param}.language`,
-    });
+    throw new SpeechbridgeError(
+      'invalid_value',
+      `${param}.language ${JSON.stringify(wire.language)} is not among ${param}.languages; give one of them, or leave language out`,
+      {
+        param: `${param}.language`,
+      },
+    );
   }
   const language = wire.language ?? (languages?.length === 1 ? languages[0] : undefined);
   const keywords = wire.keywords?.map((keyword) => keyword.trim()).filter((keyword) => keyword !== '');
@@ -314,9 +318,13 @@ const REALTIME_ONLY_FIELDS = [
  */
 export function checkGaSession(session: WireSession): void {
   if (session.type === undefined) {
-    throw new SpeechbridgeError('missing_required_parameter', `Missing required parameter: 'session.type'. Give "realtime" or "transcription" (the session's type, which stays what it is).`, {
-      param: 'session.type',
-    });
+    throw new SpeechbridgeError(
+      'missing_required_parameter',
+      `Missing required parameter: 'session.type'. Give "realtime" or "transcription" (the session's type, which stays what it is).`,
+      {
+        param: 'session.type',
+      },
+    );
   }
   for (const field of Object.keys(BETA_SESSION_FIELDS)) {
     if ((session as Record<string, unknown>)[field] === undefined) continue;
@@ -327,7 +335,9 @@ export function checkGaSession(session: WireSession): void {
   if (session.type !== 'transcription') return;
   const realtimeOnly = REALTIME_ONLY_FIELDS.find((field) => session[field] !== undefined) ?? (session.audio?.output !== undefined ? 'audio.output' : undefined);
   if (realtimeOnly !== undefined) {
-    throw new SpeechbridgeError('unknown_parameter', `Unknown parameter: 'session.${realtimeOnly}'. (a transcription session has no ${realtimeOnly})`, { param: `session.${realtimeOnly}` });
+    throw new SpeechbridgeError('unknown_parameter', `Unknown parameter: 'session.${realtimeOnly}'. (a transcription session has no ${realtimeOnly})`, {
+      param: `session.${realtimeOnly}`,
+    });
   }
 }
 
@@ -408,15 +418,25 @@ export function betaModalities(modalities: readonly string[]): string[] {
 }
 
 function extensionToWire(config: SessionConfig): Record<string, unknown> {
-  return definedOnly({ mode: config.mode, target_language: config.targetLanguage, interim_transcripts: config.interimTranscripts, interim_passes: config.interimPasses, turn_timings: config.turnTimings });
+  return definedOnly({
+    mode: config.mode,
+    target_language: config.targetLanguage,
+    interim_transcripts: config.interimTranscripts,
+    interim_passes: config.interimPasses,
+    turn_timings: config.turnTimings,
+  });
 }
 
 /** A client's tool (`param`: where it is, `session.tools[0]`); only function tools are supported. */
 export function toolFromWire(tool: WireTool, param: string): ToolConfig {
   if (tool.type === 'mcp') {
-    throw new SpeechbridgeError('unsupported_tool_type', `${param}: MCP tools are not supported; give function tools ({"type": "function", "name", "parameters"}) and run them in the client`, {
-      param: `${param}.type`,
-    });
+    throw new SpeechbridgeError(
+      'unsupported_tool_type',
+      `${param}: MCP tools are not supported; give function tools ({"type": "function", "name", "parameters"}) and run them in the client`,
+      {
+        param: `${param}.type`,
+      },
+    );
   }
   const functionTool = tool as Extract<WireTool, { name: string }>;
   return definedOnly({ type: 'function' as const, name: functionTool.name, description: functionTool.description, parameters: functionTool.parameters });
@@ -425,9 +445,13 @@ export function toolFromWire(tool: WireTool, param: string): ToolConfig {
 /** A client's tool_choice; forcing an MCP tool is refused as MCP tools are. */
 export function toolChoiceFromWire(choice: NonNullable<WireSession['tool_choice']>, param: string): ToolChoiceConfig {
   if (typeof choice === 'object' && choice.type === 'mcp') {
-    throw new SpeechbridgeError('unsupported_tool_type', `${param}: MCP tools are not supported, so none can be chosen; name a function tool or give "auto", "none" or "required"`, {
-      param: `${param}.type`,
-    });
+    throw new SpeechbridgeError(
+      'unsupported_tool_type',
+      `${param}: MCP tools are not supported, so none can be chosen; name a function tool or give "auto", "none" or "required"`,
+      {
+        param: `${param}.type`,
+      },
+    );
   }
   return choice as ToolChoiceConfig;
 }

@@ -134,7 +134,9 @@ function decodeAudio(payload: unknown): DecodeResult {
 
 function binaryAudio(bytes: Uint8Array): Int16Array {
   if (bytes.byteLength % 2 !== 0) {
-    throw new SpeechbridgeError('invalid_audio', `audio holds ${bytes.byteLength} bytes, but PCM16 needs an even count (2 bytes per sample)`, { param: 'audio' });
+    throw new SpeechbridgeError('invalid_audio', `audio holds ${bytes.byteLength} bytes, but PCM16 needs an even count (2 bytes per sample)`, {
+      param: 'audio',
+    });
   }
   return bytesToInt16(bytes);
 }
@@ -195,7 +197,6 @@ function bound(limit: number | bigint, origin: string): string {
   if (origin !== 'string') return String(limit);
   return `${String(limit)} character${Number(limit) === 1 ? '' : 's'}`;
 }
-
 
 // ── Encoding ──────────────────────────────────────────────────────────────────────────────
 

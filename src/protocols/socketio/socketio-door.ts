@@ -77,7 +77,13 @@ export class SocketIoDoor implements UpgradeDoor, RequestDoor {
       ...((origins === '*' || origins.length > 0) && { cors: { origin: origins, methods: ['GET', 'POST'], allowedHeaders: ['Authorization'] } }),
     });
     // The packet parser bounds every payload's JSON before Socket.IO builds anything from it.
-    this.io = new SocketIoServer({ serveClient: false, path: SOCKETIO_PATH, maxHttpBufferSize: options.limits.maxMessageBytes, parser: boundedPacketParser, ...(options.adapter && { adapter: options.adapter }) });
+    this.io = new SocketIoServer({
+      serveClient: false,
+      path: SOCKETIO_PATH,
+      maxHttpBufferSize: options.limits.maxMessageBytes,
+      parser: boundedPacketParser,
+      ...(options.adapter && { adapter: options.adapter }),
+    });
     this.io.bind(this.engine);
     // Only /realtime exists; a client on the main namespace is told where to go.
     this.io.of('/').use((_socket, next) => next(connectError('not_found', `this server has no Socket.IO namespace "/"; connect to ${SOCKETIO_NAMESPACE}`)));

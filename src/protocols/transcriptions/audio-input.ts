@@ -101,7 +101,11 @@ export class AudioInput {
         state.bytes += chunk.byteLength;
         if (state.bytes > MAX_QUEUED_BYTES) {
           state.previous.close();
-          this.#fail(state.format, null, new SpeechbridgeError('payload_too_large', `more than ${MAX_QUEUED_BYTES} bytes of WAV files arrived while the one before was decoded`));
+          this.#fail(
+            state.format,
+            null,
+            new SpeechbridgeError('payload_too_large', `more than ${MAX_QUEUED_BYTES} bytes of WAV files arrived while the one before was decoded`),
+          );
           this.options.resume();
           return;
         }
@@ -192,7 +196,14 @@ export class AudioInput {
   #nextWavFile(state: Extract<InputState, { type: 'decoding' }>, head: Buffer): void {
     state.decoder.end();
     this.options.pause();
-    const switching: Extract<InputState, { type: 'switching' }> = { type: 'switching', format: state.format, previous: state.decoder, queued: [head], bytes: head.byteLength, switched: Promise.resolve() };
+    const switching: Extract<InputState, { type: 'switching' }> = {
+      type: 'switching',
+      format: state.format,
+      previous: state.decoder,
+      queued: [head],
+      bytes: head.byteLength,
+      switched: Promise.resolve(),
+    };
     switching.switched = state.pumped.then(() => {
       if (this.#state !== switching) return;
       const [first, ...rest] = switching.queued;

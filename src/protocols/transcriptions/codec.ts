@@ -57,10 +57,7 @@ export type StartRequest = z.infer<typeof startMessage>;
 export type ClientMessage = z.infer<typeof clientMessage>;
 
 export type ServerMessage =
-  | { session_id: string }
-  | { partial: string }
-  | { final: string; language?: string; duration_ms: number }
-  | { error: string; code: ErrorCode };
+  { session_id: string } | { partial: string } | { final: string; language?: string; duration_ms: number } | { error: string; code: ErrorCode };
 
 export type ParsedClientMessage = { type: 'message'; message: ClientMessage } | { type: 'error'; message: Extract<ServerMessage, { error: string }> };
 

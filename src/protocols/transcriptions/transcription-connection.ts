@@ -61,7 +61,10 @@ export class TranscriptionConnection {
         const stage = this.#stage;
         if (stage.stage !== 'running' && stage.stage !== 'stopping') return;
         stage.session.input.close();
-        this.#logger.debug({ format: stage.session.input.format ?? undefined, droppedAudioBytes: stage.session.input.droppedBytes || undefined }, 'transcription input closed');
+        this.#logger.debug(
+          { format: stage.session.input.format ?? undefined, droppedAudioBytes: stage.session.input.droppedBytes || undefined },
+          'transcription input closed',
+        );
       },
     });
   }
@@ -74,7 +77,8 @@ export class TranscriptionConnection {
   /** Closes the session at once (server shutdown); resolves once closed. */
   async close(reason: CloseReason): Promise<CloseReason> {
     // Said in a message too: a client waiting for a final may read messages and never look at close codes.
-    if (reason === 'server_shutdown' && this.#socket.accepting) this.#sendError('engine_unavailable', 'the server is shutting down; utterances not yet transcribed get no final');
+    if (reason === 'server_shutdown' && this.#socket.accepting)
+      this.#sendError('engine_unavailable', 'the server is shutting down; utterances not yet transcribed get no final');
     return this.#socket.close(reason);
   }
 
@@ -99,7 +103,10 @@ export class TranscriptionConnection {
     const { message } = parsed;
     if (message.action === 'start') {
       if (stage.stage === 'running') {
-        this.#sendError('invalid_value', 'the session has already started; a connection holds one session: send {"action":"stop"} and open a new connection to start again');
+        this.#sendError(
+          'invalid_value',
+          'the session has already started; a connection holds one session: send {"action":"stop"} and open a new connection to start again',
+        );
         return;
       }
       this.#start(message);
@@ -182,7 +189,8 @@ export class TranscriptionConnection {
     if (stage.stage !== 'running' && stage.stage !== 'stopping') return;
     const message = stage.session.encoder.encode(event);
     if (message === null) return;
-    if (event.type === 'error' || event.type === 'transcript.failed') this.#logger.debug({ code: (message as { code: string }).code }, 'transcription error sent');
+    if (event.type === 'error' || event.type === 'transcript.failed')
+      this.#logger.debug({ code: (message as { code: string }).code }, 'transcription error sent');
     // A partial is superseded by the next one: droppable when the client reads slowly.
     this.#send(message, event.type === 'transcript.interim');
   }

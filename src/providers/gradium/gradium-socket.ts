@@ -69,7 +69,10 @@ export class GradiumSocket {
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
     });
-    this.#connectTimer = setTimeout(() => this.#fail(timeoutError(options.context, 'WebSocket upgrade answer', options.connectTimeoutMs), 1000), options.connectTimeoutMs);
+    this.#connectTimer = setTimeout(
+      () => this.#fail(timeoutError(options.context, 'WebSocket upgrade answer', options.connectTimeoutMs), 1000),
+      options.connectTimeoutMs,
+    );
     this.#connectTimer.unref?.();
     if (options.signal?.aborted) queueMicrotask(this.#onAbort);
     else options.signal?.addEventListener('abort', this.#onAbort, { once: true });
@@ -106,14 +109,19 @@ export class GradiumSocket {
 
   /** Sends now when open, else queues for the open (bounded; see MAX_OUTBOX_BYTES). Throws once ended. */
   send(message: ClientMessage): void {
-    if (this.#state.kind === 'ended') throw this.#state.end.error ?? closedError(this.#options.context, this.#state.end.code, this.#state.end.reason, 'before this message was sent');
+    if (this.#state.kind === 'ended')
+      throw this.#state.end.error ?? closedError(this.#options.context, this.#state.end.code, this.#state.end.reason, 'before this message was sent');
     const text = JSON.stringify(message);
     if (this.#state.kind === 'open') {
       this.#write(text);
       return;
     }
     if (this.#outboxBytes + text.length > MAX_OUTBOX_BYTES) {
-      throw timeoutError(this.#options.context, `WebSocket upgrade answer while ${MAX_OUTBOX_BYTES / 1024} KB of messages waited for it`, this.#options.connectTimeoutMs);
+      throw timeoutError(
+        this.#options.context,
+        `WebSocket upgrade answer while ${MAX_OUTBOX_BYTES / 1024} KB of messages waited for it`,
+        this.#options.connectTimeoutMs,
+      );
     }
     this.#outbox.push(text);
     this.#outboxBytes += text.length;

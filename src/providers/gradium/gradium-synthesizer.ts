@@ -60,7 +60,8 @@ export class GradiumSynthesizer implements Synthesizer {
 
   constructor(options: GradiumSynthesizerOptions) {
     const format = ttsOutputFormat(options.outputFormat ?? 'pcm');
-    if (!format) throw new SpeechbridgeError('invalid_config', `GRADIUM_TTS_OUTPUT_FORMAT=${options.outputFormat}: not a raw audio format speechbridge can stream`);
+    if (!format)
+      throw new SpeechbridgeError('invalid_config', `GRADIUM_TTS_OUTPUT_FORMAT=${options.outputFormat}: not a raw audio format speechbridge can stream`);
     this.format = format;
     this.model = options.model ?? 'default';
     const voiceId = options.voiceId ?? DEFAULT_GRADIUM_VOICE_ID;

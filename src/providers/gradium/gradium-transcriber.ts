@@ -72,7 +72,8 @@ export class GradiumTranscriber implements Transcriber {
 
   constructor(options: GradiumTranscriberOptions) {
     const format = sttInputFormat(options.inputFormat ?? 'pcm');
-    if (!format) throw new SpeechbridgeError('invalid_config', `GRADIUM_STT_INPUT_FORMAT=${options.inputFormat}: not a raw audio format speechbridge can stream`);
+    if (!format)
+      throw new SpeechbridgeError('invalid_config', `GRADIUM_STT_INPUT_FORMAT=${options.inputFormat}: not a raw audio format speechbridge can stream`);
     this.#options = options;
     this.format = format;
     this.model = options.model ?? 'default';
@@ -117,7 +118,12 @@ export class GradiumTranscriber implements Transcriber {
 
   /** The start-up check: connect and set up with the configured model, wait for `ready`, close. */
   probe(): Promise<ProbeResult> {
-    return probeGradium(this.#context, { type: 'setup', model_name: this.model, input_format: this.format.name }, this.#options.timeoutMs, this.format.sampleRate);
+    return probeGradium(
+      this.#context,
+      { type: 'setup', model_name: this.model, input_format: this.format.name },
+      this.#options.timeoutMs,
+      this.format.sampleRate,
+    );
   }
 }
 
@@ -127,5 +133,8 @@ async function* oneChunk(audio: PcmAudio): AsyncIterable<PcmAudio> {
 
 // eslint-disable-next-line require-yield -- a stream whose first read fails, as the contract's callers expect.
 async function* refused(upstream: string): AsyncIterable<TranscriptStreamEvent> {
-  throw new SpeechbridgeError('engine_busy', `${upstream} streams its partial text; a preview pass over the turn so far is not run (it would be billed again for the same audio)`);
+  throw new SpeechbridgeError(
+    'engine_busy',
+    `${upstream} streams its partial text; a preview pass over the turn so far is not run (it would be billed again for the same audio)`,
+  );
 }

@@ -29,7 +29,16 @@ const errorSchema = z.looseObject({
   client_req_id: requestId,
 });
 
-const serverMessageSchema = z.discriminatedUnion('type', [readySchema, textSchema, endTextSchema, stepSchema, flushedSchema, audioSchema, endOfStreamSchema, errorSchema]);
+const serverMessageSchema = z.discriminatedUnion('type', [
+  readySchema,
+  textSchema,
+  endTextSchema,
+  stepSchema,
+  flushedSchema,
+  audioSchema,
+  endOfStreamSchema,
+  errorSchema,
+]);
 
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
 

@@ -40,7 +40,10 @@ export async function probeGradium(context: GradiumContext, setup: SttSetup | Tt
           );
           return;
         }
-        resolve({ ...(message.request_id !== undefined && { requestId: message.request_id }), ...(message.sample_rate !== undefined && { sampleRate: message.sample_rate }) });
+        resolve({
+          ...(message.request_id !== undefined && { requestId: message.request_id }),
+          ...(message.sample_rate !== undefined && { sampleRate: message.sample_rate }),
+        });
       },
       onEnd: (end: SocketEnd) => {
         if (end.byUs && !end.error) return;

@@ -185,16 +185,19 @@ export class SttConnection {
 
   #maybeStart(): void {
     if (!this.#ready || this.#phase.kind !== 'starting') return;
-    this.#options.startAfter.then(() => {
-      if (this.#phase.kind !== 'starting') return;
-      const silence = new Int16Array(Math.round((this.#options.format.sampleRate * this.#options.leadingSilenceMs) / 1000));
-      for (let offset = 0; offset < silence.length; offset += this.#frameSamples) this.#sendAudio(silence.subarray(offset, offset + this.#frameSamples));
-      for (const frame of this.#pending) this.#sendAudio(frame);
-      this.#pending = [];
-      this.#pendingSamples = 0;
-      this.#phase = { kind: 'streaming' };
-      this.#markStarted();
-    }, () => {});
+    this.#options.startAfter.then(
+      () => {
+        if (this.#phase.kind !== 'starting') return;
+        const silence = new Int16Array(Math.round((this.#options.format.sampleRate * this.#options.leadingSilenceMs) / 1000));
+        for (let offset = 0; offset < silence.length; offset += this.#frameSamples) this.#sendAudio(silence.subarray(offset, offset + this.#frameSamples));
+        for (const frame of this.#pending) this.#sendAudio(frame);
+        this.#pending = [];
+        this.#pendingSamples = 0;
+        this.#phase = { kind: 'streaming' };
+        this.#markStarted();
+      },
+      () => {},
+    );
   }
 
   #sendAudio(samples: Int16Array): void {

@@ -103,7 +103,14 @@ export class TtsMultiplexer {
     clearTimeout(pooled.idleTimer);
     pooled.requests.set(id, request);
     try {
-      pooled.socket.send({ type: 'setup', model_name: spec.model, voice_id: spec.voiceId, output_format: this.#options.format.name, client_req_id: id, close_ws_on_eos: false });
+      pooled.socket.send({
+        type: 'setup',
+        model_name: spec.model,
+        voice_id: spec.voiceId,
+        output_format: this.#options.format.name,
+        client_req_id: id,
+        close_ws_on_eos: false,
+      });
     } catch (error) {
       request.fail(error as Error);
       throw error;
@@ -226,7 +233,8 @@ export class TtsRequest {
     // The samples are bounded in receive(); this bounds the count of chunks (one per ms at most).
     this.audio = new EventChannel(Math.ceil(options.maxQueuedAudioMs) + 1, () => this.#overflow());
     this.#total = setTimeout(
-      () => this.fail(timeoutError(options.context, 'end_of_stream for the speech', options.responseTimeoutMs, 'RESPONSE_TIMEOUT, the limit for a whole answer')),
+      () =>
+        this.fail(timeoutError(options.context, 'end_of_stream for the speech', options.responseTimeoutMs, 'RESPONSE_TIMEOUT, the limit for a whole answer')),
       options.responseTimeoutMs,
     );
     this.#total.unref?.();

@@ -80,13 +80,18 @@ export function connectError(context: GradiumContext, error: unknown): Speechbri
   const status = (error as { statusCode?: number }).statusCode;
   if (typeof status === 'number') {
     if (status === 401 || status === 403) {
-      return new SpeechbridgeError('upstream_error', `${upstream} refused the API key (HTTP ${status} to the upgrade); check ${API_KEY_SETTING}`, { cause: error });
+      return new SpeechbridgeError('upstream_error', `${upstream} refused the API key (HTTP ${status} to the upgrade); check ${API_KEY_SETTING}`, {
+        cause: error,
+      });
     }
     if (status === 404) {
       return new SpeechbridgeError('upstream_error', `${upstream} answered HTTP 404: no such endpoint; check ${BASE_URL_SETTING}`, { cause: error });
     }
-    if (status === 429) return new SpeechbridgeError('upstream_rate_limited', `${upstream} is rate limiting connections (HTTP 429)`, { cause: error, retryAfterSeconds: 1 });
-    return new SpeechbridgeError('upstream_error', `${upstream} answered HTTP ${status} instead of a WebSocket upgrade; check ${BASE_URL_SETTING}`, { cause: error });
+    if (status === 429)
+      return new SpeechbridgeError('upstream_rate_limited', `${upstream} is rate limiting connections (HTTP 429)`, { cause: error, retryAfterSeconds: 1 });
+    return new SpeechbridgeError('upstream_error', `${upstream} answered HTTP ${status} instead of a WebSocket upgrade; check ${BASE_URL_SETTING}`, {
+      cause: error,
+    });
   }
   const code = systemCode(error);
   const reason = code ?? (error instanceof Error ? scrub(error.message, context.apiKey) : String(error));

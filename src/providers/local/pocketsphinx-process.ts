@@ -90,8 +90,16 @@ export class PocketsphinxProcess {
         this.#partialLine = '';
         const failure =
           this.#failure ??
-          (spawnError ? new SpeechbridgeError('engine_unavailable', `pocketsphinx could not be started through bash: ${spawnError.message}`, { cause: spawnError }) : undefined);
-        resolve({ code, signal, stdout: Buffer.concat(this.#stdout).toString('utf8'), errors: [...this.#errors], ...(failure !== undefined ? { failure } : {}) });
+          (spawnError
+            ? new SpeechbridgeError('engine_unavailable', `pocketsphinx could not be started through bash: ${spawnError.message}`, { cause: spawnError })
+            : undefined);
+        resolve({
+          code,
+          signal,
+          stdout: Buffer.concat(this.#stdout).toString('utf8'),
+          errors: [...this.#errors],
+          ...(failure !== undefined ? { failure } : {}),
+        });
       });
     });
   }
@@ -120,7 +128,10 @@ export class PocketsphinxProcess {
     if (this.#state === 'input-ended') throw new SpeechbridgeError('internal_error', 'audio was written to pocketsphinx after its input ended');
     if (samples.length === 0) return;
     if (this.pendingBytes + samples.byteLength > MAX_PENDING_AUDIO_BYTES) {
-      throw new SpeechbridgeError('engine_busy', `pocketsphinx is more than ${MAX_PENDING_AUDIO_BYTES / 32_000} s of audio behind; the machine is too busy to decode live`);
+      throw new SpeechbridgeError(
+        'engine_busy',
+        `pocketsphinx is more than ${MAX_PENDING_AUDIO_BYTES / 32_000} s of audio behind; the machine is too busy to decode live`,
+      );
     }
     // A copy: the caller may reuse its buffer before the socket has sent it.
     this.#child.stdin!.write(Buffer.from(samples.buffer.slice(samples.byteOffset, samples.byteOffset + samples.byteLength)));

@@ -71,10 +71,7 @@ export interface KeywordSpec {
   threshold?: number;
 }
 
-export type PocketsphinxMode =
-  | { type: 'dictation' }
-  | { type: 'grammar'; jsgf: string }
-  | { type: 'keywords'; keywords: KeywordSpec[] };
+export type PocketsphinxMode = { type: 'dictation' } | { type: 'grammar'; jsgf: string } | { type: 'keywords'; keywords: KeywordSpec[] };
 
 export interface PocketsphinxTranscriberOptions {
   /** JSGF grammar text; a bare rule list gets the `#JSGF V1.0; grammar …;` header added. */
@@ -102,7 +99,8 @@ export async function checkPocketsphinx(options: { binary?: string; modelDir?: s
   const binaryName = options.binary ?? POCKETSPHINX_BINARY;
   const binary = await findExecutable(binaryName);
   if (!binary) throw new SpeechbridgeError('engine_unavailable', `pocketsphinx was not found (no ${binaryName} on PATH): ${INSTALL_HINT}`);
-  if (!(await findExecutable('bash'))) throw new SpeechbridgeError('engine_unavailable', 'pocketsphinx is started through bash, which is not on PATH: install bash');
+  if (!(await findExecutable('bash')))
+    throw new SpeechbridgeError('engine_unavailable', 'pocketsphinx is started through bash, which is not on PATH: install bash');
   const modelDir = options.modelDir ?? DEFAULT_POCKETSPHINX_MODEL_DIR;
   for (const file of modelFiles(modelDir)) {
     const present = await access(file, constants.R_OK).then(
@@ -139,7 +137,10 @@ export async function createPocketsphinxTranscriber(options: PocketsphinxTranscr
 export function modeFromOptions(options: Pick<PocketsphinxTranscriberOptions, 'grammar' | 'keywords'>): PocketsphinxMode {
   const hasKeywords = options.keywords !== undefined && options.keywords.length > 0;
   if (options.grammar && hasKeywords) {
-    throw new SpeechbridgeError('invalid_config', 'pocketsphinx takes a grammar or keywords, not both: set only one of POCKETSPHINX_GRAMMAR and POCKETSPHINX_KEYWORDS');
+    throw new SpeechbridgeError(
+      'invalid_config',
+      'pocketsphinx takes a grammar or keywords, not both: set only one of POCKETSPHINX_GRAMMAR and POCKETSPHINX_KEYWORDS',
+    );
   }
   if (options.grammar) return { type: 'grammar', jsgf: options.grammar };
   if (hasKeywords) return { type: 'keywords', keywords: options.keywords!.map(toKeywordSpec) };
@@ -330,7 +331,10 @@ export class PocketsphinxTranscriber implements Transcriber {
         let abandoned = false;
         const acquiring = acquire();
         // A slot granted after the pump failed is handed straight back.
-        acquiring.then((late) => abandoned && late.release(), () => {});
+        acquiring.then(
+          (late) => abandoned && late.release(),
+          () => {},
+        );
         try {
           lease = await Promise.race([acquiring, pumped.then(() => new Promise<never>(() => {}))]);
         } catch (error) {
@@ -364,9 +368,13 @@ export class PocketsphinxTranscriber implements Transcriber {
       emit({ type: 'completed', transcription: toTranscription(parsePocketsphinxOutput(exit.stdout), textSource(mode), audioMs) });
     } catch (error) {
       if (timedOut && !callerSignal.aborted) {
-        throw new SpeechbridgeError('upstream_timeout', `pocketsphinx gave no final text within ${this.#timeoutMs} ms of the end of the audio (REQUEST_TIMEOUT)`, {
-          cause: error,
-        });
+        throw new SpeechbridgeError(
+          'upstream_timeout',
+          `pocketsphinx gave no final text within ${this.#timeoutMs} ms of the end of the audio (REQUEST_TIMEOUT)`,
+          {
+            cause: error,
+          },
+        );
       }
       if (callerSignal.aborted) throw abortError(callerSignal.reason, 'the transcription was aborted');
       throw error;
@@ -431,7 +439,10 @@ class TurnFeed {
     }
     this.#pendingBytes += samples.byteLength;
     if (this.#pendingBytes > MAX_PENDING_AUDIO_BYTES) {
-      throw new SpeechbridgeError('engine_busy', `no pocketsphinx process became free within ${MAX_PENDING_AUDIO_BYTES / 32_000} s of audio; every one is busy`);
+      throw new SpeechbridgeError(
+        'engine_busy',
+        `no pocketsphinx process became free within ${MAX_PENDING_AUDIO_BYTES / 32_000} s of audio; every one is busy`,
+      );
     }
     this.#pending.push(samples.slice());
   }
@@ -491,9 +502,11 @@ async function prepareMode(installation: PocketsphinxInstallation, mode: Pockets
 function toKeywordSpec(keyword: string | KeywordSpec): KeywordSpec {
   const spec = typeof keyword === 'string' ? parseKeyword(keyword) : keyword;
   const phrase = spec.phrase.trim().toLowerCase().replace(/\s+/g, ' ');
-  if (!phrase || /[/\n]/.test(phrase)) throw new SpeechbridgeError('invalid_config', `keyword "${spec.phrase}" must be a non-empty phrase without "/" or line breaks`);
+  if (!phrase || /[/\n]/.test(phrase))
+    throw new SpeechbridgeError('invalid_config', `keyword "${spec.phrase}" must be a non-empty phrase without "/" or line breaks`);
   const threshold = spec.threshold ?? DEFAULT_KEYWORD_THRESHOLD;
-  if (!Number.isFinite(threshold) || threshold <= 0) throw new SpeechbridgeError('invalid_config', `keyword "${phrase}" has threshold ${threshold}; give a positive number such as 1e-20`);
+  if (!Number.isFinite(threshold) || threshold <= 0)
+    throw new SpeechbridgeError('invalid_config', `keyword "${phrase}" has threshold ${threshold}; give a positive number such as 1e-20`);
   return { phrase, threshold };
 }
 
@@ -522,7 +535,12 @@ function modelFiles(modelDir: string): string[] {
 }
 
 async function findExecutable(name: string): Promise<string | undefined> {
-  const candidates = name.includes('/') ? [path.resolve(name)] : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, name));
+  const candidates = name.includes('/')
+    ? [path.resolve(name)]
+    : (process.env.PATH ?? '')
+        .split(path.delimiter)
+        .filter(Boolean)
+        .map((dir) => path.join(dir, name));
   for (const candidate of candidates) {
     const found = await access(candidate, constants.X_OK).then(
       () => true,
@@ -532,4 +550,3 @@ async function findExecutable(name: string): Promise<string | undefined> {
   }
   return undefined;
 }
-

@@ -105,9 +105,13 @@ export async function createWhisperTranscriber(options: WhisperTranscriberOption
   const modelPath = path.resolve(options.modelPath);
   const info = await stat(modelPath).catch(() => undefined);
   if (!info?.isFile()) {
-    throw new SpeechbridgeError('model_not_found', `whisper model file ${modelPath} does not exist: set WHISPER_MODEL to a ggml .bin file or a model name such as base.en`, {
-      param: 'model',
-    });
+    throw new SpeechbridgeError(
+      'model_not_found',
+      `whisper model file ${modelPath} does not exist: set WHISPER_MODEL to a ggml .bin file or a model name such as base.en`,
+      {
+        param: 'model',
+      },
+    );
   }
   const threads = options.threads ?? availableParallelism();
   let started: { worker: Worker; ready: Extract<WorkerReply, { type: 'ready' }> };
@@ -123,13 +127,18 @@ export async function createWhisperTranscriber(options: WhisperTranscriberOption
     throw new SpeechbridgeError('engine_unavailable', `whisper could not load ${modelPath}: ${(error as Error).message}`, { param: 'model', cause: error });
   }
   const { worker, ready } = started;
-  return new WhisperTranscriber(worker, {
-    path: modelPath,
-    multilingual: ready.multilingual,
-    loadMs: ready.loadMs,
-    threads,
-    audioContext: options.audioContext ?? 0,
-  }, ready.languages, options);
+  return new WhisperTranscriber(
+    worker,
+    {
+      path: modelPath,
+      multilingual: ready.multilingual,
+      loadMs: ready.loadMs,
+      threads,
+      audioContext: options.audioContext ?? 0,
+    },
+    ready.languages,
+    options,
+  );
 }
 
 export class WhisperTranscriber implements Transcriber {
@@ -261,7 +270,13 @@ export class WhisperTranscriber implements Transcriber {
   private giveUp(job: Job): void {
     if (this.running === job) this.running = undefined;
     const { deadline } = job;
-    settle(job, () => job.reject(deadline.timedOut() ? deadline.translate(deadline.signal.reason, 'whisper transcription') : abortError(deadline.signal.reason, 'the transcription was aborted')));
+    settle(job, () =>
+      job.reject(
+        deadline.timedOut()
+          ? deadline.translate(deadline.signal.reason, 'whisper transcription')
+          : abortError(deadline.signal.reason, 'the transcription was aborted'),
+      ),
+    );
   }
 
   private onReply(reply: WorkerReply): void {

@@ -33,7 +33,10 @@ async function main() {
   try {
     binding = await import('@napi-rs/whisper');
   } catch (error) {
-    parentPort.postMessage({ type: 'load_failed', message: `the @napi-rs/whisper binding could not be loaded (${describe(error)}); reinstall dependencies with npm ci` });
+    parentPort.postMessage({
+      type: 'load_failed',
+      message: `the @napi-rs/whisper binding could not be loaded (${describe(error)}); reinstall dependencies with npm ci`,
+    });
     return;
   }
   try {

@@ -4,12 +4,7 @@
  * key is scrubbed from every message, including text an upstream echoes back.
  * A deliberate abort is not an error: it comes back as an AbortError for the caller to drop.
  */
-import {
-  APIConnectionError,
-  APIConnectionTimeoutError,
-  APIError,
-  APIUserAbortError,
-} from 'openai';
+import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { abortError, isAbortError } from '../../errors/abort.ts';
 import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { Deadline } from '../deadline.ts';
@@ -86,7 +81,9 @@ export function upstreamError(error: unknown, context: UpstreamContext, deadline
     return new SpeechbridgeError('upstream_error', say(`${url} answered HTTP ${status} to ${context.operation}${quoted}`), { cause });
   }
   if (error instanceof SyntaxError) {
-    return new SpeechbridgeError('upstream_bad_response', say(`${url} sent a ${context.operation} response that is not valid JSON (${error.message})`), { cause });
+    return new SpeechbridgeError('upstream_bad_response', say(`${url} sent a ${context.operation} response that is not valid JSON (${error.message})`), {
+      cause,
+    });
   }
   if (error instanceof TypeError && /terminated|other side closed|ECONNRESET|socket/i.test(`${error.message} ${String(error.cause)}`)) {
     return new SpeechbridgeError('upstream_bad_response', say(`${url} closed the connection before the ${context.operation} response was complete`), { cause });
@@ -142,7 +139,10 @@ function upstreamMessage(error: APIError): string {
   if (body && typeof body === 'object' && typeof body.message === 'string') text = body.message;
   else if (body !== undefined) text = JSON.stringify(body);
   else text = error.message.replace(/^\d{3}\s*/, '').replace(/^status code \(no body\)$/, '');
-  text = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  text = text
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return text.length > MAX_QUOTED_CHARS ? `${text.slice(0, MAX_QUOTED_CHARS)}…` : text;
 }
 

@@ -97,9 +97,10 @@ export class OpenAITranscriber implements Transcriber {
     throwIfAborted(options.signal);
     const wav = writeWav(audio);
     // Logprobs come only with json.
-    if (options.logprobs) return this.request(wav, audio, options, 'json').catch((error: unknown) => {
-      throw upstreamError(error, this.context);
-    });
+    if (options.logprobs)
+      return this.request(wav, audio, options, 'json').catch((error: unknown) => {
+        throw upstreamError(error, this.context);
+      });
     try {
       return await this.request(wav, audio, options, this.format);
     } catch (error) {

@@ -34,7 +34,14 @@ export const DEFAULT_SETTING_NAMES: RealtimeSettingNames = {
 };
 
 /** Error codes an upstream uses for a key it does not accept. */
-const AUTH_CODES = new Set(['invalid_api_key', 'unauthorized', 'authentication_error', 'invalid_authentication', 'missing_api_key', 'insufficient_permissions']);
+const AUTH_CODES = new Set([
+  'invalid_api_key',
+  'unauthorized',
+  'authentication_error',
+  'invalid_authentication',
+  'missing_api_key',
+  'insufficient_permissions',
+]);
 
 /** The upgrade was answered with an HTTP status instead of 101. */
 export function refusedUpgrade(status: number, body: string, headers: Headers, context: RealtimeUpstreamContext): SpeechbridgeError {
@@ -42,10 +49,16 @@ export function refusedUpgrade(status: number, body: string, headers: Headers, c
   const said = detail ? `: ${detail}` : '';
   const { display, settings } = context;
   if (status === 401 || status === 403) {
-    return new SpeechbridgeError('upstream_error', `${display} rejected the credentials for realtime transcription (HTTP ${status})${said}; check ${settings.apiKey}`);
+    return new SpeechbridgeError(
+      'upstream_error',
+      `${display} rejected the credentials for realtime transcription (HTTP ${status})${said}; check ${settings.apiKey}`,
+    );
   }
   if (status === 404) {
-    return new SpeechbridgeError('upstream_error', `${display} has no realtime endpoint (HTTP 404)${said}; check ${settings.url} (e.g. wss://api.openai.com/v1/realtime)`);
+    return new SpeechbridgeError(
+      'upstream_error',
+      `${display} has no realtime endpoint (HTTP 404)${said}; check ${settings.url} (e.g. wss://api.openai.com/v1/realtime)`,
+    );
   }
   if (status === 429) {
     const retryAfterSeconds = retryAfterOf(headers);
@@ -62,7 +75,11 @@ export function connectFailed(error: Error, context: RealtimeUpstreamContext): S
   if (/handshake has timed out/i.test(error.message)) return timedOut(context, 'accept the WebSocket');
   const code = (error as { code?: unknown }).code;
   const reason = typeof code === 'string' && /^[A-Z_]+$/.test(code) ? code : scrub(error.message, context.apiKey);
-  return new SpeechbridgeError('upstream_unreachable', `could not reach ${context.display} for realtime transcription: ${reason}; check ${context.settings.url}`, { cause: error });
+  return new SpeechbridgeError(
+    'upstream_unreachable',
+    `could not reach ${context.display} for realtime transcription: ${reason}; check ${context.settings.url}`,
+    { cause: error },
+  );
 }
 
 /** A wait on the upstream passed REQUEST_TIMEOUT. */
@@ -76,10 +93,16 @@ export function errorEventError(body: UpstreamErrorBody, context: RealtimeUpstre
   const code = body.code ?? body.type ?? 'error';
   const message = body.message ? scrub(quote(body.message), context.apiKey) : 'no message';
   if (isAuthFailure(body)) {
-    return new SpeechbridgeError('upstream_error', `${display} rejected the credentials for realtime transcription (${code}): ${message}; check ${settings.apiKey}`);
+    return new SpeechbridgeError(
+      'upstream_error',
+      `${display} rejected the credentials for realtime transcription (${code}): ${message}; check ${settings.apiKey}`,
+    );
   }
   if (isModelFailure(body)) {
-    return new SpeechbridgeError('upstream_error', `${display} does not offer the transcription model "${context.model}" (${code}): ${message}; check ${settings.model}`);
+    return new SpeechbridgeError(
+      'upstream_error',
+      `${display} does not offer the transcription model "${context.model}" (${code}): ${message}; check ${settings.model}`,
+    );
   }
   if (code === 'rate_limit_exceeded') return new SpeechbridgeError('upstream_rate_limited', `${display} is rate limiting realtime transcription: ${message}`);
   return new SpeechbridgeError('upstream_error', `${display} reported an error during ${during} (${code}): ${message}`);
@@ -112,10 +135,16 @@ export function closedError(code: number, reason: string, context: RealtimeUpstr
   const quoted = reason ? `: ${scrub(quote(reason), context.apiKey)}` : '';
   // OpenAI closes with 4000 "invalid_request_error.invalid_model" after refusing a model.
   if (/invalid_model|model_not_found/.test(reason)) {
-    return new SpeechbridgeError('upstream_error', `${display} does not offer the transcription model "${context.model}" (close ${code}${quoted}); check ${settings.model}`);
+    return new SpeechbridgeError(
+      'upstream_error',
+      `${display} does not offer the transcription model "${context.model}" (close ${code}${quoted}); check ${settings.model}`,
+    );
   }
   if (/invalid_api_key|unauthori[sz]ed|authentication/i.test(reason)) {
-    return new SpeechbridgeError('upstream_error', `${display} rejected the credentials for realtime transcription (close ${code}${quoted}); check ${settings.apiKey}`);
+    return new SpeechbridgeError(
+      'upstream_error',
+      `${display} rejected the credentials for realtime transcription (close ${code}${quoted}); check ${settings.apiKey}`,
+    );
   }
   const meaning = CLOSE_MEANINGS[code] ?? 'closed the connection';
   return new SpeechbridgeError('upstream_error', `${display} ${meaning} (close ${code}${quoted}) during ${during}`);
@@ -123,7 +152,10 @@ export function closedError(code: number, reason: string, context: RealtimeUpstr
 
 /** The upstream sent something that is not a realtime event. */
 export function badEvent(problem: string, context: RealtimeUpstreamContext): SpeechbridgeError {
-  return new SpeechbridgeError('upstream_bad_response', `${context.display} sent ${scrub(problem, context.apiKey)}; the realtime transcription connection was closed`);
+  return new SpeechbridgeError(
+    'upstream_bad_response',
+    `${context.display} sent ${scrub(problem, context.apiKey)}; the realtime transcription connection was closed`,
+  );
 }
 
 /** The message of an OpenAI-style JSON error body, or the body's text, scrubbed and cut. */

@@ -67,7 +67,9 @@ const upstreamError = z
 
 const SERVER_EVENT_SCHEMAS = {
   'session.created': z.object({ type: z.literal('session.created') }).passthrough(),
-  'session.updated': z.object({ type: z.literal('session.updated'), session: z.object({ type: z.string().optional() }).passthrough().optional() }).passthrough(),
+  'session.updated': z
+    .object({ type: z.literal('session.updated'), session: z.object({ type: z.string().optional() }).passthrough().optional() })
+    .passthrough(),
   error: z.object({ type: z.literal('error'), error: upstreamError }).passthrough(),
   'input_audio_buffer.committed': z.object({ type: z.literal('input_audio_buffer.committed'), item_id: id, previous_item_id: id.nullish() }).passthrough(),
   'input_audio_buffer.cleared': z.object({ type: z.literal('input_audio_buffer.cleared') }).passthrough(),
@@ -77,7 +79,12 @@ const SERVER_EVENT_SCHEMAS = {
     .object({ type: z.literal('conversation.item.input_audio_transcription.delta'), item_id: id, delta: z.string().nullish() })
     .passthrough(),
   'conversation.item.input_audio_transcription.completed': z
-    .object({ type: z.literal('conversation.item.input_audio_transcription.completed'), item_id: id, transcript: z.string(), language: z.string().max(32).nullish() })
+    .object({
+      type: z.literal('conversation.item.input_audio_transcription.completed'),
+      item_id: id,
+      transcript: z.string(),
+      language: z.string().max(32).nullish(),
+    })
     .passthrough(),
   'conversation.item.input_audio_transcription.failed': z
     .object({ type: z.literal('conversation.item.input_audio_transcription.failed'), item_id: id, error: upstreamError.nullish() })

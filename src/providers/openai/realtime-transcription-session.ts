@@ -74,7 +74,12 @@ export interface RealtimeSessionOptions {
 
 type ItemEvent = Extract<
   RealtimeServerEvent,
-  { type: 'conversation.item.input_audio_transcription.delta' | 'conversation.item.input_audio_transcription.completed' | 'conversation.item.input_audio_transcription.failed' }
+  {
+    type:
+      | 'conversation.item.input_audio_transcription.delta'
+      | 'conversation.item.input_audio_transcription.completed'
+      | 'conversation.item.input_audio_transcription.failed';
+  }
 >;
 
 /** What one upstream connection knows; dropped with it. */
@@ -285,7 +290,11 @@ export class RealtimeTranscriptionSession implements TranscriberSession {
     for (let offset = 0; offset < samples.length; offset += step) {
       const piece = samples.subarray(offset, offset + step);
       entry.appends += 1;
-      live.connection!.send({ type: 'input_audio_buffer.append', event_id: eventId(entry, `a${entry.appends}`), audio: encodeBase64Audio(piece, this.#wire.wire) });
+      live.connection!.send({
+        type: 'input_audio_buffer.append',
+        event_id: eventId(entry, `a${entry.appends}`),
+        audio: encodeBase64Audio(piece, this.#wire.wire),
+      });
       entry.turn.audioMs += durationMs({ samples: piece, sampleRate: this.#wire.sampleRate });
     }
   }

@@ -59,7 +59,13 @@ export class ScriptedSynthesizer implements Synthesizer {
   constructor(options: ScriptedSynthesizerOptions = {}) {
     this.options = options;
     const voices = options.voices ?? OPENAI_VOICES;
-    this.capabilities = { streaming: true, textStreaming: options.textStreaming ?? false, sampleRate: options.sampleRate ?? 24000, voices, defaultVoice: voices[0] ?? 'alloy' };
+    this.capabilities = {
+      streaming: true,
+      textStreaming: options.textStreaming ?? false,
+      sampleRate: options.sampleRate ?? 24000,
+      voices,
+      defaultVoice: voices[0] ?? 'alloy',
+    };
   }
 
   /** Samples the fake yields for a text at a speed, for tests to compare against. */
@@ -71,7 +77,15 @@ export class ScriptedSynthesizer implements Synthesizer {
   async *synthesize(request: SynthesizeRequest): AsyncIterable<PcmAudio> {
     const voice = request.voice ?? this.capabilities.defaultVoice;
     const speed = request.speed ?? 1;
-    const call: SynthesizerCall = { text: request.text, voice, speed, ...(request.model !== undefined && { model: request.model }), hops: 0, aborted: false, completed: false };
+    const call: SynthesizerCall = {
+      text: request.text,
+      voice,
+      speed,
+      ...(request.model !== undefined && { model: request.model }),
+      hops: 0,
+      aborted: false,
+      completed: false,
+    };
     this.calls.push(call);
     const callNumber = this.calls.length;
     const unwatch = watchAbort(call, request.signal);
@@ -107,7 +121,16 @@ export class ScriptedSynthesizer implements Synthesizer {
     const voice = request.voice ?? this.capabilities.defaultVoice;
     const speed = request.speed ?? 1;
     const pieces: NonNullable<SynthesizerCall['pieces']> = [];
-    const call: SynthesizerCall = { text: '', voice, speed, ...(request.model !== undefined && { model: request.model }), hops: 0, pieces, aborted: false, completed: false };
+    const call: SynthesizerCall = {
+      text: '',
+      voice,
+      speed,
+      ...(request.model !== undefined && { model: request.model }),
+      hops: 0,
+      pieces,
+      aborted: false,
+      completed: false,
+    };
     this.calls.push(call);
     const unwatch = watchAbort(call, request.signal);
     try {

@@ -6,14 +6,7 @@
  */
 import type { PcmAudio } from '../../audio/pcm.ts';
 import { durationMs } from '../../audio/pcm.ts';
-import type {
-  TokenLogprob,
-  TranscribeOptions,
-  Transcriber,
-  TranscriberCapabilities,
-  Transcription,
-  TranscriptStreamEvent,
-} from '../contracts.ts';
+import type { TokenLogprob, TranscribeOptions, Transcriber, TranscriberCapabilities, Transcription, TranscriptStreamEvent } from '../contracts.ts';
 import { throwIfAborted } from '../../errors/abort.ts';
 import { delay, injectedError, pickScripted, watchAbort, type CallRecord, type InjectedFailure, type Scripted } from './script.ts';
 

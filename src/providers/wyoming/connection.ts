@@ -91,7 +91,12 @@ export class WyomingConnection {
       const timer = setTimeout(() => {
         settle();
         socket.destroy();
-        reject(new SpeechbridgeError('upstream_timeout', `${server} did not accept a connection within ${connectTimeoutMs} ms (${options.timeoutSetting ?? 'REQUEST_TIMEOUT'})`));
+        reject(
+          new SpeechbridgeError(
+            'upstream_timeout',
+            `${server} did not accept a connection within ${connectTimeoutMs} ms (${options.timeoutSetting ?? 'REQUEST_TIMEOUT'})`,
+          ),
+        );
       }, connectTimeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       socket.once('error', onError);
@@ -127,7 +132,10 @@ export class WyomingConnection {
       const timer = setTimeout(() => {
         this.#socket.off('drain', finish);
         this.#wakeSender = null;
-        const error = new SpeechbridgeError('upstream_timeout', `${this.server} stopped reading what was sent for ${drainTimeoutMs} ms (${this.#timeoutSetting})`);
+        const error = new SpeechbridgeError(
+          'upstream_timeout',
+          `${this.server} stopped reading what was sent for ${drainTimeoutMs} ms (${this.#timeoutSetting})`,
+        );
         this.fail(error);
         reject(error);
       }, drainTimeoutMs);
@@ -191,7 +199,12 @@ export class WyomingConnection {
     const idle = this.#idle;
     if (!idle || this.#paused || this.#failure) return;
     this.#idleTimer = setTimeout(() => {
-      this.fail(new SpeechbridgeError('upstream_timeout', `${this.server} sent nothing for ${idle.timeoutMs} ms while the gateway waited for ${idle.waitingFor} (${this.#timeoutSetting})`));
+      this.fail(
+        new SpeechbridgeError(
+          'upstream_timeout',
+          `${this.server} sent nothing for ${idle.timeoutMs} ms while the gateway waited for ${idle.waitingFor} (${this.#timeoutSetting})`,
+        ),
+      );
     }, idle.timeoutMs);
   }
 
@@ -237,7 +250,9 @@ export class WyomingConnection {
       events = this.#parser.push(chunk);
     } catch (error) {
       const problem = error instanceof WyomingFramingError ? error.message : String(error);
-      this.fail(new SpeechbridgeError('upstream_bad_response', `${this.server} sent ${problem}; it does not speak the Wyoming protocol here`, { cause: error }));
+      this.fail(
+        new SpeechbridgeError('upstream_bad_response', `${this.server} sent ${problem}; it does not speak the Wyoming protocol here`, { cause: error }),
+      );
       return;
     }
     for (const event of events) {

@@ -36,7 +36,10 @@ export async function describeWyomingServer(options: DescribeOptions): Promise<W
       if (event.type === 'info') return parseInfo(event, connection.server);
       if (event.type === 'error') throw errorEventToError(event, connection.server, '"describe"');
     }
-    throw new SpeechbridgeError('upstream_bad_response', `${connection.server} sent ${MAX_EVENTS_BEFORE_INFO + 1} events but no "info" in answer to "describe"`);
+    throw new SpeechbridgeError(
+      'upstream_bad_response',
+      `${connection.server} sent ${MAX_EVENTS_BEFORE_INFO + 1} events but no "info" in answer to "describe"`,
+    );
   } finally {
     connection.close();
   }

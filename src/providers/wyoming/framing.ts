@@ -211,7 +211,9 @@ export class WyomingEventParser {
       throw new WyomingFramingError(`a "${header.type}" event announcing ${dataLength} bytes of data, more than the ${this.#limits.maxDataBytes}-byte limit`);
     }
     if (payloadLength > this.#limits.maxPayloadBytes) {
-      throw new WyomingFramingError(`a "${header.type}" event announcing a ${payloadLength}-byte payload, more than the ${this.#limits.maxPayloadBytes}-byte limit`);
+      throw new WyomingFramingError(
+        `a "${header.type}" event announcing a ${payloadLength}-byte payload, more than the ${this.#limits.maxPayloadBytes}-byte limit`,
+      );
     }
     const data = { ...(header.data ?? {}) };
     if (dataLength > 0) {
@@ -257,6 +259,9 @@ function describeJson(value: unknown): string {
 
 /** The first 60 bytes, printable, for a message: garbage can be binary or megabytes long. */
 function quote(bytes: Buffer): string {
-  const head = bytes.subarray(0, 60).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+  const head = bytes
+    .subarray(0, 60)
+    .toString('latin1')
+    .replace(/[^\x20-\x7e]/g, '.');
   return `"${head}${bytes.byteLength > 60 ? '…' : ''}"`;
 }

@@ -81,7 +81,10 @@ export class WyomingVoices {
 
   #unknown(wanted: string): string {
     const voices = this.#program.voices.map((voice) => voice.name);
-    const listed = voices.length === 0 ? 'it lists no voices' : `its voices: ${voices.slice(0, QUOTED_VOICES).join(', ')}${voices.length > QUOTED_VOICES ? `… (${voices.length} in all)` : ''}`;
+    const listed =
+      voices.length === 0
+        ? 'it lists no voices'
+        : `its voices: ${voices.slice(0, QUOTED_VOICES).join(', ')}${voices.length > QUOTED_VOICES ? `… (${voices.length} in all)` : ''}`;
     return `${this.#server} (${this.#program.name}) has no voice "${wanted.slice(0, 100)}"; ${listed}; a language code or an OpenAI voice name picks one too`;
   }
 }

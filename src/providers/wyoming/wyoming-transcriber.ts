@@ -32,7 +32,15 @@ import type { WyomingAddress } from './address.ts';
 import { WyomingConnection } from './connection.ts';
 import { describeWyomingServer } from './describe.ts';
 import type { FrameLimits, WyomingEvent } from './framing.ts';
-import { errorEventToError, parseTranscript, parseTranscriptChunk, parseTranscriptStart, type WyomingAsrModel, type WyomingAsrProgram, type WyomingInfo } from './messages.ts';
+import {
+  errorEventToError,
+  parseTranscript,
+  parseTranscriptChunk,
+  parseTranscriptStart,
+  type WyomingAsrModel,
+  type WyomingAsrProgram,
+  type WyomingInfo,
+} from './messages.ts';
 import { startupFailure } from './startup-failure.ts';
 
 /** Wyoming speech recognition servers take 16 kHz (faster-whisper converts anything to it). */
@@ -104,7 +112,14 @@ export class WyomingTranscriber implements Transcriber {
     this.upstream = options.address.uri;
     this.#timeoutMs = options.timeoutMs;
     this.#limits = options.limits;
-    const languages = [...new Set(program.models.flatMap((model) => model.languages).map(baseLanguage).filter((code): code is string => code !== undefined))];
+    const languages = [
+      ...new Set(
+        program.models
+          .flatMap((model) => model.languages)
+          .map(baseLanguage)
+          .filter((code): code is string => code !== undefined),
+      ),
+    ];
     this.capabilities = {
       streaming: true,
       // A model listing several languages (a multilingual whisper) detects the one spoken.

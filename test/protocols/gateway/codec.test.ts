@@ -33,7 +33,11 @@ test('format names: pcm with an optional rate suffix, μ-law and A-law under the
     ['ulaw_16000', /8000 Hz only/],
     ['', /not a supported audio format/],
   ] as const) {
-    assert.throws(() => parseAudioFormat(name, 'input_format'), (error: unknown) => error instanceof SpeechbridgeError && error.code === 'unsupported_format' && error.param === 'input_format' && pattern.test(error.message));
+    assert.throws(
+      () => parseAudioFormat(name, 'input_format'),
+      (error: unknown) =>
+        error instanceof SpeechbridgeError && error.code === 'unsupported_format' && error.param === 'input_format' && pattern.test(error.message),
+    );
   }
 });
 
@@ -68,7 +72,7 @@ test('parseClientMessage: the three types, and errors that name the problem', ()
   assert.deepEqual(codeOf('{"type":"start","prompt":7}'), ['invalid_value', 'prompt']);
 });
 
-test('sessionOf: mode rewrite with the default prompt or the client\'s, formats as rates, names mapped', () => {
+test("sessionOf: mode rewrite with the default prompt or the client's, formats as rates, names mapped", () => {
   const plain = sessionOf({ type: 'start' });
   assert.equal(plain.session.mode, 'rewrite');
   // No prompt: the responder's rewrite prompt (the session sets none, so no server-wide prompt replaces it).
@@ -79,7 +83,16 @@ test('sessionOf: mode rewrite with the default prompt or the client\'s, formats 
   assert.equal(plain.model, undefined);
   assert.equal(plain.session.ttsModel, undefined);
 
-  const full = sessionOf({ type: 'start', input_format: 'ulaw', output_format: 'pcm_16000', voice_id: 'nova', stt_model: 'whisper-1', tts_model: 'tts-1', openai_model: 'gpt-x', prompt: 'Summarize.' });
+  const full = sessionOf({
+    type: 'start',
+    input_format: 'ulaw',
+    output_format: 'pcm_16000',
+    voice_id: 'nova',
+    stt_model: 'whisper-1',
+    tts_model: 'tts-1',
+    openai_model: 'gpt-x',
+    prompt: 'Summarize.',
+  });
   assert.equal(full.session.instructions, 'Summarize.');
   assert.deepEqual([full.session.inputSampleRate, full.session.outputSampleRate], [8000, 16000]);
   assert.equal(full.session.voice, 'nova');
@@ -88,7 +101,7 @@ test('sessionOf: mode rewrite with the default prompt or the client\'s, formats 
   assert.equal(full.session.ttsModel, 'tts-1');
 });
 
-test('sessionOf: the server\'s rewrite prompt (OPENAI_PROMPT) replaces the default; a start prompt replaces both', () => {
+test("sessionOf: the server's rewrite prompt (OPENAI_PROMPT) replaces the default; a start prompt replaces both", () => {
   assert.equal(sessionOf({ type: 'start' }, { rewritePrompt: 'Fix the grammar.' }).session.instructions, 'Fix the grammar.');
   assert.equal(sessionOf({ type: 'start', prompt: 'Summarize.' }, { rewritePrompt: 'Fix the grammar.' }).session.instructions, 'Summarize.');
   assert.equal(sessionOf({ type: 'start', prompt: '  ' }, { rewritePrompt: '' }).session.instructions, undefined);

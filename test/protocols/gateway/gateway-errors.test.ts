@@ -17,7 +17,10 @@ let server: RunningServer;
 
 before(async () => {
   engines = await realEngines();
-  server = await startTestServer({ transcriber: engines.transcriber, responder: new EchoResponder(), synthesizer: engines.synthesizer }, { REALTIME_MAX_MESSAGE_MB: '0.05' });
+  server = await startTestServer(
+    { transcriber: engines.transcriber, responder: new EchoResponder(), synthesizer: engines.synthesizer },
+    { REALTIME_MAX_MESSAGE_MB: '0.05' },
+  );
 });
 
 after(async () => {
@@ -89,7 +92,7 @@ test('after start: bad base64, an odd PCM byte count in an audio message, oversi
   const client = await GatewayClient.connect(gatewayUrl(server.url));
   client.send({ type: 'start', tts_model: 'some-tts-model' });
   const ready = await client.next('ready');
-  assert.equal(ready.tts_model, 'some-tts-model', 'tts_model is the session\'s speech model');
+  assert.equal(ready.tts_model, 'some-tts-model', "tts_model is the session's speech model");
 
   const badBase64 = await errorFor(client, () => client.send({ type: 'audio', audio: 'not base64 at all!' }));
   assert.equal(badBase64.code, 'invalid_audio');

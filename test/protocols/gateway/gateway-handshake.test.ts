@@ -37,7 +37,11 @@ async function refusal(url: string, headers: Record<string, string> = {}): Promi
       response.on('data', (part: Buffer) => parts.push(part));
       response.on('end', () => {
         const authenticate = response.headers['www-authenticate'];
-        resolve({ status: response.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString('utf8')), authenticate: typeof authenticate === 'string' ? authenticate : undefined });
+        resolve({
+          status: response.statusCode ?? 0,
+          body: JSON.parse(Buffer.concat(parts).toString('utf8')),
+          authenticate: typeof authenticate === 'string' ? authenticate : undefined,
+        });
       });
     });
   });

@@ -131,7 +131,10 @@ test('G.711 μ-law at 8 kHz in, A-law out: the transcriber gets the speech sent 
     const client = await GatewayClient.connect(gatewayUrl(telephone.url));
     client.send({ type: 'start', input_format: 'ulaw', output_format: 'alaw' });
     const ready = await client.next('ready');
-    assert.deepEqual([ready.stt_input_format, ready.tts_output_format, ready.input_sample_rate, ready.output_sample_rate], ['ulaw_8000', 'alaw_8000', 8000, 8000]);
+    assert.deepEqual(
+      [ready.stt_input_format, ready.tts_output_format, ready.input_sample_rate, ready.output_sample_rate],
+      ['ulaw_8000', 'alaw_8000', 8000, 8000],
+    );
     client.sendFrames(ulawBytes(audio), 8);
     assert.equal((await client.next('stt_final')).text, 'turn on the heater');
     client.send({ type: 'end' });
@@ -189,12 +192,27 @@ test('two turns sent back to back: each gets its own stt_final, a rewrite of tha
 
   const finals = client.messages.filter((message) => message.type === 'stt_final');
   const rewrites = client.messages.filter((message) => message.type === 'text_final');
-  assert.deepEqual(finals.map((message) => message.text), phrases);
-  assert.deepEqual(rewrites.map((message) => message.text), phrases);
-  assert.deepEqual(rewrites.map((message) => message.turn_id), finals.map((message) => message.turn_id));
+  assert.deepEqual(
+    finals.map((message) => message.text),
+    phrases,
+  );
+  assert.deepEqual(
+    rewrites.map((message) => message.text),
+    phrases,
+  );
+  assert.deepEqual(
+    rewrites.map((message) => message.turn_id),
+    finals.map((message) => message.turn_id),
+  );
   assert.notEqual(finals[0].turn_id, finals[1].turn_id);
-  assert.deepEqual(client.messages.filter((message) => message.type === 'tts_end').map((message) => message.turn_id), finals.map((message) => message.turn_id));
-  assert.deepEqual(client.messages.filter((message) => message.type === 'tts_start').map((message) => message.turn_id), finals.map((message) => message.turn_id));
+  assert.deepEqual(
+    client.messages.filter((message) => message.type === 'tts_end').map((message) => message.turn_id),
+    finals.map((message) => message.turn_id),
+  );
+  assert.deepEqual(
+    client.messages.filter((message) => message.type === 'tts_start').map((message) => message.turn_id),
+    finals.map((message) => message.turn_id),
+  );
   assert.ok(!client.sequence().includes('error'), client.sequence().join(', '));
 });
 
@@ -215,7 +233,11 @@ test('audio streamed in real time gets stt_partial text of each turn while it is
   assert.equal((await client.closed).code, 1000);
 
   const finals = client.messages.filter((message) => message.type === 'stt_final');
-  assert.deepEqual(finals.map((final) => final.text), phrases, client.sequence().join(', '));
+  assert.deepEqual(
+    finals.map((final) => final.text),
+    phrases,
+    client.sequence().join(', '),
+  );
   // At least one partial over the two turns: a pass that is still running when its turn ends is
   // dropped, so on a busy machine a short turn may have none.
   const partials = client.messages.filter((message) => message.type === 'stt_partial');
@@ -223,7 +245,7 @@ test('audio streamed in real time gets stt_partial text of each turn while it is
   for (const partial of partials) {
     const final = finals.find((candidate) => candidate.turn_id === partial.turn_id);
     assert.ok(final, `the partial belongs to a turn: ${partial.turn_id}`);
-    assert.ok(client.messages.indexOf(partial) < client.messages.indexOf(final), 'partials come before their turn\'s final text');
+    assert.ok(client.messages.indexOf(partial) < client.messages.indexOf(final), "partials come before their turn's final text");
     assert.ok(typeof partial.text === 'string' && partial.text.length > 0);
   }
 });

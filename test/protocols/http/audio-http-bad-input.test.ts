@@ -16,10 +16,7 @@ let server: RunningServer;
 const transcriber = new ScriptedTranscriber({ texts: 'scripted words' });
 
 before(async () => {
-  server = await startTestServer(
-    { transcriber, synthesizer: new ScriptedSynthesizer({ sampleRate: 24000 }) },
-    { MAX_UPLOAD_MB: '0.5' },
-  );
+  server = await startTestServer({ transcriber, synthesizer: new ScriptedSynthesizer({ sampleRate: 24000 }) }, { MAX_UPLOAD_MB: '0.5' });
 });
 after(async () => {
   await server.close();
@@ -109,7 +106,12 @@ test('transcriptions: upload over MAX_UPLOAD_MB → 413 payload_too_large', asyn
 });
 
 test('transcriptions: bad response_format, language or temperature name the field', async () => {
-  await expectError(await fetch(transcriptions(), { method: 'POST', body: await wavForm({ response_format: 'xml' }) }), 400, 'invalid_value', 'response_format');
+  await expectError(
+    await fetch(transcriptions(), { method: 'POST', body: await wavForm({ response_format: 'xml' }) }),
+    400,
+    'invalid_value',
+    'response_format',
+  );
   await expectError(await fetch(transcriptions(), { method: 'POST', body: await wavForm({ language: 'klingon' }) }), 400, 'invalid_value', 'language');
   await expectError(await fetch(transcriptions(), { method: 'POST', body: await wavForm({ temperature: '7' }) }), 400, 'invalid_value', 'temperature');
 });
@@ -134,7 +136,11 @@ test('speech: missing, empty and overlong input name the field', async () => {
 });
 
 test('speech: a JSON body over the body limit → 413 naming that limit, not MAX_UPLOAD_MB', async () => {
-  const response = await fetch(speech(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: 'x'.repeat(2 * 1024 * 1024) }) });
+  const response = await fetch(speech(), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ input: 'x'.repeat(2 * 1024 * 1024) }),
+  });
   const body = await expectError(response, 413, 'payload_too_large', null);
   assert.match(body.error.message, /JSON body/);
   assert.doesNotMatch(body.error.message, /MAX_UPLOAD_MB/);
@@ -143,7 +149,11 @@ test('speech: a JSON body over the body limit → 413 naming that limit, not MAX
 test('speech: an engine failure before any audio is a JSON error, not a broken stream', async () => {
   const failing = await startTestServer({ synthesizer: new ScriptedSynthesizer({ failure: { code: 'upstream_unreachable', message: 'tts upstream down' } }) });
   try {
-    const response = await fetch(`${failing.url}/v1/audio/speech`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: 'hello', response_format: 'pcm' }) });
+    const response = await fetch(`${failing.url}/v1/audio/speech`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'hello', response_format: 'pcm' }),
+    });
     const body = await expectError(response, 503, 'upstream_unreachable');
     assert.match(body.error.message, /tts upstream down/);
   } finally {
@@ -169,7 +179,11 @@ test('with API_TOKENS set, /v1 needs a bearer token; health stays open', async (
     await expectError(await fetch(`${guarded.url}/v1/audio/transcriptions`, { method: 'POST', body: await wavForm() }), 401, 'invalid_api_key');
     const wrong = await fetch(`${guarded.url}/v1/audio/transcriptions`, { method: 'POST', headers: { authorization: 'Bearer nope' }, body: await wavForm() });
     await expectError(wrong, 401, 'invalid_api_key');
-    const right = await fetch(`${guarded.url}/v1/audio/transcriptions`, { method: 'POST', headers: { authorization: 'Bearer secret-two' }, body: await wavForm() });
+    const right = await fetch(`${guarded.url}/v1/audio/transcriptions`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer secret-two' },
+      body: await wavForm(),
+    });
     assert.equal(right.status, 200);
     assert.equal((await fetch(`${guarded.url}/`)).status, 200);
   } finally {

@@ -111,8 +111,7 @@ test('speech: every response format decodes back to non-silent speech of the sam
     });
     assert.equal(response.status, 200, format);
     const bytes = Buffer.from(await response.arrayBuffer());
-    const audio =
-      format === 'pcm' ? { samples: bytesToInt16(bytes), sampleRate: 24000 } : await decodeAudio(bytes, { sampleRate: 24000 });
+    const audio = format === 'pcm' ? { samples: bytesToInt16(bytes), sampleRate: 24000 } : await decodeAudio(bytes, { sampleRate: 24000 });
     assert.ok(rmsDbfs(audio.samples) > -40, `${format} is not silent`);
     lengths.push(durationMs(audio));
   }
@@ -217,7 +216,10 @@ test('the default start-up falls back to pocketsphinx when the whisper model can
       reason: 'the model base.en is not in the model cache and could not be downloaded',
     });
     assert.ok(!JSON.stringify(engines.summary).includes(cacheDir), 'no server path in the summary');
-    assert.ok(lines.some((line) => /falling back to pocketsphinx/.test(line)), 'the fallback is logged');
+    assert.ok(
+      lines.some((line) => /falling back to pocketsphinx/.test(line)),
+      'the fallback is logged',
+    );
     await writeFile(path.join(cacheDir, 'note.txt'), 'no model here');
   } finally {
     await engines.close();
@@ -235,7 +237,13 @@ test('the SDK streams a transcript (stream: true) and parses speech sent as SSE 
   for await (const event of stream) events.push(event);
   assert.equal(events.at(-1)?.type, 'transcript.text.done', JSON.stringify(events));
   assert.equal(events.at(-1)?.text, 'turn off the light');
-  assert.equal(events.filter((event) => event.type === 'transcript.text.delta').map((event) => event.delta).join(''), 'turn off the light');
+  assert.equal(
+    events
+      .filter((event) => event.type === 'transcript.text.delta')
+      .map((event) => event.delta)
+      .join(''),
+    'turn off the light',
+  );
 
   // No response_format: OpenAI's default, mp3, base64 in each speech.audio.delta.
   const speech = await client.audio.speech.create({ model: 'gpt-4o-mini-tts', voice: 'en', input: 'turn off the radio', stream_format: 'sse' });

@@ -37,7 +37,10 @@ before(async () => {
   const config = loadConfig({ SERVER_NAME: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: 'info' });
   const logger = pino({ level: 'info' }, { write: (line: string) => logLines.push(JSON.parse(line) as { level: number; msg: string }) });
   // 300 ms per transcription, and speech that streams for seconds, leave time to hang up midway.
-  const engines = assembleEngines({ transcriber: new ScriptedTranscriber({ texts: 'scripted words', latencyMs: 300 }), synthesizer: new ScriptedSynthesizer({ sampleRate: 24000, hopMs: 100, hopLatencyMs: 10 }) });
+  const engines = assembleEngines({
+    transcriber: new ScriptedTranscriber({ texts: 'scripted words', latencyMs: 300 }),
+    synthesizer: new ScriptedSynthesizer({ sampleRate: 24000, hopMs: 100, hopLatencyMs: 10 }),
+  });
   server = await startServer({ config, engines, logger });
 });
 
@@ -159,7 +162,11 @@ test('a client that hangs up mid-speech-stream (mp3, SSE, /tts-proxy) stops the 
     request.destroy();
   }
   assert.equal(await settled(), 0, 'ffmpeg encoders left after the disconnects');
-  assert.deepEqual(logLines.slice(before).filter((line) => line.level >= 50), [], 'a disconnect is not logged as a server error');
+  assert.deepEqual(
+    logLines.slice(before).filter((line) => line.level >= 50),
+    [],
+    'a disconnect is not logged as a server error',
+  );
 });
 
 test('stream with a response_format OpenAI does not stream gets 400 naming response_format', async () => {

@@ -29,5 +29,8 @@ test('the SDK lists the models, retrieves one, and gets NotFoundError for an unk
   const one = await client.models.retrieve('whisper-1');
   assert.deepEqual([one.id, one.object, one.owned_by], ['whisper-1', 'model', 'speechbridge']);
   await assert.rejects(client.models.retrieve('no-such-model'), (error: Error) => error instanceof NotFoundError && /GET \/v1\/models/.test(error.message));
-  await assert.rejects(new OpenAI({ apiKey: 'wrong', baseURL: `${server.url}/v1` }).models.list(), (error: Error & { status?: number }) => error.status === 401);
+  await assert.rejects(
+    new OpenAI({ apiKey: 'wrong', baseURL: `${server.url}/v1` }).models.list(),
+    (error: Error & { status?: number }) => error.status === 401,
+  );
 });

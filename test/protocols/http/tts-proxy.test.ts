@@ -125,7 +125,13 @@ test('bad input gets a 4xx naming the problem', async () => {
   const cases: Array<[Record<string, unknown> | string, number, string, string | null, RegExp]> = [
     [{ input: '   ' }, 400, 'empty_input', 'input', /input is empty/],
     [{ voice: 'alloy' }, 400, 'invalid_value', 'input', /input is required/],
-    [{ input: 'hello', response_format: 'xyz' }, 400, 'unsupported_format', 'response_format', /unknown response_format "xyz"; expected one of opus, webm, ogg/],
+    [
+      { input: 'hello', response_format: 'xyz' },
+      400,
+      'unsupported_format',
+      'response_format',
+      /unknown response_format "xyz"; expected one of opus, webm, ogg/,
+    ],
     [{ input: 'hello', voice: 'no-such-voice' }, 400, 'unknown_voice', 'voice', /no-such-voice/],
     ['{"input": "hel', 400, 'invalid_json', null, /not valid JSON/],
   ];
@@ -211,6 +217,8 @@ test('an upstream nobody listens on gets 503 upstream_unreachable', async () => 
 /** /v1/audio/speech requests a server answered with 200, from its /metrics. */
 async function speechRequestsServed(server: RunningServer): Promise<number> {
   const text = await (await fetch(`${server.url}/metrics`)).text();
-  const line = text.split('\n').find((row) => row.startsWith('speechbridge_http_requests_total{') && row.includes('route="/v1/audio/speech"') && row.includes('status="200"'));
+  const line = text
+    .split('\n')
+    .find((row) => row.startsWith('speechbridge_http_requests_total{') && row.includes('route="/v1/audio/speech"') && row.includes('status="200"'));
   return line ? Number(line.split(' ').at(-1)) : 0;
 }

@@ -79,10 +79,14 @@ async function send(upload: Upload, withToken = true): Promise<Refusal> {
       const length = Number(/content-length: (\d+)/i.exec(answer)?.[1] ?? Number.NaN);
       if (headEnd >= 0 && Buffer.byteLength(answer.slice(headEnd + 4)) >= length) resolve();
     });
-    socket.once('close', () => reject(new Error(`the connection closed before a whole answer came (${clientWritten} bytes written): ${JSON.stringify(answer)}`)));
+    socket.once('close', () =>
+      reject(new Error(`the connection closed before a whole answer came (${clientWritten} bytes written): ${JSON.stringify(answer)}`)),
+    );
   });
   const framing = upload.framing === 'chunked' ? 'transfer-encoding: chunked' : `content-length: ${upload.framing.declared}`;
-  socket.write(`POST ${upload.path} HTTP/1.1\r\nhost: x\r\n${withToken ? `authorization: Bearer ${TOKEN}\r\n` : ''}content-type: ${upload.contentType}\r\n${framing}\r\n\r\n`);
+  socket.write(
+    `POST ${upload.path} HTTP/1.1\r\nhost: x\r\n${withToken ? `authorization: Bearer ${TOKEN}\r\n` : ''}content-type: ${upload.contentType}\r\n${framing}\r\n\r\n`,
+  );
   if (upload.framing === 'chunked') {
     const stopped = answered.then(
       () => true,
@@ -145,8 +149,14 @@ test('300 MB of chunked file is refused once it passes MAX_UPLOAD_MB, the server
     assert.match(refusal.body.error.message, new RegExp(`limit of ${FILE_LIMIT} bytes \\(MAX_UPLOAD_MB\\)`));
     assert.match(refusal.headers, /connection: close/);
     assert.ok(refusal.serverRead > FILE_LIMIT, `${path}: the server read up to the limit (${refusal.serverRead})`);
-    assert.ok(refusal.serverRead < FILE_LIMIT + SERVER_SLACK, `${path}: the server read ${(refusal.serverRead / MiB).toFixed(2)} MB for a ${MAX_UPLOAD_MB} MB limit`);
-    assert.ok(refusal.clientWritten < FILE_LIMIT + CLIENT_SLACK, `${path}: the client had sent ${(refusal.clientWritten / MiB).toFixed(1)} MB of 300 when refused`);
+    assert.ok(
+      refusal.serverRead < FILE_LIMIT + SERVER_SLACK,
+      `${path}: the server read ${(refusal.serverRead / MiB).toFixed(2)} MB for a ${MAX_UPLOAD_MB} MB limit`,
+    );
+    assert.ok(
+      refusal.clientWritten < FILE_LIMIT + CLIENT_SLACK,
+      `${path}: the client had sent ${(refusal.clientWritten / MiB).toFixed(1)} MB of 300 when refused`,
+    );
   }
   await assertServerGoesOn();
 });
@@ -157,15 +167,30 @@ test('a chunked body whose bulk is a text field or a preamble the parser would d
     assert.equal(refusal.status, 413, preamble);
     assert.equal(refusal.body.error.code, 'payload_too_large');
     assert.match(refusal.body.error.message, /MAX_UPLOAD_MB and the form fields/);
-    assert.ok(refusal.serverRead < UPLOAD_BODY_LIMIT + SERVER_SLACK, `the server read ${(refusal.serverRead / MiB).toFixed(2)} MB for a body limit of ${(UPLOAD_BODY_LIMIT / MiB).toFixed(2)} MB`);
-    assert.ok(refusal.clientWritten < UPLOAD_BODY_LIMIT + CLIENT_SLACK, `the client had sent ${(refusal.clientWritten / MiB).toFixed(1)} MB of 300 when refused`);
+    assert.ok(
+      refusal.serverRead < UPLOAD_BODY_LIMIT + SERVER_SLACK,
+      `the server read ${(refusal.serverRead / MiB).toFixed(2)} MB for a body limit of ${(UPLOAD_BODY_LIMIT / MiB).toFixed(2)} MB`,
+    );
+    assert.ok(
+      refusal.clientWritten < UPLOAD_BODY_LIMIT + CLIENT_SLACK,
+      `the client had sent ${(refusal.clientWritten / MiB).toFixed(1)} MB of 300 when refused`,
+    );
   }
   await assertServerGoesOn();
 });
 
 test('any refusal while a 300 MB body is still arriving reads no more of it: a second file, no token, no route', async () => {
   const attempts: Array<{ upload: Upload; status: number; code: string; token?: false }> = [
-    { upload: { path: '/v1/audio/transcriptions', contentType: MULTIPART, preamble: `${filePart('file')}${'b'.repeat(1000)}\r\n${filePart('other')}`, framing: 'chunked' }, status: 400, code: 'invalid_value' },
+    {
+      upload: {
+        path: '/v1/audio/transcriptions',
+        contentType: MULTIPART,
+        preamble: `${filePart('file')}${'b'.repeat(1000)}\r\n${filePart('other')}`,
+        framing: 'chunked',
+      },
+      status: 400,
+      code: 'invalid_value',
+    },
     { upload: { path: '/upload', contentType: MULTIPART, preamble: filePart('file'), framing: 'chunked' }, status: 401, code: 'invalid_api_key', token: false },
     { upload: { path: '/v1/nowhere', contentType: MULTIPART, preamble: filePart('file'), framing: 'chunked' }, status: 404, code: 'not_found' },
   ];

@@ -171,9 +171,15 @@ test('a transcriber that detects the language decides detected_lang, and so whic
 test('MAX_CACHE_SIZE bounds the translation cache: least recently used entries are asked again, 0 caches nothing', async () => {
   const texts = ['le canoë de bouleau', 'les planches lisses'];
   const alternating = new ScriptedTranscriber({ texts: (_audio, index) => texts[index % 2], language: 'fr' });
-  const one = await startTestServer({ transcriber: alternating, responder: buildResponder(loadConfig({ OPENAI_API_BASE: llm.baseURL })) }, { MAX_CACHE_SIZE: '1' });
+  const one = await startTestServer(
+    { transcriber: alternating, responder: buildResponder(loadConfig({ OPENAI_API_BASE: llm.baseURL })) },
+    { MAX_CACHE_SIZE: '1' },
+  );
   const none = await startTestServer(
-    { transcriber: new ScriptedTranscriber({ texts: 'le canoë de bouleau', language: 'fr' }), responder: buildResponder(loadConfig({ OPENAI_API_BASE: llm.baseURL })) },
+    {
+      transcriber: new ScriptedTranscriber({ texts: 'le canoë de bouleau', language: 'fr' }),
+      responder: buildResponder(loadConfig({ OPENAI_API_BASE: llm.baseURL })),
+    },
     { MAX_CACHE_SIZE: '0' },
   );
   try {

@@ -19,7 +19,13 @@ function input(result: ReturnType<RealtimeCodec['decode']>): EngineInput {
   return (result as { input: EngineInput }).input;
 }
 
-function wireError(result: ReturnType<RealtimeCodec['decode']>): { type: string; code: string; message: string; param: string | null; event_id: string | null } {
+function wireError(result: ReturnType<RealtimeCodec['decode']>): {
+  type: string;
+  code: string;
+  message: string;
+  param: string | null;
+  event_id: string | null;
+} {
   assert.equal(result.type, 'error', 'expected an error event');
   const event = (result as { event: ServerEvent }).event;
   assert.equal(event.type, 'error');
@@ -143,7 +149,17 @@ test('a GA session.update maps every field onto the engine update and switches t
               format: { type: 'audio/pcmu' },
               transcription: { model: 'whisper-1', language: 'fr', prompt: 'bonjour' },
               noise_reduction: { type: 'near_field' },
-              turn_detection: { type: 'server_vad', threshold: 0.7, prefix_padding_ms: 250, silence_duration_ms: 600, create_response: false, interrupt_response: false, idle_timeout_ms: 6000, max_ms: 8000, start_ms: 80 },
+              turn_detection: {
+                type: 'server_vad',
+                threshold: 0.7,
+                prefix_padding_ms: 250,
+                silence_duration_ms: 600,
+                create_response: false,
+                interrupt_response: false,
+                idle_timeout_ms: 6000,
+                max_ms: 8000,
+                start_ms: 80,
+              },
             },
             output: { format: { type: 'audio/pcm', rate: 24000 }, voice: { id: 'voice_x' }, speed: 1.25 },
           },
@@ -251,8 +267,14 @@ test('session.type and the beta transcription_session.update name the session ki
   const back = wireError(transcription.decode('{"type":"session.update","session":{"type":"realtime"}}'));
   assert.deepEqual([back.code, back.param], ['invalid_value', 'session.type']);
   const beta = codec('beta', 'transcription');
-  const update = input(beta.decode('{"type":"transcription_session.update","session":{"input_audio_format":"g711_ulaw","input_audio_transcription":{"language":"en"}}}'));
-  assert.deepEqual(update, { type: 'session.update', eventId: undefined, session: { kind: 'transcription', inputSampleRate: 8000, transcription: { language: 'en' } } });
+  const update = input(
+    beta.decode('{"type":"transcription_session.update","session":{"input_audio_format":"g711_ulaw","input_audio_transcription":{"language":"en"}}}'),
+  );
+  assert.deepEqual(update, {
+    type: 'session.update',
+    eventId: undefined,
+    session: { kind: 'transcription', inputSampleRate: 8000, transcription: { language: 'en' } },
+  });
   const [updated] = beta.encode({ type: 'session.updated', session: { ...config, kind: 'transcription', inputSampleRate: 8000 } });
   assert.equal(updated.type, 'transcription_session.updated');
   assert.equal((updated.session as { input_audio_format: string }).input_audio_format, 'g711_ulaw');
@@ -260,7 +282,11 @@ test('session.type and the beta transcription_session.update name the session ki
 
 test('turn_detection null turns detection off, and OpenAI speech-model names do not replace the LLM model', () => {
   const realtime = codec();
-  const update = input(realtime.decode(JSON.stringify({ type: 'session.update', session: { type: 'realtime', model: 'gpt-realtime-2.1', audio: { input: { turn_detection: null } } } })));
+  const update = input(
+    realtime.decode(
+      JSON.stringify({ type: 'session.update', session: { type: 'realtime', model: 'gpt-realtime-2.1', audio: { input: { turn_detection: null } } } }),
+    ),
+  );
   assert.deepEqual(update, { type: 'session.update', eventId: undefined, session: { kind: 'conversation', turnDetection: null } });
   // The speech model's name is still what the session reports as its model, once the engine took the update.
   const [updated] = realtime.encode({ type: 'session.updated', session: config });
@@ -273,7 +299,11 @@ test('appended audio decodes as PCM16 by default and as μ-law to 8 kHz after th
   const pcm = input(realtime.decode(JSON.stringify({ type: 'input_audio_buffer.append', audio: encodeBase64Audio(samples, 'pcm16') })));
   assert.deepEqual(pcm, { type: 'audio.append', eventId: undefined, audio: samples });
 
-  input(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'fmt', session: { type: 'realtime', audio: { input: { format: { type: 'audio/pcmu' } } } } })));
+  input(
+    realtime.decode(
+      JSON.stringify({ type: 'session.update', event_id: 'fmt', session: { type: 'realtime', audio: { input: { format: { type: 'audio/pcmu' } } } } }),
+    ),
+  );
   const codes = muLawEncode(samples);
   const ulaw = input(realtime.decode(JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.from(codes).toString('base64') })));
   assert.deepEqual((ulaw as { audio: Int16Array }).audio, muLawDecode(codes));
@@ -281,7 +311,15 @@ test('appended audio decodes as PCM16 by default and as μ-law to 8 kHz after th
 
 test('a refused session.update restores the previous audio format', () => {
   const realtime = codec();
-  input(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'fmt', session: { type: 'realtime', audio: { input: { format: { type: 'audio/pcmu' } }, output: { voice: 'nobody' } } } })));
+  input(
+    realtime.decode(
+      JSON.stringify({
+        type: 'session.update',
+        event_id: 'fmt',
+        session: { type: 'realtime', audio: { input: { format: { type: 'audio/pcmu' } }, output: { voice: 'nobody' } } },
+      }),
+    ),
+  );
   assert.equal(realtime.inputFormat.encoding, 'g711_ulaw');
   realtime.handled({ accepted: false, error: { code: 'unknown_voice', message: 'no voice nobody', param: 'session.voice' } });
   assert.deepEqual(realtime.inputFormat, { encoding: 'pcm16', sampleRate: 24000 });
@@ -296,7 +334,14 @@ test('conversation items, truncation and responses map to engine inputs', () => 
           type: 'conversation.item.create',
           event_id: 'c1',
           previous_item_id: 'item_0',
-          item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hi' }, { type: 'input_audio', audio: 'AAABAA==', transcript: 'x' }] },
+          item: {
+            type: 'message',
+            role: 'user',
+            content: [
+              { type: 'input_text', text: 'hi' },
+              { type: 'input_audio', audio: 'AAABAA==', transcript: 'x' },
+            ],
+          },
         }),
       ),
     ),
@@ -304,14 +349,26 @@ test('conversation items, truncation and responses map to engine inputs', () => 
       type: 'item.create',
       eventId: 'c1',
       previousItemId: 'item_0',
-      item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hi' }, { type: 'input_audio', audio: new Int16Array([0, 1]), transcript: 'x' }] },
+      item: {
+        type: 'message',
+        role: 'user',
+        content: [
+          { type: 'input_text', text: 'hi' },
+          { type: 'input_audio', audio: new Int16Array([0, 1]), transcript: 'x' },
+        ],
+      },
     },
   );
-  assert.deepEqual(input(realtime.decode(JSON.stringify({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: 'call_1', output: '{"ok":true}' } }))), {
-    type: 'item.create',
-    eventId: undefined,
-    item: { type: 'function_call_output', callId: 'call_1', output: '{"ok":true}' },
-  });
+  assert.deepEqual(
+    input(
+      realtime.decode(JSON.stringify({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: 'call_1', output: '{"ok":true}' } })),
+    ),
+    {
+      type: 'item.create',
+      eventId: undefined,
+      item: { type: 'function_call_output', callId: 'call_1', output: '{"ok":true}' },
+    },
+  );
   assert.deepEqual(input(realtime.decode(JSON.stringify({ type: 'conversation.item.truncate', item_id: 'item_a', content_index: 0, audio_end_ms: 1500 }))), {
     type: 'item.truncate',
     eventId: undefined,
@@ -328,7 +385,10 @@ test('conversation items, truncation and responses map to engine inputs', () => 
             instructions: 'Shout.',
             output_modalities: ['text'],
             conversation: 'none',
-            input: [{ type: 'item_reference', id: 'item_0' }, { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'again' }] }],
+            input: [
+              { type: 'item_reference', id: 'item_0' },
+              { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'again' }] },
+            ],
             metadata: { topic: 'test' },
             max_output_tokens: 50,
             audio: { output: { voice: 'echo' } },
@@ -343,14 +403,21 @@ test('conversation items, truncation and responses map to engine inputs', () => 
         instructions: 'Shout.',
         outputModalities: ['text'],
         inConversation: false,
-        input: [{ type: 'item_reference', id: 'item_0' }, { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'again' }] }],
+        input: [
+          { type: 'item_reference', id: 'item_0' },
+          { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'again' }] },
+        ],
         voice: 'echo',
         maxOutputTokens: 50,
         metadata: { topic: 'test' },
       },
     },
   );
-  assert.deepEqual(input(realtime.decode('{"type":"response.cancel","response_id":"resp_9"}')), { type: 'response.cancel', eventId: undefined, responseId: 'resp_9' });
+  assert.deepEqual(input(realtime.decode('{"type":"response.cancel","response_id":"resp_9"}')), {
+    type: 'response.cancel',
+    eventId: undefined,
+    responseId: 'resp_9',
+  });
   assert.deepEqual(input(realtime.decode('{"type":"input_audio_buffer.commit","event_id":"e"}')), { type: 'audio.commit', eventId: 'e' });
 });
 
@@ -361,12 +428,27 @@ test('bad client events become error events naming the code, the field and the c
     ['[1,2]', 'invalid_value', 'type', null],
     ['{"type":"session.teleport","event_id":"e1"}', 'invalid_value', 'type', 'e1'],
     ['{"type":"conversation.item.delete","event_id":"e2"}', 'invalid_value', 'item_id', 'e2'],
-    ['{"type":"session.update","event_id":"e3","session":{"audio":{"input":{"turn_detection":{"type":"server_vad","silence_duration_ms":"long"}}}}}', 'invalid_value', 'session.audio.input.turn_detection.silence_duration_ms', 'e3'],
-    ['{"type":"session.update","session":{"type":"realtime","tools":[{"type":"mcp","server_label":"x"}]}}', 'unsupported_tool_type', 'session.tools[0].type', null],
+    [
+      '{"type":"session.update","event_id":"e3","session":{"audio":{"input":{"turn_detection":{"type":"server_vad","silence_duration_ms":"long"}}}}}',
+      'invalid_value',
+      'session.audio.input.turn_detection.silence_duration_ms',
+      'e3',
+    ],
+    [
+      '{"type":"session.update","session":{"type":"realtime","tools":[{"type":"mcp","server_label":"x"}]}}',
+      'unsupported_tool_type',
+      'session.tools[0].type',
+      null,
+    ],
     ['{"type":"session.update","session":{"type":"realtime","tools":[{"type":"web_search","name":"x"}]}}', 'invalid_value', 'session.tools[0].type', null],
     ['{"type":"input_audio_buffer.append","event_id":"e4","audio":"not base64!"}', 'invalid_value', 'audio', 'e4'],
     ['{"type":"input_audio_buffer.append","event_id":"e5","audio":"AAAA"}', 'invalid_value', 'audio', 'e5'],
-    ['{"type":"conversation.item.create","item":{"type":"message","role":"assistant","content":[{"type":"input_audio","audio":"AAAA"}]}}', 'invalid_value', 'item.content[0].type', null],
+    [
+      '{"type":"conversation.item.create","item":{"type":"message","role":"assistant","content":[{"type":"input_audio","audio":"AAAA"}]}}',
+      'invalid_value',
+      'item.content[0].type',
+      null,
+    ],
   ];
   for (const [message, code, param, eventId] of cases) {
     const error = wireError(realtime.decode(message));
@@ -390,10 +472,7 @@ test('every GA server event carries an event_id and parses in the agents SDK wit
     const parsed = agentsEvents.parseRealtimeEvent({ data: JSON.stringify(event) });
     assert.equal(parsed.isGeneric, false, `the agents SDK drops ${event.type}: ${JSON.stringify(event).slice(0, 300)}`);
   }
-  assert.deepEqual(
-    wire.map((event) => event.type).slice(0, 3),
-    ['session.created', 'conversation.created', 'session.updated'],
-  );
+  assert.deepEqual(wire.map((event) => event.type).slice(0, 3), ['session.created', 'conversation.created', 'session.updated']);
   assert.ok(wire.some((event) => event.type === 'rate_limits.updated'));
 });
 
@@ -408,10 +487,19 @@ test('interim transcripts: the speechbridge session flag, and the whole text so 
     transcript: 'turn on the',
   });
   const [created] = realtime.sessionCreated({ ...config, interimTranscripts: true });
-  assert.deepEqual((created.session as { speechbridge: unknown }).speechbridge, { mode: 'reply', interim_transcripts: true, interim_passes: 'auto', turn_timings: false });
-  const refused = wireError(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'c9', session: { speechbridge: { interim_transcripts: 'yes' } } })));
+  assert.deepEqual((created.session as { speechbridge: unknown }).speechbridge, {
+    mode: 'reply',
+    interim_transcripts: true,
+    interim_passes: 'auto',
+    turn_timings: false,
+  });
+  const refused = wireError(
+    realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'c9', session: { speechbridge: { interim_transcripts: 'yes' } } })),
+  );
   assert.equal(refused.param, 'session.speechbridge.interim_transcripts');
-  const badPasses = wireError(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'c10', session: { speechbridge: { interim_passes: 'sometimes' } } })));
+  const badPasses = wireError(
+    realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'c10', session: { speechbridge: { interim_passes: 'sometimes' } } })),
+  );
   assert.equal(badPasses.param, 'session.speechbridge.interim_passes');
 });
 
@@ -497,11 +585,18 @@ test('session objects have the GA shape, the beta shape, and the transcription s
   assert.deepEqual(gaSession.audio.input.transcription, { model: 'whisper-1', language: 'en' });
   assert.equal(gaSession.audio.input.noise_reduction, null);
   assert.deepEqual(
-    [gaSession.audio.input.turn_detection.type, gaSession.audio.input.turn_detection.silence_duration_ms, gaSession.audio.input.turn_detection.prefix_padding_ms],
+    [
+      gaSession.audio.input.turn_detection.type,
+      gaSession.audio.input.turn_detection.silence_duration_ms,
+      gaSession.audio.input.turn_detection.prefix_padding_ms,
+    ],
     ['server_vad', 450, 180],
   );
   assert.deepEqual(gaSession.audio.output, { format: { type: 'audio/pcm', rate: 24000 }, voice: 'alloy', speed: 1 });
-  assert.deepEqual([gaSession.output_modalities, gaSession.max_output_tokens, gaSession.tool_choice, gaSession.instructions], [['audio'], 'inf', 'auto', 'Be brief.']);
+  assert.deepEqual(
+    [gaSession.output_modalities, gaSession.max_output_tokens, gaSession.tool_choice, gaSession.instructions],
+    [['audio'], 'inf', 'auto', 'Be brief.'],
+  );
 
   const [beta] = codec('beta').sessionCreated({ ...config, outputSampleRate: 8000, turnDetection: { ...config.turnDetection, type: 'none' } });
   const betaSession = beta.session as Record<string, any>;
@@ -512,9 +607,15 @@ test('session objects have the GA shape, the beta shape, and the transcription s
   assert.equal(betaSession.model, 'llama3', 'the beta session names its model too');
 
   const transcription = codec('beta', 'transcription').sessionCreated({ ...config, kind: 'transcription' });
-  assert.deepEqual(transcription.map((event) => event.type), ['transcription_session.created']);
+  assert.deepEqual(
+    transcription.map((event) => event.type),
+    ['transcription_session.created'],
+  );
   const gaTranscription = codec('ga', 'transcription').sessionCreated({ ...config, kind: 'transcription' });
-  assert.deepEqual(gaTranscription.map((event) => event.type), ['session.created']);
+  assert.deepEqual(
+    gaTranscription.map((event) => event.type),
+    ['session.created'],
+  );
   assert.equal((gaTranscription[0].session as { type: string }).type, 'transcription');
 });
 
@@ -547,17 +648,24 @@ test('reported-only fields stand once the engine takes the update; an update it 
   const realtime = codec();
   realtime.sessionCreated(config);
   const reported = () => realtime.encode({ type: 'session.updated', session: config })[0].session as Record<string, unknown>;
-  input(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'u1', session: { type: 'realtime', reasoning: { effort: 'high' }, tracing: 'auto' } })));
+  input(
+    realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'u1', session: { type: 'realtime', reasoning: { effort: 'high' }, tracing: 'auto' } })),
+  );
   realtime.handled({ accepted: false, error: { code: 'invalid_value', message: 'the responder does not support mode "x"', param: 'session.mode' } });
   assert.deepEqual([reported().reasoning, reported().tracing], [undefined, null], 'the refused update reported nothing');
-  input(realtime.decode(JSON.stringify({ type: 'session.update', event_id: 'u2', session: { type: 'realtime', reasoning: { effort: 'low' }, parallel_tool_calls: true } })));
+  input(
+    realtime.decode(
+      JSON.stringify({ type: 'session.update', event_id: 'u2', session: { type: 'realtime', reasoning: { effort: 'low' }, parallel_tool_calls: true } }),
+    ),
+  );
   const taken = realtime.encode({ type: 'session.updated', session: config })[0].session as Record<string, unknown>;
   assert.deepEqual([taken.reasoning, taken.parallel_tool_calls], [{ effort: 'low' }, true]);
 });
 
 test('transcription keywords go to the recognizer after the prompt, within the prompt’s length', () => {
   const realtime = codec();
-  const session = (transcription: Record<string, unknown>) => JSON.stringify({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription } } } });
+  const session = (transcription: Record<string, unknown>) =>
+    JSON.stringify({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription } } } });
   assert.deepEqual((input(realtime.decode(session({ keywords: ['Zanzibar', ' ', 'locker'], languages: ['fr', 'de'] }))) as { session: unknown }).session, {
     kind: 'conversation',
     transcription: { prompt: 'Zanzibar, locker.' },

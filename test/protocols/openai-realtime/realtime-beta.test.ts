@@ -36,11 +36,15 @@ test('a beta client follows the preview flow: update, append, commit, response, 
     },
   });
   const updated = await client.next('session.updated');
-  assert.deepEqual([updated.session.turn_detection, updated.session.modalities, updated.session.input_audio_transcription], [null, ['text', 'audio'], { model: 'whisper-1' }]);
+  assert.deepEqual(
+    [updated.session.turn_detection, updated.session.modalities, updated.session.input_audio_transcription],
+    [null, ['text', 'audio'], { model: 'whisper-1' }],
+  );
 
   // 500 ms of a quiet tone in 20 ms appends, then a manual commit.
   const tone = new Int16Array(12000).map((_, i) => Math.round(2000 * Math.sin(i / 10)));
-  for (let start = 0; start < tone.length; start += 480) client.send({ type: 'input_audio_buffer.append', audio: encodeBase64Audio(tone.subarray(start, start + 480), 'pcm16') });
+  for (let start = 0; start < tone.length; start += 480)
+    client.send({ type: 'input_audio_buffer.append', audio: encodeBase64Audio(tone.subarray(start, start + 480), 'pcm16') });
   client.send({ type: 'input_audio_buffer.commit' });
   const committed = await client.next('input_audio_buffer.committed');
   const userItem = await client.next((event) => event.type === 'conversation.item.created' && event.item.id === committed.item_id);
@@ -51,18 +55,31 @@ test('a beta client follows the preview flow: update, append, commit, response, 
   client.send({ type: 'response.create' });
   const done = await client.next('response.done');
   const types = client.types();
-  for (const type of ['response.created', 'response.output_item.added', 'response.audio_transcript.delta', 'response.audio.delta', 'response.audio.done', 'response.audio_transcript.done']) {
+  for (const type of [
+    'response.created',
+    'response.output_item.added',
+    'response.audio_transcript.delta',
+    'response.audio.delta',
+    'response.audio.done',
+    'response.audio_transcript.done',
+  ]) {
     assert.ok(types.includes(type), `beta clients receive ${type}; got ${types.join(', ')}`);
   }
-  for (const type of ['response.output_audio.delta', 'conversation.item.added', 'conversation.item.done']) assert.ok(!types.includes(type), `no GA ${type} in beta`);
+  for (const type of ['response.output_audio.delta', 'conversation.item.added', 'conversation.item.done'])
+    assert.ok(!types.includes(type), `no GA ${type} in beta`);
   const assistant = client.events.find((event) => event.type === 'conversation.item.created' && event.item.role === 'assistant');
   assert.ok(assistant, 'the assistant item is announced with conversation.item.created');
   assert.equal(done.response.status, 'completed');
   assert.deepEqual(done.response.output[0].content, [{ type: 'audio', transcript: REPLY }]);
-  const audioBytes = client.events.filter((event) => event.type === 'response.audio.delta').reduce((sum, event) => sum + Buffer.from(event.delta, 'base64').length, 0);
+  const audioBytes = client.events
+    .filter((event) => event.type === 'response.audio.delta')
+    .reduce((sum, event) => sum + Buffer.from(event.delta, 'base64').length, 0);
   // The reply is synthesized sentence by sentence; every sample of every sentence arrives.
   const synthesized = synthesizer.calls.reduce((sum, call) => sum + synthesizer.expectedSamples(call.text), 0);
-  assert.deepEqual(synthesizer.calls.map((call) => call.text.trim()), ['Beta reply one.', 'Beta reply two.']);
+  assert.deepEqual(
+    synthesizer.calls.map((call) => call.text.trim()),
+    ['Beta reply one.', 'Beta reply two.'],
+  );
   assert.equal(audioBytes, 2 * synthesized, 'as PCM16 at 24 kHz');
   await client.next((event) => event.type === 'rate_limits.updated' && client.events.indexOf(event) > client.events.indexOf(done));
 

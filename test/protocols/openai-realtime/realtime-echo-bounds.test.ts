@@ -17,7 +17,9 @@ import { assembleEngines, startTestServer, type TestServer } from '../../helpers
 let server: TestServer;
 
 before(async () => {
-  server = await startTestServer(assembleEngines({ transcriber: new ScriptedTranscriber(), responder: new ScriptedResponder(), synthesizer: new ScriptedSynthesizer() }));
+  server = await startTestServer(
+    assembleEngines({ transcriber: new ScriptedTranscriber(), responder: new ScriptedResponder(), synthesizer: new ScriptedSynthesizer() }),
+  );
 });
 
 after(async () => {
@@ -31,7 +33,11 @@ async function session(): Promise<RealtimeClient> {
 }
 
 /** Sends a session.update and returns the error it gets (nothing else may come first). */
-async function refusal(client: RealtimeClient, update: Record<string, unknown>, eventId: string): Promise<{ code: string; param: string | null; message: string }> {
+async function refusal(
+  client: RealtimeClient,
+  update: Record<string, unknown>,
+  eventId: string,
+): Promise<{ code: string; param: string | null; message: string }> {
   const after = client.events.length;
   client.send({ type: 'session.update', event_id: eventId, session: { type: 'realtime', ...update } });
   const reply = await client.next((event) => event.type === 'error' || event.type === 'session.updated', 5000, after);
@@ -70,7 +76,10 @@ test('deep or malformed echoed fields are refused with the field named, and noth
   // A key the documented shape does not have is refused by name, as OpenAI refuses it.
   for (const [update, param] of [
     [{ truncation: { type: 'retention_ratio', retention_ratio: 0.8, extra: 'x' } }, 'session.truncation.extra'],
-    [{ prompt: { id: 'pmpt_1', variables: { photo: { type: 'input_image', image_url: 'https://example.com/a.png', extra: 1 } } } }, 'session.prompt.variables.photo.extra'],
+    [
+      { prompt: { id: 'pmpt_1', variables: { photo: { type: 'input_image', image_url: 'https://example.com/a.png', extra: 1 } } } },
+      'session.prompt.variables.photo.extra',
+    ],
     [{ tracing: { workflow_name: 'support', extra: true } }, 'session.tracing.extra'],
   ] as const) {
     const error = await refusal(client, update, 'extra');
@@ -89,7 +98,11 @@ test('deep or malformed echoed fields are refused with the field named, and noth
   });
   const updated = await client.next('session.updated');
   assert.deepEqual(updated.session.truncation, { type: 'retention_ratio', retention_ratio: 0.8, token_limits: { post_instructions: 1000 } });
-  assert.deepEqual(updated.session.prompt, { id: 'pmpt_1', version: '2', variables: { city: 'Paris', photo: { type: 'input_image', image_url: 'https://example.com/a.png' } } });
+  assert.deepEqual(updated.session.prompt, {
+    id: 'pmpt_1',
+    version: '2',
+    variables: { city: 'Paris', photo: { type: 'input_image', image_url: 'https://example.com/a.png' } },
+  });
   assert.deepEqual(updated.session.tracing, { workflow_name: 'support', metadata: { team: 'a' } });
   await client.close();
 });

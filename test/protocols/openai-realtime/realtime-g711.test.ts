@@ -40,13 +40,20 @@ test('G.711 μ-law in and A-law out: speech arrives intact at the transcriber an
 
   // 20 ms of μ-law is 160 bytes.
   const codes = muLawEncode(speech.samples);
-  for (let start = 0; start < codes.length; start += 160) client.send({ type: 'input_audio_buffer.append', audio: Buffer.from(codes.subarray(start, start + 160)).toString('base64') });
+  for (let start = 0; start < codes.length; start += 160)
+    client.send({ type: 'input_audio_buffer.append', audio: Buffer.from(codes.subarray(start, start + 160)).toString('base64') });
   client.send({ type: 'input_audio_buffer.commit' });
   const transcript = await client.next('conversation.item.input_audio_transcription.completed');
   assert.equal(transcript.transcript, 'one two three');
   assert.ok(heard, 'the transcriber was called');
-  assert.ok(Math.abs(durationMs(heard) - durationMs(speech)) <= 20, `the whole turn reached the transcriber: ${durationMs(heard)} ms of ${durationMs(speech)} ms`);
-  assert.ok(Math.abs(rmsDbfs(heard.samples) - rmsDbfs(speech.samples)) < 1, `its level survived μ-law and resampling: ${rmsDbfs(heard.samples).toFixed(1)} vs ${rmsDbfs(speech.samples).toFixed(1)} dBFS`);
+  assert.ok(
+    Math.abs(durationMs(heard) - durationMs(speech)) <= 20,
+    `the whole turn reached the transcriber: ${durationMs(heard)} ms of ${durationMs(speech)} ms`,
+  );
+  assert.ok(
+    Math.abs(rmsDbfs(heard.samples) - rmsDbfs(speech.samples)) < 1,
+    `its level survived μ-law and resampling: ${rmsDbfs(heard.samples).toFixed(1)} vs ${rmsDbfs(speech.samples).toFixed(1)} dBFS`,
+  );
 
   client.send({ type: 'response.create' });
   const done = await client.next('response.done');
@@ -60,7 +67,10 @@ test('G.711 μ-law in and A-law out: speech arrives intact at the transcriber an
   assert.ok(Math.abs(rmsDbfs(decoded.subarray(400, decoded.length - 400)) + 15) < 1, `decoded A-law level ${rmsDbfs(decoded).toFixed(1)} dBFS`);
 
   // The turn's stage timings go to the metrics, never on the wire.
-  assert.equal(client.types().some((type) => type.includes('timings')), false);
+  assert.equal(
+    client.types().some((type) => type.includes('timings')),
+    false,
+  );
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
   assert.match(metrics, /speechbridge_turn_stage_seconds_count\{door="realtime",stage="transcription"\} 1/);
   assert.match(metrics, /speechbridge_responses_total\{door="realtime",status="completed"\} 1/);

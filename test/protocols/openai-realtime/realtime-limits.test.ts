@@ -66,7 +66,12 @@ test('bad input gets an error event naming code, param and event_id, and the soc
       ['{"type":"input_audio_buffer.append","event_id":"e1",', 'invalid_json', null, null],
       ['{"type":"conversation.item.explode","event_id":"e2"}', 'invalid_value', 'type', 'e2'],
       ['{"type":"conversation.item.truncate","event_id":"e3","item_id":"x","content_index":0}', 'invalid_value', 'audio_end_ms', 'e3'],
-      ['{"type":"session.update","event_id":"e4","session":{"type":"realtime","output_modalities":"audio"}}', 'invalid_value', 'session.output_modalities', 'e4'],
+      [
+        '{"type":"session.update","event_id":"e4","session":{"type":"realtime","output_modalities":"audio"}}',
+        'invalid_value',
+        'session.output_modalities',
+        'e4',
+      ],
       ['{"type":"input_audio_buffer.append","event_id":"e5","audio":"%%%"}', 'invalid_value', 'audio', 'e5'],
       ['{"type":"input_audio_buffer.append","event_id":"e6","audio":"AAAA"}', 'invalid_value', 'audio', 'e6'],
     ];
@@ -176,6 +181,10 @@ test('shutting the server down cancels running responses, tells the client, and 
   const closed = await client.closed;
   assert.deepEqual([closed.code, closed.reason], [1001, 'server_shutdown']);
   const done = client.events.find((event) => event.type === 'response.done');
-  assert.deepEqual([done?.response.status, done?.response.status_details?.reason], ['cancelled', 'disconnected'], 'the client hears its response end before the close');
+  assert.deepEqual(
+    [done?.response.status, done?.response.status_details?.reason],
+    ['cancelled', 'disconnected'],
+    'the client hears its response end before the close',
+  );
   assert.equal(responder.calls[0].aborted, true);
 });

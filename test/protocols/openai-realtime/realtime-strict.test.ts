@@ -19,7 +19,9 @@ let server: TestServer;
 const transcriber = new ScriptedTranscriber({ texts: 'hello there' });
 
 before(async () => {
-  server = await startTestServer(assembleEngines({ transcriber, responder: new ScriptedResponder({ script: { text: 'A short spoken answer.' } }), synthesizer: new ScriptedSynthesizer() }));
+  server = await startTestServer(
+    assembleEngines({ transcriber, responder: new ScriptedResponder({ script: { text: 'A short spoken answer.' } }), synthesizer: new ScriptedSynthesizer() }),
+  );
 });
 
 after(async () => {
@@ -80,7 +82,12 @@ test('an unknown session field is unknown_parameter naming it, at any depth', as
     'session.audio.input.transcription.enabled',
   );
   assert.equal(nested.message, "Unknown parameter: 'session.audio.input.transcription.enabled'.");
-  await refused(client, { type: 'session.update', session: { type: 'realtime', speechbridge: { moode: 'reply' } } }, 'unknown_parameter', 'session.speechbridge.moode');
+  await refused(
+    client,
+    { type: 'session.update', session: { type: 'realtime', speechbridge: { moode: 'reply' } } },
+    'unknown_parameter',
+    'session.speechbridge.moode',
+  );
   await stillWorks(client);
   await client.close();
 });
@@ -90,7 +97,10 @@ test('our documented extensions stay accepted: speechbridge, the VAD knobs and 1
   const session = await updated(client, {
     type: 'realtime',
     audio: {
-      input: { format: { type: 'audio/pcm', rate: 16000 }, turn_detection: { type: 'server_vad', aggressiveness: 3, start_ms: 80, end_ms: 700, pad_ms: 200, max_ms: 9000 } },
+      input: {
+        format: { type: 'audio/pcm', rate: 16000 },
+        turn_detection: { type: 'server_vad', aggressiveness: 3, start_ms: 80, end_ms: 700, pad_ms: 200, max_ms: 9000 },
+      },
     },
     speechbridge: { mode: 'reply', interim_transcripts: true, interim_passes: 'on', turn_timings: true },
   });
@@ -102,9 +112,19 @@ test('our documented extensions stay accepted: speechbridge, the VAD knobs and 1
 
 test('a beta field in a GA session is unknown_parameter, naming the GA field to use', async () => {
   const client = await connect();
-  const modalities = await refused(client, { type: 'session.update', session: { type: 'realtime', modalities: ['text'] } }, 'unknown_parameter', 'session.modalities');
+  const modalities = await refused(
+    client,
+    { type: 'session.update', session: { type: 'realtime', modalities: ['text'] } },
+    'unknown_parameter',
+    'session.modalities',
+  );
   assert.match(modalities.message, /session\.output_modalities/);
-  await refused(client, { type: 'session.update', session: { type: 'realtime', input_audio_format: 'g711_ulaw' } }, 'unknown_parameter', 'session.input_audio_format');
+  await refused(
+    client,
+    { type: 'session.update', session: { type: 'realtime', input_audio_format: 'g711_ulaw' } },
+    'unknown_parameter',
+    'session.input_audio_format',
+  );
   const voice = await refused(client, { type: 'session.update', session: { type: 'realtime', voice: 'verse' } }, 'unknown_parameter', 'session.voice');
   assert.match(voice.message, /session\.audio\.output\.voice/);
   // The refused updates changed nothing: the input format is still PCM.
@@ -125,8 +145,18 @@ test('a GA session.update without session.type is missing_required_parameter', a
 test('bad enum values are invalid_value: truncation, include items, both output modalities at once', async () => {
   const client = await connect();
   await refused(client, { type: 'session.update', session: { type: 'realtime', truncation: 'sometimes' } }, 'invalid_value', 'session.truncation');
-  await refused(client, { type: 'session.update', session: { type: 'realtime', include: ['item.input_audio_transcription.words'] } }, 'invalid_value', 'session.include[0]');
-  const both = await refused(client, { type: 'session.update', session: { type: 'realtime', output_modalities: ['text', 'audio'] } }, 'invalid_value', 'session.output_modalities');
+  await refused(
+    client,
+    { type: 'session.update', session: { type: 'realtime', include: ['item.input_audio_transcription.words'] } },
+    'invalid_value',
+    'session.include[0]',
+  );
+  const both = await refused(
+    client,
+    { type: 'session.update', session: { type: 'realtime', output_modalities: ['text', 'audio'] } },
+    'invalid_value',
+    'session.output_modalities',
+  );
   assert.match(both.message, /both at once/);
   await refused(client, { type: 'response.create', response: { output_modalities: ['text', 'audio'] } }, 'invalid_value', 'response.output_modalities');
   await stillWorks(client);
@@ -143,7 +173,12 @@ test('a session stays the type it opened as: realtime ↔ transcription is refus
   const transcription = await connect('?intent=transcription');
   await refused(transcription, { type: 'session.update', session: { type: 'realtime' } }, 'invalid_value', 'session.type');
   // A GA transcription session has no conversation fields.
-  await refused(transcription, { type: 'session.update', session: { type: 'transcription', instructions: 'Talk.' } }, 'unknown_parameter', 'session.instructions');
+  await refused(
+    transcription,
+    { type: 'session.update', session: { type: 'transcription', instructions: 'Talk.' } },
+    'unknown_parameter',
+    'session.instructions',
+  );
   assert.equal((await updated(transcription, { type: 'transcription' })).type, 'transcription');
   await transcription.close();
 });
@@ -155,7 +190,12 @@ test('the voice can change until the session has spoken; then a new voice is can
   client.send({ type: 'response.create' });
   await client.next('response.output_audio.delta');
   await client.next('response.done');
-  const error = await refused(client, { type: 'session.update', session: { type: 'realtime', audio: { output: { voice: 'verse' } } } }, 'cannot_update_voice', 'session.audio.output.voice');
+  const error = await refused(
+    client,
+    { type: 'session.update', session: { type: 'realtime', audio: { output: { voice: 'verse' } } } },
+    'cannot_update_voice',
+    'session.audio.output.voice',
+  );
   assert.match(error.message, /coral/);
   // The voice it has is no change, and the rest of an update still applies.
   const session = await updated(client, { type: 'realtime', instructions: 'Still here.', audio: { output: { voice: 'coral' } } });
@@ -192,8 +232,18 @@ test('reasoning, parallel_tool_calls, keywords, languages and noise strength are
   assert.deepEqual(session.reasoning, { effort: 'low' });
   assert.equal(session.parallel_tool_calls, false);
   assert.deepEqual(session.audio.input.noise_reduction, { type: 'far_field', strength: 0.4 });
-  assert.deepEqual(session.audio.input.transcription, { model: 'whisper-1', prompt: 'A call about deliveries.', keywords: ['Zanzibar', 'parcel locker'], languages: ['de'] });
-  await refused(client, { type: 'session.update', session: { type: 'realtime', reasoning: { effort: 'extreme' } } }, 'invalid_value', 'session.reasoning.effort');
+  assert.deepEqual(session.audio.input.transcription, {
+    model: 'whisper-1',
+    prompt: 'A call about deliveries.',
+    keywords: ['Zanzibar', 'parcel locker'],
+    languages: ['de'],
+  });
+  await refused(
+    client,
+    { type: 'session.update', session: { type: 'realtime', reasoning: { effort: 'extreme' } } },
+    'invalid_value',
+    'session.reasoning.effort',
+  );
   await refused(
     client,
     { type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: { language: 'fr', languages: ['de', 'en'] } } } } },
@@ -218,7 +268,8 @@ test('keywords reach the recognizer in its prompt, and a single entry of languag
   });
   const calls = transcriber.calls.length;
   const tone = quietTone(4800);
-  for (let start = 0; start < tone.length; start += 480) client.send({ type: 'input_audio_buffer.append', audio: encodeBase64Audio(tone.subarray(start, start + 480), 'pcm16') });
+  for (let start = 0; start < tone.length; start += 480)
+    client.send({ type: 'input_audio_buffer.append', audio: encodeBase64Audio(tone.subarray(start, start + 480), 'pcm16') });
   client.send({ type: 'input_audio_buffer.commit' });
   await client.next('conversation.item.input_audio_transcription.completed');
   const call = transcriber.calls[calls];
@@ -243,7 +294,12 @@ test('retrieve, delete and truncate of an unknown item each have OpenAI’s code
   const client = await connect();
   await refused(client, { type: 'conversation.item.retrieve', item_id: 'item_nope' }, 'item_retrieve_invalid_item_id', 'item_id');
   await refused(client, { type: 'conversation.item.delete', item_id: 'item_nope' }, 'item_delete_invalid_item_id', 'item_id');
-  await refused(client, { type: 'conversation.item.truncate', item_id: 'item_nope', content_index: 0, audio_end_ms: 10 }, 'item_truncate_invalid_item_id', 'item_id');
+  await refused(
+    client,
+    { type: 'conversation.item.truncate', item_id: 'item_nope', content_index: 0, audio_end_ms: 10 },
+    'item_truncate_invalid_item_id',
+    'item_id',
+  );
   await stillWorks(client);
   await client.close();
 });
@@ -258,9 +314,14 @@ test('response.cancel with no response in progress is response_cancel_not_active
 test('a binary frame is invalid_event and is not read, even when it holds a valid event', async () => {
   const client = await connect();
   const from = client.events.length;
-  client.socket.send(Buffer.from(JSON.stringify({ type: 'session.update', event_id: 'in_binary', session: { type: 'realtime', instructions: 'Smuggled.' } })), { binary: true });
+  client.socket.send(Buffer.from(JSON.stringify({ type: 'session.update', event_id: 'in_binary', session: { type: 'realtime', instructions: 'Smuggled.' } })), {
+    binary: true,
+  });
   const error = await client.next('error', 5000, from);
-  assert.deepEqual([error.error.type, error.error.code, error.error.param, error.error.event_id], ['invalid_request_error', 'invalid_event', null, 'in_binary']);
+  assert.deepEqual(
+    [error.error.type, error.error.code, error.error.param, error.error.event_id],
+    ['invalid_request_error', 'invalid_event', null, 'in_binary'],
+  );
   client.socket.send(Buffer.from([0xff, 0x00, 0x7b]), { binary: true });
   const garbage = await client.next((event) => event.type === 'error' && client.events.indexOf(event) > client.events.indexOf(error));
   assert.deepEqual([garbage.error.code, garbage.error.event_id], ['invalid_event', null]);
@@ -306,7 +367,14 @@ test('beta session.created reports modalities ["text","audio"] and a model', asy
 
 test('an input_image content part is unsupported_content naming the part', async () => {
   const client = await connect();
-  const item = { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'What is this?' }, { type: 'input_image', image_url: 'data:image/png;base64,AAAA' }] };
+  const item = {
+    type: 'message',
+    role: 'user',
+    content: [
+      { type: 'input_text', text: 'What is this?' },
+      { type: 'input_image', image_url: 'data:image/png;base64,AAAA' },
+    ],
+  };
   await refused(client, { type: 'conversation.item.create', item }, 'unsupported_content', 'item.content[1].type');
   await refused(client, { type: 'response.create', response: { input: [item] } }, 'unsupported_content', 'response.input[0].content[1].type');
   await stillWorks(client);
@@ -317,8 +385,18 @@ test('an MCP tool, or a tool choice naming one, is unsupported_tool_type', async
   const client = await connect();
   const mcp = { type: 'mcp', server_label: 'docs', server_url: 'https://example.com/mcp' };
   await refused(client, { type: 'session.update', session: { type: 'realtime', tools: [mcp] } }, 'unsupported_tool_type', 'session.tools[0].type');
-  await refused(client, { type: 'session.update', session: { type: 'realtime', tool_choice: { type: 'mcp', server_label: 'docs', name: 'search' } } }, 'unsupported_tool_type', 'session.tool_choice.type');
-  await refused(client, { type: 'response.create', response: { tools: [{ type: 'function', name: 'ok' }, mcp] } }, 'unsupported_tool_type', 'response.tools[1].type');
+  await refused(
+    client,
+    { type: 'session.update', session: { type: 'realtime', tool_choice: { type: 'mcp', server_label: 'docs', name: 'search' } } },
+    'unsupported_tool_type',
+    'session.tool_choice.type',
+  );
+  await refused(
+    client,
+    { type: 'response.create', response: { tools: [{ type: 'function', name: 'ok' }, mcp] } },
+    'unsupported_tool_type',
+    'response.tools[1].type',
+  );
   await stillWorks(client);
   await client.close();
 });

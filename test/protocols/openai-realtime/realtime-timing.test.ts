@@ -142,7 +142,13 @@ test("an assistant item's conversation.item.done comes just before its response.
     .filter((event) => event.item?.id === assistantId || event.item_id === assistantId || event.type === 'response.done')
     .map((event) => event.type)
     .slice(-5);
-  assert.deepEqual(closing, ['response.output_audio_transcript.done', 'response.content_part.done', 'conversation.item.done', 'response.output_item.done', 'response.done']);
+  assert.deepEqual(closing, [
+    'response.output_audio_transcript.done',
+    'response.content_part.done',
+    'conversation.item.done',
+    'response.output_item.done',
+    'response.done',
+  ]);
   const itemDone = client.events.find((event) => event.type === 'conversation.item.done' && event.item.id === assistantId)!;
   const outputDone = client.events.find((event) => event.type === 'response.output_item.done')!;
   assert.equal(client.events.indexOf(outputDone), client.events.indexOf(itemDone) + 1, 'adjacent');

@@ -37,7 +37,10 @@ const LOGPROBS = 'item.input_audio_transcription.logprobs';
 /** Text that grows with the audio heard, a word per 300 ms, so every interim pass extends the last. */
 const growing = new ScriptedTranscriber({
   logprobs: true,
-  texts: (audio) => SENTENCE.split(' ').slice(0, Math.max(1, Math.floor((audio ? durationMs(audio) : 0) / 300))).join(' '),
+  texts: (audio) =>
+    SENTENCE.split(' ')
+      .slice(0, Math.max(1, Math.floor((audio ? durationMs(audio) : 0) / 300)))
+      .join(' '),
 });
 
 interface SeenUpload {
@@ -121,13 +124,25 @@ function transcriptionAnswer(body: Buffer): { status?: number; json: unknown } {
   transcriptionUpstream.uploads.push(form.replace(/RIFF[\s\S]*?\r\n--/, '<audio>\r\n--'));
   const field = (name: string) => new RegExp(`name="${name.replace(/[[\]]/g, '\\$&')}"\\r\\n\\r\\n([^\\r]*)`).exec(form)?.[1];
   if (field('response_format') !== 'json') {
-    return { status: 400, json: { error: { message: "response_format 'verbose_json' is not compatible with model 'gpt-4o-transcribe'", type: 'invalid_request_error', param: 'response_format', code: 'unsupported_value' } } };
+    return {
+      status: 400,
+      json: {
+        error: {
+          message: "response_format 'verbose_json' is not compatible with model 'gpt-4o-transcribe'",
+          type: 'invalid_request_error',
+          param: 'response_format',
+          code: 'unsupported_value',
+        },
+      },
+    };
   }
   const tokens = ['hello', ' there'];
   return {
     json: {
       text: 'hello there',
-      ...(field('include[]') === 'logprobs' && { logprobs: tokens.map((token, index) => ({ token, logprob: -0.25 * (index + 1), bytes: [...Buffer.from(token)] })) }),
+      ...(field('include[]') === 'logprobs' && {
+        logprobs: tokens.map((token, index) => ({ token, logprob: -0.25 * (index + 1), bytes: [...Buffer.from(token)] })),
+      }),
     },
   };
 }
@@ -163,7 +178,8 @@ async function speak(client: RealtimeClient): Promise<{ itemId: string; complete
   return { itemId: started.item_id, completed, between };
 }
 
-const transcriptionEvents = (events: WireEvent[], kind: string) => events.filter((event) => event.type === `conversation.item.input_audio_transcription.${kind}`);
+const transcriptionEvents = (events: WireEvent[], kind: string) =>
+  events.filter((event) => event.type === `conversation.item.input_audio_transcription.${kind}`);
 
 test('input_audio_transcription.delta events from the interim passes: append-only text of the spoken item', async () => {
   const client = await connect(spokenServer);
@@ -187,7 +203,10 @@ test('input_audio_transcription.delta events from the interim passes: append-onl
 
 test('speechbridge.interim_transcripts picks the whole-text partial event instead of the deltas', async () => {
   const client = await connect(spokenServer);
-  const reply = await update(client, { audio: { input: { turn_detection: { type: 'server_vad', create_response: false } } }, speechbridge: { interim_transcripts: true } });
+  const reply = await update(client, {
+    audio: { input: { turn_detection: { type: 'server_vad', create_response: false } } },
+    speechbridge: { interim_transcripts: true },
+  });
   assert.equal(reply.session.speechbridge.interim_transcripts, true);
   const { itemId, between } = await speak(client);
   const partials = transcriptionEvents(between, 'partial');
@@ -206,7 +225,14 @@ test('include logprobs: each delta and the completed transcript carry the tokens
   const deltas = transcriptionEvents(between, 'delta');
   assert.ok(deltas.length >= 2);
   for (const delta of deltas) {
-    assert.equal(delta.logprobs.map((entry: { token: string }) => entry.token).join('').trimStart(), delta.delta.trimStart(), 'the tokens of this delta');
+    assert.equal(
+      delta.logprobs
+        .map((entry: { token: string }) => entry.token)
+        .join('')
+        .trimStart(),
+      delta.delta.trimStart(),
+      'the tokens of this delta',
+    );
     for (const entry of delta.logprobs) assert.deepEqual(Object.keys(entry).sort(), ['bytes', 'logprob', 'token']);
   }
   assert.deepEqual(
@@ -253,7 +279,13 @@ test('an OpenAI-compatible upstream is asked for logprobs with include[]=logprob
 test('reasoning effort and parallel tool calls reach the chat upstream; one that refuses reasoning_effort is asked again without it', async () => {
   const client = await connect(upstreamServer);
   const tools = [{ type: 'function', name: 'lookup', description: 'Finds things.', parameters: { type: 'object', properties: {} } }];
-  await update(client, { output_modalities: ['text'], reasoning: { effort: 'low' }, parallel_tool_calls: false, tools, audio: { input: { turn_detection: null } } });
+  await update(client, {
+    output_modalities: ['text'],
+    reasoning: { effort: 'low' },
+    parallel_tool_calls: false,
+    tools,
+    audio: { input: { turn_detection: null } },
+  });
   client.send({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hello' }] } });
   let from = client.events.length;
   client.send({ type: 'response.create' });
@@ -333,7 +365,11 @@ test('a failing diarization is an error event naming the item; the transcript st
 
 test('a diarize model without DIAR_URL is unsupported_feature naming the transcription model', async () => {
   const client = await connect(plainServer);
-  client.send({ type: 'session.update', event_id: 'evt_diarize', session: { type: 'realtime', audio: { input: { transcription: { model: 'gpt-4o-transcribe-diarize' } } } } });
+  client.send({
+    type: 'session.update',
+    event_id: 'evt_diarize',
+    session: { type: 'realtime', audio: { input: { transcription: { model: 'gpt-4o-transcribe-diarize' } } } },
+  });
   const error = await client.next('error');
   assert.deepEqual(
     { type: error.error.type, code: error.error.code, param: error.error.param, event_id: error.error.event_id },

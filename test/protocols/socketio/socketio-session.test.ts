@@ -128,7 +128,9 @@ test('system_prompt sets the instructions the responder receives, as a string, {
 
 test('update_session: a voice and VAD knobs are accepted, bad values get an error naming the field', async () => {
   const client = await connect();
-  client.emit('update_session', { session: { voice: 'echo', turn_detection: { type: 'server_vad', aggressiveness: 3, start_ms: 100, end_ms: 600, pad_ms: 200, max_ms: 8000 } } });
+  client.emit('update_session', {
+    session: { voice: 'echo', turn_detection: { type: 'server_vad', aggressiveness: 3, start_ms: 100, end_ms: 600, pad_ms: 200, max_ms: 8000 } },
+  });
   client.emit('update_session', MANUAL);
   await manualTurn(client);
   assert.equal(synthesizer.calls.at(-1)?.voice, 'echo', 'the answer is spoken in the new voice');
@@ -166,7 +168,10 @@ test('audio with commit: true commits the turn and answers it', async () => {
   client.emit('update_session', MANUAL);
   client.sendAudio(chunks(tone()), true);
   await client.next('turn_done');
-  assert.deepEqual(client.types().filter((type) => type !== 'audio'), ['connected', 'transcript_final', 'turn_done']);
+  assert.deepEqual(
+    client.types().filter((type) => type !== 'audio'),
+    ['connected', 'transcript_final', 'turn_done'],
+  );
   assert.ok(client.ofType('audio').length > 1, 'the answer is streamed in several hops');
   client.close();
 });
@@ -234,7 +239,10 @@ test('an acknowledgement callback gets the outcome of the event', async () => {
 });
 
 test('with API_TOKENS set: no token is refused with a reason; a header, the auth payload or the query is accepted', async () => {
-  const secured = await startTestServer({ transcriber: new ScriptedTranscriber(), responder: new ScriptedResponder(), synthesizer: new ScriptedSynthesizer() }, { API_TOKENS: TOKEN });
+  const secured = await startTestServer(
+    { transcriber: new ScriptedTranscriber(), responder: new ScriptedResponder(), synthesizer: new ScriptedSynthesizer() },
+    { API_TOKENS: TOKEN },
+  );
   try {
     for (const transports of [['websocket'], ['polling']] as const) {
       const missing = await connectFailure(secured.url, { transports: [...transports] });
@@ -276,7 +284,10 @@ test('closing the server ends the session on either transport: the client is dis
     await closing.close();
     assert.match(await disconnected, /io server disconnect|transport close/, transports[0]);
     assert.equal(slowResponder.calls[0].aborted, true, 'the response was cancelled upstream');
-    assert.ok(client.ofType('error').some((message) => /shutting down/.test(message.content)), transports[0]);
+    assert.ok(
+      client.ofType('error').some((message) => /shutting down/.test(message.content)),
+      transports[0],
+    );
     assert.ok(client.types().includes('turn_done'), 'the cancelled turn still ended');
   }
 });

@@ -76,7 +76,10 @@ test('raw PCM16 at the default 24 kHz (no sample_rate): two phrases separated by
   assert.deepEqual(client.finals(), ['turn on the light', 'turn off the radio']);
   // Read at 16 kHz, the same bytes would last 1.5 times longer.
   const spokenMs = (phrase('turn off the radio').length * 1000) / 16000;
-  assert.ok(Math.abs(last.duration_ms - spokenMs) < 600, `the utterance lasts as long as the phrase at 24 kHz (${last.duration_ms} ms, phrase ${Math.round(spokenMs)} ms)`);
+  assert.ok(
+    Math.abs(last.duration_ms - spokenMs) < 600,
+    `the utterance lasts as long as the phrase at 24 kHz (${last.duration_ms} ms, phrase ${Math.round(spokenMs)} ms)`,
+  );
   assert.equal(client.messages.filter((message) => 'error' in message).length, 0, JSON.stringify(client.messages));
   const closed = await client.close();
   assert.equal(closed.code, 1000);
@@ -124,7 +127,9 @@ for (const container of ['ogg', 'mp4'] as const) {
 
 test('a whole WAV file per message (a recorder blob each time): every file is transcribed, in order, and no ffmpeg is left', async () => {
   const client = await TranscriptionClient.started(url);
-  const files = ['turn on the light', 'turn off the radio', 'turn on the heater'].map((text) => writeWav({ samples: concatPcm([silence(300), phrase(text), silence(1000)]), sampleRate: 16000 }));
+  const files = ['turn on the light', 'turn off the radio', 'turn on the heater'].map((text) =>
+    writeWav({ samples: concatPcm([silence(300), phrase(text), silence(1000)]), sampleRate: 16000 }),
+  );
   for (const file of files) client.sendBinary(file);
   client.send({ action: 'stop' });
   const closed = await client.closed;

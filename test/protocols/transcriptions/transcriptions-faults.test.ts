@@ -73,7 +73,10 @@ test('an utterance with no words and no partial sends no final; stop still close
     client.send({ action: 'stop' });
     const closed = await client.closed;
     assert.equal(closed.code, 1000);
-    assert.deepEqual(client.messages.map((message) => Object.keys(message)[0]), ['session_id']);
+    assert.deepEqual(
+      client.messages.map((message) => Object.keys(message)[0]),
+      ['session_id'],
+    );
   });
 });
 

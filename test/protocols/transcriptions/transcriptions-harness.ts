@@ -40,7 +40,9 @@ export class TranscriptionClient {
         let body = '';
         response.setEncoding('utf8');
         response.on('data', (text: string) => (body += text));
-        response.on('end', () => reject(Object.assign(new Error(`upgrade refused with HTTP ${response.statusCode}: ${body}`), { status: response.statusCode, body })));
+        response.on('end', () =>
+          reject(Object.assign(new Error(`upgrade refused with HTTP ${response.statusCode}: ${body}`), { status: response.statusCode, body })),
+        );
       });
     });
     this.closed = new Promise((resolve) => this.socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
@@ -210,5 +212,8 @@ async function encodeStream(samples: Int16Array, outputArgs: string[]): Promise<
 /** Names of the running child processes of this process (the server runs in it). */
 export async function childProcessNames(): Promise<string[]> {
   const { stdout } = await run('ps', ['-o', 'comm=', '--ppid', String(process.pid)]).catch(() => ({ stdout: '' }));
-  return stdout.split('\n').map((line) => line.trim()).filter(Boolean);
+  return stdout
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
 }

@@ -79,7 +79,14 @@ test('a sentence: real 48 kHz speech back; setup with the voice, format, client_
   const [connection] = connections();
   assert.equal(connection.path, '/api/speech/tts');
   const [setup, text, end] = connection.received;
-  assert.deepEqual(setup, { type: 'setup', model_name: 'default', voice_id: GRADIUM_DEFAULT_VOICE, output_format: 'pcm', client_req_id: setup.client_req_id, close_ws_on_eos: false });
+  assert.deepEqual(setup, {
+    type: 'setup',
+    model_name: 'default',
+    voice_id: GRADIUM_DEFAULT_VOICE,
+    output_format: 'pcm',
+    client_req_id: setup.client_req_id,
+    close_ws_on_eos: false,
+  });
   assert.deepEqual(text, { type: 'text', text: 'The birch canoe slid on the smooth planks.', client_req_id: setup.client_req_id });
   assert.deepEqual(end, { type: 'end_of_stream', client_req_id: setup.client_req_id });
   assert.equal(connection.closed, undefined, 'the socket stays open for the next request');
@@ -91,7 +98,9 @@ test('several requests at once share one socket by client_req_id; each gets its 
   const texts = ['One.', 'This second sentence is a good deal longer than the first one.', 'Three four.'];
   const audios = await Promise.all(texts.map((text) => audioOf(tts.synthesize({ text }))));
   assert.equal(connections().length, 1);
-  const ids = connections()[0].received.filter((message) => message.type === 'setup').map((message) => message.client_req_id);
+  const ids = connections()[0]
+    .received.filter((message) => message.type === 'setup')
+    .map((message) => message.client_req_id);
   assert.equal(new Set(ids).size, 3);
   assert.ok(audios.every((audio) => rmsDbfs(audio.samples) > -35));
   assert.ok(seconds(audios[1]) > 2 * seconds(audios[0]), 'the long sentence got the long audio');
@@ -105,7 +114,9 @@ test('text streamed as an LLM writes it goes out in whole words, and the audio i
   const connections = fresh();
   const tts = synthesizer();
   const audio = await audioOf(tts.synthesizeStream(pieces(['Hel', 'lo wor', 'ld. How', ' are you', ' to', 'day?']), { voice: 'alloy' }));
-  const sent = connections()[0].received.filter((message) => message.type === 'text').map((message) => message.text);
+  const sent = connections()[0]
+    .received.filter((message) => message.type === 'text')
+    .map((message) => message.text);
   assert.deepEqual(sent, ['Hello', 'world.', 'How are', 'you', 'today?']);
   assert.equal(sent.join(' '), 'Hello world. How are you today?');
   assert.ok(seconds(audio) > 1 && rmsDbfs(audio.samples) > -35);
@@ -119,7 +130,10 @@ test('a Gradium voice id is passed on; an unknown one fails that request alone w
   assert.equal(connections()[0].received[0].voice_id, 'customVoice0001');
   const error = await failure(audioOf(tts.synthesize({ text: 'Hello there.', voice: 'noSuchVoice00000' })));
   assert.equal(error.code, 'unknown_voice');
-  assert.match(error.message, /^Gradium text-to-speech \(ws:\/\/127\.0\.0\.1:\d+\/api\/speech\/tts\) has no voice "noSuchVoice00000": "Voice not found: noSuchVoice00000" \(error 1008, policy violation\); check the voice \(GRADIUM_TTS_VOICE_ID is the default one\)$/);
+  assert.match(
+    error.message,
+    /^Gradium text-to-speech \(ws:\/\/127\.0\.0\.1:\d+\/api\/speech\/tts\) has no voice "noSuchVoice00000": "Voice not found: noSuchVoice00000" \(error 1008, policy violation\); check the voice \(GRADIUM_TTS_VOICE_ID is the default one\)$/,
+  );
   assert.ok(rmsDbfs((await audioOf(tts.synthesize({ text: 'Still here.' }))).samples) > -35);
   assert.equal(connections().length, 1, 'the socket survived the request error');
 });
@@ -128,7 +142,10 @@ test('a wrong key fails naming Gradium and GRADIUM_API_KEY', async () => {
   fresh();
   const error = await failure(audioOf(synthesizer({ apiKey: 'gd-bad-bad-bad' }).synthesize({ text: 'Hello.' })));
   assert.equal(error.code, 'upstream_error');
-  assert.match(error.message, /^Gradium text-to-speech \(ws:\/\/127\.0\.0\.1:\d+\/api\/speech\/tts\) refused the API key: "API key is revoked or expired" \(error 1008, policy violation\); check GRADIUM_API_KEY$/);
+  assert.match(
+    error.message,
+    /^Gradium text-to-speech \(ws:\/\/127\.0\.0\.1:\d+\/api\/speech\/tts\) refused the API key: "API key is revoked or expired" \(error 1008, policy violation\); check GRADIUM_API_KEY$/,
+  );
 });
 
 test('close 1011 mid-speech fails the requests on that socket naming Gradium; the next request opens a fresh socket', async () => {
@@ -161,7 +178,7 @@ test('barge-in: aborting ends the request upstream at once; the socket serves th
   assert.equal(connections().length, 1);
 });
 
-test('sockets take no new request after retireAfterMs and are ended with an unscoped end_of_stream, so Gradium\'s session limit never cuts one', async () => {
+test("sockets take no new request after retireAfterMs and are ended with an unscoped end_of_stream, so Gradium's session limit never cuts one", async () => {
   const connections = fresh({ sessionLimitMs: 1200 });
   const tts = synthesizer({ retireAfterMs: 500 });
   for (let i = 0; i < 4; i++) {

@@ -37,7 +37,15 @@ function transcriber(options: Partial<GradiumTranscriberOptions> = {}): GradiumT
 
 /** Resets the server's behaviour and returns the connections that come from here on. */
 function fresh(options: Parameters<GradiumUpstream['configure']>[0] = {}): () => GradiumUpstream['connections'] {
-  upstream.configure({ faults: {}, readyDelayMs: 75, sessionLimitMs: 300_000, apiKeys: [GRADIUM_TEST_KEY], transcript: BIRCH_CANOE, msPerWord: 300, ...options });
+  upstream.configure({
+    faults: {},
+    readyDelayMs: 75,
+    sessionLimitMs: 300_000,
+    apiKeys: [GRADIUM_TEST_KEY],
+    transcript: BIRCH_CANOE,
+    msPerWord: 300,
+    ...options,
+  });
   const from = upstream.connections.length;
   return () => upstream.connections.slice(from);
 }
@@ -93,7 +101,9 @@ test('a whole turn: setup, 320 ms of leading silence, 80 ms base64 frames, flush
   assert.equal(result.language, 'en');
   assert.equal(Math.round(result.durationMs), 3261);
   assert.equal(result.segments.length, 8);
-  assert.ok(result.segments.every((segment, index) => segment.endMs > segment.startMs && (index === 0 || segment.startMs >= result.segments[index - 1].startMs)));
+  assert.ok(
+    result.segments.every((segment, index) => segment.endMs > segment.startMs && (index === 0 || segment.startMs >= result.segments[index - 1].startMs)),
+  );
   await upstream.settled();
 
   const [connection] = connections();
@@ -153,7 +163,10 @@ test('why the leading silence: speech from the first frame loses its first word 
 });
 
 test('G.711 μ-law at 8 kHz (GRADIUM_STT_INPUT_FORMAT=ulaw_8000) and PCM at 16 kHz', async () => {
-  for (const [inputFormat, rate] of [['ulaw_8000', 8000], ['pcm_16000', 16000]] as const) {
+  for (const [inputFormat, rate] of [
+    ['ulaw_8000', 8000],
+    ['pcm_16000', 16000],
+  ] as const) {
     const connections = fresh();
     const stt = transcriber({ inputFormat });
     assert.equal(stt.capabilities.sampleRate, rate);
@@ -176,22 +189,34 @@ test('a turn longer than the session limit moves to a fresh socket before it, an
   assert.equal(completed?.type, 'completed');
   const expected = words.slice(0, used.length).join(' ');
   assert.equal(completed.type === 'completed' && completed.transcription.text, expected);
-  assert.equal(result.filter((event) => event.type === 'delta').map((event) => (event as { text: string }).text).join(''), expected);
+  assert.equal(
+    result
+      .filter((event) => event.type === 'delta')
+      .map((event) => (event as { text: string }).text)
+      .join(''),
+    expected,
+  );
   await upstream.settled();
   for (const connection of used) {
     assert.deepEqual(connection.closed, { code: 1000, by: 'client' }, 'each socket was ended by the client, none by the limit');
-    assert.deepEqual(connection.received.slice(-2).map((message) => message.type), ['flush', 'end_of_stream']);
+    assert.deepEqual(
+      connection.received.slice(-2).map((message) => message.type),
+      ['flush', 'end_of_stream'],
+    );
   }
   // Every socket starts with its own leading silence; together they carry the whole turn.
   const turnFrames = used.reduce((sum, connection) => sum + connection.audio.length - 4, 0);
   assert.equal(turnFrames, Math.ceil(tone(2600).samples.length / 1920));
 });
 
-test('without the switch, Gradium\'s session limit ends the turn with a failure naming it', async () => {
+test("without the switch, Gradium's session limit ends the turn with a failure naming it", async () => {
   fresh({ sessionLimitMs: 600 });
   const error = await failure(collect(transcriber({ rotateAfterMs: 60_000 }).transcribeStream(live(tone(1500)))));
   assert.equal(error.code, 'upstream_error');
-  assert.match(error.message, /^Gradium speech-to-text \(ws:\/\/127\.0\.0\.1:\d+\/api\/speech\/asr\) reported an error: "Session exceeded the maximum duration of 300 seconds" \(error 1008, policy violation\)$/);
+  assert.match(
+    error.message,
+    /^Gradium speech-to-text \(ws:\/\/127\.0\.0\.1:\d+\/api\/speech\/asr\) reported an error: "Session exceeded the maximum duration of 300 seconds" \(error 1008, policy violation\)$/,
+  );
   await upstream.settled();
 });
 
@@ -200,7 +225,10 @@ test('a wrong key: Gradium accepts the upgrade, then an error and close 1008; th
   const key = 'gd-wrong-key-987654321';
   const error = await failure(transcriber({ apiKey: key }).transcribe(birch));
   assert.equal(error.code, 'upstream_error');
-  assert.match(error.message, /^Gradium speech-to-text \(ws:\/\/127\.0\.0\.1:\d+\/api\/speech\/asr\) refused the API key: "API key is revoked or expired" \(error 1008, policy violation\); check GRADIUM_API_KEY$/);
+  assert.match(
+    error.message,
+    /^Gradium speech-to-text \(ws:\/\/127\.0\.0\.1:\d+\/api\/speech\/asr\) refused the API key: "API key is revoked or expired" \(error 1008, policy violation\); check GRADIUM_API_KEY$/,
+  );
   assert.ok(!error.message.includes(key));
   assert.deepEqual(connections()[0].closed, { code: 1008, by: 'server' });
   assert.equal(connections()[0].apiKey, key);
@@ -215,9 +243,14 @@ test('an unknown model and a dead host say what to check', async () => {
   assert.equal((await transcriber().transcribe(birch, { model: 'gpt-4o-transcribe' })).text, BIRCH_CANOE);
   assert.equal(connections()[0].received[0].model_name, 'default');
 
-  const dead = await failure(new GradiumTranscriber({ apiKey: GRADIUM_TEST_KEY, baseURL: `ws://127.0.0.1:${await closedPort()}/api`, timeoutMs: 5000 }).transcribe(birch));
+  const dead = await failure(
+    new GradiumTranscriber({ apiKey: GRADIUM_TEST_KEY, baseURL: `ws://127.0.0.1:${await closedPort()}/api`, timeoutMs: 5000 }).transcribe(birch),
+  );
   assert.equal(dead.code, 'upstream_unreachable');
-  assert.match(dead.message, /^could not reach Gradium speech-to-text \(ws:\/\/127\.0\.0\.1:\d+\/api\/speech\/asr\): ECONNREFUSED; check GRADIUM_BASE_URL and the network$/);
+  assert.match(
+    dead.message,
+    /^could not reach Gradium speech-to-text \(ws:\/\/127\.0\.0\.1:\d+\/api\/speech\/asr\): ECONNREFUSED; check GRADIUM_BASE_URL and the network$/,
+  );
   const wrongPath = await failure(new GradiumTranscriber({ apiKey: GRADIUM_TEST_KEY, baseURL: `${upstream.baseUrl}/v2`, timeoutMs: 5000 }).transcribe(birch));
   assert.match(wrongPath.message, /answered HTTP 404: no such endpoint; check GRADIUM_BASE_URL$/);
   await upstream.settled();
@@ -228,7 +261,10 @@ test('close 1011 in the middle of a turn fails that turn naming Gradium; the nex
   const stt = transcriber();
   const error = await failure(collect(stt.transcribeStream(live(birch))));
   assert.equal(error.code, 'upstream_error');
-  assert.match(error.message, /^Gradium speech-to-text \(ws:\/\/127\.0\.0\.1:\d+\/api\/speech\/asr\) failed: "Internal server error" \(error 1011, internal server error\)$/);
+  assert.match(
+    error.message,
+    /^Gradium speech-to-text \(ws:\/\/127\.0\.0\.1:\d+\/api\/speech\/asr\) failed: "Internal server error" \(error 1011, internal server error\)$/,
+  );
   fresh();
   assert.equal((await stt.transcribe(birch)).text, BIRCH_CANOE);
   await upstream.settled();
@@ -306,7 +342,10 @@ test('probe: connect, setup, ready, end; a wrong key fails it', async () => {
   assert.match(probe.requestId ?? '', /^[0-9a-f-]{36}$/);
   assert.equal(probe.sampleRate, 24000);
   await upstream.settled();
-  assert.deepEqual(connections()[0].received.map((message) => message.type), ['setup', 'end_of_stream']);
+  assert.deepEqual(
+    connections()[0].received.map((message) => message.type),
+    ['setup', 'end_of_stream'],
+  );
   await assert.rejects(transcriber({ apiKey: 'gd-nope-nope' }).probe(), /refused the API key/);
 });
 
