@@ -326,17 +326,25 @@ export class ResponseRunner {
     }
   }
 
+  /** The response's audio leaving in fixed hops as audio.delta, with the first-audio time and the total. */
+  #audioOut(): { hops: AudioHops; msOf: (samples: number) => number; emitHop: (audio: Int16Array) => void } {
+    const { plan, clock, hopMs } = this.#options;
+    return {
+      hops: new AudioHops(plan.outputSampleRate, hopMs),
+      msOf: (samples) => (samples * 1000) / plan.outputSampleRate,
+      emitHop: (audio) => {
+        if (this.#isDone() || !this.#message) return;
+        this.#firstAudioAtMs ??= clock.now();
+        this.#audioSamples += audio.length;
+        this.#emit({ type: 'audio.delta', ...this.#ref(this.#message), audio });
+      },
+    };
+  }
+
   /** Synthesizes queued sentences in order and sends their audio in hops. */
   async #speak(queue: BoundedQueue<string>): Promise<void> {
-    const { plan, synthesizer, conversation, clock } = this.#options;
-    const hops = new AudioHops(plan.outputSampleRate, this.#options.hopMs);
-    const msOf = (samples: number) => (samples * 1000) / plan.outputSampleRate;
-    const emitHop = (audio: Int16Array) => {
-      if (this.#isDone() || !this.#message) return;
-      this.#firstAudioAtMs ??= clock.now();
-      this.#audioSamples += audio.length;
-      this.#emit({ type: 'audio.delta', ...this.#ref(this.#message), audio });
-    };
+    const { plan, synthesizer, conversation } = this.#options;
+    const { hops, msOf, emitHop } = this.#audioOut();
     for await (const sentence of queue) {
       if (this.#isDone()) return;
       const message = this.#message!;
@@ -384,15 +392,8 @@ export class ResponseRunner {
    * handed over since the last audio leaves as one audio_transcript.delta before that audio.
    */
   async #speakAsWritten(queue: BoundedQueue<string>): Promise<void> {
-    const { plan, synthesizer, conversation, clock } = this.#options;
-    const hops = new AudioHops(plan.outputSampleRate, this.#options.hopMs);
-    const msOf = (samples: number) => (samples * 1000) / plan.outputSampleRate;
-    const emitHop = (audio: Int16Array) => {
-      if (this.#isDone() || !this.#message) return;
-      this.#firstAudioAtMs ??= clock.now();
-      this.#audioSamples += audio.length;
-      this.#emit({ type: 'audio.delta', ...this.#ref(this.#message), audio });
-    };
+    const { plan, synthesizer, conversation } = this.#options;
+    const { hops, msOf, emitHop } = this.#audioOut();
     const pieces = queue[Symbol.asyncIterator]();
     const first = await pieces.next();
     if (first.done || this.#isDone()) return;

@@ -17,7 +17,7 @@
 import { resampleSync } from '../audio/resample.ts';
 import { durationMs, type PcmAudio } from '../audio/pcm.ts';
 import { abortError, isAbortError } from '../errors/abort.ts';
-import type { Diarizer, SpeakerTurn, TokenLogprob, TranscribeOptions, Transcriber, TranscriptSegment } from '../providers/contracts.ts';
+import type { Diarizer, SpeakerTurn, TokenLogprob, TranscribeOptions, Transcriber, Transcription, TranscriptSegment } from '../providers/contracts.ts';
 import type { Clock, TimerHandle } from './clock.ts';
 import { SpeechbridgeError, toSpeechbridgeError, type ErrorCode } from '../errors/registry.ts';
 import type { EngineEvent, TranscriptionConfig } from './events.ts';
@@ -160,18 +160,22 @@ export class TranscriptionJob {
     }
   }
 
+  #completed(transcription: Transcription, audioMs: number): TranscriptOutcome {
+    return {
+      status: 'completed',
+      transcript: transcription.text.trim(),
+      language: transcription.language,
+      audioMs,
+      segments: transcription.segments,
+      ...(this.#options.logprobs && { logprobs: transcription.logprobs ?? [] }),
+    };
+  }
+
   async #transcribe(audioMs: number): Promise<TranscriptOutcome> {
     const { transcriber, settings, itemId, live } = this.#options;
     if (live) {
       const transcription = await live.finish(this.#controller.signal);
-      return {
-        status: 'completed',
-        transcript: transcription.text.trim(),
-        language: transcription.language,
-        audioMs,
-        segments: transcription.segments,
-        ...(this.#options.logprobs && { logprobs: transcription.logprobs ?? [] }),
-      };
+      return this.#completed(transcription, audioMs);
     }
     const audio = resampleSync(this.#options.audio, transcriber.capabilities.sampleRate);
     const options: TranscribeOptions = {
@@ -183,14 +187,7 @@ export class TranscriptionJob {
     };
     if (!transcriber.capabilities.streaming || !transcriber.transcribeStream) {
       const transcription = await transcriber.transcribe(audio, options);
-      return {
-        status: 'completed',
-        transcript: transcription.text.trim(),
-        language: transcription.language,
-        audioMs,
-        segments: transcription.segments,
-        ...(this.#options.logprobs && { logprobs: transcription.logprobs ?? [] }),
-      };
+      return this.#completed(transcription, audioMs);
     }
     let text = '';
     for await (const event of transcriber.transcribeStream(chunks(audio), options)) {
@@ -201,15 +198,7 @@ export class TranscriptionJob {
         this.#options.emit({ type: 'transcript.delta', itemId, contentIndex: this.contentIndex, delta: event.text });
         if (this.#options.interim && text.trim() !== '') this.#options.emit({ type: 'transcript.interim', itemId, text: text.trim() });
       } else {
-        const { transcription } = event;
-        return {
-          status: 'completed',
-          transcript: transcription.text.trim(),
-          language: transcription.language,
-          audioMs,
-          segments: transcription.segments,
-          ...(this.#options.logprobs && { logprobs: transcription.logprobs ?? [] }),
-        };
+        return this.#completed(event.transcription, audioMs);
       }
     }
     if (this.#stop.kind !== 'running') throw abortError();
