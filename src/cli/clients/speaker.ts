@@ -22,6 +22,8 @@ export class Speaker implements ReplySink {
   private failed = false;
   private queuedUntil = 0;
   private dropped = 0;
+  /** The player finishing the last reply after close(): its failure is still a failure, unless the drain limit ended it. */
+  private draining: { child: ChildProcess; stopped: boolean } | undefined;
 
   constructor(
     private readonly tool: PlayerTool,
@@ -51,11 +53,17 @@ export class Speaker implements ReplySink {
       child.kill('SIGTERM');
       return;
     }
+    const draining = { child, stopped: false };
+    this.draining = draining;
     child.stdin?.end();
     const waitMs = Math.max(0, this.queuedUntil - Date.now()) + DRAIN_MARGIN_MS;
-    const timer = setTimeout(() => child.kill('SIGTERM'), waitMs);
+    const timer = setTimeout(() => {
+      draining.stopped = true;
+      child.kill('SIGTERM');
+    }, waitMs);
     if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('close', resolve));
     clearTimeout(timer);
+    this.draining = undefined;
   }
 
   private start(sampleRate: number): void {
@@ -73,9 +81,11 @@ export class Speaker implements ReplySink {
     });
     child.stdin?.on('error', () => {});
     child.once('error', (error) => this.fail(`cannot play replies with ${this.tool}: ${error.message}`));
-    // A player that ends while it is still the one in use failed or was killed (close() and a rate change let go of it first).
+    // A player that ends while it is still in use, or while it plays out the last reply, failed or was
+    // killed (a rate change lets go of it first; the drain limit's own kill is not a failure).
     child.once('close', (code, signal) => {
-      if ((code !== 0 || signal !== null) && this.child === child) {
+      const inUse = this.child === child || (this.draining?.child === child && !this.draining.stopped);
+      if ((code !== 0 || signal !== null) && inUse) {
         const said = stderr
           .split('\n')
           .map((line) => line.trim())
