@@ -6,11 +6,14 @@
  * synthesizer is stopped (an upstream's request aborted) and the reply fails — with a JSON 502
  * before the first audio, by cutting the connection after it (the status is already sent).
  */
+import type { FastifyReply } from 'fastify';
 import { encodeAudio, type EncodeFormat } from '../../audio/encode.ts';
 import { int16ToBytes } from '../../audio/pcm.ts';
 import type { SynthesizeRequest, Synthesizer } from '../../providers/contracts.ts';
 import { synthesizeAt } from '../../providers/synthesize-at.ts';
 import { LIMIT_SETTINGS } from '../../providers/upstream-limits.ts';
+import { SpeechbridgeError } from '../../errors/registry.ts';
+import { abortOnDisconnect } from './disconnect.ts';
 
 export const SPEECH_SAMPLE_RATE = 24_000;
 
@@ -27,6 +30,30 @@ export async function startSpeech(synthesizer: Synthesizer, request: SynthesizeR
   const iterator = synthesizeAt(synthesizer, SPEECH_SAMPLE_RATE, request, limit)[Symbol.asyncIterator]();
   const first = await iterator.next();
   return prepend(first, iterator);
+}
+
+/** What both speech routes read from their body. */
+export interface SpeechText {
+  input: string;
+  voice?: string | undefined;
+  speed?: number | undefined;
+  instructions?: string | undefined;
+  model?: string | undefined;
+}
+
+/** A speech route's start: refuses empty text, ties synthesis to the client's connection, then startSpeech. */
+export async function speakFor(
+  reply: FastifyReply,
+  synthesizer: Synthesizer,
+  text: SpeechText,
+  defaultVoice: string,
+  maxAudioMs: number,
+): Promise<{ samples: AsyncIterable<Int16Array>; signal: AbortSignal }> {
+  if (text.input.trim() === '') throw new SpeechbridgeError('empty_input', 'input is empty: give the text to speak', { param: 'input' });
+  const signal = abortOnDisconnect(reply);
+  const request = { text: text.input, voice: text.voice ?? defaultVoice, speed: text.speed, instructions: text.instructions, model: text.model, signal };
+  const samples = await startSpeech(synthesizer, request, maxAudioMs);
+  return { samples, signal };
 }
 
 /** Speech samples (at SPEECH_SAMPLE_RATE) as bytes of `format`, yielded as they are encoded. */

@@ -8,10 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { SESSION_RANGES } from '../../engine/ranges.ts';
 import { numberIn } from '../range-schemas.ts';
-import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { Synthesizer } from '../../providers/contracts.ts';
-import { abortOnDisconnect } from './disconnect.ts';
-import { encodeSpeech, SPEECH_SAMPLE_RATE, startSpeech } from './speech-audio.ts';
+import { encodeSpeech, SPEECH_SAMPLE_RATE, speakFor } from './speech-audio.ts';
 import { parseJsonBody } from './validation.ts';
 
 export { SPEECH_SAMPLE_RATE } from './speech-audio.ts';
@@ -43,21 +41,7 @@ const BODY = z.object({
 export function registerSpeechRoute(app: FastifyInstance, synthesizer: Synthesizer, defaultVoice: string, maxAudioMs: number): void {
   app.post('/v1/audio/speech', async (request, reply) => {
     const body = parseJsonBody(request, BODY);
-    if (body.input.trim() === '') throw new SpeechbridgeError('empty_input', 'input is empty: give the text to speak', { param: 'input' });
-
-    const signal = abortOnDisconnect(reply);
-    const samples = await startSpeech(
-      synthesizer,
-      {
-        text: body.input,
-        voice: body.voice ?? defaultVoice,
-        speed: body.speed,
-        instructions: body.instructions,
-        model: body.model,
-        signal,
-      },
-      maxAudioMs,
-    );
+    const { samples, signal } = await speakFor(reply, synthesizer, body, defaultVoice, maxAudioMs);
 
     if (body.stream_format === 'sse') {
       return reply

@@ -15,8 +15,7 @@ import { SESSION_RANGES } from '../../engine/ranges.ts';
 import { numberIn } from '../range-schemas.ts';
 import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { Synthesizer } from '../../providers/contracts.ts';
-import { abortOnDisconnect } from './disconnect.ts';
-import { encodeSpeech, startSpeech, type SpeechEncoding } from './speech-audio.ts';
+import { encodeSpeech, speakFor, type SpeechEncoding } from './speech-audio.ts';
 import { parseJsonBody } from './validation.ts';
 
 const MAX_INPUT_CHARS = 4096;
@@ -59,21 +58,7 @@ export function registerTtsProxyRoute(app: FastifyInstance, synthesizer: Synthes
         },
       );
     }
-    if (body.input.trim() === '') throw new SpeechbridgeError('empty_input', 'input is empty: give the text to speak', { param: 'input' });
-
-    const signal = abortOnDisconnect(reply);
-    const samples = await startSpeech(
-      synthesizer,
-      {
-        text: body.input,
-        voice: body.voice ?? defaultVoice,
-        speed: body.speed,
-        instructions: body.instructions,
-        model: body.model,
-        signal,
-      },
-      maxAudioMs,
-    );
+    const { samples, signal } = await speakFor(reply, synthesizer, body, defaultVoice, maxAudioMs);
     const output = OUTPUT[format];
     return reply.type(output.contentType).send(Readable.from(encodeSpeech(samples, output.encoding, signal)));
   });
