@@ -54,7 +54,14 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 }
 
 test('an English-only model declares its capabilities and transcribes a real recording', async () => {
-  assert.deepEqual(transcriber.capabilities, { streaming: false, languageDetection: false, segments: true, sampleRate: 16000, languages: ['en'] });
+  assert.deepEqual(transcriber.capabilities, {
+    streaming: false,
+    languageDetection: false,
+    segments: true,
+    logprobs: false,
+    sampleRate: 16000,
+    languages: ['en'],
+  });
   assert.equal(transcriber.model.multilingual, false);
   const result = await transcriber.transcribe(speech);
   assertShape(result, speech);
