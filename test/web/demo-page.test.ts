@@ -516,14 +516,27 @@ test('push to talk: holding the button over the phrase makes one answered turn; 
   assert.equal(first.session?.turnDetection, null);
   assert.equal(first.errors, 0, `no gateway errors (${first.lastError})`);
 
-  // A second turn, and Stop as soon as it is committed, while it is still being transcribed.
+  // A second turn, and Stop as soon as it is committed, while it is still being transcribed: the
+  // live recognizer answers within a few hundred ms, so the page clicks Stop itself the moment the
+  // turn shows as pending, before any later message from the server can be handled.
   await page.mouse.down();
   await page.waitForTimeout(1500);
+  const stoppedWhilePending = page.evaluate(
+    () =>
+      new Promise<string>((resolve) => {
+        const observer = new MutationObserver(() => {
+          const pending = document.querySelector('.turn.user[data-state="pending"] p');
+          if (!pending) return;
+          observer.disconnect();
+          const text = pending.textContent ?? '';
+          document.querySelector<HTMLButtonElement>('#stop')!.click();
+          resolve(text);
+        });
+        observer.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+      }),
+  );
   await page.mouse.up();
-  const pending = page.locator('.turn.user[data-state="pending"]');
-  await pending.waitFor({ timeout: 5000 });
-  assert.equal((await pending.locator('p').textContent())?.trim(), 'transcribing…');
-  await page.getByRole('button', { name: 'Stop' }).click();
+  assert.equal((await stoppedWhilePending).trim(), 'transcribing…');
 
   assert.deepEqual(await statusOf(page), { state: 'closed', text: 'Stopped' });
   assert.equal(await page.locator('.turn[data-state="pending"], .turn[data-state="streaming"]').count(), 0, 'nothing still says it is coming');
