@@ -11,7 +11,8 @@
  * speech), a JSGF grammar (recognises command phrases exactly), or keyword spotting (reports
  * only the listed phrases, each with its time).
  *
- * Bounds: at most maxConcurrent processes decode at once and maxQueue calls wait for one; a
+ * Bounds: at most maxConcurrent processes decode at once and maxQueue calls wait for one (the
+ * providers' job slots, as whisper and espeak-ng queue; past that engine_busy); a
  * stream holds at most 30 s of audio while it waits, and reads its audio no faster than the
  * decoder takes it once it has one (2 s in flight); the final text must come within timeoutMs
  * (REQUEST_TIMEOUT) of the end of the audio; a process that dies fails only its own turn.
@@ -199,6 +200,11 @@ export class PocketsphinxTranscriber implements Transcriber {
   /** Processes loaded and waiting for a turn. */
   get idleProcesses(): number {
     return this.#pool.idleCount;
+  }
+
+  /** Calls waiting for a process slot (at most maxQueue). */
+  get queued(): number {
+    return this.#pool.waitingCount;
   }
 
   transcribe(audio: PcmAudio, options: TranscribeOptions = {}): Promise<Transcription> {
