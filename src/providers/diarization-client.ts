@@ -67,7 +67,9 @@ export class DiarizationClient {
         throw this.failure(error, deadline, () =>
           error instanceof SpeechbridgeError
             ? error
-            : new SpeechbridgeError('upstream_bad_response', `the diarization upstream ${url} broke off its answer: ${connectionReason(error)}`, { cause: error }),
+            : new SpeechbridgeError('upstream_bad_response', `the diarization upstream ${url} broke off its answer: ${connectionReason(error)}`, {
+                cause: error,
+              }),
         );
       });
       if (!response.ok) {
@@ -139,4 +141,3 @@ function quote(text: string): string {
     .trim();
   return flat.length > MAX_QUOTED_CHARS ? `${flat.slice(0, MAX_QUOTED_CHARS)}…` : flat;
 }
-

@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { decodeBase64Audio, decodeWireAudio, encodeBase64Audio } from '../../audio/base64.ts';
-import { type ErrorCode, SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
+import { type ErrorCode, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { EngineEvent, EngineInput, SessionUpdate, TurnDetectionConfig } from '../../engine/events.ts';
 import { TURN_KNOB_FIELDS, turnKnobsFromWire } from '../turn-knobs.ts';
 import { describeValue as describe, quote } from '../client-values.ts';

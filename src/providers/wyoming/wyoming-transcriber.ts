@@ -31,14 +31,7 @@ import { languageCode } from '../languages.ts';
 import type { WyomingAddress } from './address.ts';
 import { WyomingConnection } from './connection.ts';
 import type { FrameLimits, WyomingEvent } from './framing.ts';
-import {
-  errorEventToError,
-  parseTranscript,
-  parseTranscriptChunk,
-  parseTranscriptStart,
-  type WyomingAsrModel,
-  type WyomingAsrProgram,
-} from './messages.ts';
+import { errorEventToError, parseTranscript, parseTranscriptChunk, parseTranscriptStart, type WyomingAsrModel, type WyomingAsrProgram } from './messages.ts';
 import { describeAtStartup } from './startup-failure.ts';
 
 /** Wyoming speech recognition servers take 16 kHz (faster-whisper converts anything to it). */
