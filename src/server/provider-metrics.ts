@@ -2,7 +2,7 @@
  * Provider timing on GET /metrics: every transcriber, responder and synthesizer call the
  * server makes, by provider kind, name and outcome (src/providers/base/timed-providers.ts).
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { timedResponder, timedSynthesizer, timedTranscriber, type ProviderObserver } from '../providers/base/timed-providers.ts';
 import type { Engines } from './engines.ts';
 
@@ -37,9 +37,36 @@ export function createProviderObserver(registry: Registry): ProviderObserver {
   };
 }
 
-/** The same engines, each provider call timed into `registry`. */
+/**
+ * The embedded engines' job slots at each scrape: jobs running, jobs waiting and slots, by
+ * kind and provider name. Summed across workers, like the slots themselves.
+ */
+function registerJobGauge(engines: Engines, registry: Registry): void {
+  const providers = [
+    { kind: 'transcriber', provider: engines.transcriber },
+    { kind: 'synthesizer', provider: engines.synthesizer },
+  ];
+  new Gauge({
+    name: 'speechbridge_provider_jobs',
+    help: 'Jobs of the embedded engines (whisper, pocketsphinx, espeak-ng) by kind, provider name and state: running (holding a slot), waiting (for one, bounded; past the bound a call fails with engine_busy or engine_unavailable) and slots.',
+    labelNames: ['kind', 'name', 'state'],
+    registers: [registry],
+    collect() {
+      for (const { kind, provider } of providers) {
+        const jobs = provider.jobs;
+        if (!jobs) continue;
+        this.set({ kind, name: provider.name, state: 'running' }, jobs.running);
+        this.set({ kind, name: provider.name, state: 'waiting' }, jobs.waiting);
+        this.set({ kind, name: provider.name, state: 'slots' }, jobs.capacity);
+      }
+    },
+  });
+}
+
+/** The same engines, each provider call timed into `registry`, their job slots gauged. */
 export function timedEngines(engines: Engines, registry: Registry): Engines {
   const observer = createProviderObserver(registry);
+  registerJobGauge(engines, registry);
   return {
     ...engines,
     transcriber: timedTranscriber(engines.transcriber, observer),

@@ -43,6 +43,9 @@ export function timedTranscriber<T extends Transcriber>(transcriber: T, observer
     get capabilities() {
       return transcriber.capabilities;
     },
+    get jobs() {
+      return transcriber.jobs;
+    },
     transcribe: (audio, options?: TranscribeOptions) => timer.promise(() => transcriber.transcribe(audio, options)),
   };
   if (transcriber.transcribeStream) {
@@ -87,6 +90,9 @@ export function timedSynthesizer(synthesizer: Synthesizer, observer: ProviderObs
     },
     get capabilities() {
       return synthesizer.capabilities;
+    },
+    get jobs() {
+      return synthesizer.jobs;
     },
     synthesize: (request: SynthesizeRequest) => timer.stream(() => synthesizer.synthesize(request)),
   };

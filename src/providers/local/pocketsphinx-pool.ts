@@ -71,14 +71,9 @@ export class PocketsphinxPool {
     return this.#idle.length;
   }
 
-  /** Calls holding a process slot. */
-  get activeCount(): number {
-    return this.#slots.running;
-  }
-
-  /** Calls waiting for a process slot. */
-  get waitingCount(): number {
-    return this.#slots.waiting;
+  /** Calls holding a process slot and calls waiting for one. */
+  get jobs(): JobSlots {
+    return this.#slots;
   }
 
   async acquire(options: AcquireOptions): Promise<PocketsphinxLease> {

@@ -25,7 +25,7 @@ import { durationMs, type PcmAudio } from '../../audio/pcm.ts';
 import { createStreamResampler, resample, type StreamResampler } from '../../audio/resample.ts';
 import { abortError, throwIfAborted } from '../../errors/abort.ts';
 import { SpeechbridgeError } from '../../errors/registry.ts';
-import type { Transcriber, TranscriberCapabilities, TranscribeOptions, Transcription, TranscriptStreamEvent } from '../contracts.ts';
+import type { JobLoad, Transcriber, TranscriberCapabilities, TranscribeOptions, Transcription, TranscriptStreamEvent } from '../contracts.ts';
 import { startDeadline } from '../deadline.ts';
 import { languageCode } from '../languages.ts';
 import { parsePocketsphinxOutput, PocketsphinxLiveText, toTranscription, type PocketsphinxTextSource } from './pocketsphinx-output.ts';
@@ -204,7 +204,11 @@ export class PocketsphinxTranscriber implements Transcriber {
 
   /** Calls waiting for a process slot (at most maxQueue). */
   get queued(): number {
-    return this.#pool.waitingCount;
+    return this.#pool.jobs.waiting;
+  }
+
+  get jobs(): JobLoad {
+    return this.#pool.jobs;
   }
 
   transcribe(audio: PcmAudio, options: TranscribeOptions = {}): Promise<Transcription> {
