@@ -4,7 +4,7 @@
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { timedResponder, timedSynthesizer, timedTranscriber, type ProviderObserver } from '../providers/base/timed-providers.ts';
-import type { Engines } from './engines.ts';
+import type { Providers } from './providers.ts';
 
 /** From 10 ms (a warm espeak-ng sentence) to 60 s (a long whisper turn or an LLM reply). */
 const SECONDS_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -37,14 +37,14 @@ export function createProviderObserver(registry: Registry): ProviderObserver {
   };
 }
 
-/** The same engines, each provider call timed into `registry`. */
-export function timedEngines(engines: Engines, registry: Registry): Engines {
+/** The same providers, each provider call timed into `registry`. */
+export function timedProviders(providers: Providers, registry: Registry): Providers {
   const observer = createProviderObserver(registry);
   return {
-    ...engines,
-    transcriber: timedTranscriber(engines.transcriber, observer),
-    responder: timedResponder(engines.responder, observer),
-    synthesizer: timedSynthesizer(engines.synthesizer, observer),
-    close: () => engines.close(),
+    ...providers,
+    transcriber: timedTranscriber(providers.transcriber, observer),
+    responder: timedResponder(providers.responder, observer),
+    synthesizer: timedSynthesizer(providers.synthesizer, observer),
+    close: () => providers.close(),
   };
 }
