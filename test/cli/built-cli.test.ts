@@ -33,7 +33,10 @@ after(async () => {
 async function writeProject(root: string): Promise<void> {
   await mkdir(path.join(root, 'src', 'cli'), { recursive: true });
   await mkdir(path.join(root, 'src', 'words'), { recursive: true });
-  await writeFile(path.join(root, 'tsconfig.json'), '{ "compilerOptions": { "target": "ES2022", "module": "NodeNext", "allowImportingTsExtensions": true } }\n');
+  await writeFile(
+    path.join(root, 'tsconfig.json'),
+    '{ "compilerOptions": { "target": "ES2022", "module": "NodeNext", "allowImportingTsExtensions": true } }\n',
+  );
   await writeFile(path.join(root, 'src', 'words', 'greeting.ts'), "export const greeting: string = 'hello';\n");
   await writeFile(path.join(root, 'src', 'words', 'worker.mjs'), "export const where = 'worker';\n");
   await writeFile(
@@ -83,7 +86,10 @@ test('a build runs as plain JavaScript, and stays in use only while every source
   await buildDist(root);
   assert.ok(!existsSync(path.join(root, 'dist', 'words', 'extra.js')), 'a rebuild holds no file of a removed source');
 
-  await writeFile(path.join(root, 'tsconfig.json'), '{ "compilerOptions": { "target": "ES2020", "module": "NodeNext", "allowImportingTsExtensions": true } }\n');
+  await writeFile(
+    path.join(root, 'tsconfig.json'),
+    '{ "compilerOptions": { "target": "ES2020", "module": "NodeNext", "allowImportingTsExtensions": true } }\n',
+  );
   assert.equal(freshBuiltEntry(root), undefined, 'a changed tsconfig.json makes the build stale');
 });
 

@@ -27,7 +27,11 @@ function say(args: string[]): Promise<{ code: number | null; stdout: Buffer; std
   return new Promise((resolve, reject) => {
     const env: Record<string, string | undefined> = { ...process.env, LOG_LEVEL: 'warn' };
     for (const variable of ['TTS_ENGINE', 'TTS_API_URL', 'WYOMING_TTS_URI', 'DEFAULT_TTS_VOICE']) delete env[variable];
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/speechbridge.js'), 'say', ...args], { cwd: workDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/speechbridge.js'), 'say', ...args], {
+      cwd: workDir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const chunks: Buffer[] = [];
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
