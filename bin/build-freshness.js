@@ -53,7 +53,13 @@ export function freshBuiltEntry(root, distDir = path.join(root, 'dist')) {
     return undefined;
   }
   if (!recorded || typeof recorded !== 'object') return undefined;
-  const current = sourceStamps(root);
+  let current;
+  try {
+    current = sourceStamps(root);
+  } catch {
+    // No src/ to compare with: the build cannot be shown current.
+    return undefined;
+  }
   const names = Object.keys(current);
   if (names.length !== Object.keys(recorded).length) return undefined;
   for (const name of names) if (recorded[name] !== current[name]) return undefined;
