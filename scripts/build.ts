@@ -1,12 +1,12 @@
 /**
  * `npm run build`: compiles src/ to plain JavaScript in dist/, one file per source at the same
- * place (src/cli/main.ts → dist/cli/main.js; the worker scripts, already JavaScript, are
- * copied), so the command line starts without tsx's loader, which costs about 0.4 s of every
- * command on a 2-core machine. Same depth as src/, so the paths the code finds from its own
- * place (../../package.json, ../../web/, ./espeak-worker.mjs) hold for both.
+ * place (src/cli/main.ts → dist/cli/main.js; other files, such as the worker scripts, which
+ * are JavaScript already, are copied), so the command line starts without tsx's loader, about
+ * two thirds of its start-up (bench/cli-say.ts). Same depth as src/, so the paths the code
+ * finds from its own place (../../package.json, ../../web/, ./espeak-worker.mjs) hold for both.
  *
- * esbuild does the compiling, the same compiler tsx runs (with the same tsconfig.json), so the
- * build runs the code exactly as tsx does. It checks no types (`npm run typecheck` does).
+ * esbuild does the compiling, the compiler tsx runs the sources with (and the same
+ * tsconfig.json). It checks no types (`npm run typecheck` does).
  * The new build is written beside dist/ and then takes its place, its manifest (what it was
  * built from, bin/build-freshness.js) last, so a command started meanwhile runs the old build,
  * the sources, or the new build, never half of one.
@@ -19,7 +19,7 @@ import { MANIFEST_NAME, sourceStamps } from '../bin/build-freshness.js';
 
 export interface BuildResult {
   outDir: string;
-  /** Sources compiled (TypeScript) and copied (JavaScript). */
+  /** Sources compiled (TypeScript) and copied (the rest, type declarations left out). */
   compiled: number;
   copied: number;
 }
@@ -31,7 +31,8 @@ export async function buildDist(root: string, outDir = path.join(root, 'dist')):
   const stamps = sourceStamps(root);
   const files = listFiles(srcDir);
   const typescript = files.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'));
-  const javascript = files.filter((file) => file.endsWith('.mjs') || file.endsWith('.js'));
+  // Everything else the code may load from its own place (the worker scripts) is copied as it is.
+  const others = files.filter((file) => !file.endsWith('.ts'));
   const staging = `${outDir}.building-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   try {
@@ -61,7 +62,7 @@ export async function buildDist(root: string, outDir = path.join(root, 'dist')):
       ],
       logLevel: 'warning',
     });
-    for (const file of javascript) {
+    for (const file of others) {
       mkdirSync(path.dirname(path.join(staging, file)), { recursive: true });
       copyFileSync(path.join(srcDir, file), path.join(staging, file));
     }
@@ -72,7 +73,7 @@ export async function buildDist(root: string, outDir = path.join(root, 'dist')):
     rmSync(staging, { recursive: true, force: true });
     throw error;
   }
-  return { outDir, compiled: typescript.length, copied: javascript.length };
+  return { outDir, compiled: typescript.length, copied: others.length };
 }
 
 /** Files under `folder`, relative to it. */
