@@ -11,11 +11,15 @@ COPY scripts/install-system-packages.sh scripts/
 RUN bash scripts/install-system-packages.sh --runtime && rm -rf /var/lib/apt/lists/*
 
 COPY package.json package-lock.json ./
-# tsx runs the TypeScript sources (a dependency, not a dev one): no build step.
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
+COPY tsconfig.json ./
 COPY bin bin
 COPY src src
+COPY scripts/build.ts scripts/
+# The sources compiled to JavaScript in dist/ (esbuild, a production dependency), so a command
+# starts without tsx's loader; bin/speechbridge.js runs the sources through tsx if dist/ is absent.
+RUN npm run build
 COPY web web
 COPY LICENSE README.md ./
 

@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'web/', '.cache/', 'test-artifacts/'] },
+  { ignores: ['node_modules/', 'dist/', 'dist.building-*/', 'web/', '.cache/', 'test-artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -87,7 +87,7 @@ async function runServer(workers: number): Promise<void> {
   const transcriber = new ScriptedTranscriber({ texts: 'what is the weather like', latencyMs: 50 });
   const responder = new ScriptedResponder({ script: { text: 'It is sunny. It will stay warm all afternoon.' }, firstTokenLatencyMs: 100, deltaLatencyMs: 5 });
   const synthesizer = new StampingSynthesizer(new ScriptedSynthesizer({ latencyMs: 50 }));
-  const engines = {
+  const providers = {
     transcriber,
     responder,
     synthesizer,
@@ -104,15 +104,15 @@ async function runServer(workers: number): Promise<void> {
   };
   let server: RunningServer;
   if (cluster.isWorker) {
-    server = await startServer({ config, engines, logger, ...workerServerOptions(workerAssignment()) });
+    server = await startServer({ config, providers, logger, ...workerServerOptions(workerAssignment()) });
     process.on('message', (message: { type: string }) => {
       if (message.type === 'bench:reset') loop.reset();
       if (message.type === 'bench:sample') process.send!({ type: 'bench:sample', ...sample() });
     });
-    joinCluster(server, { engines: engines.summary }, () => server.close());
+    joinCluster(server, { engines: providers.summary }, () => server.close());
     return;
   }
-  server = await startServer({ config, engines, logger });
+  server = await startServer({ config, providers, logger });
   process.on('message', (message: { type: string }) => {
     if (message.type === 'reset') loop.reset();
     if (message.type === 'sample') process.send!({ type: 'sample', ...sample() });

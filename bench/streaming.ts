@@ -22,8 +22,8 @@ import { EspeakSynthesizer } from '../src/providers/local/espeak-synthesizer.ts'
 import type { Transcriber } from '../src/providers/contracts.ts';
 import { startServer, type RunningServer } from '../src/server/app.ts';
 import { loadConfig } from '../src/server/config.ts';
-import { createEngines } from '../src/server/engine-factory.ts';
-import type { Engines } from '../src/server/engines.ts';
+import { createProviders } from '../src/server/provider-factory.ts';
+import type { Providers } from '../src/server/providers.ts';
 import { createLogger } from '../src/server/logging.ts';
 import { GRADIUM_TEST_KEY, startGradiumUpstream } from '../test/helpers/gradium-upstream.ts';
 import { pcmFrames, RealtimeClient, recording, withSilence, type WireEvent } from '../test/e2e/realtime-harness.ts';
@@ -94,13 +94,17 @@ const config = loadConfig({
   GRADIUM_BASE_URL: upstream.baseUrl,
 });
 const logger = createLogger('silent');
-const engines = await createEngines(config, logger);
+const providers = await createProviders(config, logger);
 const frames = pcmFrames(withSilence(await recording('en_harvard_birch_canoe.wav', 24000), 300, 1200));
 
 console.log(`speech stop → final transcript / first reply audio, ms; median (min–max) of ${RUNS} turns; Gradium test server at the measured latencies`);
 for (const arm of ['streaming', 'batch'] as const) {
-  const armEngines: Engines = { ...engines, transcriber: arm === 'batch' ? asBatch(engines.transcriber) : engines.transcriber, close: async () => {} };
-  const server = await startServer({ config, engines: armEngines, logger });
+  const armProviders: Providers = {
+    ...providers,
+    transcriber: arm === 'batch' ? asBatch(providers.transcriber) : providers.transcriber,
+    close: async () => {},
+  };
+  const server = await startServer({ config, providers: armProviders, logger });
   try {
     await oneTurn(server, frames); // warm-up
     const finals: number[] = [];
@@ -116,6 +120,6 @@ for (const arm of ['streaming', 'batch'] as const) {
     await server.close();
   }
 }
-await engines.close();
+await providers.close();
 await upstream.close();
 await espeak.close();

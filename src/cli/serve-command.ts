@@ -1,6 +1,6 @@
 /**
  * `speechbridge serve`: start the gateway (what `npm start` runs). At start-up it says, once
- * each: which engines run (and why, when the offline fallback does), where it listens and
+ * each: which providers run (and why, when the offline fallback does), where it listens and
  * where the demo page is, how many worker processes serve the port, and with
  * --tls-self-signed how a Node client trusts the certificate.
  *
@@ -44,17 +44,17 @@ export function registerServeCommand(program: Command): void {
     }
     const { isClusterWorker } = await import('../server/cluster-worker.ts');
     if (isClusterWorker()) return serveAsWorker(config);
-    // What can fail fast does, before the engines take their seconds to load.
+    // What can fail fast does, before the providers take their seconds to load.
     const { probeListen } = await import('../server/port-probe.ts');
     if (config.server.tls) for (const file of [config.server.tls.certPath, config.server.tls.keyPath]) await access(file, constants.R_OK);
     await probeListen(config.server.host, config.server.port);
-    const [{ checkFfmpeg }, { startServer }, { createEngines }, { createLogger, resolveLogFormat }, { describeEngines }, { DEMO_PATH }, { trustLine }] =
+    const [{ checkFfmpeg }, { startServer }, { createProviders }, { createLogger, resolveLogFormat }, { describeProviders }, { DEMO_PATH }, { trustLine }] =
       await Promise.all([
         import('../audio/ffmpeg-probe.ts'),
         import('../server/app.ts'),
-        import('../server/engine-factory.ts'),
+        import('../server/provider-factory.ts'),
         import('../server/logging.ts'),
-        import('../server/engines.ts'),
+        import('../server/providers.ts'),
         import('../server/web-routes.ts'),
         import('../server/self-signed-cert.ts'),
       ]);
@@ -65,10 +65,10 @@ export function registerServeCommand(program: Command): void {
     logger.debug({ ffmpeg: ffmpeg.version }, `ffmpeg ${ffmpeg.version} found`);
     const workers = workerCount(config, logger);
     if (workers > 1) return servePrimary(config, workers, logger);
-    const engines = await createEngines(config, logger);
-    logger.info({ engines: engines.summary }, `engines: ${describeEngines(engines.summary)}`);
-    const server = await startServer({ config, engines, logger }).catch(async (error: unknown) => {
-      await engines.close();
+    const providers = await createProviders(config, logger);
+    logger.info({ engines: providers.summary }, `engines: ${describeProviders(providers.summary)}`);
+    const server = await startServer({ config, providers, logger }).catch(async (error: unknown) => {
+      await providers.close();
       throw error;
     });
     if (server.gateway) logger.info({ url: server.gateway.url }, `gateway protocol also on ${server.gateway.url}`);
@@ -88,7 +88,7 @@ export function registerServeCommand(program: Command): void {
       stopping = true;
       logger.info({ signal }, 'shutting down');
       await server.close();
-      await engines.close();
+      await providers.close();
       logger.flush();
       process.exit(0);
     };
@@ -120,16 +120,16 @@ function logListening(logger: Logger, config: Config, url: string, demoPath: str
 
 /** The primary: starts the workers, routes the port's connections to them, stops them on SIGTERM / SIGINT. */
 async function servePrimary(config: Config, workers: number, logger: Logger): Promise<void> {
-  const [{ startClusterPrimary }, { describeEngines }, { DEMO_PATH }] = await Promise.all([
+  const [{ startClusterPrimary }, { describeProviders }, { DEMO_PATH }] = await Promise.all([
     import('../server/cluster-primary.ts'),
-    import('../server/engines.ts'),
+    import('../server/providers.ts'),
     import('../server/web-routes.ts'),
   ]);
   // Without SECRET_KEY each process would sign client secrets with its own random key, and a
   // secret minted by one worker would be refused by the others: the workers share one.
   const workerEnvironment: Record<string, string> = config.secretKeys ? {} : { SECRET_KEY: randomBytes(48).toString('base64') };
   const primary = await startClusterPrimary({ workers, host: config.server.host, port: config.server.port, logger, workerEnvironment });
-  logger.info({ engines: primary.first.engines }, `engines: ${describeEngines(primary.first.engines)}`);
+  logger.info({ engines: primary.first.engines }, `engines: ${describeProviders(primary.first.engines)}`);
   if (primary.first.gatewayUrl) logger.info({ url: primary.first.gatewayUrl }, `gateway protocol also on ${primary.first.gatewayUrl}`);
   logListening(logger, config, primary.url, DEMO_PATH);
   const byDefault = config.server.workers.chosenByDefault ? ', one per core' : '';
@@ -149,30 +149,30 @@ async function servePrimary(config: Config, workers: number, logger: Logger): Pr
 }
 
 /**
- * A worker: loads the engines (quietly, unless it is the first: start-up lines come once),
+ * A worker: loads the providers (quietly, unless it is the first: start-up lines come once),
  * serves the connections the primary hands it, and reports a start-up failure to the
  * primary, which prints it.
  */
 async function serveAsWorker(config: Config): Promise<void> {
-  const [worker, { startServer }, { createEngines }, { createLogger, resolveLogFormat }, { watchProcessFaults }] = await Promise.all([
+  const [worker, { startServer }, { createProviders }, { createLogger, resolveLogFormat }, { watchProcessFaults }] = await Promise.all([
     import('../server/cluster-worker.ts'),
     import('../server/app.ts'),
-    import('../server/engine-factory.ts'),
+    import('../server/provider-factory.ts'),
     import('../server/logging.ts'),
     import('../server/process-faults.ts'),
   ]);
   const logger = createLogger(config.logLevel, resolveLogFormat(config.logFormat));
   const assignment = worker.workerAssignment();
   try {
-    const engines = await createEngines(config, assignment.announces ? logger : logger.child({}, { level: 'error' }));
-    const server = await startServer({ config, engines, logger, ...worker.workerServerOptions(assignment) }).catch(async (error: unknown) => {
-      await engines.close();
+    const providers = await createProviders(config, assignment.announces ? logger : logger.child({}, { level: 'error' }));
+    const server = await startServer({ config, providers, logger, ...worker.workerServerOptions(assignment) }).catch(async (error: unknown) => {
+      await providers.close();
       throw error;
     });
     watchProcessFaults({ logger, counter: server.metrics.processFaults });
-    worker.joinCluster(server, { engines: engines.summary, ...(server.gateway && { gatewayUrl: server.gateway.url }) }, async () => {
+    worker.joinCluster(server, { engines: providers.summary, ...(server.gateway && { gatewayUrl: server.gateway.url }) }, async () => {
       await server.close();
-      await engines.close();
+      await providers.close();
       logger.flush();
     });
   } catch (error) {

@@ -29,7 +29,7 @@ export function registerTranscribeCommand(program: Command): void {
     const [{ decodeAudio }, { durationMs }, { buildTranscriber }, { createCliLogger }] = await Promise.all([
       import('../audio/decode.ts'),
       import('../audio/pcm.ts'),
-      import('../server/engine-factory.ts'),
+      import('../server/provider-factory.ts'),
       import('../server/logging.ts'),
     ]);
     const logger = createCliLogger(config.logLevel);

@@ -1,5 +1,5 @@
 /**
- * The composition root: HTTP routes, auth, metrics and error handling around the engines.
+ * The composition root: HTTP routes, auth, metrics and error handling around the providers.
  * Holds no speech logic.
  */
 import { readFileSync } from 'node:fs';
@@ -28,12 +28,12 @@ import { createAdapter as createRedisStreamsAdapter } from '@socket.io/redis-str
 import { ClientSecretSigner } from './client-secrets.ts';
 import type { Config } from './config.ts';
 import { createUpgradeRouter, registerSocketIoDoor } from './doors.ts';
-import type { Engines } from './engines.ts';
+import type { Providers } from './providers.ts';
 import { registerHealthRoutes } from './health-routes.ts';
 import { registerTokenCheck } from './http-auth.ts';
 import type { Logger } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { timedEngines } from './provider-metrics.ts';
+import { timedProviders } from './provider-metrics.ts';
 import { RedisConnection } from './redis-connection.ts';
 import { registerRequestRateLimit } from './request-rate-limit.ts';
 import { RequestRouter } from './request-router.ts';
@@ -46,7 +46,7 @@ import { registerWebRoutes } from './web-routes.ts';
 
 export interface AppOptions {
   config: Config;
-  engines: Engines;
+  providers: Providers;
   logger: Logger;
   /** The server's metrics (GET /metrics); default: a new registry. */
   metrics?: Metrics;
@@ -98,14 +98,14 @@ export function servedPaths(app: FastifyInstance): ServedPaths {
 /** The app and its WebSocket router, which an extra listener shares. */
 async function buildApp({
   config,
-  engines: built,
+  providers: built,
   logger,
   metrics = createMetrics(),
   metricsText,
   socketIoAdapter,
 }: AppOptions): Promise<{ app: FastifyInstance; upgrades: UpgradeRouter; socketIoEngine: EngineServer }> {
   // Every provider call the server makes is timed here, once (speechbridge_provider_seconds).
-  const engines = timedEngines(built, metrics.registry);
+  const providers = timedProviders(built, metrics.registry);
   const tls = config.server.tls;
   const app = Fastify({
     loggerInstance: logger,
@@ -169,7 +169,7 @@ async function buildApp({
 
   // WebSocket doors (/v1/realtime): closed before the HTTP server so their sessions end with 1001.
   const sessions = createSessionMetrics(metrics.registry);
-  const upgrades = createUpgradeRouter({ config, engines, logger, auth, sessions, admission }).attach(app.server);
+  const upgrades = createUpgradeRouter({ config, providers, logger, auth, sessions, admission }).attach(app.server);
   served.upgrades = upgrades;
   const requests = new RequestRouter().attach(app.server);
   // With Redis the Redis Streams adapter spans every instance and worker; else a worker's cluster adapter spans its workers.
@@ -178,7 +178,7 @@ async function buildApp({
     : socketIoAdapter;
   const socketIo = registerSocketIoDoor(upgrades, requests, {
     config,
-    engines,
+    providers,
     logger,
     auth,
     sessions,
@@ -187,28 +187,28 @@ async function buildApp({
   });
   app.addHook('preClose', async () => upgrades.close());
 
-  app.get('/', { config: { public: true } }, async () => ({ status: 'ok', name: 'speechbridge', version: VERSION, engines: engines.summary }));
+  app.get('/', { config: { public: true } }, async () => ({ status: 'ok', name: 'speechbridge', version: VERSION, engines: providers.summary }));
   registerHealthRoutes(app, { redis, closing: () => closing });
   const exposition = metricsText ?? (() => metrics.registry.metrics());
   app.get('/metrics', { config: { public: config.metricsPublic } }, async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await exposition()),
   );
-  registerTranscriptionsRoute(app, engines.transcriber, config.maxUploadBytes);
-  registerSpeechRoute(app, engines.synthesizer, config.tts.voice, config.limits.maxResponseAudioMs);
-  registerModelsRoute(app, engines.summary);
+  registerTranscriptionsRoute(app, providers.transcriber, config.maxUploadBytes);
+  registerSpeechRoute(app, providers.synthesizer, config.tts.voice, config.limits.maxResponseAudioMs);
+  registerModelsRoute(app, providers.summary);
   registerUploadRoute(app, {
-    transcriber: engines.transcriber,
-    translator: new Translator(engines.responder, new TranslationCache(config.maxCacheSize)),
+    transcriber: providers.transcriber,
+    translator: new Translator(providers.responder, new TranslationCache(config.maxCacheSize)),
     diarizer: config.diarization.url
       ? new DiarizationClient({ url: config.diarization.url, token: config.diarization.token, timeoutMs: config.requestTimeoutMs })
       : undefined,
     maxUploadBytes: config.maxUploadBytes,
   });
-  registerTtsProxyRoute(app, engines.synthesizer, config.tts.voice, config.limits.maxResponseAudioMs);
+  registerTtsProxyRoute(app, providers.synthesizer, config.tts.voice, config.limits.maxResponseAudioMs);
   registerClientSecretsRoute(app, {
     secrets,
     defaults: sessionDefaultsOf(config),
-    responderModes: engines.responder.capabilities.modes,
+    responderModes: providers.responder.capabilities.modes,
     ownerOf: (headers) => auth.ownerOf({ headers }),
   });
   await registerWebRoutes(app);

@@ -23,7 +23,7 @@ import type { Server as SocketIoServer } from 'socket.io';
 import { SpeechbridgeError } from '../errors/registry.ts';
 import type { RunningServer, StartOptions } from './app.ts';
 import { serveWorkerMetrics } from './cluster-metrics.ts';
-import type { EngineSummary } from './engines.ts';
+import type { ProviderSummary } from './providers.ts';
 import { createMetrics } from './metrics.ts';
 
 /** Set by the primary in each worker's environment. */
@@ -36,7 +36,7 @@ export const WORKER_SHUTDOWN = 'speechbridge:worker-shutdown';
 
 /** What the first worker tells the primary, which prints it once for all. */
 export interface WorkerReady {
-  engines: EngineSummary;
+  engines: ProviderSummary;
   gatewayUrl?: string;
 }
 

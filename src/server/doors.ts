@@ -1,7 +1,7 @@
 /**
  * The server's doors, wired: each WebSocket door on the UpgradeRouter (/v1/realtime,
  * /v1/transcriptions, / for the gateway) and the Socket.IO door on both routers, each with a
- * session factory over the configured engines, the door limits from the configuration and the
+ * session factory over the configured providers, the door limits from the configuration and the
  * metrics every door's sessions share.
  */
 import type { ServerOptions as SocketIoServerOptions } from 'socket.io';
@@ -13,7 +13,7 @@ import type { SessionAdmission } from '../protocols/session-admission.ts';
 import { UpgradeRouter } from '../protocols/upgrade-router.ts';
 import type { TokenAuth } from './auth.ts';
 import type { Config } from './config.ts';
-import type { Engines } from './engines.ts';
+import type { Providers } from './providers.ts';
 import type { Logger } from './logging.ts';
 import type { RequestRouter } from './request-router.ts';
 import { createSessionFactory } from './session-factory.ts';
@@ -21,7 +21,7 @@ import type { DoorName, SessionMetrics } from './session-metrics.ts';
 
 export interface UpgradeRouterOptions {
   config: Config;
-  engines: Engines;
+  providers: Providers;
   logger: Logger;
   auth: TokenAuth;
   /** Metrics every door's sessions share. */
@@ -32,9 +32,9 @@ export interface UpgradeRouterOptions {
 
 /** The router with every WebSocket door the server has: /v1/realtime, /v1/transcriptions, / (gateway). */
 export function createUpgradeRouter(options: UpgradeRouterOptions): UpgradeRouter {
-  const { config, engines, logger, auth, sessions, admission } = options;
+  const { config, providers, logger, auth, sessions, admission } = options;
   const limited = admission ? { admission } : {};
-  const factoryFor = (door: DoorName) => createSessionFactory({ config, engines, ...(sessions && { metrics: { door, sessions } }) });
+  const factoryFor = (door: DoorName) => createSessionFactory({ config, providers, ...(sessions && { metrics: { door, sessions } }) });
   const metricsOf = (door: DoorName) => (sessions ? { metrics: sessions.forDoor(door) } : {});
   const realtime = createRealtimeDoor({ auth, createSession: factoryFor('realtime'), limits: config.realtime, logger, ...metricsOf('realtime'), ...limited });
   const transcriptions = createTranscriptionsDoor({
@@ -66,12 +66,12 @@ export interface SocketIoWiring extends UpgradeRouterOptions {
 export function registerSocketIoDoor(
   upgrades: UpgradeRouter,
   requests: RequestRouter,
-  { config, engines, logger, auth, sessions, admission, adapter }: SocketIoWiring,
+  { config, providers, logger, auth, sessions, admission, adapter }: SocketIoWiring,
 ): SocketIoDoor {
-  const { transcriber, responder, synthesizer } = engines.summary;
+  const { transcriber, responder, synthesizer } = providers.summary;
   const door = new SocketIoDoor({
     auth,
-    createSession: createSessionFactory({ config, engines, ...(sessions && { metrics: { door: 'socketio', sessions } }) }),
+    createSession: createSessionFactory({ config, providers, ...(sessions && { metrics: { door: 'socketio', sessions } }) }),
     limits: config.realtime,
     logger,
     engineName: `${transcriber.engine}+${responder.engine}+${synthesizer.engine}`,

@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { timedResponder, timedSynthesizer, timedTranscriber, type ProviderObserver } from '../providers/base/timed-providers.ts';
-import type { Engines } from './engines.ts';
+import type { Providers } from './providers.ts';
 
 /** From 10 ms (a warm espeak-ng sentence) to 60 s (a long whisper turn or an LLM reply). */
 const SECONDS_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -41,10 +41,10 @@ export function createProviderObserver(registry: Registry): ProviderObserver {
  * The embedded engines' job slots at each scrape: jobs running, jobs waiting and slots, by
  * kind and provider name. Summed across workers, like the slots themselves.
  */
-function registerJobGauge(engines: Engines, registry: Registry): void {
-  const providers = [
-    { kind: 'transcriber', provider: engines.transcriber },
-    { kind: 'synthesizer', provider: engines.synthesizer },
+function registerJobGauge(providers: Providers, registry: Registry): void {
+  const gauged = [
+    { kind: 'transcriber', provider: providers.transcriber },
+    { kind: 'synthesizer', provider: providers.synthesizer },
   ];
   new Gauge({
     name: 'speechbridge_provider_jobs',
@@ -52,7 +52,7 @@ function registerJobGauge(engines: Engines, registry: Registry): void {
     labelNames: ['kind', 'name', 'state'],
     registers: [registry],
     collect() {
-      for (const { kind, provider } of providers) {
+      for (const { kind, provider } of gauged) {
         const jobs = provider.jobs;
         if (!jobs) continue;
         this.set({ kind, name: provider.name, state: 'running' }, jobs.running);
@@ -63,15 +63,15 @@ function registerJobGauge(engines: Engines, registry: Registry): void {
   });
 }
 
-/** The same engines, each provider call timed into `registry`, their job slots gauged. */
-export function timedEngines(engines: Engines, registry: Registry): Engines {
+/** The same providers, each provider call timed into `registry`, their job slots gauged. */
+export function timedProviders(providers: Providers, registry: Registry): Providers {
   const observer = createProviderObserver(registry);
-  registerJobGauge(engines, registry);
+  registerJobGauge(providers, registry);
   return {
-    ...engines,
-    transcriber: timedTranscriber(engines.transcriber, observer),
-    responder: timedResponder(engines.responder, observer),
-    synthesizer: timedSynthesizer(engines.synthesizer, observer),
-    close: () => engines.close(),
+    ...providers,
+    transcriber: timedTranscriber(providers.transcriber, observer),
+    responder: timedResponder(providers.responder, observer),
+    synthesizer: timedSynthesizer(providers.synthesizer, observer),
+    close: () => providers.close(),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Builds one SessionEngine per realtime connection from the server's engines and the
+ * Builds one SessionEngine per realtime connection from the server's providers and the
  * configuration's session defaults: voice (DEFAULT_TTS_VOICE), LLM model (OPENAI_API_MODEL,
  * when an OpenAI-compatible LLM is configured), turn detection (VAD_ENGINE, VAD_AGGR, VAD_THRESHOLD, DEFAULT_VAD_*),
  * the interim passes (INTERIM_PASSES) and the response bounds (RESPONSE_TIMEOUT, MAX_SENTENCE_AUDIO_SECONDS, MAX_RESPONSE_AUDIO_SECONDS).
@@ -12,12 +12,12 @@ import type { DoorSessionFactory } from '../protocols/door-session.ts';
 import { createVoiceDetector } from '../vad/voice-detector-factory.ts';
 import type { VoiceDetectorFactory } from '../vad/voice-detector.ts';
 import type { Config } from './config.ts';
-import type { Engines } from './engines.ts';
+import type { Providers } from './providers.ts';
 import type { DoorName, SessionMetrics } from './session-metrics.ts';
 
 export interface SessionFactoryOptions {
   config: Config;
-  engines: Pick<Engines, 'transcriber' | 'responder' | 'synthesizer'>;
+  providers: Pick<Providers, 'transcriber' | 'responder' | 'synthesizer'>;
   /** Default: the real detectors (WebRTC VAD or Silero). */
   createVoiceDetector?: VoiceDetectorFactory;
   /** The door the sessions are for, and where their metrics go. */
@@ -41,7 +41,7 @@ export function sessionDefaultsOf(config: Config): SessionDefaults {
 /** A factory every door calls once per connection; its session settings, kind and model override the defaults. */
 export function createSessionFactory(options: SessionFactoryOptions): DoorSessionFactory {
   const defaults = sessionDefaultsOf(options.config);
-  const { transcriber, responder, synthesizer } = options.engines;
+  const { transcriber, responder, synthesizer } = options.providers;
   const { diarization, requestTimeoutMs } = options.config;
   const diarizer = diarization.url ? new SpeakerDiarizer({ url: diarization.url, token: diarization.token, timeoutMs: requestTimeoutMs }) : undefined;
   const detectors = options.createVoiceDetector ?? createVoiceDetector;

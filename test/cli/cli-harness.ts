@@ -13,7 +13,7 @@ import { EchoResponder } from '../../src/providers/local/echo-responder.ts';
 import { EspeakSynthesizer } from '../../src/providers/local/espeak-synthesizer.ts';
 import { createPocketsphinxTranscriber } from '../../src/providers/local/pocketsphinx-transcriber.ts';
 import { readFile } from 'node:fs/promises';
-import { assembleEngines, startTestServer } from '../helpers/server.ts';
+import { assembleProviders, startTestServer } from '../helpers/server.ts';
 import { repoRoot } from '../helpers/shared.ts';
 import { COMMAND_GRAMMAR, requireTool } from '../helpers/spoken.ts';
 
@@ -31,7 +31,7 @@ export async function startCliServer(env: Record<string, string> = {}): Promise<
   await requireTool('pocketsphinx_continuous', 'apt-get install pocketsphinx pocketsphinx-en-us');
   const synthesizer = await EspeakSynthesizer.create({ workers: 1 });
   const transcriber = await createPocketsphinxTranscriber({ grammar: COMMAND_GRAMMAR, timeoutMs: 20_000 });
-  const server = await startTestServer(assembleEngines({ transcriber, responder: new EchoResponder(), synthesizer }), env);
+  const server = await startTestServer(assembleProviders({ transcriber, responder: new EchoResponder(), synthesizer }), env);
   return {
     server,
     transcriber,

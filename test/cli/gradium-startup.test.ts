@@ -2,13 +2,13 @@
  * The Gradium start-up check, as an operator meets it: `speechbridge serve` with
  * ASR_ENGINE=gradium / TTS_ENGINE=gradium probes each endpoint once (connect, setup, ready)
  * against the local Gradium server, and a wrong key, a dead host or an unknown model stops
- * start-up with one line saying what to fix; with everything right the engines are built and
+ * start-up with one line saying what to fix; with everything right the providers are built and
  * GET / lists them.
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
-import { createEngines } from '../../src/server/engine-factory.ts';
+import { createProviders } from '../../src/server/provider-factory.ts';
 import { loadConfig } from '../../src/server/config.ts';
 import { createLogger } from '../../src/server/logging.ts';
 import { startServer } from '../../src/server/app.ts';
@@ -46,11 +46,11 @@ async function oneLineStartFailure(env: Record<string, string>, line: RegExp, ex
   assert.doesNotMatch(exit.stderr, /\bat .*\.(ts|js):\d+|node:internal/, 'no stack trace');
 }
 
-test('configured right: both endpoints are probed once (setup → ready → end), and GET / lists the Gradium engines', async () => {
+test('configured right: both endpoints are probed once (setup → ready → end), and GET / lists the Gradium providers', async () => {
   const from = upstream.connections.length;
   const config = loadConfig({ SERVER_NAME: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: 'silent', ...gradiumEnv() });
-  const engines = await createEngines(config, createLogger('silent'));
-  const server = await startServer({ config, engines, logger: createLogger('silent') });
+  const providers = await createProviders(config, createLogger('silent'));
+  const server = await startServer({ config, providers, logger: createLogger('silent') });
   try {
     await upstream.settled();
     const probes = upstream.connections.slice(from);
@@ -68,7 +68,7 @@ test('configured right: both endpoints are probed once (setup → ready → end)
     assert.deepEqual(health.engines.synthesizer, { engine: 'gradium', model: 'default', voice: 'YTpq7expH9539ERJ' });
   } finally {
     await server.close();
-    await engines.close();
+    await providers.close();
   }
 });
 

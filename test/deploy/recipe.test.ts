@@ -57,11 +57,14 @@ test('the HAProxy configuration: WebSocket-long tunnels, cookie stickiness for S
   }
 });
 
-test('the Dockerfile: Debian with Node 20, packages from the CI script, production dependencies, a non-root user, a /healthz check, the model cache on a volume', async () => {
+test('the Dockerfile: Debian with Node 20, packages from the CI script, production dependencies, the JavaScript build, a non-root user, a /healthz check, the model cache on a volume', async () => {
   const dockerfile = await read('Dockerfile');
   assert.match(dockerfile, /^FROM node:20-bookworm-slim$/m);
   assert.match(dockerfile, /^RUN bash scripts\/install-system-packages\.sh --runtime\b/m);
   assert.match(dockerfile, /^RUN npm ci --omit=dev\b/m);
+  // The command line runs from the JavaScript build, made after the sources it compiles are in.
+  const build = dockerfile.search(/^RUN npm run build$/m);
+  assert.ok(build > dockerfile.search(/^COPY src src$/m) && build > dockerfile.search(/^COPY tsconfig\.json /m), 'npm run build after the sources');
   const user = /^USER (\S+)$/m.exec(dockerfile)?.[1];
   assert.ok(user && user !== 'root' && user !== '0', `runs as ${user}`);
   assert.match(dockerfile, /^HEALTHCHECK [\s\S]*\/healthz/m);

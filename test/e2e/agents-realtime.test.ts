@@ -14,9 +14,9 @@ import { createPocketsphinxTranscriber } from '../../src/providers/local/pockets
 import { ScriptedResponder } from '../../src/providers/testing/scripted-responder.ts';
 import { ScriptedSynthesizer } from '../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../src/providers/testing/scripted-transcriber.ts';
-import type { Engines } from '../../src/server/engines.ts';
+import type { Providers } from '../../src/server/providers.ts';
 import { EventLog, recording, spoken, streamRealtime, withSilence, type WireEvent } from './realtime-harness.ts';
-import { assembleEngines, startTestServer, type TestServer } from '../helpers/server.ts';
+import { assembleProviders, startTestServer, type TestServer } from '../helpers/server.ts';
 
 const TOKEN = 'agents-test-token';
 const cleanups: Array<() => Promise<void>> = [];
@@ -25,7 +25,7 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-async function serve(engines: Engines): Promise<TestServer> {
+async function serve(engines: Providers): Promise<TestServer> {
   const server = await startTestServer(engines, { API_TOKENS: TOKEN });
   cleanups.push(() => server.close());
   return server;
@@ -75,7 +75,7 @@ test('a voice turn: the history the SDK builds from our events holds the user tr
     grammar: `public <command> = ${phrase} | open the garage door | what time is it;`,
     timeoutMs: 20_000,
   });
-  const server = await serve(assembleEngines({ transcriber, responder: new EchoResponder(), synthesizer }));
+  const server = await serve(assembleProviders({ transcriber, responder: new EchoResponder(), synthesizer }));
   const { session, log, errors } = await connectAgent(server, new RealtimeAgent({ name: 'Echo', instructions: 'Repeat what you hear.' }));
 
   const speech = withSilence(await spoken(synthesizer, phrase), 300, 1200);
@@ -113,7 +113,7 @@ test('a tool call round trip: the scripted LLM calls the agent tool, its output 
       return { toolCalls: [{ name: 'get_weather', arguments: '{"city":"Paris"}', callId: 'call_weather_1' }] };
     },
   });
-  const server = await serve(assembleEngines({ transcriber: new ScriptedTranscriber(), responder, synthesizer: new ScriptedSynthesizer() }));
+  const server = await serve(assembleProviders({ transcriber: new ScriptedTranscriber(), responder, synthesizer: new ScriptedSynthesizer() }));
   const asked: string[] = [];
   const getWeather = tool({
     name: 'get_weather',
@@ -159,7 +159,7 @@ test('an interruption: speech during a spoken answer cancels it and the SDK trun
   const story = 'This is one sentence of a long story. '.repeat(10).trim();
   const synthesizer = new ScriptedSynthesizer({ hopLatencyMs: 20 });
   const server = await serve(
-    assembleEngines({
+    assembleProviders({
       transcriber: new ScriptedTranscriber({ texts: 'stop please' }),
       responder: new ScriptedResponder({ script: { text: story } }),
       synthesizer,

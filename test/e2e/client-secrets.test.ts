@@ -13,7 +13,7 @@ import { ScriptedResponder } from '../../src/providers/testing/scripted-responde
 import { ScriptedSynthesizer } from '../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../src/providers/testing/scripted-transcriber.ts';
 import { EventLog, insecureFetch, RealtimeClient, selfSignedCertificate, type SelfSignedCertificate, type WireEvent } from './realtime-harness.ts';
-import { assembleEngines, startTestServer, type TestServer } from '../helpers/server.ts';
+import { assembleProviders, startTestServer, type TestServer } from '../helpers/server.ts';
 
 const TOKEN = 'backend-token-51c2';
 let certificate: SelfSignedCertificate;
@@ -21,7 +21,7 @@ let server: TestServer;
 
 before(async () => {
   certificate = await selfSignedCertificate();
-  const engines = assembleEngines({ transcriber: new ScriptedTranscriber(), responder: new ScriptedResponder(), synthesizer: new ScriptedSynthesizer() });
+  const engines = assembleProviders({ transcriber: new ScriptedTranscriber(), responder: new ScriptedResponder(), synthesizer: new ScriptedSynthesizer() });
   server = await startTestServer(engines, { TLS_CERT: certificate.certPath, TLS_KEY: certificate.keyPath, API_TOKENS: TOKEN });
 });
 

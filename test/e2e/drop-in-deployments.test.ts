@@ -28,7 +28,7 @@ import { EspeakSynthesizer } from '../../src/providers/local/espeak-synthesizer.
 import { createPocketsphinxTranscriber } from '../../src/providers/local/pocketsphinx-transcriber.ts';
 import { type RunningServer, startServer } from '../../src/server/app.ts';
 import { type Config, loadConfig } from '../../src/server/config.ts';
-import { createEngines } from '../../src/server/engine-factory.ts';
+import { createProviders } from '../../src/server/provider-factory.ts';
 import { createLogger } from '../../src/server/logging.ts';
 import { startAudioUpstream } from '../helpers/engine-audio-upstream.ts';
 import { type ChatCompletionsUpstream, messagesOf, startChatCompletionsUpstream } from '../helpers/chat-completions-upstream.ts';
@@ -65,10 +65,10 @@ async function envFile(name: string, text: string): Promise<{ file: string; conf
 /** The server exactly as `speechbridge serve` builds it from a configuration (its logs kept quiet). */
 async function serve(config: Config): Promise<RunningServer> {
   const logger = createLogger('silent');
-  const engines = await createEngines(config, logger);
-  const server = await startServer({ config, engines, logger });
+  const providers = await createProviders(config, logger);
+  const server = await startServer({ config, providers, logger });
   const close = server.close;
-  const running = { ...server, close: async () => (await close(), await engines.close()) };
+  const running = { ...server, close: async () => (await close(), await providers.close()) };
   servers.push(running);
   return running;
 }

@@ -1,5 +1,5 @@
 /**
- * speechbridge on Gradium's engines by configuration alone (ASR_ENGINE=gradium,
+ * speechbridge on Gradium's providers by configuration alone (ASR_ENGINE=gradium,
  * TTS_ENGINE=gradium, GRADIUM_BASE_URL at the local Gradium server, which answers with the
  * scripted words of the recording and speaks with espeak-ng at 48 kHz), built as
  * `speechbridge serve` builds it, and used by real clients:
@@ -14,8 +14,8 @@ import { int16ToBytes, rmsDbfs } from '../../src/audio/pcm.ts';
 import { EspeakSynthesizer } from '../../src/providers/local/espeak-synthesizer.ts';
 import { startServer, type RunningServer } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
-import { createEngines } from '../../src/server/engine-factory.ts';
-import type { Engines } from '../../src/server/engines.ts';
+import { createProviders } from '../../src/server/provider-factory.ts';
+import type { Providers } from '../../src/server/providers.ts';
 import { createLogger } from '../../src/server/logging.ts';
 import { GRADIUM_TEST_KEY, startGradiumUpstream, type GradiumUpstream } from '../helpers/gradium-upstream.ts';
 import { GatewayClient, gatewayUrl, samplesOf } from '../protocols/gateway/gateway-harness.ts';
@@ -25,7 +25,7 @@ const BIRCH_CANOE = 'The birch canoe slid on the smooth planks';
 
 let espeak: EspeakSynthesizer;
 let upstream: GradiumUpstream;
-let engines: Engines;
+let providers: Providers;
 let server: RunningServer;
 
 before(async () => {
@@ -41,18 +41,18 @@ before(async () => {
     GRADIUM_BASE_URL: upstream.baseUrl,
   });
   const logger = createLogger('silent');
-  engines = await createEngines(config, logger);
-  server = await startServer({ config, engines, logger });
+  providers = await createProviders(config, logger);
+  server = await startServer({ config, providers, logger });
 });
 
 after(async () => {
   await server?.close();
-  await engines?.close();
+  await providers?.close();
   await upstream?.close();
   await espeak?.close();
 });
 
-test('GET / names the Gradium engines', async () => {
+test('GET / names the Gradium providers', async () => {
   const health = (await (await fetch(`${server.url}/`)).json()) as { engines: Record<string, unknown> };
   assert.deepEqual(health.engines.transcriber, { engine: 'gradium', model: 'default' });
   assert.deepEqual(health.engines.synthesizer, { engine: 'gradium', model: 'default', voice: 'YTpq7expH9539ERJ' });

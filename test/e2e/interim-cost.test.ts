@@ -17,8 +17,8 @@ import { ScriptedTranscriber } from '../../src/providers/testing/scripted-transc
 import { ScriptedSynthesizer } from '../../src/providers/testing/scripted-synthesizer.ts';
 import { startServer, type RunningServer } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
-import { createEngines } from '../../src/server/engine-factory.ts';
-import type { Engines } from '../../src/server/engines.ts';
+import { createProviders } from '../../src/server/provider-factory.ts';
+import type { Providers } from '../../src/server/providers.ts';
 import { createLogger } from '../../src/server/logging.ts';
 import { startAudioUpstream, type AudioUpstream } from '../helpers/engine-audio-upstream.ts';
 import { RealtimeSocket } from '../protocols/socketio/socketio-harness.ts';
@@ -44,7 +44,7 @@ after(async () => {
   await upstream?.close();
 });
 
-async function serve(env: Record<string, string>): Promise<{ server: RunningServer; engines: Engines }> {
+async function serve(env: Record<string, string>): Promise<{ server: RunningServer; providers: Providers }> {
   const config = loadConfig({
     SERVER_NAME: '127.0.0.1',
     SERVER_PORT: '0',
@@ -54,8 +54,8 @@ async function serve(env: Record<string, string>): Promise<{ server: RunningServ
     ...env,
   });
   const logger = createLogger('silent');
-  const engines = await createEngines(config, logger);
-  return { server: await startServer({ config, engines, logger }), engines };
+  const providers = await createProviders(config, logger);
+  return { server: await startServer({ config, providers, logger }), providers };
 }
 
 async function paced(audio: PcmAudio, send: (frame: Int16Array) => void): Promise<void> {
@@ -103,7 +103,7 @@ for (const [label, env, expectPasses] of [
   ['INTERIM_PASSES=on', { INTERIM_PASSES: 'on' }, true],
 ] as const) {
   test(`an upstream billed per use, ${label}: ${expectPasses ? 'interim passes re-send the turn' : 'each turn is sent once'}`, async () => {
-    const { server, engines } = await serve(env);
+    const { server, providers } = await serve(env);
     try {
       const spokenSeconds = speech.samples.length / speech.sampleRate;
       for (const door of ['socketio', 'transcriptions'] as const) {
@@ -123,7 +123,7 @@ for (const [label, env, expectPasses] of [
       }
     } finally {
       await server.close();
-      await engines.close();
+      await providers.close();
     }
   });
 }

@@ -25,7 +25,7 @@ import {
   type SelfSignedCertificate,
   type WireEvent,
 } from './realtime-harness.ts';
-import { assembleEngines, startTestServer, type TestServer } from '../helpers/server.ts';
+import { assembleProviders, startTestServer, type TestServer } from '../helpers/server.ts';
 
 const TOKEN = 'sdk-test-token';
 const PHRASES = ['turn on the kitchen lights', 'open the garage door', 'what time is it', 'turn off the bedroom fan'];
@@ -40,7 +40,7 @@ before(async () => {
   certificate = await selfSignedCertificate();
   synthesizer = await EspeakSynthesizer.create({ workers: 1 });
   transcriber = await createPocketsphinxTranscriber({ grammar: GRAMMAR, timeoutMs: 20_000 });
-  server = await startTestServer(assembleEngines({ transcriber, responder: new EchoResponder(), synthesizer }), {
+  server = await startTestServer(assembleProviders({ transcriber, responder: new EchoResponder(), synthesizer }), {
     TLS_CERT: certificate.certPath,
     TLS_KEY: certificate.keyPath,
     API_TOKENS: TOKEN,

@@ -15,11 +15,11 @@ import { resample } from '../../src/audio/resample.ts';
 import { createPocketsphinxTranscriber } from '../../src/providers/local/pocketsphinx-transcriber.ts';
 import type { RunningServer } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
-import { buildTranscriber } from '../../src/server/engine-factory.ts';
+import { buildTranscriber } from '../../src/server/provider-factory.ts';
 import { createLogger } from '../../src/server/logging.ts';
 import { startServe } from '../cli/serve-process.ts';
 import { mediaRecorderWebm, chunksOf, streamChunks, TranscriptionClient } from '../protocols/transcriptions/transcriptions-harness.ts';
-import { assembleEngines, startTestServer } from '../helpers/server.ts';
+import { assembleProviders, startTestServer } from '../helpers/server.ts';
 import { startRealtimeUpstream, type RealtimeUpstream } from '../helpers/openai-realtime-upstream.ts';
 import { requireTool } from '../helpers/spoken.ts';
 import { pcmFrames, RealtimeClient, recording, withSilence } from './realtime-harness.ts';
@@ -48,7 +48,7 @@ before(async () => {
     AUDIO_API_KEY: UPSTREAM_TOKEN,
   });
   const built = await buildTranscriber(config, createLogger('silent'));
-  const engines = assembleEngines({ transcriber: built.transcriber });
+  const engines = assembleProviders({ transcriber: built.transcriber });
   engines.summary.transcriber = built.summary;
   gateway = await startTestServer(engines);
   fakeOpenAI = await startRealtimeUpstream({ apiKey: 'sk-the-right-key' });

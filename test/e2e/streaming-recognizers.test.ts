@@ -23,8 +23,8 @@ import { int16ToBytes, type PcmAudio } from '../../src/audio/pcm.ts';
 import { encodeBase64Audio } from '../../src/audio/base64.ts';
 import { startServer, type RunningServer } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
-import { createEngines } from '../../src/server/engine-factory.ts';
-import type { Engines } from '../../src/server/engines.ts';
+import { createProviders } from '../../src/server/provider-factory.ts';
+import type { Providers } from '../../src/server/providers.ts';
 import { createLogger } from '../../src/server/logging.ts';
 import { GRADIUM_TEST_KEY, startGradiumUpstream, type GradiumUpstream } from '../helpers/gradium-upstream.ts';
 import { startRealtimeUpstream, type RealtimeUpstream } from '../helpers/openai-realtime-upstream.ts';
@@ -275,20 +275,20 @@ before(async () => {
 for (const [name, make] of RECOGNIZERS) {
   describe(`${name} as the recognizer`, () => {
     let recognizer: Recognizer;
-    let engines: Engines;
+    let providers: Providers;
     let server: RunningServer;
 
     before(async () => {
       recognizer = await make();
       const config = loadConfig({ SERVER_NAME: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: 'silent', REQUEST_TIMEOUT: '3', ...recognizer.env() });
       const logger = createLogger('silent');
-      engines = await createEngines(config, logger);
-      server = await startServer({ config, engines, logger });
+      providers = await createProviders(config, logger);
+      server = await startServer({ config, providers, logger });
     });
 
     after(async () => {
       await server?.close();
-      await engines?.close();
+      await providers?.close();
       await recognizer?.close();
     });
 

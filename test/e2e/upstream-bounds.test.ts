@@ -1,5 +1,5 @@
 /**
- * Every upstream answer is bounded, end to end: a real speechbridge server whose engines are
+ * Every upstream answer is bounded, end to end: a real speechbridge server whose providers are
  * built from its configuration (WHISPER_URL, OPENAI_API_BASE, TTS_API_URL, DIAR_URL) against
  * real local upstreams that answer huge, endless, dripping or empty, driven by a raw `ws`
  * client on /v1/realtime and by fetch on the HTTP routes. For each stage and each misbehaviour:
@@ -13,8 +13,8 @@ import { encodeBase64Audio } from '../../src/audio/base64.ts';
 import { writeWav } from '../../src/audio/wav.ts';
 import { startServer, type RunningServer } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
-import { createEngines } from '../../src/server/engine-factory.ts';
-import type { Engines } from '../../src/server/engines.ts';
+import { createProviders } from '../../src/server/provider-factory.ts';
+import type { Providers } from '../../src/server/providers.ts';
 import { createLogger } from '../../src/server/logging.ts';
 import { startAudioUpstream, type AudioBehaviour, type AudioUpstream } from '../helpers/audio-upstream.ts';
 import { startChatCompletionsUpstream, type ChatCompletionsUpstream, type ChatReply } from '../helpers/chat-completions-upstream.ts';
@@ -56,7 +56,7 @@ function normal(): void {
 
 let audio: AudioUpstream;
 let chat: ChatCompletionsUpstream;
-let engines: Engines;
+let providers: Providers;
 let server: RunningServer;
 let realtimeUrl: string;
 
@@ -78,18 +78,18 @@ before(async () => {
   };
   const config = loadConfig(env);
   const logger = createLogger(config.logLevel);
-  engines = await createEngines(config, logger);
+  providers = await createProviders(config, logger);
   assert.deepEqual(
-    [engines.transcriber.name, engines.responder.name, engines.synthesizer.name],
+    [providers.transcriber.name, providers.responder.name, providers.synthesizer.name],
     ['openai-transcriber', 'openai-responder', 'openai-synthesizer'],
   );
-  server = await startServer({ config, engines, logger });
+  server = await startServer({ config, providers, logger });
   realtimeUrl = `${server.url.replace(/^http/, 'ws')}/v1/realtime`;
 });
 
 after(async () => {
   await server?.close();
-  await engines?.close();
+  await providers?.close();
   await audio?.close();
   await chat?.close();
 });

@@ -1,5 +1,5 @@
 /**
- * Wyoming servers by configuration alone: a real speechbridge whose engines are built from its
+ * Wyoming servers by configuration alone: a real speechbridge whose providers are built from its
  * environment (ASR_ENGINE=wyoming, TTS_ENGINE=wyoming and the two addresses) against local
  * Wyoming servers (test/helpers/wyoming-server.ts: a scripted recognizer that checks it gets
  * 16 kHz PCM16 mono, and a synthesizer speaking with espeak-ng at 22050 Hz as piper does). A
@@ -15,8 +15,8 @@ import { concatPcm, durationMs, rmsDbfs } from '../../src/audio/pcm.ts';
 import { EspeakSynthesizer } from '../../src/providers/local/espeak-synthesizer.ts';
 import { startServer, type RunningServer } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
-import { createEngines } from '../../src/server/engine-factory.ts';
-import type { Engines } from '../../src/server/engines.ts';
+import { createProviders } from '../../src/server/provider-factory.ts';
+import type { Providers } from '../../src/server/providers.ts';
 import { createLogger } from '../../src/server/logging.ts';
 import { startServe } from '../cli/serve-process.ts';
 import { startWyomingServer, type AsrRequest, type WyomingServer } from '../helpers/wyoming-server.ts';
@@ -27,7 +27,7 @@ const CANOE = 'The birch canoe slid on the smooth planks';
 let espeak: EspeakSynthesizer;
 let asr: WyomingServer;
 let tts: WyomingServer;
-let engines: Engines;
+let providers: Providers;
 let server: RunningServer;
 const heard: AsrRequest[] = [];
 
@@ -64,19 +64,19 @@ before(async () => {
     REQUEST_TIMEOUT: '10',
   });
   const logger = createLogger(config.logLevel);
-  engines = await createEngines(config, logger);
-  server = await startServer({ config, engines, logger });
+  providers = await createProviders(config, logger);
+  server = await startServer({ config, providers, logger });
 });
 
 after(async () => {
   await server?.close();
-  await engines?.close();
+  await providers?.close();
   await asr?.close();
   await tts?.close();
   await espeak?.close();
 });
 
-test("GET / names the Wyoming engines with the servers' model and voice", async () => {
+test("GET / names the Wyoming providers with the servers' model and voice", async () => {
   const body = (await (await fetch(`${server.url}/`)).json()) as { engines: Record<string, unknown> };
   assert.deepEqual(body.engines.transcriber, { engine: 'wyoming', model: 'base-int8' });
   assert.deepEqual(body.engines.synthesizer, { engine: 'wyoming', model: 'piper', voice: 'en_US-lessac-medium' });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { SpeechbridgeError } from '../../src/errors/registry.ts';
 import type { ResponderEvent, RespondRequest } from '../../src/providers/contracts.ts';
-import { buildResponder } from '../../src/server/engine-factory.ts';
+import { buildResponder } from '../../src/server/provider-factory.ts';
 import { loadConfig } from '../../src/server/config.ts';
 import { ScriptedResponder } from '../../src/providers/testing/scripted-responder.ts';
 import { messagesOf, startChatCompletionsUpstream, type ChatCompletionsUpstream } from './chat-completions-upstream.ts';

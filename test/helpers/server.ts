@@ -1,20 +1,20 @@
-/** The one way tests start a real speechbridge server: on 127.0.0.1, port 0, around the given engines. */
+/** The one way tests start a real speechbridge server: on 127.0.0.1, port 0, around the given providers. */
 import { startServer, type RunningServer } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
-import type { Engines } from '../../src/server/engines.ts';
+import type { Providers } from '../../src/server/providers.ts';
 import { createLogger } from '../../src/server/logging.ts';
 import type { Responder, Synthesizer, Transcriber } from '../../src/providers/contracts.ts';
 import { EchoResponder } from '../../src/providers/local/echo-responder.ts';
 import { ScriptedSynthesizer } from '../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../src/providers/testing/scripted-transcriber.ts';
 
-export interface TestEngines {
+export interface TestProviders {
   transcriber?: Transcriber;
   responder?: Responder;
   synthesizer?: Synthesizer;
 }
 
-export function assembleEngines(parts: TestEngines): Engines {
+export function assembleProviders(parts: TestProviders): Providers {
   const transcriber: Transcriber = parts.transcriber ?? new ScriptedTranscriber();
   const responder: Responder = parts.responder ?? new EchoResponder();
   const synthesizer: Synthesizer = parts.synthesizer ?? new ScriptedSynthesizer();
@@ -40,13 +40,13 @@ export interface TestServer extends RunningServer {
 }
 
 /**
- * The real server on 127.0.0.1 port 0 around `engines` (missing providers are scripted fakes);
+ * The real server on 127.0.0.1 port 0 around `providers` (missing providers are scripted fakes);
  * env: extra configuration variables (strings, as in the environment). Logs are silent unless
  * TEST_LOG_LEVEL says otherwise.
  */
-export async function startTestServer(engines: TestEngines | Engines, env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(providers: TestProviders | Providers, env: Record<string, string> = {}): Promise<TestServer> {
   const config = loadConfig({ SERVER_NAME: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ...env });
-  const full = 'summary' in engines ? (engines as Engines) : assembleEngines(engines);
-  const server = await startServer({ config, engines: full, logger: createLogger(config.logLevel) });
+  const full = 'summary' in providers ? (providers as Providers) : assembleProviders(providers);
+  const server = await startServer({ config, providers: full, logger: createLogger(config.logLevel) });
   return { ...server, realtimeUrl: `${server.url.replace(/^http/, 'ws')}/v1/realtime` };
 }

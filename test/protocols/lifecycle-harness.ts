@@ -1,6 +1,6 @@
 /**
  * Every door (/v1/realtime, /v1/transcriptions, the gateway on /, Socket.IO /realtime) on one
- * real HTTP server on port 0, over real session engines whose start waits at a gate the test
+ * real HTTP server on port 0, over real session providers whose start waits at a gate the test
  * opens: what a client sends while a session starts can then be tested exactly. Metrics go to
  * the registry the test reads.
  */
@@ -19,7 +19,7 @@ import { createLogger } from '../../src/server/logging.ts';
 import { RequestRouter } from '../../src/server/request-router.ts';
 import { createSessionFactory } from '../../src/server/session-factory.ts';
 import { createSessionMetrics, type DoorName } from '../../src/server/session-metrics.ts';
-import { assembleEngines } from '../helpers/server.ts';
+import { assembleProviders } from '../helpers/server.ts';
 
 export interface Doors {
   /** ws://127.0.0.1:port */
@@ -41,7 +41,7 @@ export async function startDoors(env: Record<string, string> = {}, gated = false
   const logger = createLogger('silent');
   const registry = new Registry();
   const sessions = createSessionMetrics(registry);
-  const engines = assembleEngines({});
+  const providers = assembleProviders({});
   let gate: { opened: Promise<void>; open: () => void } | null = null;
   const closeGate = () => {
     let open: () => void = () => {};
@@ -55,7 +55,7 @@ export async function startDoors(env: Record<string, string> = {}, gated = false
   if (gated) closeGate();
   let starts = 0;
   const factoryFor = (door: DoorName): DoorSessionFactory => {
-    const create = createSessionFactory({ config, engines, metrics: { door, sessions } });
+    const create = createSessionFactory({ config, providers, metrics: { door, sessions } });
     return (request) => {
       const session = create(request);
       return {
@@ -103,7 +103,7 @@ export async function startDoors(env: Record<string, string> = {}, gated = false
       await Promise.all([upgrades.close(), socketio.close()]);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await engines.close();
+      await providers.close();
     },
   };
 }

@@ -13,7 +13,7 @@ import { io } from 'socket.io-client';
 import { servedPaths, startServer, type RunningServer } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
 import { createLogger } from '../../src/server/logging.ts';
-import { assembleEngines, startTestServer } from '../helpers/server.ts';
+import { assembleProviders, startTestServer } from '../helpers/server.ts';
 import { rawRequest, rawUpgrade } from '../helpers/raw-http.ts';
 
 const TOKEN = 'route-auth-token-5d1c';
@@ -263,7 +263,7 @@ test('tokens sent in the query, right or wrong, never appear in the logs', async
   });
   const secret = 'log-secret-93be';
   const config = loadConfig({ SERVER_NAME: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: 'trace', API_TOKENS: secret });
-  const logged = await startServer({ config, engines: assembleEngines({}), logger: createLogger('trace', 'json', sink) });
+  const logged = await startServer({ config, providers: assembleProviders({}), logger: createLogger('trace', 'json', sink) });
   try {
     for (const query of [`token=${secret}`, `access_token=${secret}`, 'token=log-secret-wrong']) {
       await rawRequest(logged.port, { method: 'GET', target: `/v1/models?${query}` });

@@ -16,7 +16,7 @@ import { createLogger } from '../../src/server/logging.ts';
 import { createSessionFactory } from '../../src/server/session-factory.ts';
 import { createSessionMetrics } from '../../src/server/session-metrics.ts';
 import { UpgradeRouter } from '../../src/protocols/upgrade-router.ts';
-import { assembleEngines } from '../helpers/server.ts';
+import { assembleProviders } from '../helpers/server.ts';
 
 test('a realtime session whose engine fails to start is counted out again', async () => {
   const config = loadConfig({ LOG_LEVEL: 'silent' });
@@ -26,7 +26,7 @@ test('a realtime session whose engine fails to start is counted out again', asyn
     auth: new TokenAuth([]),
     createSession: createSessionFactory({
       config,
-      engines: assembleEngines({}),
+      providers: assembleProviders({}),
       createVoiceDetector: async () => {
         throw new Error('the voice detector model is missing');
       },

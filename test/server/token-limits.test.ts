@@ -16,7 +16,7 @@ import { createLogger } from '../../src/server/logging.ts';
 import { RealtimeClient } from '../e2e/realtime-harness.ts';
 import { tryUpgrade } from '../helpers/realtime-refusal.ts';
 import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
-import { assembleEngines } from '../helpers/server.ts';
+import { assembleProviders } from '../helpers/server.ts';
 
 const TOKEN = 'limits-token-a';
 const OTHER = 'limits-token-b';
@@ -35,7 +35,7 @@ async function start(env: Record<string, string>): Promise<LoggedServer> {
       done();
     },
   });
-  const server = await startServer({ config, engines: assembleEngines({}), logger: createLogger('info', 'json', destination) });
+  const server = await startServer({ config, providers: assembleProviders({}), logger: createLogger('info', 'json', destination) });
   return Object.assign(server, { logs });
 }
 

@@ -26,7 +26,7 @@ import type { Browser, Page } from 'playwright-core';
 import { EchoResponder } from '../../src/providers/local/echo-responder.ts';
 import { EspeakSynthesizer } from '../../src/providers/local/espeak-synthesizer.ts';
 import { createPocketsphinxTranscriber, type PocketsphinxTranscriber } from '../../src/providers/local/pocketsphinx-transcriber.ts';
-import { assembleEngines, startTestServer, type TestServer } from '../helpers/server.ts';
+import { assembleProviders, startTestServer, type TestServer } from '../helpers/server.ts';
 import { repoRoot } from '../helpers/shared.ts';
 import { COMMAND_GRAMMAR, speakPhrase } from '../helpers/spoken.ts';
 import { launchChromium, microphoneFile, requireBrowserTools } from './browser-harness.ts';
@@ -68,7 +68,7 @@ before(async () => {
   await rm(path.dirname(phrase.file), { recursive: true, force: true });
   transcriber = await createPocketsphinxTranscriber({ grammar: COMMAND_GRAMMAR, timeoutMs: 20_000 });
   synthesizer = await EspeakSynthesizer.create({ workers: 1 });
-  const engines = () => assembleEngines({ transcriber, responder: new EchoResponder(), synthesizer });
+  const engines = () => assembleProviders({ transcriber, responder: new EchoResponder(), synthesizer });
   openServer = await startTestServer(engines());
   tokenServer = await startTestServer(engines(), { API_TOKENS: TOKEN });
   otherOrigin = createServer((_request, response) => {
@@ -755,7 +755,7 @@ test('a page on another origin: a preflighted fetch to /v1/audio/speech with an 
 });
 
 test('CORS_ORIGINS names the origins allowed: a page of another origin is blocked by the browser, the listed origin’s preflight is allowed', async () => {
-  const server = await startTestServer(assembleEngines({ transcriber, responder: new EchoResponder(), synthesizer }), {
+  const server = await startTestServer(assembleProviders({ transcriber, responder: new EchoResponder(), synthesizer }), {
     API_TOKENS: TOKEN,
     CORS_ORIGINS: 'https://app.example.com',
   });

@@ -17,7 +17,7 @@ import { EchoResponder } from '../../src/providers/local/echo-responder.ts';
 import { EspeakSynthesizer } from '../../src/providers/local/espeak-synthesizer.ts';
 import { createPocketsphinxTranscriber, type PocketsphinxTranscriber } from '../../src/providers/local/pocketsphinx-transcriber.ts';
 import { ScriptedResponder } from '../../src/providers/testing/scripted-responder.ts';
-import { assembleEngines, startTestServer, type TestServer } from '../helpers/server.ts';
+import { assembleProviders, startTestServer, type TestServer } from '../helpers/server.ts';
 import { repoRoot } from '../helpers/shared.ts';
 import { COMMAND_GRAMMAR } from '../helpers/spoken.ts';
 import { launchChromium, microphoneFile, requireBrowserTools } from './browser-harness.ts';
@@ -89,8 +89,8 @@ before(async () => {
 
   transcriber = await createPocketsphinxTranscriber({ grammar: COMMAND_GRAMMAR, timeoutMs: 20_000 });
   synthesizer = await EspeakSynthesizer.create({ workers: 1 });
-  echoServer = await startTestServer(assembleEngines({ transcriber, responder: new EchoResponder(), synthesizer }), { API_TOKENS: TOKEN });
-  const story = assembleEngines({ transcriber, responder: new ScriptedResponder({ script: { text: LONG_ANSWER }, deltaChars: 12 }), synthesizer });
+  echoServer = await startTestServer(assembleProviders({ transcriber, responder: new EchoResponder(), synthesizer }), { API_TOKENS: TOKEN });
+  const story = assembleProviders({ transcriber, responder: new ScriptedResponder({ script: { text: LONG_ANSWER }, deltaChars: 12 }), synthesizer });
   story.summary.transcriber = { engine: 'pocketsphinx', model: 'en-us', note: 'fallback: whisper base.en unavailable', fallback: FALLBACK };
   storyServer = await startTestServer(story);
   browser = await launchChromium(microphoneWav);
@@ -430,7 +430,7 @@ test('a server restart: the page shows reconnecting, then live again on the new 
   assert.match((await statusOf(page)).text, /Reconnecting/);
   const beforeRestart = await stats(page);
 
-  echoServer = await startTestServer(assembleEngines({ transcriber, responder: new EchoResponder(), synthesizer }), {
+  echoServer = await startTestServer(assembleProviders({ transcriber, responder: new EchoResponder(), synthesizer }), {
     API_TOKENS: TOKEN,
     SERVER_PORT: String(port),
   });

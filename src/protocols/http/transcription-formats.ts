@@ -57,7 +57,7 @@ export function renderTranscription(transcription: Transcription, format: Transc
   }
 }
 
-/** Engines without timestamps still get one segment spanning the whole audio. */
+/** Providers without timestamps still get one segment spanning the whole audio. */
 function segmentsOf(transcription: Transcription) {
   if (transcription.segments.length > 0) return transcription.segments;
   if (transcription.text.trim() === '') return [];

@@ -1,5 +1,5 @@
 /**
- * The OpenAI-compatible audio endpoints on real engines: pocketsphinx (with a grammar, so
+ * The OpenAI-compatible audio endpoints on real providers: pocketsphinx (with a grammar, so
  * the words can be checked exactly), espeak-ng and ffmpeg; and one speechbridge used as the
  * OpenAI-compatible upstream of another, through the official SDK.
  */
@@ -11,7 +11,7 @@ import { bytesToInt16, durationMs, rmsDbfs } from '../../../src/audio/pcm.ts';
 import { readWav } from '../../../src/audio/wav.ts';
 import type { RunningServer } from '../../../src/server/app.ts';
 import { loadConfig } from '../../../src/server/config.ts';
-import { createEngines } from '../../../src/server/engine-factory.ts';
+import { createProviders } from '../../../src/server/provider-factory.ts';
 import { createLogger } from '../../../src/server/logging.ts';
 import { createPocketsphinxTranscriber } from '../../../src/providers/local/pocketsphinx-transcriber.ts';
 import { EspeakSynthesizer } from '../../../src/providers/local/espeak-synthesizer.ts';
@@ -43,7 +43,7 @@ before(async () => {
     TTS_API_URL: `${upstream.url}/v1`,
   });
   const { startServer } = await import('../../../src/server/app.ts');
-  gateway = await startServer({ config, engines: await createEngines(config, createLogger('silent')), logger: createLogger('silent') });
+  gateway = await startServer({ config, providers: await createProviders(config, createLogger('silent')), logger: createLogger('silent') });
 });
 
 after(async () => {
@@ -206,27 +206,27 @@ test('the default start-up falls back to pocketsphinx when the whisper model can
   const lines: string[] = [];
   const { pino } = await import('pino');
   const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
-  const engines = await createEngines(config, logger);
+  const providers = await createProviders(config, logger);
   try {
-    assert.equal(engines.summary.transcriber.engine, 'pocketsphinx');
-    assert.match(engines.summary.transcriber.note ?? '', /whisper base\.en unavailable/);
+    assert.equal(providers.summary.transcriber.engine, 'pocketsphinx');
+    assert.match(providers.summary.transcriber.note ?? '', /whisper base\.en unavailable/);
     // GET / (and the demo page) say why, without the server's cache path or the download URL.
-    assert.deepEqual(engines.summary.transcriber.fallback, {
+    assert.deepEqual(providers.summary.transcriber.fallback, {
       from: 'whisper base.en',
       reason: 'the model base.en is not in the model cache and could not be downloaded',
     });
-    assert.ok(!JSON.stringify(engines.summary).includes(cacheDir), 'no server path in the summary');
+    assert.ok(!JSON.stringify(providers.summary).includes(cacheDir), 'no server path in the summary');
     assert.ok(
       lines.some((line) => /falling back to pocketsphinx/.test(line)),
       'the fallback is logged',
     );
     await writeFile(path.join(cacheDir, 'note.txt'), 'no model here');
   } finally {
-    await engines.close();
+    await providers.close();
   }
   // Asked for explicitly, an unavailable whisper model is an error that says what to do.
   const explicit = loadConfig({ ASR_ENGINE: 'whisper', MODEL_CACHE_DIR: cacheDir, WHISPER_MODEL_BASE_URL: 'http://127.0.0.1:9/models' });
-  await assert.rejects(createEngines(explicit, logger), /ggml-base\.en\.bin|WHISPER_MODEL/);
+  await assert.rejects(createProviders(explicit, logger), /ggml-base\.en\.bin|WHISPER_MODEL/);
 });
 
 test('the SDK streams a transcript (stream: true) and parses speech sent as SSE in the default mp3', async () => {

@@ -19,7 +19,7 @@ import { startServer, type RunningServer } from '../../../src/server/app.ts';
 import { loadConfig } from '../../../src/server/config.ts';
 import { ScriptedSynthesizer } from '../../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../../src/providers/testing/scripted-transcriber.ts';
-import { assembleEngines } from '../../helpers/server.ts';
+import { assembleProviders } from '../../helpers/server.ts';
 import { sharedAudioPath } from '../../helpers/shared.ts';
 import { requireTool } from '../../helpers/spoken.ts';
 
@@ -37,11 +37,11 @@ before(async () => {
   const config = loadConfig({ SERVER_NAME: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: 'info' });
   const logger = pino({ level: 'info' }, { write: (line: string) => logLines.push(JSON.parse(line) as { level: number; msg: string }) });
   // 300 ms per transcription, and speech that streams for seconds, leave time to hang up midway.
-  const engines = assembleEngines({
+  const providers = assembleProviders({
     transcriber: new ScriptedTranscriber({ texts: 'scripted words', latencyMs: 300 }),
     synthesizer: new ScriptedSynthesizer({ sampleRate: 24000, hopMs: 100, hopLatencyMs: 10 }),
   });
-  server = await startServer({ config, engines, logger });
+  server = await startServer({ config, providers, logger });
 });
 
 after(async () => {

@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import OpenAI, { NotFoundError } from 'openai';
 import type { RunningServer } from '../../../src/server/app.ts';
-import { assembleEngines, startTestServer } from '../../helpers/server.ts';
+import { assembleProviders, startTestServer } from '../../helpers/server.ts';
 
 let server: RunningServer;
 
 before(async () => {
-  const engines = assembleEngines({});
+  const engines = assembleProviders({});
   engines.summary.responder.model = 'llama3.1:8b';
   server = await startTestServer(engines, { API_TOKENS: 'models-token' });
 });

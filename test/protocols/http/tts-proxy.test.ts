@@ -14,7 +14,7 @@ import { createPocketsphinxTranscriber, type PocketsphinxTranscriber } from '../
 import { EspeakSynthesizer } from '../../../src/providers/local/espeak-synthesizer.ts';
 import type { RunningServer } from '../../../src/server/app.ts';
 import { loadConfig } from '../../../src/server/config.ts';
-import { buildSynthesizer } from '../../../src/server/engine-factory.ts';
+import { buildSynthesizer } from '../../../src/server/provider-factory.ts';
 import { createLogger } from '../../../src/server/logging.ts';
 import { startTestServer } from '../../helpers/server.ts';
 import { COMMAND_GRAMMAR, requireTool } from '../../helpers/spoken.ts';

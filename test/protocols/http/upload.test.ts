@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import type { RunningServer } from '../../../src/server/app.ts';
 import { loadConfig } from '../../../src/server/config.ts';
-import { buildResponder } from '../../../src/server/engine-factory.ts';
+import { buildResponder } from '../../../src/server/provider-factory.ts';
 import { createPocketsphinxTranscriber } from '../../../src/providers/local/pocketsphinx-transcriber.ts';
 import { ScriptedTranscriber } from '../../../src/providers/testing/scripted-transcriber.ts';
 import { messagesOf, startChatCompletionsUpstream, type ChatCompletionsUpstream } from '../../helpers/chat-completions-upstream.ts';

@@ -5,7 +5,7 @@ import { ScriptedResponder } from '../../../src/providers/testing/scripted-respo
 import { ScriptedSynthesizer } from '../../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../../src/providers/testing/scripted-transcriber.ts';
 import { RealtimeClient } from '../../e2e/realtime-harness.ts';
-import { assembleEngines, startTestServer, type TestServer } from '../../helpers/server.ts';
+import { assembleProviders, startTestServer, type TestServer } from '../../helpers/server.ts';
 
 const REPLY = 'Beta reply one. Beta reply two.';
 const LONG_REPLY = 'This answer is long enough to be cancelled while it is still streaming out.';
@@ -14,7 +14,7 @@ const responder = new ScriptedResponder({ script: [{ text: REPLY }, { text: LONG
 const synthesizer = new ScriptedSynthesizer();
 
 before(async () => {
-  server = await startTestServer(assembleEngines({ transcriber: new ScriptedTranscriber({ texts: 'hello beta' }), responder, synthesizer }));
+  server = await startTestServer(assembleProviders({ transcriber: new ScriptedTranscriber({ texts: 'hello beta' }), responder, synthesizer }));
 });
 
 after(async () => {

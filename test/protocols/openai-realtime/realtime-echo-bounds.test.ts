@@ -12,13 +12,13 @@ import { ScriptedResponder } from '../../../src/providers/testing/scripted-respo
 import { ScriptedSynthesizer } from '../../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../../src/providers/testing/scripted-transcriber.ts';
 import { RealtimeClient } from '../../e2e/realtime-harness.ts';
-import { assembleEngines, startTestServer, type TestServer } from '../../helpers/server.ts';
+import { assembleProviders, startTestServer, type TestServer } from '../../helpers/server.ts';
 
 let server: TestServer;
 
 before(async () => {
   server = await startTestServer(
-    assembleEngines({ transcriber: new ScriptedTranscriber(), responder: new ScriptedResponder(), synthesizer: new ScriptedSynthesizer() }),
+    assembleProviders({ transcriber: new ScriptedTranscriber(), responder: new ScriptedResponder(), synthesizer: new ScriptedSynthesizer() }),
   );
 });
 

@@ -6,7 +6,7 @@ import { ScriptedResponder } from '../../../src/providers/testing/scripted-respo
 import { ScriptedSynthesizer } from '../../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../../src/providers/testing/scripted-transcriber.ts';
 import { RealtimeClient, recording } from '../../e2e/realtime-harness.ts';
-import { assembleEngines, startTestServer, type TestServer } from '../../helpers/server.ts';
+import { assembleProviders, startTestServer, type TestServer } from '../../helpers/server.ts';
 
 const REPLY = 'Telephone reply.';
 let server: TestServer;
@@ -20,7 +20,7 @@ before(async () => {
       return 'one two three';
     },
   });
-  server = await startTestServer(assembleEngines({ transcriber, responder: new ScriptedResponder({ script: { text: REPLY } }), synthesizer }));
+  server = await startTestServer(assembleProviders({ transcriber, responder: new ScriptedResponder({ script: { text: REPLY } }), synthesizer }));
 });
 
 after(async () => {

@@ -6,10 +6,10 @@ import { ScriptedResponder } from '../../../src/providers/testing/scripted-respo
 import { ScriptedSynthesizer } from '../../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../../src/providers/testing/scripted-transcriber.ts';
 import { RealtimeClient } from '../../e2e/realtime-harness.ts';
-import { assembleEngines, startTestServer, type TestServer } from '../../helpers/server.ts';
+import { assembleProviders, startTestServer, type TestServer } from '../../helpers/server.ts';
 
 function scripted(options: { responder?: ScriptedResponder; synthesizer?: ScriptedSynthesizer } = {}) {
-  return assembleEngines({
+  return assembleProviders({
     transcriber: new ScriptedTranscriber(),
     responder: options.responder ?? new ScriptedResponder(),
     synthesizer: options.synthesizer ?? new ScriptedSynthesizer(),

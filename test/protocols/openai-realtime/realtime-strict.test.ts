@@ -12,7 +12,7 @@ import { ScriptedResponder } from '../../../src/providers/testing/scripted-respo
 import { ScriptedSynthesizer } from '../../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../../src/providers/testing/scripted-transcriber.ts';
 import { RealtimeClient, type WireEvent } from '../../e2e/realtime-harness.ts';
-import { assembleEngines, startTestServer, type TestServer } from '../../helpers/server.ts';
+import { assembleProviders, startTestServer, type TestServer } from '../../helpers/server.ts';
 import { rawUpgrade } from '../../helpers/raw-http.ts';
 
 let server: TestServer;
@@ -20,7 +20,11 @@ const transcriber = new ScriptedTranscriber({ texts: 'hello there' });
 
 before(async () => {
   server = await startTestServer(
-    assembleEngines({ transcriber, responder: new ScriptedResponder({ script: { text: 'A short spoken answer.' } }), synthesizer: new ScriptedSynthesizer() }),
+    assembleProviders({
+      transcriber,
+      responder: new ScriptedResponder({ script: { text: 'A short spoken answer.' } }),
+      synthesizer: new ScriptedSynthesizer(),
+    }),
   );
 });
 

@@ -13,7 +13,7 @@ import { ScriptedResponder } from '../../../src/providers/testing/scripted-respo
 import { ScriptedSynthesizer } from '../../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../../src/providers/testing/scripted-transcriber.ts';
 import { pcmFrames, RealtimeClient, recording, streamRealtime, withSilence } from '../../e2e/realtime-harness.ts';
-import { assembleEngines, startTestServer, type TestServer } from '../../helpers/server.ts';
+import { assembleProviders, startTestServer, type TestServer } from '../../helpers/server.ts';
 import { sharedAudioPath } from '../../helpers/shared.ts';
 import { energyBounds } from '../../vad/speech-audio.ts';
 
@@ -29,7 +29,7 @@ let speech: { startMs: number; endMs: number };
 
 before(async () => {
   server = await startTestServer(
-    assembleEngines({
+    assembleProviders({
       transcriber: new ScriptedTranscriber({ texts: 'the birch canoe' }),
       responder: new ScriptedResponder({ script: { text: 'A short spoken answer.' } }),
       synthesizer: new ScriptedSynthesizer(),

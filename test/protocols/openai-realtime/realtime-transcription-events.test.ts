@@ -19,7 +19,7 @@ import { ScriptedResponder } from '../../../src/providers/testing/scripted-respo
 import { ScriptedSynthesizer } from '../../../src/providers/testing/scripted-synthesizer.ts';
 import { ScriptedTranscriber } from '../../../src/providers/testing/scripted-transcriber.ts';
 import { pcmFrames, RealtimeClient, recording, streamRealtime, type WireEvent, withSilence } from '../../e2e/realtime-harness.ts';
-import { assembleEngines, startTestServer, type TestServer } from '../../helpers/server.ts';
+import { assembleProviders, startTestServer, type TestServer } from '../../helpers/server.ts';
 import { startChatCompletionsUpstream, type ChatCompletionsUpstream } from '../../helpers/chat-completions-upstream.ts';
 
 const SENTENCE = 'the birch canoe slid on the smooth planks';
@@ -61,11 +61,11 @@ const scriptedAnswer = () => ({ responder: new ScriptedResponder({ script: { tex
 
 before(async () => {
   spokenFrames = pcmFrames(withSilence(await recording('en_harvard_birch_canoe.wav'), 600, 1200));
-  spokenServer = await startTestServer(assembleEngines({ transcriber: growing, ...scriptedAnswer() }));
-  plainServer = await startTestServer(assembleEngines({ transcriber: new ScriptedTranscriber({ texts: 'hello there' }), ...scriptedAnswer() }));
+  spokenServer = await startTestServer(assembleProviders({ transcriber: growing, ...scriptedAnswer() }));
+  plainServer = await startTestServer(assembleProviders({ transcriber: new ScriptedTranscriber({ texts: 'hello there' }), ...scriptedAnswer() }));
 
   diarizer = { ...(await listen((request, body) => diarizerAnswer(request, body))), uploads: [], fail: false };
-  diarizedServer = await startTestServer(assembleEngines({ transcriber: new ScriptedTranscriber({ texts: DIARIZED_TEXT }), ...scriptedAnswer() }), {
+  diarizedServer = await startTestServer(assembleProviders({ transcriber: new ScriptedTranscriber({ texts: DIARIZED_TEXT }), ...scriptedAnswer() }), {
     DIAR_URL: diarizer.url,
     DIARIZATION_TOKEN: 'diar-secret',
   });
@@ -78,7 +78,7 @@ before(async () => {
         : 'A reply from the chat upstream.',
   });
   upstreamServer = await startTestServer(
-    assembleEngines({
+    assembleProviders({
       transcriber: new OpenAITranscriber({ baseURL: transcriptionUpstream.url, model: 'gpt-4o-transcribe', timeoutMs: 10_000 }),
       responder: new OpenAIResponder({ baseURL: chat.baseURL, model: 'chat-model', timeoutMs: 10_000 }),
       synthesizer: new ScriptedSynthesizer(),

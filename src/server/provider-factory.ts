@@ -1,9 +1,9 @@
 /**
- * Builds the engines the configuration asks for, failing early with what to do. The default
+ * Builds the providers the configuration asks for, failing early with what to do. The default
  * transcriber is whisper (WHISPER_MODEL, base.en): when its model is neither cached nor
  * downloadable, start-up says so and falls back to pocketsphinx when that is installed.
  * Transcriber and synthesizer modules are imported only when chosen, so a command that needs
- * one engine does not load the others (whisper's binding, the OpenAI SDK).
+ * one provider does not load the others (whisper's binding, the OpenAI SDK).
  */
 import { readFile } from 'node:fs/promises';
 import { SpeechbridgeError } from '../errors/registry.ts';
@@ -12,7 +12,7 @@ import { EchoResponder } from '../providers/local/echo-responder.ts';
 import { OpenAIResponder } from '../providers/openai/openai-responder.ts';
 import type { WyomingSynthesizer } from '../providers/wyoming/wyoming-synthesizer.ts';
 import type { Config } from './config.ts';
-import type { EngineSummary, Engines } from './engines.ts';
+import type { ProviderSummary, Providers } from './providers.ts';
 import type { Logger } from './logging.ts';
 import { buildSynthesizer, startupCheck } from './synthesizer-factory.ts';
 
@@ -22,10 +22,10 @@ const OPENAI_DEFAULT_BASE = 'https://api.openai.com/v1';
 
 export interface BuiltTranscriber {
   transcriber: Transcriber;
-  summary: EngineSummary['transcriber'];
+  summary: ProviderSummary['transcriber'];
 }
 
-export async function createEngines(config: Config, logger: Logger): Promise<Engines> {
+export async function createProviders(config: Config, logger: Logger): Promise<Providers> {
   const { transcriber, summary: transcriberSummary } = await buildTranscriber(config, logger);
   const responder = buildResponder(config);
   const synthesizer = await buildSynthesizer(config, logger).catch(async (error: unknown) => {
@@ -48,7 +48,7 @@ export async function createEngines(config: Config, logger: Logger): Promise<Eng
   };
 }
 
-function synthesizerSummary(config: Config, synthesizer: Synthesizer): EngineSummary['synthesizer'] {
+function synthesizerSummary(config: Config, synthesizer: Synthesizer): ProviderSummary['synthesizer'] {
   switch (config.tts.engine) {
     case 'openai':
       return { engine: 'openai-compatible', model: config.tts.model, voice: config.tts.voice };

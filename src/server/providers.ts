@@ -1,6 +1,6 @@
 /**
- * The engines a server runs on: one transcriber, one responder, one synthesizer and the VAD
- * settings, chosen from configuration (src/server/engine-factory.ts builds them).
+ * The providers a server runs on: one transcriber, one responder, one synthesizer and the VAD
+ * settings, chosen from configuration (src/server/provider-factory.ts builds them).
  */
 import type { Responder, Synthesizer, Transcriber } from '../providers/contracts.ts';
 
@@ -12,18 +12,18 @@ export interface FallbackSummary {
   reason: string;
 }
 
-export interface EngineSummary {
+export interface ProviderSummary {
   transcriber: { engine: string; model?: string; note?: string; fallback?: FallbackSummary };
   responder: { engine: string; model?: string };
   synthesizer: { engine: string; model?: string; voice?: string };
   vad: { engine: string };
 }
 
-export interface Engines {
+export interface Providers {
   transcriber: Transcriber;
   responder: Responder;
   synthesizer: Synthesizer;
-  summary: EngineSummary;
+  summary: ProviderSummary;
   close(): Promise<void>;
 }
 
@@ -32,7 +32,7 @@ export interface Engines {
  * espeak-ng (voice alloy) · VAD webrtc-vad (aggressiveness 2)", with the fallback note when
  * the offline fallback runs.
  */
-export function describeEngines(summary: EngineSummary): string {
+export function describeProviders(summary: ProviderSummary): string {
   const { transcriber, responder, synthesizer, vad } = summary;
   const named = (engine: string, model?: string) => (model ? `${engine} ${model}` : engine);
   const recognition = named(transcriber.engine, transcriber.model) + (transcriber.note ? ` (${transcriber.note})` : '');
