@@ -1,6 +1,7 @@
 /**
- * Base64 audio framing, as the realtime protocols carry audio in JSON (`input_audio_buffer.append`,
- * `response.audio.delta`): pcm16 little-endian, or G.711 μ-law / A-law at one byte per sample.
+ * Audio on the wire: pcm16 little-endian, or G.711 μ-law / A-law at one byte per sample, as raw
+ * bytes (binary WebSocket frames) or base64 framed, as the realtime protocols carry audio in JSON
+ * (`input_audio_buffer.append`, `response.audio.delta`).
  * Buffer.from(text, 'base64') skips characters outside the alphabet and stops at the first
  * '=', so a corrupted message would decode to shorter, shifted audio; the strict check here
  * turns that into an invalid_audio error instead.
@@ -22,13 +23,33 @@ const STRICT_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
  * canonical padded base64 or pcm16 bytes are odd in number.
  */
 export function decodeBase64Audio(text: string, format: AudioWireFormat, param = 'audio'): Int16Array {
-  const bytes = decodeStrictBase64(text, param);
+  return decodeWireAudio(decodeStrictBase64(text, param), format, param, { holds: `${param} decodes to` });
+}
+
+export function encodeBase64Audio(samples: Int16Array, format: AudioWireFormat): string {
+  return encodeWireAudio(samples, format).toString('base64');
+}
+
+export interface WireAudioNames {
+  /** What held the bytes, for the odd-count error: `${param} holds` unless given ("audio decodes to"). */
+  holds?: string;
+  /** The format as the client named it (`pcm_16000`); the wire format's own name unless given. */
+  formatName?: string;
+}
+
+/**
+ * Raw wire bytes (a binary frame, or decoded base64) → PCM16 samples at the format's rate.
+ * Throws invalid_audio naming `param` when pcm16 bytes are odd in number.
+ */
+export function decodeWireAudio(bytes: Uint8Array, format: AudioWireFormat, param: string, names: WireAudioNames = {}): Int16Array {
   switch (format) {
     case 'pcm16':
       if (bytes.byteLength % 2 !== 0) {
-        throw new SpeechbridgeError('invalid_audio', `${param} decodes to ${bytes.byteLength} bytes, but pcm16 needs an even count (2 bytes per sample)`, {
-          param,
-        });
+        throw new SpeechbridgeError(
+          'invalid_audio',
+          `${names.holds ?? `${param} holds`} ${bytes.byteLength} bytes, but ${names.formatName ?? format} needs an even count (2 bytes per sample)`,
+          { param },
+        );
       }
       return bytesToInt16(bytes);
     case 'g711_ulaw':
@@ -40,14 +61,15 @@ export function decodeBase64Audio(text: string, format: AudioWireFormat, param =
   }
 }
 
-export function encodeBase64Audio(samples: Int16Array, format: AudioWireFormat): string {
+/** PCM16 samples → the format's wire bytes. */
+export function encodeWireAudio(samples: Int16Array, format: AudioWireFormat): Buffer {
   switch (format) {
     case 'pcm16':
-      return int16ToBytes(samples).toString('base64');
+      return int16ToBytes(samples);
     case 'g711_ulaw':
-      return Buffer.from(muLawEncode(samples).buffer).toString('base64');
+      return Buffer.from(muLawEncode(samples));
     case 'g711_alaw':
-      return Buffer.from(aLawEncode(samples).buffer).toString('base64');
+      return Buffer.from(aLawEncode(samples));
     default:
       return unknownFormat(format, 'format');
   }

@@ -23,17 +23,7 @@ import { SESSION_RANGES } from './ranges.ts';
 import type { Aggressiveness, VoiceDetectorOptions } from '../vad/voice-detector.ts';
 
 /** The VAD settings as the server reads them from VAD_* and DEFAULT_VAD_* (src/server/config.ts `vad`). */
-export interface VadDefaults {
-  engine: 'webrtc' | 'silero';
-  aggressiveness: number;
-  threshold: number;
-  startMs: number;
-  endMs: number;
-  padMs: number;
-  maxMs: number;
-  createResponse: boolean;
-  interruptResponse: boolean;
-}
+export type VadDefaults = Omit<TurnDetectionConfig, 'type' | 'idleTimeoutMs' | 'eagerness'>;
 
 /** Bounds on what one session may hold or wait for; not visible to clients. */
 export interface EngineLimits {

@@ -22,11 +22,14 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortError();
 }
 
-/** The promise's value, or an AbortError as soon as the signal fires. */
-export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortError());
+/**
+ * The promise's value, or, as soon as the signal fires, a rejection with `abortedWith(reason)`:
+ * an AbortError unless the caller wants the signal's reason itself (a TimeoutError to report).
+ */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal, abortedWith: (reason: unknown) => unknown = () => abortError()): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortedWith(signal.reason));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError());
+    const onAbort = () => reject(abortedWith(signal.reason));
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (value) => {

@@ -59,6 +59,13 @@ export interface TranscriptSegment {
   text: string;
 }
 
+/** How busy an embedded engine is: jobs holding a slot, jobs waiting for one, and the slots it has. */
+export interface JobLoad {
+  readonly running: number;
+  readonly waiting: number;
+  readonly capacity: number;
+}
+
 export interface Transcription {
   text: string;
   /** ISO-639-1 code when known. */
@@ -83,6 +90,8 @@ export interface Transcriber {
   /** Where a provider that calls an upstream sends its requests (a URL without credentials), named in failure messages. */
   readonly upstream?: string;
   readonly capabilities: TranscriberCapabilities;
+  /** An embedded engine's job slots (src/providers/base/job-slots.ts), read for metrics. */
+  readonly jobs?: JobLoad;
   transcribe(audio: PcmAudio, options?: TranscribeOptions): Promise<Transcription>;
   /**
    * Present when capabilities.streaming is true. `audio` yields the turn's frames as they are
@@ -224,6 +233,8 @@ export interface Synthesizer {
   /** Where a provider that calls an upstream sends its requests (a URL without credentials), named in failure messages. */
   readonly upstream?: string;
   readonly capabilities: SynthesizerCapabilities;
+  /** An embedded engine's job slots (src/providers/base/job-slots.ts), read for metrics. */
+  readonly jobs?: JobLoad;
   /** Mono PCM16 chunks at capabilities.sampleRate. */
   synthesize(request: SynthesizeRequest): AsyncIterable<PcmAudio>;
   /**

@@ -7,7 +7,7 @@
 import { abortError, isAbortError, throwIfAborted } from '../errors/abort.ts';
 import { SpeechbridgeError } from '../errors/registry.ts';
 import { startDeadline } from './deadline.ts';
-import { displayURL } from './openai/errors.ts';
+import { connectionReason, displayURL } from './openai/errors.ts';
 
 /** Diarization of an hour of audio is a few hundred KB of JSON; 8 MB means something else is being sent. */
 const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
@@ -60,14 +60,16 @@ export class DiarizationClient {
         throw this.failure(
           error,
           deadline,
-          () => new SpeechbridgeError('upstream_unreachable', `could not reach the diarization upstream ${url}: ${reasonOf(error)}`, { cause: error }),
+          () => new SpeechbridgeError('upstream_unreachable', `could not reach the diarization upstream ${url}: ${connectionReason(error)}`, { cause: error }),
         );
       }
       const body = await readBounded(response, deadline.signal).catch((error: unknown) => {
         throw this.failure(error, deadline, () =>
           error instanceof SpeechbridgeError
             ? error
-            : new SpeechbridgeError('upstream_bad_response', `the diarization upstream ${url} broke off its answer: ${reasonOf(error)}`, { cause: error }),
+            : new SpeechbridgeError('upstream_bad_response', `the diarization upstream ${url} broke off its answer: ${connectionReason(error)}`, {
+                cause: error,
+              }),
         );
       });
       if (!response.ok) {
@@ -138,18 +140,4 @@ function quote(text: string): string {
     .replace(/\s+/g, ' ')
     .trim();
   return flat.length > MAX_QUOTED_CHARS ? `${flat.slice(0, MAX_QUOTED_CHARS)}…` : flat;
-}
-
-/** The most specific reason in a fetch failure: a system error code (ECONNREFUSED) or the innermost message. */
-function reasonOf(error: unknown): string {
-  let current: unknown = error;
-  let innermost = error instanceof Error ? error.message : String(error);
-  for (let depth = 0; depth < 4 && current; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
-    const message = (current as { message?: unknown }).message;
-    if (typeof message === 'string' && message && message !== 'fetch failed') innermost = message;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return innermost;
 }

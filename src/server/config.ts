@@ -12,6 +12,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import type { VadDefaults } from '../engine/session-config.ts';
 import { SpeechbridgeError } from '../errors/registry.ts';
 import { DEFAULT_GRADIUM_BASE_URL, gradiumBaseUrl } from '../providers/gradium/endpoint.ts';
 import { STT_INPUT_FORMATS, TTS_OUTPUT_FORMATS } from '../providers/gradium/formats.ts';
@@ -243,17 +244,7 @@ export interface Config {
     /** WYOMING_TTS_URI. */
     wyoming?: WyomingAddress;
   };
-  vad: {
-    engine: 'webrtc' | 'silero';
-    aggressiveness: number;
-    threshold: number;
-    startMs: number;
-    endMs: number;
-    padMs: number;
-    maxMs: number;
-    createResponse: boolean;
-    interruptResponse: boolean;
-  };
+  vad: VadDefaults;
   /** Gradium's endpoints and choices (used when ASR_ENGINE or TTS_ENGINE is gradium). */
   gradium: {
     apiKey?: string;

@@ -57,14 +57,7 @@ export function createUpgradeRouter(options: UpgradeRouterOptions): UpgradeRoute
   return new UpgradeRouter(auth).add(REALTIME_PATH, realtime).add(TRANSCRIPTIONS_PATH, transcriptions).add(GATEWAY_PATH, gateway);
 }
 
-export interface SocketIoWiring {
-  config: Config;
-  providers: Providers;
-  logger: Logger;
-  auth: TokenAuth;
-  /** Metrics every door's sessions share. */
-  sessions?: SessionMetrics;
-  admission?: SessionAdmission;
+export interface SocketIoWiring extends UpgradeRouterOptions {
   /** The Socket.IO adapter (Redis Streams with REDIS_URL). */
   adapter?: SocketIoServerOptions['adapter'];
 }

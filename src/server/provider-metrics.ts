@@ -2,7 +2,7 @@
  * Provider timing on GET /metrics: every transcriber, responder and synthesizer call the
  * server makes, by provider kind, name and outcome (src/providers/base/timed-providers.ts).
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { timedResponder, timedSynthesizer, timedTranscriber, type ProviderObserver } from '../providers/base/timed-providers.ts';
 import type { Providers } from './providers.ts';
 
@@ -37,9 +37,36 @@ export function createProviderObserver(registry: Registry): ProviderObserver {
   };
 }
 
-/** The same providers, each provider call timed into `registry`. */
+/**
+ * The embedded engines' job slots at each scrape: jobs running, jobs waiting and slots, by
+ * kind and provider name. Summed across workers, like the slots themselves.
+ */
+function registerJobGauge(providers: Providers, registry: Registry): void {
+  const gauged = [
+    { kind: 'transcriber', provider: providers.transcriber },
+    { kind: 'synthesizer', provider: providers.synthesizer },
+  ];
+  new Gauge({
+    name: 'speechbridge_provider_jobs',
+    help: 'Jobs of the embedded engines (whisper, pocketsphinx, espeak-ng) by kind, provider name and state: running (holding a slot), waiting (for one, bounded; past the bound a call fails with engine_busy or engine_unavailable) and slots.',
+    labelNames: ['kind', 'name', 'state'],
+    registers: [registry],
+    collect() {
+      for (const { kind, provider } of gauged) {
+        const jobs = provider.jobs;
+        if (!jobs) continue;
+        this.set({ kind, name: provider.name, state: 'running' }, jobs.running);
+        this.set({ kind, name: provider.name, state: 'waiting' }, jobs.waiting);
+        this.set({ kind, name: provider.name, state: 'slots' }, jobs.capacity);
+      }
+    },
+  });
+}
+
+/** The same providers, each provider call timed into `registry`, their job slots gauged. */
 export function timedProviders(providers: Providers, registry: Registry): Providers {
   const observer = createProviderObserver(registry);
+  registerJobGauge(providers, registry);
   return {
     ...providers,
     transcriber: timedTranscriber(providers.transcriber, observer),

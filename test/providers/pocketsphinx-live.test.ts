@@ -233,10 +233,11 @@ test('bounds: maxConcurrent processes decode, maxQueue calls wait, the rest get 
   await until(() => single.processIds.length === 2, 'the first turn holds the slot');
   // The second turn waits for the slot, holding its audio meanwhile.
   const second = collect(single.transcribeStream(frames(audio)));
-  await sleep(100);
+  await until(() => single.queued === 1, 'the second turn waits for the slot');
+  assert.deepEqual({ running: single.jobs.running, waiting: single.jobs.waiting, capacity: single.jobs.capacity }, { running: 1, waiting: 1, capacity: 1 });
   const third = await rejection(collect(single.transcribeStream(frames(audio))));
   assert.ok(third instanceof SpeechbridgeError && third.code === 'engine_busy', String(third));
-  assert.match((third as Error).message, /maxQueue 1/);
+  assert.match((third as Error).message, /pocketsphinx has 1 jobs waiting \(limit 1\)/);
   const bestEffort = await rejection(single.transcribe(audio, { bestEffort: true }));
   assert.ok(bestEffort instanceof SpeechbridgeError && bestEffort.code === 'engine_busy');
   first.release(Number.MAX_SAFE_INTEGER);

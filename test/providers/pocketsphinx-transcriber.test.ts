@@ -207,6 +207,7 @@ test('decodes beyond maxConcurrent wait, and a call beyond maxQueue fails with e
   );
   assert.ok(refused instanceof SpeechbridgeError);
   assert.equal(refused.code, 'engine_busy');
+  assert.match(refused.message, /pocketsphinx has 1 jobs waiting \(limit 1\)/, 'the job slots every local engine queues on');
   assert.equal((await first).text, 'turn on the light');
   assert.equal((await second).text, 'turn off the radio');
 });

@@ -2,7 +2,7 @@
  * GET /metrics times every provider call: after a real POST /v1/audio/speech on the embedded
  * espeak-ng synthesizer, speechbridge_provider_seconds has the call under
  * kind="synthesizer", name="espeak-ng", outcome="ok" and the first audio chunk is timed; a
- * transcriber that fails is counted by its error code.
+ * transcriber that fails is counted by its error code; the embedded engines' job slots are gauged.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -68,4 +68,21 @@ test('a failed provider call is counted by its error code, with outcome="error"'
   const text = await metricsText();
   assert.equal(sample(text, 'speechbridge_provider_errors_total{kind="transcriber",name="scripted-transcriber",code="upstream_timeout"}'), 1);
   assert.equal(sample(text, 'speechbridge_provider_seconds_count{kind="transcriber",name="scripted-transcriber",outcome="error"}'), 1);
+});
+
+test('the embedded engines’ job slots are gauged: espeak-ng’s one slot, free again after its call; a provider without slots has no line', async () => {
+  const response = await fetch(`${server.url}/v1/audio/speech`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'tts-1', input: 'One more sentence.', voice: 'alloy', response_format: 'pcm' }),
+  });
+  assert.equal(response.status, 200);
+  await response.arrayBuffer();
+
+  const text = await metricsText();
+  assert.match(text, /^# TYPE speechbridge_provider_jobs gauge$/m);
+  assert.equal(sample(text, 'speechbridge_provider_jobs{kind="synthesizer",name="espeak-ng",state="slots"}'), 1);
+  assert.equal(sample(text, 'speechbridge_provider_jobs{kind="synthesizer",name="espeak-ng",state="running"}'), 0);
+  assert.equal(sample(text, 'speechbridge_provider_jobs{kind="synthesizer",name="espeak-ng",state="waiting"}'), 0);
+  assert.equal(sample(text, 'speechbridge_provider_jobs{kind="transcriber",name="scripted-transcriber",state="slots"}'), undefined);
 });

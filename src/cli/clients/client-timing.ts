@@ -1,4 +1,5 @@
 /** Small promise helpers the protocol clients share. */
+import { abortable } from '../../errors/abort.ts';
 
 export interface Deferred<T> {
   promise: Promise<T>;
@@ -23,21 +24,7 @@ export function defer<T>(): Deferred<T> {
 
 /** Rejects with the signal's reason when it aborts first. */
 export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error as Error);
-      },
-    );
-  });
+  return abortable(promise, signal, (reason) => reason);
 }
 
 /**

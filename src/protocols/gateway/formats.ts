@@ -9,9 +9,7 @@
  *
  * Names are case-insensitive. `ready` reports the canonical name (`pcm_24000`, `ulaw_8000`).
  */
-import type { AudioWireFormat } from '../../audio/base64.ts';
-import { aLawDecode, aLawEncode, muLawDecode, muLawEncode } from '../../audio/g711.ts';
-import { bytesToInt16, int16ToBytes } from '../../audio/pcm.ts';
+import { type AudioWireFormat, decodeWireAudio, encodeWireAudio } from '../../audio/base64.ts';
 import { SpeechbridgeError } from '../../errors/registry.ts';
 
 export interface GatewayAudioFormat {
@@ -57,19 +55,7 @@ export function pcm(sampleRate: number): GatewayAudioFormat {
 
 /** Raw frame bytes → PCM16 samples at the format's rate; throws invalid_audio for an odd PCM16 byte count. */
 export function decodeAudioBytes(bytes: Uint8Array, format: GatewayAudioFormat, param: string): Int16Array {
-  switch (format.encoding) {
-    case 'pcm16':
-      if (bytes.byteLength % 2 !== 0) {
-        throw new SpeechbridgeError('invalid_audio', `${param} holds ${bytes.byteLength} bytes, but ${format.name} needs an even count (2 bytes per sample)`, {
-          param,
-        });
-      }
-      return bytesToInt16(bytes);
-    case 'g711_ulaw':
-      return muLawDecode(bytes);
-    case 'g711_alaw':
-      return aLawDecode(bytes);
-  }
+  return decodeWireAudio(bytes, format.encoding, param, { formatName: format.name });
 }
 
 /**
@@ -91,14 +77,7 @@ export class PcmByteCarry {
 
 /** PCM16 samples at the format's rate → the bytes of one binary frame. */
 export function encodeAudioBytes(samples: Int16Array, format: GatewayAudioFormat): Buffer {
-  switch (format.encoding) {
-    case 'pcm16':
-      return int16ToBytes(samples);
-    case 'g711_ulaw':
-      return Buffer.from(muLawEncode(samples));
-    case 'g711_alaw':
-      return Buffer.from(aLawEncode(samples));
-  }
+  return encodeWireAudio(samples, format.encoding);
 }
 
 function unsupported(name: string, param: string, hint: string): SpeechbridgeError {

@@ -6,8 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { SpeechbridgeError } from '../../errors/registry.ts';
 import type { Transcriber } from '../../providers/contracts.ts';
-import { languageCode } from '../../providers/languages.ts';
 import { abortOnDisconnect } from './disconnect.ts';
+import { languageField } from './language-field.ts';
 import { readMultipart, uploadLimits } from './multipart.ts';
 import { TRANSCRIPTION_FORMATS, renderTranscription } from './transcription-formats.ts';
 import { decodeUploadedAudio, requireAudioFile } from './uploaded-audio.ts';
@@ -15,16 +15,7 @@ import { zodFailure } from './validation.ts';
 
 const FIELDS = z.object({
   model: z.string().max(200).optional(),
-  language: z
-    .string()
-    .max(40)
-    .optional()
-    .transform((value, context) => {
-      if (value === undefined || value.trim() === '') return undefined;
-      const code = languageCode(value);
-      if (!code) context.addIssue({ code: 'custom', message: `unknown language ${JSON.stringify(value)}: use an ISO-639-1 code such as "en" or "fr"` });
-      return code;
-    }),
+  language: languageField('language'),
   prompt: z.string().max(10_000).optional(),
   response_format: z.enum(TRANSCRIPTION_FORMATS).default('json'),
   temperature: z.coerce.number().min(0).max(1).optional(),

@@ -17,9 +17,9 @@ import { isAbortError } from '../../errors/abort.ts';
 import { SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { Transcriber } from '../../providers/contracts.ts';
 import type { DiarizationClient } from '../../providers/diarization-client.ts';
-import { languageCode } from '../../providers/languages.ts';
 import type { Translator } from '../../providers/translator.ts';
 import { abortOnDisconnect } from './disconnect.ts';
+import { languageField } from './language-field.ts';
 import { readMultipart, type UploadedFile, uploadLimits } from './multipart.ts';
 import { decodeUploadedAudio, requireAudioFile } from './uploaded-audio.ts';
 import { zodFailure } from './validation.ts';
@@ -32,18 +32,8 @@ export const MIN_UPLOAD_BYTES = 16 * 1024;
 
 const DEFAULT_LANGUAGE = 'fr';
 
-const language = (field: string) =>
-  z
-    .string()
-    .max(40)
-    .optional()
-    .transform((value, context) => {
-      if (value === undefined || value.trim() === '') return DEFAULT_LANGUAGE;
-      const code = languageCode(value);
-      if (!code)
-        context.addIssue({ code: 'custom', message: `unknown language ${JSON.stringify(value)} for ${field}: use an ISO-639-1 code such as "en" or "fr"` });
-      return code ?? DEFAULT_LANGUAGE;
-    });
+/** Empty or absent: DEFAULT_LANGUAGE. */
+const language = (field: string) => languageField(field).transform((code) => code ?? DEFAULT_LANGUAGE);
 
 const FIELDS = z.object({ target_lang: language('target_lang'), primary_lang: language('primary_lang') });
 

@@ -47,6 +47,9 @@ export function serverEventsFor(event: EngineEvent, context: ServerEventContext)
     output_index: fields.outputIndex,
     content_index: fields.contentIndex,
   });
+  /** An input_audio_transcription event about one content part of a user item. */
+  const transcription = (kind: string, part: { itemId: string; contentIndex: number }, fields: Record<string, unknown>) =>
+    emit(`conversation.item.input_audio_transcription.${kind}`, { item_id: part.itemId, content_index: part.contentIndex, ...fields });
   const dialect = context.dialect;
 
   switch (event.type) {
@@ -74,20 +77,11 @@ export function serverEventsFor(event: EngineEvent, context: ServerEventContext)
     case 'item.truncated':
       return [emit('conversation.item.truncated', { item_id: event.itemId, content_index: event.contentIndex, audio_end_ms: event.audioEndMs })];
     case 'transcript.delta':
-      return [
-        emit('conversation.item.input_audio_transcription.delta', {
-          item_id: event.itemId,
-          content_index: event.contentIndex,
-          delta: event.delta,
-          ...(event.logprobs && { logprobs: event.logprobs }),
-        }),
-      ];
+      return [transcription('delta', event, { delta: event.delta, ...(event.logprobs && { logprobs: event.logprobs }) })];
     case 'transcript.segment':
       // OpenAI's diarization event: times in seconds from the start of the item's audio.
       return [
-        emit('conversation.item.input_audio_transcription.segment', {
-          item_id: event.itemId,
-          content_index: event.contentIndex,
+        transcription('segment', event, {
           id: event.segmentId,
           speaker: event.speaker,
           start: Math.round(event.startMs) / 1000,
@@ -97,9 +91,7 @@ export function serverEventsFor(event: EngineEvent, context: ServerEventContext)
       ];
     case 'transcript.completed':
       return [
-        emit('conversation.item.input_audio_transcription.completed', {
-          item_id: event.itemId,
-          content_index: event.contentIndex,
+        transcription('completed', event, {
           transcript: event.transcript,
           ...(event.language && { language: event.language }),
           ...(event.logprobs && { logprobs: event.logprobs }),
@@ -109,9 +101,7 @@ export function serverEventsFor(event: EngineEvent, context: ServerEventContext)
       ];
     case 'transcript.failed':
       return [
-        emit('conversation.item.input_audio_transcription.failed', {
-          item_id: event.itemId,
-          content_index: event.contentIndex,
+        transcription('failed', event, {
           // No `param` key: the agents SDK's schema accepts a string there but not null.
           error: { type: wireType(event.error.code), code: event.error.code, message: event.error.message },
         }),

@@ -10,9 +10,8 @@
  * an object holding the prompt under any of the names clients use.
  */
 import { z } from 'zod';
-import { decodeBase64Audio, encodeBase64Audio } from '../../audio/base64.ts';
-import { bytesToInt16 } from '../../audio/pcm.ts';
-import { type ErrorCode, SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
+import { decodeBase64Audio, decodeWireAudio, encodeBase64Audio } from '../../audio/base64.ts';
+import { type ErrorCode, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { EngineEvent, EngineInput, SessionUpdate, TurnDetectionConfig } from '../../engine/events.ts';
 import { TURN_KNOB_FIELDS, turnKnobsFromWire } from '../turn-knobs.ts';
 import { describeValue as describe, quote } from '../client-values.ts';
@@ -126,19 +125,10 @@ function decodeAudio(payload: unknown): DecodeResult {
   const parsed = audioSchema.safeParse(payload, { reportInput: true });
   if (!parsed.success) return refuse('audio', 'invalid_value', describeIssue(parsed.error.issues[0]));
   const { audio, commit } = parsed.data;
-  const samples = typeof audio === 'string' ? decodeBase64Audio(audio, 'pcm16', 'audio') : binaryAudio(audio);
+  const samples = typeof audio === 'string' ? decodeBase64Audio(audio, 'pcm16', 'audio') : decodeWireAudio(audio, 'pcm16', 'audio', { formatName: 'PCM16' });
   const inputs: EngineInput[] = [{ type: 'audio.append', audio: samples }];
   if (commit === true) inputs.push({ type: 'turn.end', respond: true });
   return { ok: true, inputs };
-}
-
-function binaryAudio(bytes: Uint8Array): Int16Array {
-  if (bytes.byteLength % 2 !== 0) {
-    throw new SpeechbridgeError('invalid_audio', `audio holds ${bytes.byteLength} bytes, but PCM16 needs an even count (2 bytes per sample)`, {
-      param: 'audio',
-    });
-  }
-  return bytesToInt16(bytes);
 }
 
 function decodeSystemPrompt(payload: unknown): DecodeResult {

@@ -7,6 +7,7 @@
  */
 import { isAbortError } from '../../errors/abort.ts';
 import { SpeechbridgeError } from '../../errors/registry.ts';
+import type { PcmAudio } from '../../audio/pcm.ts';
 import type {
   Responder,
   RespondRequest,
@@ -33,18 +34,9 @@ export interface ProviderObserver {
 
 export function timedTranscriber<T extends Transcriber>(transcriber: T, observer: ProviderObserver): Transcriber {
   const timer = new CallTimer('transcriber', transcriber.name, observer);
-  const timed: Transcriber = {
-    get name() {
-      return transcriber.name;
-    },
-    get upstream() {
-      return transcriber.upstream;
-    },
-    get capabilities() {
-      return transcriber.capabilities;
-    },
-    transcribe: (audio, options?: TranscribeOptions) => timer.promise(() => transcriber.transcribe(audio, options)),
-  };
+  const timed: Transcriber = readThrough(transcriber, {
+    transcribe: (audio: PcmAudio, options?: TranscribeOptions) => timer.promise(() => transcriber.transcribe(audio, options)),
+  });
   if (transcriber.transcribeStream) {
     const stream = transcriber.transcribeStream.bind(transcriber);
     timed.transcribeStream = (audio, options) => timer.stream(() => stream(audio, options));
@@ -62,40 +54,33 @@ export function timedTranscriber<T extends Transcriber>(transcriber: T, observer
 
 export function timedResponder(responder: Responder, observer: ProviderObserver): Responder {
   const timer = new CallTimer('responder', responder.name, observer);
-  return {
-    get name() {
-      return responder.name;
-    },
-    get upstream() {
-      return responder.upstream;
-    },
-    get capabilities() {
-      return responder.capabilities;
-    },
-    respond: (request: RespondRequest) => timer.stream(() => responder.respond(request)),
-  };
+  return readThrough(responder, { respond: (request: RespondRequest) => timer.stream(() => responder.respond(request)) });
 }
 
 export function timedSynthesizer(synthesizer: Synthesizer, observer: ProviderObserver): Synthesizer {
   const timer = new CallTimer('synthesizer', synthesizer.name, observer);
-  const timed: Synthesizer = {
-    get name() {
-      return synthesizer.name;
-    },
-    get upstream() {
-      return synthesizer.upstream;
-    },
-    get capabilities() {
-      return synthesizer.capabilities;
-    },
-    synthesize: (request: SynthesizeRequest) => timer.stream(() => synthesizer.synthesize(request)),
-  };
+  const timed: Synthesizer = readThrough(synthesizer, { synthesize: (request: SynthesizeRequest) => timer.stream(() => synthesizer.synthesize(request)) });
   if (synthesizer.synthesizeStream) {
     const stream = synthesizer.synthesizeStream.bind(synthesizer);
     timed.synthesizeStream = (text, request) => timer.stream(() => stream(text, request));
   }
   if (synthesizer.close) timed.close = synthesizer.close.bind(synthesizer);
   return timed;
+}
+
+const DESCRIPTION_KEYS = ['name', 'upstream', 'capabilities', 'jobs'] as const;
+
+type Description<P> = Pick<P, Extract<keyof P, (typeof DESCRIPTION_KEYS)[number]>>;
+
+/**
+ * The wrapper with the provider's name, upstream, capabilities and job slots read through at
+ * each access, so it describes the provider as it is at that moment.
+ */
+function readThrough<P extends object, W extends object>(provider: P, wrapper: W): W & Description<P> {
+  for (const key of DESCRIPTION_KEYS) {
+    Object.defineProperty(wrapper, key, { get: () => (provider as Record<string, unknown>)[key], enumerable: true });
+  }
+  return wrapper as W & Description<P>;
 }
 
 class CallTimer {

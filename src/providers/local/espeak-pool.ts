@@ -65,7 +65,8 @@ export class EspeakPool {
   readonly catalogue: EspeakCatalogue;
   private readonly slots: Slot[];
   /** One per worker; a dead worker keeps its slot until its replacement is ready. */
-  private readonly jobSlots: JobSlots;
+  /** One slot per worker; read for metrics. */
+  readonly jobSlots: JobSlots;
   private readonly warmUp: boolean;
   private nextJobId = 1;
   private closed = false;

@@ -13,7 +13,7 @@
 import { availableParallelism } from 'node:os';
 import type { PcmAudio } from '../../audio/pcm.ts';
 import { isAbortError, throwIfAborted } from '../../errors/abort.ts';
-import type { SynthesizeRequest, Synthesizer, SynthesizerCapabilities } from '../contracts.ts';
+import type { JobLoad, SynthesizeRequest, Synthesizer, SynthesizerCapabilities } from '../contracts.ts';
 import { startDeadline } from '../deadline.ts';
 import { splitSentences } from '../sentences.ts';
 import { EspeakPool } from './espeak-pool.ts';
@@ -65,6 +65,10 @@ export class EspeakSynthesizer implements Synthesizer {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.onSentenceSynthesized = options.onSentenceSynthesized;
     this.capabilities = { streaming: true, sampleRate: ESPEAK_SAMPLE_RATE, voices: this.voices.names, defaultVoice };
+  }
+
+  get jobs(): JobLoad {
+    return this.pool.jobSlots;
   }
 
   /** Starts loading the engine on its workers, for create({ pool }) once the rest of the options are known. */

@@ -1,7 +1,8 @@
 /**
  * Bounded pocketsphinx processes: at most `maxConcurrent` decoding at once (each is one
- * single-threaded process), at most `maxQueue` calls waiting for one, and `warmProcesses`
- * started ahead of need so a turn does not wait for the models to load.
+ * single-threaded process), at most `maxQueue` calls waiting for one (the providers' shared job
+ * slots, src/providers/base/job-slots.ts, so a full queue refuses as whisper's and espeak-ng's
+ * do), and `warmProcesses` started ahead of need so a turn does not wait for the models to load.
  *
  * One process serves one turn: Debian's pocketsphinx_continuous can end an utterance only where
  * its own voice-activity detector hears 0.5 s of silence, and prints nothing at all for a turn
@@ -16,6 +17,7 @@
  */
 import { abortError } from '../../errors/abort.ts';
 import { SpeechbridgeError } from '../../errors/registry.ts';
+import { JobSlots } from '../base/job-slots.ts';
 import type { PocketsphinxProcess } from './pocketsphinx-process.ts';
 
 export interface PocketsphinxPoolOptions {
@@ -47,12 +49,12 @@ export class PocketsphinxPool {
   readonly #options: PocketsphinxPoolOptions;
   readonly #idle: PocketsphinxProcess[] = [];
   readonly #leased = new Set<PocketsphinxProcess>();
-  readonly #waiting: Array<{ grant: () => void; refuse: (error: unknown) => void }> = [];
-  #active = 0;
+  readonly #slots: JobSlots;
   #closed = false;
 
   constructor(options: PocketsphinxPoolOptions) {
     this.#options = options;
+    this.#slots = new JobSlots({ slots: options.maxConcurrent, maxWaiting: options.maxQueue, engine: 'pocketsphinx' });
   }
 
   /** Starts the warm processes (after start-up checks passed). */
@@ -69,15 +71,16 @@ export class PocketsphinxPool {
     return this.#idle.length;
   }
 
-  get activeCount(): number {
-    return this.#active;
+  /** Calls holding a process slot and calls waiting for one. */
+  get jobs(): JobSlots {
+    return this.#slots;
   }
 
   async acquire(options: AcquireOptions): Promise<PocketsphinxLease> {
     if (this.#closed) throw closedError();
-    await this.#takeSlot(options.signal, options.bestEffort === true);
+    const releaseSlot = await this.#slots.acquire({ signal: options.signal, bestEffort: options.bestEffort === true });
     if (this.#closed) {
-      this.#freeSlot();
+      releaseSlot();
       throw closedError();
     }
     let process: PocketsphinxProcess;
@@ -101,7 +104,7 @@ export class PocketsphinxPool {
         released = true;
         process.kill();
         this.#leased.delete(process);
-        this.#freeSlot();
+        releaseSlot();
       },
     };
   }
@@ -109,7 +112,7 @@ export class PocketsphinxPool {
   /** Kills every process; waiting calls fail with an AbortError; later calls are refused. */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const waiter of this.#waiting.splice(0)) waiter.refuse(abortError(undefined, 'pocketsphinx was shut down'));
+    this.#slots.close(abortError(undefined, 'pocketsphinx was shut down'));
     const all = [...this.#idle.splice(0), ...this.#leased];
     for (const process of all) {
       // Referenced again, so the caller's event loop waits for the exit it awaits.
@@ -127,44 +130,6 @@ export class PocketsphinxPool {
       const index = this.#idle.indexOf(process);
       if (index >= 0) this.#idle.splice(index, 1);
     });
-  }
-
-  async #takeSlot(signal: AbortSignal, bestEffort: boolean): Promise<void> {
-    if (signal.aborted) throw abortError(signal.reason);
-    if (this.#active < this.#options.maxConcurrent) {
-      this.#active++;
-      return;
-    }
-    if (bestEffort) throw new SpeechbridgeError('engine_busy', 'every pocketsphinx slot is busy; a best-effort transcription does not wait');
-    if (this.#waiting.length >= this.#options.maxQueue) {
-      throw new SpeechbridgeError('engine_busy', `pocketsphinx has ${this.#waiting.length} calls waiting (maxQueue ${this.#options.maxQueue}); retry later`);
-    }
-    await new Promise<void>((resolve, reject) => {
-      const waiter = {
-        grant: () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        refuse: (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      };
-      const onAbort = () => {
-        const index = this.#waiting.indexOf(waiter);
-        if (index >= 0) this.#waiting.splice(index, 1);
-        reject(abortError(signal.reason));
-      };
-      this.#waiting.push(waiter);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  #freeSlot(): void {
-    const next = this.#waiting.shift();
-    // The slot passes straight to the next waiter, so `active` only drops when none waits.
-    if (next) next.grant();
-    else this.#active--;
   }
 }
 

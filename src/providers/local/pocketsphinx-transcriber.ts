@@ -11,7 +11,8 @@
  * speech), a JSGF grammar (recognises command phrases exactly), or keyword spotting (reports
  * only the listed phrases, each with its time).
  *
- * Bounds: at most maxConcurrent processes decode at once and maxQueue calls wait for one; a
+ * Bounds: at most maxConcurrent processes decode at once and maxQueue calls wait for one (the
+ * providers' job slots, as whisper and espeak-ng queue; past that engine_busy); a
  * stream holds at most 30 s of audio while it waits, and reads its audio no faster than the
  * decoder takes it once it has one (2 s in flight); the final text must come within timeoutMs
  * (REQUEST_TIMEOUT) of the end of the audio; a process that dies fails only its own turn.
@@ -24,7 +25,7 @@ import { durationMs, type PcmAudio } from '../../audio/pcm.ts';
 import { createStreamResampler, resample, type StreamResampler } from '../../audio/resample.ts';
 import { abortError, throwIfAborted } from '../../errors/abort.ts';
 import { SpeechbridgeError } from '../../errors/registry.ts';
-import type { Transcriber, TranscriberCapabilities, TranscribeOptions, Transcription, TranscriptStreamEvent } from '../contracts.ts';
+import type { JobLoad, Transcriber, TranscriberCapabilities, TranscribeOptions, Transcription, TranscriptStreamEvent } from '../contracts.ts';
 import { startDeadline } from '../deadline.ts';
 import { languageCode } from '../languages.ts';
 import { parsePocketsphinxOutput, PocketsphinxLiveText, toTranscription, type PocketsphinxTextSource } from './pocketsphinx-output.ts';
@@ -199,6 +200,15 @@ export class PocketsphinxTranscriber implements Transcriber {
   /** Processes loaded and waiting for a turn. */
   get idleProcesses(): number {
     return this.#pool.idleCount;
+  }
+
+  /** Calls waiting for a process slot (at most maxQueue). */
+  get queued(): number {
+    return this.#pool.jobs.waiting;
+  }
+
+  get jobs(): JobLoad {
+    return this.#pool.jobs;
   }
 
   transcribe(audio: PcmAudio, options: TranscribeOptions = {}): Promise<Transcription> {

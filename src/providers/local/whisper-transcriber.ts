@@ -18,7 +18,7 @@ import { abortError, throwIfAborted } from '../../errors/abort.ts';
 import { SpeechbridgeError } from '../../errors/registry.ts';
 import { JobSlots, type ReleaseSlot } from '../base/job-slots.ts';
 import { startWorker } from '../base/worker-start.ts';
-import type { Transcriber, TranscriberCapabilities, TranscribeOptions, Transcription, TranscriptSegment } from '../contracts.ts';
+import type { JobLoad, Transcriber, TranscriberCapabilities, TranscribeOptions, Transcription, TranscriptSegment } from '../contracts.ts';
 import { startDeadline, type Deadline } from '../deadline.ts';
 import { languageCode } from '../languages.ts';
 
@@ -180,6 +180,10 @@ export class WhisperTranscriber implements Transcriber {
   /** Jobs waiting behind the running one. */
   get queued(): number {
     return this.slots.waiting;
+  }
+
+  get jobs(): JobLoad {
+    return this.slots;
   }
 
   async transcribe(audio: PcmAudio, options: TranscribeOptions = {}): Promise<Transcription> {

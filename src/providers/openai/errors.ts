@@ -146,11 +146,11 @@ function upstreamMessage(error: APIError): string {
   return text.length > MAX_QUOTED_CHARS ? `${text.slice(0, MAX_QUOTED_CHARS)}…` : text;
 }
 
-/** The most specific reason in the cause chain: a system error code (ECONNREFUSED, ENOTFOUND) or the innermost message. */
-function connectionReason(error: APIConnectionError): string {
-  let current: unknown = error.cause;
-  let innermost = error.message;
-  for (let depth = 0; depth < 4 && current; depth++) {
+/** The most specific reason in a fetch failure's cause chain: a system error code (ECONNREFUSED, ENOTFOUND) or the innermost message. */
+export function connectionReason(error: unknown): string {
+  let current: unknown = error;
+  let innermost = error instanceof Error ? error.message : String(error);
+  for (let depth = 0; depth < 5 && current; depth++) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
     const message = (current as { message?: unknown }).message;

@@ -3,6 +3,8 @@
  * variable that holds the address first, then what went wrong, then what to do about it.
  */
 import { SpeechbridgeError } from '../../errors/registry.ts';
+import { type DescribeOptions, describeWyomingServer } from './describe.ts';
+import type { WyomingInfo } from './messages.ts';
 
 export interface StartupContext {
   /** "speech recognition" or "speech synthesis". */
@@ -24,4 +26,13 @@ export function startupFailure(error: unknown, context: StartupContext): unknown
   };
   const hint = hints[error.code] ?? `check ${setting}`;
   return new SpeechbridgeError(error.code, `${setting}: ${error.message}; ${hint}`, { cause: error });
+}
+
+/** describe → info at start-up, a failure said as startupFailure says it. */
+export async function describeAtStartup(options: Omit<DescribeOptions, 'role'>, context: StartupContext): Promise<WyomingInfo> {
+  try {
+    return await describeWyomingServer({ ...options, role: context.role });
+  } catch (error) {
+    throw startupFailure(error, context);
+  }
 }

@@ -29,11 +29,10 @@ import { throwIfAborted } from '../../errors/abort.ts';
 import { defaultUpstreamLimits } from '../upstream-limits.ts';
 import type { WyomingAddress } from './address.ts';
 import { abortError, WyomingConnection } from './connection.ts';
-import { describeWyomingServer } from './describe.ts';
 import type { FrameLimits } from './framing.ts';
-import { errorEventToError, parseAudioFormat, type WyomingAudioFormat, type WyomingInfo, type WyomingTtsProgram } from './messages.ts';
+import { errorEventToError, parseAudioFormat, type WyomingAudioFormat, type WyomingTtsProgram } from './messages.ts';
 import { WyomingPcmDecoder } from './pcm-decoder.ts';
-import { startupFailure } from './startup-failure.ts';
+import { describeAtStartup } from './startup-failure.ts';
 import { WyomingVoices, type WyomingVoiceChoice } from './voices.ts';
 
 /**
@@ -75,12 +74,10 @@ export class WyomingSynthesizer implements Synthesizer {
    */
   static async create(options: WyomingSynthesizerOptions): Promise<WyomingSynthesizer> {
     const setting = options.uriSetting ?? 'WYOMING_TTS_URI';
-    let info: WyomingInfo;
-    try {
-      info = await describeWyomingServer({ address: options.address, role: ROLE, timeoutMs: options.timeoutMs, limits: options.limits });
-    } catch (error) {
-      throw startupFailure(error, { role: ROLE, setting, example: 'wyoming-piper, port 10200' });
-    }
+    const info = await describeAtStartup(
+      { address: options.address, timeoutMs: options.timeoutMs, limits: options.limits },
+      { role: ROLE, setting, example: 'wyoming-piper, port 10200' },
+    );
     const program = info.tts.find((candidate) => candidate.voices.length > 0) ?? info.tts[0];
     if (!program) {
       const offers = info.asr.length > 0 ? `only speech recognition (${info.asr.map((asr) => asr.name).join(', ')})` : 'no speech synthesis program';

@@ -30,18 +30,9 @@ import { throwIfAborted } from '../../errors/abort.ts';
 import { languageCode } from '../languages.ts';
 import type { WyomingAddress } from './address.ts';
 import { WyomingConnection } from './connection.ts';
-import { describeWyomingServer } from './describe.ts';
 import type { FrameLimits, WyomingEvent } from './framing.ts';
-import {
-  errorEventToError,
-  parseTranscript,
-  parseTranscriptChunk,
-  parseTranscriptStart,
-  type WyomingAsrModel,
-  type WyomingAsrProgram,
-  type WyomingInfo,
-} from './messages.ts';
-import { startupFailure } from './startup-failure.ts';
+import { errorEventToError, parseTranscript, parseTranscriptChunk, parseTranscriptStart, type WyomingAsrModel, type WyomingAsrProgram } from './messages.ts';
+import { describeAtStartup } from './startup-failure.ts';
 
 /** Wyoming speech recognition servers take 16 kHz (faster-whisper converts anything to it). */
 export const WYOMING_ASR_SAMPLE_RATE = 16_000;
@@ -88,12 +79,10 @@ export class WyomingTranscriber implements Transcriber {
    */
   static async create(options: WyomingTranscriberOptions): Promise<WyomingTranscriber> {
     const setting = options.uriSetting ?? 'WYOMING_ASR_URI';
-    let info: WyomingInfo;
-    try {
-      info = await describeWyomingServer({ address: options.address, role: ROLE, timeoutMs: options.timeoutMs, limits: options.limits });
-    } catch (error) {
-      throw startupFailure(error, { role: ROLE, setting, example: 'wyoming-faster-whisper, port 10300' });
-    }
+    const info = await describeAtStartup(
+      { address: options.address, timeoutMs: options.timeoutMs, limits: options.limits },
+      { role: ROLE, setting, example: 'wyoming-faster-whisper, port 10300' },
+    );
     const program = info.asr.find((candidate) => candidate.models.some((model) => model.installed)) ?? info.asr[0];
     if (!program) {
       const offers = info.tts.length > 0 ? `only speech synthesis (${info.tts.map((tts) => tts.name).join(', ')})` : 'no speech recognition program';
