@@ -22,8 +22,11 @@ import type { PcmAudio } from '../audio/pcm.ts';
 
 export const BUFFER_SAMPLE_RATE = 16000;
 const SAMPLES_PER_MS = BUFFER_SAMPLE_RATE / 1000;
-/** 1 s of 16 kHz audio (32 KB): between VAD turns the buffer keeps well under half of it. */
-const MIN_CAPACITY_SAMPLES = BUFFER_SAMPLE_RATE;
+/**
+ * 2 s of 16 kHz audio (64 KB). Between VAD turns the buffer keeps padMs + startMs + 80 ms
+ * (about 0.5 s by default), so the kept audio moves to the front once per ~1.5 s of input.
+ */
+const MIN_CAPACITY_SAMPLES = 2 * BUFFER_SAMPLE_RATE;
 
 /** What the buffer keeps: everything, the last `samples`, or everything from `sample` on. */
 type Retention = { kind: 'all' } | { kind: 'tail'; samples: number } | { kind: 'from'; sample: number };
