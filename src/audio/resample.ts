@@ -271,7 +271,7 @@ class SpeexStreamResampler implements StreamResampler {
     }
     this.#inputTotal += samples.length;
     let written = 0;
-    for (let offsetIn = 0; offsetIn < samples.length; ) {
+    for (let offsetIn = 0; offsetIn < samples.length;) {
       const chunk = Math.min(samples.length - offsetIn, BLOCK_SAMPLES);
       const produced = this.#call(samples.subarray(offsetIn, offsetIn + chunk), chunk);
       const start = this.#outputPointer >> 1;

@@ -34,7 +34,7 @@ import type { EngineEvent } from '../engine/events.ts';
 import { CLOSE_CODES, type CloseReason, drainsBeforeClose } from './close-reasons.ts';
 import type { DoorMetrics } from './door-metrics.ts';
 import type { DoorLimits, DoorSession } from './door-session.ts';
-import { EARLY_HEAD_BYTES, EarlyBuffer, type EarlyMessage, MAX_EARLY_EVENTS, MAX_EARLY_MESSAGES } from './early-buffer.ts';
+import { EARLY_HEAD_BYTES, EarlyBuffer, MAX_EARLY_EVENTS, MAX_EARLY_MESSAGES } from './early-buffer.ts';
 import { type MessageClass, OutboundPolicy } from './outbound-policy.ts';
 import { SessionBoundary } from './session-boundary.ts';
 import type { SessionTransport, TransportEnd } from './session-transport.ts';
@@ -207,7 +207,7 @@ export class SessionSocket<Out> {
     }
     for (const message of state.early.messages) {
       if (!this.accepting) return false;
-      this.#deliver(message);
+      this.#deliver(message.data, message.isBinary, message.bytes);
     }
     return this.#phase.phase === 'open';
   }
@@ -282,21 +282,21 @@ export class SessionSocket<Out> {
       }
       return;
     }
-    this.#deliver({ data, isBinary, bytes: data.byteLength });
+    this.#deliver(data, isBinary, data.byteLength);
   }
 
-  #deliver(message: EarlyMessage): void {
+  #deliver(data: Buffer, isBinary: boolean, bytes: number): void {
     const { maxMessageBytes } = this.options.limits;
-    if (message.bytes > maxMessageBytes) {
+    if (bytes > maxMessageBytes) {
       const mb = (maxMessageBytes / (1024 * 1024)).toFixed(2);
       const error = new SpeechbridgeError(
         'message_too_large',
-        `the message is ${message.bytes} bytes; the limit is ${maxMessageBytes} bytes (REALTIME_MAX_MESSAGE_MB=${mb}); ${this.options.tooLargeAdvice}`,
+        `the message is ${bytes} bytes; the limit is ${maxMessageBytes} bytes (REALTIME_MAX_MESSAGE_MB=${mb}); ${this.options.tooLargeAdvice}`,
       );
-      this.sendError(error, message.data.subarray(0, EARLY_HEAD_BYTES).toString('utf8'));
+      this.sendError(error, data.subarray(0, EARLY_HEAD_BYTES).toString('utf8'));
       return;
     }
-    this.options.onMessage?.(message.data, message.isBinary);
+    this.options.onMessage?.(data, isBinary);
   }
 
   #onEngineEvent(event: EngineEvent): void {

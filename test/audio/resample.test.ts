@@ -213,7 +213,7 @@ describe('resample: stream', () => {
     assert.deepEqual(second, first);
   });
 
-  test('pushInto writes what push returns into the caller\'s array, within maxOutput, for realtime hops and for blocks longer than one call', async () => {
+  test("pushInto writes what push returns into the caller's array, within maxOutput, for realtime hops and for blocks longer than one call", async () => {
     const input = sineTone(24000, 0.5, IN_BAND);
     for (const chunkSamples of [480, 10_000]) {
       const byPush = createStreamResamplerSync(24000, 16000);
