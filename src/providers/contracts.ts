@@ -78,15 +78,16 @@ export interface Transcription {
  */
 export type TranscriptStreamEvent = { type: 'delta'; text: string } | { type: 'completed'; transcription: Transcription };
 
+/**
+ * The audio handed to transcribe() is read-only and may be a view of memory the session still
+ * uses (its input buffer): a provider that hands samples to a worker copies them before
+ * transferring.
+ */
 export interface Transcriber {
   readonly name: string;
   /** Where a provider that calls an upstream sends its requests (a URL without credentials), named in failure messages. */
   readonly upstream?: string;
   readonly capabilities: TranscriberCapabilities;
-  /**
-   * `audio` is read-only and may be a view of memory the session still uses (its input
-   * buffer): a provider that hands samples to a worker copies them before transferring.
-   */
   transcribe(audio: PcmAudio, options?: TranscribeOptions): Promise<Transcription>;
   /**
    * Present when capabilities.streaming is true. `audio` yields the turn's frames as they are
