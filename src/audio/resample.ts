@@ -47,6 +47,14 @@ export interface StreamResampler {
    * are equal it is the input itself.
    */
   push(samples: Int16Array): Int16Array;
+  /**
+   * push, writing the output into `target` from `offset` instead of a new array (the 20 ms input
+   * path keeps its audio in one array); `target` needs room for maxOutput(samples.length).
+   * Returns the number of samples written.
+   */
+  pushInto(samples: Int16Array, target: Int16Array, offset: number): number;
+  /** The most samples one push of `inputLength` samples can return. */
+  maxOutput(inputLength: number): number;
   /** Ends the stream: returns the samples still held in the filter and resets for a new stream. */
   flush(): Int16Array;
   /** Frees the WASM state. Idempotent; push and flush throw afterwards. */
@@ -166,6 +174,16 @@ class PassThroughResampler implements StreamResampler {
     return samples;
   }
 
+  pushInto(samples: Int16Array, target: Int16Array, offset: number): number {
+    if (this.#closed) throw closedError();
+    target.set(samples, offset);
+    return samples.length;
+  }
+
+  maxOutput(inputLength: number): number {
+    return inputLength;
+  }
+
   flush(): Int16Array {
     if (this.#closed) throw closedError();
     return new Int16Array(0);
@@ -207,6 +225,8 @@ class SpeexStreamResampler implements StreamResampler {
   #scratch = new Int16Array(0);
   #inputTotal = 0;
   #outputTotal = 0;
+  /** Input samples the last #call consumed. */
+  #consumed = 0;
   #closed = false;
 
   /** `expectedOutput` sizes the scratch once for a whole-buffer call instead of growing it by doubling. */
@@ -244,6 +264,32 @@ class SpeexStreamResampler implements StreamResampler {
     return out;
   }
 
+  pushInto(samples: Int16Array, target: Int16Array, offset: number): number {
+    if (this.#closed) throw closedError();
+    if (offset + this.maxOutput(samples.length) > target.length) {
+      throw new RangeError(`pushInto needs room for ${this.maxOutput(samples.length)} samples at ${offset}; the target holds ${target.length}`);
+    }
+    this.#inputTotal += samples.length;
+    let written = 0;
+    for (let offsetIn = 0; offsetIn < samples.length;) {
+      const chunk = Math.min(samples.length - offsetIn, BLOCK_SAMPLES);
+      const produced = this.#call(samples.subarray(offsetIn, offsetIn + chunk), chunk);
+      const start = this.#outputPointer >> 1;
+      target.set(this.#module.HEAP16.subarray(start, start + produced), offset + written);
+      written += produced;
+      offsetIn += this.#consumed;
+      if (this.#consumed === 0 && produced === 0) throw noProgress();
+    }
+    this.#outputTotal += written;
+    return written;
+  }
+
+  maxOutput(inputLength: number): number {
+    const blocks = Math.max(1, Math.ceil(inputLength / BLOCK_SAMPLES));
+    // Per block: its share rounded up, and the slack for samples the filter held from before.
+    return Math.ceil((inputLength * this.toRate) / this.fromRate) + blocks * (OUTPUT_SLACK_SAMPLES + 1);
+  }
+
   flush(): Int16Array {
     if (this.#closed) throw closedError();
     const expected = Math.ceil((this.#inputTotal * this.toRate) / this.fromRate);
@@ -271,24 +317,8 @@ class SpeexStreamResampler implements StreamResampler {
     let total = 0;
     while (offset < length) {
       const chunk = Math.min(length - offset, BLOCK_SAMPLES);
-      // Heap views are re-read on every call: Emscripten swaps them when the heap grows.
-      if (input) module.HEAP16.set(input.subarray(offset, offset + chunk), this.#inputPointer >> 1);
-      const lengths = this.#lengthsPointer >> 2;
-      module.HEAPU32[lengths] = chunk;
-      module.HEAPU32[lengths + 1] = this.#outputCapacity;
-      // A null input pointer makes Speex read zeros, which is how flush drains the filter.
-      const status = module._speex_resampler_process_int(
-        this.#state,
-        0,
-        input ? this.#inputPointer : 0,
-        this.#lengthsPointer,
-        this.#outputPointer,
-        this.#lengthsPointer + 4,
-      );
-      if (status !== 0) throw new SpeechbridgeError('engine_failed', `speex_resampler_process_int failed: ${speexError(module, status)}`);
-      const consumed = module.HEAPU32[lengths];
-      const produced = module.HEAPU32[lengths + 1];
-      offset += consumed;
+      const produced = this.#call(input ? input.subarray(offset, offset + chunk) : null, chunk);
+      offset += this.#consumed;
       const heap = module.HEAP16;
       const start = this.#outputPointer >> 1;
       // The common realtime case: one call made all the output, copy it straight out of the heap.
@@ -300,12 +330,41 @@ class SpeexStreamResampler implements StreamResampler {
       }
       this.#scratch.set(heap.subarray(start, start + produced), total);
       total += produced;
-      if (consumed === 0 && produced === 0) {
-        throw new SpeechbridgeError('engine_failed', 'the Speex resampler made no progress on a block');
-      }
+      if (this.#consumed === 0 && produced === 0) throw noProgress();
     }
     return this.#scratch.slice(0, total);
   }
+
+  /**
+   * One Speex call on one block of at most BLOCK_SAMPLES (zeros when null): returns the samples
+   * produced (at #outputPointer) and leaves the input samples consumed in #consumed.
+   */
+  #call(block: Int16Array | null, length: number): number {
+    const module = this.#module;
+    // Heap views are re-read on every call: Emscripten swaps them when the heap grows.
+    if (block) module.HEAP16.set(block, this.#inputPointer >> 1);
+    const lengths = this.#lengthsPointer >> 2;
+    module.HEAPU32[lengths] = length;
+    module.HEAPU32[lengths + 1] = this.#outputCapacity;
+    // A null input pointer makes Speex read zeros, which is how flush drains the filter.
+    const status = module._speex_resampler_process_int(
+      this.#state,
+      0,
+      block ? this.#inputPointer : 0,
+      this.#lengthsPointer,
+      this.#outputPointer,
+      this.#lengthsPointer + 4,
+    );
+    if (status !== 0) throw new SpeechbridgeError('engine_failed', `speex_resampler_process_int failed: ${speexError(module, status)}`);
+    const consumed = module.HEAPU32[lengths];
+    const produced = module.HEAPU32[lengths + 1];
+    this.#consumed = consumed;
+    return produced;
+  }
+}
+
+function noProgress(): SpeechbridgeError {
+  return new SpeechbridgeError('engine_failed', 'the Speex resampler made no progress on a block');
 }
 
 function closedError(): SpeechbridgeError {

@@ -109,19 +109,21 @@ export class TranscriptionJob {
       this.#stop = { kind: 'timeout' };
       this.#controller.abort();
     }, timeoutMs);
-    // Its own controller: stopping a diarization that is no longer wanted must not touch the recognizer's call.
-    const diarizationStop = new AbortController();
-    const diarization = this.#diarize(AbortSignal.any([this.#controller.signal, diarizationStop.signal]));
+    // Its own controller: stopping a diarization that is no longer wanted must not touch the
+    // recognizer's call. None without a diarizer: AbortSignal.any and an abort (which builds a
+    // DOMException with its stack) per turn for nothing.
+    const diarizationStop = this.#options.diarizer ? new AbortController() : null;
+    const diarization = diarizationStop ? this.#diarize(AbortSignal.any([this.#controller.signal, diarizationStop.signal])) : null;
     try {
       const outcome = await this.#transcribe(audioMs);
-      if (outcome.status === 'completed') this.#emitSegments(outcome, await diarization);
+      if (outcome.status === 'completed' && diarization) this.#emitSegments(outcome, await diarization);
       return this.#settle(outcome);
     } catch (error) {
       return this.#settle({ status: 'failed', error: this.#describe(error) });
     } finally {
       clock.clearTimeout(this.#timer);
       // The recognizer failed or the job was stopped: the diarization stops with it.
-      diarizationStop.abort();
+      diarizationStop?.abort();
       await diarization;
     }
   }

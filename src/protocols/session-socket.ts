@@ -34,7 +34,7 @@ import type { EngineEvent } from '../engine/events.ts';
 import { CLOSE_CODES, type CloseReason, drainsBeforeClose } from './close-reasons.ts';
 import type { DoorMetrics } from './door-metrics.ts';
 import type { DoorLimits, DoorSession } from './door-session.ts';
-import { EARLY_HEAD_BYTES, EarlyBuffer, type EarlyMessage, MAX_EARLY_EVENTS, MAX_EARLY_MESSAGES } from './early-buffer.ts';
+import { EARLY_HEAD_BYTES, EarlyBuffer, MAX_EARLY_EVENTS, MAX_EARLY_MESSAGES } from './early-buffer.ts';
 import { type MessageClass, OutboundPolicy } from './outbound-policy.ts';
 import { SessionBoundary } from './session-boundary.ts';
 import type { SessionTransport, TransportEnd } from './session-transport.ts';
@@ -82,6 +82,13 @@ export class SessionSocket<Out> {
   readonly #holds = new Set<ReadHold>();
   readonly #sessionTimer: NodeJS.Timeout;
   #idleTimer: NodeJS.Timeout | null;
+  /**
+   * When the client last sent something (performance.now() ms). A message only stamps it; the
+   * idle timer, on firing, arms itself again for what is left. Refreshing the timer on every
+   * message instead re-inserts it into Node's timer list 50 times a second per session.
+   */
+  #lastReceivedMs = performance.now();
+  readonly #onIdleTimer: () => void;
   readonly #startedAtMs = Date.now();
   #settling = false;
   readonly #done: Promise<CloseReason>;
@@ -121,12 +128,16 @@ export class SessionSocket<Out> {
       boundary.guard('session timer', () => this.expire('session_expired', 'the session reached its maximum duration (REALTIME_MAX_SESSION_MINUTES)')),
       limits.maxSessionMs,
     );
-    this.#idleTimer = setTimeout(
-      boundary.guard('idle timer', () =>
-        this.expire('session_idle', `nothing was received for ${limits.idleTimeoutMs / 1000} s (REALTIME_IDLE_TIMEOUT_SECONDS)`),
-      ),
-      limits.idleTimeoutMs,
-    );
+    this.#onIdleTimer = boundary.guard('idle timer', () => {
+      // Within a millisecond counts as due: timers run on the event loop's whole-ms clock.
+      const leftMs = this.#lastReceivedMs + limits.idleTimeoutMs - performance.now();
+      if (leftMs >= 1) {
+        this.#idleTimer = setTimeout(this.#onIdleTimer, leftMs);
+        return;
+      }
+      this.expire('session_idle', `nothing was received for ${limits.idleTimeoutMs / 1000} s (REALTIME_IDLE_TIMEOUT_SECONDS)`);
+    });
+    this.#idleTimer = setTimeout(this.#onIdleTimer, limits.idleTimeoutMs);
   }
 
   /** Resolves with the close reason once the socket and the engine are both closed; never rejects. */
@@ -196,7 +207,7 @@ export class SessionSocket<Out> {
     }
     for (const message of state.early.messages) {
       if (!this.accepting) return false;
-      this.#deliver(message);
+      this.#deliver(message.data, message.isBinary, message.bytes);
     }
     return this.#phase.phase === 'open';
   }
@@ -250,14 +261,14 @@ export class SessionSocket<Out> {
   /** A client message read by the door itself (Socket.IO events): counts as activity; false when the session does not take it. */
   received(): boolean {
     if (this.#phase.phase !== 'open') return false;
-    this.#idleTimer?.refresh();
+    this.#lastReceivedMs = performance.now();
     return true;
   }
 
   #onClientMessage(data: Buffer, isBinary: boolean): void {
     const state = this.#phase;
     if (!this.accepting) return;
-    this.#idleTimer?.refresh();
+    this.#lastReceivedMs = performance.now();
     if (state.phase === 'starting') {
       if (!state.early.addMessage(data, isBinary)) {
         const { maxMessageBytes } = this.options.limits;
@@ -271,21 +282,21 @@ export class SessionSocket<Out> {
       }
       return;
     }
-    this.#deliver({ data, isBinary, bytes: data.byteLength });
+    this.#deliver(data, isBinary, data.byteLength);
   }
 
-  #deliver(message: EarlyMessage): void {
+  #deliver(data: Buffer, isBinary: boolean, bytes: number): void {
     const { maxMessageBytes } = this.options.limits;
-    if (message.bytes > maxMessageBytes) {
+    if (bytes > maxMessageBytes) {
       const mb = (maxMessageBytes / (1024 * 1024)).toFixed(2);
       const error = new SpeechbridgeError(
         'message_too_large',
-        `the message is ${message.bytes} bytes; the limit is ${maxMessageBytes} bytes (REALTIME_MAX_MESSAGE_MB=${mb}); ${this.options.tooLargeAdvice}`,
+        `the message is ${bytes} bytes; the limit is ${maxMessageBytes} bytes (REALTIME_MAX_MESSAGE_MB=${mb}); ${this.options.tooLargeAdvice}`,
       );
-      this.sendError(error, message.data.subarray(0, EARLY_HEAD_BYTES).toString('utf8'));
+      this.sendError(error, data.subarray(0, EARLY_HEAD_BYTES).toString('utf8'));
       return;
     }
-    this.options.onMessage?.(message.data, message.isBinary);
+    this.options.onMessage?.(data, isBinary);
   }
 
   #onEngineEvent(event: EngineEvent): void {

@@ -44,7 +44,8 @@ export interface WebSocketDoorOptions<Handshake> {
   /** The subprotocol selected back; default: selectAnySubprotocol. */
   selectProtocol?(protocols: Set<string>): string | false;
   admit(request: IncomingMessage, protocols: string[]): Admission<Handshake>;
-  connect(socket: WebSocket, handshake: Handshake): DoorConnection;
+  /** `stream`: the connection under the WebSocket, for its transport to batch writes on. */
+  connect(socket: WebSocket, handshake: Handshake, stream: Duplex): DoorConnection;
   /** A connection could not be set up (its socket is closed with 1011). */
   onConnectFailure?(error: unknown): void;
   /** The per-token session limit (MAX_SESSIONS_PER_TOKEN); none when absent. */
@@ -103,7 +104,7 @@ export class WebSocketDoor<Handshake = undefined> {
     this.#server.handleUpgrade(request, socket, head, (websocket) => {
       let connection: DoorConnection;
       try {
-        connection = this.options.connect(websocket, handshake);
+        connection = this.options.connect(websocket, handshake, socket);
       } catch (error) {
         // Before a connection (and its error boundary) exists: this socket ends, the process does not.
         this.options.onConnectFailure?.(error);

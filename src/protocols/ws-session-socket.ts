@@ -3,6 +3,7 @@
  * /v1/transcriptions): the shared session socket over a ws transport with the door's limits,
  * heartbeat and metrics, and the door's wire.
  */
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { DoorMetrics } from './door-metrics.ts';
@@ -13,6 +14,8 @@ import { type WireFrame, WsTransport } from './ws-transport.ts';
 /** What every plain WebSocket door's connection is made with. */
 export interface WsConnectionOptions {
   socket: WebSocket;
+  /** The connection under the WebSocket (the upgrade's socket): its writes are batched per event-loop turn. */
+  stream?: Duplex;
   createSession: DoorSessionFactory;
   limits: DoorLimits;
   logger: Logger;
@@ -20,6 +23,6 @@ export interface WsConnectionOptions {
 }
 
 export function wsSessionSocket(options: WsConnectionOptions, logger: Logger, wire: DoorWire<WireFrame>): SessionSocket<WireFrame> {
-  const { socket, limits, metrics } = options;
-  return new SessionSocket<WireFrame>({ transport: new WsTransport(socket, limits.heartbeatMs), limits, logger, ...(metrics && { metrics }), ...wire });
+  const { socket, stream, limits, metrics } = options;
+  return new SessionSocket<WireFrame>({ transport: new WsTransport(socket, limits.heartbeatMs, stream), limits, logger, ...(metrics && { metrics }), ...wire });
 }

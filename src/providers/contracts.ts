@@ -85,6 +85,11 @@ export interface Transcription {
  */
 export type TranscriptStreamEvent = { type: 'delta'; text: string } | { type: 'completed'; transcription: Transcription };
 
+/**
+ * The audio handed to transcribe() is read-only and may be a view of memory the session still
+ * uses (its input buffer): a provider that hands samples to a worker copies them before
+ * transferring.
+ */
 export interface Transcriber {
   readonly name: string;
   /** Where a provider that calls an upstream sends its requests (a URL without credentials), named in failure messages. */

@@ -213,6 +213,32 @@ describe('resample: stream', () => {
     assert.deepEqual(second, first);
   });
 
+  test("pushInto writes what push returns into the caller's array, within maxOutput, for realtime hops and for blocks longer than one call", async () => {
+    const input = sineTone(24000, 0.5, IN_BAND);
+    for (const chunkSamples of [480, 10_000]) {
+      const byPush = createStreamResamplerSync(24000, 16000);
+      const byPushInto = createStreamResamplerSync(24000, 16000);
+      const target = new Int16Array(input.length);
+      let written = 0;
+      const pushed: Int16Array[] = [];
+      for (let start = 0; start < input.length; start += chunkSamples) {
+        const chunk = input.subarray(start, start + chunkSamples);
+        const count = byPushInto.pushInto(chunk, target, written);
+        assert.ok(count <= byPushInto.maxOutput(chunk.length), `${count} samples written, maxOutput ${byPushInto.maxOutput(chunk.length)}`);
+        written += count;
+        pushed.push(byPush.push(chunk));
+      }
+      assert.deepEqual(target.subarray(0, written), concatPcm(pushed));
+      assert.deepEqual(byPushInto.flush(), byPush.flush());
+      byPush.close();
+      byPushInto.close();
+    }
+    const passThrough = createStreamResamplerSync(16000, 16000);
+    const target = new Int16Array(4);
+    assert.equal(passThrough.pushInto(new Int16Array([5, 6, 7]), target, 1), 3);
+    assert.deepEqual([...target], [0, 5, 6, 7]);
+  });
+
   test('equal rates pass chunks through; a closed stream refuses further use', async () => {
     const passThrough = createStreamResamplerSync(16000, 16000);
     const chunk = new Int16Array([5, 6, 7]);

@@ -65,6 +65,27 @@ describe('InputBuffer', () => {
     buffer.close();
   });
 
+  test('committed and peeked audio stays as it was while the buffer takes on and drops more audio', () => {
+    const buffer = new InputBuffer({ inputSampleRate: 16000, maxBufferMs: 600_000 });
+    buffer.retainTail(100);
+    const frame = (value: number) => new Int16Array(320).fill(value);
+    for (let i = 0; i < 100; i++) buffer.append(frame(i));
+    const peeked = buffer.peek();
+    const peekedCopy = peeked.audio.samples.slice();
+    for (let i = 100; i < 150; i++) buffer.append(frame(i));
+    const committed = buffer.commit();
+    const committedCopy = committed.audio.samples.slice();
+    assert.equal(committed.audio.samples[0], 145, 'the tail kept: the last 100 ms, five whole appends');
+    // Many seconds more, with the tail dropped as they come: the kept audio moves in its array or to a new one.
+    for (let i = 0; i < 2000; i++) buffer.append(frame(-i));
+    assert.deepEqual(peeked.audio.samples, peekedCopy);
+    assert.deepEqual(committed.audio.samples, committedCopy);
+    const last = buffer.peek();
+    assert.equal(last.audio.samples.at(-1), -1999);
+    assert.ok(last.audio.samples.length >= 100 * 16 && last.audio.samples.length < 120 * 16, `${last.audio.samples.length} samples kept`);
+    buffer.close();
+  });
+
   test('refuses an append that would pass maxBufferMs and keeps nothing of it', () => {
     const buffer = new InputBuffer({ inputSampleRate: 16000, maxBufferMs: 1000 });
     let refused = 0;

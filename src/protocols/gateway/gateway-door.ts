@@ -32,7 +32,7 @@ export function createGatewayDoor({ auth, createSession, limits, logger, default
     maxMessageBytes: limits.maxMessageBytes,
     admit: tokenAdmission(auth),
     ...(admission && { sessionLimit: admission }),
-    connect: (socket) => new GatewayConnection({ socket, createSession, limits, logger, defaults, metrics }),
+    connect: (socket, _handshake, stream) => new GatewayConnection({ socket, stream, createSession, limits, logger, defaults, metrics }),
     onConnectFailure: (error) => {
       metrics?.fault();
       logger.error({ fault: errorSummary(error) }, 'gateway connection could not be set up');

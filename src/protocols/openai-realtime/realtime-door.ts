@@ -76,7 +76,7 @@ export function createRealtimeDoor(options: RealtimeDoorOptions): WebSocketDoor<
     selectProtocol: selectSubprotocol,
     admit: (request, protocols) => admit(auth, request, protocols),
     ...(admission && { sessionLimit: admission }),
-    connect: (websocket, { handshake, secret }) => {
+    connect: (websocket, { handshake, secret }, stream) => {
       const boundKind = secret ? secretKind(secret.session) : undefined;
       const codec = new RealtimeCodec({
         dialect: handshake.dialect,
@@ -87,6 +87,7 @@ export function createRealtimeDoor(options: RealtimeDoorOptions): WebSocketDoor<
       });
       const connection = new RealtimeConnection({
         socket: websocket,
+        stream,
         codec,
         createSession: withRealtimeDefaults(createSession),
         model: handshake.model,

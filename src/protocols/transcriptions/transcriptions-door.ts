@@ -29,7 +29,7 @@ export function createTranscriptionsDoor({ auth, createSession, limits, logger, 
     maxMessageBytes: limits.maxMessageBytes,
     admit: tokenAdmission(auth),
     ...(admission && { sessionLimit: admission }),
-    connect: (socket) => new TranscriptionConnection({ socket, createSession, limits, logger, metrics }),
+    connect: (socket, _handshake, stream) => new TranscriptionConnection({ socket, stream, createSession, limits, logger, metrics }),
     onConnectFailure: (error) => {
       metrics?.fault();
       logger.error({ fault: errorSummary(error) }, 'transcriptions connection could not be set up');
