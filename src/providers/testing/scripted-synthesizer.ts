@@ -55,6 +55,8 @@ export class ScriptedSynthesizer implements Synthesizer {
   readonly capabilities: SynthesizerCapabilities;
   readonly calls: SynthesizerCall[] = [];
   private readonly options: ScriptedSynthesizerOptions;
+  /** One second of the tone, when it repeats every second (a whole number of hertz). */
+  private toneSecond?: Int16Array;
 
   constructor(options: ScriptedSynthesizerOptions = {}) {
     this.options = options;
@@ -158,8 +160,25 @@ export class ScriptedSynthesizer implements Synthesizer {
   private render(start: number, length: number): Int16Array {
     const samples = new Int16Array(length);
     if ((this.options.sound ?? 'tone') === 'silence') return samples;
-    const step = (2 * Math.PI * (this.options.toneHz ?? 440)) / this.capabilities.sampleRate;
-    for (let i = 0; i < length; i++) samples[i] = Math.round(TONE_AMPLITUDE * Math.sin((start + i) * step));
+    const toneHz = this.options.toneHz ?? 440;
+    const sampleRate = this.capabilities.sampleRate;
+    const step = (2 * Math.PI * toneHz) / sampleRate;
+    if (!Number.isInteger(toneHz)) {
+      for (let i = 0; i < length; i++) samples[i] = Math.round(TONE_AMPLITUDE * Math.sin((start + i) * step));
+      return samples;
+    }
+    // A whole number of hertz repeats every second: one second is computed once and copied from
+    // (a load test's server then spends its time on the gateway, not on sines).
+    if (!this.toneSecond) {
+      this.toneSecond = new Int16Array(sampleRate);
+      for (let i = 0; i < sampleRate; i++) this.toneSecond[i] = Math.round(TONE_AMPLITUDE * Math.sin(i * step));
+    }
+    for (let written = 0; written < length;) {
+      const from = (start + written) % sampleRate;
+      const count = Math.min(length - written, sampleRate - from);
+      samples.set(this.toneSecond.subarray(from, from + count), written);
+      written += count;
+    }
     return samples;
   }
 }
