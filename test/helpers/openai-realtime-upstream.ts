@@ -11,6 +11,9 @@
  *   `session.updated`, or by an `invalid_model` error and close 4000
  *   "invalid_request_error.invalid_model" for a model it does not offer.
  * - `input_audio_buffer.append` (base64 PCM16 at 24 kHz, or G.711 μ-law / A-law at 8 kHz),
+ *   read in the format the session was last told (`audio.input.format`, PCM16 24 kHz until a
+ *   session.update says otherwise); each append and each item records that format, so a test
+ *   sees which format the audio was read in and whether one item mixed two,
  *   `input_audio_buffer.commit` (under 100 ms: the `input_audio_buffer_commit_empty` error
  *   naming the commit's event_id), `input_audio_buffer.clear` → `cleared`.
  * - Its own server VAD when `turn_detection` is server_vad: an energy detector on 20 ms
@@ -57,6 +60,8 @@ export interface CommittedItem {
   /** The item's audio as it was appended (PCM16 bytes, or G.711 bytes). */
   audio: Buffer;
   audioMs: number;
+  /** The input formats its appends were read in (`audio/pcm`, `audio/pcmu`, `audio/pcma`), in order, each once. */
+  formats: string[];
 }
 
 export interface ReceivedEvent {
@@ -65,6 +70,8 @@ export interface ReceivedEvent {
   event_id?: string;
   /** For appends: the decoded byte count. */
   bytes?: number;
+  /** For appends: the input format they were read in. */
+  format?: string;
   /** session.update's session object. */
   session?: any;
 }
@@ -225,7 +232,9 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
       include: null,
     };
     let buffer: Buffer[] = [];
-    let bufferedBytes = 0;
+    let bufferedFormats: string[] = [];
+    // ms of the buffer, each append counted in the format it was read in.
+    let bufferedMs = 0;
     let writtenMs = 0;
     let appends = 0;
     let lastItemId: string | null = null;
@@ -278,8 +287,6 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
 
     const commit = (by: CommittedItem['by'], itemId = `item_${randomBytes(8).toString('hex')}`) => {
       const audio = Buffer.concat(buffer);
-      buffer = [];
-      bufferedBytes = 0;
       const item: CommittedItem = {
         index: items.length,
         itemId,
@@ -287,8 +294,12 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
         connection: index,
         by,
         audio,
-        audioMs: audio.length / bytesPerMs(),
+        audioMs: bufferedMs,
+        formats: bufferedFormats,
       };
+      buffer = [];
+      bufferedMs = 0;
+      bufferedFormats = [];
       items.push(item);
       send({ type: 'input_audio_buffer.committed', item_id: itemId, previous_item_id: lastItemId });
       send({
@@ -400,9 +411,12 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
           const bytes = Buffer.from(event.audio, 'base64');
           if (session.audio.input.format.type === 'audio/pcm' && bytes.length % 2 !== 0)
             return error('invalid_value', 'PCM16 audio needs an even byte count.', eventId, 'audio');
+          const format = session.audio.input.format.type;
           entry.bytes = bytes.length;
+          entry.format = format;
           buffer.push(bytes);
-          bufferedBytes += bytes.length;
+          bufferedMs += bytes.length / bytesPerMs();
+          if (!bufferedFormats.includes(format)) bufferedFormats.push(format);
           appends += 1;
           detect(bytes);
           const fault = upstream.faults.closeAfterAppends;
@@ -418,7 +432,7 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
             ws.send('<html>502 Bad Gateway</html>');
             return;
           }
-          const ms = bufferedBytes / bytesPerMs();
+          const ms = bufferedMs;
           if (ms < 100) {
             return error(
               'input_audio_buffer_commit_empty',
@@ -435,7 +449,8 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
         }
         case 'input_audio_buffer.clear':
           buffer = [];
-          bufferedBytes = 0;
+          bufferedMs = 0;
+          bufferedFormats = [];
           speechItemId = null;
           silentMs = 0;
           send({ type: 'input_audio_buffer.cleared' });
