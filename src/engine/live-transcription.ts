@@ -63,6 +63,8 @@ export interface LiveTurnSettings {
   transcription: TranscriptionConfig;
   /** Also emit transcript.interim (the whole text so far) for each piece. */
   interim: boolean;
+  /** Ask for the tokens' log probabilities and send them with each delta (the session's include). */
+  logprobs?: boolean;
 }
 
 /** True when the recognizer takes a live stream per turn. */
@@ -287,13 +289,14 @@ export class LiveTurnStream {
     // Started on the next tick, so the prefix is queued before the recognizer first pulls.
     await Promise.resolve();
     const { transcriber, emit } = this.#options;
-    const { transcription: settings, interim } = this.#settings;
+    const { transcription: settings, interim, logprobs } = this.#settings;
     const options: TranscribeOptions = {
       signal: this.#controller.signal,
       ...(settings.language !== undefined && { language: settings.language }),
       ...(settings.prompt !== undefined && { prompt: settings.prompt }),
       ...(settings.model !== undefined && { model: settings.model }),
       ...(this.#encoding !== 'pcm16' && { inputEncoding: this.#encoding }),
+      ...(logprobs && { logprobs: true }),
     };
     let completed = false;
     try {
@@ -307,7 +310,7 @@ export class LiveTurnStream {
         }
         if (!event.text) continue;
         this.#text += event.text;
-        emit({ type: 'transcript.delta', itemId: this.itemId, contentIndex: 0, delta: event.text });
+        emit({ type: 'transcript.delta', itemId: this.itemId, contentIndex: 0, delta: event.text, ...(logprobs && { logprobs: event.logprobs ?? [] }) });
         if (interim && this.#text.trim() !== '') emit({ type: 'transcript.interim', itemId: this.itemId, text: this.#text.trim() });
       }
     } catch (error) {

@@ -297,8 +297,12 @@ export class SessionEngine {
       this.#openTurn = turn;
       buffer.retainFrom(event.audioStartMs - detection.padMs);
       if (this.#live.enabled) {
-        const { transcription, interimTranscripts } = this.#config;
-        this.#live.begin(turn.itemId, buffer.peek(event.audioStartMs - detection.padMs).audio, { transcription, interim: interimTranscripts });
+        const { transcription, interimTranscripts, transcriptLogprobs } = this.#config;
+        this.#live.begin(turn.itemId, buffer.peek(event.audioStartMs - detection.padMs).audio, {
+          transcription,
+          interim: interimTranscripts,
+          logprobs: transcriptLogprobs,
+        });
       } else if (this.#interimPasses()) {
         this.#interim.begin(turn.itemId, event.audioStartMs, {
           partials: this.#config.interimTranscripts,
@@ -348,8 +352,8 @@ export class SessionEngine {
    * the item id the commit will use.
    */
   #beginManualTurn(buffer: InputBuffer): void {
-    const { transcription, interimTranscripts } = this.#config;
-    this.#live.begin(this.ids.next('item'), buffer.peek().audio, { transcription, interim: interimTranscripts });
+    const { transcription, interimTranscripts, transcriptLogprobs } = this.#config;
+    this.#live.begin(this.ids.next('item'), buffer.peek().audio, { transcription, interim: interimTranscripts, logprobs: transcriptLogprobs });
   }
 
   /** The item a manual commit creates: the one its live stream was opened for, else a new one. */

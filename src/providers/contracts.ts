@@ -100,7 +100,9 @@ export interface Transcription {
  * ended. A failure is thrown from the iterator (a SpeechbridgeError naming the upstream); an
  * abort through the signal ends it with an AbortError.
  */
-export type TranscriptStreamEvent = { type: 'delta'; text: string } | { type: 'completed'; transcription: Transcription };
+export type TranscriptStreamEvent =
+  /** `logprobs`: the piece's tokens, when asked (TranscribeOptions.logprobs) and the recognizer gives them. */
+  { type: 'delta'; text: string; logprobs?: TokenLogprob[] } | { type: 'completed'; transcription: Transcription };
 
 /**
  * The audio handed to transcribe() is read-only and may be a view of memory the session still

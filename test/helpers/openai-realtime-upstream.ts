@@ -22,7 +22,9 @@
  * - Each commit: `input_audio_buffer.committed` with `previous_item_id` (the item before it),
  *   `conversation.item.added`, then per the script: `…input_audio_transcription.delta`s and
  *   `.completed` (or `.failed`) for that item after a delay, so completions can come back out
- *   of order.
+ *   of order. With `include: ["item.input_audio_transcription.logprobs"]` in the session (the
+ *   only value OpenAI takes there), each delta and the completion carry `logprobs`: one
+ *   `{token, logprob, bytes}` per delta (the delta's text), the completion all of them.
  *
  * Injected faults (one-shot, set on `faults`): close with a code after N appends, a message
  * that is not JSON instead of answering a commit, a slow or missing `session.updated`.
@@ -119,6 +121,8 @@ export interface RealtimeUpstream {
   readonly openSockets: number;
   close(): Promise<void>;
 }
+
+const LOGPROBS_INCLUDE = 'item.input_audio_transcription.logprobs';
 
 const DEFAULT_TURN_DETECTION = { type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500 };
 
@@ -270,8 +274,19 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
           });
           return;
         }
+        // Tokens as OpenAI gives them when asked: the delta's text, its log probability, its UTF-8 bytes.
+        const withLogprobs = Array.isArray(session.include) && session.include.includes(LOGPROBS_INCLUDE);
+        const tokens = deltas.map((delta, position) => ({ token: delta, logprob: -0.01 * (position + 1), bytes: [...Buffer.from(delta, 'utf8')] }));
         deltas.forEach((delta, position) =>
-          at(position * interval, () => send({ type: 'conversation.item.input_audio_transcription.delta', item_id: item.itemId, content_index: 0, delta })),
+          at(position * interval, () =>
+            send({
+              type: 'conversation.item.input_audio_transcription.delta',
+              item_id: item.itemId,
+              content_index: 0,
+              delta,
+              ...(withLogprobs && { logprobs: [tokens[position]] }),
+            }),
+          ),
         );
         at(deltas.length * interval, () =>
           send({
@@ -279,6 +294,7 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
             item_id: item.itemId,
             content_index: 0,
             transcript: answer.transcript,
+            ...(withLogprobs && { logprobs: tokens }),
             usage: { type: 'duration', seconds: item.audioMs / 1000 },
           }),
         );
@@ -385,12 +401,17 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
           if (format && !((format.type === 'audio/pcm' && (format.rate ?? 24000) === 24000) || format.type === 'audio/pcmu' || format.type === 'audio/pcma')) {
             return error('invalid_value', `Invalid audio format ${JSON.stringify(format)}.`, eventId, 'session.audio.input.format');
           }
+          const include = update.include;
+          if (include !== undefined && include !== null && (!Array.isArray(include) || include.some((value: unknown) => value !== LOGPROBS_INCLUDE))) {
+            return error('invalid_value', `Invalid value in 'session.include': supported values are '${LOGPROBS_INCLUDE}'.`, eventId, 'session.include');
+          }
           const detection = input.turn_detection;
           if (detection !== undefined && detection !== null && !['server_vad', 'semantic_vad'].includes(detection.type)) {
             return error('invalid_value', `Invalid turn detection type ${JSON.stringify(detection.type)}.`, eventId, 'session.audio.input.turn_detection.type');
           }
           session = {
             ...session,
+            ...(include !== undefined && { include }),
             audio: {
               input: {
                 ...session.audio.input,

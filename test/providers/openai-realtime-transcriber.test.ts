@@ -125,6 +125,7 @@ test('a turn goes up as 24 kHz PCM16 appends and one commit, and comes back as d
     segments: false,
     sampleRate: 24000,
     languages: 'any',
+    logprobs: true,
     inputEncodings: ['pcm16', 'g711_ulaw', 'g711_alaw'],
   });
   const result = await collect(transcriber.transcribeStream(frames(speech.samples), { language: 'en', prompt: 'boats' }));
@@ -475,6 +476,31 @@ test('turns in different formats change the upstream input format between them, 
   const updates = upstream.received.filter((event) => event.type === 'session.update').map((event) => event.session.audio.input.format.type);
   assert.deepEqual(updates, ['audio/pcm', 'audio/pcmu', 'audio/pcm']);
   assert.equal(upstream.connections.length, 1);
+  await session.close();
+});
+
+test('logprobs asked for: the session includes them, each delta carries its tokens and the completion all of them; a turn that does not ask gets none', async () => {
+  const upstream = await upstreamWith({ script: () => ({ transcript: 'the birch canoe' }) });
+  const session = transcriberFor(upstream).openSession();
+  const plain = await collect(session.transcribeStream!(frames(tone(300))));
+  assert.ok(plain.events.every((event) => event.type !== 'delta' || event.logprobs === undefined));
+  const plainCompleted = plain.events.at(-1);
+  assert.ok(plainCompleted?.type === 'completed' && plainCompleted.transcription.logprobs === undefined);
+  const asked = await collect(session.transcribeStream!(frames(tone(300)), { logprobs: true }));
+  const updates = upstream.received.filter((event) => event.type === 'session.update');
+  assert.equal(updates.length, 2, 'the second turn turned logprobs on with a session.update');
+  assert.deepEqual(updates[1].session.include, ['item.input_audio_transcription.logprobs']);
+  const deltas = asked.events.filter((event) => event.type === 'delta');
+  assert.deepEqual(
+    deltas.map((event) => event.logprobs?.map((token) => token.token)),
+    [['the'], [' birch'], [' canoe']],
+  );
+  const completed = asked.events.at(-1);
+  assert.ok(completed?.type === 'completed');
+  assert.deepEqual(
+    completed.transcription.logprobs,
+    ['the', ' birch', ' canoe'].map((token, index) => ({ token, logprob: -0.01 * (index + 1), bytes: [...Buffer.from(token)] })),
+  );
   await session.close();
 });
 

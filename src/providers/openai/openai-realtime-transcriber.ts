@@ -65,6 +65,7 @@ export class OpenAIRealtimeTranscriber implements Transcriber {
     segments: false,
     sampleRate: 24000,
     languages: 'any',
+    logprobs: true,
     inputEncodings: ['pcm16', 'g711_ulaw', 'g711_alaw'],
   };
   readonly #options: OpenAIRealtimeTranscriberOptions;

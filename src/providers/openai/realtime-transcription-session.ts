@@ -157,6 +157,7 @@ export class RealtimeTranscriptionSession implements TranscriberSession {
       segments: false,
       sampleRate: this.#wire.sampleRate,
       languages: 'any',
+      logprobs: true,
       inputEncodings: INPUT_ENCODINGS,
     };
   }
@@ -182,6 +183,7 @@ export class RealtimeTranscriptionSession implements TranscriberSession {
       timeoutMs: this.#options.context.timeoutMs,
       maxChars: this.#options.maxTranscriptChars,
       display: this.upstream,
+      logprobs: options.logprobs === true,
       ...(options.language !== undefined && { language: options.language }),
     });
     const entry: Entry = { number: this.#turnCount, turn, wire: this.#wireFor(options), phase: 'waiting', appends: 0, items: 0 };
@@ -297,6 +299,7 @@ export class RealtimeTranscriptionSession implements TranscriberSession {
       ...(options.language !== undefined && { language: options.language }),
       ...(options.prompt !== undefined && { prompt: options.prompt }),
       turnDetection: this.#options.turnDetection,
+      ...(options.logprobs && { logprobs: true }),
     };
   }
 
@@ -312,9 +315,11 @@ export class RealtimeTranscriptionSession implements TranscriberSession {
     const wanted = this.#settingsFor(options);
     const current = live.settings;
     const sameFormat = wanted.format.type === current.format.type;
-    if (sameFormat && wanted.model === current.model && wanted.language === current.language && wanted.prompt === current.prompt) return;
+    // Log probabilities once asked for stay on (an update without `include` keeps it); a turn that did not ask ignores them.
+    const hasLogprobs = !wanted.logprobs || current.logprobs === true;
+    if (sameFormat && hasLogprobs && wanted.model === current.model && wanted.language === current.language && wanted.prompt === current.prompt) return;
     live.connection!.send(sessionUpdateEvent(eventId(entry, 'update'), wanted));
-    live.settings = wanted;
+    live.settings = { ...wanted, ...(current.logprobs && { logprobs: true }) };
   }
 
   /** A G.711 frame that carries the client's bytes in the turn's law goes up as those bytes; anything else is encoded here. */
@@ -435,11 +440,11 @@ export class RealtimeTranscriptionSession implements TranscriberSession {
     const { turn } = entry;
     switch (event.type) {
       case 'conversation.item.input_audio_transcription.delta':
-        turn.delta(event.item_id, event.delta ?? '');
+        turn.delta(event.item_id, event.delta ?? '', event.logprobs ?? undefined);
         return;
       case 'conversation.item.input_audio_transcription.completed':
         live.itemTurns.delete(event.item_id);
-        turn.completed(event.item_id, event.transcript, event.language ?? undefined);
+        turn.completed(event.item_id, event.transcript, event.language ?? undefined, event.logprobs ?? undefined);
         return;
       case 'conversation.item.input_audio_transcription.failed': {
         live.itemTurns.delete(event.item_id);
