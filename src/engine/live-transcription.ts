@@ -22,7 +22,10 @@
  * Bound: frames the recognizer has not taken yet (it is still connecting, or its upstream is
  * far behind) wait in a queue of at most `maxPendingMs` of audio; past that the stream is
  * stopped and the turn fails with upstream_timeout naming the upstream, rather than holding
- * the audio of a stalled upstream without end.
+ * the audio of a stalled upstream without end. A manual turn (turn detection off) may come
+ * faster than real time — a client that sends a recording at once and then commits — so its
+ * bound is the input buffer's own (limits.maxBufferMs): the queue never holds more than the
+ * buffer already does, and a burst that arrives while the upstream connects is not refused.
  */
 import { g711Decode, type G711Audio } from '../audio/g711.ts';
 import { createStreamResamplerSync, resampleSync, type StreamResampler } from '../audio/resample.ts';
@@ -65,6 +68,8 @@ export interface LiveTurnSettings {
   interim: boolean;
   /** Ask for the tokens' log probabilities and send them with each delta (the session's include). */
   logprobs?: boolean;
+  /** The bound of audio waiting for the recognizer, for this turn; default the manager's. */
+  maxPendingMs?: number;
 }
 
 /** True when the recognizer takes a live stream per turn. */
@@ -187,7 +192,7 @@ export class LiveTurnStream {
     this.#settings = settings;
     this.#encoding = encoding;
     this.#rate = encoding === 'pcm16' ? options.transcriber.capabilities.sampleRate : G711_SAMPLE_RATE;
-    this.#maxPendingSamples = Math.round(((options.maxPendingMs ?? MAX_PENDING_STREAM_MS) * this.#rate) / 1000);
+    this.#maxPendingSamples = Math.round(((settings.maxPendingMs ?? options.maxPendingMs ?? MAX_PENDING_STREAM_MS) * this.#rate) / 1000);
     this.settled = this.#run().then(
       (transcription): StreamOutcome => ({ ok: true, transcription }),
       (error: unknown): StreamOutcome => ({ ok: false, error }),

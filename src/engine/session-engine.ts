@@ -353,7 +353,13 @@ export class SessionEngine {
    */
   #beginManualTurn(buffer: InputBuffer): void {
     const { transcription, interimTranscripts, transcriptLogprobs } = this.#config;
-    this.#live.begin(this.ids.next('item'), buffer.peek().audio, { transcription, interim: interimTranscripts, logprobs: transcriptLogprobs });
+    this.#live.begin(this.ids.next('item'), buffer.peek().audio, {
+      transcription,
+      interim: interimTranscripts,
+      logprobs: transcriptLogprobs,
+      // A manual turn may arrive at once (a recording sent, then committed): it may wait as long as the buffer holds it.
+      maxPendingMs: this.limits.maxBufferMs,
+    });
   }
 
   /** The item a manual commit creates: the one its live stream was opened for, else a new one. */

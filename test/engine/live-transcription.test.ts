@@ -232,6 +232,24 @@ test('turn detection off: a clear aborts the stream and no transcript comes; a c
   }
 });
 
+test('turn detection off: a turn sent at once (15 s, faster than real time) and committed is transcribed from its stream, not refused', async () => {
+  const transcriber = new ScriptedTranscriber({ streaming: true, texts: 'the birch canoe' });
+  const harness = await startHarness({ transcriber, defaults: { turnDetection: 'none' } });
+  try {
+    const { samples } = await speechAt24k(RECORDING, 300, 12_000);
+    // Every frame before the recognizer has taken any: over the 10 s a VAD turn may hold waiting.
+    harness.feed(samples);
+    harness.handle({ type: 'audio.commit' });
+    const completed = await harness.next('transcript.completed');
+    assert.equal(completed.transcript, 'the birch canoe');
+    assert.equal(harness.all('transcript.failed').length, 0);
+    assert.equal(transcriber.calls.length, 1);
+    assert.ok(transcriber.calls[0].audioMs > 15_000, `the whole turn streamed: ${transcriber.calls[0].audioMs} ms`);
+  } finally {
+    await harness.close();
+  }
+});
+
 /** A batch recognizer behind an upstream (billed per use), or a local one. */
 function batch(upstream: string | undefined): ScriptedTranscriber & { upstream?: string } {
   const transcriber = new ScriptedTranscriber({ texts: 'hello world' }) as ScriptedTranscriber & { upstream?: string };
