@@ -100,11 +100,16 @@ export class LiveTranscription {
     return this.#open?.itemId ?? null;
   }
 
-  /** A turn started: opens its stream with `prefix` (16 kHz, the padding and the first frames, or what a manual turn has buffered). */
-  begin(itemId: string, prefix: PcmAudio, settings: LiveTurnSettings): void {
+  /**
+   * A turn started: opens its stream with `prefix` (16 kHz: a VAD turn's padding and first
+   * frames, or what a manual turn has buffered before the frame that opens it). `encoding`: the
+   * client's encoding when the frame that opens the turn comes after this call (a manual turn);
+   * default that of the last frame pushed.
+   */
+  begin(itemId: string, prefix: PcmAudio, settings: LiveTurnSettings, encoding: TranscriberInputEncoding = this.#encoding): void {
     this.abort();
     if (!this.enabled) return;
-    const encoding = this.#encoding;
+    if (!this.#takes(encoding)) encoding = 'pcm16';
     const stream = new LiveTurnStream(itemId, this.#options, settings, encoding);
     this.#open = stream;
     this.#options.track(stream.settled);
@@ -135,8 +140,13 @@ export class LiveTranscription {
     this.#open = null;
   }
 
+  /** True when the recognizer takes `encoding` as it is in a live stream. */
+  #takes(encoding: TranscriberInputEncoding): boolean {
+    return encoding === 'pcm16' || (this.enabled && this.#options.transcriber.capabilities.inputEncodings?.includes(encoding) === true);
+  }
+
   #note(encoded: G711Audio | undefined): void {
-    const encoding = encoded && this.enabled && this.#options.transcriber.capabilities.inputEncodings?.includes(encoded.encoding) ? encoded.encoding : 'pcm16';
+    const encoding = encoded && this.#takes(encoded.encoding) ? encoded.encoding : 'pcm16';
     if (encoding !== this.#encoding) {
       this.#encoding = encoding;
       this.#recent = [];
@@ -204,7 +214,8 @@ export class LiveTurnStream {
    * `raw` as it is when already at its rate, else `at16k` resampled.
    */
   push(raw: PcmAudio | null, at16k: PcmAudio, encoded?: G711Audio): void {
-    if (this.#ended || at16k.samples.length === 0) return;
+    // A frame the input resampler has given no 16 kHz audio for yet (its first) still has its own samples or bytes.
+    if (this.#ended) return;
     let frame: StreamFrame;
     if (encoded && encoded.encoding === this.#encoding && (!raw || raw.sampleRate === G711_SAMPLE_RATE)) {
       const bytes = encoded.bytes.slice();

@@ -278,11 +278,12 @@ export class SessionEngine {
         { param: 'audio' },
       );
     }
+    // A manual turn's stream opens before its first frame, which then goes to it as the client sent it.
+    if (this.#config.turnDetection.type === 'none' && this.#live.enabled && this.#live.openItemId === null) this.#beginManualTurn(buffer, chunk, encoded);
     // Before the turn events: a stream opened by this frame's speech.started has it in its prefix.
     this.#live.push(audio, buffer.inputSampleRate, chunk, encoded);
     const events = this.#turns.push(chunk);
     for (let i = 0; i < events.length; i++) this.#onTurnEvent(buffer, events[i]);
-    if (this.#config.turnDetection.type === 'none' && this.#live.enabled && this.#live.openItemId === null) this.#beginManualTurn(buffer);
     const turn = this.#openTurn;
     if (turn && this.#interimPasses()) {
       const fromMs = turn.audioStartMs - this.#config.turnDetection.padMs;
@@ -348,18 +349,21 @@ export class SessionEngine {
 
   /**
    * With turn detection off the client's commit ends the turn: its live stream opens at the
-   * first append to an empty buffer (or to what is buffered, after a switch from VAD), under
-   * the item id the commit will use.
+   * first append to an empty buffer (with what was buffered before it, after a switch from
+   * VAD), under the item id the commit will use. `chunk` (already in the buffer) and `encoded`
+   * are the frame that opens it, which the stream then takes as any other.
    */
-  #beginManualTurn(buffer: InputBuffer): void {
+  #beginManualTurn(buffer: InputBuffer, chunk: Int16Array, encoded: G711Audio | undefined): void {
     const { transcription, interimTranscripts, transcriptLogprobs } = this.#config;
-    this.#live.begin(this.ids.next('item'), buffer.peek().audio, {
+    const buffered = buffer.peek().audio;
+    const before = { samples: buffered.samples.subarray(0, buffered.samples.length - chunk.length), sampleRate: buffered.sampleRate };
+    this.#live.begin(this.ids.next('item'), before, {
       transcription,
       interim: interimTranscripts,
       logprobs: transcriptLogprobs,
       // A manual turn may arrive at once (a recording sent, then committed): it may wait as long as the buffer holds it.
       maxPendingMs: this.limits.maxBufferMs,
-    });
+    }, encoded?.encoding ?? 'pcm16');
   }
 
   /** The item a manual commit creates: the one its live stream was opened for, else a new one. */

@@ -6,7 +6,8 @@
  * - the client gets its transcript;
  * - the upstream was told `audio/pcmu` and its committed item holds a run of exactly the bytes
  *   the client sent: neither resampled nor re-encoded (the silence is sent as μ-law's negative
- *   zero, 0x7F, which a decode and re-encode would turn into 0xFF);
+ *   zero, 0x7F, which a decode and re-encode would turn into 0xFF); with turn detection off the
+ *   item is the client's appended bytes exactly, from the first byte to the last;
  * - a client that switches to PCM16 between turns gets the next turn transcribed on the same
  *   upstream connection, the upstream told `audio/pcm` before that turn's audio, and no upstream
  *   item mixes the two formats.
@@ -112,6 +113,27 @@ describe('G.711 to the OpenAI Realtime recognizer', () => {
         .filter((event) => event.connection === connectionsBefore && event.type === 'session.update')
         .map((event) => event.session.audio.input.format.type);
       assert.deepEqual(formats, ['audio/pcmu', 'audio/pcm'], 'the upstream was told each turn’s format before its audio');
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('/v1/realtime in audio/pcmu with turn detection off: the committed upstream item is exactly the bytes the client appended', async () => {
+    const itemsBefore = upstream.items.length;
+    const client = await RealtimeClient.connect(`${server.url.replace(/^http/, 'ws')}/v1/realtime?intent=transcription`);
+    try {
+      await client.next('session.created');
+      client.send({ type: 'session.update', session: { type: 'transcription', audio: { input: { format: { type: 'audio/pcmu' }, turn_detection: null } } } });
+      await client.next('session.updated');
+      const clientBytes = muLawTurn();
+      await paced(clientBytes, (frame) => client.send({ type: 'input_audio_buffer.append', audio: frame.toString('base64') }));
+      client.send({ type: 'input_audio_buffer.commit' });
+      const completed = await client.next('conversation.item.input_audio_transcription.completed', 20_000);
+      assert.equal(completed.transcript, CANOE);
+      assert.equal(upstream.items.length, itemsBefore + 1);
+      const item = upstream.items[itemsBefore];
+      assert.deepEqual(item.formats, ['audio/pcmu']);
+      assert.ok(item.audio.equals(clientBytes), `the item is the client's ${clientBytes.length} bytes, byte for byte (got ${item.audio.length})`);
     } finally {
       await client.close();
     }
