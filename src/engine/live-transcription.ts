@@ -219,7 +219,11 @@ export class LiveTurnStream {
     let frame: StreamFrame;
     if (encoded && encoded.encoding === this.#encoding && (!raw || raw.sampleRate === G711_SAMPLE_RATE)) {
       const bytes = encoded.bytes.slice();
-      frame = { samples: raw ? raw.samples.slice() : g711Decode({ encoding: encoded.encoding, bytes }), sampleRate: G711_SAMPLE_RATE, encoded: { encoding: encoded.encoding, bytes } };
+      frame = {
+        samples: raw ? raw.samples.slice() : g711Decode({ encoding: encoded.encoding, bytes }),
+        sampleRate: G711_SAMPLE_RATE,
+        encoded: { encoding: encoded.encoding, bytes },
+      };
     } else if (raw && raw.sampleRate === this.#rate) frame = { samples: raw.samples.slice(), sampleRate: this.#rate };
     else if (at16k.sampleRate === this.#rate) frame = { samples: at16k.samples.slice(), sampleRate: this.#rate };
     else if (!raw) frame = resampleSync(at16k, this.#rate);

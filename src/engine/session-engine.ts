@@ -357,13 +357,18 @@ export class SessionEngine {
     const { transcription, interimTranscripts, transcriptLogprobs } = this.#config;
     const buffered = buffer.peek().audio;
     const before = { samples: buffered.samples.subarray(0, buffered.samples.length - chunk.length), sampleRate: buffered.sampleRate };
-    this.#live.begin(this.ids.next('item'), before, {
-      transcription,
-      interim: interimTranscripts,
-      logprobs: transcriptLogprobs,
-      // A manual turn may arrive at once (a recording sent, then committed): it may wait as long as the buffer holds it.
-      maxPendingMs: this.limits.maxBufferMs,
-    }, encoded?.encoding ?? 'pcm16');
+    this.#live.begin(
+      this.ids.next('item'),
+      before,
+      {
+        transcription,
+        interim: interimTranscripts,
+        logprobs: transcriptLogprobs,
+        // A manual turn may arrive at once (a recording sent, then committed): it may wait as long as the buffer holds it.
+        maxPendingMs: this.limits.maxBufferMs,
+      },
+      encoded?.encoding ?? 'pcm16',
+    );
   }
 
   /** The item a manual commit creates: the one its live stream was opened for, else a new one. */

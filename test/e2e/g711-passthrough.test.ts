@@ -99,7 +99,11 @@ describe('G.711 to the OpenAI Realtime recognizer', () => {
 
       // The client goes to PCM16 at 24 kHz for its next turn.
       client.send({ type: 'session.update', session: { type: 'realtime', audio: { input: { format: { type: 'audio/pcm', rate: 24000 } } } } });
-      await client.next((event) => event.type === 'session.updated' && event.session.audio.input.format.type === 'audio/pcm', 5000, client.events.indexOf(first));
+      await client.next(
+        (event) => event.type === 'session.updated' && event.session.audio.input.format.type === 'audio/pcm',
+        5000,
+        client.events.indexOf(first),
+      );
       const after = client.events.length;
       await streamRealtime((audio) => client.send({ type: 'input_audio_buffer.append', audio }), pcmFrames(withSilence(speech24k, 300, 1200)));
       const second = await client.next('conversation.item.input_audio_transcription.completed', 20_000, after);

@@ -83,7 +83,13 @@ describe('turn detection off, Gradium as the recognizer', () => {
         deltas.every((delta) => delta.item_id === committed.item_id),
         'every delta names the item the commit created',
       );
-      assert.equal(deltas.map((delta) => delta.delta).join('').trim(), CANOE);
+      assert.equal(
+        deltas
+          .map((delta) => delta.delta)
+          .join('')
+          .trim(),
+        CANOE,
+      );
       assert.equal(client.events.filter((event) => event.type === 'conversation.item.input_audio_transcription.completed').length, 1);
       assert.equal(client.events.filter((event) => event.type === 'input_audio_buffer.speech_started').length, 0, 'no VAD');
 

@@ -185,7 +185,10 @@ test('turn detection off: the stream opens at the first append, deltas come whil
     const completed = await harness.next('transcript.completed');
     assert.equal(completed.itemId, committed.itemId);
     assert.equal(completed.transcript, 'the birch canoe slid on the smooth planks');
-    assert.ok(harness.all('transcript.delta').every((delta) => delta.itemId === committed.itemId), 'the deltas name the item the commit creates');
+    assert.ok(
+      harness.all('transcript.delta').every((delta) => delta.itemId === committed.itemId),
+      'the deltas name the item the commit creates',
+    );
     assert.ok(harness.all('transcript.interim').length > 0);
     assert.equal(transcriber.calls.length, 1, 'the commit finished the live stream; no second pass over the turn');
     // The turn as the input buffer has it (its 24 → 16 kHz resampler holds back a few ms), all of it streamed before the commit.
