@@ -18,8 +18,8 @@ import { muLawEncode } from '../../src/audio/g711.ts';
 import type { PcmAudio } from '../../src/audio/pcm.ts';
 import { startServer, type RunningServer } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
-import { createEngines } from '../../src/server/engine-factory.ts';
-import type { Engines } from '../../src/server/engines.ts';
+import { createProviders } from '../../src/server/provider-factory.ts';
+import type { Providers } from '../../src/server/providers.ts';
 import { createLogger } from '../../src/server/logging.ts';
 import { startRealtimeUpstream, type RealtimeUpstream } from '../helpers/openai-realtime-upstream.ts';
 import { GatewayClient, gatewayUrl } from '../protocols/gateway/gateway-harness.ts';
@@ -30,7 +30,7 @@ const CANOE = 'The birch canoe slid on the smooth planks';
 const G711_FRAME_BYTES = 160;
 
 let upstream: RealtimeUpstream;
-let engines: Engines;
+let providers: Providers;
 let server: RunningServer;
 let speech8k: PcmAudio;
 let speech24k: PcmAudio;
@@ -71,13 +71,13 @@ before(async () => {
     AUDIO_API_KEY: 'sk-test-key',
   });
   const logger = createLogger('silent');
-  engines = await createEngines(config, logger);
-  server = await startServer({ config, engines, logger });
+  providers = await createProviders(config, logger);
+  server = await startServer({ config, providers, logger });
 });
 
 after(async () => {
   await server?.close();
-  await engines?.close();
+  await providers?.close();
   await upstream?.close();
 });
 

@@ -15,8 +15,8 @@ import { after, before, describe, test } from 'node:test';
 import type { PcmAudio } from '../../src/audio/pcm.ts';
 import { startServer, type RunningServer } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
-import { createEngines } from '../../src/server/engine-factory.ts';
-import type { Engines } from '../../src/server/engines.ts';
+import { createProviders } from '../../src/server/provider-factory.ts';
+import type { Providers } from '../../src/server/providers.ts';
 import { createLogger } from '../../src/server/logging.ts';
 import { GRADIUM_TEST_KEY, startGradiumUpstream, type GradiumUpstream } from '../helpers/gradium-upstream.ts';
 import { startRealtimeUpstream, type RealtimeUpstream } from '../helpers/openai-realtime-upstream.ts';
@@ -26,11 +26,11 @@ const CANOE = 'The birch canoe slid on the smooth planks';
 
 let speech: PcmAudio;
 
-async function serverWith(env: Record<string, string>): Promise<{ server: RunningServer; engines: Engines }> {
+async function serverWith(env: Record<string, string>): Promise<{ server: RunningServer; providers: Providers }> {
   const config = loadConfig({ SERVER_NAME: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: 'silent', REQUEST_TIMEOUT: '5', ...env });
   const logger = createLogger('silent');
-  const engines = await createEngines(config, logger);
-  return { server: await startServer({ config, engines, logger }), engines };
+  const providers = await createProviders(config, logger);
+  return { server: await startServer({ config, providers, logger }), providers };
 }
 
 /** A transcription session with turn detection off. */
@@ -50,7 +50,7 @@ before(async () => {
 
 describe('turn detection off, Gradium as the recognizer', () => {
   let upstream: GradiumUpstream;
-  let running: { server: RunningServer; engines: Engines };
+  let running: { server: RunningServer; providers: Providers };
 
   before(async () => {
     upstream = await startGradiumUpstream({ transcript: CANOE, msPerWord: 300 });
@@ -59,7 +59,7 @@ describe('turn detection off, Gradium as the recognizer', () => {
 
   after(async () => {
     await running?.server.close();
-    await running?.engines.close();
+    await running?.providers.close();
     await upstream?.close();
   });
 
@@ -108,7 +108,7 @@ describe('turn detection off, Gradium as the recognizer', () => {
 
 describe('turn detection off, OpenAI Realtime as the recognizer', () => {
   let upstream: RealtimeUpstream;
-  let running: { server: RunningServer; engines: Engines };
+  let running: { server: RunningServer; providers: Providers };
 
   before(async () => {
     upstream = await startRealtimeUpstream({ script: () => ({ transcript: CANOE }) });
@@ -117,7 +117,7 @@ describe('turn detection off, OpenAI Realtime as the recognizer', () => {
 
   after(async () => {
     await running?.server.close();
-    await running?.engines.close();
+    await running?.providers.close();
     await upstream?.close();
   });
 

@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startServer, type RunningServer } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
-import { createEngines } from '../../src/server/engine-factory.ts';
-import type { Engines } from '../../src/server/engines.ts';
+import { createProviders } from '../../src/server/provider-factory.ts';
+import type { Providers } from '../../src/server/providers.ts';
 import { createLogger } from '../../src/server/logging.ts';
 import { startRealtimeUpstream, type RealtimeUpstream } from '../helpers/openai-realtime-upstream.ts';
 import { RealtimeClient, pcmFrames, recording, streamRealtime, withSilence } from './realtime-harness.ts';
@@ -20,7 +20,7 @@ const CANOE = 'The birch canoe slid on the smooth planks';
 const LOGPROBS = 'item.input_audio_transcription.logprobs';
 
 let upstream: RealtimeUpstream;
-let engines: Engines;
+let providers: Providers;
 let server: RunningServer;
 
 before(async () => {
@@ -35,13 +35,13 @@ before(async () => {
     AUDIO_API_KEY: 'sk-test-key',
   });
   const logger = createLogger('silent');
-  engines = await createEngines(config, logger);
-  server = await startServer({ config, engines, logger });
+  providers = await createProviders(config, logger);
+  server = await startServer({ config, providers, logger });
 });
 
 after(async () => {
   await server?.close();
-  await engines?.close();
+  await providers?.close();
   await upstream?.close();
 });
 
