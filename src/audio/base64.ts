@@ -7,7 +7,7 @@
  * turns that into an invalid_audio error instead.
  */
 import { SpeechbridgeError } from '../errors/registry.ts';
-import { aLawDecode, aLawEncode, muLawDecode, muLawEncode } from './g711.ts';
+import { aLawDecode, aLawEncode, muLawDecode, muLawEncode, type G711Audio, type G711Encoding } from './g711.ts';
 import { bytesToInt16, int16ToBytes } from './pcm.ts';
 
 export type AudioWireFormat = 'pcm16' | 'g711_ulaw' | 'g711_alaw';
@@ -59,6 +59,11 @@ export function decodeWireAudio(bytes: Uint8Array, format: AudioWireFormat, para
     default:
       return unknownFormat(format, param);
   }
+}
+
+/** A base64 G.711 payload's bytes as they are (decode them with g711Decode); throws invalid_audio as decodeBase64Audio does. */
+export function decodeBase64G711(text: string, encoding: G711Encoding, param = 'audio'): G711Audio {
+  return { encoding, bytes: decodeStrictBase64(text, param) };
 }
 
 /** PCM16 samples → the format's wire bytes. */

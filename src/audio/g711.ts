@@ -6,6 +6,20 @@
  * sample, 128 KB for both) and 256 per decoder, so coding a 20 ms frame is 160 lookups.
  */
 
+/** The two G.711 companding laws, by the names the realtime protocol gives them. */
+export type G711Encoding = 'g711_ulaw' | 'g711_alaw';
+
+/** G.711 bytes as a client sent them (8 kHz, one byte per sample). */
+export interface G711Audio {
+  encoding: G711Encoding;
+  bytes: Uint8Array;
+}
+
+/** G.711 bytes → PCM16 samples at 8 kHz. */
+export function g711Decode(audio: G711Audio): Int16Array {
+  return audio.encoding === 'g711_ulaw' ? muLawDecode(audio.bytes) : aLawDecode(audio.bytes);
+}
+
 const muLawEncodeTable = new Uint8Array(65536);
 const aLawEncodeTable = new Uint8Array(65536);
 const muLawDecodeTable = new Int16Array(256);

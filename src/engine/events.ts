@@ -3,6 +3,7 @@
  * EngineInput and EngineEvent into wire messages; nothing here names a wire protocol.
  * Audio is PCM16 mono (Int16Array) at the session's input / output sample rate.
  */
+import type { G711Audio } from '../audio/g711.ts';
 import type { ErrorCode } from '../errors/registry.ts';
 import type { ResponseMode, TokenLogprob } from '../providers/contracts.ts';
 
@@ -265,7 +266,11 @@ export type HandleResult = { accepted: true } | { accepted: false; error: { code
 /** `eventId` is the client's event id, echoed in any error the input causes. */
 export type EngineInput =
   | { type: 'session.update'; eventId?: string; session: SessionUpdate }
-  | { type: 'audio.append'; eventId?: string; audio: Int16Array }
+  /**
+   * `audio` at the session's input rate; `encoded`: the client's G.711 bytes it was decoded
+   * from, when the client sent G.711, so a recognizer that takes G.711 gets them unchanged.
+   */
+  | { type: 'audio.append'; eventId?: string; audio: Int16Array; encoded?: G711Audio }
   | { type: 'audio.commit'; eventId?: string }
   /**
    * The user has finished speaking: the turn in progress ends now, as if the VAD had heard its

@@ -14,13 +14,16 @@
  * A streaming recognizer hears each turn live from speech start (live-transcription.ts); the
  * commit hands that stream to the turn's transcription, whose final text still goes out in
  * spoken order, and a turn whose speech is discarded (a clear, a commit too short to
- * transcribe, the session closing) stops its stream.
+ * transcribe, the session closing) stops its stream. With turn detection off, the turn is what
+ * the client appends until its commit: its stream opens at the first append to an empty buffer
+ * (partials flow while the client appends), the commit finishes it and a clear stops it.
  *
  * handle() never throws: every bad input becomes an error event with code, message, param
  * and the input's eventId, handle() returns that refusal, and the session keeps working. It is
  * synchronous; the async work (transcription, responses) runs in tasks that close() aborts and
  * waits for. finish() ends the turn in progress and resolves once every turn has ended.
  */
+import type { G711Audio } from '../audio/g711.ts';
 import { resampleSync, initResampler } from '../audio/resample.ts';
 import { abortable } from '../errors/abort.ts';
 import type { Diarizer, Responder, Synthesizer, Transcriber } from '../providers/contracts.ts';
@@ -224,7 +227,7 @@ export class SessionEngine {
   #apply(buffer: InputBuffer, input: EngineInput): void {
     switch (input.type) {
       case 'audio.append':
-        return this.#appendAudio(buffer, input.audio);
+        return this.#appendAudio(buffer, input.audio, input.encoded);
       case 'audio.commit':
         return this.#commitByClient(buffer);
       case 'turn.end':
@@ -264,7 +267,7 @@ export class SessionEngine {
   // ── Input audio and turns ───────────────────────────────────────────────────────────────
 
   /** The hot path: every 20 ms per session. One resampler call, one VAD pass, no promise. */
-  #appendAudio(buffer: InputBuffer, audio: Int16Array): void {
+  #appendAudio(buffer: InputBuffer, audio: Int16Array, encoded?: G711Audio): void {
     if (!(audio instanceof Int16Array)) throw new SpeechbridgeError('invalid_audio', 'audio must be PCM16 samples', { param: 'audio' });
     if (audio.length === 0) return;
     const chunk = buffer.append(audio);
@@ -275,8 +278,10 @@ export class SessionEngine {
         { param: 'audio' },
       );
     }
+    // A manual turn's stream opens before its first frame, which then goes to it as the client sent it.
+    if (this.#config.turnDetection.type === 'none' && this.#live.enabled && this.#live.openItemId === null) this.#beginManualTurn(buffer, chunk, encoded);
     // Before the turn events: a stream opened by this frame's speech.started has it in its prefix.
-    this.#live.push(audio, buffer.inputSampleRate, chunk);
+    this.#live.push(audio, buffer.inputSampleRate, chunk, encoded);
     const events = this.#turns.push(chunk);
     for (let i = 0; i < events.length; i++) this.#onTurnEvent(buffer, events[i]);
     const turn = this.#openTurn;
@@ -293,8 +298,12 @@ export class SessionEngine {
       this.#openTurn = turn;
       buffer.retainFrom(event.audioStartMs - detection.padMs);
       if (this.#live.enabled) {
-        const { transcription, interimTranscripts } = this.#config;
-        this.#live.begin(turn.itemId, buffer.peek(event.audioStartMs - detection.padMs).audio, { transcription, interim: interimTranscripts });
+        const { transcription, interimTranscripts, transcriptLogprobs } = this.#config;
+        this.#live.begin(turn.itemId, buffer.peek(event.audioStartMs - detection.padMs).audio, {
+          transcription,
+          interim: interimTranscripts,
+          logprobs: transcriptLogprobs,
+        });
       } else if (this.#interimPasses()) {
         this.#interim.begin(turn.itemId, event.audioStartMs, {
           partials: this.#config.interimTranscripts,
@@ -338,6 +347,35 @@ export class SessionEngine {
     this.#active?.cancel('turn_detected');
   }
 
+  /**
+   * With turn detection off the client's commit ends the turn: its live stream opens at the
+   * first append to an empty buffer (with what was buffered before it, after a switch from
+   * VAD), under the item id the commit will use. `chunk` (already in the buffer) and `encoded`
+   * are the frame that opens it, which the stream then takes as any other.
+   */
+  #beginManualTurn(buffer: InputBuffer, chunk: Int16Array, encoded: G711Audio | undefined): void {
+    const { transcription, interimTranscripts, transcriptLogprobs } = this.#config;
+    const buffered = buffer.peek().audio;
+    const before = { samples: buffered.samples.subarray(0, buffered.samples.length - chunk.length), sampleRate: buffered.sampleRate };
+    this.#live.begin(
+      this.ids.next('item'),
+      before,
+      {
+        transcription,
+        interim: interimTranscripts,
+        logprobs: transcriptLogprobs,
+        // A manual turn may arrive at once (a recording sent, then committed): it may wait as long as the buffer holds it.
+        maxPendingMs: this.limits.maxBufferMs,
+      },
+      encoded?.encoding ?? 'pcm16',
+    );
+  }
+
+  /** The item a manual commit creates: the one its live stream was opened for, else a new one. */
+  #manualItemId(): string {
+    return this.#live.openItemId ?? this.ids.next('item');
+  }
+
   #checkCommitLength(buffer: InputBuffer): void {
     if (buffer.durationMs < MIN_COMMIT_MS) {
       throw new SpeechbridgeError(
@@ -354,7 +392,7 @@ export class SessionEngine {
       this.#commitOpenTurn(buffer, turn, false);
       return;
     }
-    this.#commit(buffer, this.ids.next('item'), undefined, false);
+    this.#commit(buffer, this.#manualItemId(), undefined, false);
     this.#retainForTurnDetection(buffer);
   }
 
@@ -367,7 +405,7 @@ export class SessionEngine {
     else if (this.#config.turnDetection.type !== 'none') return;
     else {
       this.#checkCommitLength(buffer);
-      this.#commit(buffer, this.ids.next('item'), undefined, answer);
+      this.#commit(buffer, this.#manualItemId(), undefined, answer);
       this.#retainForTurnDetection(buffer);
     }
   }
@@ -386,10 +424,11 @@ export class SessionEngine {
 
   #clearAudio(buffer: InputBuffer): void {
     buffer.clear();
+    // The turn being spoken (a VAD turn, or the appends of a manual one) is dropped with its stream.
+    this.#live.abort();
     if (this.#openTurn) {
       this.#openTurn = null;
       this.#interim.end();
-      this.#live.abort();
       this.#turns.reset();
     }
     this.#retainForTurnDetection(buffer);
@@ -492,7 +531,11 @@ export class SessionEngine {
     if (next.turnDetection !== previous.turnDetection) {
       // A rebuilt detector ends a turn in progress; it is committed like any other.
       for (const event of this.#turns.configure(next.turnDetection)) this.#onTurnEvent(buffer, event);
-      if (next.turnDetection.type !== previous.turnDetection.type) this.#retainForTurnDetection(buffer);
+      if (next.turnDetection.type !== previous.turnDetection.type) {
+        // A manual turn's stream stops when the VAD takes over; the VAD starts the next turn's.
+        if (previous.turnDetection.type === 'none') this.#live.abort();
+        this.#retainForTurnDetection(buffer);
+      }
       if (next.turnDetection.idleTimeoutMs === null || next.turnDetection.type === 'none') this.#clearIdleTimer();
     }
     this.#emit({ type: 'session.updated', session: next });

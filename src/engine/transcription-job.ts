@@ -197,7 +197,13 @@ export class TranscriptionJob {
       if (event.type === 'delta') {
         if (!event.text) continue;
         text += event.text;
-        this.#options.emit({ type: 'transcript.delta', itemId, contentIndex: this.contentIndex, delta: event.text });
+        this.#options.emit({
+          type: 'transcript.delta',
+          itemId,
+          contentIndex: this.contentIndex,
+          delta: event.text,
+          ...(this.#options.logprobs && { logprobs: event.logprobs ?? [] }),
+        });
         if (this.#options.interim && text.trim() !== '') this.#options.emit({ type: 'transcript.interim', itemId, text: text.trim() });
       } else {
         return this.#completed(event.transcription, audioMs);

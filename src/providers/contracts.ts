@@ -4,6 +4,7 @@
  * Every call takes an AbortSignal; a deliberate abort ends the call with an AbortError,
  * anything else with a SpeechbridgeError (src/errors/registry.ts).
  */
+import type { G711Audio } from '../audio/g711.ts';
 import type { PcmAudio } from '../audio/pcm.ts';
 
 // ── Transcriber (speech recognition) ────────────────────────────────────────────────────
@@ -25,6 +26,12 @@ export interface TranscriberCapabilities {
   languages: readonly string[] | 'any';
   /** Gives each token's log probability when asked (TranscribeOptions.logprobs); absent means no. */
   logprobs?: boolean;
+  /**
+   * Encodings a live stream may come in (TranscribeOptions.inputEncoding), sent upstream as
+   * they are: G.711 frames at 8 kHz go with the client's own bytes, neither resampled nor
+   * re-encoded. Absent means PCM16 at sampleRate only.
+   */
+  inputEncodings?: readonly TranscriberInputEncoding[];
 }
 
 export interface TranscribeOptions {
@@ -43,6 +50,16 @@ export interface TranscribeOptions {
   bestEffort?: boolean;
   /** Ask for the tokens' log probabilities (only where capabilities.logprobs). */
   logprobs?: boolean;
+  /**
+   * The encoding of a live stream's frames, one of capabilities.inputEncodings (default
+   * pcm16): with G.711 the frames are at 8 kHz and carry the client's bytes (StreamFrame.encoded).
+   */
+  inputEncoding?: TranscriberInputEncoding;
+}
+
+/** A frame of a live stream: PCM16 samples, and for G.711 input the client's bytes of the same audio. */
+export interface StreamFrame extends PcmAudio {
+  encoded?: G711Audio;
 }
 
 /** One token of a transcript and its log probability, as OpenAI's transcription API gives them. */
@@ -83,7 +100,9 @@ export interface Transcription {
  * ended. A failure is thrown from the iterator (a SpeechbridgeError naming the upstream); an
  * abort through the signal ends it with an AbortError.
  */
-export type TranscriptStreamEvent = { type: 'delta'; text: string } | { type: 'completed'; transcription: Transcription };
+export type TranscriptStreamEvent =
+  /** `logprobs`: the piece's tokens, when asked (TranscribeOptions.logprobs) and the recognizer gives them. */
+  { type: 'delta'; text: string; logprobs?: TokenLogprob[] } | { type: 'completed'; transcription: Transcription };
 
 /**
  * The audio handed to transcribe() is read-only and may be a view of memory the session still
@@ -103,7 +122,7 @@ export interface Transcriber {
    * spoken (at capabilities.sampleRate) and ends at the commit; the provider sends each frame
    * on as it comes and asks its upstream for the final text when the iterable ends.
    */
-  transcribeStream?(audio: AsyncIterable<PcmAudio>, options?: TranscribeOptions): AsyncIterable<TranscriptStreamEvent>;
+  transcribeStream?(audio: AsyncIterable<StreamFrame>, options?: TranscribeOptions): AsyncIterable<TranscriptStreamEvent>;
   /**
    * Present when the recognizer keeps upstream state across turns (OpenAI Realtime keeps one
    * upstream transcription session per client session). A caller that serves a client session

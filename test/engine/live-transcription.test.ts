@@ -6,6 +6,8 @@
  * abort the stream; a recognizer with openSession gets one handle per session, closed with it;
  * audio a stalled recognizer does not take is bounded. Also the interim-pass setting for batch
  * recognizers (item 6): off by default for an upstream billed per use, on for a local engine.
+ * With turn detection off, the stream opens at the first append and the client's commit
+ * finishes it; a clear aborts it, a commit under 100 ms is refused and leaves it open.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -166,6 +168,89 @@ test('audio a recognizer does not take is bounded: past the cap the stream stops
     return true;
   });
   assert.deepEqual(events, []);
+});
+
+test('turn detection off: the stream opens at the first append, deltas come while the client appends, the commit finishes it with no second pass', async () => {
+  const transcriber = new ScriptedTranscriber({ streaming: true, texts: 'the birch canoe slid on the smooth planks' });
+  const harness = await startHarness({ transcriber, defaults: { turnDetection: 'none' }, session: { interimTranscripts: true } });
+  try {
+    const { samples } = await speechAt24k(RECORDING, 300, 300);
+    await feedPaced(harness, samples);
+    await harness.until(() => harness.all('transcript.delta').length >= 3, 'deltas while the client appends');
+    assert.equal(harness.all('input.committed').length, 0, 'no commit yet');
+    assert.equal(transcriber.calls.length, 1, 'one stream, opened by the appends');
+    const streamedMs = transcriber.calls[0].audioMs;
+    harness.handle({ type: 'audio.commit' });
+    const committed = await harness.next('input.committed');
+    const completed = await harness.next('transcript.completed');
+    assert.equal(completed.itemId, committed.itemId);
+    assert.equal(completed.transcript, 'the birch canoe slid on the smooth planks');
+    assert.ok(
+      harness.all('transcript.delta').every((delta) => delta.itemId === committed.itemId),
+      'the deltas name the item the commit creates',
+    );
+    assert.ok(harness.all('transcript.interim').length > 0);
+    assert.equal(transcriber.calls.length, 1, 'the commit finished the live stream; no second pass over the turn');
+    // The turn as the input buffer has it (its 24 → 16 kHz resampler holds back a few ms), all of it streamed before the commit.
+    const samplesMs = (samples.length * 1000) / 24000;
+    assert.ok(streamedMs > samplesMs - 250 && streamedMs <= samplesMs, `the stream got the turn while it was appended: ${streamedMs} of ${samplesMs} ms`);
+    assert.equal(transcriber.calls[0].audioMs, streamedMs, 'nothing was left to send at the commit');
+    assert.equal(harness.all('transcript.completed').length + harness.all('transcript.failed').length, 1);
+    // The next turn opens its own stream at its first append.
+    await feedPaced(harness, samples.subarray(0, 24000));
+    harness.handle({ type: 'audio.commit' });
+    await harness.next('transcript.completed', (event) => event.itemId !== committed.itemId);
+    assert.equal(transcriber.calls.length, 2);
+  } finally {
+    await harness.close();
+  }
+});
+
+test('turn detection off: a clear aborts the stream and no transcript comes; a commit under 100 ms is refused and the stream goes on', async () => {
+  const transcriber = new ScriptedTranscriber({ streaming: true, texts: 'one two three four five six seven eight nine ten' });
+  const harness = await startHarness({ transcriber, defaults: { turnDetection: 'none' } });
+  try {
+    const { samples } = await speechAt24k(RECORDING, 300, 300);
+    await feedPaced(harness, samples.subarray(0, 24000));
+    await harness.until(() => transcriber.calls.length === 1, 'the stream opened');
+    harness.handle({ type: 'audio.clear' });
+    await harness.until(() => transcriber.calls[0].aborted, 'the stream aborted');
+    assert.equal(transcriber.calls[0].completed, false);
+    // 60 ms, then a commit: refused as OpenAI refuses it; the turn goes on.
+    await feedPaced(harness, samples.subarray(0, FRAME_SAMPLES * 3));
+    harness.handle({ type: 'audio.commit' });
+    const refusal = await harness.next('error');
+    assert.equal(refusal.code, 'input_audio_buffer_commit_empty');
+    assert.equal(transcriber.calls.length, 2);
+    assert.equal(transcriber.calls[1].aborted, false);
+    await feedPaced(harness, samples.subarray(FRAME_SAMPLES * 3, 24000));
+    harness.handle({ type: 'audio.commit' });
+    const completed = await harness.next('transcript.completed');
+    assert.equal(completed.transcript, 'one two three four five six seven eight nine ten');
+    assert.equal(transcriber.calls.length, 2, 'the refused commit left the stream open; the second commit finished it');
+    assert.ok(transcriber.calls[1].audioMs > 750 && transcriber.calls[1].audioMs <= 1000, `${transcriber.calls[1].audioMs} ms streamed`);
+    assert.equal(harness.all('transcript.completed').length + harness.all('transcript.failed').length, 1);
+  } finally {
+    await harness.close();
+  }
+});
+
+test('turn detection off: a turn sent at once (15 s, faster than real time) and committed is transcribed from its stream, not refused', async () => {
+  const transcriber = new ScriptedTranscriber({ streaming: true, texts: 'the birch canoe' });
+  const harness = await startHarness({ transcriber, defaults: { turnDetection: 'none' } });
+  try {
+    const { samples } = await speechAt24k(RECORDING, 300, 12_000);
+    // Every frame before the recognizer has taken any: over the 10 s a VAD turn may hold waiting.
+    harness.feed(samples);
+    harness.handle({ type: 'audio.commit' });
+    const completed = await harness.next('transcript.completed');
+    assert.equal(completed.transcript, 'the birch canoe');
+    assert.equal(harness.all('transcript.failed').length, 0);
+    assert.equal(transcriber.calls.length, 1);
+    assert.ok(transcriber.calls[0].audioMs > 15_000, `the whole turn streamed: ${transcriber.calls[0].audioMs} ms`);
+  } finally {
+    await harness.close();
+  }
 });
 
 /** A batch recognizer behind an upstream (billed per use), or a local one. */

@@ -11,6 +11,9 @@
  *   `session.updated`, or by an `invalid_model` error and close 4000
  *   "invalid_request_error.invalid_model" for a model it does not offer.
  * - `input_audio_buffer.append` (base64 PCM16 at 24 kHz, or G.711 μ-law / A-law at 8 kHz),
+ *   read in the format the session was last told (`audio.input.format`, PCM16 24 kHz until a
+ *   session.update says otherwise); each append and each item records that format, so a test
+ *   sees which format the audio was read in and whether one item mixed two,
  *   `input_audio_buffer.commit` (under 100 ms: the `input_audio_buffer_commit_empty` error
  *   naming the commit's event_id), `input_audio_buffer.clear` → `cleared`.
  * - Its own server VAD when `turn_detection` is server_vad: an energy detector on 20 ms
@@ -19,7 +22,9 @@
  * - Each commit: `input_audio_buffer.committed` with `previous_item_id` (the item before it),
  *   `conversation.item.added`, then per the script: `…input_audio_transcription.delta`s and
  *   `.completed` (or `.failed`) for that item after a delay, so completions can come back out
- *   of order.
+ *   of order. With `include: ["item.input_audio_transcription.logprobs"]` in the session (the
+ *   only value OpenAI takes there), each delta and the completion carry `logprobs`: one
+ *   `{token, logprob, bytes}` per delta (the delta's text), the completion all of them.
  *
  * Injected faults (one-shot, set on `faults`): close with a code after N appends, a message
  * that is not JSON instead of answering a commit, a slow or missing `session.updated`.
@@ -57,6 +62,8 @@ export interface CommittedItem {
   /** The item's audio as it was appended (PCM16 bytes, or G.711 bytes). */
   audio: Buffer;
   audioMs: number;
+  /** The input formats its appends were read in (`audio/pcm`, `audio/pcmu`, `audio/pcma`), in order, each once. */
+  formats: string[];
 }
 
 export interface ReceivedEvent {
@@ -65,6 +72,8 @@ export interface ReceivedEvent {
   event_id?: string;
   /** For appends: the decoded byte count. */
   bytes?: number;
+  /** For appends: the input format they were read in. */
+  format?: string;
   /** session.update's session object. */
   session?: any;
 }
@@ -112,6 +121,8 @@ export interface RealtimeUpstream {
   readonly openSockets: number;
   close(): Promise<void>;
 }
+
+const LOGPROBS_INCLUDE = 'item.input_audio_transcription.logprobs';
 
 const DEFAULT_TURN_DETECTION = { type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500 };
 
@@ -225,7 +236,9 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
       include: null,
     };
     let buffer: Buffer[] = [];
-    let bufferedBytes = 0;
+    let bufferedFormats: string[] = [];
+    // ms of the buffer, each append counted in the format it was read in.
+    let bufferedMs = 0;
     let writtenMs = 0;
     let appends = 0;
     let lastItemId: string | null = null;
@@ -261,8 +274,19 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
           });
           return;
         }
+        // Tokens as OpenAI gives them when asked: the delta's text, its log probability, its UTF-8 bytes.
+        const withLogprobs = Array.isArray(session.include) && session.include.includes(LOGPROBS_INCLUDE);
+        const tokens = deltas.map((delta, position) => ({ token: delta, logprob: -0.01 * (position + 1), bytes: [...Buffer.from(delta, 'utf8')] }));
         deltas.forEach((delta, position) =>
-          at(position * interval, () => send({ type: 'conversation.item.input_audio_transcription.delta', item_id: item.itemId, content_index: 0, delta })),
+          at(position * interval, () =>
+            send({
+              type: 'conversation.item.input_audio_transcription.delta',
+              item_id: item.itemId,
+              content_index: 0,
+              delta,
+              ...(withLogprobs && { logprobs: [tokens[position]] }),
+            }),
+          ),
         );
         at(deltas.length * interval, () =>
           send({
@@ -270,6 +294,7 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
             item_id: item.itemId,
             content_index: 0,
             transcript: answer.transcript,
+            ...(withLogprobs && { logprobs: tokens }),
             usage: { type: 'duration', seconds: item.audioMs / 1000 },
           }),
         );
@@ -278,8 +303,6 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
 
     const commit = (by: CommittedItem['by'], itemId = `item_${randomBytes(8).toString('hex')}`) => {
       const audio = Buffer.concat(buffer);
-      buffer = [];
-      bufferedBytes = 0;
       const item: CommittedItem = {
         index: items.length,
         itemId,
@@ -287,8 +310,12 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
         connection: index,
         by,
         audio,
-        audioMs: audio.length / bytesPerMs(),
+        audioMs: bufferedMs,
+        formats: bufferedFormats,
       };
+      buffer = [];
+      bufferedMs = 0;
+      bufferedFormats = [];
       items.push(item);
       send({ type: 'input_audio_buffer.committed', item_id: itemId, previous_item_id: lastItemId });
       send({
@@ -374,12 +401,17 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
           if (format && !((format.type === 'audio/pcm' && (format.rate ?? 24000) === 24000) || format.type === 'audio/pcmu' || format.type === 'audio/pcma')) {
             return error('invalid_value', `Invalid audio format ${JSON.stringify(format)}.`, eventId, 'session.audio.input.format');
           }
+          const include = update.include;
+          if (include !== undefined && include !== null && (!Array.isArray(include) || include.some((value: unknown) => value !== LOGPROBS_INCLUDE))) {
+            return error('invalid_value', `Invalid value in 'session.include': supported values are '${LOGPROBS_INCLUDE}'.`, eventId, 'session.include');
+          }
           const detection = input.turn_detection;
           if (detection !== undefined && detection !== null && !['server_vad', 'semantic_vad'].includes(detection.type)) {
             return error('invalid_value', `Invalid turn detection type ${JSON.stringify(detection.type)}.`, eventId, 'session.audio.input.turn_detection.type');
           }
           session = {
             ...session,
+            ...(include !== undefined && { include }),
             audio: {
               input: {
                 ...session.audio.input,
@@ -400,9 +432,12 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
           const bytes = Buffer.from(event.audio, 'base64');
           if (session.audio.input.format.type === 'audio/pcm' && bytes.length % 2 !== 0)
             return error('invalid_value', 'PCM16 audio needs an even byte count.', eventId, 'audio');
+          const format = session.audio.input.format.type;
           entry.bytes = bytes.length;
+          entry.format = format;
           buffer.push(bytes);
-          bufferedBytes += bytes.length;
+          bufferedMs += bytes.length / bytesPerMs();
+          if (!bufferedFormats.includes(format)) bufferedFormats.push(format);
           appends += 1;
           detect(bytes);
           const fault = upstream.faults.closeAfterAppends;
@@ -418,7 +453,7 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
             ws.send('<html>502 Bad Gateway</html>');
             return;
           }
-          const ms = bufferedBytes / bytesPerMs();
+          const ms = bufferedMs;
           if (ms < 100) {
             return error(
               'input_audio_buffer_commit_empty',
@@ -435,7 +470,8 @@ export async function startRealtimeUpstream(options: RealtimeUpstreamOptions = {
         }
         case 'input_audio_buffer.clear':
           buffer = [];
-          bufferedBytes = 0;
+          bufferedMs = 0;
+          bufferedFormats = [];
           speechItemId = null;
           silentMs = 0;
           send({ type: 'input_audio_buffer.cleared' });

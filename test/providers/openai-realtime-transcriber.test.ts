@@ -16,7 +16,7 @@ import { type PcmAudio } from '../../src/audio/pcm.ts';
 import { resample } from '../../src/audio/resample.ts';
 import { readWav } from '../../src/audio/wav.ts';
 import { SpeechbridgeError } from '../../src/errors/registry.ts';
-import type { TranscriberSession, TranscriptStreamEvent } from '../../src/providers/contracts.ts';
+import type { StreamFrame, TranscriberSession, TranscriptStreamEvent } from '../../src/providers/contracts.ts';
 import { OpenAIRealtimeTranscriber, type OpenAIRealtimeTranscriberOptions } from '../../src/providers/openai/openai-realtime-transcriber.ts';
 import { startRealtimeUpstream, type RealtimeUpstream } from '../helpers/openai-realtime-upstream.ts';
 import { sharedAudioPath } from '../helpers/shared.ts';
@@ -119,7 +119,15 @@ test('a turn goes up as 24 kHz PCM16 appends and one commit, and comes back as d
     script: () => ({ transcript: 'The birch canoe slid on the smooth planks.', deltas: ['The birch', ' canoe slid', ' on the smooth planks.'] }),
   });
   const transcriber = transcriberFor(upstream);
-  assert.deepEqual(transcriber.capabilities, { streaming: true, languageDetection: true, segments: false, sampleRate: 24000, languages: 'any' });
+  assert.deepEqual(transcriber.capabilities, {
+    streaming: true,
+    languageDetection: true,
+    segments: false,
+    sampleRate: 24000,
+    languages: 'any',
+    logprobs: true,
+    inputEncodings: ['pcm16', 'g711_ulaw', 'g711_alaw'],
+  });
   const result = await collect(transcriber.transcribeStream(frames(speech.samples), { language: 'en', prompt: 'boats' }));
 
   assert.deepEqual(
@@ -417,6 +425,81 @@ test('a G.711 μ-law session declares 8 kHz and sends the G.711 bytes up with no
   assert.ok(
     differing.every((byte) => byte === 0x7f),
     `only 0x7F may differ, got ${[...new Set(differing)]}`,
+  );
+  await session.close();
+});
+
+/** 20 ms frames of G.711 bytes, each with its decoded samples, as the engine streams a G.711 client's turn. */
+async function* g711Frames(bytes: Uint8Array): AsyncIterable<StreamFrame> {
+  for (let offset = 0; offset < bytes.length; offset += 160) {
+    const piece = bytes.subarray(offset, offset + 160);
+    yield { samples: muLawDecode(piece), sampleRate: 8000, encoded: { encoding: 'g711_ulaw', bytes: piece } };
+  }
+}
+
+/** μ-law speech as a bridge that sends negative zero (0x7F) for its silence gives it: 0x7F decodes to the same 0 as 0xFF. */
+async function muLawSpeech(): Promise<Uint8Array> {
+  const at8k = await resample(speech, 8000);
+  return new Uint8Array([...new Uint8Array(1600).fill(0x7f), ...muLawEncode(at8k.samples), ...new Uint8Array(1600).fill(0x7f)]);
+}
+
+test("a turn streamed in G.711 goes up as audio/pcmu with the client's own bytes, negative zeros included", async () => {
+  const upstream = await upstreamWith();
+  const session = transcriberFor(upstream).openSession();
+  const clientBytes = await muLawSpeech();
+  const result = await collect(session.transcribeStream!(g711Frames(clientBytes), { inputEncoding: 'g711_ulaw' }));
+  assert.equal(result.text, 'item 0');
+  assert.deepEqual(upstream.received.find((event) => event.type === 'session.update')?.session.audio.input.format, { type: 'audio/pcmu' });
+  assert.deepEqual(upstream.items[0].formats, ['audio/pcmu']);
+  assert.ok(upstream.items[0].audio.equals(clientBytes), 'the upstream item holds exactly the bytes the client sent');
+  await session.close();
+});
+
+test('turns in different formats change the upstream input format between them, one format per item, on one connection', async () => {
+  const upstream = await upstreamWith({ script: (item) => ({ transcript: `turn ${item.index}` }) });
+  const session = transcriberFor(upstream).openSession();
+  const clientBytes = await muLawSpeech();
+  // Three turns started together, as a client that changes its format between turns has them pending: they send one after another.
+  const [first, second, third] = await Promise.all([
+    collect(session.transcribeStream!(frames(tone(300)))),
+    collect(session.transcribeStream!(g711Frames(clientBytes), { inputEncoding: 'g711_ulaw' })),
+    collect(session.transcribeStream!(frames(tone(300)))),
+  ]);
+  assert.deepEqual([first.text, second.text, third.text], ['turn 0', 'turn 1', 'turn 2']);
+  assert.deepEqual(
+    upstream.items.map((item) => item.formats),
+    [['audio/pcm'], ['audio/pcmu'], ['audio/pcm']],
+  );
+  assert.ok(upstream.items[1].audio.equals(clientBytes));
+  assert.equal(upstream.items[0].audio.length, bytesOf(tone(300)));
+  assert.equal(upstream.items[2].audio.length, bytesOf(tone(300)));
+  const updates = upstream.received.filter((event) => event.type === 'session.update').map((event) => event.session.audio.input.format.type);
+  assert.deepEqual(updates, ['audio/pcm', 'audio/pcmu', 'audio/pcm']);
+  assert.equal(upstream.connections.length, 1);
+  await session.close();
+});
+
+test('logprobs asked for: the session includes them, each delta carries its tokens and the completion all of them; a turn that does not ask gets none', async () => {
+  const upstream = await upstreamWith({ script: () => ({ transcript: 'the birch canoe' }) });
+  const session = transcriberFor(upstream).openSession();
+  const plain = await collect(session.transcribeStream!(frames(tone(300))));
+  assert.ok(plain.events.every((event) => event.type !== 'delta' || event.logprobs === undefined));
+  const plainCompleted = plain.events.at(-1);
+  assert.ok(plainCompleted?.type === 'completed' && plainCompleted.transcription.logprobs === undefined);
+  const asked = await collect(session.transcribeStream!(frames(tone(300)), { logprobs: true }));
+  const updates = upstream.received.filter((event) => event.type === 'session.update');
+  assert.equal(updates.length, 2, 'the second turn turned logprobs on with a session.update');
+  assert.deepEqual(updates[1].session.include, ['item.input_audio_transcription.logprobs']);
+  const deltas = asked.events.filter((event) => event.type === 'delta');
+  assert.deepEqual(
+    deltas.map((event) => event.logprobs?.map((token) => token.token)),
+    [['the'], [' birch'], [' canoe']],
+  );
+  const completed = asked.events.at(-1);
+  assert.ok(completed?.type === 'completed');
+  assert.deepEqual(
+    completed.transcription.logprobs,
+    ['the', ' birch', ' canoe'].map((token, index) => ({ token, logprob: -0.01 * (index + 1), bytes: [...Buffer.from(token)] })),
   );
   await session.close();
 });

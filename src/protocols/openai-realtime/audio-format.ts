@@ -4,7 +4,8 @@
  * strings (`pcm16`, `g711_ulaw`, `g711_alaw`). Each maps to one base64 framing
  * (src/audio/base64.ts) and the sample rate the engine runs that side of the session at.
  */
-import { type AudioWireFormat, decodeBase64Audio } from '../../audio/base64.ts';
+import { type AudioWireFormat, decodeBase64Audio, decodeBase64G711 } from '../../audio/base64.ts';
+import { g711Decode, type G711Audio } from '../../audio/g711.ts';
 import { SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 
 export interface AudioFormat {
@@ -71,8 +72,15 @@ export function formatForRate(sampleRate: number, preferred: AudioFormat): Audio
  * what is wrong with it (the alphabet, the padding, an odd PCM16 byte count).
  */
 export function decodeClientAudio(base64: string, format: AudioFormat, param: string): Int16Array {
+  return decodeClientFrame(base64, format, param).audio;
+}
+
+/** As decodeClientAudio, and for G.711 the client's bytes too (a recognizer that takes G.711 gets them as they are). */
+export function decodeClientFrame(base64: string, format: AudioFormat, param: string): { audio: Int16Array; encoded?: G711Audio } {
   try {
-    return decodeBase64Audio(base64, format.encoding, param);
+    if (format.encoding === 'pcm16') return { audio: decodeBase64Audio(base64, format.encoding, param) };
+    const encoded = decodeBase64G711(base64, format.encoding, param);
+    return { audio: g711Decode(encoded), encoded };
   } catch (error) {
     const failure = toSpeechbridgeError(error);
     if (failure.code !== 'invalid_audio') throw failure;

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { type ErrorCode, SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { EngineEvent, EngineInput, HandleResult, SessionConfig, SessionKind } from '../../engine/events.ts';
-import { type AudioFormat, DEFAULT_AUDIO_FORMAT, decodeClientAudio, formatForRate } from './audio-format.ts';
+import { type AudioFormat, DEFAULT_AUDIO_FORMAT, decodeClientFrame, formatForRate } from './audio-format.ts';
 import { type ClientEvent, eventIdFromHead, parseClientEvent } from './client-events.ts';
 import { itemFromWire } from './item-shape.ts';
 import { responseRequestFromWire } from './response-shape.ts';
@@ -181,7 +181,7 @@ export class RealtimeCodec {
       case 'transcription_session.update':
         return this.sessionUpdate(event, options);
       case 'input_audio_buffer.append':
-        return { type: 'audio.append', eventId, audio: decodeClientAudio(event.audio, this.state.input, 'audio') };
+        return { type: 'audio.append', eventId, ...decodeClientFrame(event.audio, this.state.input, 'audio') };
       case 'input_audio_buffer.commit':
         return { type: 'audio.commit', eventId };
       case 'input_audio_buffer.clear':

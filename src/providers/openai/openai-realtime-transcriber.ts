@@ -19,6 +19,7 @@ import type {
   TranscriberSession,
   TranscriberSessionOptions,
   Transcription,
+  StreamFrame,
   TranscriptStreamEvent,
 } from '../contracts.ts';
 import { defaultUpstreamLimits } from '../upstream-limits.ts';
@@ -64,6 +65,8 @@ export class OpenAIRealtimeTranscriber implements Transcriber {
     segments: false,
     sampleRate: 24000,
     languages: 'any',
+    logprobs: true,
+    inputEncodings: ['pcm16', 'g711_ulaw', 'g711_alaw'],
   };
   readonly #options: OpenAIRealtimeTranscriberOptions;
   readonly #url: URL;
@@ -115,7 +118,7 @@ export class OpenAIRealtimeTranscriber implements Transcriber {
     }
   }
 
-  async *transcribeStream(audio: AsyncIterable<PcmAudio>, options: TranscribeOptions = {}): AsyncIterable<TranscriptStreamEvent> {
+  async *transcribeStream(audio: AsyncIterable<StreamFrame>, options: TranscribeOptions = {}): AsyncIterable<TranscriptStreamEvent> {
     const session = this.#open();
     try {
       yield* session.transcribeStream(audio, options);

@@ -27,7 +27,11 @@ export interface TranscriptionSessionSettings {
   language?: string;
   prompt?: string;
   turnDetection: RealtimeTurnDetection;
+  /** Ask for the tokens' log probabilities with each delta and completion. */
+  logprobs?: boolean;
 }
+
+export const LOGPROBS_INCLUDE = 'item.input_audio_transcription.logprobs';
 
 /** `session.update` for a transcription session; turn detection `none` is null (our VAD commits). */
 export function sessionUpdateEvent(eventId: string, settings: TranscriptionSessionSettings): SessionUpdateEvent {
@@ -47,6 +51,7 @@ export function sessionUpdateEvent(eventId: string, settings: TranscriptionSessi
           turn_detection: settings.turnDetection === 'none' ? null : { type: settings.turnDetection },
         },
       },
+      ...(settings.logprobs && { include: [LOGPROBS_INCLUDE] }),
     },
   };
 }
@@ -54,6 +59,10 @@ export function sessionUpdateEvent(eventId: string, settings: TranscriptionSessi
 /** Ids are bounded: an id is only ever compared and kept in a map, never shown whole. */
 const id = z.string().min(1).max(256);
 const optionalText = z.string().max(100_000).nullish();
+/** OpenAI's token log probabilities; a message is at most 1 MB (realtime-connection.ts), which bounds the count. */
+const logprobs = z
+  .array(z.object({ token: z.string().max(1000), logprob: z.number(), bytes: z.array(z.number().int().min(0).max(255)).max(1000) }).passthrough())
+  .nullish();
 
 const upstreamError = z
   .object({
@@ -76,7 +85,7 @@ const SERVER_EVENT_SCHEMAS = {
   'input_audio_buffer.speech_started': z.object({ type: z.literal('input_audio_buffer.speech_started'), item_id: id.nullish() }).passthrough(),
   'input_audio_buffer.speech_stopped': z.object({ type: z.literal('input_audio_buffer.speech_stopped'), item_id: id.nullish() }).passthrough(),
   'conversation.item.input_audio_transcription.delta': z
-    .object({ type: z.literal('conversation.item.input_audio_transcription.delta'), item_id: id, delta: z.string().nullish() })
+    .object({ type: z.literal('conversation.item.input_audio_transcription.delta'), item_id: id, delta: z.string().nullish(), logprobs })
     .passthrough(),
   'conversation.item.input_audio_transcription.completed': z
     .object({
@@ -84,6 +93,7 @@ const SERVER_EVENT_SCHEMAS = {
       item_id: id,
       transcript: z.string(),
       language: z.string().max(32).nullish(),
+      logprobs,
     })
     .passthrough(),
   'conversation.item.input_audio_transcription.failed': z

@@ -19,9 +19,17 @@
  * hears no speech, a commit would be refused (OpenAI: `input_audio_buffer_commit_empty`, under
  * 100 ms after its own commit), so the trailing silence is cleared instead; if the refusal
  * comes anyway (the upstream's commit was still on its way), the turn ends with the items it has.
+ *
+ * Input format: each turn says its encoding (TranscribeOptions.inputEncoding; default the
+ * session's). PCM16 goes up at 24 kHz; a G.711 turn goes up as `audio/pcmu` / `audio/pcma` with
+ * the client's own bytes where its frames carry them (StreamFrame.encoded), so a phone bridge's
+ * audio reaches OpenAI exactly as it was sent. A turn in another format than the connection's
+ * changes it with a `session.update` before its first append; turns send one after another, so
+ * the upstream buffer is empty then and no item ever mixes two formats.
  */
 import { encodeBase64Audio, type AudioWireFormat } from '../../audio/base64.ts';
-import { durationMs, type PcmAudio } from '../../audio/pcm.ts';
+import type { G711Audio } from '../../audio/g711.ts';
+import type { PcmAudio } from '../../audio/pcm.ts';
 import { createStreamResampler, type StreamResampler } from '../../audio/resample.ts';
 import { SpeechbridgeError } from '../../errors/registry.ts';
 import { isAbortError } from '../../errors/abort.ts';
@@ -31,6 +39,7 @@ import type {
   TranscriberInputEncoding,
   TranscriberSession,
   Transcription,
+  StreamFrame,
   TranscriptStreamEvent,
 } from '../contracts.ts';
 import { throwIfAborted } from '../../errors/abort.ts';
@@ -53,7 +62,13 @@ const MAX_TRACKED_ITEMS = 256;
 /** Events held for an item whose commit has not arrived yet. */
 const MAX_EARLY_EVENTS_PER_ITEM = 64;
 
-const WIRE_FORMATS: Readonly<Record<TranscriberInputEncoding, { wire: AudioWireFormat; format: RealtimeInputFormat; sampleRate: number }>> = {
+interface WireFormat {
+  wire: AudioWireFormat;
+  format: RealtimeInputFormat;
+  sampleRate: number;
+}
+
+const WIRE_FORMATS: Readonly<Record<TranscriberInputEncoding, WireFormat>> = {
   pcm16: { wire: 'pcm16', format: { type: 'audio/pcm', rate: 24000 }, sampleRate: 24000 },
   g711_ulaw: { wire: 'g711_ulaw', format: { type: 'audio/pcmu' }, sampleRate: 8000 },
   g711_alaw: { wire: 'g711_alaw', format: { type: 'audio/pcma' }, sampleRate: 8000 },
@@ -82,6 +97,9 @@ type ItemEvent = Extract<
   }
 >;
 
+/** Every encoding goes up as it is: OpenAI takes PCM16 at 24 kHz and both G.711 laws. */
+const INPUT_ENCODINGS: readonly TranscriberInputEncoding[] = ['pcm16', 'g711_ulaw', 'g711_alaw'];
+
 /** What one upstream connection knows; dropped with it. */
 class Live {
   connection?: RealtimeConnection;
@@ -105,6 +123,8 @@ class Live {
 interface Entry {
   readonly number: number;
   readonly turn: RealtimeTurn;
+  /** The format the turn's audio goes up in. */
+  readonly wire: WireFormat;
   live?: Live;
   phase: 'waiting' | 'sending' | 'sent';
   appends: number;
@@ -119,7 +139,7 @@ export class RealtimeTranscriptionSession implements TranscriberSession {
   readonly upstream: string;
   readonly capabilities: TranscriberCapabilities;
   readonly #options: RealtimeSessionOptions;
-  readonly #wire: (typeof WIRE_FORMATS)[TranscriberInputEncoding];
+  readonly #wire: WireFormat;
   readonly #closing = new AbortController();
   #state: ConnectionState = { kind: 'idle' };
   #turnCount = 0;
@@ -131,7 +151,15 @@ export class RealtimeTranscriptionSession implements TranscriberSession {
     this.#options = options;
     this.upstream = options.context.display;
     this.#wire = WIRE_FORMATS[options.inputEncoding ?? 'pcm16'];
-    this.capabilities = { streaming: true, languageDetection: true, segments: false, sampleRate: this.#wire.sampleRate, languages: 'any' };
+    this.capabilities = {
+      streaming: true,
+      languageDetection: true,
+      segments: false,
+      sampleRate: this.#wire.sampleRate,
+      languages: 'any',
+      logprobs: true,
+      inputEncodings: INPUT_ENCODINGS,
+    };
   }
 
   /** True while an upstream connection is open (for tests and metrics). */
@@ -146,7 +174,7 @@ export class RealtimeTranscriptionSession implements TranscriberSession {
     throw new SpeechbridgeError('upstream_bad_response', `${this.upstream} ended the transcription without a result`);
   }
 
-  async *transcribeStream(audio: AsyncIterable<PcmAudio>, options: TranscribeOptions = {}): AsyncIterable<TranscriptStreamEvent> {
+  async *transcribeStream(audio: AsyncIterable<StreamFrame>, options: TranscribeOptions = {}): AsyncIterable<TranscriptStreamEvent> {
     throwIfAborted(options.signal);
     if (this.#state.kind === 'closed') throw new SpeechbridgeError('engine_unavailable', `the realtime transcription session with ${this.upstream} is closed`);
     this.#cancelIdleClose();
@@ -155,9 +183,10 @@ export class RealtimeTranscriptionSession implements TranscriberSession {
       timeoutMs: this.#options.context.timeoutMs,
       maxChars: this.#options.maxTranscriptChars,
       display: this.upstream,
+      logprobs: options.logprobs === true,
       ...(options.language !== undefined && { language: options.language }),
     });
-    const entry: Entry = { number: this.#turnCount, turn, phase: 'waiting', appends: 0, items: 0 };
+    const entry: Entry = { number: this.#turnCount, turn, wire: this.#wireFor(options), phase: 'waiting', appends: 0, items: 0 };
     const previous = this.#lastTurn;
     this.#lastTurn = turn;
     this.#active.add(entry);
@@ -191,9 +220,9 @@ export class RealtimeTranscriptionSession implements TranscriberSession {
   }
 
   /** Sends one turn's audio when the turn before it is done sending; every failure ends up in the turn. */
-  async #send(entry: Entry, previous: RealtimeTurn | null, audio: AsyncIterable<PcmAudio>, options: TranscribeOptions): Promise<void> {
-    const { turn } = entry;
-    let iterator: AsyncIterator<PcmAudio> | undefined;
+  async #send(entry: Entry, previous: RealtimeTurn | null, audio: AsyncIterable<StreamFrame>, options: TranscribeOptions): Promise<void> {
+    const { turn, wire } = entry;
+    let iterator: AsyncIterator<StreamFrame> | undefined;
     let resampler: StreamResampler | undefined;
     try {
       if (previous) await previous.audioDone;
@@ -209,13 +238,13 @@ export class RealtimeTranscriptionSession implements TranscriberSession {
         if (turn.settled) return;
         if (next.done) break;
         let frame = next.value;
-        if (frame.sampleRate !== this.#wire.sampleRate) {
-          resampler ??= await createStreamResampler(frame.sampleRate, this.#wire.sampleRate);
-          frame = { samples: resampler.push(frame.samples), sampleRate: this.#wire.sampleRate };
+        if (frame.sampleRate !== wire.sampleRate) {
+          resampler ??= await createStreamResampler(frame.sampleRate, wire.sampleRate);
+          frame = { samples: resampler.push(frame.samples), sampleRate: wire.sampleRate };
         }
-        this.#append(live, entry, frame.samples);
+        this.#append(live, entry, frame);
       }
-      if (resampler) this.#append(live, entry, resampler.flush());
+      if (resampler) this.#append(live, entry, { samples: resampler.flush(), sampleRate: wire.sampleRate });
       this.#finishAudio(live, entry);
     } catch (error) {
       turn.fail(isAbortError(error) || error instanceof SpeechbridgeError ? (error as Error) : toError(error, this.upstream));
@@ -259,13 +288,18 @@ export class RealtimeTranscriptionSession implements TranscriberSession {
     return ready;
   }
 
+  #wireFor(options: TranscribeOptions): WireFormat {
+    return options.inputEncoding ? WIRE_FORMATS[options.inputEncoding] : this.#wire;
+  }
+
   #settingsFor(options: TranscribeOptions): TranscriptionSessionSettings {
     return {
-      format: this.#wire.format,
+      format: this.#wireFor(options).format,
       model: options.model ?? this.#options.context.model,
       ...(options.language !== undefined && { language: options.language }),
       ...(options.prompt !== undefined && { prompt: options.prompt }),
       turnDetection: this.#options.turnDetection,
+      ...(options.logprobs && { logprobs: true }),
     };
   }
 
@@ -276,26 +310,31 @@ export class RealtimeTranscriptionSession implements TranscriberSession {
     for (const itemId of live.unclaimed.splice(0)) this.#assign(live, itemId, entry);
   }
 
-  /** A turn asking for another language, prompt or model changes the upstream session first. */
+  /** A turn asking for another input format, language, prompt or model changes the upstream session first. */
   #applySettings(live: Live, entry: Entry, options: TranscribeOptions): void {
     const wanted = this.#settingsFor(options);
     const current = live.settings;
-    if (wanted.model === current.model && wanted.language === current.language && wanted.prompt === current.prompt) return;
+    const sameFormat = wanted.format.type === current.format.type;
+    // Log probabilities once asked for stay on (an update without `include` keeps it); a turn that did not ask ignores them.
+    const hasLogprobs = !wanted.logprobs || current.logprobs === true;
+    if (sameFormat && hasLogprobs && wanted.model === current.model && wanted.language === current.language && wanted.prompt === current.prompt) return;
     live.connection!.send(sessionUpdateEvent(eventId(entry, 'update'), wanted));
-    live.settings = wanted;
+    live.settings = { ...wanted, ...(current.logprobs && { logprobs: true }) };
   }
 
-  #append(live: Live, entry: Entry, samples: Int16Array): void {
-    const step = Math.round((this.#wire.sampleRate * MAX_APPEND_MS) / 1000);
-    for (let offset = 0; offset < samples.length; offset += step) {
-      const piece = samples.subarray(offset, offset + step);
+  /** A G.711 frame that carries the client's bytes in the turn's law goes up as those bytes; anything else is encoded here. */
+  #append(live: Live, entry: Entry, frame: StreamFrame): void {
+    const { wire } = entry;
+    const bytes: G711Audio['bytes'] | null = frame.encoded?.encoding === wire.wire ? frame.encoded.bytes : null;
+    const length = bytes ? bytes.length : frame.samples.length;
+    const step = Math.round((wire.sampleRate * MAX_APPEND_MS) / 1000);
+    for (let offset = 0; offset < length; offset += step) {
+      const audio = bytes
+        ? Buffer.from(bytes.buffer, bytes.byteOffset + offset, Math.min(step, length - offset)).toString('base64')
+        : encodeBase64Audio(frame.samples.subarray(offset, offset + step), wire.wire);
       entry.appends += 1;
-      live.connection!.send({
-        type: 'input_audio_buffer.append',
-        event_id: eventId(entry, `a${entry.appends}`),
-        audio: encodeBase64Audio(piece, this.#wire.wire),
-      });
-      entry.turn.audioMs += durationMs({ samples: piece, sampleRate: this.#wire.sampleRate });
+      live.connection!.send({ type: 'input_audio_buffer.append', event_id: eventId(entry, `a${entry.appends}`), audio });
+      entry.turn.audioMs += (Math.min(step, length - offset) * 1000) / wire.sampleRate;
     }
   }
 
@@ -401,11 +440,11 @@ export class RealtimeTranscriptionSession implements TranscriberSession {
     const { turn } = entry;
     switch (event.type) {
       case 'conversation.item.input_audio_transcription.delta':
-        turn.delta(event.item_id, event.delta ?? '');
+        turn.delta(event.item_id, event.delta ?? '', event.logprobs ?? undefined);
         return;
       case 'conversation.item.input_audio_transcription.completed':
         live.itemTurns.delete(event.item_id);
-        turn.completed(event.item_id, event.transcript, event.language ?? undefined);
+        turn.completed(event.item_id, event.transcript, event.language ?? undefined, event.logprobs ?? undefined);
         return;
       case 'conversation.item.input_audio_transcription.failed': {
         live.itemTurns.delete(event.item_id);

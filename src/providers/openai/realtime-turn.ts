@@ -13,7 +13,7 @@
  * the next delta, the completion) is bounded by REQUEST_TIMEOUT, restarted by progress.
  */
 import { SpeechbridgeError } from '../../errors/registry.ts';
-import type { Transcription, TranscriptStreamEvent } from '../contracts.ts';
+import type { TokenLogprob, Transcription, TranscriptStreamEvent } from '../contracts.ts';
 import { abortError } from '../../errors/abort.ts';
 import type { ItemChain } from './realtime-item-chain.ts';
 
@@ -22,6 +22,12 @@ interface ItemText {
   emitted: number;
   final?: string;
   language?: string;
+  /** Tokens of the deltas received and not yet passed on, and all of them (when asked for). */
+  pendingTokens: TokenLogprob[];
+  deltaTokens: TokenLogprob[];
+  /** Tokens passed on so far; the completion's tokens past them go with the text it adds. */
+  sentTokens: number;
+  finalTokens?: TokenLogprob[];
 }
 
 export interface RealtimeTurnOptions {
@@ -33,6 +39,8 @@ export interface RealtimeTurnOptions {
   display: string;
   /** Reported when the upstream names no language. */
   language?: string;
+  /** Pass on the tokens' log probabilities with each delta and the completion. */
+  logprobs?: boolean;
 }
 
 export class RealtimeTurn {
@@ -81,7 +89,7 @@ export class RealtimeTurn {
 
   addItem(itemId: string, chain: ItemChain): void {
     if (this.settled || this.#texts.has(itemId)) return;
-    this.#texts.set(itemId, { deltas: '', emitted: 0 });
+    this.#texts.set(itemId, { deltas: '', emitted: 0, pendingTokens: [], deltaTokens: [], sentTokens: 0 });
     this.#itemIds = chain.sort([...this.#itemIds, itemId]);
     this.#progress();
   }
@@ -93,20 +101,28 @@ export class RealtimeTurn {
     this.#progress();
   }
 
-  delta(itemId: string, text: string): void {
+  delta(itemId: string, text: string, tokens?: TokenLogprob[]): void {
     const item = this.#texts.get(itemId);
     if (this.settled || !item || item.final !== undefined || !text) return;
-    if (!this.#count(text)) return;
+    const kept = this.#options.logprobs ? (tokens ?? []) : [];
+    // Each token counts as a character at least, so a flood of empty tokens is bounded too.
+    if (!this.#count(text.length + kept.length)) return;
     item.deltas += text;
+    for (const token of kept) {
+      item.pendingTokens.push(token);
+      item.deltaTokens.push(token);
+    }
     this.#progress();
   }
 
-  completed(itemId: string, transcript: string, language: string | undefined): void {
+  completed(itemId: string, transcript: string, language: string | undefined, tokens?: TokenLogprob[]): void {
     const item = this.#texts.get(itemId);
     if (this.settled || !item || item.final !== undefined) return;
-    if (!this.#count(transcript)) return;
+    const kept = this.#options.logprobs ? tokens : undefined;
+    if (!this.#count(transcript.length + (kept?.length ?? 0))) return;
     item.final = transcript;
     item.language = language;
+    if (kept) item.finalTokens = kept;
     this.#progress();
   }
 
@@ -130,8 +146,8 @@ export class RealtimeTurn {
     }
   }
 
-  #count(text: string): boolean {
-    this.#chars += text.length;
+  #count(chars: number): boolean {
+    this.#chars += chars;
     if (this.#chars <= this.#options.maxChars) return true;
     this.fail(
       new SpeechbridgeError(
@@ -162,7 +178,7 @@ export class RealtimeTurn {
       const pending = source.slice(item.emitted);
       if (pending) {
         const separator = item.emitted === 0 && this.#emittedText && !/^\s/.test(pending) ? ' ' : '';
-        this.#push({ type: 'delta', text: separator + pending });
+        this.#push({ type: 'delta', text: separator + pending, ...(this.#options.logprobs && { logprobs: this.#tokensToSend(item) }) });
         item.emitted = source.length;
         this.#emittedText = true;
       }
@@ -171,10 +187,20 @@ export class RealtimeTurn {
     }
   }
 
+  /** The tokens of the text an item passes on now: its deltas' not yet sent, else the completion's past those sent. */
+  #tokensToSend(item: ItemText): TokenLogprob[] {
+    let tokens: TokenLogprob[];
+    if (item.pendingTokens.length > 0) tokens = item.pendingTokens.splice(0);
+    else tokens = item.finalTokens?.slice(item.sentTokens) ?? [];
+    item.sentTokens += tokens.length;
+    return tokens;
+  }
+
   #transcription(): Transcription {
     const items = this.#itemIds.map((itemId) => this.#texts.get(itemId)!);
     const language = items.find((item) => item.language)?.language ?? this.#options.language;
     return {
+      ...(this.#options.logprobs && { logprobs: items.flatMap((item) => item.finalTokens ?? item.deltaTokens) }),
       text: items
         .map((item) => item.final!.trim())
         .filter(Boolean)
