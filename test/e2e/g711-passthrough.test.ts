@@ -16,11 +16,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { muLawEncode } from '../../src/audio/g711.ts';
 import type { PcmAudio } from '../../src/audio/pcm.ts';
-import { startServer, type RunningServer } from '../../src/server/app.ts';
-import { loadConfig } from '../../src/server/config.ts';
-import { createProviders } from '../../src/server/provider-factory.ts';
-import type { Providers } from '../../src/server/providers.ts';
-import { createLogger } from '../../src/server/logging.ts';
+import { startConfiguredServer, type TestServer } from '../helpers/server.ts';
 import { startRealtimeUpstream, type RealtimeUpstream } from '../helpers/openai-realtime-upstream.ts';
 import { GatewayClient, gatewayUrl } from '../protocols/gateway/gateway-harness.ts';
 import { RealtimeClient, pcmFrames, recording, streamRealtime, withSilence } from './realtime-harness.ts';
@@ -30,8 +26,7 @@ const CANOE = 'The birch canoe slid on the smooth planks';
 const G711_FRAME_BYTES = 160;
 
 let upstream: RealtimeUpstream;
-let providers: Providers;
-let server: RunningServer;
+let server: TestServer;
 let speech8k: PcmAudio;
 let speech24k: PcmAudio;
 
@@ -61,23 +56,16 @@ before(async () => {
   speech8k = await recording('en_harvard_birch_canoe.wav', 8000);
   speech24k = await recording('en_harvard_birch_canoe.wav', 24000);
   upstream = await startRealtimeUpstream({ script: () => ({ transcript: CANOE }) });
-  const config = loadConfig({
-    SERVER_NAME: '127.0.0.1',
-    SERVER_PORT: '0',
-    LOG_LEVEL: 'silent',
+  server = await startConfiguredServer({
     REQUEST_TIMEOUT: '5',
     ASR_ENGINE: 'openai-realtime',
     OPENAI_REALTIME_URL: upstream.url,
     AUDIO_API_KEY: 'sk-test-key',
   });
-  const logger = createLogger('silent');
-  providers = await createProviders(config, logger);
-  server = await startServer({ config, providers, logger });
 });
 
 after(async () => {
   await server?.close();
-  await providers?.close();
   await upstream?.close();
 });
 

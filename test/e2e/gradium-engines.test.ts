@@ -12,11 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { int16ToBytes, rmsDbfs } from '../../src/audio/pcm.ts';
 import { EspeakSynthesizer } from '../../src/providers/local/espeak-synthesizer.ts';
-import { startServer, type RunningServer } from '../../src/server/app.ts';
-import { loadConfig } from '../../src/server/config.ts';
-import { createProviders } from '../../src/server/provider-factory.ts';
-import type { Providers } from '../../src/server/providers.ts';
-import { createLogger } from '../../src/server/logging.ts';
+import { startConfiguredServer, type TestServer } from '../helpers/server.ts';
 import { GRADIUM_TEST_KEY, startGradiumUpstream, type GradiumUpstream } from '../helpers/gradium-upstream.ts';
 import { GatewayClient, gatewayUrl, samplesOf } from '../protocols/gateway/gateway-harness.ts';
 import { joinedPcm, pcmFrames, RealtimeClient, recording, streamRealtime } from './realtime-harness.ts';
@@ -25,29 +21,21 @@ const BIRCH_CANOE = 'The birch canoe slid on the smooth planks';
 
 let espeak: EspeakSynthesizer;
 let upstream: GradiumUpstream;
-let providers: Providers;
-let server: RunningServer;
+let server: TestServer;
 
 before(async () => {
   espeak = await EspeakSynthesizer.create({ workers: 1 });
   upstream = await startGradiumUpstream({ synthesizer: espeak, transcript: BIRCH_CANOE, msPerWord: 300 });
-  const config = loadConfig({
-    SERVER_NAME: '127.0.0.1',
-    SERVER_PORT: '0',
-    LOG_LEVEL: 'silent',
+  server = await startConfiguredServer({
     ASR_ENGINE: 'gradium',
     TTS_ENGINE: 'gradium',
     GRADIUM_API_KEY: GRADIUM_TEST_KEY,
     GRADIUM_BASE_URL: upstream.baseUrl,
   });
-  const logger = createLogger('silent');
-  providers = await createProviders(config, logger);
-  server = await startServer({ config, providers, logger });
 });
 
 after(async () => {
   await server?.close();
-  await providers?.close();
   await upstream?.close();
   await espeak?.close();
 });

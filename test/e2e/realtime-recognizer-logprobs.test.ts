@@ -8,11 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startServer, type RunningServer } from '../../src/server/app.ts';
-import { loadConfig } from '../../src/server/config.ts';
-import { createProviders } from '../../src/server/provider-factory.ts';
-import type { Providers } from '../../src/server/providers.ts';
-import { createLogger } from '../../src/server/logging.ts';
+import { startConfiguredServer, type TestServer } from '../helpers/server.ts';
 import { startRealtimeUpstream, type RealtimeUpstream } from '../helpers/openai-realtime-upstream.ts';
 import { RealtimeClient, pcmFrames, recording, streamRealtime, withSilence } from './realtime-harness.ts';
 
@@ -20,28 +16,20 @@ const CANOE = 'The birch canoe slid on the smooth planks';
 const LOGPROBS = 'item.input_audio_transcription.logprobs';
 
 let upstream: RealtimeUpstream;
-let providers: Providers;
-let server: RunningServer;
+let server: TestServer;
 
 before(async () => {
   upstream = await startRealtimeUpstream({ script: () => ({ transcript: CANOE }) });
-  const config = loadConfig({
-    SERVER_NAME: '127.0.0.1',
-    SERVER_PORT: '0',
-    LOG_LEVEL: 'silent',
+  server = await startConfiguredServer({
     REQUEST_TIMEOUT: '5',
     ASR_ENGINE: 'openai-realtime',
     OPENAI_REALTIME_URL: upstream.url,
     AUDIO_API_KEY: 'sk-test-key',
   });
-  const logger = createLogger('silent');
-  providers = await createProviders(config, logger);
-  server = await startServer({ config, providers, logger });
 });
 
 after(async () => {
   await server?.close();
-  await providers?.close();
   await upstream?.close();
 });
 

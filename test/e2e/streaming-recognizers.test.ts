@@ -21,11 +21,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { int16ToBytes, type PcmAudio } from '../../src/audio/pcm.ts';
 import { encodeBase64Audio } from '../../src/audio/base64.ts';
-import { startServer, type RunningServer } from '../../src/server/app.ts';
-import { loadConfig } from '../../src/server/config.ts';
-import { createProviders } from '../../src/server/provider-factory.ts';
-import type { Providers } from '../../src/server/providers.ts';
-import { createLogger } from '../../src/server/logging.ts';
+import type { RunningServer } from '../../src/server/app.ts';
+import { startConfiguredServer, type TestServer } from '../helpers/server.ts';
 import { GRADIUM_TEST_KEY, startGradiumUpstream, type GradiumUpstream } from '../helpers/gradium-upstream.ts';
 import { startRealtimeUpstream, type RealtimeUpstream } from '../helpers/openai-realtime-upstream.ts';
 import { startWyomingServer, type WyomingFault, type WyomingServer } from '../helpers/wyoming-server.ts';
@@ -275,20 +272,15 @@ before(async () => {
 for (const [name, make] of RECOGNIZERS) {
   describe(`${name} as the recognizer`, () => {
     let recognizer: Recognizer;
-    let providers: Providers;
-    let server: RunningServer;
+    let server: TestServer;
 
     before(async () => {
       recognizer = await make();
-      const config = loadConfig({ SERVER_NAME: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: 'silent', REQUEST_TIMEOUT: '3', ...recognizer.env() });
-      const logger = createLogger('silent');
-      providers = await createProviders(config, logger);
-      server = await startServer({ config, providers, logger });
+      server = await startConfiguredServer({ REQUEST_TIMEOUT: '3', ...recognizer.env() });
     });
 
     after(async () => {
       await server?.close();
-      await providers?.close();
       await recognizer?.close();
     });
 
