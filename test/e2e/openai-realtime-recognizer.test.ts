@@ -1,5 +1,5 @@
 /**
- * G.711 passed through to a streaming upstream: a real speechbridge with ASR_ENGINE=openai-realtime
+ * The OpenAI Realtime recognizer end to end: a real speechbridge with ASR_ENGINE=openai-realtime
  * against the local OpenAI Realtime transcription server, and clients that send μ-law as a phone
  * bridge does — /v1/realtime (GA `audio/pcmu`) and the gateway on `/` (`input_format: ulaw`,
  * binary frames). What is observed:
@@ -10,7 +10,11 @@
  *   item is the client's appended bytes exactly, from the first byte to the last;
  * - a client that switches to PCM16 between turns gets the next turn transcribed on the same
  *   upstream connection, the upstream told `audio/pcm` before that turn's audio, and no upstream
- *   item mixes the two formats.
+ *   item mixes the two formats;
+ * - a /v1/realtime client that asks for `include: ["item.input_audio_transcription.logprobs"]`
+ *   gets the upstream session asked for them in turn (its `session.update` carries the include),
+ *   each transcription delta with the tokens of its text and the completed transcript with all
+ *   of them, as OpenAI sends them.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -22,6 +26,7 @@ import { GatewayClient, gatewayUrl } from '../protocols/gateway/gateway-harness.
 import { RealtimeClient, pcmFrames, recording, streamRealtime, withSilence } from './realtime-harness.ts';
 
 const CANOE = 'The birch canoe slid on the smooth planks';
+const LOGPROBS = 'item.input_audio_transcription.logprobs';
 /** 20 ms of G.711: 8 kHz, one byte per sample. */
 const G711_FRAME_BYTES = 160;
 
@@ -149,4 +154,37 @@ describe('G.711 to the OpenAI Realtime recognizer', () => {
       await client.close();
     }
   });
+});
+
+test('include logprobs: the upstream is asked for them, and each delta and the completed transcript carry their tokens', async () => {
+  const client = await RealtimeClient.connect(`${server.url.replace(/^http/, 'ws')}/v1/realtime?intent=transcription`);
+  try {
+    await client.next('session.created');
+    client.send({ type: 'session.update', session: { type: 'transcription', include: [LOGPROBS] } });
+    const updated = await client.next('session.updated');
+    assert.deepEqual(updated.session.include, [LOGPROBS]);
+    const speech = withSilence(await recording('en_harvard_birch_canoe.wav', 24000), 300, 1200);
+    await streamRealtime((audio) => client.send({ type: 'input_audio_buffer.append', audio }), pcmFrames(speech));
+    const completed = await client.next('conversation.item.input_audio_transcription.completed', 20_000);
+    assert.equal(completed.transcript, CANOE);
+
+    // The session's own upstream connection (the first one was the start-up probe).
+    const connection = upstream.items.at(-1)!.connection;
+    const upstreamUpdate = upstream.received.find((event) => event.connection === connection && event.type === 'session.update');
+    assert.deepEqual(upstreamUpdate?.session.include, [LOGPROBS], 'the upstream session was asked for logprobs');
+    const words = CANOE.split(' ').map((word, index) => (index === 0 ? word : ` ${word}`));
+    const tokens = words.map((token, index) => ({ token, logprob: -0.01 * (index + 1), bytes: [...Buffer.from(token)] }));
+    const deltas = client.events.filter((event) => event.type === 'conversation.item.input_audio_transcription.delta');
+    assert.equal(deltas.map((delta) => delta.delta).join(''), CANOE);
+    for (const delta of deltas) {
+      assert.equal(delta.logprobs.map((entry: { token: string }) => entry.token).join(''), delta.delta, 'the tokens of this delta');
+    }
+    assert.deepEqual(
+      deltas.flatMap((delta) => delta.logprobs),
+      tokens,
+    );
+    assert.deepEqual(completed.logprobs, tokens);
+  } finally {
+    await client.close();
+  }
 });
