@@ -7,7 +7,7 @@
  * turns that into an invalid_audio error instead.
  */
 import { SpeechbridgeError } from '../errors/registry.ts';
-import { aLawDecode, aLawEncode, muLawDecode, muLawEncode, type G711Audio, type G711Encoding } from './g711.ts';
+import { aLawDecode, aLawEncode, g711Decode, muLawDecode, muLawEncode, type G711Audio, type G711Encoding } from './g711.ts';
 import { bytesToInt16, int16ToBytes } from './pcm.ts';
 
 export type AudioWireFormat = 'pcm16' | 'g711_ulaw' | 'g711_alaw';
@@ -64,6 +64,26 @@ export function decodeWireAudio(bytes: Uint8Array, format: AudioWireFormat, para
 /** A base64 G.711 payload's bytes as they are (decode them with g711Decode); throws invalid_audio as decodeBase64Audio does. */
 export function decodeBase64G711(text: string, encoding: G711Encoding, param = 'audio'): G711Audio {
   return { encoding, bytes: decodeStrictBase64(text, param) };
+}
+
+/** One frame of wire audio: its samples, and for G.711 the bytes they came from. */
+export interface DecodedFrame {
+  audio: Int16Array;
+  encoded?: G711Audio;
+}
+
+/**
+ * A base64 payload's samples and, for G.711, its bytes as they are (a recognizer that takes
+ * G.711 gets them unchanged); throws invalid_audio as decodeBase64Audio does.
+ */
+export function decodeBase64Frame(text: string, format: AudioWireFormat, param = 'audio'): DecodedFrame {
+  if (format === 'pcm16') return { audio: decodeBase64Audio(text, format, param) };
+  return g711Frame(decodeBase64G711(text, format, param));
+}
+
+/** G.711 bytes as a frame: the decoded samples, the bytes kept. */
+export function g711Frame(encoded: G711Audio): DecodedFrame {
+  return { audio: g711Decode(encoded), encoded };
 }
 
 /** PCM16 samples → the format's wire bytes. */

@@ -10,8 +10,7 @@
  * is the shared lifecycle's (src/protocols/session-socket.ts).
  */
 import type { Logger } from 'pino';
-import { decodeBase64Audio, decodeBase64G711 } from '../../audio/base64.ts';
-import { g711Decode, type G711Audio } from '../../audio/g711.ts';
+import { type DecodedFrame, decodeBase64Frame, g711Frame } from '../../audio/base64.ts';
 import { SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import type { CloseReason } from '../close-reasons.ts';
@@ -163,22 +162,18 @@ export class GatewayConnection {
       }
       return;
     }
-    let samples: Int16Array;
     // G.711 goes to the engine with its bytes too: a recognizer that takes G.711 gets them as they are.
-    let encoded: G711Audio | undefined;
+    let frame: DecodedFrame;
     try {
       const { input, carry } = stage.live;
-      if (input.encoding === 'pcm16') {
-        samples = bytes ? decodeAudioBytes(carry.take(bytes), input, 'binary frame') : decodeBase64Audio(base64 ?? '', 'pcm16', 'audio');
-      } else {
-        encoded = bytes ? { encoding: input.encoding, bytes } : decodeBase64G711(base64 ?? '', input.encoding, 'audio');
-        samples = g711Decode(encoded);
-      }
+      if (!bytes) frame = decodeBase64Frame(base64 ?? '', input.encoding, 'audio');
+      else if (input.encoding === 'pcm16') frame = { audio: decodeAudioBytes(carry.take(bytes), input, 'binary frame') };
+      else frame = g711Frame({ encoding: input.encoding, bytes });
     } catch (error) {
       this.#socket.sendError(toSpeechbridgeError(error));
       return;
     }
-    this.#socket.session?.handle({ type: 'audio.append', audio: samples, ...(encoded && { encoded }) });
+    this.#socket.session?.handle({ type: 'audio.append', ...frame });
   }
 
   /**

@@ -4,8 +4,7 @@
  * strings (`pcm16`, `g711_ulaw`, `g711_alaw`). Each maps to one base64 framing
  * (src/audio/base64.ts) and the sample rate the engine runs that side of the session at.
  */
-import { type AudioWireFormat, decodeBase64Audio, decodeBase64G711 } from '../../audio/base64.ts';
-import { g711Decode, type G711Audio } from '../../audio/g711.ts';
+import { type AudioWireFormat, decodeBase64Frame, type DecodedFrame } from '../../audio/base64.ts';
 import { SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 
 export interface AudioFormat {
@@ -76,11 +75,9 @@ export function decodeClientAudio(base64: string, format: AudioFormat, param: st
 }
 
 /** As decodeClientAudio, and for G.711 the client's bytes too (a recognizer that takes G.711 gets them as they are). */
-export function decodeClientFrame(base64: string, format: AudioFormat, param: string): { audio: Int16Array; encoded?: G711Audio } {
+export function decodeClientFrame(base64: string, format: AudioFormat, param: string): DecodedFrame {
   try {
-    if (format.encoding === 'pcm16') return { audio: decodeBase64Audio(base64, format.encoding, param) };
-    const encoded = decodeBase64G711(base64, format.encoding, param);
-    return { audio: g711Decode(encoded), encoded };
+    return decodeBase64Frame(base64, format.encoding, param);
   } catch (error) {
     const failure = toSpeechbridgeError(error);
     if (failure.code !== 'invalid_audio') throw failure;
