@@ -135,9 +135,14 @@ function lineEnd(head: Buffer): number {
 }
 
 /**
- * Stops libuv reading the socket now, inside the 'data' callback: pausing the stream alone
- * lets libuv read on into this process's buffer, and those bytes would be lost when the
- * handle moves to the worker.
+ * Stops this process reading the socket, now and until the handle has left: pausing the
+ * stream alone lets libuv read on into this process's buffer, and those bytes would be lost
+ * when the handle moves to the worker. Stopping libuv's reading inside the 'data' callback is
+ * not enough either: after each chunk the stream schedules a read of more (its read-ahead up
+ * to the high-water mark, paused or not), which would start libuv reading again while the
+ * handle waits here, for a session's report or for the handles sent before it to be taken. A
+ * POST's body would go into this process and the worker would wait for it forever. So the
+ * socket's own read is made a no-op: nothing in this process asks the kernel for more.
  */
 function stopReading(socket: Socket): void {
   const handle = (socket as Socket & { _handle?: { reading?: boolean; readStop?: () => number } })._handle;
@@ -145,5 +150,6 @@ function stopReading(socket: Socket): void {
     handle.reading = false;
     handle.readStop();
   }
+  socket._read = () => {};
   socket.pause();
 }

@@ -4,7 +4,8 @@
  * and /metrics (whichever worker answers) counts all of them; a client secret minted through
  * one worker opens sessions on both; Socket.IO with polling only and
  * with polling upgraded to WebSocket completes a turn (its requests reach the worker that
- * holds the session); a large upload goes through and an over-limit one is refused before
+ * holds the session); a large upload goes through, a request that waits in the primary for
+ * its worker keeps the body sent meanwhile, and an over-limit one is refused before
  * its body is sent; a killed worker's clients see their connection close at once, the others
  * go on, a replacement starts and takes new sessions; SIGTERM ends every session with 1001,
  * stops every worker and exits 0. Real engines (pocketsphinx, echo, espeak-ng).
@@ -215,6 +216,40 @@ test('a large upload goes through a worker whole; one over the limit is refused 
   });
   assert.equal(refused.status, 413);
   assert.equal((JSON.parse(refused.body) as { error: { code: string } }).error.code, 'payload_too_large');
+});
+
+test('a request that waits in the primary for its worker loses none of the body sent meanwhile', async () => {
+  // A request line naming a session no worker has reported waits up to 3 s in the primary
+  // (as a Socket.IO poll does when it overtakes its worker's report). The headers go first and
+  // the body while it waits: the body must reach the worker that answers, not the primary.
+  const form = new FormData();
+  form.append('file', new Blob([await readFile(sharedAudioPath('en_one_two_three.wav'))], { type: 'audio/wav' }), 'speech.wav');
+  form.append('model', 'whisper-1');
+  const encoded = new Request(url, { method: 'POST', body: form });
+  const body = Buffer.from(await encoded.arrayBuffer());
+  const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    const outgoing = request({
+      hostname,
+      port,
+      method: 'POST',
+      path: '/v1/audio/transcriptions?sid=AAAAAAAAAAAAAAAAAAAA',
+      headers: { 'content-type': encoded.headers.get('content-type')!, 'content-length': String(body.length) },
+      timeout: 60_000,
+    });
+    outgoing.on('timeout', () => outgoing.destroy(new Error('no answer within 60 s: the body sent while the request waited did not reach the worker')));
+    outgoing.on('response', (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+    });
+    outgoing.on('error', reject);
+    outgoing.flushHeaders();
+    setTimeout(() => outgoing.end(body), 500);
+  });
+  assert.equal(answer.status, 200, answer.body);
+  assert.match((JSON.parse(answer.body) as { text: string }).text, /\w/, answer.body);
 });
 
 test("a killed worker's clients see their connection close, the others go on, and a replacement takes new sessions", async () => {

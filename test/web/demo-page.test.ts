@@ -146,18 +146,32 @@ async function waitForStats(page: Page, what: string, predicate: (stats: DemoSta
   return last;
 }
 
-/** Waits until the microphone meter (0–100) is above or below a level. */
-async function waitForLevel(page: Page, what: string, bound: { above: number } | { below: number }, timeoutMs: number): Promise<void> {
+/** Waits until the microphone meter (0–100) is above a level. */
+async function waitForLevel(page: Page, what: string, above: number, timeoutMs: number): Promise<void> {
+  await page
+    .waitForFunction((limit) => Number(document.getElementById('level')?.getAttribute('aria-valuenow')) > limit, above, { timeout: timeoutMs })
+    .catch(() => assert.fail(`the microphone meter never showed ${what} within ${timeoutMs} ms`));
+}
+
+/** Waits until the microphone meter has stayed below 5 for 0.7 s: the silence between phrases, not a dip between words. */
+async function waitForQuiet(page: Page, what: string, timeoutMs: number): Promise<void> {
+  const key = `quietSince${Math.random()}`;
   await page
     .waitForFunction(
-      (limit) => {
+      (since) => {
+        const marks = window as unknown as Record<string, number | undefined>;
         const level = Number(document.getElementById('level')?.getAttribute('aria-valuenow'));
-        return 'above' in limit ? level > limit.above : level < limit.below;
+        if (!(level < 5)) {
+          marks[since] = undefined;
+          return false;
+        }
+        marks[since] ??= performance.now();
+        return performance.now() - marks[since] >= 700;
       },
-      bound,
-      { timeout: timeoutMs },
+      key,
+      { timeout: timeoutMs, polling: 50 },
     )
-    .catch(() => assert.fail(`the microphone meter never showed ${what} within ${timeoutMs} ms`));
+    .catch(() => assert.fail(`the microphone meter never showed ${what} (below 5 for 0.7 s) within ${timeoutMs} ms`));
 }
 
 async function statusOf(page: Page): Promise<{ state: string | null; text: string }> {
@@ -494,14 +508,16 @@ test('push to talk: holding the button over the phrase makes one answered turn; 
   await startTalking(page, { token: TOKEN, mode: 'Assistant (spoken reply)' });
   await page.locator('#talk:not([disabled])').waitFor({ timeout: 10_000 });
 
-  // Pressed as the looping phrase ends and held 6 s: the turn holds the next whole phrase
-  // (3.5 s of silence, 0.5 s, the phrase) and none of the one after it.
-  await waitForLevel(page, 'the phrase', { above: 30 }, 15_000);
-  await waitForLevel(page, 'the silence after the phrase', { below: 5 }, 5000);
+  // Pressed in the silence after the looping phrase and released in the silence after the
+  // next one: the turn holds that whole phrase and none of the one after it. Silence is the
+  // meter staying low for 0.7 s, not a dip between two words.
+  await waitForLevel(page, 'the phrase', 30, 15_000);
+  await waitForQuiet(page, 'the silence after the phrase', 15_000);
   await talk.hover();
   await page.mouse.down();
   assert.equal(await talk.getAttribute('aria-pressed'), 'true');
-  await page.waitForTimeout(6000);
+  await waitForLevel(page, 'the next phrase, with the button held', 30, 10_000);
+  await waitForQuiet(page, 'the silence after it', 10_000);
   await page.mouse.up();
   assert.equal(await talk.getAttribute('aria-pressed'), 'false');
 

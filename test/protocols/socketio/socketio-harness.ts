@@ -18,8 +18,14 @@ export type ClientOptions = Partial<ManagerOptions & SocketOptions>;
 export class RealtimeSocket {
   readonly messages: ServerMessage[] = [];
   private waiters: Array<{ match: (message: ServerMessage) => boolean; resolve: (message: ServerMessage) => void }> = [];
+  /** Why the connection ended, when it did: a wait that times out says it. */
+  private disconnected?: string;
 
   private constructor(readonly socket: Socket) {
+    socket.on('disconnect', (reason, details) => {
+      const cause = details instanceof Error ? details.message : details && 'description' in details ? String(details.description) : '';
+      this.disconnected = cause ? `${reason} (${cause})` : reason;
+    });
     socket.on('message', (message: ServerMessage) => {
       this.messages.push(message);
       for (const waiter of [...this.waiters]) {
@@ -53,7 +59,8 @@ export class RealtimeSocket {
       const waiter = { match: predicate, resolve: (message: ServerMessage) => (clearTimeout(timer), resolve(message)) };
       const timer = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new Error(`no ${typeof match === 'string' ? match : 'matching'} message within ${timeoutMs} ms; received: ${this.types().join(', ')}`));
+        const ended = this.disconnected ? `; disconnected: ${this.disconnected}` : '';
+        reject(new Error(`no ${typeof match === 'string' ? match : 'matching'} message within ${timeoutMs} ms; received: ${this.types().join(', ')}${ended}`));
       }, timeoutMs);
       this.waiters.push(waiter);
     });
