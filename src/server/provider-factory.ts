@@ -155,10 +155,14 @@ export async function buildTranscriber(config: Config, logger: Logger): Promise<
           },
         };
       }
-      const { createWhisperTranscriber } = await import('../providers/local/whisper-transcriber.ts');
+      const [{ createWhisperTranscriber, defaultWhisperThreads }, { isClusterWorker }] = await Promise.all([
+        import('../providers/local/whisper-transcriber.ts'),
+        import('./cluster-worker.ts'),
+      ]);
       const transcriber = await createWhisperTranscriber({
         modelPath,
-        threads: asr.whisperThreads,
+        // Each worker loads its own whisper: the cores are shared among them.
+        threads: asr.whisperThreads ?? defaultWhisperThreads(isClusterWorker() ? config.server.workers.count : 1),
         audioContext: asr.whisperAudioContext || undefined,
         timeoutMs: config.requestTimeoutMs,
       });

@@ -57,7 +57,7 @@ test('the mel filterbank is whisper’s: 80 triangular bands over 201 bins, each
 
 for (const name of ['tiny.en', 'base.en'] as const) {
   test(`whisper loads the generated ${name} and transcribes a real recording with it`, async () => {
-    const transcriber = await createWhisperTranscriber({ modelPath: await zeroWhisperModel(name), threads: 2, audioContext: 256, timeoutMs: 120_000 });
+    const transcriber = await createWhisperTranscriber({ modelPath: await zeroWhisperModel(name), audioContext: 256, timeoutMs: 120_000 });
     try {
       assert.equal(transcriber.model.multilingual, false);
       const audio = readWav(await readFile(sharedAudioPath('en_one_two_three.wav')));

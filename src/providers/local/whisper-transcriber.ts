@@ -46,10 +46,22 @@ const MS_PER_AUDIO_CONTEXT = 20;
 /** 64 positions (1.28 s) past the end of the audio, so the last word is inside the window. */
 const AUDIO_CONTEXT_MARGIN = 64;
 
+/**
+ * Threads for one decode when none are configured: every core but one, shared among the
+ * processes that each load whisper (at least 1). whisper's threads meet at every step of the
+ * compute, so one that loses its core to other work (the event loop, another worker, any other
+ * program) holds up the rest: on 2 cores with one of them busy elsewhere, a 3 s turn took
+ * 5.5 times as long with 2 threads as with 1, which lost only 8 % to the busy core; quiet, 2
+ * threads were 1.3 times as fast as 1 (bench/whisper-threads.ts).
+ */
+export function defaultWhisperThreads(processes = 1): number {
+  return Math.max(1, Math.floor((availableParallelism() - 1) / processes));
+}
+
 export interface WhisperTranscriberOptions {
   /** A ggml model file (resolveModel in model-store.ts turns a name into one). */
   modelPath: string;
-  /** CPU threads for one decode; default os.availableParallelism(). */
+  /** CPU threads for one decode; default defaultWhisperThreads(). */
   threads?: number;
   /**
    * whisper's audio_ctx: encoder positions per window, 1500 (30 s) by default. 512 decodes a
@@ -113,7 +125,7 @@ export async function createWhisperTranscriber(options: WhisperTranscriberOption
       },
     );
   }
-  const threads = options.threads ?? availableParallelism();
+  const threads = options.threads ?? defaultWhisperThreads();
   let started: { worker: Worker; ready: Extract<WorkerReply, { type: 'ready' }> };
   try {
     // execArgv []: the worker is plain JavaScript, so it does not need the `--import tsx` it would inherit.

@@ -185,7 +185,7 @@ test('the official openai SDK works against speechbridge unchanged', async () =>
 });
 
 test('whisper (a zero-weight model generated for the test) serves the endpoint: a result of the right shape', async () => {
-  const whisper = await startTestServer({ transcriber: await createWhisperTranscriber({ modelPath: await zeroWhisperModel('tiny.en'), timeoutMs: 60_000 }) });
+  const whisper = await startTestServer({ transcriber: await createWhisperTranscriber({ modelPath: await zeroWhisperModel('tiny.en'), timeoutMs: 120_000 }) });
   try {
     const response = await transcribe(whisper, await readFile(sharedAudioPath('en_one_two_three.wav')), 'clip.wav', { response_format: 'verbose_json' });
     assert.equal(response.status, 200);
