@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { request } from 'node:http';
+import { request, type ClientRequest } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -77,6 +77,30 @@ async function openSessions(count: number): Promise<RealtimeClient[]> {
   const clients = await Promise.all(Array.from({ length: count }, () => RealtimeClient.connect(wsUrl())));
   await Promise.all(clients.map((client) => client.next('session.created', 30_000)));
   return clients;
+}
+
+/**
+ * A POST whose body `send` writes as it likes (part of it, or late); resolves with the answer
+ * once it has fully arrived (the request is then dropped, whatever it had left to send), and
+ * fails when none comes within 60 s.
+ */
+function rawPost(target: string, headers: Record<string, string>, send: (outgoing: ClientRequest) => void): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    const outgoing = request({ hostname, port, method: 'POST', path: target, headers, timeout: 60_000 });
+    outgoing.on('timeout', () => outgoing.destroy(new Error(`no answer to POST ${target} within 60 s`)));
+    outgoing.on('response', (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (text: string) => (body += text));
+      response.on('end', () => {
+        outgoing.destroy();
+        resolve({ status: response.statusCode ?? 0, body });
+      });
+    });
+    outgoing.on('error', reject);
+    send(outgoing);
+  });
 }
 
 function isRunning(pid: number): boolean {
@@ -193,27 +217,11 @@ test('a large upload goes through a worker whole; one over the limit is refused 
   }
 
   // 10 MB announced, 64 KB sent: the answer comes while the client still holds the rest.
-  const refused = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const { hostname, port } = new URL(url);
-    const outgoing = request({
-      hostname,
-      port,
-      method: 'POST',
-      path: '/v1/audio/transcriptions',
-      headers: { 'content-type': 'multipart/form-data; boundary=x', 'content-length': String(10 * 1024 * 1024) },
-    });
-    outgoing.on('response', (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (text: string) => (body += text));
-      response.on('end', () => {
-        outgoing.destroy();
-        resolve({ status: response.statusCode ?? 0, body });
-      });
-    });
-    outgoing.on('error', reject);
-    outgoing.write(Buffer.alloc(64 * 1024));
-  });
+  const refused = await rawPost(
+    '/v1/audio/transcriptions',
+    { 'content-type': 'multipart/form-data; boundary=x', 'content-length': String(10 * 1024 * 1024) },
+    (outgoing) => outgoing.write(Buffer.alloc(64 * 1024)),
+  );
   assert.equal(refused.status, 413);
   assert.equal((JSON.parse(refused.body) as { error: { code: string } }).error.code, 'payload_too_large');
 });
@@ -227,24 +235,8 @@ test('a request that waits in the primary for its worker loses none of the body 
   form.append('model', 'whisper-1');
   const encoded = new Request(url, { method: 'POST', body: form });
   const body = Buffer.from(await encoded.arrayBuffer());
-  const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const { hostname, port } = new URL(url);
-    const outgoing = request({
-      hostname,
-      port,
-      method: 'POST',
-      path: '/v1/audio/transcriptions?sid=AAAAAAAAAAAAAAAAAAAA',
-      headers: { 'content-type': encoded.headers.get('content-type')!, 'content-length': String(body.length) },
-      timeout: 60_000,
-    });
-    outgoing.on('timeout', () => outgoing.destroy(new Error('no answer within 60 s: the body sent while the request waited did not reach the worker')));
-    outgoing.on('response', (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
-    });
-    outgoing.on('error', reject);
+  const headers = { 'content-type': encoded.headers.get('content-type')!, 'content-length': String(body.length) };
+  const answer = await rawPost('/v1/audio/transcriptions?sid=AAAAAAAAAAAAAAAAAAAA', headers, (outgoing) => {
     outgoing.flushHeaders();
     setTimeout(() => outgoing.end(body), 500);
   });
