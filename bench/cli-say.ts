@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { freshBuiltEntry } from '../bin/build-freshness.js';
 import { buildDist } from '../scripts/build.ts';
+import { median } from './median.ts';
 
 const RUNS = Math.max(3, Number(process.argv[2] ?? 7));
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,12 +48,6 @@ function run(way: keyof typeof WAYS, args: string[]): Promise<Timing> {
       else resolve({ firstOutputMs, totalMs: performance.now() - started });
     });
   });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 const seconds = (ms: number) => (ms / 1000).toFixed(2).padStart(6);

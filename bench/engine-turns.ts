@@ -27,6 +27,7 @@ import { ScriptedSynthesizer } from '../src/providers/testing/scripted-synthesiz
 import { ScriptedTranscriber } from '../src/providers/testing/scripted-transcriber.ts';
 import { createVoiceDetector } from '../src/vad/voice-detector-factory.ts';
 import { sharedAudioPath } from '../test/helpers/shared.ts';
+import { median } from './median.ts';
 
 const SESSION_COUNTS = [10, 100, 500];
 const RUNS = 3;
@@ -38,12 +39,6 @@ const CLIPS = ['en_harvard_birch_canoe.wav', 'en_one_two_three.wav', 'en_ls_1089
 
 v8.setFlagsFromString('--expose-gc');
 const collectGarbage = vm.runInNewContext('gc') as () => void;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 /** No response running and the last item is the assistant's: every committed turn was answered. */
 function answered(engine: SessionEngine): boolean {

@@ -18,6 +18,7 @@ import type { PcmAudio } from '../src/audio/pcm.ts';
 import { readWav, writeWav } from '../src/audio/wav.ts';
 import { checkPocketsphinx, createPocketsphinxTranscriber, DEFAULT_POCKETSPHINX_MODEL_DIR } from '../src/providers/local/pocketsphinx-transcriber.ts';
 import { sharedAudioPath } from '../test/helpers/shared.ts';
+import { median } from './median.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const RECORDINGS = ['en_ls_1089-134691-0000.wav', 'en_ls_1272-128104-0000.wav'];
@@ -28,12 +29,6 @@ interface TurnFigures {
   firstTextMs: number;
   cpuMs: number;
   text: string;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());

@@ -41,6 +41,7 @@ import { joinCluster, workerAssignment, workerServerOptions } from '../src/serve
 import { loadConfig } from '../src/server/config.ts';
 import { createLogger } from '../src/server/logging.ts';
 import { sharedAudioPath } from '../test/helpers/shared.ts';
+import { median } from './median.ts';
 
 const FRAME_MS = 20;
 /** Samples at the start of a stamped chunk: a marker and three 15-bit words of the time. */
@@ -331,12 +332,6 @@ async function run(count: number, seconds: number, frames: string[], workers: nu
 function percentile(sorted: number[], fraction: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))];
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 /** Held: what a user does not notice (< 1 % of frames late, the gateway adding ≤ 5 ms at p99). */

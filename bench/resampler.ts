@@ -11,6 +11,7 @@ import { createStreamResamplerSync, DEFAULT_RESAMPLER_QUALITY, initResampler, re
 import type { PcmAudio } from '../src/audio/pcm.ts';
 import { readWav } from '../src/audio/wav.ts';
 import { sharedAudioPath } from '../test/helpers/shared.ts';
+import { median } from './median.ts';
 
 const AUDIO_SECONDS = 60;
 const RUNS = 7;
@@ -25,12 +26,6 @@ const PAIRS: Array<[number, number]> = [
 function cpuSeconds(): number {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 /** Median x real-time of `work` over RUNS runs (one untimed warm-up first). */

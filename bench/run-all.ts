@@ -4,7 +4,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const benches = ['resampler.ts', 'vad.ts', 'tts.ts', 'whisper.ts', 'pocketsphinx.ts', 'engine-turns.ts', 'realtime-sessions.ts', 'streaming.ts'];
+const benches = [
+  'resampler.ts',
+  'vad.ts',
+  'tts.ts',
+  'whisper.ts',
+  'whisper-threads.ts',
+  'pocketsphinx.ts',
+  'engine-turns.ts',
+  'realtime-sessions.ts',
+  'streaming.ts',
+];
 let failed = 0;
 for (const bench of benches) {
   process.stdout.write(`\n=== bench/${bench} ===\n`);

@@ -27,15 +27,10 @@ import type { Providers } from '../src/server/providers.ts';
 import { createLogger } from '../src/server/logging.ts';
 import { GRADIUM_TEST_KEY, startGradiumUpstream } from '../test/helpers/gradium-upstream.ts';
 import { pcmFrames, RealtimeClient, recording, withSilence, type WireEvent } from '../test/e2e/realtime-harness.ts';
+import { median } from './median.ts';
 
 const RUNS = Number(process.argv[2] ?? 5);
 const TEXT = 'The birch canoe slid on the smooth planks';
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 /** The recognizer with its streaming hidden: the engine transcribes each committed turn in one call. */
 function asBatch(transcriber: Transcriber): Transcriber {

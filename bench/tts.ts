@@ -7,6 +7,7 @@
  */
 import { durationMs } from '../src/audio/pcm.ts';
 import { EspeakSynthesizer } from '../src/providers/local/espeak-synthesizer.ts';
+import { median } from './median.ts';
 
 const RUNS = Math.max(5, Number(process.argv[2] ?? 7));
 
@@ -36,12 +37,6 @@ async function measure(synthesizer: EspeakSynthesizer, text: string): Promise<Ru
     chunks++;
   }
   return { firstAudioMs, totalMs: performance.now() - start, audioMs, chunks };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 const startupStart = performance.now();

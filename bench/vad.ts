@@ -12,6 +12,7 @@ import { TurnDetector } from '../src/vad/turn-detector.ts';
 import { createVoiceDetector } from '../src/vad/voice-detector-factory.ts';
 import type { VoiceDetector } from '../src/vad/voice-detector.ts';
 import { sharedAudioPath } from '../test/helpers/shared.ts';
+import { median } from './median.ts';
 
 const RUNS = 7;
 const CLIPS = [
@@ -29,12 +30,6 @@ const samples = concatPcm(CLIPS.map((name) => readWav(readFileSync(sharedAudioPa
 const audioMs = (samples.length * 1000) / 16000;
 const hops20ms = audioMs / 20;
 if (audioMs < 60_000) throw new Error(`only ${audioMs} ms of speech; the benchmark needs at least 60 s`);
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 /** Median wall time in ms of `run` over RUNS runs, after one warm-up run. */
 function time(run: () => void): number {

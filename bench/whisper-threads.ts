@@ -19,21 +19,17 @@ import { readWav } from '../src/audio/wav.ts';
 import { createWhisperTranscriber } from '../src/providers/local/whisper-transcriber.ts';
 import { sharedAudioPath, sharedModelPathIfPresent } from '../test/helpers/shared.ts';
 import { zeroWhisperModel } from '../test/helpers/zero-whisper-model.ts';
+import { median } from './median.ts';
 
 if (process.argv[2] === '--spin') {
-  // The busy core: a loop that never yields, until the parent kills it.
-  for (;;);
+  // The busy core: a loop that never yields, until the parent kills it or is gone.
+  const parent = process.ppid;
+  for (let i = 1; ; i++) if (i % 10_000_000 === 0 && process.ppid !== parent) process.exit(0);
 }
 
 const RUNS = Math.max(3, Number(process.argv[2] ?? 5));
 const cores = availableParallelism();
 const threadCounts = [...new Set([1, cores])];
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 const modelPath = sharedModelPathIfPresent('zero-ggml-tiny.en.bin') ?? (await zeroWhisperModel('tiny.en'));
 const audio = await resample(readWav(await readFile(sharedAudioPath('en_harvard_birch_canoe.wav'))), 16000);

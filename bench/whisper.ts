@@ -18,18 +18,13 @@ import { readWav } from '../src/audio/wav.ts';
 import { createWhisperTranscriber, effectiveAudioContext, type WhisperTranscriber } from '../src/providers/local/whisper-transcriber.ts';
 import { sharedAudioPath, sharedModelPathIfPresent } from '../test/helpers/shared.ts';
 import { zeroWhisperModel } from '../test/helpers/zero-whisper-model.ts';
+import { median } from './median.ts';
 
 const RUNS = Math.max(3, Number(process.argv[2] ?? 3));
 const THREADS = 2;
 const MODELS = ['tiny.en', 'base.en'] as const;
 const CLIPS = { '3 s': 'en_harvard_birch_canoe.wav', '10 s': 'en_ls_1089-134686-0000.wav' };
 const AUDIO_CONTEXTS = [0, 512];
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const start = performance.now();

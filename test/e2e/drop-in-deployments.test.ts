@@ -267,7 +267,7 @@ test('(c) the live transcription service .env: PORT and MODEL_NAME; its client s
       '# Here: where named models are.',
       `MODEL_CACHE_DIR=${cacheDir}`,
       'WHISPER_AUDIO_CTX=512',
-      // The zero-weight model writes tokens up to its limit, slow on a busy machine: the time limit is not what this test is about.
+      // whisper is slow on a busy machine: the time limit is not what this test is about.
       'REQUEST_TIMEOUT=120',
       '',
     ].join('\n'),
