@@ -136,6 +136,11 @@ export const ERROR_CODES = {
   upstream_unreachable: { category: 'unavailable', description: 'An upstream could not be reached (connection refused, DNS).' },
   engine_failed: { category: 'internal', description: 'An embedded engine (whisper, pocketsphinx, espeak-ng, ffmpeg) failed.' },
   engine_unavailable: { category: 'unavailable', description: 'An engine or tool the request needs is not installed or not loaded.' },
+  server_overloaded: {
+    category: 'unavailable',
+    description:
+      'This instance is over capacity (MAX_EVENT_LOOP_UTILIZATION) and takes no new session; its live sessions go on. Retry after `Retry-After` seconds, or on another instance.',
+  },
   engine_busy: { category: 'rate_limit', description: 'The job queue of an embedded engine (whisper, pocketsphinx) is full; retry later.' },
   download_failed: { category: 'upstream_error', description: 'A model download failed or was interrupted.' },
   checksum_mismatch: {

@@ -4,9 +4,9 @@
  * (src/server/session-leases.ts) counts tickets per API token, across instances with Redis.
  */
 import type { Duplex } from 'node:stream';
-import { toSpeechbridgeError } from '../errors/registry.ts';
+import { type SpeechbridgeError, toSpeechbridgeError } from '../errors/registry.ts';
 import type { TokenSources } from './door-auth.ts';
-import { rejectUpgrade } from './reject-upgrade.ts';
+import { rejectUpgradeWith } from './reject-upgrade.ts';
 
 export interface SessionTicket {
   /** The session has ended; idempotent. */
@@ -17,15 +17,22 @@ export interface SessionAdmission {
   /**
    * A ticket for one session of the client these sources identify (or of `owner`, the token
    * that minted a client secret); throws a SpeechbridgeError `rate_limit_exceeded` when the
-   * token holds its limit already. Never throws for an unreachable shared store.
+   * token holds its limit already, `server_overloaded` when the instance is over capacity.
+   * Never throws for an unreachable shared store.
    */
   admit(sources: TokenSources, owner?: string): Promise<SessionTicket>;
+  /**
+   * Why no new session may start now, whoever asks (the instance is over capacity), or
+   * undefined: a check without I/O, for handshakes that come before `admit` (Socket.IO's).
+   */
+  refusal?(): SpeechbridgeError | undefined;
 }
 
 /**
  * For a WebSocket door: asks for a ticket, then runs `open` (which takes the upgrade) and holds
  * the ticket until the socket closes, however the session ends. A refusal answers the upgrade
- * with 429 and the JSON error body; a client gone while waiting gives its ticket back.
+ * with its status (429 over a token's limit, 503 over capacity), Retry-After when it says when
+ * to retry, and the JSON error body; a client gone while waiting gives its ticket back.
  */
 export function admitUpgrade(
   admission: SessionAdmission | undefined,
@@ -47,9 +54,6 @@ export function admitUpgrade(
       socket.once('close', () => ticket.release());
       open();
     },
-    (error: unknown) => {
-      const failure = toSpeechbridgeError(error);
-      rejectUpgrade(socket, failure.status, failure.code, failure.message);
-    },
+    (error: unknown) => rejectUpgradeWith(socket, toSpeechbridgeError(error)),
   );
 }

@@ -24,6 +24,7 @@ import { DiarizationClient } from '../providers/diarization-client.ts';
 import { TranslationCache } from '../providers/translation-cache.ts';
 import { Translator } from '../providers/translator.ts';
 import { TokenAuth } from './auth.ts';
+import { CapacityGuard } from './capacity-guard.ts';
 import { createAdapter as createRedisStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import { ClientSecretSigner } from './client-secrets.ts';
 import type { Config } from './config.ts';
@@ -128,13 +129,15 @@ async function buildApp({
   const auth = new TokenAuth(config.apiTokens, secrets);
   const { maxSessions, maxRequestsPerMinute, sessionLeaseMs } = config.tokenLimits;
   const leases = new SessionLeases({ auth, maxSessions, leaseMs: sessionLeaseMs, redis });
-  const admission = maxSessions > 0 ? leases : undefined;
+  const capacity = new CapacityGuard({ maxUtilization: config.maxEventLoopUtilization, ...(maxSessions > 0 && { next: leases }) });
+  const admission = config.maxEventLoopUtilization > 0 ? capacity : maxSessions > 0 ? leases : undefined;
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
   });
   app.addHook('onClose', async () => {
     leases.close();
+    capacity.close();
     await redis?.close();
   });
   // Before the token check: a browser's preflight (OPTIONS) carries no token and must be answered.
@@ -188,7 +191,7 @@ async function buildApp({
   app.addHook('preClose', async () => upgrades.close());
 
   app.get('/', { config: { public: true } }, async () => ({ status: 'ok', name: 'speechbridge', version: VERSION, engines: providers.summary }));
-  registerHealthRoutes(app, { redis, closing: () => closing });
+  registerHealthRoutes(app, { redis, closing: () => closing, capacity });
   const exposition = metricsText ?? (() => metrics.registry.metrics());
   app.get('/metrics', { config: { public: config.metricsPublic } }, async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await exposition()),

@@ -62,6 +62,8 @@ export const ENV_SCHEMA = z.object({
   MAX_SESSIONS_PER_TOKEN: int(0, 1_000_000).default(0),
   /** HTTP API requests per minute per API token; 0 = no limit. */
   MAX_REQUESTS_PER_MINUTE: int(0, 100_000_000).default(0),
+  /** New sessions are refused (503 server_overloaded) while the event loop is busier than this share (0–1); 0 = never. */
+  MAX_EVENT_LOOP_UTILIZATION: number(0, 1).default(0),
   /** How long a session's lease outlives its instance when that instance dies without releasing it. */
   SESSION_LEASE_SECONDS: number(1, 3600).default(30),
   /** `auto`: readable lines when stderr is a terminal, JSON lines otherwise. */
@@ -265,6 +267,8 @@ export interface Config {
   redisUrl?: string;
   /** Per-token limits (0 = none), enforced across instances with REDIS_URL, per process without. */
   tokenLimits: { maxSessions: number; maxRequestsPerMinute: number; sessionLeaseMs: number };
+  /** MAX_EVENT_LOOP_UTILIZATION: past it, new sessions are refused (0 = never). */
+  maxEventLoopUtilization: number;
   /** Things start-up should tell the operator (an alias overridden by speechbridge's own name). */
   warnings: string[];
 }
@@ -434,6 +438,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       maxRequestsPerMinute: env.MAX_REQUESTS_PER_MINUTE,
       sessionLeaseMs: Math.round(env.SESSION_LEASE_SECONDS * 1000),
     },
+    maxEventLoopUtilization: env.MAX_EVENT_LOOP_UTILIZATION,
     warnings,
   };
 }

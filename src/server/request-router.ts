@@ -12,6 +12,7 @@
 import type { Server as HttpServer, IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { SpeechbridgeError } from '../errors/registry.ts';
+import { respondWithError } from '../protocols/error-response.ts';
 import type { RequestDoor } from '../protocols/request-door.ts';
 import { normalizeRequestTarget } from '../protocols/request-target.ts';
 
@@ -44,9 +45,7 @@ export class RequestRouter {
     const original = request.url ?? '/';
     const outcome = normalizeRequestTarget(original);
     if (!outcome.ok) {
-      const body = JSON.stringify(new SpeechbridgeError('invalid_request_target', outcome.reason).toBody());
-      response.writeHead(400, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
-      response.end(body);
+      respondWithError(response, new SpeechbridgeError('invalid_request_target', outcome.reason));
       return false;
     }
     // fastify's request.originalUrl reads this, as after its own rewriteUrl.

@@ -41,12 +41,14 @@ test('HAProxy accepts deploy/haproxy.cfg as shipped and as the scale-out tests a
   }
 });
 
-test('the HAProxy configuration: WebSocket-long tunnels, cookie stickiness for Socket.IO polling, a health check the server answers without a token', async () => {
+test('the HAProxy configuration: WebSocket-long tunnels, cookie stickiness for Socket.IO polling, a 503 retried on the next instance, a health check the server answers without a token', async () => {
   const config = await read('deploy/haproxy.cfg');
   assert.match(config, /^\s*timeout tunnel \d+h$/m, 'upgraded connections live as long as a session');
   assert.match(config, /^\s*cookie SERVERID insert indirect nocache dynamic$/m);
   assert.match(config, /^\s*dynamic-cookie-key \S+$/m);
-  assert.match(config, /^\s*option redispatch$/m);
+  // Every retry on the next instance, and a 503 (over capacity) retried: test/e2e/capacity-balancer.test.ts shows both at work.
+  assert.match(config, /^\s*option redispatch 1$/m);
+  assert.match(config, /^\s*retry-on .*\b503\b/m);
   const check = /^\s*option httpchk GET (\S+)$/m.exec(config)?.[1];
   assert.equal(check, '/healthz');
   const server = await startTestServer({}, { API_TOKENS: 'recipe-token' });

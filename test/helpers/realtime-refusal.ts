@@ -1,11 +1,13 @@
 /**
- * Opening /v1/realtime (or any WebSocket door) when a refusal is expected: the HTTP status and
- * JSON error body the upgrade was answered with, or the open socket when it was not refused.
+ * Opening /v1/realtime (or any WebSocket door) when a refusal is expected: the HTTP status,
+ * Retry-After and JSON error body the upgrade was answered with, or the open socket when it was
+ * not refused.
  */
 import WebSocket from 'ws';
 
 export type UpgradeOutcome =
-  { opened: true; socket: WebSocket } | { opened: false; status: number; body: { error?: { code?: string; type?: string; message?: string } } };
+  | { opened: true; socket: WebSocket }
+  | { opened: false; status: number; retryAfter: string | undefined; body: { error?: { code?: string; type?: string; message?: string } } };
 
 export function tryUpgrade(url: string, token: string, protocols: string[] = ['realtime']): Promise<UpgradeOutcome> {
   return new Promise((resolve, reject) => {
@@ -22,7 +24,8 @@ export function tryUpgrade(url: string, token: string, protocols: string[] = ['r
         } catch {
           body = { error: { message: text } };
         }
-        resolve({ opened: false, status: response.statusCode ?? 0, body });
+        const retryAfter = response.headers['retry-after'];
+        resolve({ opened: false, status: response.statusCode ?? 0, retryAfter, body });
       });
     });
     socket.once('error', reject);

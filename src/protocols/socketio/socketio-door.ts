@@ -19,11 +19,12 @@ import type { Duplex } from 'node:stream';
 import { Server as EngineServer } from 'engine.io';
 import { type ServerOptions, Server as SocketIoServer, type Socket } from 'socket.io';
 import type { Logger } from 'pino';
-import { type ErrorCode, toSpeechbridgeError } from '../../errors/registry.ts';
+import { type ErrorCode, type SpeechbridgeError, toSpeechbridgeError } from '../../errors/registry.ts';
 import type { DoorAuth, TokenSources } from '../door-auth.ts';
 import type { DoorMetrics } from '../door-metrics.ts';
 import type { DoorLimits, DoorSessionFactory } from '../door-session.ts';
-import { rejectUpgrade } from '../reject-upgrade.ts';
+import { respondWithError } from '../error-response.ts';
+import { rejectUpgrade, rejectUpgradeWith } from '../reject-upgrade.ts';
 import type { SessionAdmission, SessionTicket } from '../session-admission.ts';
 import type { RequestDoor } from '../request-door.ts';
 import type { UpgradeDoor } from '../upgrade-router.ts';
@@ -116,12 +117,33 @@ export class SocketIoDoor implements UpgradeDoor, RequestDoor {
       rejectUpgrade(socket, 503, 'engine_unavailable', 'the server is shutting down');
       return;
     }
+    const refusal = this.handshakeRefusal(request);
+    if (refusal) {
+      rejectUpgradeWith(socket, refusal);
+      return;
+    }
     this.engine.handleUpgrade(request, socket, head);
   }
 
   /** Long-polling requests on /socket.io/, from the RequestRouter. */
   handleRequest(request: IncomingMessage, response: ServerResponse): void {
+    const refusal = this.handshakeRefusal(request);
+    if (refusal) {
+      respondWithError(response, refusal);
+      return;
+    }
     this.engine.handleRequest(request, response);
+  }
+
+  /**
+   * A new engine.io connection (no `sid` yet, by polling or WebSocket) that the instance cannot
+   * take now: refused as an HTTP 503 before engine.io answers the handshake with a 200, so a load
+   * balancer can retry it elsewhere. A live session's requests carry its sid and pass.
+   */
+  private handshakeRefusal(request: IncomingMessage): SpeechbridgeError | undefined {
+    const refusal = this.options.admission?.refusal?.();
+    if (!refusal) return undefined;
+    return new URL(request.url ?? '/', 'http://localhost').searchParams.has('sid') ? undefined : refusal;
   }
 
   /** Ends every session (their engines cancel responses upstream), then closes engine.io. */
