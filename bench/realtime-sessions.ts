@@ -23,9 +23,12 @@
  * --floor replaces the gateway by the wire alone: a bare `ws` server on the same port layout
  * that reads each append as the door does first (bounded JSON parse, base64 decode) and does
  * nothing else, the least any server of this protocol in Node spends per message.
+ * --max-utilization X sets the server's MAX_EVENT_LOOP_UTILIZATION: sessions it refuses over
+ * capacity (503) are counted and stream nothing, and the figures are the admitted sessions'.
+ * --ramp-seconds N spreads the connections over N s (1 by default).
  *
  *   node --import tsx bench/realtime-sessions.ts [counts…] [--runs 3] [--seconds 5] [--workers 1]
- *     [--append-ms 20] [--no-replies] [--floor]
+ *     [--append-ms 20] [--no-replies] [--floor] [--max-utilization 0.9] [--ramp-seconds 1]
  *   e.g. `node --import tsx bench/realtime-sessions.ts 10 100 500` (default), ~70 s in all.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -59,8 +62,7 @@ import { median } from './median.ts';
 const FRAME_MS = 20;
 /** Samples at the start of a stamped chunk: a marker and three 15-bit words of the time. */
 const MARKER = -32768;
-/** Seconds of connecting (spread evenly) and of warm-up before measuring. */
-const RAMP_SECONDS = 1;
+/** Seconds of warm-up after the last connection, before measuring. */
 const WARMUP_SECONDS = 2;
 
 interface ServerSample {
@@ -142,7 +144,7 @@ async function runFloorServer(): Promise<void> {
   process.send!({ type: 'ready', url: `ws://127.0.0.1:${(http.address() as AddressInfo).port}/v1/realtime` });
 }
 
-async function runServer(workers: number, floor: boolean): Promise<void> {
+async function runServer({ workers, floor, maxUtilization }: BenchOptions): Promise<void> {
   if (floor) return runFloorServer();
   if (workers > 1 && cluster.isPrimary) return runPrimary(workers);
   const transcriber = new ScriptedTranscriber({ texts: 'what is the weather like', latencyMs: 50 });
@@ -155,7 +157,7 @@ async function runServer(workers: number, floor: boolean): Promise<void> {
     summary: { transcriber: { engine: 'scripted' }, responder: { engine: 'scripted' }, synthesizer: { engine: 'scripted' }, vad: { engine: 'webrtc' } },
     close: async () => {},
   };
-  const config = loadConfig({ SERVER_NAME: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: 'silent' });
+  const config = loadConfig({ SERVER_NAME: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: 'silent', MAX_EVENT_LOOP_UTILIZATION: String(maxUtilization) });
   const logger = createLogger('silent');
   const sampler = processSampler();
   let server: RunningServer;
@@ -212,7 +214,10 @@ async function runPrimary(workers: number): Promise<void> {
 // ── Clients (this process) ──────────────────────────────────────────────────────────────
 
 interface RunResult {
+  /** Sessions offered. */
   sessions: number;
+  /** Sessions the server took (all but those refused over capacity). */
+  admitted: number;
   cpuPercent: number;
   /** Server CPU per 20 ms of input audio per session. */
   cpuMicrosPerFrame: number;
@@ -230,8 +235,9 @@ class ServerProcess {
     readonly url: string,
   ) {}
 
-  static async start(workers: number, floor: boolean): Promise<ServerProcess> {
-    const child = fork(fileURLToPath(import.meta.url), ['--server', '--workers', String(workers), ...(floor ? ['--floor'] : [])], {
+  static async start({ workers, floor, maxUtilization }: BenchOptions): Promise<ServerProcess> {
+    const args = ['--server', '--workers', String(workers), '--max-utilization', String(maxUtilization), ...(floor ? ['--floor'] : [])];
+    const child = fork(fileURLToPath(import.meta.url), args, {
       execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : [])],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -284,11 +290,17 @@ class BenchSession {
     private readonly replies: boolean,
   ) {}
 
-  async open(): Promise<void> {
+  /** Opens the session and starts streaming; false when the server refused it over capacity (503). */
+  async open(): Promise<boolean> {
     const socket = new WebSocket(this.url);
     this.socket = socket;
     socket.on('message', (data) => this.onMessage(data.toString()));
-    await once(socket, 'open');
+    try {
+      await once(socket, 'open');
+    } catch (error) {
+      if ((error as Error).message.includes('503')) return false;
+      throw error;
+    }
     socket.send(
       JSON.stringify({
         type: 'session.update',
@@ -297,6 +309,7 @@ class BenchSession {
     );
     this.startedAt = performance.now();
     this.tick();
+    return true;
   }
 
   private tick(): void {
@@ -367,7 +380,7 @@ const OVERRUN_SECONDS = 60;
 
 /** One run, or null when the server fell so far behind that the run did not end in time. */
 async function run(count: number, appends: string[], options: BenchOptions): Promise<RunResult | null> {
-  const server = await ServerProcess.start(options.workers, options.floor);
+  const server = await ServerProcess.start(options);
   // Each session starts at a random point of the clip, so turns do not all end at once.
   const sessions = Array.from(
     { length: count },
@@ -381,7 +394,7 @@ async function run(count: number, appends: string[], options: BenchOptions): Pro
         server.kill();
         resolve(null);
       },
-      (RAMP_SECONDS + WARMUP_SECONDS + options.seconds + OVERRUN_SECONDS) * 1000,
+      (options.rampSeconds + WARMUP_SECONDS + options.seconds + OVERRUN_SECONDS) * 1000,
     );
   });
   const measured = measure(server, sessions, options);
@@ -394,18 +407,19 @@ async function run(count: number, appends: string[], options: BenchOptions): Pro
   }
 }
 
-async function measure(server: ServerProcess, sessions: BenchSession[], options: BenchOptions): Promise<RunResult> {
-  const { seconds, appendMs } = options;
-  const count = sessions.length;
+async function measure(server: ServerProcess, offered: BenchSession[], options: BenchOptions): Promise<RunResult> {
+  const { seconds, appendMs, rampSeconds } = options;
+  const sessions: BenchSession[] = [];
   try {
     const baseline = await server.sample();
-    // Connections spread over RAMP_SECONDS, as users arrive, not as one burst.
+    // Connections spread over the ramp, as users arrive, not as one burst.
     const rampStart = performance.now();
-    for (const [index, session] of sessions.entries()) {
-      const wait = rampStart + (index * RAMP_SECONDS * 1000) / count - performance.now();
+    for (const [index, session] of offered.entries()) {
+      const wait = rampStart + (index * rampSeconds * 1000) / offered.length - performance.now();
       if (wait > 0) await sleep(wait);
-      await session.open();
+      if (await session.open()) sessions.push(session);
     }
+    const count = sessions.length;
     await sleep(WARMUP_SECONDS * 1000);
     for (const session of sessions) session.measuring = true;
     server.resetLoopDelay();
@@ -421,7 +435,8 @@ async function measure(server: ServerProcess, sessions: BenchSession[], options:
     const framesSent = (appendsSent * appendMs) / FRAME_MS;
     await Promise.all(sessions.map((session) => session.close()));
     return {
-      sessions: count,
+      sessions: offered.length,
+      admitted: count,
       cpuPercent: ((end.cpuMicros - start.cpuMicros) / wallMicros) * 100,
       cpuMicrosPerFrame: framesSent === 0 ? Number.NaN : (end.cpuMicros - start.cpuMicros) / framesSent,
       rssPerSessionMb: (end.rssBytes - baseline.rssBytes) / count / (1024 * 1024),
@@ -453,10 +468,23 @@ interface BenchOptions {
   appendMs: number;
   replies: boolean;
   floor: boolean;
+  /** The server's MAX_EVENT_LOOP_UTILIZATION (0 = never refuses). */
+  maxUtilization: number;
+  rampSeconds: number;
 }
 
 function parseArgs(argv: string[]): BenchOptions {
-  const options: BenchOptions = { counts: [], runs: 3, seconds: 5, workers: 1, appendMs: FRAME_MS, replies: true, floor: false };
+  const options: BenchOptions = {
+    counts: [],
+    runs: 3,
+    seconds: 5,
+    workers: 1,
+    appendMs: FRAME_MS,
+    replies: true,
+    floor: false,
+    maxUtilization: 0,
+    rampSeconds: 1,
+  };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--runs') options.runs = Number(argv[++i]);
     else if (argv[i] === '--seconds') options.seconds = Number(argv[++i]);
@@ -464,24 +492,30 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (argv[i] === '--append-ms') options.appendMs = Number(argv[++i]);
     else if (argv[i] === '--no-replies') options.replies = false;
     else if (argv[i] === '--floor') options.floor = true;
+    else if (argv[i] === '--max-utilization') options.maxUtilization = Number(argv[++i]);
+    else if (argv[i] === '--ramp-seconds') options.rampSeconds = Number(argv[++i]);
     else if (/^\d+$/.test(argv[i])) options.counts.push(Number(argv[i]));
   }
   if (!Number.isInteger(options.workers) || options.workers < 1) throw new Error('--workers takes a whole number, 1 or more');
   if (!Number.isInteger(options.appendMs / FRAME_MS) || options.appendMs < FRAME_MS) throw new Error(`--append-ms takes a multiple of ${FRAME_MS}`);
   if (options.floor && options.workers > 1) throw new Error('--floor runs one process: leave --workers out');
+  if (!(options.maxUtilization >= 0 && options.maxUtilization <= 1)) throw new Error('--max-utilization takes a share from 0 to 1');
+  if (!(options.rampSeconds > 0)) throw new Error('--ramp-seconds takes a positive number');
   if (options.counts.length === 0) options.counts = [10, 100, 500];
   return options;
 }
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
-  const { counts, runs, seconds, workers, appendMs, replies, floor } = options;
+  const { counts, runs, seconds, workers, appendMs, replies, floor, maxUtilization, rampSeconds } = options;
   const appends = await clipAppends(appendMs);
   const shape = floor
     ? 'the wire alone: a bare ws server that parses each append and decodes its audio'
-    : (workers === 1 ? 'one server process' : `a primary and ${workers} workers`) + (replies ? '' : ', no replies');
+    : (workers === 1 ? 'one server process' : `a primary and ${workers} workers`) +
+      (replies ? '' : ', no replies') +
+      (maxUtilization > 0 ? `, MAX_EVENT_LOOP_UTILIZATION ${maxUtilization}` : '');
   console.log(
-    `realtime sessions (${shape}; ${appendMs} ms appends): ${runs} runs per count, ${seconds} s measured after ${RAMP_SECONDS + WARMUP_SECONDS} s of ramp-up and warm-up; medians over runs`,
+    `realtime sessions (${shape}; ${appendMs} ms appends): ${runs} runs per count, ${seconds} s measured after ${rampSeconds + WARMUP_SECONDS} s of ramp-up and warm-up; medians over runs`,
   );
   const rows: RunResult[] = [];
   for (const count of counts) {
@@ -499,6 +533,7 @@ async function main(): Promise<void> {
     }
     const row: RunResult = {
       sessions: count,
+      admitted: median(results.map((result) => result.admitted)),
       cpuPercent: median(results.map((result) => result.cpuPercent)),
       cpuMicrosPerFrame: median(results.map((result) => result.cpuMicrosPerFrame)),
       rssPerSessionMb: median(results.map((result) => result.rssPerSessionMb)),
@@ -510,7 +545,7 @@ async function main(): Promise<void> {
     };
     rows.push(row);
     console.log(
-      `${String(count).padStart(5)} sessions | server CPU ${row.cpuPercent.toFixed(1).padStart(6)} % of a core, ${row.cpuMicrosPerFrame.toFixed(0)} µs per 20 ms frame per session | RSS ${row.rssPerSessionMb.toFixed(2)} MB/session | ` +
+      `${String(count).padStart(5)} sessions${row.admitted < count ? ` (${row.admitted} admitted, the rest refused over capacity)` : ''} | server CPU ${row.cpuPercent.toFixed(1).padStart(6)} % of a core, ${row.cpuMicrosPerFrame.toFixed(0)} µs per 20 ms frame per session | RSS ${row.rssPerSessionMb.toFixed(2)} MB/session | ` +
         `late appends ${(row.lateFrameShare * 100).toFixed(2)} % | loop delay p99 ${row.loopDelayP99Ms.toFixed(1)} ms | ` +
         `added latency p50 ${row.latencyP50Ms.toFixed(1)} ms, p99 ${row.latencyP99Ms.toFixed(1)} ms | ${row.responses} responses`,
     );
@@ -528,12 +563,10 @@ async function main(): Promise<void> {
   const rule = `< ${HELD_LATE_SHARE * 100} % late appends` + (replies && !floor ? `, p99 added latency ≤ ${HELD_LATENCY_P99_MS} ms` : '');
   console.log(
     held.length > 0
-      ? `held (${rule}): up to ${Math.max(...held.map((row) => row.sessions))} sessions of those tried`
+      ? `held (${rule}): up to ${Math.max(...held.map((row) => row.admitted))} sessions of those tried`
       : `held (${rule}): none of the counts tried`,
   );
 }
 
-if (process.argv.includes('--server')) {
-  const options = parseArgs(process.argv.slice(2));
-  await runServer(options.workers, options.floor);
-} else await main();
+if (process.argv.includes('--server')) await runServer(parseArgs(process.argv.slice(2)));
+else await main();

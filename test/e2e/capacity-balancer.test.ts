@@ -24,7 +24,7 @@ let haproxy: TestHaproxy;
 before(async () => {
   [instanceA, instanceB] = await Promise.all([
     startGatewayInstance({ API_TOKENS: TOKEN, MAX_EVENT_LOOP_UTILIZATION: '0.000001' }),
-    startGatewayInstance({ API_TOKENS: TOKEN, MAX_EVENT_LOOP_UTILIZATION: '0.9' }),
+    startGatewayInstance({ API_TOKENS: TOKEN, MAX_EVENT_LOOP_UTILIZATION: '0.75' }),
   ]);
   haproxy = await startHaproxy([`127.0.0.1:${instanceA.port}`, `127.0.0.1:${instanceB.port}`]);
 });
