@@ -10,10 +10,10 @@
  * share of time the loop was not waiting for I/O) over the last SAMPLE_MS, taken on a timer;
  * a timer held up by a busy loop fires late, and the sample then spans the whole busy time.
  * Each worker of `--workers` measures its own loop. @fastify/under-pressure measures the same
- * thing, but answers every fastify route and no WebSocket upgrade, where the decision is per
- * kind of request here: a new session (every door) is refused with 503 `server_overloaded` and
- * Retry-After, while the live sessions' own traffic (Socket.IO polls, their WebSocket frames),
- * the health checks and /metrics are not. /readyz says "over capacity" meanwhile.
+ * thing, but it refuses every fastify route alike and never sees a WebSocket upgrade; here what
+ * is refused depends on the request: a new session (every door) gets 503 `server_overloaded`
+ * and Retry-After, while the live sessions' own traffic (Socket.IO polls, their WebSocket
+ * frames), the health checks and /metrics pass. /readyz says "over capacity" meanwhile.
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { SpeechbridgeError } from '../errors/registry.ts';
@@ -21,7 +21,7 @@ import type { TokenSources } from '../protocols/door-auth.ts';
 import type { SessionAdmission, SessionTicket } from '../protocols/session-admission.ts';
 
 /** How often utilization is sampled, and the span each sample covers. */
-export const SAMPLE_MS = 1000;
+const SAMPLE_MS = 1000;
 /** What a refused client is told to wait before it retries. */
 const RETRY_AFTER_SECONDS = 1;
 

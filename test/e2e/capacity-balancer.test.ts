@@ -9,10 +9,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { io } from 'socket.io-client';
 import { RealtimeClient } from './realtime-harness.ts';
+import { activeSessions } from '../helpers/active-sessions.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { startGatewayInstance, type GatewayInstance } from '../helpers/gateway-instance.ts';
-import { startHaproxy, type TestHaproxy } from '../helpers/haproxy.ts';
+import { startHaproxy, stickySocketIo, type TestHaproxy } from '../helpers/haproxy.ts';
 import { tryUpgrade } from '../helpers/realtime-refusal.ts';
 
 const TOKEN = 'capacity-balancer-token';
@@ -36,22 +37,6 @@ after(async () => {
 
 const realtimeUrl = (base: string) => `${base.replace(/^http/, 'ws')}/v1/realtime?model=gpt-realtime`;
 
-async function activeSessions(instance: GatewayInstance, door: string): Promise<number> {
-  const text = await (await fetch(`${instance.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
-  const match = new RegExp(`^speechbridge_sessions_active\\{door="${door}"\\} (\\d+)$`, 'm').exec(text);
-  return match ? Number(match[1]) : 0;
-}
-
-async function eventually<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await attempt();
-    if (result !== undefined) return result;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 test('instance A over capacity refuses new sessions itself, and through the balancer every new session opens on B', async () => {
   const readiness = await eventually('A over capacity', async () => {
     const response = await fetch(`${instanceA.url}/readyz`);
@@ -73,31 +58,25 @@ test('instance A over capacity refuses new sessions itself, and through the bala
       await client.next('session.created', 10_000);
       clients.push(client);
     }
-    assert.equal(await activeSessions(instanceB, 'realtime'), 4, 'all four sessions are on B');
-    assert.equal(await activeSessions(instanceA, 'realtime'), 0, 'none is on A');
+    assert.equal(await activeSessions(instanceB.url, TOKEN, 'realtime'), 4, 'all four sessions are on B');
+    assert.equal(await activeSessions(instanceA.url, TOKEN, 'realtime'), 0, 'none is on A');
   } finally {
     await Promise.all(clients.map((client) => client.close()));
   }
 
   // Two in turn, so one of the handshakes meets A; the sticky cookie (withCredentials) keeps each client's polls on B.
   for (let i = 0; i < 2; i += 1) {
-    const socket = io(`${haproxy.url}/realtime`, {
-      transports: ['polling', 'websocket'],
-      withCredentials: true,
-      auth: { token: TOKEN },
-      reconnection: false,
-      forceNew: true,
-    });
+    const socket = stickySocketIo(haproxy, TOKEN);
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('connect', resolve);
         socket.once('connect_error', reject);
       });
-      assert.equal(await activeSessions(instanceB, 'socketio'), 1, 'the Socket.IO session is on B');
-      assert.equal(await activeSessions(instanceA, 'socketio'), 0);
+      assert.equal(await activeSessions(instanceB.url, TOKEN, 'socketio'), 1, 'the Socket.IO session is on B');
+      assert.equal(await activeSessions(instanceA.url, TOKEN, 'socketio'), 0);
     } finally {
       socket.close();
     }
-    await eventually('the Socket.IO session closed on B', async () => ((await activeSessions(instanceB, 'socketio')) === 0 ? true : undefined));
+    await eventually('the Socket.IO session closed on B', async () => ((await activeSessions(instanceB.url, TOKEN, 'socketio')) === 0 ? true : undefined));
   }
 });

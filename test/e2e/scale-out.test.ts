@@ -12,10 +12,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createClient } from 'redis';
-import { io } from 'socket.io-client';
 import { RealtimeClient } from './realtime-harness.ts';
+import { activeSessions } from '../helpers/active-sessions.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { startGatewayInstance, type GatewayInstance } from '../helpers/gateway-instance.ts';
-import { startHaproxy, type TestHaproxy } from '../helpers/haproxy.ts';
+import { startHaproxy, stickySocketIo, type TestHaproxy } from '../helpers/haproxy.ts';
 import { tryUpgrade } from '../helpers/realtime-refusal.ts';
 import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
 
@@ -66,22 +67,6 @@ async function assertAlive(client: RealtimeClient, instructions: string): Promis
   assert.equal(updated.session.instructions, instructions);
 }
 
-async function activeRealtimeSessions(instance: GatewayInstance): Promise<number> {
-  const text = await (await fetch(`${instance.url}/metrics`, { headers: bearer(TOKEN) })).text();
-  const match = /^speechbridge_sessions_active\{door="realtime"\} (\d+)$/m.exec(text);
-  return match ? Number(match[1]) : 0;
-}
-
-async function eventually<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await attempt();
-    if (result !== undefined) return result;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 test('a client secret minted through instance A opens a session through instance B, and through the balancer, with its settings', async () => {
   const minted = await fetch(`${instanceA.url}/v1/realtime/client_secrets`, {
     method: 'POST',
@@ -105,13 +90,7 @@ test('a client secret minted through instance A opens a session through instance
 });
 
 test('Socket.IO through the balancer: long-polling first, then the upgrade to WebSocket, on one instance', async () => {
-  const socket = io(`${haproxy.url}/realtime`, {
-    transports: ['polling', 'websocket'],
-    withCredentials: true,
-    auth: { token: TOKEN },
-    reconnection: false,
-    forceNew: true,
-  });
+  const socket = stickySocketIo(haproxy, TOKEN);
   try {
     const messages: Array<{ type: string; code?: string }> = [];
     socket.on('message', (message) => messages.push(message));
@@ -164,13 +143,7 @@ test('the per-token session limit holds across both instances: the third session
       assert.equal(third.status, 429);
       assert.deepEqual([third.body.error?.code, third.body.error?.type], ['rate_limit_exceeded', 'rate_limit_error']);
     }
-    const socket = io(`${haproxy.url}/realtime`, {
-      transports: ['polling', 'websocket'],
-      withCredentials: true,
-      auth: { token: TOKEN },
-      reconnection: false,
-      forceNew: true,
-    });
+    const socket = stickySocketIo(haproxy, TOKEN);
     const refusal = await new Promise<Error & { data?: { code?: string } }>((resolve, reject) => {
       socket.once('connect_error', resolve);
       socket.once('connect', () => reject(new Error('a third session opened over Socket.IO')));
@@ -229,7 +202,7 @@ test('a Redis restart drops no live session; while it is away new sessions follo
 test('killing instance A leaves B’s sessions untouched; new sessions land on B once A’s leases expire', async () => {
   const onA = await openSession(instanceA.url);
   const onB = await openSession(instanceB.url);
-  const before = await activeRealtimeSessions(instanceB);
+  const before = await activeSessions(instanceB.url, TOKEN, 'realtime');
   await instanceA.kill();
   const closedOnA = await onA.closed;
   assert.equal(closedOnA.code, 1006, 'A’s client sees its connection drop');
@@ -246,7 +219,7 @@ test('killing instance A leaves B’s sessions untouched; new sessions land on B
     (LEASE_SECONDS + 5) * 1000,
   );
   try {
-    assert.equal(await activeRealtimeSessions(instanceB), before + 1, 'the new session is on B');
+    assert.equal(await activeSessions(instanceB.url, TOKEN, 'realtime'), before + 1, 'the new session is on B');
     assert.equal((await fetch(`${haproxy.url}/healthz`)).status, 200);
     await assertAlive(onB, 'B still goes on');
   } finally {

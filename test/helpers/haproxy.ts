@@ -7,6 +7,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { io, type Socket } from 'socket.io-client';
 import { freePort, requireBinary, startGroupProcess } from './local-service.ts';
 import { repoRoot } from './shared.ts';
 
@@ -67,4 +68,13 @@ export async function startHaproxy(backends: string[]): Promise<TestHaproxy> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A socket.io-client session through the balancer as a browser opens one: long-polling first,
+ * then the upgrade, with the sticky cookie sent back (withCredentials) so every poll reaches the
+ * instance that answered the handshake. Not yet connected: the caller listens first.
+ */
+export function stickySocketIo(haproxy: TestHaproxy, token: string): Socket {
+  return io(`${haproxy.url}/realtime`, { transports: ['polling', 'websocket'], withCredentials: true, auth: { token }, reconnection: false, forceNew: true });
 }

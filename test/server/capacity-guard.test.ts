@@ -14,6 +14,7 @@ import { startServer, type RunningServer } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
 import { createLogger } from '../../src/server/logging.ts';
 import { RealtimeClient } from '../e2e/realtime-harness.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { tryUpgrade } from '../helpers/realtime-refusal.ts';
 import { assembleProviders } from '../helpers/server.ts';
 
@@ -45,16 +46,6 @@ function loadEventLoop(busyMs: number, restMs: number): { stop(): void } {
   };
   timer = setTimeout(slice, 0);
   return { stop: () => clearTimeout(timer) };
-}
-
-async function eventually<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await attempt();
-    if (result !== undefined) return result;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 async function readyz(): Promise<{ status: number; body: { status: string; reason?: string; event_loop_utilization?: number } }> {

@@ -14,6 +14,7 @@ import { startServer, type RunningServer } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
 import { createLogger } from '../../src/server/logging.ts';
 import { RealtimeClient } from '../e2e/realtime-harness.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { tryUpgrade } from '../helpers/realtime-refusal.ts';
 import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { assembleProviders } from '../helpers/server.ts';
@@ -55,16 +56,6 @@ async function assertRefused(url: string, token: string, protocols?: string[]): 
   assert.equal(outcome.status, 429);
   assert.equal(outcome.body.error?.code, 'rate_limit_exceeded');
   assert.match(outcome.body.error?.message ?? '', /MAX_SESSIONS_PER_TOKEN/);
-}
-
-async function eventually<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await attempt();
-    if (result !== undefined) return result;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 test('without Redis: the session limit per token in this process, on every door, a place given back when a session ends', async () => {
