@@ -24,6 +24,7 @@ export interface SessionAdmission {
   /**
    * Why no new session may start now, whoever asks (the instance is over capacity), or
    * undefined: a check without I/O, for handshakes that come before `admit` (Socket.IO's).
+   * Called once per new session: a refusal is counted.
    */
   refusal?(): SpeechbridgeError | undefined;
 }

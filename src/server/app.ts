@@ -129,7 +129,11 @@ async function buildApp({
   const auth = new TokenAuth(config.apiTokens, secrets);
   const { maxSessions, maxRequestsPerMinute, sessionLeaseMs } = config.tokenLimits;
   const leases = new SessionLeases({ auth, maxSessions, leaseMs: sessionLeaseMs, redis });
-  const capacity = new CapacityGuard({ maxUtilization: config.maxEventLoopUtilization, ...(maxSessions > 0 && { next: leases }) });
+  const capacity = new CapacityGuard({
+    maxUtilization: config.maxEventLoopUtilization,
+    ...(maxSessions > 0 && { next: leases }),
+    registry: metrics.registry,
+  });
   const admission = config.maxEventLoopUtilization > 0 ? capacity : maxSessions > 0 ? leases : undefined;
   let closing = false;
   app.addHook('preClose', async () => {

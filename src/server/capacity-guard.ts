@@ -14,8 +14,13 @@
  * is refused depends on the request: a new session (every door) gets 503 `server_overloaded`
  * and Retry-After, while the live sessions' own traffic (Socket.IO polls, their WebSocket
  * frames), the health checks and /metrics pass. /readyz says "over capacity" meanwhile.
+ *
+ * /metrics: `speechbridge_event_loop_utilization` (the last sample, whether or not a limit is
+ * set, so an operator can choose one; with --workers the busiest worker's) and
+ * `speechbridge_sessions_refused_total{reason="over_capacity"}`.
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { SpeechbridgeError } from '../errors/registry.ts';
 import type { TokenSources } from '../protocols/door-auth.ts';
 import type { SessionAdmission, SessionTicket } from '../protocols/session-admission.ts';
@@ -32,21 +37,40 @@ export interface CapacityGuardOptions {
   maxUtilization: number;
   /** The admission that follows when there is room (the per-token session limit). */
   next?: SessionAdmission;
+  /** Where the utilization gauge and the refusal counter are registered. */
+  registry?: Registry;
 }
 
 export class CapacityGuard implements SessionAdmission {
   readonly #maxUtilization: number;
   readonly #next: SessionAdmission | undefined;
-  readonly #timer: NodeJS.Timeout | undefined;
+  readonly #timer: NodeJS.Timeout;
+  readonly #refusals: Counter<'reason'> | undefined;
   #last: EventLoopUtilization = performance.eventLoopUtilization();
   #utilization = 0;
 
-  constructor({ maxUtilization, next }: CapacityGuardOptions) {
+  constructor({ maxUtilization, next, registry }: CapacityGuardOptions) {
     this.#maxUtilization = maxUtilization;
     this.#next = next;
-    if (maxUtilization > 0) {
-      this.#timer = setInterval(() => this.#sample(), SAMPLE_MS);
-      this.#timer.unref();
+    this.#timer = setInterval(() => this.#sample(), SAMPLE_MS);
+    this.#timer.unref();
+    if (registry) {
+      const utilization = () => this.#utilization;
+      new Gauge({
+        name: 'speechbridge_event_loop_utilization',
+        help: 'Share of the last second the event loop was busy (0–1); past MAX_EVENT_LOOP_UTILIZATION new sessions are refused. With --workers: the busiest worker.',
+        aggregator: 'max',
+        registers: [registry],
+        collect() {
+          this.set(utilization());
+        },
+      });
+      this.#refusals = new Counter({
+        name: 'speechbridge_sessions_refused_total',
+        help: 'New sessions refused by the instance itself, by reason (over_capacity: MAX_EVENT_LOOP_UTILIZATION).',
+        labelNames: ['reason'],
+        registers: [registry],
+      });
     }
   }
 
@@ -66,8 +90,10 @@ export class CapacityGuard implements SessionAdmission {
     return this.#next ? this.#next.admit(sources, owner) : NO_TICKET;
   }
 
+  /** Counts as one refused session when it returns an error: call it once per new session. */
   refusal(): SpeechbridgeError | undefined {
     if (!this.overloaded) return undefined;
+    this.#refusals?.inc({ reason: 'over_capacity' });
     return new SpeechbridgeError(
       'server_overloaded',
       `this server is over capacity: its event loop was ${Math.round(this.#utilization * 100)} % busy over the last second ` +
@@ -77,7 +103,7 @@ export class CapacityGuard implements SessionAdmission {
   }
 
   close(): void {
-    if (this.#timer) clearInterval(this.#timer);
+    clearInterval(this.#timer);
   }
 
   #sample(): void {

@@ -5,7 +5,8 @@
  * the gateway on /, a Socket.IO handshake by polling and by WebSocket) is refused with 503
  * `server_overloaded` and Retry-After, and /readyz says "over capacity", while the sessions
  * opened before go on (a realtime session answers, a Socket.IO session's polls pass) and
- * /healthz stays 200; once the loop rests, new sessions open again.
+ * /healthz stays 200; /metrics counts the refusals and shows the utilization; once the loop
+ * rests, new sessions open again.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -119,6 +120,11 @@ test('over capacity, new sessions on every door are refused with 503 server_over
     });
     refused.close();
     assert.ok(connectError instanceof Error);
+    // Each refused session counted once (four upgrades, two polling handshakes); the loop's load shows.
+    const metrics = await (await fetch(`${server.url}/metrics`, { headers: auth })).text();
+    assert.match(metrics, /^speechbridge_sessions_refused_total\{reason="over_capacity"\} 6$/m);
+    const utilization = Number(/^speechbridge_event_loop_utilization (\S+)$/m.exec(metrics)?.[1]);
+    assert.ok(utilization >= 0.5, `speechbridge_event_loop_utilization ${utilization}`);
     // The sessions opened before go on, and liveness is not readiness.
     const from = live.events.length;
     live.send({ type: 'session.update', session: { type: 'realtime', instructions: 'still here' } });

@@ -141,9 +141,9 @@ export class SocketIoDoor implements UpgradeDoor, RequestDoor {
    * balancer can retry it elsewhere. A live session's requests carry its sid and pass.
    */
   private handshakeRefusal(request: IncomingMessage): SpeechbridgeError | undefined {
-    const refusal = this.options.admission?.refusal?.();
-    if (!refusal) return undefined;
-    return new URL(request.url ?? '/', 'http://localhost').searchParams.has('sid') ? undefined : refusal;
+    if (!this.options.admission?.refusal) return undefined;
+    if (new URL(request.url ?? '/', 'http://localhost').searchParams.has('sid')) return undefined;
+    return this.options.admission.refusal();
   }
 
   /** Ends every session (their engines cancel responses upstream), then closes engine.io. */
