@@ -509,7 +509,14 @@ test('speech streamed into a MediaSource plays to its end: /tts-proxy’s WebM/O
         const response = await fetch(route, {
           method: 'POST',
           headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-          body: JSON.stringify({ voice: 'alloy', input: 'The light in the kitchen is on now. It stays on until you turn it off.', response_format: format }),
+          // Four sentences, each synthesized and encoded in turn: the stream's pieces leave tens of
+          // milliseconds apart, so even a busy browser reads more than one.
+          body: JSON.stringify({
+            voice: 'alloy',
+            input:
+              'The light in the kitchen is on now. It stays on until you turn it off. The door to the garden is closed. The heating runs until ten tonight.',
+            response_format: format,
+          }),
         });
         const source = new MediaSource();
         const audio = new Audio();
