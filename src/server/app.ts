@@ -55,6 +55,8 @@ export interface AppOptions {
   metricsText?: () => Promise<string>;
   /** The Socket.IO adapter between processes (a cluster worker's). */
   socketIoAdapter?: SocketIoOptions['adapter'];
+  /** Told when the server goes over capacity (MAX_EVENT_LOOP_UTILIZATION) or back under it (a cluster worker tells its primary). */
+  onCapacityChange?: (overloaded: boolean) => void;
 }
 
 export interface StartOptions extends AppOptions {
@@ -104,6 +106,7 @@ async function buildApp({
   metrics = createMetrics(),
   metricsText,
   socketIoAdapter,
+  onCapacityChange,
 }: AppOptions): Promise<{ app: FastifyInstance; upgrades: UpgradeRouter; socketIoEngine: EngineServer }> {
   // Every provider call the server makes is timed here, once (speechbridge_provider_seconds).
   const providers = timedProviders(built, metrics.registry);
@@ -133,6 +136,7 @@ async function buildApp({
     maxUtilization: config.maxEventLoopUtilization,
     ...(maxSessions > 0 && { next: leases }),
     registry: metrics.registry,
+    ...(onCapacityChange && { onChange: onCapacityChange }),
   });
   const admission = config.maxEventLoopUtilization > 0 ? capacity : maxSessions > 0 ? leases : undefined;
   let closing = false;

@@ -9,7 +9,9 @@
  * The measure is the event loop's utilization (Node's performance.eventLoopUtilization: the
  * share of time the loop was not waiting for I/O) over the last SAMPLE_MS, taken on a timer;
  * a timer held up by a busy loop fires late, and the sample then spans the whole busy time.
- * Each worker of `--workers` measures its own loop. @fastify/under-pressure measures the same
+ * Each worker of `--workers` measures its own loop and tells the primary when it goes over or
+ * back under, and the primary hands new connections to the workers under it while there is one
+ * (src/server/cluster-router.ts). @fastify/under-pressure measures the same
  * thing, but it refuses every fastify route alike and never sees a WebSocket upgrade; here what
  * is refused depends on the request: a new session (every door) gets 503 `server_overloaded`
  * and Retry-After, while the live sessions' own traffic (Socket.IO polls, their WebSocket
@@ -39,6 +41,8 @@ export interface CapacityGuardOptions {
   next?: SessionAdmission;
   /** Where the utilization gauge and the refusal counter are registered. */
   registry?: Registry;
+  /** Called when the instance goes over capacity (true) or back under it (false): a worker tells its primary. */
+  onChange?: (overloaded: boolean) => void;
 }
 
 export class CapacityGuard implements SessionAdmission {
@@ -46,12 +50,14 @@ export class CapacityGuard implements SessionAdmission {
   readonly #next: SessionAdmission | undefined;
   readonly #timer: NodeJS.Timeout;
   readonly #refusals: Counter<'reason'> | undefined;
+  readonly #onChange: ((overloaded: boolean) => void) | undefined;
   #last: EventLoopUtilization = performance.eventLoopUtilization();
   #utilization = 0;
 
-  constructor({ maxUtilization, next, registry }: CapacityGuardOptions) {
+  constructor({ maxUtilization, next, registry, onChange }: CapacityGuardOptions) {
     this.#maxUtilization = maxUtilization;
     this.#next = next;
+    this.#onChange = onChange;
     this.#timer = setInterval(() => this.#sample(), SAMPLE_MS);
     this.#timer.unref();
     if (registry) {
@@ -107,8 +113,10 @@ export class CapacityGuard implements SessionAdmission {
   }
 
   #sample(): void {
+    const was = this.overloaded;
     const now = performance.eventLoopUtilization();
     this.#utilization = performance.eventLoopUtilization(now, this.#last).utilization;
     this.#last = now;
+    if (this.overloaded !== was) this.#onChange?.(this.overloaded);
   }
 }

@@ -31,6 +31,7 @@ import { openClusterRouter, type ClusterRouter } from './cluster-router.ts';
 import {
   type StartFailure,
   WORKER_ANNOUNCES_VARIABLE,
+  WORKER_CAPACITY,
   WORKER_FAILED,
   WORKER_READY,
   WORKER_SHUTDOWN,
@@ -75,6 +76,8 @@ interface WorkerEntry {
   worker: Worker;
   state: WorkerState;
   readyAt?: number;
+  /** The worker said it is over capacity (MAX_EVENT_LOOP_UTILIZATION) and not yet back under. */
+  overloaded?: boolean;
 }
 
 export async function startClusterPrimary(options: ClusterPrimaryOptions): Promise<ClusterPrimary> {
@@ -95,6 +98,12 @@ export async function startClusterPrimary(options: ClusterPrimaryOptions): Promi
   const pendingRestarts: number[] = [];
 
   const readyWorkers = () => [...entries.values()].filter((entry) => entry.state === 'ready').map((entry) => entry.worker);
+  /** The ready workers under capacity, or every ready worker when none is (each then refuses new sessions itself). */
+  const acceptingWorkers = () => {
+    const ready = [...entries.values()].filter((entry) => entry.state === 'ready');
+    const under = ready.filter((entry) => !entry.overloaded);
+    return (under.length > 0 ? under : ready).map((entry) => entry.worker);
+  };
   const metrics = servePrimaryMetrics(readyWorkers);
 
   const fork = (announces: boolean): Worker => {
@@ -134,7 +143,12 @@ export async function startClusterPrimary(options: ClusterPrimaryOptions): Promi
       worker.once('exit', onExit);
     });
 
-  const onSessionMessage = (worker: Worker, message: { type?: unknown; data?: unknown }) => {
+  const onSessionMessage = (worker: Worker, message: { type?: unknown; data?: unknown; overloaded?: unknown }) => {
+    if (message?.type === WORKER_CAPACITY) {
+      const entry = entries.get(worker.id);
+      if (entry) entry.overloaded = message.overloaded === true;
+      return;
+    }
     if (typeof message?.data !== 'string') return;
     if (message.type === 'sticky:connection') {
       sessions.set(message.data, worker.id);
@@ -222,7 +236,7 @@ export async function startClusterPrimary(options: ClusterPrimaryOptions): Promi
     router = await openClusterRouter({
       host: options.host,
       port: options.port,
-      readyWorkers,
+      readyWorkers: acceptingWorkers,
       workerOfSession: (session) => {
         const entry = entries.get(sessions.get(session) ?? -1);
         return entry?.state === 'ready' ? entry.worker : undefined;

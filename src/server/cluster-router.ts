@@ -8,7 +8,8 @@
  *
  * Which worker: a Socket.IO long-polling or upgrade request names its session (`sid=` in the
  * request line), and goes to the worker that holds it (the workers report their sessions as
- * sticky's protocol does); anything else goes to the next ready worker in turn. The client
+ * sticky's protocol does); anything else goes to the next ready worker in turn, among those
+ * under capacity while there is one (src/server/capacity-guard.ts). The client
  * can send its next request before the worker's report of a new session has crossed to the
  * primary (a busy machine delays IPC), so a request naming a session not known yet waits up to
  * SESSION_WAIT_MS for the report before it is sent to any worker (which then answers that the
@@ -38,7 +39,7 @@ const SESSION_ID = /[?&]sid=([\w-]{20})/;
 export interface ClusterRouterOptions {
   host: string;
   port: number;
-  /** The workers that may take new connections, in a stable order. */
+  /** The workers that may take new connections (ready, and under capacity while any is), in a stable order. */
   readyWorkers(): Worker[];
   /** The worker holding a Socket.IO session, when one does. */
   workerOfSession(sessionId: string): Worker | undefined;

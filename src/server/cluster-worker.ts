@@ -33,6 +33,8 @@ export const WORKER_ANNOUNCES_VARIABLE = 'SPEECHBRIDGE_WORKER_ANNOUNCES';
 export const WORKER_READY = 'speechbridge:worker-ready';
 export const WORKER_FAILED = 'speechbridge:worker-failed';
 export const WORKER_SHUTDOWN = 'speechbridge:worker-shutdown';
+/** Worker → primary: `overloaded`, the worker went over capacity (true) or back under it (false). */
+export const WORKER_CAPACITY = 'speechbridge:worker-capacity';
 
 /** What the first worker tells the primary, which prints it once for all. */
 export interface WorkerReady {
@@ -72,10 +74,20 @@ export function workerAssignment(): WorkerAssignment {
 }
 
 /** The startServer options of a worker's server. */
-export function workerServerOptions(assignment: WorkerAssignment): Pick<StartOptions, 'listenPath' | 'metrics' | 'metricsText' | 'socketIoAdapter'> {
+export function workerServerOptions(
+  assignment: WorkerAssignment,
+): Pick<StartOptions, 'listenPath' | 'metrics' | 'metricsText' | 'socketIoAdapter' | 'onCapacityChange'> {
   const metrics = createMetrics();
   const whole = serveWorkerMetrics(metrics.registry, assignment.id);
-  return { listenPath: assignment.socketPath, metrics, metricsText: () => whole.clusterText(), socketIoAdapter: createAdapter() };
+  return {
+    listenPath: assignment.socketPath,
+    metrics,
+    metricsText: () => whole.clusterText(),
+    socketIoAdapter: createAdapter(),
+    onCapacityChange: (overloaded) => {
+      if (process.connected) process.send?.({ type: WORKER_CAPACITY, overloaded });
+    },
+  };
 }
 
 /**

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { pcmFrames, RealtimeClient, recording } from '../e2e/realtime-harness.ts';
+import { metricSamples, sessionsByPid } from '../helpers/metric-samples.ts';
 import { sharedAudioPath } from '../helpers/shared.ts';
 import { requireTool } from '../helpers/spoken.ts';
 import { RealtimeSocket, type ClientOptions } from '../protocols/socketio/socketio-harness.ts';
@@ -50,28 +51,6 @@ after(async () => {
 
 const listening = (line: LogLine) => line.msg.startsWith('speechbridge listening on ');
 const wsUrl = () => `${url.replace(/^http/, 'ws')}/v1/realtime`;
-
-/** The /metrics samples: `name{labels}` → value. */
-async function metrics(): Promise<Map<string, number>> {
-  const response = await fetch(`${url}/metrics`);
-  assert.equal(response.status, 200);
-  const samples = new Map<string, number>();
-  for (const line of (await response.text()).split('\n')) {
-    const match = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    if (match) samples.set(match[1], Number(match[2]));
-  }
-  return samples;
-}
-
-/** Open sessions per worker process id, from speechbridge_worker_sessions_active{worker,pid}. */
-async function sessionsByPid(): Promise<Map<number, number>> {
-  const byPid = new Map<number, number>();
-  for (const [name, value] of await metrics()) {
-    const match = /^speechbridge_worker_sessions_active\{worker="\d+",pid="(\d+)"\}$/.exec(name);
-    if (match) byPid.set(Number(match[1]), value);
-  }
-  return byPid;
-}
 
 async function openSessions(count: number): Promise<RealtimeClient[]> {
   const clients = await Promise.all(Array.from({ length: count }, () => RealtimeClient.connect(wsUrl())));
@@ -126,7 +105,7 @@ test('start-up: the engines, the address and the worker count are said once', ()
 test('realtime sessions spread over both workers, and /metrics from any worker counts them all', async () => {
   const clients = await openSessions(8);
   try {
-    const byPid = await sessionsByPid();
+    const byPid = await sessionsByPid(url);
     const pids = (serve.lines().find((line) => /worker processes/.test(line.msg))!.pids as number[]).sort();
     assert.deepEqual([...byPid.keys()].sort(), pids, 'each worker reports its own sessions');
     for (const [pid, sessions] of byPid) assert.ok(sessions > 0, `worker ${pid} holds sessions: ${JSON.stringify([...byPid])}`);
@@ -136,7 +115,7 @@ test('realtime sessions spread over both workers, and /metrics from any worker c
     );
     // Each /metrics request is a new connection, handed to either worker: every answer is the whole server's.
     for (let i = 0; i < 4; i++) {
-      const samples = await metrics();
+      const samples = await metricSamples(url);
       assert.equal(samples.get('speechbridge_sessions_active{door="realtime"}'), 8);
       assert.equal(samples.get('speechbridge_workers'), 2);
     }
@@ -160,7 +139,7 @@ test('a client secret minted through one worker opens sessions on every worker (
   );
   try {
     for (const client of clients) assert.equal((await client.next('session.created', 30_000)).session.instructions, 'Minted once.');
-    const byPid = await sessionsByPid();
+    const byPid = await sessionsByPid(url);
     assert.equal([...byPid.values()].filter((sessions) => sessions > 0).length, 2, `sessions on both workers: ${JSON.stringify([...byPid])}`);
   } finally {
     await Promise.all(clients.map((client) => client.close()));
@@ -247,7 +226,7 @@ test('a request that waits in the primary for its worker loses none of the body 
 test("a killed worker's clients see their connection close, the others go on, and a replacement takes new sessions", async () => {
   const clients = await openSessions(6);
   try {
-    const byPid = await sessionsByPid();
+    const byPid = await sessionsByPid(url);
     const [victim, victimSessions] = [...byPid].find(([, sessions]) => sessions > 0)!;
     process.kill(victim, 'SIGKILL');
 
@@ -279,10 +258,10 @@ test("a killed worker's clients see their connection close, the others go on, an
 
     const fresh = await openSessions(4);
     try {
-      const after = await sessionsByPid();
+      const after = await sessionsByPid(url);
       assert.equal(after.has(victim), false, 'the killed worker is gone from /metrics');
       assert.ok((after.get(newPid) ?? 0) > 0, `the replacement takes new sessions: ${JSON.stringify([...after])}`);
-      const samples = await metrics();
+      const samples = await metricSamples(url);
       assert.equal(samples.get('speechbridge_workers'), 2);
       assert.equal(samples.get('speechbridge_worker_restarts_total'), 1);
       assert.equal(samples.get('speechbridge_sessions_active{door="realtime"}'), survivors.length + fresh.length);
@@ -296,7 +275,7 @@ test("a killed worker's clients see their connection close, the others go on, an
 
 test('SIGTERM on the primary ends every session with 1001, stops every worker and exits 0', async () => {
   const clients = await openSessions(4);
-  const byPid = await sessionsByPid();
+  const byPid = await sessionsByPid(url);
   assert.equal(byPid.size, 2);
   const code = await serve.stop();
   assert.equal(code, 0, serve.stderr());
