@@ -143,7 +143,7 @@ export async function startClusterPrimary(options: ClusterPrimaryOptions): Promi
       worker.once('exit', onExit);
     });
 
-  const onSessionMessage = (worker: Worker, message: { type?: unknown; data?: unknown; overloaded?: unknown }) => {
+  const onWorkerMessage = (worker: Worker, message: { type?: unknown; data?: unknown; overloaded?: unknown }) => {
     if (message?.type === WORKER_CAPACITY) {
       const entry = entries.get(worker.id);
       if (entry) entry.overloaded = message.overloaded === true;
@@ -194,7 +194,7 @@ export async function startClusterPrimary(options: ClusterPrimaryOptions): Promi
     scheduleRestart();
   };
 
-  cluster.on('message', onSessionMessage);
+  cluster.on('message', onWorkerMessage);
   cluster.on('exit', onExit);
 
   const stopWorkers = async () => {
@@ -222,7 +222,7 @@ export async function startClusterPrimary(options: ClusterPrimaryOptions): Promi
   };
 
   const cleanUp = async () => {
-    cluster.off('message', onSessionMessage);
+    cluster.off('message', onWorkerMessage);
     cluster.off('exit', onExit);
     metrics.close();
     await rm(socketDir, { recursive: true, force: true });
