@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createClient } from 'redis';
 import { RealtimeClient } from './realtime-harness.ts';
-import { activeSessions } from '../helpers/active-sessions.ts';
+import { activeSessions } from '../helpers/metric-samples.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { startGatewayInstance, type GatewayInstance } from '../helpers/gateway-instance.ts';
 import { startHaproxy, stickySocketIo, type TestHaproxy } from '../helpers/haproxy.ts';

@@ -1,8 +1,13 @@
-/** A server's /metrics as samples (`name{labels}` → value), and the per-worker session counts of `serve --workers`. */
+/**
+ * A server's /metrics as samples (`name{labels}` → value), and what tests read from them: the
+ * live sessions on one door, and the per-worker session counts of `serve --workers`.
+ */
 import assert from 'node:assert/strict';
+import type { DoorName } from '../../src/protocols/door-metrics.ts';
 
-export async function metricSamples(baseUrl: string): Promise<Map<string, number>> {
-  const response = await fetch(`${baseUrl}/metrics`);
+/** `token`: for a server with API_TOKENS (and /metrics not public). */
+export async function metricSamples(baseUrl: string, token?: string): Promise<Map<string, number>> {
+  const response = await fetch(`${baseUrl}/metrics`, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
   assert.equal(response.status, 200);
   const samples = new Map<string, number>();
   for (const line of (await response.text()).split('\n')) {
@@ -10,6 +15,11 @@ export async function metricSamples(baseUrl: string): Promise<Map<string, number
     if (match) samples.set(match[1], Number(match[2]));
   }
   return samples;
+}
+
+/** Live sessions on one door (speechbridge_sessions_active). */
+export async function activeSessions(baseUrl: string, token: string, door: DoorName): Promise<number> {
+  return (await metricSamples(baseUrl, token)).get(`speechbridge_sessions_active{door="${door}"}`) ?? 0;
 }
 
 /** Open sessions per worker process id, from speechbridge_worker_sessions_active{worker,pid}. */

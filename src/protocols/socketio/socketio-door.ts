@@ -56,6 +56,9 @@ export interface SocketIoDoorOptions {
 /** A connect_error as the client receives it: `message` says why, `data.code` is the error code. */
 type ConnectError = Error & { data: { code: ErrorCode } };
 
+/** engine.io's session id in a request target: the request belongs to a live session. */
+const SESSION_ID_PARAM = /[?&]sid=/;
+
 export class SocketIoDoor implements UpgradeDoor, RequestDoor {
   private readonly engine: EngineServer;
   private readonly io: SocketIoServer;
@@ -141,8 +144,7 @@ export class SocketIoDoor implements UpgradeDoor, RequestDoor {
    * balancer can retry it elsewhere. A live session's requests carry its sid and pass.
    */
   private handshakeRefusal(request: IncomingMessage): SpeechbridgeError | undefined {
-    if (!this.options.admission?.refusal) return undefined;
-    if (new URL(request.url ?? '/', 'http://localhost').searchParams.has('sid')) return undefined;
+    if (!this.options.admission?.refusal || SESSION_ID_PARAM.test(request.url ?? '')) return undefined;
     return this.options.admission.refusal();
   }
 
